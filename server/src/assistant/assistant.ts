@@ -1,0 +1,342 @@
+/**
+ * The assistant's domain: turns "run this action / answer this message / do
+ * this" into queued model jobs, and their answers into text or versioned
+ * edits. It never touches the LSP connection: progress and streamed text go
+ * out through the `JobReporter` the feature layer supplies, and edits come back
+ * as `PlannedEdit`s that the feature layer applies.
+ */
+import type { ContentBlockParam, MessageParam, TextBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
+import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
+import type { Settings } from '../config.js';
+import { captureContext, validateRange, type CapturedContext } from '../context/capture-context.js';
+import type { DocumentStore } from '../documents/document-store.js';
+import type { TrackedDocument } from '../documents/tracked-document.js';
+import { rebaseEdits, toTextEdits, type OffsetEdit } from '../documents/rebase.js';
+import { EfritError, messageOf } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ModelClient, ModelReply, ModelRequest } from '../model/model-client.js';
+import { excerptText, proposeEditsTool, systemBlocks } from '../model/prompts.js';
+import type { CallUsage, UsageMeter } from '../model/usage-meter.js';
+import type { Priority } from '../protocol.js';
+import type { Job, JobQueue } from '../queue/job-queue.js';
+import type { Session, SessionStore } from '../sessions/session-store.js';
+import { actionCatalog, actionTitle, findAction, type ActionDefinition } from './action-catalog.js';
+import { resolveProposedEdits } from './edit-proposal.js';
+
+/** How the domain tells the user what a job is doing; the feature layer maps it to LSP. */
+export interface JobReporter {
+  begin(job: { jobId: string; title: string; sessionId?: string | undefined }): void;
+  queued(jobId: string, ahead: number): void;
+  text(jobId: string, delta: string): void;
+  note(jobId: string, kind: 'status' | 'tool', text: string): void;
+  end(jobId: string, outcome: { ok: true; text?: string } | { ok: false; message: string }): void;
+}
+
+/** An edit computed against one version of one document, not yet applied. */
+export interface PlannedEdit {
+  uri: string;
+  baseVersion: number;
+  edits: OffsetEdit[];
+  /** The open document the edit was computed on: a close and re-open makes it another one, even at the same version. */
+  document: TrackedDocument;
+}
+
+export type ActionOutcome = { kind: 'edit'; plan: PlannedEdit; summary: string } | { kind: 'text'; text: string };
+
+export interface ActionRequest {
+  actionId: string;
+  uri: string;
+  range: Range;
+  instruction?: string | undefined;
+  diagnostics?: readonly Diagnostic[] | undefined;
+  priority?: Priority;
+}
+
+export interface ChatOutcome {
+  sessionId: string;
+  reply: string;
+  usage: CallUsage;
+}
+
+export interface DoOutcome {
+  sessionId: string;
+  summary: string;
+  plan: PlannedEdit | null;
+}
+
+export interface AssistantDeps {
+  documents: DocumentStore;
+  queue: JobQueue;
+  model: ModelClient;
+  sessions: SessionStore;
+  usage: UsageMeter;
+  settings: () => Settings;
+  workspaceRoots: () => string[];
+  reporter: JobReporter;
+  logger: Logger;
+}
+
+export class Assistant {
+  constructor(private readonly deps: AssistantDeps) {}
+
+  actions(): ActionDefinition[] {
+    return actionCatalog(this.deps.settings().actions);
+  }
+
+  /** The open document, or a clear error naming it. */
+  document(uri: string): TrackedDocument {
+    const doc = this.deps.documents.get(uri);
+    if (doc === undefined) {
+      throw new EfritError('documentNotOpen', `${uri} is not open in the editor (no didOpen received); open it and try again.`);
+    }
+    return doc;
+  }
+
+  /**
+   * Starts an action, or returns the job already doing exactly this work (same
+   * action, document version, range, instruction and diagnostics): a resolve
+   * that handed over to `efrit.applyJob`, or a user picking the action twice,
+   * never costs a second model call.
+   */
+  startAction(request: ActionRequest): Job<ActionOutcome> {
+    const settings = this.deps.settings();
+    const action = findAction(settings.actions, request.actionId);
+    if (action === undefined) {
+      throw new EfritError('unknownAction', `There is no Efrit action "${request.actionId}"; see the code action menu for the ones there are.`);
+    }
+    const doc = this.document(request.uri);
+    this.checkRange(doc, request.range);
+    const diagnostics = request.diagnostics ?? [];
+    const key = JSON.stringify([action.id, doc.uri, doc.version, request.range, request.instruction ?? null, diagnostics.map((d) => [d.range, d.message])]);
+    const existing = this.deps.queue.findByKey(key);
+    if (existing !== undefined) return existing as Job<ActionOutcome>;
+
+    const context = this.capture(doc, request.range, diagnostics);
+    const selectionStart = doc.offsetAt(request.range.start);
+    const eol = doc.eol;
+    const baseVersion = doc.version;
+    const userText = `${excerptText(context)}\n\n${action.request({ instruction: request.instruction, diagnostics })}`;
+    return this.submit<ActionOutcome>({
+      title: actionTitle(action, diagnostics[0]),
+      priority: request.priority ?? 'interactive',
+      uri: doc.uri,
+      key,
+      run: async (signal, jobId) => {
+        const reply = await this.callModel(jobId, signal, {
+          messages: [{ role: 'user', content: userText }],
+          toolChoice: action.producesEdit ? { type: 'tool', name: proposeEditsTool.name } : { type: 'none' },
+        });
+        if (!action.producesEdit) return { kind: 'text', text: reply.text };
+        const proposal = this.proposalFrom(reply, context, eol, selectionStart);
+        if (proposal === undefined) {
+          throw new EfritError('invalidEdit', 'The model answered without an edit; nothing was changed. Try again or rephrase.');
+        }
+        return { kind: 'edit', plan: { uri: doc.uri, baseVersion, edits: proposal.edits, document: doc }, summary: proposal.summary };
+      },
+    });
+  }
+
+  /** One turn of a conversation, optionally about a document range. */
+  chat(params: { sessionId?: string | undefined; message: string; uri?: string | undefined; range?: Range | undefined }): Job<ChatOutcome> {
+    const session = this.session(params.sessionId);
+    const parts: string[] = [];
+    if (params.uri !== undefined) {
+      const doc = this.document(params.uri);
+      const range = params.range ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+      this.checkRange(doc, range);
+      parts.push(excerptText(this.capture(doc, range, [])));
+    }
+    parts.push(params.message);
+    const userMessage = this.userTurn(session, parts.join('\n\n'));
+    return this.submitInSession<ChatOutcome>(session, 'Efrit: Chat', async (signal, jobId) => {
+      const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'none' } });
+      this.deps.sessions.commitTurn(session, [userMessage, reply.assistantMessage]);
+      return { sessionId: session.id, reply: reply.text, usage: reply.usage };
+    });
+  }
+
+  /**
+   * `efrit/do`: the model may answer in words or propose edits. One model step
+   * for now; the multi-step tool loop builds on this.
+   */
+  do(params: { sessionId?: string | undefined; instruction: string; uri: string; range?: Range | undefined }): Job<DoOutcome> {
+    const session = this.session(params.sessionId);
+    const doc = this.document(params.uri);
+    const range = params.range ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+    this.checkRange(doc, range);
+    const context = this.capture(doc, range, []);
+    const selectionStart = doc.offsetAt(range.start);
+    const eol = doc.eol;
+    const baseVersion = doc.version;
+    const userMessage = this.userTurn(session, `${excerptText(context)}\n\nInstruction: ${params.instruction}`);
+    return this.submitInSession<DoOutcome>(session, `Efrit: Do: ${params.instruction.slice(0, 60)}`, async (signal, jobId) => {
+      const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'auto' } });
+      const proposal = this.proposalFrom(reply, context, eol, selectionStart);
+      this.deps.sessions.commitTurn(session, [userMessage, reply.assistantMessage]);
+      const call = reply.toolCalls.find((c) => c.name === proposeEditsTool.name);
+      if (call !== undefined) {
+        // The API requires every tool_use to be answered before the conversation goes on.
+        session.pendingToolResults.push({ type: 'tool_result', tool_use_id: call.id, content: 'The edits were handed to the editor.' });
+      }
+      const summary = proposal?.summary !== undefined && proposal.summary !== '' ? proposal.summary : reply.text.trim();
+      return {
+        sessionId: session.id,
+        summary,
+        plan: proposal === undefined ? null : { uri: doc.uri, baseVersion, edits: proposal.edits, document: doc },
+      };
+    });
+  }
+
+  /**
+   * The edit as it can be applied now: rebased onto what the user typed since,
+   * or refused when the user's changes overlap it.
+   */
+  toWorkspaceEdit(plan: PlannedEdit, options: { documentChanges: boolean }): WorkspaceEdit {
+    const doc = this.deps.documents.get(plan.uri);
+    if (doc === undefined || doc !== plan.document) {
+      throw new EfritError('documentNotOpen', `${plan.uri} was closed while Efrit was working; the edit was not applied. Run the action again.`);
+    }
+    const rebased = rebaseEdits(plan.edits, plan.baseVersion, doc);
+    if (!rebased.ok) throw new EfritError('editConflict', rebased.message);
+    const edits = toTextEdits(rebased.edits, doc);
+    return options.documentChanges
+      ? { documentChanges: [{ textDocument: { uri: doc.uri, version: doc.version }, edits }] }
+      : { changes: { [doc.uri]: edits } };
+  }
+
+  cancel(target: { jobId?: string | undefined; sessionId?: string | undefined }): number {
+    const { queue } = this.deps;
+    if (target.jobId !== undefined) return queue.cancel(target.jobId) ? 1 : 0;
+    if (target.sessionId !== undefined) return queue.cancelWhere((job) => job.spec.sessionId === target.sessionId);
+    return queue.cancelWhere(() => true);
+  }
+
+  endSession(sessionId: string): boolean {
+    this.deps.queue.cancelWhere((job) => job.spec.sessionId === sessionId, 'The session ended.');
+    return this.deps.sessions.end(sessionId);
+  }
+
+  private checkRange(doc: TrackedDocument, range: Range): void {
+    const problem = validateRange(doc, range);
+    if (problem !== undefined) throw new EfritError('rangeOutOfBounds', problem);
+  }
+
+  private capture(doc: TrackedDocument, range: Range, diagnostics: readonly Diagnostic[]): CapturedContext {
+    const settings = this.deps.settings();
+    return captureContext(doc, range, {
+      linesBefore: settings['context.linesBefore'],
+      linesAfter: settings['context.linesAfter'],
+      maxChars: settings['context.maxChars'],
+      workspaceRoots: this.deps.workspaceRoots(),
+      diagnostics: [...diagnostics],
+    });
+  }
+
+  private session(sessionId: string | undefined): Session {
+    if (sessionId === undefined) return this.deps.sessions.create();
+    const session = this.deps.sessions.get(sessionId);
+    if (session === undefined) {
+      throw new EfritError('unknownSession', `Session ${sessionId} has ended or expired; start a new one by leaving sessionId out.`);
+    }
+    return session;
+  }
+
+  /** A user message that first answers any tool calls the previous turn left open. */
+  private userTurn(session: Session, text: string): MessageParam {
+    const content: ContentBlockParam[] = [...session.pendingToolResults, { type: 'text', text }];
+    session.pendingToolResults = [];
+    return { role: 'user', content };
+  }
+
+  private proposalFrom(reply: ModelReply, context: CapturedContext, eol: '\n' | '\r\n', selectionStart: number) {
+    const call = reply.toolCalls.find((c) => c.name === proposeEditsTool.name);
+    if (call === undefined) return undefined;
+    if (reply.stopReason === 'max_tokens') {
+      throw new EfritError('incomplete', 'The answer was cut off at efrit.maxTokens before the edit was complete; nothing was changed. Raise maxTokens or select less code.');
+    }
+    return resolveProposedEdits(call.input, context, eol, selectionStart);
+  }
+
+  private async callModel(
+    jobId: string,
+    signal: AbortSignal,
+    turn: Pick<ModelRequest, 'messages' | 'toolChoice'>,
+  ): Promise<ModelReply> {
+    const settings = this.deps.settings();
+    const { reporter } = this.deps;
+    const system: TextBlockParam[] = systemBlocks(settings.promptCaching);
+    reporter.note(jobId, 'status', `asking ${settings.model}`);
+    const reply = await this.deps.model.call(
+      {
+        model: settings.model,
+        maxTokens: settings.maxTokens,
+        system,
+        // Always the same tool list, so the cached prefix does not depend on the action.
+        tools: [proposeEditsTool],
+        messages: turn.messages,
+        ...(turn.toolChoice !== undefined ? { toolChoice: turn.toolChoice } : {}),
+      },
+      {
+        signal,
+        stallMs: settings['queue.stallMs'],
+        observer: {
+          onText: (delta) => reporter.text(jobId, delta),
+          onToolStart: (name) => reporter.note(jobId, 'tool', `writing ${name === proposeEditsTool.name ? 'the edit' : name}`),
+        },
+      },
+    );
+    this.deps.usage.recordCall(reply.usage);
+    return reply;
+  }
+
+  private submitInSession<T>(session: Session, title: string, run: (signal: AbortSignal, jobId: string) => Promise<T>): Job<T> {
+    const previous = session.busy;
+    const job = this.submit<T>({
+      title,
+      priority: 'interactive',
+      sessionId: session.id,
+      run: async (signal, jobId) => {
+        // Turns of one session are answered in order: each needs the one before in its history.
+        if (previous !== undefined) await previous.catch(() => undefined);
+        signal.throwIfAborted();
+        return run(signal, jobId);
+      },
+    });
+    session.busy = job.result;
+    return job;
+  }
+
+  private submit<T>(spec: {
+    title: string;
+    priority: Priority;
+    uri?: string;
+    key?: string;
+    sessionId?: string;
+    run: (signal: AbortSignal, jobId: string) => Promise<T>;
+  }): Job<T> {
+    const { queue, reporter, logger } = this.deps;
+    const job = queue.submit<T>({
+      title: spec.title,
+      priority: spec.priority,
+      uri: spec.uri,
+      key: spec.key,
+      sessionId: spec.sessionId,
+      run: ({ signal, jobId }) => spec.run(signal, jobId),
+    });
+    reporter.begin({ jobId: job.id, title: spec.title, sessionId: spec.sessionId });
+    const ahead = queue.aheadOf(job.id);
+    if (job.state === 'queued' && ahead > 0) reporter.queued(job.id, ahead);
+    job.result.then(
+      (value) => reporter.end(job.id, { ok: true, ...(isTextOutcome(value) ? { text: value.text } : {}) }),
+      (error: unknown) => {
+        logger.info(`${spec.title} (${job.id}) did not finish: ${messageOf(error)}`);
+        reporter.end(job.id, { ok: false, message: messageOf(error) });
+      },
+    );
+    return job;
+  }
+}
+
+function isTextOutcome(value: unknown): value is { kind: 'text'; text: string } {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'text';
+}

@@ -1,0 +1,117 @@
+/**
+ * Turns the model's `propose_edits` call into offset edits on the document
+ * version it saw — or refuses. The model names each change by quoting the text
+ * it replaces, which is far more robust than asking it for line and column
+ * numbers; the price is that a quote must be found exactly once in the excerpt
+ * the model was shown. Anything else (a quote that is missing, ambiguous or
+ * overlaps another, malformed arguments) is an `invalidEdit` error: never a
+ * guess, so never a mangled document.
+ */
+import type { CapturedContext } from '../context/capture-context.js';
+import type { OffsetEdit } from '../documents/rebase.js';
+import { EfritError } from '../errors.js';
+
+export interface ProposedEdits {
+  summary: string;
+  edits: OffsetEdit[];
+}
+
+interface RawEdit {
+  old_text: string;
+  new_text: string;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function readRawEdits(input: unknown): { summary: string; edits: RawEdit[] } {
+  const invalid = (why: string): EfritError =>
+    new EfritError('invalidEdit', `The model's edit was not usable (${why}); nothing was changed. Try again.`);
+  if (!isRecord(input)) throw invalid('its arguments are not an object');
+  const summary = typeof input['summary'] === 'string' ? input['summary'] : '';
+  const edits = input['edits'];
+  if (!Array.isArray(edits)) throw invalid('"edits" is not a list');
+  if (edits.length === 0) throw invalid('it proposed no edits');
+  const out: RawEdit[] = [];
+  for (const [index, edit] of edits.entries()) {
+    if (!isRecord(edit) || typeof edit['old_text'] !== 'string' || typeof edit['new_text'] !== 'string') {
+      throw invalid(`edit ${index + 1} lacks old_text or new_text`);
+    }
+    out.push({ old_text: edit['old_text'], new_text: edit['new_text'] });
+  }
+  return { summary, edits: out };
+}
+
+/** The gutter the excerpt shows ("  12│ " or "  12│›"), which a model sometimes copies. */
+const gutter = /^ *\d+│[ ›]?/;
+
+function stripGutter(text: string): string | undefined {
+  const lines = text.split('\n');
+  if (!lines.every((line) => line === '' || gutter.test(line))) return undefined;
+  return lines.map((line) => line.replace(gutter, '')).join('\n');
+}
+
+/** All start indexes of `needle` in `haystack`, stopping at two (we only care about 0, 1 or many). */
+function findAtMostTwo(haystack: string, needle: string): number[] {
+  const first = haystack.indexOf(needle);
+  if (first < 0) return [];
+  const second = haystack.indexOf(needle, first + 1);
+  return second < 0 ? [first] : [first, second];
+}
+
+function lineOfWindowOffset(context: CapturedContext, offset: number): number {
+  let line = context.windowStartLine;
+  for (let i = context.windowText.indexOf('\n'); i >= 0 && i < offset; i = context.windowText.indexOf('\n', i + 1)) line += 1;
+  return line;
+}
+
+/**
+ * Resolves a `propose_edits` input against the captured excerpt. `eol` is the
+ * document's line ending: the model writes `\n`, a CRLF file gets `\r\n`.
+ */
+export function resolveProposedEdits(input: unknown, context: CapturedContext, eol: '\n' | '\r\n', selectionStartOffset: number): ProposedEdits {
+  const { summary, edits } = readRawEdits(input);
+  const toDocumentEol = (text: string): string => (eol === '\r\n' ? text.replace(/\r?\n/g, '\r\n') : text);
+  const resolved: OffsetEdit[] = [];
+  for (const [index, edit] of edits.entries()) {
+    const newText = toDocumentEol(edit.new_text);
+    if (edit.old_text === '') {
+      resolved.push({ start: selectionStartOffset, end: selectionStartOffset, newText });
+      continue;
+    }
+    let quote = toDocumentEol(edit.old_text);
+    let found = findAtMostTwo(context.windowText, quote);
+    if (found.length === 0) {
+      const stripped = stripGutter(edit.old_text);
+      if (stripped !== undefined) {
+        quote = toDocumentEol(stripped);
+        found = findAtMostTwo(context.windowText, quote);
+      }
+    }
+    if (found.length === 0) {
+      throw new EfritError(
+        'invalidEdit',
+        `The model's edit ${index + 1} quotes text that is not in ${context.relativePath}; nothing was changed. Try again.`,
+      );
+    }
+    if (found.length > 1) {
+      const lines = found.map((at) => lineOfWindowOffset(context, at) + 1).join(' and ');
+      throw new EfritError(
+        'invalidEdit',
+        `The model's edit ${index + 1} is ambiguous: its text occurs at lines ${lines}; nothing was changed. Try again.`,
+      );
+    }
+    const start = context.windowStartOffset + (found[0] as number);
+    resolved.push({ start, end: start + quote.length, newText });
+  }
+  resolved.sort((a, b) => a.start - b.start || a.end - b.end);
+  for (let i = 1; i < resolved.length; i++) {
+    const previous = resolved[i - 1] as OffsetEdit;
+    const current = resolved[i] as OffsetEdit;
+    if (current.start < previous.end || (current.start === previous.start && current.start === current.end)) {
+      throw new EfritError('invalidEdit', "The model's edits overlap each other; nothing was changed. Try again.");
+    }
+  }
+  return { summary, edits: resolved.filter((edit) => !(edit.start === edit.end && edit.newText === '')) };
+}

@@ -1,0 +1,257 @@
+/**
+ * The one settings schema (the `efrit` section). Every setting is declared
+ * once here with its default, its type and a description; validation, the
+ * README's table and (later) the VS Code extension's contributed settings are
+ * all derived from this list, so they cannot drift apart.
+ */
+
+export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'logLevel';
+
+interface SettingSpec<T> {
+  type: SettingType;
+  default: T;
+  description: string;
+  min?: number;
+  max?: number;
+  /** Never echoed back in status or warnings. */
+  secret?: boolean;
+}
+
+export interface UserAction {
+  /** Stable id, used in commands and code action data. */
+  id: string;
+  /** Shown after "Efrit: " in the code action menu. */
+  title: string;
+  /** What the model is asked to do with the selected code. */
+  prompt: string;
+  /** LSP code action kind; defaults to `refactor.rewrite`. */
+  kind?: string;
+}
+
+/** Flat, dotted keys: `queue.concurrency` is `{ queue: { concurrency } }` on the wire. */
+export const settingsSchema = {
+  apiKey: {
+    type: 'string',
+    default: '',
+    secret: true,
+    description: 'API key; overrides ANTHROPIC_API_KEY. Never logged or echoed.',
+  } as SettingSpec<string>,
+  baseURL: {
+    type: 'string',
+    default: '',
+    description: 'API endpoint; overrides ANTHROPIC_BASE_URL (empty: the SDK default).',
+  } as SettingSpec<string>,
+  model: { type: 'string', default: 'claude-sonnet-5-5', description: 'Model for actions, chat and do.' } as SettingSpec<string>,
+  fastModel: {
+    type: 'string',
+    default: 'claude-haiku-5-5',
+    description: 'Model for inline completion and prefetch.',
+  } as SettingSpec<string>,
+  maxTokens: { type: 'integer', default: 4096, min: 1, max: 128_000, description: 'Output cap per model call.' } as SettingSpec<number>,
+  'queue.concurrency': {
+    type: 'integer',
+    default: 4,
+    min: 1,
+    max: 64,
+    description: 'Model calls in flight at once.',
+  } as SettingSpec<number>,
+  'queue.timeoutMs': {
+    type: 'integer',
+    default: 120_000,
+    min: 1_000,
+    max: 3_600_000,
+    description: 'Whole-job timeout, queue wait included.',
+  } as SettingSpec<number>,
+  'queue.stallMs': {
+    type: 'integer',
+    default: 30_000,
+    min: 500,
+    max: 600_000,
+    description: 'No stream byte (pings count) for this long means the call stalled: it is aborted.',
+  } as SettingSpec<number>,
+  'context.linesBefore': {
+    type: 'integer',
+    default: 200,
+    min: 0,
+    max: 100_000,
+    description: 'Lines captured before the range.',
+  } as SettingSpec<number>,
+  'context.linesAfter': {
+    type: 'integer',
+    default: 80,
+    min: 0,
+    max: 100_000,
+    description: 'Lines captured after the range.',
+  } as SettingSpec<number>,
+  'context.maxChars': {
+    type: 'integer',
+    default: 24_000,
+    min: 200,
+    max: 2_000_000,
+    description: 'Cap on the captured window; the far side is trimmed first.',
+  } as SettingSpec<number>,
+  'codeActions.resolveBudgetMs': {
+    type: 'integer',
+    default: 8_000,
+    min: 0,
+    max: 600_000,
+    description:
+      'How long codeAction/resolve waits for the model before handing the running job over to efrit.applyJob (Eglot times resolve out at 10 s).',
+  } as SettingSpec<number>,
+  'sessions.ttlMs': {
+    type: 'integer',
+    default: 1_800_000,
+    min: 1_000,
+    max: 86_400_000,
+    description: 'Idle sessions are dropped after this long.',
+  } as SettingSpec<number>,
+  'sessions.max': { type: 'integer', default: 64, min: 1, max: 10_000, description: 'Most sessions kept at once (least recently used dropped).' } as SettingSpec<number>,
+  'sessions.maxTurns': {
+    type: 'integer',
+    default: 40,
+    min: 2,
+    max: 1_000,
+    description: 'Most turns of history a session keeps; older turns are dropped in pairs.',
+  } as SettingSpec<number>,
+  deltas: {
+    type: 'boolean',
+    default: true,
+    description: 'Send document deltas instead of whole windows on later turns.',
+  } as SettingSpec<boolean>,
+  promptCaching: { type: 'boolean', default: true, description: 'Mark prompt cache breakpoints.' } as SettingSpec<boolean>,
+  prefetch: { type: 'boolean', default: false, description: 'Speculative low-priority work (costs tokens).' } as SettingSpec<boolean>,
+  actions: {
+    type: 'actions',
+    default: [],
+    description: 'User-defined actions: `{ id, title, prompt, kind? }`, listed after the built-in ones.',
+  } as SettingSpec<UserAction[]>,
+  logLevel: {
+    type: 'logLevel',
+    default: 'info',
+    description: "Log detail sent to the client and EFRIT_LOG_FILE: 'error', 'warn', 'info' or 'debug'.",
+  } as SettingSpec<'error' | 'warn' | 'info' | 'debug'>,
+} as const;
+
+export type SettingKey = keyof typeof settingsSchema;
+export type Settings = { [K in SettingKey]: (typeof settingsSchema)[K]['default'] };
+
+export function defaultSettings(): Settings {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(settingsSchema)) out[key] = structuredClone(spec.default);
+  return out as Settings;
+}
+
+export interface SettingsUpdate {
+  settings: Settings;
+  /** One line per rejected or unknown key, naming it; the server logs them as warnings. */
+  warnings: string[];
+  /** Keys whose value actually changed. */
+  changed: SettingKey[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Accepts `{ ... }` or `{ efrit: { ... } }`: clients differ in which one they
+ * send as initializationOptions, and both are unambiguous.
+ */
+export function unwrapSection(raw: unknown): unknown {
+  if (isRecord(raw) && isRecord(raw['efrit'])) return raw['efrit'];
+  return raw;
+}
+
+function flatten(raw: Record<string, unknown>, prefix: string, out: Map<string, unknown>): void {
+  for (const [key, value] of Object.entries(raw)) {
+    const dotted = prefix === '' ? key : `${prefix}.${key}`;
+    if (isRecord(value) && !(dotted in settingsSchema)) flatten(value, dotted, out);
+    else out.set(dotted, value);
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+function checkActions(value: unknown): string | undefined {
+  if (!Array.isArray(value)) return 'expected a list of { id, title, prompt, kind? }';
+  const seen = new Set<string>();
+  for (const [index, item] of value.entries()) {
+    if (!isRecord(item)) return `item ${index} is not an object`;
+    for (const field of ['id', 'title', 'prompt'] as const) {
+      if (typeof item[field] !== 'string' || (item[field] as string).trim() === '') {
+        return `item ${index} needs a non-empty string "${field}"`;
+      }
+    }
+    if (item['kind'] !== undefined && typeof item['kind'] !== 'string') return `item ${index} has a "kind" that is not a string`;
+    if (seen.has(item['id'] as string)) return `item ${index} repeats the id "${String(item['id'])}"`;
+    seen.add(item['id'] as string);
+  }
+  return undefined;
+}
+
+/** Returns a reason when `value` does not fit `spec`, else undefined. */
+function checkValue(spec: SettingSpec<unknown>, value: unknown): string | undefined {
+  switch (spec.type) {
+    case 'string':
+      return typeof value === 'string' ? undefined : 'expected a string';
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : 'expected true or false';
+    case 'integer': {
+      if (typeof value !== 'number' || !Number.isInteger(value)) return 'expected a whole number';
+      if (spec.min !== undefined && value < spec.min) return `expected at least ${spec.min}`;
+      if (spec.max !== undefined && value > spec.max) return `expected at most ${spec.max}`;
+      return undefined;
+    }
+    case 'logLevel':
+      return ['error', 'warn', 'info', 'debug'].includes(value as string) ? undefined : "expected 'error', 'warn', 'info' or 'debug'";
+    case 'actions':
+      return checkActions(value);
+  }
+}
+
+/**
+ * Applies a raw settings object on top of the last good settings. A key whose
+ * value is wrong is named in a warning and keeps its last good value; unknown
+ * keys are warned about and ignored; `null` resets a key to its default.
+ */
+export function applySettings(current: Settings, raw: unknown): SettingsUpdate {
+  const settings = { ...current } as Record<string, unknown>;
+  const warnings: string[] = [];
+  const changed: SettingKey[] = [];
+  const section = unwrapSection(raw);
+  if (section === undefined || section === null) return { settings: current, warnings, changed };
+  if (!isRecord(section)) {
+    warnings.push(`efrit settings: expected an object, got ${describeValue(section)}; keeping the previous settings.`);
+    return { settings: current, warnings, changed };
+  }
+  const flat = new Map<string, unknown>();
+  flatten(section, '', flat);
+  for (const [key, value] of flat) {
+    if (!(key in settingsSchema)) {
+      warnings.push(`efrit settings: unknown setting "efrit.${key}" ignored.`);
+      continue;
+    }
+    const settingKey = key as SettingKey;
+    const spec = settingsSchema[settingKey] as SettingSpec<unknown>;
+    const next = value === null ? structuredClone(spec.default) : value;
+    const problem = checkValue(spec, next);
+    if (problem !== undefined) {
+      const shown = spec.secret === true ? 'a value' : describeValue(next);
+      warnings.push(
+        `efrit settings: "efrit.${key}" is ${shown}, ${problem}; keeping ${spec.secret === true ? 'the previous value' : describeValue(settings[key])}.`,
+      );
+      continue;
+    }
+    if (JSON.stringify(settings[key]) !== JSON.stringify(next)) {
+      settings[key] = next;
+      changed.push(settingKey);
+    }
+  }
+  return { settings: settings as Settings, warnings, changed };
+}

@@ -1,0 +1,155 @@
+/**
+ * "Efrit: …" code actions. Listing is pure data (no model call). The model
+ * runs when the user picks one, by one of two paths:
+ * - clients that resolve `edit` lazily get `data` only, and
+ *   `codeAction/resolve` runs the job; if it outlasts the resolve budget the
+ *   action comes back with `efrit.applyJob`, and the same job goes on;
+ * - other clients (eglot 1.9) get `efrit.runAction`, whose result is applied
+ *   with `workspace/applyEdit`.
+ * Explain never has an edit, so it is always a command.
+ */
+import type { CancellationToken, CodeAction, CodeActionParams, Command } from 'vscode-languageserver/node';
+import type { Diagnostic } from 'vscode-languageserver-types';
+import type { ActionOutcome } from '../assistant/assistant.js';
+import { actionTitle, type ActionDefinition } from '../assistant/action-catalog.js';
+import { validateRange } from '../context/capture-context.js';
+import { EfritError } from '../errors.js';
+import { BuiltinActions, Commands, type ApplyJobArgs, type RunActionArgs, type RunActionResult } from '../protocol.js';
+import type { Job } from '../queue/job-queue.js';
+import { applyPlannedEdit, clientResolvesEdits, workspaceEditFor, type FeatureContext } from './feature-context.js';
+import { awaitJob, invalidParams, optionalString, requireDocumentUri, requireObject, requireRange, requireString } from './respond.js';
+
+/** What a listed action carries for resolve; no empty objects (eglot turns `{}` into null). */
+interface ActionData {
+  efrit: 1;
+  actionId: string;
+  uri: string;
+  range: CodeActionParams['range'];
+}
+
+function matchesOnly(kind: string, only: readonly string[] | undefined): boolean {
+  if (only === undefined || only.length === 0) return true;
+  return only.some((wanted) => kind === wanted || kind.startsWith(`${wanted}.`));
+}
+
+export function listCodeActions(context: FeatureContext, params: CodeActionParams): (CodeAction | Command)[] {
+  const doc = context.documents.get(params.textDocument.uri);
+  if (doc === undefined) {
+    context.logger.warn(`codeAction for ${params.textDocument.uri}, which is not open; no actions offered.`);
+    return [];
+  }
+  const problem = validateRange(doc, params.range);
+  if (problem !== undefined) throw new EfritError('rangeOutOfBounds', problem);
+  const resolves = clientResolvesEdits(context.capabilities());
+  const only = params.context.only;
+  const actions: CodeAction[] = [];
+  const offer = (action: ActionDefinition, diagnostic?: Diagnostic): void => {
+    if (!matchesOnly(action.kind, only)) return;
+    const title = actionTitle(action, diagnostic);
+    const diagnostics = diagnostic === undefined ? undefined : [diagnostic];
+    const listed: CodeAction = { title, kind: action.kind, ...(diagnostics !== undefined ? { diagnostics } : {}) };
+    if (resolves && action.producesEdit) {
+      const data: ActionData = { efrit: 1, actionId: action.id, uri: doc.uri, range: params.range };
+      listed.data = data;
+    } else {
+      const args: RunActionArgs = {
+        actionId: action.id,
+        textDocument: { uri: doc.uri },
+        range: params.range,
+        ...(diagnostics !== undefined ? { diagnostics } : {}),
+      };
+      listed.command = { title, command: Commands.runAction, arguments: [args] };
+    }
+    actions.push(listed);
+  };
+  for (const action of context.assistant.actions()) {
+    if (action.id === BuiltinActions.fix) {
+      for (const diagnostic of params.context.diagnostics) offer(action, diagnostic);
+    } else {
+      offer(action);
+    }
+  }
+  return actions;
+}
+
+function readActionData(data: unknown): ActionData | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const candidate = data as Partial<ActionData>;
+  if (candidate.efrit !== 1 || typeof candidate.actionId !== 'string' || typeof candidate.uri !== 'string' || candidate.range === undefined) {
+    return undefined;
+  }
+  return candidate as ActionData;
+}
+
+/** Resolves within the budget, or hands the running job over to `efrit.applyJob`. */
+export async function resolveCodeAction(context: FeatureContext, action: CodeAction, token: CancellationToken): Promise<CodeAction> {
+  const data = readActionData(action.data);
+  if (data === undefined) return action;
+  const job = context.assistant.startAction({
+    actionId: data.actionId,
+    uri: data.uri,
+    range: data.range,
+    diagnostics: action.diagnostics,
+  });
+  const budgetMs = context.settings()['codeActions.resolveBudgetMs'];
+  const finishedInTime = await Promise.race([
+    awaitJob(job, context.queue, token).then(() => true),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), budgetMs).unref()),
+  ]);
+  if (!finishedInTime) {
+    context.logger.info(`${job.title} (${job.id}) outlasted the resolve budget; handed over to ${Commands.applyJob}.`);
+    const args: ApplyJobArgs = { jobId: job.id };
+    return { ...action, command: { title: action.title, command: Commands.applyJob, arguments: [args] } };
+  }
+  const outcome = await job.result;
+  if (outcome.kind !== 'edit') return action;
+  return { ...action, edit: workspaceEditFor(context, outcome.plan) };
+}
+
+function parseRunActionArgs(raw: unknown): RunActionArgs {
+  const what = Commands.runAction;
+  const params = requireObject(raw, what);
+  const diagnostics = params['diagnostics'];
+  if (diagnostics !== undefined && diagnostics !== null && !Array.isArray(diagnostics)) {
+    throw invalidParams(`${what}: "diagnostics" must be a list of LSP diagnostics.`);
+  }
+  const instruction = optionalString(params, 'instruction', what);
+  return {
+    actionId: requireString(params, 'actionId', what),
+    textDocument: { uri: requireDocumentUri(params, what) },
+    range: requireRange(params, 'range', what),
+    ...(instruction !== undefined ? { instruction } : {}),
+    ...(Array.isArray(diagnostics) ? { diagnostics: diagnostics as Diagnostic[] } : {}),
+  };
+}
+
+async function finishAction(context: FeatureContext, job: Job<ActionOutcome>, token: CancellationToken | undefined): Promise<RunActionResult> {
+  const outcome = await awaitJob(job, context.queue, token);
+  if (outcome.kind === 'text') return { jobId: job.id, applied: false, text: outcome.text };
+  await applyPlannedEdit(context, outcome.plan, job.title);
+  return { jobId: job.id, applied: true, ...(outcome.summary !== '' ? { text: outcome.summary } : {}) };
+}
+
+/** `efrit.runAction`: the command path for clients that cannot resolve. */
+export async function runAction(context: FeatureContext, rawArgs: unknown, token: CancellationToken | undefined): Promise<RunActionResult> {
+  const args = parseRunActionArgs(rawArgs);
+  const job = context.assistant.startAction({
+    actionId: args.actionId,
+    uri: args.textDocument.uri,
+    range: args.range,
+    instruction: args.instruction,
+    diagnostics: args.diagnostics,
+  });
+  return finishAction(context, job, token);
+}
+
+/** `efrit.applyJob`: waits for a job a resolve handed over, then applies its edit. */
+export async function applyJob(context: FeatureContext, rawArgs: unknown, token: CancellationToken | undefined): Promise<{ applied: boolean }> {
+  const jobId = requireString(requireObject(rawArgs, Commands.applyJob), 'jobId', Commands.applyJob);
+  const job = context.queue.get(jobId);
+  if (job === undefined) {
+    throw new EfritError('unknownJob', `There is no job ${jobId} (it finished long ago or never existed); run the action again.`);
+  }
+  const result = await finishAction(context, job as Job<ActionOutcome>, token);
+  return { applied: result.applied };
+}

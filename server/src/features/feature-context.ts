@@ -1,0 +1,57 @@
+/**
+ * What every feature handler may use. Built once by the composition root;
+ * features receive it instead of reaching for globals, so each one reads as
+ * "translate the LSP request, call the domain, translate the answer".
+ */
+import type { ClientCapabilities, Connection } from 'vscode-languageserver/node';
+import type { WorkspaceEdit } from 'vscode-languageserver-types';
+import type { Assistant, PlannedEdit } from '../assistant/assistant.js';
+import type { Settings } from '../config.js';
+import { EfritError } from '../errors.js';
+import type { Logger, SecretRedactor } from '../logger.js';
+import type { UsageMeter } from '../model/usage-meter.js';
+import type { JobQueue } from '../queue/job-queue.js';
+import type { DocumentStore } from '../documents/document-store.js';
+import type { SessionStore } from '../sessions/session-store.js';
+
+export interface FeatureContext {
+  connection: Connection;
+  assistant: Assistant;
+  queue: JobQueue;
+  documents: DocumentStore;
+  sessions: SessionStore;
+  usage: UsageMeter;
+  settings(): Settings;
+  capabilities(): ClientCapabilities;
+  apiKeyConfigured(): boolean;
+  logger: Logger;
+  redactor: SecretRedactor;
+  version: string;
+}
+
+export function clientResolvesEdits(capabilities: ClientCapabilities): boolean {
+  return capabilities.textDocument?.codeAction?.resolveSupport?.properties.includes('edit') ?? false;
+}
+
+/**
+ * Applies a planned edit through `workspace/applyEdit`, rebased onto the
+ * current text or refused; a client that declines is reported, not ignored.
+ */
+export async function applyPlannedEdit(context: FeatureContext, plan: PlannedEdit, label: string): Promise<WorkspaceEdit> {
+  const capabilities = context.capabilities();
+  if (capabilities.workspace?.applyEdit !== true) {
+    throw new EfritError('editRejected', 'This editor does not accept edits from the server (no workspace/applyEdit support).');
+  }
+  const edit = workspaceEditFor(context, plan);
+  const result = await context.connection.workspace.applyEdit({ label, edit });
+  if (!result.applied) {
+    const why = result.failureReason === undefined ? '' : `: ${result.failureReason}`;
+    throw new EfritError('editRejected', `The editor did not apply the edit${why}. Nothing was changed.`);
+  }
+  return edit;
+}
+
+export function workspaceEditFor(context: FeatureContext, plan: PlannedEdit): WorkspaceEdit {
+  const documentChanges = context.capabilities().workspace?.workspaceEdit?.documentChanges === true;
+  return context.assistant.toWorkspaceEdit(plan, { documentChanges });
+}

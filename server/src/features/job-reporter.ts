@@ -1,0 +1,120 @@
+/**
+ * Shows the user what each model job is doing: `efrit/stream` notifications
+ * (text deltas, status and tool notes, the end) for every client, and
+ * `$/progress` on a server-created token for clients that advertise
+ * `window.workDoneProgress`.
+ *
+ * Text deltas are coalesced for a few milliseconds: a model streams dozens of
+ * tiny deltas a second, and one notification per delta would make editors
+ * (Emacs especially) redraw far more often than anyone can read.
+ */
+import {
+  WorkDoneProgress,
+  WorkDoneProgressCreateRequest,
+  type Connection,
+  type WorkDoneProgressBegin,
+  type WorkDoneProgressEnd,
+  type WorkDoneProgressReport,
+} from 'vscode-languageserver/node';
+import type { JobReporter } from '../assistant/assistant.js';
+import type { Logger, SecretRedactor } from '../logger.js';
+import { Methods, type StreamKind, type StreamParams } from '../protocol.js';
+
+interface JobProgress {
+  sessionId: string | undefined;
+  title: string;
+  pendingText: string;
+  flushTimer: NodeJS.Timeout | undefined;
+  /** Resolves to the progress token once the client accepted it, or undefined. */
+  token: Promise<string | undefined>;
+  sawText: boolean;
+}
+
+const textFlushMs = 15;
+
+export class LspJobReporter implements JobReporter {
+  private readonly jobs = new Map<string, JobProgress>();
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly supportsProgress: () => boolean,
+    private readonly redactor: SecretRedactor,
+    private readonly logger: Logger,
+  ) {}
+
+  begin(job: { jobId: string; title: string; sessionId?: string | undefined }): void {
+    const token = this.supportsProgress() ? this.createToken(job.jobId, job.title) : Promise.resolve(undefined);
+    this.jobs.set(job.jobId, { sessionId: job.sessionId, title: job.title, pendingText: '', flushTimer: undefined, token, sawText: false });
+  }
+
+  queued(jobId: string, ahead: number): void {
+    this.report(jobId, `queued (${ahead} ahead)`);
+    this.notify(jobId, 'status', `queued (${ahead} ahead)`);
+  }
+
+  text(jobId: string, delta: string): void {
+    const job = this.jobs.get(jobId);
+    if (job === undefined) return;
+    if (!job.sawText) {
+      job.sawText = true;
+      this.report(jobId, 'answering…');
+    }
+    job.pendingText += delta;
+    job.flushTimer ??= setTimeout(() => this.flush(jobId), textFlushMs);
+  }
+
+  note(jobId: string, kind: 'status' | 'tool', text: string): void {
+    this.flush(jobId);
+    this.report(jobId, text);
+    this.notify(jobId, kind, text);
+  }
+
+  end(jobId: string, outcome: { ok: true; text?: string } | { ok: false; message: string }): void {
+    this.flush(jobId);
+    const job = this.jobs.get(jobId);
+    this.jobs.delete(jobId);
+    const message = outcome.ok ? 'done' : outcome.message;
+    this.notify(jobId, outcome.ok ? 'done' : 'error', message, job?.sessionId);
+    void job?.token.then((token) => {
+      if (token !== undefined) this.progress(token, { kind: 'end', message: this.redactor.redact(message) });
+    });
+  }
+
+  private flush(jobId: string): void {
+    const job = this.jobs.get(jobId);
+    if (job === undefined) return;
+    if (job.flushTimer !== undefined) clearTimeout(job.flushTimer);
+    job.flushTimer = undefined;
+    if (job.pendingText === '') return;
+    const text = job.pendingText;
+    job.pendingText = '';
+    this.notify(jobId, 'text', text);
+  }
+
+  private notify(jobId: string, kind: StreamKind, text: string, sessionId = this.jobs.get(jobId)?.sessionId): void {
+    const params: StreamParams = { jobId, kind, text: this.redactor.redact(text), ...(sessionId !== undefined ? { sessionId } : {}) };
+    this.connection.sendNotification(Methods.stream, params).catch((error: unknown) => this.logger.debug('efrit/stream not sent', error));
+  }
+
+  private report(jobId: string, message: string): void {
+    void this.jobs.get(jobId)?.token.then((token) => {
+      if (token !== undefined) this.progress(token, { kind: 'report', message: this.redactor.redact(message) });
+    });
+  }
+
+  private async createToken(jobId: string, title: string): Promise<string | undefined> {
+    const token = `efrit-${jobId}`;
+    try {
+      await this.connection.sendRequest(WorkDoneProgressCreateRequest.type, { token });
+    } catch (error) {
+      this.logger.debug(`The client refused a progress token for ${jobId}`, error);
+      return undefined;
+    }
+    this.progress(token, { kind: 'begin', title, cancellable: false });
+    return token;
+  }
+
+  private progress(token: string, value: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd): void {
+    this.connection.sendProgress(WorkDoneProgress.type, token, value).catch((error: unknown) => this.logger.debug('$/progress not sent', error));
+  }
+}

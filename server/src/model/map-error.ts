@@ -1,0 +1,84 @@
+/**
+ * Every way a model call can fail, turned into one `EfritError` with a message
+ * a person can act on. Works by duck typing on the SDK's error shape (status,
+ * headers, apiMessage) so the SDK need not be loaded to classify its errors.
+ */
+import { EfritError, isEfritError } from '../errors.js';
+
+interface ApiErrorShape {
+  status?: unknown;
+  headers?: unknown;
+  apiMessage?: unknown;
+  message?: unknown;
+  name?: unknown;
+}
+
+function retryAfterSeconds(headers: unknown): number | undefined {
+  if (headers === null || typeof headers !== 'object' || !('get' in headers)) return undefined;
+  const get = (headers as { get(name: string): string | null }).get.bind(headers);
+  const millis = Number(get('retry-after-ms'));
+  if (Number.isFinite(millis) && millis > 0) return millis / 1000;
+  const raw = get('retry-after');
+  if (raw === null) return undefined;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds;
+  const date = Date.parse(raw);
+  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
+}
+
+function apiDetail(error: ApiErrorShape): string {
+  const text = typeof error.apiMessage === 'string' ? error.apiMessage : '';
+  return text === '' ? '' : ` The API said: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`;
+}
+
+export function mapModelError(error: unknown): EfritError {
+  if (isEfritError(error)) return error;
+  const shape = (typeof error === 'object' && error !== null ? error : {}) as ApiErrorShape;
+  const status = typeof shape.status === 'number' ? shape.status : undefined;
+  const wait = retryAfterSeconds(shape.headers);
+  const waitText = wait === undefined ? '' : ` It asked to wait ${Math.ceil(wait)} s.`;
+  switch (status) {
+    case 400:
+    case 413:
+    case 422:
+      return new EfritError('badRequest', `The API rejected the request (${status}).${apiDetail(shape)}`);
+    case 401:
+      return new EfritError(
+        'unauthorized',
+        'The API refused the key (401). Check ANTHROPIC_API_KEY or the efrit.apiKey setting.',
+      );
+    case 402:
+    case 403:
+      return new EfritError('forbidden', `The API refused this request for the key's account (${status}).${apiDetail(shape)}`);
+    case 404:
+      return new EfritError('badRequest', `The API does not know this model or endpoint (404); check efrit.model and efrit.baseURL.${apiDetail(shape)}`);
+    case 429:
+      return new EfritError('rateLimited', `The API is rate limiting requests (429).${waitText} Try again shortly.`, wait);
+    case 529:
+      return new EfritError('overloaded', `The API is overloaded (529).${waitText} Try again shortly.`, wait);
+    default:
+      break;
+  }
+  if (status !== undefined && status >= 500) {
+    return new EfritError('apiError', `The API failed with ${status}.${apiDetail(shape)} Try again shortly.`, wait);
+  }
+  if (status !== undefined) {
+    return new EfritError('apiError', `The API answered ${status}.${apiDetail(shape)}`);
+  }
+  const name = typeof shape.name === 'string' ? shape.name : '';
+  const message = typeof shape.message === 'string' ? shape.message : String(error);
+  if (name === 'SyntaxError') {
+    return new EfritError('apiError', 'The API sent a malformed stream event; the answer was discarded. Try again.');
+  }
+  if (name === 'APIConnectionTimeoutError') {
+    return new EfritError('timeout', 'The API did not start answering in time. Check the network or efrit.baseURL.');
+  }
+  if (name === 'APIError' && /overloaded/i.test(message)) {
+    // An `event: error` in the middle of a stream carries no HTTP status.
+    return new EfritError('overloaded', 'The API became overloaded while answering. Try again shortly.');
+  }
+  if (name === 'APIError') {
+    return new EfritError('apiError', `The API reported an error while answering. Try again.`);
+  }
+  return new EfritError('network', 'Could not reach the API or the connection dropped. Check the network or efrit.baseURL, then try again.');
+}

@@ -1,0 +1,58 @@
+/**
+ * What the model reads. The system prompt and the tool list are constants:
+ * nothing that changes from call to call (time, document, last result) ever
+ * goes into them, so they form a byte-identical prefix the API's prompt cache
+ * can serve. Everything that changes goes into the messages.
+ */
+import type { TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages/messages.js';
+
+export const systemPrompt = `You are Efrit, a careful coding assistant working inside the user's editor through a language server.
+
+How code reaches you: an excerpt of a file, headed by its path, language and line range. Each excerpt line is shown as
+"<line number>│ <text>"; lines inside the user's selection use "›" instead of the space after "│". The number, the
+"│" and the marker are not part of the file. Diagnostics the editor reported come after the excerpt.
+
+When you change code, call the propose_edits tool exactly once. Each edit names old_text, copied exactly from the
+excerpt (without line numbers or markers, whole lines where you can, and long enough to occur only once in the
+excerpt), and new_text, the text that replaces it. An empty old_text inserts new_text at the start of the selection.
+Keep edits minimal, keep the file's indentation and style, and change nothing the request did not ask for.
+
+When you explain or answer, be brief and concrete, refer to line numbers, and use Markdown sparingly.`;
+
+export const proposeEditsTool: Tool = {
+  name: 'propose_edits',
+  description:
+    'Propose replacements in the excerpt shown. Each old_text must be copied exactly from the excerpt (no line numbers) and occur once in it.',
+  input_schema: {
+    type: 'object',
+    properties: {
+      summary: { type: 'string', description: 'One or two sentences: what the edits do and why.' },
+      edits: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            old_text: { type: 'string', description: 'Exact text from the excerpt to replace; empty to insert at the selection.' },
+            new_text: { type: 'string', description: 'The replacement text.' },
+          },
+          required: ['old_text', 'new_text'],
+        },
+      },
+    },
+    required: ['summary', 'edits'],
+  },
+};
+
+export function systemBlocks(promptCaching: boolean): TextBlockParam[] {
+  return [
+    promptCaching
+      ? { type: 'text', text: systemPrompt, cache_control: { type: 'ephemeral' } }
+      : { type: 'text', text: systemPrompt },
+  ];
+}
+
+/** The excerpt the model reads, as the helper formatted it, plus the diagnostics. */
+export function excerptText(context: { numbered: string; diagnostics: readonly string[] }): string {
+  const diagnostics = context.diagnostics.length === 0 ? '' : `\n\nDiagnostics:\n${context.diagnostics.join('\n')}`;
+  return `${context.numbered}${diagnostics}`;
+}

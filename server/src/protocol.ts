@@ -1,0 +1,172 @@
+/**
+ * The custom part of the wire contract (shared/PROTOCOL.md), declared once.
+ * The server registers these names and the VS Code client imports them, so a
+ * renamed method cannot silently break a client. Plain types only: this file
+ * must stay importable without pulling in the server.
+ */
+import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
+
+export const Methods = {
+  chat: 'efrit/chat',
+  do: 'efrit/do',
+  status: 'efrit/status',
+  cancel: 'efrit/cancel',
+  endSession: 'efrit/endSession',
+  /** The server's copy of a document, so clients and tests can check sync. */
+  documentText: 'efrit/documentText',
+  /** server → client notification */
+  stream: 'efrit/stream',
+} as const;
+
+export const Commands = {
+  runAction: 'efrit.runAction',
+  applyJob: 'efrit.applyJob',
+  chat: 'efrit.chat',
+  do: 'efrit.do',
+  cancel: 'efrit.cancel',
+  status: 'efrit.status',
+} as const;
+
+export const allCommands: readonly string[] = Object.values(Commands);
+
+/** Built-in action ids; user actions from settings use their own ids. */
+export const BuiltinActions = {
+  fix: 'fix',
+  explain: 'explain',
+  rewrite: 'rewrite',
+  document: 'document',
+  tests: 'tests',
+} as const;
+
+export interface TextDocumentRef {
+  uri: string;
+}
+
+export interface RunActionArgs {
+  actionId: string;
+  textDocument: TextDocumentRef;
+  range: Range;
+  instruction?: string;
+  diagnostics?: Diagnostic[];
+}
+
+export interface RunActionResult {
+  jobId: string;
+  applied: boolean;
+  text?: string;
+}
+
+export interface ApplyJobArgs {
+  jobId: string;
+}
+
+export interface ChatParams {
+  sessionId?: string;
+  message: string;
+  textDocument?: TextDocumentRef;
+  range?: Range;
+}
+
+export interface UsageSummary {
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  requestBytes: number;
+  bytesSavedByDeltas: number;
+}
+
+export interface ChatResult {
+  sessionId: string;
+  jobId: string;
+  reply: string;
+  usage: UsageSummary;
+}
+
+export interface DoParams {
+  instruction: string;
+  textDocument: TextDocumentRef;
+  range?: Range;
+  sessionId?: string;
+  apply?: boolean;
+}
+
+export interface DoResult {
+  sessionId: string;
+  jobId: string;
+  summary: string;
+  edit: WorkspaceEdit | null;
+  applied: boolean;
+}
+
+export interface CancelParams {
+  jobId?: string;
+  sessionId?: string;
+}
+
+export interface CancelResult {
+  cancelled: number;
+}
+
+export interface DocumentTextResult {
+  uri: string;
+  version: number;
+  text: string;
+}
+
+export interface EndSessionParams {
+  sessionId: string;
+}
+
+export type Priority = 'interactive' | 'completion' | 'background';
+
+export interface StatusResult {
+  version: string;
+  model: string;
+  queue: {
+    running: number;
+    queued: number;
+    concurrency: number;
+    byPriority: Record<Priority, { running: number; queued: number }>;
+  };
+  sessions: { open: number };
+  documents: { open: number };
+  cache: { entries: number; bytes: number; hits: number; misses: number };
+  usage: UsageSummary;
+  apiKeyConfigured: boolean;
+}
+
+export type StreamKind = 'text' | 'status' | 'tool' | 'done' | 'error';
+
+export interface StreamParams {
+  jobId: string;
+  sessionId?: string;
+  kind: StreamKind;
+  text: string;
+}
+
+/** Carried in `ResponseError.data.reason` so clients can react without parsing messages. */
+export type ErrorReason =
+  | 'noApiKey'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'rateLimited'
+  | 'overloaded'
+  | 'apiError'
+  | 'badRequest'
+  | 'network'
+  | 'timeout'
+  | 'stalled'
+  | 'cancelled'
+  | 'incomplete'
+  | 'invalidEdit'
+  | 'editConflict'
+  | 'documentNotOpen'
+  | 'rangeOutOfBounds'
+  | 'invalidParams'
+  | 'unknownJob'
+  | 'unknownSession'
+  | 'unknownAction'
+  | 'editRejected'
+  | 'internal';

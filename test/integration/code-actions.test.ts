@@ -1,0 +1,231 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CodeAction, Command, Diagnostic } from 'vscode-languageserver-protocol';
+import type { RunActionResult } from '../../server/src/protocol.js';
+import { inventoryTs } from '../fixtures/samples.js';
+import { editReply, startHarness, type Harness } from '../support/harness.js';
+import { eglotCapabilities, rangeOf } from '../support/lsp-client.js';
+
+const typoDiagnostic = (text: string): Diagnostic => ({
+  range: rangeOf(text, 'treshold'),
+  severity: 1,
+  source: 'ts',
+  code: 2552,
+  message: "Cannot find name 'treshold'. Did you mean 'threshold'?",
+});
+
+const typoFix = editReply(
+  [{ old_text: '  return items.filter((item) => item.stock < treshold);', new_text: '  return items.filter((item) => item.stock < threshold);' }],
+  'Use the parameter `threshold`.',
+);
+
+const asActions = (items: (CodeAction | Command)[]): CodeAction[] => items as CodeAction[];
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+describe('listing code actions', () => {
+  it('offers a Fix per diagnostic and the built-in actions, lazily for clients that resolve', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const diagnostic = typoDiagnostic(inventoryTs);
+
+    const actions = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
+
+    expect(actions.map((a) => a.title)).toEqual([
+      "Efrit: Fix: Cannot find name 'treshold'. Did you mean 'threshold'?",
+      'Efrit: Explain',
+      'Efrit: Rewrite…',
+      'Efrit: Add documentation',
+      'Efrit: Write tests',
+    ]);
+    const fix = actions[0] as CodeAction;
+    expect(fix.kind).toBe('quickfix');
+    expect(fix.diagnostics).toEqual([diagnostic]);
+    expect(fix.edit).toBeUndefined();
+    expect(fix.command).toBeUndefined();
+    expect(fix.data).toMatchObject({ actionId: 'fix', uri });
+    // Explain has no edit to resolve, so it is a command even here.
+    expect(actions[1]?.command?.command).toBe('efrit.runAction');
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('gives clients without resolve support (eglot 1.9) a command on every action', async () => {
+    harness = await startHarness({ capabilities: eglotCapabilities });
+    const uri = await harness.client.open('src/inventory.ts', inventoryTs);
+    const actions = asActions(await harness.client.codeActions(uri, rangeOf(inventoryTs, 'restock')));
+    expect(actions.length).toBeGreaterThan(0);
+    for (const action of actions) {
+      expect(action.command?.command).toBe('efrit.runAction');
+      expect(action.data).toBeUndefined();
+    }
+  });
+
+  it('honours context.only and lists user actions from settings', async () => {
+    harness = await startHarness({
+      initializationOptions: { actions: [{ id: 'strict-types', title: 'Tighten types', prompt: 'Replace loose types with precise ones.' }] },
+    });
+    const uri = await harness.client.open('src/inventory.ts', inventoryTs);
+    const range = rangeOf(inventoryTs, 'restock');
+    const rewrites = asActions(await harness.client.codeActions(uri, range, [], ['refactor.rewrite']));
+    expect(rewrites.map((a) => a.title)).toEqual(['Efrit: Rewrite…', 'Efrit: Add documentation', 'Efrit: Write tests', 'Efrit: Tighten types']);
+    const quickfixes = await harness.client.codeActions(uri, range, [], ['quickfix']);
+    expect(quickfixes).toEqual([]);
+  });
+
+  it('refuses a range outside the document with a message naming it', async () => {
+    harness = await startHarness();
+    const uri = await harness.client.open('src/inventory.ts', inventoryTs);
+    const beyond = { start: { line: 400, character: 0 }, end: { line: 401, character: 0 } };
+    await expect(harness.client.codeActions(uri, beyond)).rejects.toThrow(/outside the document/);
+  });
+});
+
+describe('picking an action', () => {
+  it('resolves a Fix into a versioned edit from the model and the client applies it', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.queueReplies(typoFix);
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const diagnostic = typoDiagnostic(inventoryTs);
+    const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
+
+    const resolved = await client.request<CodeAction>('codeAction/resolve', fix);
+
+    const change = resolved.edit?.documentChanges?.[0];
+    expect(change).toMatchObject({ textDocument: { uri, version: 1 } });
+    expect(fake.requests).toHaveLength(1);
+    const prompt = JSON.stringify(fake.requests[0]?.body.messages);
+    expect(prompt).toContain("Cannot find name 'treshold'");
+    expect(fake.requests[0]?.body.tool_choice).toEqual({ type: 'tool', name: 'propose_edits' });
+    expect(fake.requests[0]?.body).not.toHaveProperty('temperature');
+  });
+
+  it('runs the command path for eglot-like clients and applies the edit with workspace/applyEdit', async () => {
+    harness = await startHarness({ capabilities: eglotCapabilities });
+    const { client, fake } = harness;
+    fake.queueReplies(typoFix);
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const diagnostic = typoDiagnostic(inventoryTs);
+    const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
+
+    const result = await client.executeCommand<RunActionResult>(fix?.command?.command ?? '', fix?.command?.arguments?.[0]);
+
+    expect(result.applied).toBe(true);
+    await client.waitFor(() => !client.text(uri).includes('treshold'), 'the fix in the buffer');
+    expect(client.text(uri)).toBe(inventoryTs.replace('item.stock < treshold', 'item.stock < threshold'));
+    const serverCopy = await client.request<{ text: string }>('efrit/documentText', { textDocument: { uri } });
+    expect(serverCopy.text).toBe(client.text(uri));
+  });
+
+  it('hands a slow resolve over to efrit.applyJob and never starts the job twice', async () => {
+    harness = await startHarness({ initializationOptions: { codeActions: { resolveBudgetMs: 50 } } });
+    const { client, fake } = harness;
+    fake.queueReplies({ ...typoFix, latencyMs: 600 });
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const diagnostic = typoDiagnostic(inventoryTs);
+    const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
+
+    const resolved = await client.request<CodeAction>('codeAction/resolve', fix);
+    expect(resolved.edit).toBeUndefined();
+    expect(resolved.command?.command).toBe('efrit.applyJob');
+    // Resolving the same action again joins the running job.
+    const again = await client.request<CodeAction>('codeAction/resolve', fix);
+    expect(again.command?.arguments).toEqual(resolved.command?.arguments);
+
+    const applied = await client.executeCommand<{ applied: boolean }>('efrit.applyJob', resolved.command?.arguments?.[0]);
+
+    expect(applied).toEqual({ applied: true });
+    await client.waitFor(() => client.text(uri).includes('item.stock < threshold'), 'the fix in the buffer');
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('rebases the edit onto text the user typed elsewhere while the model worked', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.queueReplies({ ...typoFix, latencyMs: 300 });
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const diagnostic = typoDiagnostic(inventoryTs);
+    const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
+
+    const resolving = client.request<CodeAction>('codeAction/resolve', fix);
+    await client.edit(uri, 'export interface Item {', '/** A product line in the warehouse. */\nexport interface Item {');
+    const resolved = await resolving;
+
+    const change = resolved.edit?.documentChanges?.[0] as { textDocument: { version: number }; edits: { range: unknown }[] };
+    expect(change.textDocument.version).toBe(2);
+    expect(change.edits[0]?.range).toEqual(rangeOf(client.text(uri), '  return items.filter((item) => item.stock < treshold);'));
+  });
+
+  it('refuses an edit that overlaps what the user typed meanwhile, and changes nothing', async () => {
+    harness = await startHarness({ capabilities: eglotCapabilities });
+    const { client, fake } = harness;
+    fake.queueReplies({ ...typoFix, latencyMs: 300 });
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const diagnostic = typoDiagnostic(inventoryTs);
+    const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
+
+    const running = client.executeCommand<RunActionResult>('efrit.runAction', fix?.command?.arguments?.[0]);
+    await client.edit(uri, 'item.stock < treshold', 'item.stock <= treshold');
+    const typed = client.text(uri);
+
+    await expect(running).rejects.toMatchObject({ code: -32801, message: expect.stringMatching(/overlaps your change/) });
+    expect(client.appliedEdits).toHaveLength(0);
+    expect(client.text(uri)).toBe(typed);
+  });
+
+  it('turns a reply that quotes code which is not there into an error, not an edit', async () => {
+    harness = await startHarness({ capabilities: eglotCapabilities });
+    const { client, fake } = harness;
+    fake.queueReplies(editReply([{ old_text: 'return items.filter((x) => x.qty < limit);', new_text: 'return [];' }]));
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const [, , rewrite] = asActions(await client.codeActions(uri, rangeOf(inventoryTs, 'lowStock')));
+
+    await expect(client.executeCommand('efrit.runAction', rewrite?.command?.arguments?.[0])).rejects.toMatchObject({
+      data: { reason: 'invalidEdit' },
+      message: expect.stringMatching(/not in src\/inventory\.ts/),
+    });
+    expect(client.appliedEdits).toHaveLength(0);
+    expect(client.text(uri)).toBe(inventoryTs);
+  });
+
+  it('refuses an answer cut off at maxTokens', async () => {
+    harness = await startHarness({ capabilities: eglotCapabilities });
+    const { client, fake } = harness;
+    fake.queueReplies({ ...typoFix, stopReason: 'max_tokens' });
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const [, , rewrite] = asActions(await client.codeActions(uri, rangeOf(inventoryTs, 'lowStock')));
+    await expect(client.executeCommand('efrit.runAction', rewrite?.command?.arguments?.[0])).rejects.toMatchObject({
+      data: { reason: 'incomplete' },
+    });
+    expect(client.text(uri)).toBe(inventoryTs);
+  });
+
+  it('streams an explanation and returns it as the command result', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.queueReplies({ text: ['`restock` returns a copy ', 'of the item with more stock; ', 'the original is left alone.'] });
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const explain = asActions(await client.codeActions(uri, rangeOf(inventoryTs, 'restock'))).find((a) => a.title === 'Efrit: Explain');
+
+    const result = await client.executeCommand<RunActionResult>('efrit.runAction', explain?.command?.arguments?.[0]);
+
+    expect(result).toMatchObject({ applied: false, text: '`restock` returns a copy of the item with more stock; the original is left alone.' });
+    await client.waitFor(() => client.streams.some((s) => s.jobId === result.jobId && s.kind === 'done'), 'the done note');
+    expect(client.streamedText(result.jobId)).toBe(result.text);
+    const kinds = client.progress.map((p) => p.value.kind);
+    expect(kinds[0]).toBe('begin');
+    expect(kinds.at(-1)).toBe('end');
+  });
+
+  it('names an unknown action id', async () => {
+    harness = await startHarness();
+    const uri = await harness.client.open('src/inventory.ts', inventoryTs);
+    await expect(
+      harness.client.executeCommand('efrit.runAction', { actionId: 'summon', textDocument: { uri }, range: rangeOf(inventoryTs, 'restock') }),
+    ).rejects.toMatchObject({ code: -32602, message: expect.stringMatching(/no Efrit action "summon"/) });
+  });
+});

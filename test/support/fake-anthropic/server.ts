@@ -1,0 +1,592 @@
+/**
+ * A fake of the Anthropic Messages API (`POST /v1/messages`) over HTTP on
+ * loopback, close enough to the real one that the real SDK cannot tell:
+ * named SSE events in the real order, pings, `input_json_delta` tool input,
+ * usage with cache reads and writes computed from the request's breakpoints,
+ * the real error bodies and statuses, and scripted faults (error statuses,
+ * stalls, dropped sockets, malformed events, missing `message_stop`, stream
+ * errors). Every request is logged, without its credentials.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages/messages';
+import { PromptCache } from './cache-accounting.js';
+import { defaultResponder } from './default-responder.js';
+import { randomId } from './ids.js';
+import { planReply, renderMessage, renderStreamEvents } from './reply-rendering.js';
+import { validateMessageRequest } from './request-validation.js';
+import { formatJsonSseEvent, formatSseEvent } from './sse.js';
+import type {
+  FakeAnthropic,
+  FakeAnthropicOptions,
+  FakeFault,
+  FakeReply,
+  RecordedRequest,
+  Responder,
+} from './types.js';
+
+export { defaultResponder, minimalValueForSchema } from './default-responder.js';
+export type {
+  FakeAnthropic,
+  FakeAnthropicOptions,
+  FakeFault,
+  FakeReply,
+  FakeToolUse,
+  RecordedRequest,
+  RecordedUsage,
+  RequestOutcome,
+  Responder,
+} from './types.js';
+
+/** The real API's limit for the Messages endpoint. */
+const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+const DEFAULT_MIN_CACHEABLE_TOKENS = 1024;
+const DEFAULT_MAX_LOGGED_REQUESTS = 1000;
+const DEFAULT_MAX_CACHE_ENTRIES = 10_000;
+const DEFAULT_PING_INTERVAL_MS = 250;
+const DEFAULT_WAIT_TIMEOUT_MS = 5000;
+const MESSAGES_PATH = '/v1/messages';
+
+const ERROR_TYPE_BY_STATUS = new Map<number, string>([
+  [400, 'invalid_request_error'],
+  [401, 'authentication_error'],
+  [402, 'billing_error'],
+  [403, 'permission_error'],
+  [404, 'not_found_error'],
+  [408, 'timeout_error'],
+  [409, 'conflict_error'],
+  [413, 'request_too_large'],
+  [429, 'rate_limit_error'],
+  [500, 'api_error'],
+  [504, 'timeout_error'],
+  [529, 'overloaded_error'],
+]);
+
+const STATUS_BY_ERROR_TYPE = new Map<string, number>(
+  [...ERROR_TYPE_BY_STATUS.entries()].map(([status, type]) => [type, status]),
+);
+
+const DEFAULT_ERROR_MESSAGES: Record<string, string> = {
+  invalid_request_error: 'Invalid request.',
+  authentication_error: 'invalid x-api-key',
+  billing_error: 'Your credit balance is too low to access the Anthropic API.',
+  permission_error: 'Your API key does not have permission to use the specified resource.',
+  not_found_error: 'Not found',
+  timeout_error: 'Request timed out.',
+  conflict_error: 'Conflict.',
+  request_too_large: 'Request exceeds the maximum allowed number of bytes.',
+  rate_limit_error: "This request would exceed your organization's rate limit. Please try again later.",
+  api_error: 'Internal server error',
+  overloaded_error: 'Overloaded',
+};
+
+function errorTypeForStatus(status: number): string {
+  return ERROR_TYPE_BY_STATUS.get(status) ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
+}
+
+function defaultErrorMessage(type: string): string {
+  return DEFAULT_ERROR_MESSAGES[type] ?? 'Error';
+}
+
+function redactedHeaders(request: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined) continue;
+    const isCredential = name === 'x-api-key' || name === 'authorization';
+    headers[name] = isCredential ? '[present]' : Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+/**
+ * The key the client sent. SDK 1.x sends `apiKey` as `Authorization: Bearer
+ * <key>`; older clients and curl use `x-api-key`. Both reach the real API.
+ */
+function presentedApiKey(request: IncomingMessage): string | undefined {
+  const header = request.headers['x-api-key'];
+  if (typeof header === 'string') return header;
+  const authorization = request.headers.authorization;
+  return authorization?.startsWith('Bearer ') === true ? authorization.slice('Bearer '.length) : undefined;
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  if (ms <= 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Resolves true once `text` is handed to the OS, false if the exchange ended first. */
+function writeChunk(response: ServerResponse, text: string, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted || response.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    response.write(text, (error) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(error === undefined || error === null);
+    });
+  });
+}
+
+function decodeBody(raw: Buffer, contentEncoding: string | undefined): Buffer {
+  switch ((contentEncoding ?? 'identity').trim().toLowerCase()) {
+    case 'identity':
+    case '':
+      return raw;
+    case 'gzip':
+    case 'x-gzip':
+      return gunzipSync(raw);
+    case 'deflate':
+      return inflateSync(raw);
+    case 'br':
+      return brotliDecompressSync(raw);
+    default:
+      throw new UnsupportedEncodingError(contentEncoding ?? '');
+  }
+}
+
+class UnsupportedEncodingError extends Error {}
+
+/** What a fault leaves for the stream loop to do once the events before it are sent. */
+function streamCutoff(fault: FakeFault | undefined, eventCount: number): number {
+  if (fault === undefined) return eventCount;
+  switch (fault.kind) {
+    case 'stall':
+    case 'drop':
+    case 'malformed':
+    case 'streamError':
+      return Math.max(0, fault.afterEvents);
+    case 'noStop':
+      return eventCount - 1;
+    default:
+      return eventCount;
+  }
+}
+
+interface ErrorReply {
+  status: number;
+  type: string;
+  message: string;
+  retryAfterSeconds?: number | undefined;
+  errorCode?: string | undefined;
+}
+
+class FakeAnthropicServer implements FakeAnthropic {
+  url = '';
+  port = 0;
+  readonly requests: RecordedRequest[] = [];
+
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly exchanges = new Set<AbortController>();
+  private readonly scriptedReplies: FakeReply[] = [];
+  private readonly waiters = new Set<{ count: number; settle: (error?: Error) => void }>();
+  private readonly cache: PromptCache;
+  private readonly now: () => number;
+  private readonly maxLoggedRequests: number;
+  private readonly pingIntervalMs: number;
+  private responder: Responder;
+  private receivedCount = 0;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: FakeAnthropicOptions) {
+    this.now = options.now ?? Date.now;
+    this.responder = options.respond ?? defaultResponder;
+    this.maxLoggedRequests = options.maxLoggedRequests ?? DEFAULT_MAX_LOGGED_REQUESTS;
+    this.pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+    this.cache = new PromptCache({
+      minCacheableTokens: options.minCacheableTokens ?? DEFAULT_MIN_CACHEABLE_TOKENS,
+      maxEntries: options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES,
+      now: this.now,
+    });
+    this.server = createServer((request, response) => {
+      void this.handle(request, response);
+    });
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port ?? 0, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('fake-anthropic: server has no TCP address');
+    this.port = address.port;
+    this.url = `http://127.0.0.1:${address.port}`;
+  }
+
+  respondWith(responder: Responder): void {
+    this.responder = responder;
+  }
+
+  queueReplies(...replies: FakeReply[]): void {
+    this.scriptedReplies.push(...replies);
+  }
+
+  resetCache(): void {
+    this.cache.clear();
+  }
+
+  waitForRequests(count: number, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS): Promise<void> {
+    if (this.receivedCount >= count) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        count,
+        settle: (error?: Error): void => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          if (error === undefined) resolve();
+          else reject(error);
+        },
+      };
+      const timer = setTimeout(
+        () => waiter.settle(new Error(`fake-anthropic: waited ${timeoutMs} ms for ${count} requests, got ${this.receivedCount}`)),
+        timeoutMs,
+      );
+      this.waiters.add(waiter);
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      for (const exchange of this.exchanges) exchange.abort();
+      for (const waiter of this.waiters) waiter.settle(new Error('fake-anthropic: closed while waiting for requests'));
+      this.server.close(() => resolve());
+      // Stalled streams never end by themselves; without this `server.close` would wait on them forever.
+      for (const socket of this.sockets) socket.destroy();
+    });
+    return this.closing;
+  }
+
+  private record(entry: RecordedRequest): void {
+    this.requests.push(entry);
+    if (this.requests.length > this.maxLoggedRequests) this.requests.splice(0, this.requests.length - this.maxLoggedRequests);
+    this.receivedCount += 1;
+    for (const waiter of [...this.waiters]) if (this.receivedCount >= waiter.count) waiter.settle();
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const exchange = new AbortController();
+    this.exchanges.add(exchange);
+    let entry: RecordedRequest | undefined;
+    response.on('close', () => {
+      this.exchanges.delete(exchange);
+      exchange.abort();
+      if (entry?.outcome === 'pending') entry.outcome = this.closing === undefined ? 'aborted-by-client' : 'fault';
+    });
+
+    const body = await this.readBody(request);
+    if (body === undefined) return;
+
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+    const apiKey = presentedApiKey(request);
+    entry = {
+      index: this.receivedCount,
+      method: request.method ?? 'GET',
+      path: url.pathname,
+      headers: redactedHeaders(request),
+      apiKeyMatched: this.options.apiKey === undefined || apiKey === this.options.apiKey,
+      body: {} as MessageCreateParamsBase,
+      rawBytes: body.rawBytes,
+      receivedAt: this.now(),
+      outcome: 'pending',
+    };
+    this.record(entry);
+
+    try {
+      await this.respond(entry, request, response, body, url, exchange.signal);
+    } catch (error) {
+      // A bug in the fake (or a responder) must show up as a response, not as a hung test.
+      if (!response.headersSent && !response.destroyed) {
+        this.sendError(entry, response, { status: 500, type: 'api_error', message: `fake-anthropic: ${String(error)}` });
+      } else {
+        entry.outcome = 'fault';
+        response.destroy();
+      }
+    }
+  }
+
+  private readBody(request: IncomingMessage): Promise<{ raw: Buffer; rawBytes: number; tooLarge: boolean } | undefined> {
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let rawBytes = 0;
+      request.on('data', (chunk: Buffer) => {
+        rawBytes += chunk.length;
+        // Keep draining an oversized body so the 413 can still be delivered, but stop holding it.
+        if (rawBytes <= MAX_REQUEST_BYTES) chunks.push(chunk);
+      });
+      request.on('end', () => resolve({ raw: Buffer.concat(chunks), rawBytes, tooLarge: rawBytes > MAX_REQUEST_BYTES }));
+      request.on('error', () => resolve(undefined));
+    });
+  }
+
+  private async respond(
+    entry: RecordedRequest,
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: { raw: Buffer; tooLarge: boolean },
+    url: URL,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (body.tooLarge) {
+      return this.sendError(entry, response, { status: 413, type: 'request_too_large', message: defaultErrorMessage('request_too_large') });
+    }
+    if (url.pathname !== MESSAGES_PATH) {
+      return this.sendError(entry, response, { status: 404, type: 'not_found_error', message: 'Not Found' });
+    }
+    if (request.method !== 'POST') {
+      return this.sendError(entry, response, { status: 405, type: 'invalid_request_error', message: 'Method Not Allowed' });
+    }
+    if (this.options.apiKey !== undefined && !entry.apiKeyMatched) {
+      const message = presentedApiKey(request) === undefined ? 'x-api-key header is required' : 'invalid x-api-key';
+      return this.sendError(entry, response, { status: 401, type: 'authentication_error', message });
+    }
+    if (request.headers['anthropic-version'] === undefined) {
+      return this.sendError(entry, response, { status: 400, type: 'invalid_request_error', message: 'anthropic-version: header is required' });
+    }
+
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(decodeBody(body.raw, request.headers['content-encoding']).toString('utf8'));
+    } catch (error) {
+      const unsupported = error instanceof UnsupportedEncodingError;
+      entry.bodyError = unsupported ? 'unsupported content-encoding' : 'not valid JSON';
+      return this.sendError(entry, response, {
+        status: 400,
+        type: 'invalid_request_error',
+        message: unsupported
+          ? `Content-Encoding '${request.headers['content-encoding'] ?? ''}' is not supported.`
+          : 'There was an issue with the format of your request: the body is not valid JSON.',
+        errorCode: unsupported ? 'request_body_encoding_unsupported' : undefined,
+      });
+    }
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      entry.body = parsed as MessageCreateParamsBase;
+    } else {
+      entry.bodyError = 'not a JSON object';
+    }
+
+    const validation = validateMessageRequest(parsed, url.searchParams.get('beta') === 'true');
+    if (!validation.ok) {
+      return this.sendError(entry, response, { status: 400, type: 'invalid_request_error', message: validation.message });
+    }
+
+    const reply = this.scriptedReplies.shift() ?? (await this.responder(entry, entry.index));
+    const fault = reply.fault;
+    if (fault !== undefined) entry.faultKind = fault.kind;
+
+    const latency = reply.latencyMs ?? this.serverLatency();
+    if (!(await sleep(latency, signal))) return;
+
+    if (fault?.kind === 'status') {
+      const type = fault.errorType ?? errorTypeForStatus(fault.status);
+      return this.sendError(entry, response, {
+        status: fault.status,
+        type,
+        message: fault.message ?? defaultErrorMessage(type),
+        retryAfterSeconds: fault.retryAfterSeconds,
+        errorCode: fault.errorCode,
+      });
+    }
+    if (fault?.kind === 'refuseConnection') {
+      entry.outcome = 'fault';
+      request.socket.destroy();
+      return;
+    }
+
+    const cacheUsage = this.cache.account(validation.prompt);
+    const requestBody = entry.body;
+    const plan = planReply(reply, {
+      model: requestBody.model,
+      maxTokens: requestBody.max_tokens,
+      stopSequences: requestBody.stop_sequences ?? [],
+    });
+    entry.usage = {
+      input_tokens: cacheUsage.input_tokens,
+      cache_creation_input_tokens: cacheUsage.cache_creation_input_tokens,
+      cache_read_input_tokens: cacheUsage.cache_read_input_tokens,
+      output_tokens: plan.outputTokens,
+    };
+
+    if (requestBody.stream === true) {
+      await this.sendStream(entry, request, response, reply, renderStreamEvents(plan, cacheUsage), signal);
+    } else {
+      this.sendMessage(entry, request, response, reply, JSON.stringify(renderMessage(plan, cacheUsage)), signal);
+    }
+  }
+
+  private serverLatency(): number {
+    const latency = this.options.latencyMs ?? 0;
+    if (typeof latency === 'number') return latency;
+    const [low, high] = latency;
+    return low + Math.random() * (high - low);
+  }
+
+  private sendMessage(
+    entry: RecordedRequest,
+    request: IncomingMessage,
+    response: ServerResponse,
+    reply: FakeReply,
+    payload: string,
+    signal: AbortSignal,
+  ): void {
+    const fault = reply.fault;
+    switch (fault?.kind) {
+      case 'stall':
+        // Without a stream there is nothing to send before going silent: the headers never come.
+        return;
+      case 'drop':
+        entry.outcome = 'fault';
+        request.socket.destroy();
+        return;
+      case 'streamError': {
+        // A plain response cannot fail mid-way, so the same error arrives as its status.
+        const type = fault.errorType ?? 'overloaded_error';
+        this.sendError(entry, response, {
+          status: STATUS_BY_ERROR_TYPE.get(type) ?? 500,
+          type,
+          message: fault.message ?? defaultErrorMessage(type),
+        });
+        return;
+      }
+      default:
+        break;
+    }
+    const body = fault?.kind === 'malformed' ? payload.slice(0, Math.max(1, Math.floor(payload.length / 2))) : payload;
+    response.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'request-id': randomId('req'),
+    });
+    entry.status = 200;
+    entry.outcome = fault?.kind === 'malformed' ? 'fault' : 'completed';
+    if (signal.aborted) return;
+    response.end(body);
+  }
+
+  private async sendStream(
+    entry: RecordedRequest,
+    request: IncomingMessage,
+    response: ServerResponse,
+    reply: FakeReply,
+    events: ReturnType<typeof renderStreamEvents>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'request-id': randomId('req'),
+    });
+    entry.status = 200;
+
+    const fault = reply.fault;
+    const cutoff = Math.min(streamCutoff(fault, events.length), events.length);
+    const chunkDelayMs = reply.chunkDelayMs ?? 0;
+    for (let position = 0; position < cutoff; position += 1) {
+      const event = events[position];
+      if (event === undefined) break;
+      if (position > 0 && !(await this.pauseWithPings(chunkDelayMs, response, signal))) return;
+      if (!(await writeChunk(response, formatJsonSseEvent(event), signal))) return;
+    }
+
+    switch (fault?.kind) {
+      case 'stall':
+        // Silent from here on; the 'close' listener records who ended it.
+        return;
+      case 'drop':
+        entry.outcome = 'fault';
+        request.socket.destroy();
+        return;
+      case 'malformed':
+        entry.outcome = 'fault';
+        await writeChunk(
+          response,
+          formatSseEvent('content_block_delta', '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"cut'),
+          signal,
+        );
+        response.end();
+        return;
+      case 'streamError': {
+        const type = fault.errorType ?? 'overloaded_error';
+        entry.outcome = 'fault';
+        entry.errorType = type;
+        await writeChunk(
+          response,
+          formatJsonSseEvent({ type: 'error', error: { type, message: fault.message ?? defaultErrorMessage(type) } }),
+          signal,
+        );
+        response.end();
+        return;
+      }
+      case 'noStop':
+        entry.outcome = 'fault';
+        response.end();
+        return;
+      default:
+        entry.outcome = 'completed';
+        response.end();
+    }
+  }
+
+  /** Waits between events, sending keep-alive pings on long waits as the real API does. */
+  private async pauseWithPings(ms: number, response: ServerResponse, signal: AbortSignal): Promise<boolean> {
+    let remaining = ms;
+    while (remaining > 0) {
+      const step = Math.min(remaining, this.pingIntervalMs);
+      if (!(await sleep(step, signal))) return false;
+      remaining -= step;
+      if (remaining > 0 && !(await writeChunk(response, formatJsonSseEvent({ type: 'ping' }), signal))) return false;
+    }
+    return true;
+  }
+
+  private sendError(entry: RecordedRequest, response: ServerResponse, error: ErrorReply): void {
+    const requestId = randomId('req');
+    const payload = JSON.stringify({
+      type: 'error',
+      error: {
+        type: error.type,
+        message: error.message,
+        ...(error.errorCode === undefined ? {} : { details: { error_code: error.errorCode } }),
+      },
+      request_id: requestId,
+    });
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(payload),
+      'request-id': requestId,
+    };
+    if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+    entry.outcome = 'error-status';
+    entry.status = error.status;
+    entry.errorType = error.type;
+    response.writeHead(error.status, headers);
+    response.end(payload);
+  }
+}
+
+/** Starts a fake on 127.0.0.1 and resolves once it accepts connections. */
+export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
+  const fake = new FakeAnthropicServer(options);
+  await fake.listen();
+  return fake;
+}

@@ -1,0 +1,305 @@
+/**
+ * A real LSP client for tests, the demo and benchmarks: it starts the built
+ * server as a child process and talks JSON-RPC over its stdio with
+ * vscode-languageserver-protocol, as VS Code's client does. It keeps its own
+ * copy of every open document, applies the server's `workspace/applyEdit`
+ * to it, and records everything the server sends, so tests can assert on
+ * what a user would see.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  ApplyWorkspaceEditRequest,
+  ConfigurationRequest,
+  createProtocolConnection,
+  ExitNotification,
+  InitializedNotification,
+  InitializeRequest,
+  LogMessageNotification,
+  RegistrationRequest,
+  ShowMessageNotification,
+  ShutdownRequest,
+  StreamMessageReader,
+  StreamMessageWriter,
+  WorkDoneProgressCreateRequest,
+  type ApplyWorkspaceEditParams,
+  type ApplyWorkspaceEditResult,
+  type ClientCapabilities,
+  type CodeAction,
+  type Command,
+  type Diagnostic,
+  type InitializeResult,
+  type LogMessageParams,
+  type Position,
+  type ProtocolConnection,
+  type Range,
+  type ShowMessageParams,
+  type TextDocumentEdit,
+  type TextEdit,
+} from 'vscode-languageserver-protocol/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import type { StreamParams } from '../../server/src/protocol.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The repository root, from either test/support (vitest) or dist/test/support (demo, bench). */
+export const repoRoot = here.includes(`${'/'}dist${'/'}`) ? join(here, '..', '..', '..') : join(here, '..', '..');
+export const serverEntry = join(repoRoot, 'dist', 'server', 'src', 'cli.js');
+
+/** What VS Code 1.9x advertises for the parts efrit-lsp uses. */
+export const vscodeCapabilities: ClientCapabilities = {
+  workspace: { applyEdit: true, configuration: true, workspaceEdit: { documentChanges: true }, didChangeConfiguration: { dynamicRegistration: true } },
+  window: { workDoneProgress: true, showMessage: {} },
+  textDocument: {
+    synchronization: { didSave: true, dynamicRegistration: true },
+    codeAction: {
+      dataSupport: true,
+      isPreferredSupport: true,
+      resolveSupport: { properties: ['edit'] },
+      codeActionLiteralSupport: { codeActionKind: { valueSet: ['', 'quickfix', 'refactor', 'refactor.rewrite', 'source'] } },
+    },
+  },
+};
+
+/** Eglot 1.9 (Emacs 28): no codeAction/resolve, no work-done progress. */
+export const eglotCapabilities: ClientCapabilities = {
+  workspace: { applyEdit: true, configuration: true, workspaceEdit: { documentChanges: true } },
+  textDocument: {
+    synchronization: { didSave: true },
+    codeAction: { codeActionLiteralSupport: { codeActionKind: { valueSet: ['quickfix', 'refactor', 'refactor.rewrite', 'source'] } } },
+  },
+};
+
+export interface TestClientOptions {
+  capabilities?: ClientCapabilities;
+  initializationOptions?: unknown;
+  /** What `workspace/configuration` answers for the `efrit` section. */
+  settings?: unknown;
+  /** Extra environment for the server; ANTHROPIC_* are cleared unless given here. */
+  env?: Record<string, string | undefined>;
+  workspaceFolder?: string;
+  /** How the client answers `workspace/applyEdit`; default: apply it. */
+  onApplyEdit?: (params: ApplyWorkspaceEditParams) => ApplyWorkspaceEditResult | undefined;
+  serverArgs?: string[];
+}
+
+export interface ProgressEvent {
+  token: string | number;
+  value: { kind: 'begin' | 'report' | 'end'; title?: string; message?: string };
+}
+
+export function positionOf(text: string, needle: string, occurrence = 1): Position {
+  let index = -1;
+  for (let n = 0; n < occurrence; n++) {
+    index = text.indexOf(needle, index + 1);
+    if (index < 0) throw new Error(`"${needle}" (occurrence ${occurrence}) is not in the text`);
+  }
+  const before = text.slice(0, index);
+  const line = before.split('\n').length - 1;
+  return { line, character: index - (before.lastIndexOf('\n') + 1) };
+}
+
+export function rangeOf(text: string, needle: string, occurrence = 1): Range {
+  const start = positionOf(text, needle, occurrence);
+  const lines = needle.split('\n');
+  const end =
+    lines.length === 1
+      ? { line: start.line, character: start.character + needle.length }
+      : { line: start.line + lines.length - 1, character: (lines[lines.length - 1] as string).length };
+  return { start, end };
+}
+
+export class TestClient {
+  readonly streams: StreamParams[] = [];
+  readonly progress: ProgressEvent[] = [];
+  readonly shownMessages: ShowMessageParams[] = [];
+  readonly logMessages: LogMessageParams[] = [];
+  readonly appliedEdits: ApplyWorkspaceEditParams[] = [];
+  /** Everything the server sent, as raw JSON text, to grep for secrets. */
+  readonly rawTraffic: string[] = [];
+  readonly documents = new Map<string, TextDocument>();
+  stderr = '';
+  initializeResult!: InitializeResult;
+  exitCode: number | null | undefined;
+  private readonly exited: Promise<number | null>;
+
+  private constructor(
+    readonly connection: ProtocolConnection,
+    readonly child: ChildProcessWithoutNullStreams,
+    readonly workspaceFolder: string,
+  ) {
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve((this.exitCode = code))));
+    child.stderr.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+    });
+  }
+
+  static async start(options: TestClientOptions = {}): Promise<TestClient> {
+    const env: NodeJS.ProcessEnv = { ...process.env, ANTHROPIC_API_KEY: undefined, ANTHROPIC_BASE_URL: undefined, ANTHROPIC_AUTH_TOKEN: undefined, ...options.env };
+    for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+    const child = spawn(process.execPath, [serverEntry, '--stdio', ...(options.serverArgs ?? [])], { env, stdio: 'pipe' });
+    child.stdout.on('data', (chunk: Buffer) => recordRaw(chunk.toString()));
+    const reader = new StreamMessageReader(child.stdout);
+    const writer = new StreamMessageWriter(child.stdin);
+    const connection = createProtocolConnection(reader, writer);
+    const workspaceFolder = options.workspaceFolder ?? join(repoRoot, 'test', 'fixtures', 'workspace');
+    const client = new TestClient(connection, child, workspaceFolder);
+    function recordRaw(text: string): void {
+      client.rawTraffic.push(text);
+    }
+    client.listen(options);
+    client.initializeResult = await connection.sendRequest(InitializeRequest.type, {
+      processId: process.pid,
+      rootUri: pathToFileURL(workspaceFolder).href,
+      workspaceFolders: [{ uri: pathToFileURL(workspaceFolder).href, name: 'workspace' }],
+      capabilities: options.capabilities ?? vscodeCapabilities,
+      clientInfo: { name: 'efrit-test-client' },
+      initializationOptions: options.initializationOptions ?? null,
+    });
+    await connection.sendNotification(InitializedNotification.type, {});
+    return client;
+  }
+
+  private listen(options: TestClientOptions): void {
+    const { connection } = this;
+    connection.onRequest(ApplyWorkspaceEditRequest.type, (params) => {
+      this.appliedEdits.push(params);
+      const answer = options.onApplyEdit?.(params);
+      if (answer !== undefined) return answer;
+      return this.applyWorkspaceEdit(params);
+    });
+    connection.onRequest(WorkDoneProgressCreateRequest.type, () => undefined);
+    connection.onRequest(ConfigurationRequest.type, (params) => params.items.map((item) => (item.section === 'efrit' ? (options.settings ?? null) : null)));
+    connection.onRequest(RegistrationRequest.type, () => undefined);
+    connection.onNotification('efrit/stream', (params: StreamParams) => {
+      this.streams.push(params);
+    });
+    connection.onNotification('$/progress', (params: ProgressEvent) => {
+      this.progress.push(params);
+    });
+    connection.onNotification(ShowMessageNotification.type, (params) => {
+      this.shownMessages.push(params);
+    });
+    connection.onNotification(LogMessageNotification.type, (params) => {
+      this.logMessages.push(params);
+    });
+    connection.listen();
+  }
+
+  /** Applies a `documentChanges` or `changes` edit to the client's copies, checking versions as VS Code does. */
+  private applyWorkspaceEdit(params: ApplyWorkspaceEditParams): ApplyWorkspaceEditResult {
+    const perDocument: { uri: string; version: number | null; edits: TextEdit[] }[] = [];
+    for (const change of params.edit.documentChanges ?? []) {
+      if (!('textDocument' in change)) return { applied: false, failureReason: 'only text edits are supported' };
+      const edit = change as TextDocumentEdit;
+      perDocument.push({ uri: edit.textDocument.uri, version: edit.textDocument.version, edits: edit.edits as TextEdit[] });
+    }
+    for (const [uri, edits] of Object.entries(params.edit.changes ?? {})) perDocument.push({ uri, version: null, edits });
+    for (const { uri, version } of perDocument) {
+      const doc = this.documents.get(uri);
+      if (doc === undefined) return { applied: false, failureReason: `${uri} is not open` };
+      if (version !== null && version !== doc.version) return { applied: false, failureReason: `version ${version} != ${doc.version}` };
+    }
+    for (const { uri, edits } of perDocument) {
+      // An editor reports an applied edit back as a didChange; last edit first keeps the earlier ranges valid.
+      const changes = [...edits]
+        .sort((a, b) => b.range.start.line - a.range.start.line || b.range.start.character - a.range.start.character)
+        .map((edit) => ({ range: edit.range, text: edit.newText }));
+      void this.sendChanges(uri, changes);
+    }
+    return { applied: true };
+  }
+
+  uriOf(relativePath: string): string {
+    return pathToFileURL(join(this.workspaceFolder, relativePath)).href;
+  }
+
+  async open(relativePath: string, text: string, languageId = 'typescript'): Promise<string> {
+    const uri = this.uriOf(relativePath);
+    this.documents.set(uri, TextDocument.create(uri, languageId, 1, text));
+    await this.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId, version: 1, text } });
+    return uri;
+  }
+
+  text(uri: string): string {
+    const doc = this.documents.get(uri);
+    if (doc === undefined) throw new Error(`${uri} is not open`);
+    return doc.getText();
+  }
+
+  /** Replaces the first occurrence of `find` with `replacement`, as an incremental change. */
+  async edit(uri: string, find: string, replacement: string): Promise<void> {
+    await this.change(uri, rangeOf(this.text(uri), find), replacement);
+  }
+
+  change(uri: string, range: Range, text: string): Promise<void> {
+    return this.sendChanges(uri, [{ range, text }]);
+  }
+
+  async sendChanges(uri: string, contentChanges: { range: Range; text: string }[]): Promise<void> {
+    const doc = this.documents.get(uri);
+    if (doc === undefined) throw new Error(`${uri} is not open`);
+    const version = doc.version + 1;
+    TextDocument.update(doc, contentChanges, version);
+    await this.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges });
+  }
+
+  async close(uri: string): Promise<void> {
+    this.documents.delete(uri);
+    await this.connection.sendNotification('textDocument/didClose', { textDocument: { uri } });
+  }
+
+  codeActions(uri: string, range: Range, diagnostics: Diagnostic[] = [], only?: string[]): Promise<(CodeAction | Command)[]> {
+    return this.connection.sendRequest('textDocument/codeAction', {
+      textDocument: { uri },
+      range,
+      context: { diagnostics, ...(only !== undefined ? { only } : {}) },
+    });
+  }
+
+  executeCommand<T = unknown>(command: string, argument?: unknown): Promise<T> {
+    return this.connection.sendRequest('workspace/executeCommand', { command, arguments: argument === undefined ? [] : [argument] });
+  }
+
+  request<T = unknown>(method: string, params?: unknown): Promise<T> {
+    return this.connection.sendRequest(method, params);
+  }
+
+  /** The concatenated text deltas a job streamed. */
+  streamedText(jobId: string): string {
+    return this.streams
+      .filter((s) => s.jobId === jobId && s.kind === 'text')
+      .map((s) => s.text)
+      .join('');
+  }
+
+  async waitFor(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** `shutdown` then `exit`; resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.exitCode === undefined) {
+      try {
+        await this.connection.sendRequest(ShutdownRequest.type);
+        await this.connection.sendNotification(ExitNotification.type);
+      } catch {
+        // The server may already be gone; the exit code says how it went.
+      }
+    }
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    const code = await this.exited;
+    clearTimeout(timer);
+    this.connection.dispose();
+    return code;
+  }
+
+  waitForExit(): Promise<number | null> {
+    return this.exited;
+  }
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { applySettings, defaultSettings, settingsSchema } from '../../server/src/config.js';
+
+describe('settings', () => {
+  it('has a default and a description for every key', () => {
+    for (const [key, spec] of Object.entries(settingsSchema)) {
+      expect(spec.description.length, key).toBeGreaterThan(10);
+      expect(spec.default, key).not.toBeUndefined();
+    }
+    expect(defaultSettings()).toMatchObject({ model: 'claude-sonnet-5-5', 'queue.concurrency': 4, deltas: true, prefetch: false });
+  });
+
+  it('takes nested keys as the wire sends them, and { efrit: … } as well', () => {
+    const nested = applySettings(defaultSettings(), { queue: { concurrency: 2, stallMs: 5000 }, context: { maxChars: 8000 } });
+    expect(nested.warnings).toEqual([]);
+    expect(nested.settings['queue.concurrency']).toBe(2);
+    expect(nested.settings['context.maxChars']).toBe(8000);
+    expect(nested.changed).toEqual(['queue.concurrency', 'queue.stallMs', 'context.maxChars']);
+    const wrapped = applySettings(defaultSettings(), { efrit: { model: 'claude-opus-5-5' } });
+    expect(wrapped.settings.model).toBe('claude-opus-5-5');
+  });
+
+  it('names a wrong value and keeps the last good one', () => {
+    const good = applySettings(defaultSettings(), { maxTokens: 2048 }).settings;
+    const update = applySettings(good, { maxTokens: 'lots', queue: { concurrency: 0 }, promptCaching: 'yes' });
+    expect(update.settings.maxTokens).toBe(2048);
+    expect(update.settings['queue.concurrency']).toBe(4);
+    expect(update.settings.promptCaching).toBe(true);
+    expect(update.warnings).toEqual([
+      'efrit settings: "efrit.maxTokens" is "lots", expected a whole number; keeping 2048.',
+      'efrit settings: "efrit.queue.concurrency" is 0, expected at least 1; keeping 4.',
+      'efrit settings: "efrit.promptCaching" is "yes", expected true or false; keeping true.',
+    ]);
+  });
+
+  it('warns about unknown keys and ignores them', () => {
+    const update = applySettings(defaultSettings(), { modle: 'x', queue: { concurency: 3 } });
+    expect(update.changed).toEqual([]);
+    expect(update.warnings).toEqual([
+      'efrit settings: unknown setting "efrit.modle" ignored.',
+      'efrit settings: unknown setting "efrit.queue.concurency" ignored.',
+    ]);
+  });
+
+  it('never echoes the API key, even when it is wrong', () => {
+    const update = applySettings(defaultSettings(), { apiKey: 12345678901234 });
+    expect(update.warnings[0]).toBe('efrit settings: "efrit.apiKey" is a value, expected a string; keeping the previous value.');
+  });
+
+  it('validates user actions item by item', () => {
+    const update = applySettings(defaultSettings(), { actions: [{ id: 'tighten', title: 'Tighten types', prompt: '' }] });
+    expect(update.settings.actions).toEqual([]);
+    expect(update.warnings[0]).toContain('item 0 needs a non-empty string "prompt"');
+    const ok = applySettings(defaultSettings(), { actions: [{ id: 'tighten', title: 'Tighten types', prompt: 'Use precise types.' }] });
+    expect(ok.settings.actions).toHaveLength(1);
+  });
+
+  it('resets a key to its default on null and keeps everything on a non-object', () => {
+    const changed = applySettings(defaultSettings(), { model: 'claude-opus-5-5' }).settings;
+    expect(applySettings(changed, { model: null }).settings.model).toBe('claude-sonnet-5-5');
+    const bad = applySettings(changed, 'not an object');
+    expect(bad.settings).toBe(changed);
+    expect(bad.warnings[0]).toContain('expected an object');
+  });
+});

@@ -1,0 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { settingsTableMarkdown } from '../../server/src/settings-table.js';
+import { repoRoot } from '../support/lsp-client.js';
+
+describe('the README', () => {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+
+  it('carries the settings table generated from the schema (node dist/scripts/settings-table.js)', () => {
+    expect(readme).toContain(settingsTableMarkdown());
+  });
+
+  it('shows the two commands a newcomer runs', () => {
+    expect(readme).toContain('npm install && npm run demo');
+    expect(readme).toContain('npm install && npm test');
+  });
+});
