@@ -65,9 +65,10 @@ async function main(): Promise<void> {
   const printStream = (jobId: string): void => {
     for (const event of client.streams.slice(printedUpTo)) {
       if (event.jobId !== jobId) continue;
+      // Status notes ("asking …") are for an editor's mode line; the demo shows the text and tool notes.
       if (event.kind === 'text') out(event.text);
       else if (event.kind === 'error') out(`\n  [error] ${event.text}\n`);
-      else if (event.kind !== 'done') out(`  [${event.kind}] ${event.text}\n`);
+      else if (event.kind === 'tool') out(`  [tool] ${event.text}\n`);
     }
     printedUpTo = client.streams.length;
   };
@@ -99,9 +100,10 @@ async function main(): Promise<void> {
     await client.edit(uri, 'export interface LineItem {', '/** One line of an order. */\nexport interface LineItem {');
     const resolved = await resolving;
     printStream(client.streams[streamsBefore]?.jobId ?? '');
+    const editedVersion = (resolved.edit?.documentChanges?.[0] as { textDocument?: { version?: number } } | undefined)?.textDocument?.version;
     if (resolved.edit?.documentChanges !== undefined) {
       await applyResolvedEdit(client, resolved);
-      out('  fix resolved with an edit (rebased onto the line typed meanwhile) and applied\n');
+      out(`  fix resolved into an edit for document version ${String(editedVersion)} — the version after the typing, so it was rebased — and applied\n`);
     } else if (resolved.command !== undefined) {
       const result = await client.executeCommand<{ applied: boolean }>(resolved.command.command, resolved.command.arguments?.[0]);
       out(`  fix handed over to ${resolved.command.command}: applied=${String(result.applied)}\n`);
