@@ -69,6 +69,20 @@ export const settingsSchema = {
     max: 600_000,
     description: 'No stream byte (pings count) for this long means the call stalled: it is aborted.',
   } as SettingSpec<number>,
+  'queue.maxQueued': {
+    type: 'integer',
+    default: 128,
+    min: 1,
+    max: 100_000,
+    description: 'Jobs waiting at once; past it background jobs are dropped first, then requests get a "busy" error.',
+  } as SettingSpec<number>,
+  'queue.maxRetries': {
+    type: 'integer',
+    default: 3,
+    min: 0,
+    max: 20,
+    description: 'Retries of a job the API refused with 429 or 529, after the shared backoff.',
+  } as SettingSpec<number>,
   'context.linesBefore': {
     type: 'integer',
     default: 200,
@@ -119,7 +133,18 @@ export const settingsSchema = {
     description: 'Send document deltas instead of whole windows on later turns.',
   } as SettingSpec<boolean>,
   promptCaching: { type: 'boolean', default: true, description: 'Mark prompt cache breakpoints.' } as SettingSpec<boolean>,
-  prefetch: { type: 'boolean', default: false, description: 'Speculative low-priority work (costs tokens).' } as SettingSpec<boolean>,
+  prefetch: {
+    type: 'boolean',
+    default: false,
+    description: 'Speculative low-priority work (costs tokens): listing code actions for a diagnostic starts its fix in the background.',
+  } as SettingSpec<boolean>,
+  prefetchPerMinute: {
+    type: 'integer',
+    default: 6,
+    min: 0,
+    max: 600,
+    description: 'Most prefetches started per minute.',
+  } as SettingSpec<number>,
   actions: {
     type: 'actions',
     default: [],

@@ -127,9 +127,17 @@ export interface StatusResult {
   queue: {
     running: number;
     queued: number;
+    /** In force now; lowered for a while after 429/529. */
     concurrency: number;
+    configuredConcurrency: number;
     byPriority: Record<Priority, { running: number; queued: number }>;
+    backoff: { active: boolean; remainingMs: number; reason: string | null };
+    retries: number;
+    dropped: number;
+    preempted: number;
+    superseded: number;
   };
+  prefetch: { made: number; used: number; wasted: number };
   sessions: { open: number };
   documents: { open: number };
   cache: { entries: number; bytes: number; hits: number; misses: number };
@@ -149,6 +157,7 @@ export interface StreamParams {
 /** Carried in `ResponseError.data.reason` so clients can react without parsing messages. */
 export type ErrorReason =
   | 'noApiKey'
+  | 'busy'
   | 'unauthorized'
   | 'forbidden'
   | 'rateLimited'

@@ -109,8 +109,12 @@ export function createServer({ connection, logger, version, env = process.env }:
     settings = update.settings;
     redactor.add(settings.apiKey);
     logger.level = settings.logLevel;
-    queue.setConcurrency(settings['queue.concurrency']);
-    queue.setTimeoutMs(settings['queue.timeoutMs']);
+    queue.configure({
+      concurrency: settings['queue.concurrency'],
+      timeoutMs: settings['queue.timeoutMs'],
+      maxQueued: settings['queue.maxQueued'],
+      maxRetries: settings['queue.maxRetries'],
+    });
     sessions.configure({ max: settings['sessions.max'], ttlMs: settings['sessions.ttlMs'], maxTurns: settings['sessions.maxTurns'] });
     if (update.changed.length > 0) logger.info(`settings changed: ${update.changed.join(', ')} (from ${origin})`);
   }
@@ -180,9 +184,11 @@ export function createServer({ connection, logger, version, env = process.env }:
   });
   connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
     documents.change(textDocument.uri, textDocument.version, contentChanges);
+    assistant.documentChanged(textDocument.uri);
   });
   connection.onDidCloseTextDocument(({ textDocument }) => {
     documents.close(textDocument.uri);
+    assistant.documentChanged(textDocument.uri);
     queue.cancelWhere((job) => job.spec.uri === textDocument.uri && job.priority === 'background', 'The document was closed.');
   });
   connection.onDidSaveTextDocument(() => undefined);

@@ -15,6 +15,7 @@ import type {
   RawMessageStreamEvent,
   TextBlockParam,
 } from '@anthropic-ai/sdk/resources/messages/messages';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCliArguments } from '../support/fake-anthropic/cli-arguments.js';
 import {
@@ -287,6 +288,26 @@ describe('fake Anthropic: usage and prompt caching', () => {
     expect(only(fake.requests, 4).usage?.cache_read_input_tokens).toBe(0);
   });
 
+  it('pre-warms the cache with max_tokens 0 and generates nothing', async () => {
+    const { fake, client } = await setup();
+
+    const warm = await client.messages.create({ model: MODEL, max_tokens: 0, system: cachedSystem(), messages: [{ role: 'user', content: 'hi' }] });
+    await client.messages.create({ model: MODEL, max_tokens: 64, system: cachedSystem(), messages: [{ role: 'user', content: 'real' }] });
+
+    expect(warm).toMatchObject({ content: [], stop_reason: 'max_tokens', usage: { output_tokens: 0 } });
+    expect(only(fake.requests, 1).usage?.cache_read_input_tokens).toBe(warm.usage.cache_creation_input_tokens);
+  });
+
+  it('rejects a 1h breakpoint after a 5m one, as longer TTLs must come first', async () => {
+    const { client } = await setup();
+    const system: TextBlockParam[] = [
+      { type: 'text', text: 'a', cache_control: { type: 'ephemeral' } },
+      { type: 'text', text: 'b', cache_control: { type: 'ephemeral', ttl: '1h' } },
+    ];
+
+    await expect(client.messages.create(streamParams('x', { system }))).rejects.toBeInstanceOf(BadRequestError);
+  });
+
   it('with top-level automatic caching, a growing conversation reads what the previous turn wrote', async () => {
     const { fake, client } = await setup();
     const turn1 = [{ role: 'user' as const, content: filler(1500) }];
@@ -519,6 +540,29 @@ describe('fake Anthropic: plain responses, log and CLI', () => {
     expect(replies).toEqual(['scripted', `reply 1 to ${MODEL}`, `reply 2 to ${MODEL}`]);
     expect(fake.requests.map((request) => request.index)).toEqual([1, 2]);
     await expect(fake.waitForRequests(4, 20)).rejects.toThrow(/waited 20 ms for 4 requests, got 3/);
+  });
+
+  it('waits the scripted latency, accepts a gzip body and bounds the log by bytes too', async () => {
+    const { fake } = await setup({ maxLoggedBytes: 1 });
+    fake.queueReplies({ text: 'late', latencyMs: 60 });
+    const body = gzipSync(JSON.stringify({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'zipped' }] }));
+    const post = (): Promise<Response> =>
+      fetch(`${fake.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'anthropic-version': '2026-10-21', 'content-encoding': 'gzip', 'content-type': 'application/json' },
+        body,
+      });
+
+    const startedAt = Date.now();
+    const first = await post();
+    const elapsed = Date.now() - startedAt;
+    await post();
+
+    expect(first.status).toBe(200);
+    expect(elapsed).toBeGreaterThanOrEqual(55);
+    expect(fake.requests.map((request) => request.index)).toEqual([1]);
+    expect(only(fake.requests).body.messages).toEqual([{ role: 'user', content: 'zipped' }]);
+    expect(only(fake.requests).rawBytes).toBe(body.length);
   });
 
   it('parses the CLI arguments', () => {

@@ -6,6 +6,7 @@
  * as `PlannedEdit`s that the feature layer applies.
  */
 import type { ContentBlockParam, MessageParam, TextBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
+import { LRUCache } from 'lru-cache';
 import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
 import type { Settings } from '../config.js';
 import { captureContext, validateRange, type CapturedContext } from '../context/capture-context.js';
@@ -17,7 +18,7 @@ import type { Logger } from '../logger.js';
 import type { ModelClient, ModelReply, ModelRequest } from '../model/model-client.js';
 import { excerptText, proposeEditsTool, systemBlocks } from '../model/prompts.js';
 import type { CallUsage, UsageMeter } from '../model/usage-meter.js';
-import type { Priority } from '../protocol.js';
+import { BuiltinActions, type Priority } from '../protocol.js';
 import type { Job, JobQueue } from '../queue/job-queue.js';
 import type { Session, SessionStore } from '../sessions/session-store.js';
 import { actionCatalog, actionTitle, findAction, type ActionDefinition } from './action-catalog.js';
@@ -39,6 +40,8 @@ export interface PlannedEdit {
   edits: OffsetEdit[];
   /** The open document the edit was computed on: a close and re-open makes it another one, even at the same version. */
   document: TrackedDocument;
+  /** The journal epoch of `baseVersion`: a client going back to old version numbers starts a new one. */
+  baseEpoch: number;
 }
 
 export type ActionOutcome = { kind: 'edit'; plan: PlannedEdit; summary: string } | { kind: 'text'; text: string };
@@ -76,8 +79,27 @@ export interface AssistantDeps {
   logger: Logger;
 }
 
+interface PrefetchRecord {
+  uri: string;
+  version: number;
+  used: boolean;
+  /** Counted once as used or wasted. */
+  settled: boolean;
+}
+
 export class Assistant {
-  constructor(private readonly deps: AssistantDeps) {}
+  /** Prefetched fixes by job id, to count them made / used / wasted; bounded, an evicted unused one counts as wasted. */
+  private readonly prefetches: LRUCache<string, PrefetchRecord>;
+  private readonly prefetchCounts = { made: 0, used: 0, wasted: 0 };
+  /** Start times of recent prefetches, for the per-minute cap. */
+  private prefetchTimes: number[] = [];
+
+  constructor(private readonly deps: AssistantDeps) {
+    this.prefetches = new LRUCache<string, PrefetchRecord>({
+      max: 256,
+      dispose: (record) => this.settlePrefetch(record, 'wasted'),
+    });
+  }
 
   actions(): ActionDefinition[] {
     return actionCatalog(this.deps.settings().actions);
@@ -107,20 +129,28 @@ export class Assistant {
     const doc = this.document(request.uri);
     this.checkRange(doc, request.range);
     const diagnostics = request.diagnostics ?? [];
+    const priority = request.priority ?? 'interactive';
     const key = JSON.stringify([action.id, doc.uri, doc.version, request.range, request.instruction ?? null, diagnostics.map((d) => [d.range, d.message])]);
     const existing = this.deps.queue.findByKey(key);
-    if (existing !== undefined) return existing as Job<ActionOutcome>;
+    if (existing !== undefined) {
+      if (priority === 'interactive') this.claimPrefetch(existing.id);
+      this.deps.queue.promote(existing.id, priority);
+      return existing as Job<ActionOutcome>;
+    }
 
     const context = this.capture(doc, request.range, diagnostics);
     const selectionStart = doc.offsetAt(request.range.start);
     const eol = doc.eol;
     const baseVersion = doc.version;
+    const baseEpoch = doc.journal.epoch;
     const userText = `${excerptText(context)}\n\n${action.request({ instruction: request.instruction, diagnostics })}`;
     return this.submit<ActionOutcome>({
       title: actionTitle(action, diagnostics[0]),
-      priority: request.priority ?? 'interactive',
+      priority,
       uri: doc.uri,
       key,
+      // A text answer for an older version of the same range is no longer wanted.
+      supersedes: action.producesEdit ? undefined : JSON.stringify([action.id, doc.uri, request.range]),
       run: async (signal, jobId) => {
         const reply = await this.callModel(jobId, signal, {
           messages: [{ role: 'user', content: userText }],
@@ -131,7 +161,7 @@ export class Assistant {
         if (proposal === undefined) {
           throw new EfritError('invalidEdit', 'The model answered without an edit; nothing was changed. Try again or rephrase.');
         }
-        return { kind: 'edit', plan: { uri: doc.uri, baseVersion, edits: proposal.edits, document: doc }, summary: proposal.summary };
+        return { kind: 'edit', plan: { uri: doc.uri, baseVersion, baseEpoch, edits: proposal.edits, document: doc }, summary: proposal.summary };
       },
     });
   }
@@ -168,6 +198,7 @@ export class Assistant {
     const selectionStart = doc.offsetAt(range.start);
     const eol = doc.eol;
     const baseVersion = doc.version;
+    const baseEpoch = doc.journal.epoch;
     const userMessage = this.userTurn(session, `${excerptText(context)}\n\nInstruction: ${params.instruction}`);
     return this.submitInSession<DoOutcome>(session, `Efrit: Do: ${params.instruction.slice(0, 60)}`, async (signal, jobId) => {
       const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'auto' } });
@@ -182,7 +213,7 @@ export class Assistant {
       return {
         sessionId: session.id,
         summary,
-        plan: proposal === undefined ? null : { uri: doc.uri, baseVersion, edits: proposal.edits, document: doc },
+        plan: proposal === undefined ? null : { uri: doc.uri, baseVersion, baseEpoch, edits: proposal.edits, document: doc },
       };
     });
   }
@@ -196,12 +227,67 @@ export class Assistant {
     if (doc === undefined || doc !== plan.document) {
       throw new EfritError('documentNotOpen', `${plan.uri} was closed while Efrit was working; the edit was not applied. Run the action again.`);
     }
-    const rebased = rebaseEdits(plan.edits, plan.baseVersion, doc);
+    const rebased = rebaseEdits(plan.edits, plan.baseVersion, doc, plan.baseEpoch);
     if (!rebased.ok) throw new EfritError('editConflict', rebased.message);
     const edits = toTextEdits(rebased.edits, doc);
     return options.documentChanges
       ? { documentChanges: [{ textDocument: { uri: doc.uri, version: doc.version }, edits }] }
       : { changes: { [doc.uri]: edits } };
+  }
+
+  /**
+   * Starts the fix for a diagnostic at background priority, so that picking
+   * "Efrit: Fix" finds it finished or running (the job key is the one the pick
+   * computes). Off unless `prefetch` is on; capped per minute; a prefetch
+   * whose document moves on is dropped.
+   */
+  prefetchFix(uri: string, range: Range, diagnostic: Diagnostic): void {
+    const settings = this.deps.settings();
+    if (!settings.prefetch) return;
+    const now = Date.now();
+    this.prefetchTimes = this.prefetchTimes.filter((at) => now - at < 60_000);
+    if (this.prefetchTimes.length >= settings.prefetchPerMinute) return;
+    const doc = this.deps.documents.get(uri);
+    if (doc === undefined) return;
+    const key = JSON.stringify([BuiltinActions.fix, doc.uri, doc.version, range, null, [[diagnostic.range, diagnostic.message]]]);
+    if (this.deps.queue.findByKey(key) !== undefined) return;
+    try {
+      const job = this.startAction({ actionId: BuiltinActions.fix, uri, range, diagnostics: [diagnostic], priority: 'background' });
+      this.prefetchTimes.push(now);
+      this.prefetchCounts.made += 1;
+      this.prefetches.set(job.id, { uri, version: doc.version, used: false, settled: false });
+    } catch (error) {
+      // A full queue or a bad range: a prefetch is only ever a guess, so it is skipped quietly.
+      this.deps.logger.debug(`prefetch skipped: ${messageOf(error)}`);
+    }
+  }
+
+  /** Drops prefetches made for older versions of a document that changed or closed. */
+  documentChanged(uri: string): void {
+    if (this.prefetches.size === 0) return;
+    const version = this.deps.documents.get(uri)?.version;
+    for (const [jobId, record] of this.prefetches.entries()) {
+      if (record.uri !== uri || record.version === version || record.used) continue;
+      this.deps.queue.cancel(jobId, 'The document changed; the prefetched fix was for an older version.');
+      this.prefetches.delete(jobId);
+    }
+  }
+
+  prefetchStats(): { made: number; used: number; wasted: number } {
+    return { ...this.prefetchCounts };
+  }
+
+  private claimPrefetch(jobId: string): void {
+    const record = this.prefetches.get(jobId);
+    if (record === undefined || record.used) return;
+    record.used = true;
+    this.settlePrefetch(record, 'used');
+  }
+
+  private settlePrefetch(record: PrefetchRecord, outcome: 'used' | 'wasted'): void {
+    if (record.settled) return;
+    record.settled = true;
+    this.prefetchCounts[outcome] += 1;
   }
 
   cancel(target: { jobId?: string | undefined; sessionId?: string | undefined }): number {
@@ -311,6 +397,7 @@ export class Assistant {
     priority: Priority;
     uri?: string;
     key?: string;
+    supersedes?: string | undefined;
     sessionId?: string;
     run: (signal: AbortSignal, jobId: string) => Promise<T>;
   }): Job<T> {
@@ -320,6 +407,7 @@ export class Assistant {
       priority: spec.priority,
       uri: spec.uri,
       key: spec.key,
+      supersedes: spec.supersedes,
       sessionId: spec.sessionId,
       run: ({ signal, jobId }) => spec.run(signal, jobId),
     });

@@ -48,6 +48,11 @@ export interface ReadonlyEditJournal {
   readonly currentVersion: number;
   /** The oldest version the journal can still answer for. */
   readonly oldestVersion: number;
+  /**
+   * Counts resets. Versions before a reset can repeat after it (a client that
+   * went back), so a version alone does not name a text: (epoch, version) does.
+   */
+  readonly epoch: number;
   /** Whether changes since `version` are still known. */
   covers(version: number): boolean;
   /** The spans applied since `version`, in order; `undefined` when not covered. */
@@ -79,6 +84,12 @@ const initialCapacity = 16;
  * document that is barely edited costs under a kilobyte.
  */
 export class EditJournal implements ReadonlyEditJournal {
+  private resets = 0;
+
+  get epoch(): number {
+    return this.resets;
+  }
+
   private readonly limit: number;
   private current: number;
   private oldest: number;
@@ -149,6 +160,7 @@ export class EditJournal implements ReadonlyEditJournal {
 
   /** Forgets everything: only `version` itself can be answered for afterwards. */
   reset(version: number): void {
+    this.resets += 1;
     this.firstSpanSeq = this.nextSpanSeq;
     this.firstStepSeq = this.nextStepSeq;
     this.current = version;

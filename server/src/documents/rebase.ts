@@ -33,12 +33,21 @@ export type RebaseResult =
 const runAgain = 'Run the action again.';
 
 /**
- * Rebases `edits`, expressed in the coordinates of `baseVersion`, onto the
- * document's current version. Costs O(edits × changes since baseVersion).
+ * Rebases `edits`, expressed in the coordinates of `baseVersion` (within the
+ * journal's `baseEpoch`), onto the document's current version. Costs O(edits × changes since baseVersion).
  */
-export function rebaseEdits(edits: readonly OffsetEdit[], baseVersion: number, doc: TrackedDocument): RebaseResult {
+export function rebaseEdits(edits: readonly OffsetEdit[], baseVersion: number, doc: TrackedDocument, baseEpoch = doc.journal.epoch): RebaseResult {
   const malformed = findMalformedEdit(edits);
   if (malformed !== undefined) return { ok: false, reason: 'invalidEdit', message: malformed };
+
+  if (baseEpoch !== doc.journal.epoch) {
+    // The journal was reset (the client's versions went back): the same version number may now name other text.
+    return {
+      ok: false,
+      reason: 'unknownVersion',
+      message: `The editor went back to an earlier version of the document while Efrit was working, so the edit was not applied. ${runAgain}`,
+    };
+  }
 
   if (baseVersion === doc.version) return withinDocument(edits.slice(), doc, false);
 

@@ -64,7 +64,10 @@ export function listCodeActions(context: FeatureContext, params: CodeActionParam
   };
   for (const action of context.assistant.actions()) {
     if (action.id === BuiltinActions.fix) {
-      for (const diagnostic of params.context.diagnostics) offer(action, diagnostic);
+      for (const diagnostic of params.context.diagnostics) {
+        offer(action, diagnostic);
+        context.assistant.prefetchFix(doc.uri, params.range, diagnostic);
+      }
     } else {
       offer(action);
     }

@@ -13,6 +13,7 @@ export function status(context: FeatureContext): StatusResult {
     sessions: { open: context.sessions.size },
     documents: { open: context.documents.size },
     cache: context.queue.resultCacheStats(),
+    prefetch: context.assistant.prefetchStats(),
     usage: context.usage.summary(),
     apiKeyConfigured: context.apiKeyConfigured(),
   };

@@ -33,11 +33,23 @@ export function clientResolvesEdits(capabilities: ClientCapabilities): boolean {
   return capabilities.textDocument?.codeAction?.resolveSupport?.properties.includes('edit') ?? false;
 }
 
+/** Each plan is applied at most once, however many requests wait on the job that made it (a double click, resolve + applyJob). */
+const applications = new WeakMap<PlannedEdit, Promise<WorkspaceEdit>>();
+
 /**
  * Applies a planned edit through `workspace/applyEdit`, rebased onto the
  * current text or refused; a client that declines is reported, not ignored.
  */
-export async function applyPlannedEdit(context: FeatureContext, plan: PlannedEdit, label: string): Promise<WorkspaceEdit> {
+export function applyPlannedEdit(context: FeatureContext, plan: PlannedEdit, label: string): Promise<WorkspaceEdit> {
+  let application = applications.get(plan);
+  if (application === undefined) {
+    application = applyOnce(context, plan, label);
+    applications.set(plan, application);
+  }
+  return application;
+}
+
+async function applyOnce(context: FeatureContext, plan: PlannedEdit, label: string): Promise<WorkspaceEdit> {
   const capabilities = context.capabilities();
   if (capabilities.workspace?.applyEdit !== true) {
     throw new EfritError('editRejected', 'This editor does not accept edits from the server (no workspace/applyEdit support).');

@@ -151,7 +151,8 @@ export class ModelClient {
         apiKey,
         baseURL: baseURL === undefined || baseURL === '' ? null : baseURL,
         maxRetries: 0,
-        timeout: options.stallMs,
+        // Longer than the watchdog, which already covers the wait for headers: a silent API is "stalled", named after its setting.
+        timeout: options.stallMs * 2,
         logLevel: sdkLogLevel,
         logger: {
           error: (message: string) => this.logger.warn(`SDK: ${message}`),

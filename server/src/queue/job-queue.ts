@@ -1,25 +1,45 @@
 /**
- * Every model call runs as a job in this queue (p-queue underneath): bounded
- * concurrency, priorities (interactive before completion before background,
- * FIFO within one), cancellation of queued and running jobs, and a whole-job
- * timeout that counts from submission, because a user waiting on a queued job
- * is waiting all the same.
+ * Every model call runs as a job in this queue: bounded concurrency,
+ * priorities, cancellation, a whole-job timeout, one shared backoff, retries,
+ * supersession and a bound on its length. p-queue does the scheduling.
  *
- * Ordering rules: a job with a higher priority starts before any queued job
- * with a lower one; equal priorities start in submission order. A cancelled
- * queued job never runs. A running job is told through its AbortSignal, and its
- * result promise rejects at once with the cancellation, so no caller waits for
- * the model to notice.
+ * Ordering rules:
+ * - interactive (what the user just asked for) > completion > background;
+ *   FIFO within a priority, except that a retried job goes first within its
+ *   priority (it was asked for earlier);
+ * - interactive work is never stuck behind background work. Policy: a
+ *   reserved slot. Completion and background jobs pass a gate that lets at
+ *   most `concurrency - 1` of them into the main queue, so one slot is always
+ *   free for the user. Preempting instead would throw away tokens already
+ *   paid for, so it is used only where no slot can be reserved (concurrency
+ *   1): there an interactive job aborts the running background attempt, which
+ *   is queued again and retried later;
+ * - a cancelled queued job never runs; a cancelled running job is told
+ *   through its AbortSignal (which aborts its HTTP request) and its result
+ *   rejects at once, so no caller waits for the model to notice;
+ * - a job submitted with `supersedes` cancels the live jobs with the same
+ *   value (a second "explain" of a range replaces the first);
+ * - past `maxQueued` waiting jobs, the oldest queued background job is
+ *   dropped; an interactive request with nothing to drop gets a clear "busy"
+ *   error instead of waiting forever.
+ *
+ * Backoff: when a job fails with 429 or 529, the whole queue holds back for
+ * the API's retry-after (else an exponential backoff with jitter), the failed
+ * job is retried a bounded number of times, and concurrency is halved, then
+ * grows back by one per `concurrency` successes (AIMD). The SDK's own retries
+ * are off, so retries are never doubled.
  */
 import PQueue from 'p-queue';
 import { LRUCache } from 'lru-cache';
-import { EfritError } from '../errors.js';
+import { EfritError, isEfritError } from '../errors.js';
 import type { Priority } from '../protocol.js';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 const priorityRank: Record<Priority, number> = { interactive: 2, completion: 1, background: 0 };
 const priorities: Priority[] = ['interactive', 'completion', 'background'];
+/** A retry goes ahead of fresh jobs of its own priority, never ahead of a higher one. */
+const retryBoost = 0.5;
 
 export interface JobContext {
   jobId: string;
@@ -31,26 +51,57 @@ export interface JobSpec<T> {
   priority: Priority;
   sessionId?: string | undefined;
   uri?: string | undefined;
-  /** Jobs with the same key are the same work: `findByKey` returns the live one. */
+  /** Jobs with the same key are the same work: `findByKey` returns the live or remembered one. */
   key?: string | undefined;
+  /** Live jobs with the same value are cancelled when this one is submitted. */
+  supersedes?: string | undefined;
   run(context: JobContext): Promise<T>;
 }
 
+/** Time, timers and randomness, injectable so tests can drive backoff deterministically. */
+export interface QueueClock {
+  now(): number;
+  setTimer(callback: () => void, ms: number): { cancel(): void };
+  random(): number;
+}
+
+export const realClock: QueueClock = {
+  now: () => Date.now(),
+  setTimer(callback, ms) {
+    const timer = setTimeout(callback, ms);
+    timer.unref();
+    return { cancel: () => clearTimeout(timer) };
+  },
+  random: () => Math.random(),
+};
+
 export class Job<T = unknown> {
   state: JobState = 'queued';
+  priority: Priority;
   readonly result: Promise<T>;
   readonly controller = new AbortController();
   startedAt: number | undefined;
   finishedAt: number | undefined;
+  /** Model attempts made: 1 + retries + preemptions. */
+  attempts = 0;
+  retries = 0;
   /** Rough size of the result, for the byte bound on remembered jobs. */
   resultBytes = 0;
+  /** @internal where the job waits: the non-interactive gate, the main queue, or nowhere (running or done). */
+  waitingIn: 'gate' | 'main' | 'none' = 'none';
+  /** @internal aborts only the current attempt (preemption), not the job. */
+  currentAttempt: AbortController | undefined;
+  /** @internal p-queue id of the current wait in the main queue. */
+  mainQueueId = '';
   private settle!: { resolve(value: T): void; reject(error: unknown): void };
 
   constructor(
     readonly id: string,
     readonly spec: JobSpec<T>,
     readonly submittedAt: number,
+    readonly sequence: number,
   ) {
+    this.priority = spec.priority;
     this.result = new Promise<T>((resolve, reject) => {
       this.settle = { resolve, reject };
     });
@@ -60,9 +111,6 @@ export class Job<T = unknown> {
 
   get title(): string {
     return this.spec.title;
-  }
-  get priority(): Priority {
-    return this.spec.priority;
   }
   get isFinished(): boolean {
     return this.state === 'succeeded' || this.state === 'failed' || this.state === 'cancelled';
@@ -79,86 +127,140 @@ export class Job<T = unknown> {
 }
 
 export interface JobQueueOptions {
-  /** @default 4 */
+  /** Model calls in flight at once, before any backoff lowers it. @default 4 */
   concurrency?: number;
-  /** Whole-job timeout from submission. @default 120000 */
+  /** Whole-job timeout from submission, queue wait and backoff included. @default 120000 */
   timeoutMs?: number;
+  /** Jobs waiting at once; past it background jobs are dropped first. @default 128 */
+  maxQueued?: number;
+  /** Retries of a job after 429/529. @default 3 */
+  maxRetries?: number;
+  /** Exponential backoff without retry-after: first wait, and the cap. @default 1000 / 60000 */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
   /** Finished jobs remembered for `get` (efrit.applyJob may come later) and reuse by key. @default 256 */
   finishedLimit?: number;
   /** Bytes of results those remembered jobs may hold. @default 16 MiB */
   finishedMaxBytes?: number;
-  now?: () => number;
+  clock?: QueueClock;
+}
+
+export interface BackoffState {
+  active: boolean;
+  remainingMs: number;
+  /** Why: "rate limited (429)" or "overloaded (529)". */
+  reason: string | null;
 }
 
 export interface QueueSnapshot {
   running: number;
   queued: number;
+  /** In force now: lowered after 429/529, growing back to `configuredConcurrency`. */
   concurrency: number;
+  configuredConcurrency: number;
   byPriority: Record<Priority, { running: number; queued: number }>;
+  backoff: BackoffState;
+  retries: number;
+  dropped: number;
+  preempted: number;
+  superseded: number;
 }
 
 export class JobQueue {
-  private readonly pqueue: PQueue;
+  private readonly main: PQueue;
+  private readonly gate: PQueue;
   private readonly live = new Map<string, Job>();
   private readonly finished: LRUCache<string, Job>;
   private readonly byKey = new Map<string, Job>();
+  private readonly clock: QueueClock;
   private timeoutMs: number;
-  private readonly now: () => number;
+  private maxQueued: number;
+  private maxRetries: number;
+  private readonly backoffBaseMs: number;
+  private readonly backoffMaxMs: number;
+  private configuredConcurrency: number;
+  private effectiveConcurrency: number;
+  private successesSinceChange = 0;
+  private consecutiveThrottles = 0;
+  private backoffUntil = 0;
+  private backoffReason: string | null = null;
+  private resumeTimer: { cancel(): void } | undefined;
   private nextId = 1;
   private keyHits = 0;
   private keyMisses = 0;
+  private readonly counts = { retries: 0, dropped: 0, preempted: 0, superseded: 0 };
 
   constructor(options: JobQueueOptions = {}) {
-    this.pqueue = new PQueue({ concurrency: options.concurrency ?? 4 });
+    this.clock = options.clock ?? realClock;
+    this.configuredConcurrency = options.concurrency ?? 4;
+    this.effectiveConcurrency = this.configuredConcurrency;
+    this.main = new PQueue({ concurrency: this.configuredConcurrency });
+    this.gate = new PQueue({ concurrency: gateConcurrency(this.configuredConcurrency) });
     this.timeoutMs = options.timeoutMs ?? 120_000;
+    this.maxQueued = options.maxQueued ?? 128;
+    this.maxRetries = options.maxRetries ?? 3;
+    this.backoffBaseMs = options.backoffBaseMs ?? 1_000;
+    this.backoffMaxMs = options.backoffMaxMs ?? 60_000;
     this.finished = new LRUCache({
       max: options.finishedLimit ?? 256,
       maxSize: options.finishedMaxBytes ?? 16 * 1024 * 1024,
       sizeCalculation: (job) => Math.max(1, job.resultBytes),
     });
-    this.now = options.now ?? Date.now;
+  }
+
+  /** Applies settings; a lowered backoff concurrency is kept until it grows back. */
+  configure(limits: { concurrency?: number; timeoutMs?: number; maxQueued?: number; maxRetries?: number }): void {
+    if (limits.timeoutMs !== undefined) this.timeoutMs = limits.timeoutMs;
+    if (limits.maxQueued !== undefined) this.maxQueued = limits.maxQueued;
+    if (limits.maxRetries !== undefined) this.maxRetries = limits.maxRetries;
+    if (limits.concurrency !== undefined && limits.concurrency !== this.configuredConcurrency) {
+      this.configuredConcurrency = limits.concurrency;
+      this.setEffectiveConcurrency(Math.min(limits.concurrency, this.backoffActive() ? this.effectiveConcurrency : limits.concurrency));
+    }
   }
 
   setConcurrency(concurrency: number): void {
-    this.pqueue.concurrency = concurrency;
+    this.configure({ concurrency });
   }
 
   setTimeoutMs(timeoutMs: number): void {
-    this.timeoutMs = timeoutMs;
+    this.configure({ timeoutMs });
   }
 
+  /**
+   * Queues a job. Throws `EfritError('busy')` when the queue is full and
+   * nothing less important can make room.
+   */
   submit<T>(spec: JobSpec<T>): Job<T> {
-    const job = new Job<T>(`job-${this.nextId++}`, spec, this.now());
+    this.makeRoomFor(spec.priority);
+    if (spec.supersedes !== undefined) {
+      const superseded = this.cancelWhere((job) => job.spec.supersedes === spec.supersedes, 'Superseded by a newer request for the same thing.');
+      this.counts.superseded += superseded;
+    }
+    const job = new Job<T>(`job-${this.nextId}`, spec, this.clock.now(), this.nextId);
+    this.nextId += 1;
     this.live.set(job.id, job as Job);
     if (spec.key !== undefined) this.byKey.set(spec.key, job as Job);
-
-    const timer = setTimeout(() => {
-      this.abort(job, new EfritError('timeout', `"${spec.title}" timed out after ${Math.round(this.timeoutMs / 1000)} s (efrit.queue.timeoutMs).`));
+    const timer = this.clock.setTimer(() => {
+      this.abort(job as Job, new EfritError('timeout', `"${spec.title}" timed out after ${Math.round(this.timeoutMs / 1000)} s (efrit.queue.timeoutMs).`));
     }, this.timeoutMs);
-    timer.unref();
-
-    this.pqueue
-      .add(
-        async () => {
-          if (job.controller.signal.aborted) return;
-          job.state = 'running';
-          job.startedAt = this.now();
-          try {
-            const value = await spec.run({ jobId: job.id, signal: job.controller.signal });
-            if (job.controller.signal.aborted) this.finish(job, 'cancelled', undefined, job.controller.signal.reason);
-            else this.finish(job, 'succeeded', value, undefined);
-          } catch (error) {
-            const aborted = job.controller.signal.aborted;
-            this.finish(job, aborted ? 'cancelled' : 'failed', undefined, aborted ? job.controller.signal.reason : error);
-          }
-        },
-        { priority: priorityRank[spec.priority], signal: job.controller.signal },
-      )
-      .catch(() => {
-        // p-queue rejects when a queued job's signal aborts; `abort` has already settled the job.
-      })
-      .finally(() => clearTimeout(timer));
+    job.result.finally(() => timer.cancel()).catch(() => undefined);
+    this.enqueue(job as Job, false);
     return job;
+  }
+
+  /** Raises a waiting job's priority (a prefetch the user has now asked for). */
+  promote(jobId: string, priority: Priority): void {
+    const job = this.live.get(jobId);
+    if (job === undefined || priorityRank[priority] <= priorityRank[job.priority]) return;
+    job.priority = priority;
+    if (job.waitingIn === 'gate' && priority === 'interactive') {
+      // Leave the gate's line: the gate task sees `waitingIn` changed and steps aside.
+      this.addToMain(job, false);
+      this.preemptForInteractive();
+    } else if (job.waitingIn === 'main') {
+      this.main.setPriority(job.mainQueueId, priorityRank[priority]);
+    }
   }
 
   get(jobId: string): Job | undefined {
@@ -207,7 +309,7 @@ export class JobQueue {
     for (const other of this.live.values()) {
       if (other === job || other.state !== 'queued') continue;
       const rankDiff = priorityRank[other.priority] - priorityRank[job.priority];
-      if (rankDiff > 0 || (rankDiff === 0 && other.submittedAt <= job.submittedAt && other.id < job.id)) ahead += 1;
+      if (rankDiff > 0 || (rankDiff === 0 && other.sequence < job.sequence)) ahead += 1;
     }
     return ahead;
   }
@@ -220,16 +322,173 @@ export class JobQueue {
     }
     const running = priorities.reduce((n, p) => n + byPriority[p].running, 0);
     const queued = priorities.reduce((n, p) => n + byPriority[p].queued, 0);
-    return { running, queued, concurrency: this.pqueue.concurrency, byPriority };
+    const remainingMs = Math.max(0, this.backoffUntil - this.clock.now());
+    return {
+      running,
+      queued,
+      concurrency: this.effectiveConcurrency,
+      configuredConcurrency: this.configuredConcurrency,
+      byPriority,
+      backoff: { active: remainingMs > 0, remainingMs, reason: remainingMs > 0 ? this.backoffReason : null },
+      ...this.counts,
+    };
   }
 
   /** Settles when nothing is queued or running (tests, shutdown). */
   async idle(): Promise<void> {
-    await this.pqueue.onIdle();
+    while (this.live.size > 0) await Promise.allSettled([...this.live.values()].map((job) => job.result));
+    await this.main.onIdle();
+  }
+
+  private enqueue(job: Job, isRetry: boolean): void {
+    if (job.priority === 'interactive') {
+      this.addToMain(job, isRetry);
+      this.preemptForInteractive();
+      return;
+    }
+    job.waitingIn = 'gate';
+    this.gate
+      .add(
+        async () => {
+          // Promoted, cancelled or already let through: this gate place is no longer needed.
+          if (job.waitingIn !== 'gate' || job.isFinished) return;
+          await this.addToMain(job, isRetry);
+        },
+        { priority: priorityRank[job.priority] + (isRetry ? retryBoost : 0), signal: job.controller.signal },
+      )
+      .catch(() => undefined);
+  }
+
+  /** Resolves when this attempt has ended, so a gate place is held for exactly that long. */
+  private addToMain(job: Job, isRetry: boolean): Promise<void> {
+    job.waitingIn = 'main';
+    job.mainQueueId = `${job.id}#${job.attempts + 1}`;
+    return this.main
+      .add(() => this.runAttempt(job), {
+        priority: priorityRank[job.priority] + (isRetry ? retryBoost : 0),
+        id: job.mainQueueId,
+        signal: job.controller.signal,
+      })
+      .catch(() => undefined);
+  }
+
+  private async runAttempt(job: Job): Promise<void> {
+    if (job.isFinished || job.controller.signal.aborted) return;
+    job.waitingIn = 'none';
+    job.state = 'running';
+    job.startedAt ??= this.clock.now();
+    job.attempts += 1;
+    const attempt = new AbortController();
+    job.currentAttempt = attempt;
+    try {
+      const value = await job.spec.run({ jobId: job.id, signal: AbortSignal.any([job.controller.signal, attempt.signal]) });
+      if (job.controller.signal.aborted) this.finish(job, 'cancelled', undefined, job.controller.signal.reason);
+      else {
+        this.finish(job, 'succeeded', value, undefined);
+        this.recordSuccess();
+      }
+    } catch (error) {
+      if (job.controller.signal.aborted) {
+        this.finish(job, 'cancelled', undefined, job.controller.signal.reason);
+      } else if (attempt.signal.aborted) {
+        // Preempted for interactive work: wait again, keep everything else.
+        job.state = 'queued';
+        this.enqueue(job, true);
+      } else if (isThrottle(error)) {
+        this.throttle(error);
+        if (job.retries < this.maxRetries) {
+          job.retries += 1;
+          this.counts.retries += 1;
+          job.state = 'queued';
+          this.enqueue(job, true);
+        } else {
+          this.finish(job, 'failed', undefined, withRetryCount(error, job.retries));
+        }
+      } else {
+        this.finish(job, 'failed', undefined, error);
+      }
+    } finally {
+      job.currentAttempt = undefined;
+    }
+  }
+
+  /** Only where no slot can be reserved: an interactive job waiting aborts a running background attempt. */
+  private preemptForInteractive(): void {
+    if (this.effectiveConcurrency > 1) return;
+    if (this.main.pending < this.main.concurrency) return;
+    const victim = [...this.live.values()].find((job) => job.state === 'running' && job.priority !== 'interactive' && job.currentAttempt !== undefined);
+    if (victim === undefined) return;
+    this.counts.preempted += 1;
+    victim.currentAttempt?.abort(new EfritError('cancelled', 'Paused for interactive work; it will run again.'));
+  }
+
+  private makeRoomFor(priority: Priority): void {
+    let waiting = 0;
+    let oldestBackground: Job | undefined;
+    for (const job of this.live.values()) {
+      if (job.state !== 'queued') continue;
+      waiting += 1;
+      if (job.priority === 'background' && (oldestBackground === undefined || job.sequence < oldestBackground.sequence)) oldestBackground = job;
+    }
+    if (waiting < this.maxQueued) return;
+    if (oldestBackground !== undefined && priority !== 'background') {
+      this.counts.dropped += 1;
+      this.abort(oldestBackground, new EfritError('busy', 'Dropped: the queue was full and more urgent work arrived.'));
+      return;
+    }
+    throw new EfritError(
+      'busy',
+      `efrit-lsp is busy: ${waiting} requests are already waiting (efrit.queue.maxQueued). Try again shortly, or cancel some with efrit/cancel.`,
+    );
+  }
+
+  private throttle(error: EfritError): void {
+    this.consecutiveThrottles += 1;
+    const waitMs =
+      error.retryAfterSeconds !== undefined
+        ? error.retryAfterSeconds * 1000 * (1 + 0.1 * this.clock.random())
+        : Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (this.consecutiveThrottles - 1)) * (0.5 + 0.5 * this.clock.random());
+    const wasActive = this.backoffActive();
+    const until = this.clock.now() + waitMs;
+    this.backoffReason = error.reason === 'rateLimited' ? 'rate limited (429)' : 'overloaded (529)';
+    if (!wasActive) {
+      // Multiplicative decrease, once per backoff window however many jobs hit the limit in it.
+      this.setEffectiveConcurrency(Math.max(1, Math.floor(this.effectiveConcurrency / 2)));
+      this.successesSinceChange = 0;
+    }
+    if (until <= this.backoffUntil) return;
+    this.backoffUntil = until;
+    this.main.pause();
+    this.resumeTimer?.cancel();
+    this.resumeTimer = this.clock.setTimer(() => {
+      this.resumeTimer = undefined;
+      this.main.start();
+    }, waitMs);
+  }
+
+  private recordSuccess(): void {
+    this.consecutiveThrottles = 0;
+    if (this.effectiveConcurrency >= this.configuredConcurrency) return;
+    this.successesSinceChange += 1;
+    if (this.successesSinceChange >= this.effectiveConcurrency) {
+      this.successesSinceChange = 0;
+      this.setEffectiveConcurrency(this.effectiveConcurrency + 1);
+    }
+  }
+
+  private backoffActive(): boolean {
+    return this.backoffUntil > this.clock.now();
+  }
+
+  private setEffectiveConcurrency(concurrency: number): void {
+    this.effectiveConcurrency = concurrency;
+    this.main.concurrency = concurrency;
+    this.gate.concurrency = gateConcurrency(concurrency);
   }
 
   private abort(job: Job, reason: EfritError): void {
     if (job.isFinished) return;
+    job.waitingIn = 'none';
     job.controller.abort(reason);
     // Settle now: callers hear of the cancellation at once, whatever the running call is doing.
     this.finish(job, 'cancelled', undefined, reason);
@@ -237,7 +496,7 @@ export class JobQueue {
 
   private finish(job: Job, state: 'succeeded' | 'failed' | 'cancelled', value: unknown, error: unknown): void {
     if (job.isFinished) return;
-    job.finish(state, value, error, this.now());
+    job.finish(state, value, error, this.clock.now());
     job.resultBytes = approximateBytes(value);
     this.live.delete(job.id);
     this.finished.set(job.id, job);
@@ -253,6 +512,20 @@ export class JobQueue {
       if (job.isFinished && !this.finished.has(job.id)) this.byKey.delete(key);
     }
   }
+}
+
+/** Non-interactive jobs may fill all slots but one; with a single slot, preemption keeps it free instead. */
+function gateConcurrency(concurrency: number): number {
+  return Math.max(1, concurrency - 1);
+}
+
+function isThrottle(error: unknown): error is EfritError {
+  return isEfritError(error) && (error.reason === 'rateLimited' || error.reason === 'overloaded');
+}
+
+function withRetryCount(error: EfritError, retries: number): EfritError {
+  if (retries === 0) return error;
+  return new EfritError(error.reason, `${error.message} (gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'})`, error.retryAfterSeconds);
 }
 
 function approximateBytes(value: unknown): number {

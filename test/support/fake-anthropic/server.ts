@@ -43,6 +43,7 @@ export type {
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 const DEFAULT_MIN_CACHEABLE_TOKENS = 1024;
 const DEFAULT_MAX_LOGGED_REQUESTS = 1000;
+const DEFAULT_MAX_LOGGED_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_CACHE_ENTRIES = 10_000;
 const DEFAULT_PING_INTERVAL_MS = 250;
 const DEFAULT_WAIT_TIMEOUT_MS = 5000;
@@ -140,26 +141,60 @@ function writeChunk(response: ServerResponse, text: string, signal: AbortSignal)
   });
 }
 
-function decodeBody(raw: Buffer, contentEncoding: string | undefined): Buffer {
-  switch ((contentEncoding ?? 'identity').trim().toLowerCase()) {
-    case 'identity':
-    case '':
-      return raw;
-    case 'gzip':
-    case 'x-gzip':
-      return gunzipSync(raw);
-    case 'deflate':
-      return inflateSync(raw);
-    case 'br':
-      return brotliDecompressSync(raw);
-    default:
-      throw new UnsupportedEncodingError(contentEncoding ?? '');
+type ParsedBody =
+  | { kind: 'json'; value: unknown }
+  | { kind: 'unsupported-encoding' }
+  | { kind: 'invalid-encoding' }
+  | { kind: 'invalid-json' };
+
+const DECODERS: Record<string, (raw: Buffer) => Buffer> = {
+  identity: (raw) => raw,
+  '': (raw) => raw,
+  gzip: gunzipSync,
+  'x-gzip': gunzipSync,
+  deflate: inflateSync,
+  br: brotliDecompressSync,
+};
+
+function parseRequestBody(raw: Buffer, contentEncoding: string | undefined): ParsedBody {
+  const decode = DECODERS[(contentEncoding ?? 'identity').trim().toLowerCase()];
+  if (decode === undefined) return { kind: 'unsupported-encoding' };
+  let text: string;
+  try {
+    text = decode(raw).toString('utf8');
+  } catch {
+    return { kind: 'invalid-encoding' };
+  }
+  try {
+    return { kind: 'json', value: JSON.parse(text) };
+  } catch {
+    return { kind: 'invalid-json' };
   }
 }
 
-class UnsupportedEncodingError extends Error {}
+const BODY_ERRORS: Record<Exclude<ParsedBody['kind'], 'json'>, { bodyError: string; message: string; errorCode?: string }> = {
+  'unsupported-encoding': {
+    bodyError: 'unsupported content-encoding',
+    message: "The request's Content-Encoding is not supported.",
+    errorCode: 'request_body_encoding_unsupported',
+  },
+  'invalid-encoding': {
+    bodyError: 'body does not decode with its content-encoding',
+    message: 'The request body is not valid for its Content-Encoding.',
+    errorCode: 'request_body_encoding_invalid',
+  },
+  'invalid-json': {
+    bodyError: 'not valid JSON',
+    message: 'There was an issue with the format of your request: the body is not valid JSON.',
+  },
+};
 
-/** What a fault leaves for the stream loop to do once the events before it are sent. */
+/**
+ * How many scripted events go out before the fault takes over. `afterEvents`
+ * counts the scripted sequence (its early `ping` included) and never the
+ * keep-alive pings of `chunkDelayMs`, so a fault lands at the same place
+ * whatever the timing.
+ */
 function streamCutoff(fault: FakeFault | undefined, eventCount: number): number {
   if (fault === undefined) return eventCount;
   switch (fault.kind) {
@@ -196,6 +231,8 @@ class FakeAnthropicServer implements FakeAnthropic {
   private readonly cache: PromptCache;
   private readonly now: () => number;
   private readonly maxLoggedRequests: number;
+  private readonly maxLoggedBytes: number;
+  private loggedBytes = 0;
   private readonly pingIntervalMs: number;
   private responder: Responder;
   private receivedCount = 0;
@@ -205,6 +242,7 @@ class FakeAnthropicServer implements FakeAnthropic {
     this.now = options.now ?? Date.now;
     this.responder = options.respond ?? defaultResponder;
     this.maxLoggedRequests = options.maxLoggedRequests ?? DEFAULT_MAX_LOGGED_REQUESTS;
+    this.maxLoggedBytes = options.maxLoggedBytes ?? DEFAULT_MAX_LOGGED_BYTES;
     this.pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
     this.cache = new PromptCache({
       minCacheableTokens: options.minCacheableTokens ?? DEFAULT_MIN_CACHEABLE_TOKENS,
@@ -279,7 +317,13 @@ class FakeAnthropicServer implements FakeAnthropic {
 
   private record(entry: RecordedRequest): void {
     this.requests.push(entry);
-    if (this.requests.length > this.maxLoggedRequests) this.requests.splice(0, this.requests.length - this.maxLoggedRequests);
+    this.loggedBytes += entry.rawBytes;
+    while (
+      this.requests.length > this.maxLoggedRequests ||
+      (this.loggedBytes > this.maxLoggedBytes && this.requests.length > 1)
+    ) {
+      this.loggedBytes -= this.requests.shift()?.rawBytes ?? 0;
+    }
     this.receivedCount += 1;
     for (const waiter of [...this.waiters]) if (this.receivedCount >= waiter.count) waiter.settle();
   }
@@ -299,6 +343,8 @@ class FakeAnthropicServer implements FakeAnthropic {
 
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     const apiKey = presentedApiKey(request);
+    // Parsed before the entry is logged, so whoever `waitForRequests` sees the body at once.
+    const parsedBody: ParsedBody = body.tooLarge ? { kind: 'invalid-json' } : parseRequestBody(body.raw, request.headers['content-encoding']);
     entry = {
       index: this.receivedCount,
       method: request.method ?? 'GET',
@@ -310,10 +356,14 @@ class FakeAnthropicServer implements FakeAnthropic {
       receivedAt: this.now(),
       outcome: 'pending',
     };
+    if (parsedBody.kind !== 'json') entry.bodyError = body.tooLarge ? 'too large' : BODY_ERRORS[parsedBody.kind].bodyError;
+    else if (typeof parsedBody.value === 'object' && parsedBody.value !== null && !Array.isArray(parsedBody.value)) {
+      entry.body = parsedBody.value as MessageCreateParamsBase;
+    } else entry.bodyError = 'not a JSON object';
     this.record(entry);
 
     try {
-      await this.respond(entry, request, response, body, url, exchange.signal);
+      await this.respond(entry, request, response, body.tooLarge, parsedBody, url, exchange.signal);
     } catch (error) {
       // A bug in the fake (or a responder) must show up as a response, not as a hung test.
       if (!response.headersSent && !response.destroyed) {
@@ -343,11 +393,12 @@ class FakeAnthropicServer implements FakeAnthropic {
     entry: RecordedRequest,
     request: IncomingMessage,
     response: ServerResponse,
-    body: { raw: Buffer; tooLarge: boolean },
+    tooLarge: boolean,
+    parsedBody: ParsedBody,
     url: URL,
     signal: AbortSignal,
   ): Promise<void> {
-    if (body.tooLarge) {
+    if (tooLarge) {
       return this.sendError(entry, response, { status: 413, type: 'request_too_large', message: defaultErrorMessage('request_too_large') });
     }
     if (url.pathname !== MESSAGES_PATH) {
@@ -364,28 +415,12 @@ class FakeAnthropicServer implements FakeAnthropic {
       return this.sendError(entry, response, { status: 400, type: 'invalid_request_error', message: 'anthropic-version: header is required' });
     }
 
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(decodeBody(body.raw, request.headers['content-encoding']).toString('utf8'));
-    } catch (error) {
-      const unsupported = error instanceof UnsupportedEncodingError;
-      entry.bodyError = unsupported ? 'unsupported content-encoding' : 'not valid JSON';
-      return this.sendError(entry, response, {
-        status: 400,
-        type: 'invalid_request_error',
-        message: unsupported
-          ? `Content-Encoding '${request.headers['content-encoding'] ?? ''}' is not supported.`
-          : 'There was an issue with the format of your request: the body is not valid JSON.',
-        errorCode: unsupported ? 'request_body_encoding_unsupported' : undefined,
-      });
-    }
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
-      entry.body = parsed as MessageCreateParamsBase;
-    } else {
-      entry.bodyError = 'not a JSON object';
+    if (parsedBody.kind !== 'json') {
+      const { message, errorCode } = BODY_ERRORS[parsedBody.kind];
+      return this.sendError(entry, response, { status: 400, type: 'invalid_request_error', message, errorCode });
     }
 
-    const validation = validateMessageRequest(parsed, url.searchParams.get('beta') === 'true');
+    const validation = validateMessageRequest(parsedBody.value, url.searchParams.get('beta') === 'true');
     if (!validation.ok) {
       return this.sendError(entry, response, { status: 400, type: 'invalid_request_error', message: validation.message });
     }
@@ -449,6 +484,7 @@ class FakeAnthropicServer implements FakeAnthropic {
     payload: string,
     signal: AbortSignal,
   ): void {
+    if (signal.aborted) return;
     const fault = reply.fault;
     switch (fault?.kind) {
       case 'stall':
@@ -479,7 +515,6 @@ class FakeAnthropicServer implements FakeAnthropic {
     });
     entry.status = 200;
     entry.outcome = fault?.kind === 'malformed' ? 'fault' : 'completed';
-    if (signal.aborted) return;
     response.end(body);
   }
 
@@ -491,6 +526,7 @@ class FakeAnthropicServer implements FakeAnthropic {
     events: ReturnType<typeof renderStreamEvents>,
     signal: AbortSignal,
   ): Promise<void> {
+    if (signal.aborted) return;
     response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',

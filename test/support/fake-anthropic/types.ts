@@ -22,6 +22,8 @@ export interface FakeAnthropicOptions {
   now?: () => number;
   /** Bound on `requests`; the oldest entries are dropped first. @default 1000 */
   maxLoggedRequests?: number;
+  /** Bound on the summed `rawBytes` of `requests` (the newest entry is always kept). @default 64 MiB */
+  maxLoggedBytes?: number;
   /** Bound on cached prefixes; the least recently written is evicted first. @default 10000 */
   maxCacheEntries?: number;
   /**
@@ -31,6 +33,7 @@ export interface FakeAnthropicOptions {
   pingIntervalMs?: number;
 }
 
+/** `index` is `request.index`: the request's position among all requests received, rejected ones included. */
 export type Responder = (request: RecordedRequest, index: number) => FakeReply | Promise<FakeReply>;
 
 export interface FakeToolUse {
@@ -116,7 +119,7 @@ export interface RecordedRequest {
   errorType?: string;
   /** The fault injected into this reply, if any. */
   faultKind?: FakeFault['kind'];
-  /** Present once the prompt was processed (replies and stream faults, not error statuses). */
+  /** Present once the prompt was processed and the cache accounted: every reply past validation and `status`/`refuseConnection` faults. */
   usage?: RecordedUsage;
 }
 

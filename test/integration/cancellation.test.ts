@@ -1,0 +1,239 @@
+/**
+ * Stopping work: `$/cancelRequest` on any model-backed request, `efrit/cancel`
+ * and the `efrit.cancel` command. A cancelled request is always answered
+ * (RequestCancelled), a cancelled queued job never reaches the API, a running
+ * one hangs up on it, and the server goes on serving.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { CancellationTokenSource, type CodeAction } from 'vscode-languageserver-protocol/node';
+import type { CancelResult, ChatResult, RunActionArgs, StatusResult } from '../../server/src/protocol.js';
+import { inventoryTs } from '../fixtures/samples.js';
+import type { RecordedRequest } from '../support/fake-anthropic/types.js';
+import { editReply, startHarness, type Harness } from '../support/harness.js';
+import { eglotCapabilities, rangeOf, type TestClient } from '../support/lsp-client.js';
+
+/** LSP `RequestCancelled`. */
+const requestCancelled = -32800;
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+async function waitForQueue(client: TestClient, predicate: (queue: StatusResult['queue']) => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const { queue } = await client.request<StatusResult>('efrit/status', {});
+    if (predicate(queue)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the queue is ${JSON.stringify(queue)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const idle = (queue: StatusResult['queue']): boolean => queue.running === 0 && queue.queued === 0;
+
+/** The job id of the n-th job that started asking the model, from its status note on efrit/stream. */
+async function nthStartedJob(client: TestClient, n: number): Promise<string> {
+  const started = (): string[] => [...new Set(client.streams.filter((s) => s.kind === 'status' && s.text.startsWith('asking')).map((s) => s.jobId))];
+  await client.waitFor(() => started().length >= n, `job ${n} to start`);
+  return started()[n - 1] as string;
+}
+
+const asksAbout = (request: RecordedRequest | undefined, text: string): boolean => JSON.stringify(request?.body.messages ?? []).includes(text);
+
+async function expectChatWorks(h: Harness): Promise<void> {
+  h.fake.queueReplies({ text: 'Still here.' });
+  const result = await h.client.request<ChatResult>('efrit/chat', { message: 'Are you there?' });
+  expect(result.reply).toBe('Still here.');
+}
+
+describe('$/cancelRequest', () => {
+  it('answers a running chat with RequestCancelled at once and hangs up on the API', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.queueReplies({ text: ['Well, ', 'let me ', 'explain ', 'this ', 'at ', 'great ', 'length…'], chunkDelayMs: 300 });
+    const source = new CancellationTokenSource();
+
+    const chatting = client.connection.sendRequest('efrit/chat', { message: 'Explain everything.' }, source.token);
+    await client.waitFor(() => client.streams.some((s) => s.kind === 'text'), 'the first streamed words');
+    const cancelledAt = Date.now();
+    source.cancel();
+
+    await expect(chatting).rejects.toMatchObject({ code: requestCancelled });
+    expect(Date.now() - cancelledAt).toBeLessThan(1000);
+    await client.waitFor(() => fake.requests[0]?.outcome === 'aborted-by-client', 'the fake to see the request aborted');
+    expect(client.streams.some((s) => s.kind === 'done')).toBe(false);
+    await waitForQueue(client, idle, 'an idle queue');
+    await expectChatWorks(harness);
+  });
+
+  it('takes a queued job out of the queue: it never reaches the API', async () => {
+    harness = await startHarness({ initializationOptions: { queue: { concurrency: 1 } } });
+    const { client, fake } = harness;
+    fake.queueReplies({ text: 'First answer.', latencyMs: 800 });
+    const first = client.request<ChatResult>('efrit/chat', { message: 'First question' });
+    await fake.waitForRequests(1);
+    const source = new CancellationTokenSource();
+
+    const second = client.connection.sendRequest('efrit/chat', { message: 'Second question' }, source.token);
+    await waitForQueue(client, (q) => q.running === 1 && q.queued === 1, 'the second chat to queue');
+    source.cancel();
+
+    await expect(second).rejects.toMatchObject({ code: requestCancelled });
+    expect((await first).reply).toBe('First answer.');
+    // With one slot, anything the queue still held would be sent before this.
+    await expectChatWorks(harness);
+    expect(fake.requests).toHaveLength(2);
+    expect(fake.requests.some((r) => asksAbout(r, 'Second question'))).toBe(false);
+  });
+
+  it('cancels a running fix without touching the document', async () => {
+    harness = await startHarness({ capabilities: eglotCapabilities });
+    const { client, fake } = harness;
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    fake.queueReplies(
+      editReply([{ old_text: 'item.stock < treshold', new_text: 'item.stock < threshold' }], 'Fixed.', { latencyMs: 600 }),
+    );
+    const diagnostic = { range: rangeOf(inventoryTs, 'treshold'), message: "Cannot find name 'treshold'." };
+    const [fix] = (await client.codeActions(uri, diagnostic.range, [diagnostic])) as CodeAction[];
+    const source = new CancellationTokenSource();
+
+    const running = client.connection.sendRequest(
+      'workspace/executeCommand',
+      { command: 'efrit.runAction', arguments: [fix?.command?.arguments?.[0] as RunActionArgs] },
+      source.token,
+    );
+    await fake.waitForRequests(1);
+    source.cancel();
+
+    await expect(running).rejects.toMatchObject({ code: requestCancelled });
+    // Past the time the answer would have come.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(client.appliedEdits).toHaveLength(0);
+    const serverCopy = await client.request<{ text: string }>('efrit/documentText', { textDocument: { uri } });
+    expect(serverCopy.text).toBe(inventoryTs);
+    expect(client.text(uri)).toBe(inventoryTs);
+  });
+
+  it('answers every cancelled request, whatever it was and wherever its job was', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.respondWith(() => ({ text: 'Too slow to matter.', latencyMs: 5000 }));
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const range = rangeOf(inventoryTs, 'restock');
+    const [, , rewrite] = (await client.codeActions(uri, range)) as CodeAction[];
+    const send = (method: string, params: unknown): { source: CancellationTokenSource; answer: Promise<unknown> } => {
+      const source = new CancellationTokenSource();
+      return { source, answer: client.connection.sendRequest(method, params, source.token) };
+    };
+
+    // Five jobs for four slots: four run, one waits.
+    const requests = [
+      send('efrit/chat', { message: 'A chat' }),
+      send('efrit/do', { instruction: 'Rename amount to quantity', textDocument: { uri }, range }),
+      send('workspace/executeCommand', { command: 'efrit.chat', arguments: [{ message: 'A chat by command' }] }),
+      send('codeAction/resolve', rewrite),
+      send('workspace/executeCommand', { command: 'efrit.runAction', arguments: [{ actionId: 'explain', textDocument: { uri }, range }] }),
+    ];
+    await waitForQueue(client, (q) => q.running === 4 && q.queued === 1, 'four running jobs and one queued');
+    await fake.waitForRequests(4);
+    // And one cancelled before the server has even read it.
+    const early = new CancellationTokenSource();
+    early.cancel();
+    requests.push({ source: early, answer: client.connection.sendRequest('efrit/chat', { message: 'Never mind' }, early.token) });
+
+    const cancelledAt = Date.now();
+    // Newest first: the queued job is cancelled while it still waits (cancelling a running one first would free its slot).
+    for (const { source } of [...requests].reverse()) if (source !== early) source.cancel();
+    const answers = await Promise.allSettled(requests.map((r) => r.answer));
+
+    expect(Date.now() - cancelledAt).toBeLessThan(1000);
+    for (const answer of answers) {
+      expect(answer).toMatchObject({ status: 'rejected', reason: { code: requestCancelled } });
+    }
+    await waitForQueue(client, idle, 'an idle queue');
+    expect(fake.requests).toHaveLength(4);
+    await client.waitFor(() => fake.requests.every((r) => r.outcome === 'aborted-by-client'), 'every API call hung up');
+    await expectChatWorks(harness);
+  });
+});
+
+describe('efrit/cancel and efrit.cancel', () => {
+  it('cancels one job by id, and says so only the first time', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.queueReplies({ text: 'Too slow.', latencyMs: 5000 });
+    const chatting = client.request('efrit/chat', { message: 'Hello?' });
+    const jobId = await nthStartedJob(client, 1);
+    await fake.waitForRequests(1);
+
+    expect(await client.request<CancelResult>('efrit/cancel', { jobId })).toEqual({ cancelled: 1 });
+
+    await expect(chatting).rejects.toMatchObject({ code: requestCancelled, data: { reason: 'cancelled' } });
+    expect(await client.request<CancelResult>('efrit/cancel', { jobId })).toEqual({ cancelled: 0 });
+    await client.waitFor(() => fake.requests[0]?.outcome === 'aborted-by-client', 'the fake to see the request aborted');
+    await expectChatWorks(harness);
+  });
+
+  it("cancels every turn of one session and leaves other sessions' work alone", async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.queueReplies({ text: 'Hello to you.' });
+    const { sessionId } = await client.request<ChatResult>('efrit/chat', { message: 'Hello' });
+    fake.respondWith((request) =>
+      asksAbout(request, 'Unrelated') ? { text: 'Unrelated answer.', latencyMs: 300 } : { text: 'Too slow.', latencyMs: 5000 },
+    );
+
+    const secondTurn = client.request('efrit/chat', { sessionId, message: 'Second turn' });
+    const thirdTurn = client.request('efrit/chat', { sessionId, message: 'Third turn' });
+    const elsewhere = client.request<ChatResult>('efrit/chat', { message: 'Unrelated question' });
+    await fake.waitForRequests(3);
+
+    expect(await client.request<CancelResult>('efrit/cancel', { sessionId })).toEqual({ cancelled: 2 });
+
+    await expect(secondTurn).rejects.toMatchObject({ code: requestCancelled });
+    await expect(thirdTurn).rejects.toMatchObject({ code: requestCancelled });
+    expect((await elsewhere).reply).toBe('Unrelated answer.');
+    // The session lives on, without the cancelled turns in its history.
+    fake.queueReplies({ text: 'Back again.' });
+    const next = await client.request<ChatResult>('efrit/chat', { sessionId, message: 'Fourth turn' });
+    expect(next.reply).toBe('Back again.');
+    expect(fake.requests.some((r) => asksAbout(r, 'Third turn'))).toBe(false);
+    expect(fake.requests.at(-1)?.body.messages).toHaveLength(3);
+  });
+
+  it('cancels everything when given no target', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.respondWith(() => ({ text: 'Too slow.', latencyMs: 5000 }));
+    const chats = ['one', 'two', 'three'].map((n) => client.request('efrit/chat', { message: `Question ${n}` }));
+    await fake.waitForRequests(3);
+
+    expect(await client.request<CancelResult>('efrit/cancel', {})).toEqual({ cancelled: 3 });
+
+    for (const chat of chats) await expect(chat).rejects.toMatchObject({ code: requestCancelled });
+    await waitForQueue(client, idle, 'an idle queue');
+    expect(await client.request<CancelResult>('efrit/cancel', {})).toEqual({ cancelled: 0 });
+    await expectChatWorks(harness);
+  });
+
+  it('does the same as the efrit.cancel command, by job id and for everything', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.respondWith(() => ({ text: 'Too slow.', latencyMs: 5000 }));
+    const first = client.request('efrit/chat', { message: 'First' });
+    const firstJob = await nthStartedJob(client, 1);
+    const second = client.request('efrit/chat', { message: 'Second' });
+    const third = client.request('efrit/chat', { message: 'Third' });
+    await fake.waitForRequests(3);
+
+    expect(await client.executeCommand<CancelResult>('efrit.cancel', { jobId: firstJob })).toEqual({ cancelled: 1 });
+    await expect(first).rejects.toMatchObject({ code: requestCancelled });
+    expect(await client.executeCommand<CancelResult>('efrit.cancel')).toEqual({ cancelled: 2 });
+
+    await expect(second).rejects.toMatchObject({ code: requestCancelled });
+    await expect(third).rejects.toMatchObject({ code: requestCancelled });
+    await expectChatWorks(harness);
+  });
+});

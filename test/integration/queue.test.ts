@@ -1,0 +1,164 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CodeAction, Diagnostic } from 'vscode-languageserver-protocol';
+import type { RunActionResult, StatusResult } from '../../server/src/protocol.js';
+import { inventoryTs, statsPy } from '../fixtures/samples.js';
+import { editReply, startHarness, type Harness } from '../support/harness.js';
+import { eglotCapabilities, rangeOf, type TestClient } from '../support/lsp-client.js';
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+const status = (client: TestClient) => client.request<StatusResult>('efrit/status', {});
+
+const typoDiagnostic: Diagnostic = {
+  range: rangeOf(inventoryTs, 'treshold'),
+  severity: 1,
+  source: 'ts',
+  message: "Cannot find name 'treshold'. Did you mean 'threshold'?",
+};
+const typoFix = editReply(
+  [{ old_text: 'item.stock < treshold', new_text: 'item.stock < threshold' }],
+  'Use the parameter `threshold`.',
+);
+
+describe('the queue behind every model call', () => {
+  it('runs independent requests concurrently, up to queue.concurrency', async () => {
+    harness = await startHarness({ initializationOptions: { queue: { concurrency: 3 } } });
+    const { client, fake } = harness;
+    fake.respondWith(() => ({ text: 'ok', latencyMs: 400 }));
+    const chats = Array.from({ length: 5 }, (_, i) => client.request('efrit/chat', { message: `question ${i}` }));
+    await fake.waitForRequests(3);
+    const midway = await status(client);
+    expect(midway.queue).toMatchObject({ running: 3, queued: 2, concurrency: 3 });
+    await Promise.all(chats);
+    expect(fake.requests).toHaveLength(5);
+  });
+
+  it('says how many jobs are ahead while one waits', async () => {
+    harness = await startHarness({ initializationOptions: { queue: { concurrency: 1 } } });
+    const { client, fake } = harness;
+    fake.respondWith(() => ({ text: 'ok', latencyMs: 300 }));
+    const chats = [0, 1, 2].map((i) => client.request<{ jobId: string }>('efrit/chat', { message: `question ${i}` }));
+    const [, , last] = await Promise.all(chats);
+    const notes = client.streams.filter((s) => s.jobId === last?.jobId && s.kind === 'status').map((s) => s.text);
+    expect(notes[0]).toBe('queued (1 ahead)');
+    expect(client.progress.some((p) => p.value.message === 'queued (1 ahead)')).toBe(true);
+  });
+
+  it('shares one model call between identical requests', async () => {
+    harness = await startHarness({ capabilities: eglotCapabilities });
+    const { client, fake } = harness;
+    fake.queueReplies({ ...typoFix, latencyMs: 300 });
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const args = { actionId: 'fix', textDocument: { uri }, range: typoDiagnostic.range, diagnostics: [typoDiagnostic] };
+
+    // An impatient double click: the same action twice, on the same version.
+    const [first, second] = await Promise.all([
+      client.executeCommand<RunActionResult>('efrit.runAction', args),
+      client.executeCommand<RunActionResult>('efrit.runAction', args),
+    ]);
+
+    expect(fake.requests).toHaveLength(1);
+    expect(second).toEqual(first);
+    expect(first.applied).toBe(true);
+    expect(client.appliedEdits).toHaveLength(1);
+    await client.waitFor(() => client.text(uri).includes('< threshold'), 'the fix');
+    expect(client.text(uri).match(/threshold\)/g)).toHaveLength(1);
+    expect((await status(client)).cache.hits).toBeGreaterThanOrEqual(1);
+  });
+
+  it('replaces a queued explanation of a range with a newer one', async () => {
+    harness = await startHarness({ initializationOptions: { queue: { concurrency: 1 } } });
+    const { client, fake } = harness;
+    fake.respondWith(() => ({ text: 'It averages the values.', latencyMs: 300 }));
+    const uri = await client.open('stats.py', statsPy, 'python');
+    const range = rangeOf(statsPy, 'def mean(values):');
+    const blocker = client.request('efrit/chat', { message: 'unrelated' });
+    await fake.waitForRequests(1);
+    const older = client.executeCommand('efrit.runAction', { actionId: 'explain', textDocument: { uri }, range });
+    await client.edit(uri, '"""Summary statistics', '"""Simple summary statistics');
+    const newer = client.executeCommand<RunActionResult>('efrit.runAction', { actionId: 'explain', textDocument: { uri }, range });
+
+    await expect(older).rejects.toMatchObject({ data: { reason: 'cancelled' }, message: expect.stringContaining('Superseded') });
+    await expect(newer).resolves.toMatchObject({ text: 'It averages the values.' });
+    await blocker;
+    expect(fake.requests).toHaveLength(2);
+    expect((await status(client)).queue.superseded).toBe(1);
+  });
+
+  it('refuses interactive work with a clear "busy" error once queue.maxQueued requests wait', async () => {
+    harness = await startHarness({ initializationOptions: { queue: { concurrency: 1, maxQueued: 2 } } });
+    const { client, fake } = harness;
+    fake.respondWith(() => ({ text: 'ok', latencyMs: 500 }));
+    const accepted = [0, 1, 2].map((i) => client.request('efrit/chat', { message: `question ${i}` }));
+    await fake.waitForRequests(1);
+    await expect(client.request('efrit/chat', { message: 'one too many' })).rejects.toMatchObject({
+      data: { reason: 'busy' },
+      message: expect.stringMatching(/busy: 2 requests are already waiting.*efrit\/cancel/),
+    });
+    await Promise.all(accepted);
+  });
+
+  it('backs off for retry-after on 429 and retries, without a retry storm', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    let refused = 0;
+    fake.respondWith(() => {
+      if (refused < 2) {
+        refused += 1;
+        return { fault: { kind: 'status', status: 429, retryAfterSeconds: 1 } };
+      }
+      return { text: 'answered' };
+    });
+    const started = Date.now();
+    const results = await Promise.all([0, 1, 2].map((i) => client.request<{ reply: string }>('efrit/chat', { message: `question ${i}` })));
+    expect(results.map((r) => r.reply)).toEqual(['answered', 'answered', 'answered']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    // Two refusals, each job retried once, after the window: 3 first calls + 2 retries.
+    expect(fake.requests).toHaveLength(5);
+    const after = await status(client);
+    expect(after.queue.retries).toBe(2);
+    expect(after.queue.concurrency).toBeLessThanOrEqual(after.queue.configuredConcurrency);
+  });
+});
+
+describe('prefetching fixes', () => {
+  it('starts the fix when code actions are listed, so picking it uses the finished job', async () => {
+    harness = await startHarness({ initializationOptions: { prefetch: true } });
+    const { client, fake } = harness;
+    fake.queueReplies(typoFix);
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const [fix] = (await client.codeActions(uri, typoDiagnostic.range, [typoDiagnostic])) as CodeAction[];
+    await fake.waitForRequests(1);
+    await client.waitFor(() => client.streams.some((s) => s.kind === 'done'), 'the prefetch to finish');
+
+    const resolved = await client.request<CodeAction>('codeAction/resolve', fix);
+
+    expect(resolved.edit).toBeDefined();
+    expect(fake.requests).toHaveLength(1);
+    expect((await status(client)).prefetch).toEqual({ made: 1, used: 1, wasted: 0 });
+  });
+
+  it('drops a prefetch when the document moves on, and counts it wasted', async () => {
+    harness = await startHarness({ initializationOptions: { prefetch: true } });
+    const { client, fake } = harness;
+    fake.respondWith(() => ({ ...typoFix, latencyMs: 2000 }));
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    await client.codeActions(uri, typoDiagnostic.range, [typoDiagnostic]);
+    await fake.waitForRequests(1);
+    await client.edit(uri, 'export interface Item {', 'export interface StockItem {');
+    await client.waitFor(() => fake.requests[0]?.outcome === 'aborted-by-client', 'the prefetch call to be dropped');
+    expect((await status(client)).prefetch).toEqual({ made: 1, used: 0, wasted: 1 });
+  });
+
+  it('is off by default, because it spends tokens', async () => {
+    harness = await startHarness();
+    const uri = await harness.client.open('src/inventory.ts', inventoryTs);
+    await harness.client.codeActions(uri, typoDiagnostic.range, [typoDiagnostic]);
+    expect((await status(harness.client)).prefetch.made).toBe(0);
+    expect(harness.fake.requests).toHaveLength(0);
+  });
+});
