@@ -142,6 +142,9 @@ describe('$/cancelRequest', () => {
     const early = new CancellationTokenSource();
     early.cancel();
     requests.push({ source: early, answer: client.connection.sendRequest('efrit/chat', { message: 'Never mind' }, early.token) });
+    // vscode-jsonrpc sends the cancellation of an already-cancelled token a macrotask later; let it reach the
+    // server before the running jobs are cancelled, or their freed slots would start the request first.
+    await new Promise((resolve) => setTimeout(resolve, 50));
 
     const cancelledAt = Date.now();
     // Newest first: the queued job is cancelled while it still waits (cancelling a running one first would free its slot).

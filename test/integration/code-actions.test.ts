@@ -1,22 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CodeAction, Command, Diagnostic } from 'vscode-languageserver-protocol';
+import type { CodeAction, Command } from 'vscode-languageserver-protocol';
 import type { RunActionResult } from '../../server/src/protocol.js';
+import { typoDiagnostic, typoFix } from '../fixtures/inventory-typo.js';
 import { inventoryTs } from '../fixtures/samples.js';
 import { editReply, startHarness, type Harness } from '../support/harness.js';
 import { eglotCapabilities, rangeOf } from '../support/lsp-client.js';
 
-const typoDiagnostic = (text: string): Diagnostic => ({
-  range: rangeOf(text, 'treshold'),
-  severity: 1,
-  source: 'ts',
-  code: 2552,
-  message: "Cannot find name 'treshold'. Did you mean 'threshold'?",
-});
-
-const typoFix = editReply(
-  [{ old_text: '  return items.filter((item) => item.stock < treshold);', new_text: '  return items.filter((item) => item.stock < threshold);' }],
-  'Use the parameter `threshold`.',
-);
 
 const asActions = (items: (CodeAction | Command)[]): CodeAction[] => items as CodeAction[];
 
@@ -31,7 +20,7 @@ describe('listing code actions', () => {
     harness = await startHarness();
     const { client, fake } = harness;
     const uri = await client.open('src/inventory.ts', inventoryTs);
-    const diagnostic = typoDiagnostic(inventoryTs);
+    const diagnostic = typoDiagnostic;
 
     const actions = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
 
@@ -90,7 +79,7 @@ describe('picking an action', () => {
     const { client, fake } = harness;
     fake.queueReplies(typoFix);
     const uri = await client.open('src/inventory.ts', inventoryTs);
-    const diagnostic = typoDiagnostic(inventoryTs);
+    const diagnostic = typoDiagnostic;
     const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
 
     const resolved = await client.request<CodeAction>('codeAction/resolve', fix);
@@ -109,7 +98,7 @@ describe('picking an action', () => {
     const { client, fake } = harness;
     fake.queueReplies(typoFix);
     const uri = await client.open('src/inventory.ts', inventoryTs);
-    const diagnostic = typoDiagnostic(inventoryTs);
+    const diagnostic = typoDiagnostic;
     const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
 
     const result = await client.executeCommand<RunActionResult>(fix?.command?.command ?? '', fix?.command?.arguments?.[0]);
@@ -126,7 +115,7 @@ describe('picking an action', () => {
     const { client, fake } = harness;
     fake.queueReplies({ ...typoFix, latencyMs: 600 });
     const uri = await client.open('src/inventory.ts', inventoryTs);
-    const diagnostic = typoDiagnostic(inventoryTs);
+    const diagnostic = typoDiagnostic;
     const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
 
     const resolved = await client.request<CodeAction>('codeAction/resolve', fix);
@@ -148,7 +137,7 @@ describe('picking an action', () => {
     const { client, fake } = harness;
     fake.queueReplies({ ...typoFix, latencyMs: 300 });
     const uri = await client.open('src/inventory.ts', inventoryTs);
-    const diagnostic = typoDiagnostic(inventoryTs);
+    const diagnostic = typoDiagnostic;
     const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
 
     const resolving = client.request<CodeAction>('codeAction/resolve', fix);
@@ -165,7 +154,7 @@ describe('picking an action', () => {
     const { client, fake } = harness;
     fake.queueReplies({ ...typoFix, latencyMs: 300 });
     const uri = await client.open('src/inventory.ts', inventoryTs);
-    const diagnostic = typoDiagnostic(inventoryTs);
+    const diagnostic = typoDiagnostic;
     const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
 
     const running = client.executeCommand<RunActionResult>('efrit.runAction', fix?.command?.arguments?.[0]);

@@ -5,28 +5,17 @@
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CodeAction, Diagnostic } from 'vscode-languageserver-protocol';
+import type { CodeAction } from 'vscode-languageserver-protocol';
 import type { ChatResult, RunActionArgs, StatusResult } from '../../server/src/protocol.js';
+import { typoDiagnostic, typoFix } from '../fixtures/inventory-typo.js';
 import { inventoryTs } from '../fixtures/samples.js';
 import type { FakeFault, FakeReply } from '../support/fake-anthropic/types.js';
-import { editReply, startHarness, testApiKey, type Harness } from '../support/harness.js';
-import { eglotCapabilities, rangeOf, type TestClient } from '../support/lsp-client.js';
+import { startHarness, testApiKey, type Harness } from '../support/harness.js';
+import { eglotCapabilities, type TestClient } from '../support/lsp-client.js';
 
 /** LSP `RequestFailed`: the request was valid, the work behind it failed. */
 const requestFailed = -32803;
 
-const typoDiagnostic: Diagnostic = {
-  range: rangeOf(inventoryTs, 'treshold'),
-  severity: 1,
-  source: 'ts',
-  code: 2552,
-  message: "Cannot find name 'treshold'. Did you mean 'threshold'?",
-};
-
-const typoFix = editReply(
-  [{ old_text: '  return items.filter((item) => item.stock < treshold);', new_text: '  return items.filter((item) => item.stock < threshold);' }],
-  'Use the parameter `threshold`.',
-);
 
 const fault = (f: FakeFault, extra: Partial<FakeReply> = {}): FakeReply => ({ ...typoFix, fault: f, ...extra });
 

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CodeAction, Diagnostic } from 'vscode-languageserver-protocol';
+import type { CodeAction } from 'vscode-languageserver-protocol';
 import type { RunActionResult, StatusResult } from '../../server/src/protocol.js';
+import { typoDiagnostic, typoFix } from '../fixtures/inventory-typo.js';
 import { inventoryTs, statsPy } from '../fixtures/samples.js';
-import { editReply, startHarness, type Harness } from '../support/harness.js';
+import { startHarness, type Harness } from '../support/harness.js';
 import { eglotCapabilities, rangeOf, type TestClient } from '../support/lsp-client.js';
 
 let harness: Harness | undefined;
@@ -13,16 +14,6 @@ afterEach(async () => {
 
 const status = (client: TestClient) => client.request<StatusResult>('efrit/status', {});
 
-const typoDiagnostic: Diagnostic = {
-  range: rangeOf(inventoryTs, 'treshold'),
-  severity: 1,
-  source: 'ts',
-  message: "Cannot find name 'treshold'. Did you mean 'threshold'?",
-};
-const typoFix = editReply(
-  [{ old_text: 'item.stock < treshold', new_text: 'item.stock < threshold' }],
-  'Use the parameter `threshold`.',
-);
 
 describe('the queue behind every model call', () => {
   it('runs independent requests concurrently, up to queue.concurrency', async () => {
