@@ -22,12 +22,12 @@ function lastUserText(body: RequestShape): string {
     .join('\n');
 }
 
-/** Excerpt lines as the server numbers them: "  12│ text" or "  12│›text". */
+/** Excerpt lines as the server numbers them: "  12| text" or "  12|>text". */
 function excerptLines(prompt: string): Map<number, { text: string; selected: boolean }> {
   const lines = new Map<number, { text: string; selected: boolean }>();
   for (const raw of prompt.split('\n')) {
-    const match = /^ *(\d+)│([ ›])(.*)$/.exec(raw);
-    if (match !== null) lines.set(Number(match[1]), { text: match[3] ?? '', selected: match[2] === '›' });
+    const match = /^ *(\d+)\|([ >])(.*)$/.exec(raw);
+    if (match !== null) lines.set(Number(match[1]), { text: match[3] ?? '', selected: match[2] === '>' });
   }
   return lines;
 }

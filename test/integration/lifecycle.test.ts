@@ -29,7 +29,7 @@ describe('the command line', () => {
   });
 
   it('is the package bin, runnable with npx from the repository root', async () => {
-    expect(packageJson.bin['efrit-lsp']).toBe('dist/server/src/cli.js');
+    expect(packageJson.bin['efrit-lsp']).toBe('dist/efrit-lsp.js');
     const { stdout } = await run('npx', ['--no-install', 'efrit-lsp', '--version'], { cwd: repoRoot });
     expect(stdout.trim()).toBe(packageJson.version);
   });

@@ -45,7 +45,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /** The repository root, from either test/support (vitest) or dist/test/support (demo, bench). */
 export const repoRoot = here.includes(`${'/'}dist${'/'}`) ? join(here, '..', '..', '..') : join(here, '..', '..');
-export const serverEntry = join(repoRoot, 'dist', 'server', 'src', 'cli.js');
+/** The shipped server: the bundle that the package's bin names. */
+export const serverEntry = join(repoRoot, 'dist', 'efrit-lsp.js');
 
 /** What VS Code 1.9x advertises for the parts efrit-lsp uses. */
 export const vscodeCapabilities: ClientCapabilities = {

@@ -43,8 +43,8 @@ function readRawEdits(input: unknown): { summary: string; edits: RawEdit[] } {
   return { summary, edits: out };
 }
 
-/** The gutter the excerpt shows ("  12│ " or "  12│›"), which a model sometimes copies. */
-const gutter = /^ *\d+│[ ›]?/;
+/** The gutter the excerpt shows ("  12| " or "  12|>"), which a model sometimes copies. */
+const gutter = /^ *\d+\|[ >]?/;
 
 function stripGutter(text: string): string | undefined {
   const lines = text.split('\n');

@@ -9,19 +9,23 @@
  *
  * The `numbered` format, which the prompt explains to the model:
  *
- *     src/app.ts (typescript) — lines 8–11 of 40, selection at 10:7–10:13
- *      8│ import { load } from './load.js';
- *      9│ // Read once at startup.
- *     10│›const config = load();
- *     11│ export default config;
+ *     src/app.ts (typescript) - lines 8-11 of 40, selection at 10:7-10:13
+ *      8| import { load } from './load.js';
+ *      9| // Read once at startup.
+ *     10|>const config = load();
+ *     11| export default config;
  *
  * - a header: path, language, the 1-based lines shown and the total, and the
  *   selection as 1-based `line:column` (columns count UTF-16 code units);
- * - then one row per line: the 1-based line number right-aligned, `│`, then
- *   `›` for a line inside the selection or a space otherwise, then the line's
+ * - then one row per line: the 1-based line number right-aligned, `|`, then
+ *   `>` for a line inside the selection or a space otherwise, then the line's
  *   text exactly, without its line break;
  * - hidden characters of a line too long to show whole are replaced by
- *   `…[+N chars]` (N characters left out at that place, before or after).
+ *   `...[+N chars]` (N characters left out at that place, before or after).
+ *
+ * Every character the format adds is ASCII on purpose: V8 keeps a string of
+ * Latin-1 text at one byte per character, so an excerpt of ASCII code costs
+ * half the memory and copying it would with a single `│` in it.
  */
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,8 +81,8 @@ export interface CapturedContext {
   totalLines: number;
 }
 
-const gutterBar = '│';
-const selectedLineMarker = '›';
+const gutterBar = '|';
+const selectedLineMarker = '>';
 const contextLineMarker = ' ';
 // A context line is cut rather than dropped only if this much of it still fits.
 const minimumUsefulCut = 40;
@@ -103,9 +107,9 @@ export function captureContext(doc: TrackedDocument, range: Range, options: Capt
   const wantedLastLine = Math.min(lineCount - 1, lastSelectedLine + wholeNonNegative(options.linesAfter));
 
   const relativePath = relativePathOf(doc.uri, options.workspaceRoots ?? []);
-  const selectionLabel = `${selection.start.line + 1}:${selection.start.character + 1}–${selection.end.line + 1}:${selection.end.character + 1}`;
+  const selectionLabel = `${selection.start.line + 1}:${selection.start.character + 1}-${selection.end.line + 1}:${selection.end.character + 1}`;
   const header = (first: number, last: number): string =>
-    `${relativePath} (${doc.languageId}) — lines ${first}–${last} of ${lineCount}, selection at ${selectionLabel}`;
+    `${relativePath} (${doc.languageId}) - lines ${first}-${last} of ${lineCount}, selection at ${selectionLabel}`;
   // Shown line numbers are at most lineCount, so this bounds the final header.
   const bodyBudget = maxChars - header(lineCount, lineCount).length;
 
@@ -369,7 +373,7 @@ function cutAround(text: string, lineStart: number, length: number, focusStart: 
 }
 
 function cutMarker(hidden: number): string {
-  return `…[+${hidden} chars]`;
+  return `...[+${hidden} chars]`;
 }
 
 function markerLength(hidden: number): number {
@@ -437,7 +441,7 @@ function formatDiagnostics(diagnostics: readonly Diagnostic[], firstLine: number
       const tag = [d.source, d.code].filter((part) => part !== undefined && part !== '').join(' ');
       const raw = typeof d.message === 'string' ? d.message : d.message.value;
       let message = raw.replace(/\s*\r?\n\s*/g, ' ').trim();
-      if (message.length > maximumDiagnosticMessage) message = `${message.slice(0, surrogateSafeEnd(message, 0, maximumDiagnosticMessage))}…`;
+      if (message.length > maximumDiagnosticMessage) message = `${message.slice(0, surrogateSafeEnd(message, 0, maximumDiagnosticMessage))}...`;
       return `line ${d.range.start.line + 1}:${d.range.start.character + 1} ${severity}${tag === '' ? '' : ` [${tag}]`} ${message}`;
     });
 }

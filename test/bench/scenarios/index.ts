@@ -1,0 +1,10 @@
+/**
+ * Every benchmark scenario, in the order `npm run bench` runs them. A new
+ * scenario is one module in this folder exporting a `Scenario`, added here;
+ * its `name` is what `--only` selects.
+ */
+import type { Scenario } from '../scenario.js';
+import { captureScenario } from './capture.js';
+import { syncScenario } from './sync.js';
+
+export const scenarios: readonly Scenario[] = [captureScenario, syncScenario];
