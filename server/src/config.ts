@@ -132,6 +132,13 @@ export const settingsSchema = {
     default: true,
     description: 'Send document deltas instead of whole windows on later turns.',
   } as SettingSpec<boolean>,
+  'context.rebasePercent': {
+    type: 'integer',
+    default: 50,
+    min: 0,
+    max: 100,
+    description: 'With deltas on: change hunks larger than this percent of the window the model saw are replaced by a fresh window.',
+  } as SettingSpec<number>,
   promptCaching: { type: 'boolean', default: true, description: 'Mark prompt cache breakpoints.' } as SettingSpec<boolean>,
   prefetch: {
     type: 'boolean',

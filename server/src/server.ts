@@ -188,6 +188,7 @@ export function createServer({ connection, logger, version, env = process.env }:
   });
   connection.onDidCloseTextDocument(({ textDocument }) => {
     documents.close(textDocument.uri);
+    sessions.forgetDocument(textDocument.uri);
     assistant.documentChanged(textDocument.uri);
     queue.cancelWhere((job) => job.spec.uri === textDocument.uri && job.priority === 'background', 'The document was closed.');
   });

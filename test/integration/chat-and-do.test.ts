@@ -126,6 +126,16 @@ describe('efrit/do', () => {
     expect(Array.isArray(head) && head[0]?.type).toBe('tool_result');
   });
 
+  it('is also the efrit.do command, for clients that only run commands', async () => {
+    harness = await startHarness({ capabilities: eglotCapabilities });
+    const { client, fake } = harness;
+    fake.queueReplies(editReply([{ old_text: 'stock: number;', new_text: 'stock: number; // units on hand' }], 'Documents the field.'));
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const result = await client.executeCommand<DoResult>('efrit.do', { instruction: 'document stock', textDocument: { uri } });
+    expect(result).toMatchObject({ applied: true, summary: 'Documents the field.' });
+    await client.waitFor(() => client.text(uri).includes('units on hand'), 'the edit');
+  });
+
   it('counts the work in efrit/status', async () => {
     harness = await startHarness();
     const { client, fake } = harness;

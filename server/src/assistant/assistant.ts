@@ -9,14 +9,15 @@ import type { ContentBlockParam, MessageParam, TextBlockParam } from '@anthropic
 import { LRUCache } from 'lru-cache';
 import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
 import type { Settings } from '../config.js';
-import { captureContext, validateRange, type CapturedContext } from '../context/capture-context.js';
+import { captureContext, validateRange, type CaptureOptions, type CapturedContext } from '../context/capture-context.js';
+import { documentTurn, type DocumentTurn, type MatchContext } from '../sessions/delta-tracker.js';
 import type { DocumentStore } from '../documents/document-store.js';
 import type { TrackedDocument } from '../documents/tracked-document.js';
 import { rebaseEdits, toTextEdits, type OffsetEdit } from '../documents/rebase.js';
 import { EfritError, messageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ModelClient, ModelReply, ModelRequest } from '../model/model-client.js';
-import { excerptText, proposeEditsTool, systemBlocks } from '../model/prompts.js';
+import { excerptText, proposeEditsTool, systemBlocks, withCacheBreakpoints } from '../model/prompts.js';
 import type { CallUsage, UsageMeter } from '../model/usage-meter.js';
 import { BuiltinActions, type Priority } from '../protocol.js';
 import type { Job, JobQueue } from '../queue/job-queue.js';
@@ -169,18 +170,13 @@ export class Assistant {
   /** One turn of a conversation, optionally about a document range. */
   chat(params: { sessionId?: string | undefined; message: string; uri?: string | undefined; range?: Range | undefined }): Job<ChatOutcome> {
     const session = this.session(params.sessionId);
-    const parts: string[] = [];
-    if (params.uri !== undefined) {
-      const doc = this.document(params.uri);
-      const range = params.range ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
-      this.checkRange(doc, range);
-      parts.push(excerptText(this.capture(doc, range, [])));
-    }
-    parts.push(params.message);
-    const userMessage = this.userTurn(session, parts.join('\n\n'));
+    const target = params.uri === undefined ? undefined : this.target(params.uri, params.range);
     return this.submitInSession<ChatOutcome>(session, 'Efrit: Chat', async (signal, jobId) => {
+      // Built when the turn runs, after the session's previous turn: the delta is against what the model saw last.
+      const turn = target === undefined ? undefined : this.documentTurn(session, target.uri, target.range);
+      const userMessage = this.userTurn(session, turn === undefined ? [params.message] : [turn.text, params.message]);
       const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'none' } });
-      this.deps.sessions.commitTurn(session, [userMessage, reply.assistantMessage]);
+      this.commit(session, [userMessage, reply.assistantMessage], turn);
       return { sessionId: session.id, reply: reply.text, usage: reply.usage };
     });
   }
@@ -191,19 +187,15 @@ export class Assistant {
    */
   do(params: { sessionId?: string | undefined; instruction: string; uri: string; range?: Range | undefined }): Job<DoOutcome> {
     const session = this.session(params.sessionId);
-    const doc = this.document(params.uri);
-    const range = params.range ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
-    this.checkRange(doc, range);
-    const context = this.capture(doc, range, []);
-    const selectionStart = doc.offsetAt(range.start);
-    const eol = doc.eol;
-    const baseVersion = doc.version;
-    const baseEpoch = doc.journal.epoch;
-    const userMessage = this.userTurn(session, `${excerptText(context)}\n\nInstruction: ${params.instruction}`);
+    const target = this.target(params.uri, params.range);
     return this.submitInSession<DoOutcome>(session, `Efrit: Do: ${params.instruction.slice(0, 60)}`, async (signal, jobId) => {
+      const turn = this.documentTurn(session, target.uri, target.range);
+      const doc = this.document(target.uri);
+      const base = { selectionStart: doc.offsetAt(target.range.start), eol: doc.eol, version: doc.version, epoch: doc.journal.epoch };
+      const userMessage = this.userTurn(session, [turn.text, `Instruction: ${params.instruction}`]);
       const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'auto' } });
-      const proposal = this.proposalFrom(reply, context, eol, selectionStart);
-      this.deps.sessions.commitTurn(session, [userMessage, reply.assistantMessage]);
+      const proposal = this.proposalFrom(reply, turn.match, base.eol, base.selectionStart);
+      this.commit(session, [userMessage, reply.assistantMessage], turn);
       const call = reply.toolCalls.find((c) => c.name === proposeEditsTool.name);
       if (call !== undefined) {
         // The API requires every tool_use to be answered before the conversation goes on.
@@ -213,7 +205,7 @@ export class Assistant {
       return {
         sessionId: session.id,
         summary,
-        plan: proposal === undefined ? null : { uri: doc.uri, baseVersion, baseEpoch, edits: proposal.edits, document: doc },
+        plan: proposal === undefined ? null : { uri: doc.uri, baseVersion: base.version, baseEpoch: base.epoch, edits: proposal.edits, document: doc },
       };
     });
   }
@@ -308,14 +300,18 @@ export class Assistant {
   }
 
   private capture(doc: TrackedDocument, range: Range, diagnostics: readonly Diagnostic[]): CapturedContext {
+    return captureContext(doc, range, this.captureOptions(diagnostics));
+  }
+
+  private captureOptions(diagnostics: readonly Diagnostic[]): CaptureOptions {
     const settings = this.deps.settings();
-    return captureContext(doc, range, {
+    return {
       linesBefore: settings['context.linesBefore'],
       linesAfter: settings['context.linesAfter'],
       maxChars: settings['context.maxChars'],
       workspaceRoots: this.deps.workspaceRoots(),
       diagnostics: [...diagnostics],
-    });
+    };
   }
 
   private session(sessionId: string | undefined): Session {
@@ -327,14 +323,39 @@ export class Assistant {
     return session;
   }
 
-  /** A user message that first answers any tool calls the previous turn left open. */
-  private userTurn(session: Session, text: string): MessageParam {
-    const content: ContentBlockParam[] = [...session.pendingToolResults, { type: 'text', text }];
+  /** A user message that first answers any tool calls the previous turn left open; one text block per part. */
+  private userTurn(session: Session, parts: string[]): MessageParam {
+    const content: ContentBlockParam[] = [...session.pendingToolResults, ...parts.map((text): ContentBlockParam => ({ type: 'text', text }))];
     session.pendingToolResults = [];
     return { role: 'user', content };
   }
 
-  private proposalFrom(reply: ModelReply, context: CapturedContext, eol: '\n' | '\r\n', selectionStart: number) {
+  /** Checked when the request arrives, so a bad document or range is refused before anything is queued. */
+  private target(uri: string, range: Range | undefined): { uri: string; range: Range } {
+    const doc = this.document(uri);
+    const wanted = range ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+    this.checkRange(doc, wanted);
+    return { uri, range: wanted };
+  }
+
+  /** What the model is told about the document this turn: a window, the changes since it last saw one, or "unchanged". */
+  private documentTurn(session: Session, uri: string, range: Range): DocumentTurn {
+    const settings = this.deps.settings();
+    const doc = this.document(uri);
+    this.checkRange(doc, range);
+    return documentTurn(doc, range, session.views.get(uri), { ...this.captureOptions([]), rebaseShare: settings['context.rebasePercent'] / 100 }, settings.deltas);
+  }
+
+  /** A finished turn joins the history, and what the model saw of the document becomes the base of the next delta. */
+  private commit(session: Session, turn: MessageParam[], document: DocumentTurn | undefined): void {
+    if (document !== undefined) {
+      session.views.set(document.view.uri, document.view);
+      this.deps.usage.recordDeltaSaving(document.charsSaved);
+    }
+    this.deps.sessions.commitTurn(session, turn);
+  }
+
+  private proposalFrom(reply: ModelReply, context: MatchContext, eol: '\n' | '\r\n', selectionStart: number) {
     const call = reply.toolCalls.find((c) => c.name === proposeEditsTool.name);
     if (call === undefined) return undefined;
     if (reply.stopReason === 'max_tokens') {
@@ -359,7 +380,7 @@ export class Assistant {
         system,
         // Always the same tool list, so the cached prefix does not depend on the action.
         tools: [proposeEditsTool],
-        messages: turn.messages,
+        messages: withCacheBreakpoints(turn.messages, settings.promptCaching),
         ...(turn.toolChoice !== undefined ? { toolChoice: turn.toolChoice } : {}),
       },
       {

@@ -7,7 +7,7 @@
  * overlaps another, malformed arguments) is an `invalidEdit` error: never a
  * guess, so never a mangled document.
  */
-import type { CapturedContext } from '../context/capture-context.js';
+import type { MatchContext } from '../sessions/delta-tracker.js';
 import type { OffsetEdit } from '../documents/rebase.js';
 import { EfritError } from '../errors.js';
 
@@ -60,7 +60,7 @@ function findAtMostTwo(haystack: string, needle: string): number[] {
   return second < 0 ? [first] : [first, second];
 }
 
-function lineOfWindowOffset(context: CapturedContext, offset: number): number {
+function lineOfWindowOffset(context: MatchContext, offset: number): number {
   let line = context.windowStartLine;
   for (let i = context.windowText.indexOf('\n'); i >= 0 && i < offset; i = context.windowText.indexOf('\n', i + 1)) line += 1;
   return line;
@@ -70,7 +70,7 @@ function lineOfWindowOffset(context: CapturedContext, offset: number): number {
  * Resolves a `propose_edits` input against the captured excerpt. `eol` is the
  * document's line ending: the model writes `\n`, a CRLF file gets `\r\n`.
  */
-export function resolveProposedEdits(input: unknown, context: CapturedContext, eol: '\n' | '\r\n', selectionStartOffset: number): ProposedEdits {
+export function resolveProposedEdits(input: unknown, context: MatchContext, eol: '\n' | '\r\n', selectionStartOffset: number): ProposedEdits {
   const { summary, edits } = readRawEdits(input);
   const toDocumentEol = (text: string): string => (eol === '\r\n' ? text.replace(/\r?\n/g, '\r\n') : text);
   const resolved: OffsetEdit[] = [];

@@ -4,7 +4,7 @@
  * goes into them, so they form a byte-identical prefix the API's prompt cache
  * can serve. Everything that changes goes into the messages.
  */
-import type { TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages/messages.js';
+import type { ContentBlockParam, MessageParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages/messages.js';
 
 export const systemPrompt = `You are Efrit, a careful coding assistant working inside the user's editor through a language server.
 
@@ -55,4 +55,28 @@ export function systemBlocks(promptCaching: boolean): TextBlockParam[] {
 export function excerptText(context: { numbered: string; diagnostics: readonly string[] }): string {
   const diagnostics = context.diagnostics.length === 0 ? '' : `\n\nDiagnostics:\n${context.diagnostics.join('\n')}`;
   return `${context.numbered}${diagnostics}`;
+}
+
+/**
+ * Marks the conversation's cache breakpoints on a copy of it: the first
+ * block of the first message (the first sight of the document, which every
+ * later turn repeats byte for byte) and the last block of the last message
+ * (so the next turn reads everything up to here from the cache). With the
+ * system prompt's own mark that is three of the API's four.
+ */
+export function withCacheBreakpoints(messages: readonly MessageParam[], enabled: boolean): MessageParam[] {
+  if (!enabled || messages.length === 0) return [...messages];
+  const marked = [...messages];
+  const mark = (index: number, which: 'first' | 'last'): void => {
+    const message = marked[index] as MessageParam;
+    const blocks: ContentBlockParam[] = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : [...(message.content as ContentBlockParam[])];
+    const at = which === 'first' ? 0 : blocks.length - 1;
+    const block = blocks[at];
+    if (block === undefined || !('type' in block) || (block.type !== 'text' && block.type !== 'tool_result')) return;
+    blocks[at] = { ...block, cache_control: { type: 'ephemeral' } };
+    marked[index] = { ...message, content: blocks } as MessageParam;
+  };
+  mark(0, 'first');
+  mark(marked.length - 1, 'last');
+  return marked;
 }

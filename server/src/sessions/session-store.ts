@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MessageParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import { LRUCache } from 'lru-cache';
+import type { DocumentView } from './delta-tracker.js';
 
 export interface Session {
   readonly id: string;
@@ -19,6 +20,8 @@ export interface Session {
   busy: Promise<unknown> | undefined;
   /** Answers to the last turn's tool calls, sent at the head of the next user turn as the API requires. */
   pendingToolResults: ToolResultBlockParam[];
+  /** What the model has seen of each document, the base of the next delta. */
+  views: Map<string, DocumentView>;
 }
 
 export interface SessionStoreOptions {
@@ -82,7 +85,7 @@ export class SessionStore {
   }
 
   create(): Session {
-    const session: Session = { id: `session-${randomUUID()}`, createdAt: this.now(), messages: [], bytes: 0, busy: undefined, pendingToolResults: [] };
+    const session: Session = { id: `session-${randomUUID()}`, createdAt: this.now(), messages: [], bytes: 0, busy: undefined, pendingToolResults: [], views: new Map() };
     this.cache.set(session.id, session);
     return session;
   }
@@ -99,13 +102,22 @@ export class SessionStore {
     return this.cache.size;
   }
 
+  /** A closed document: no session keeps a view of it (the next turn about it starts afresh). */
+  forgetDocument(uri: string): void {
+    for (const session of this.cache.values()) session.views.delete(uri);
+  }
+
   /** Appends a finished turn (user message and the assistant's answer) and re-measures the session. */
   commitTurn(session: Session, turn: MessageParam[]): void {
     session.messages.push(...turn);
+    let trimmed = false;
     while (session.messages.length > this.maxTurns * 2) {
       session.messages.splice(0, 2);
       dropOrphanToolResults(session.messages);
+      trimmed = true;
     }
+    // The window a delta would refer to may have been in the dropped turns: the next turn sends a fresh one.
+    if (trimmed) session.views.clear();
     session.bytes = sizeOf(session.messages);
     if (this.cache.has(session.id)) this.cache.set(session.id, session);
   }
