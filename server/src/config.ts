@@ -157,6 +157,32 @@ export const settingsSchema = {
     default: [],
     description: 'User-defined actions: `{ id, title, prompt, kind? }`, listed after the built-in ones.',
   } as SettingSpec<UserAction[]>,
+  'agent.maxSteps': {
+    type: 'integer',
+    default: 8,
+    min: 1,
+    max: 50,
+    description: 'Most model steps one efrit/do may take (each may run several read-only tools at once).',
+  } as SettingSpec<number>,
+  'agent.tokenBudget': {
+    type: 'integer',
+    default: 200_000,
+    min: 1_000,
+    max: 5_000_000,
+    description: 'Most input plus output tokens one efrit/do may spend over all its steps.',
+  } as SettingSpec<number>,
+  'agent.logBudgetTokens': {
+    type: 'integer',
+    default: 16_000,
+    min: 1_000,
+    max: 500_000,
+    description: "Tokens the agent's history of tool calls may take in a request; older results are cut to one line.",
+  } as SettingSpec<number>,
+  'agent.allowSecretFiles': {
+    type: 'boolean',
+    default: false,
+    description: 'Let the agent read secret-looking files (.env, keys, credentials). Off: they are refused.',
+  } as SettingSpec<boolean>,
   logLevel: {
     type: 'logLevel',
     default: 'info',

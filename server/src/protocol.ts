@@ -96,6 +96,8 @@ export interface DoResult {
   sessionId: string;
   jobId: string;
   summary: string;
+  /** Model steps the agent took (an addition to the contract; clients may ignore it). */
+  steps: number;
   edit: WorkspaceEdit | null;
   applied: boolean;
 }
@@ -169,6 +171,7 @@ export type ErrorReason =
   | 'stalled'
   | 'cancelled'
   | 'incomplete'
+  | 'agentStopped'
   | 'invalidEdit'
   | 'editConflict'
   | 'documentNotOpen'

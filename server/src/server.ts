@@ -16,6 +16,7 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { fileURLToPath } from 'node:url';
+import { WorkspaceTools } from './agent/workspace-tools.js';
 import { Assistant } from './assistant/assistant.js';
 import { applySettings, defaultSettings, type Settings } from './config.js';
 import { DocumentStore } from './documents/document-store.js';
@@ -77,7 +78,9 @@ export function createServer({ connection, logger, version, env = process.env }:
   const usage = new UsageMeter();
   const model = new ModelClient(credentials, logger);
   const reporter = new LspJobReporter(connection, () => capabilities.window?.workDoneProgress === true, redactor, logger);
+  const tools = new WorkspaceTools({ roots: () => workspaceRoots, documents, allowSecretFiles: () => settings['agent.allowSecretFiles'] });
   const assistant = new Assistant({
+    tools,
     documents,
     queue,
     model,

@@ -23,6 +23,8 @@ import { BuiltinActions, type Priority } from '../protocol.js';
 import type { Job, JobQueue } from '../queue/job-queue.js';
 import type { Session, SessionStore } from '../sessions/session-store.js';
 import { actionCatalog, actionTitle, findAction, type ActionDefinition } from './action-catalog.js';
+import { notRunResults, runAgentLoop } from '../agent/do-agent.js';
+import { readOnlyToolDefinitions, type WorkspaceTools } from '../agent/workspace-tools.js';
 import { resolveProposedEdits } from './edit-proposal.js';
 
 /** How the domain tells the user what a job is doing; the feature layer maps it to LSP. */
@@ -65,6 +67,8 @@ export interface ChatOutcome {
 export interface DoOutcome {
   sessionId: string;
   summary: string;
+  /** Model steps the agent took. */
+  steps: number;
   plan: PlannedEdit | null;
 }
 
@@ -78,7 +82,12 @@ export interface AssistantDeps {
   workspaceRoots: () => string[];
   reporter: JobReporter;
   logger: Logger;
+  /** The read-only workspace tools of the efrit/do agent. */
+  tools: WorkspaceTools;
 }
+
+/** Every request offers the same tools (tool_choice says which may be used), so its cached prefix never depends on the action. */
+const allTools = [proposeEditsTool, ...readOnlyToolDefinitions];
 
 interface PrefetchRecord {
   uri: string;
@@ -182,29 +191,44 @@ export class Assistant {
   }
 
   /**
-   * `efrit/do`: the model may answer in words or propose edits. One model step
-   * for now; the multi-step tool loop builds on this.
+   * `efrit/do`: the efrit-style agent. The model may read open documents and
+   * workspace files over several steps, then proposes edits or answers in
+   * words; see agent/do-agent.ts for its bounds.
    */
   do(params: { sessionId?: string | undefined; instruction: string; uri: string; range?: Range | undefined }): Job<DoOutcome> {
     const session = this.session(params.sessionId);
     const target = this.target(params.uri, params.range);
     return this.submitInSession<DoOutcome>(session, `Efrit: Do: ${params.instruction.slice(0, 60)}`, async (signal, jobId) => {
+      const settings = this.deps.settings();
       const turn = this.documentTurn(session, target.uri, target.range);
       const doc = this.document(target.uri);
       const base = { selectionStart: doc.offsetAt(target.range.start), eol: doc.eol, version: doc.version, epoch: doc.journal.epoch };
       const userMessage = this.userTurn(session, [turn.text, `Instruction: ${params.instruction}`]);
-      const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'auto' } });
+      const result = await runAgentLoop({
+        prefix: [...session.messages, userMessage],
+        step: (messages) => this.callModel(jobId, signal, { messages, toolChoice: { type: 'auto' } }),
+        runTool: (call) => this.deps.tools.run(call.name, call.input, signal),
+        finalTool: proposeEditsTool.name,
+        onToolNote: (text) => this.deps.reporter.note(jobId, 'tool', text),
+        limits: {
+          maxSteps: settings['agent.maxSteps'],
+          tokenBudget: settings['agent.tokenBudget'],
+          logBudgetTokens: settings['agent.logBudgetTokens'],
+        },
+        signal,
+      });
+      const reply = result.finalReply;
       const proposal = this.proposalFrom(reply, turn.match, base.eol, base.selectionStart);
-      this.commit(session, [userMessage, reply.assistantMessage], turn);
+      this.commit(session, [userMessage, ...result.history], turn);
       const call = reply.toolCalls.find((c) => c.name === proposeEditsTool.name);
-      if (call !== undefined) {
-        // The API requires every tool_use to be answered before the conversation goes on.
-        session.pendingToolResults.push({ type: 'tool_result', tool_use_id: call.id, content: 'The edits were handed to the editor.' });
-      }
+      // The API requires every tool_use to be answered before the conversation goes on.
+      if (call !== undefined) session.pendingToolResults.push({ type: 'tool_result', tool_use_id: call.id, content: 'The edits were handed to the editor.' });
+      session.pendingToolResults.push(...notRunResults(result.unansweredCalls));
       const summary = proposal?.summary !== undefined && proposal.summary !== '' ? proposal.summary : reply.text.trim();
       return {
         sessionId: session.id,
         summary,
+        steps: result.steps,
         plan: proposal === undefined ? null : { uri: doc.uri, baseVersion: base.version, baseEpoch: base.epoch, edits: proposal.edits, document: doc },
       };
     });
@@ -379,7 +403,7 @@ export class Assistant {
         maxTokens: settings.maxTokens,
         system,
         // Always the same tool list, so the cached prefix does not depend on the action.
-        tools: [proposeEditsTool],
+        tools: allTools,
         messages: withCacheBreakpoints(turn.messages, settings.promptCaching),
         ...(turn.toolChoice !== undefined ? { toolChoice: turn.toolChoice } : {}),
       },

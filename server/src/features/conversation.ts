@@ -42,7 +42,8 @@ export async function doInstruction(context: FeatureContext, raw: unknown, token
     range: optionalRange(params, 'range', what),
   });
   const outcome = await awaitJob(job, context.queue, token);
-  if (outcome.plan === null) return { sessionId: outcome.sessionId, jobId: job.id, summary: outcome.summary, edit: null, applied: false };
+  const answer = { sessionId: outcome.sessionId, jobId: job.id, summary: outcome.summary, steps: outcome.steps };
+  if (outcome.plan === null) return { ...answer, edit: null, applied: false };
   const edit = apply ? await applyPlannedEdit(context, outcome.plan, job.title) : workspaceEditFor(context, outcome.plan);
-  return { sessionId: outcome.sessionId, jobId: job.id, summary: outcome.summary, edit, applied: apply };
+  return { ...answer, edit, applied: apply };
 }

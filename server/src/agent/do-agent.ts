@@ -1,0 +1,113 @@
+/**
+ * The efrit-style tool loop behind `efrit/do`: the model reads what it needs
+ * with read-only workspace tools, step by step, until it proposes edits or
+ * answers in words. Bounded every way Efrit's was not:
+ * - steps (`agent.maxSteps`) and tokens (`agent.tokenBudget`), and the job's
+ *   own timeout around all of it;
+ * - a circuit breaker: the same call made twice, or the same error twice in a
+ *   row, ends the loop (Efrit's model could spin on both);
+ * - the work log is kept under `agent.logBudgetTokens`, older tool results
+ *   cut to one line, never touching what a cache breakpoint covers.
+ * Several tool calls in one model turn run together and are answered in one
+ * message (Efrit's "request batching").
+ */
+import type { ContentBlockParam, MessageParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
+import { EfritError } from '../errors.js';
+import type { ModelReply, ToolCall } from '../model/model-client.js';
+import { addCallUsage, emptyCallUsage, type CallUsage } from '../model/usage-meter.js';
+import { WorkLog, type WorkLogEntry } from './work-log.js';
+import type { ToolOutcome } from './workspace-tools.js';
+
+export interface AgentLimits {
+  maxSteps: number;
+  /** Input plus output tokens over all steps. */
+  tokenBudget: number;
+  /** Budget of the work log (the steps' history) in each request. */
+  logBudgetTokens: number;
+}
+
+export interface AgentRun {
+  /** The conversation so far, ending with the user's instruction. */
+  prefix: MessageParam[];
+  /** One model step with the tools offered. */
+  step(messages: MessageParam[]): Promise<ModelReply>;
+  /** Runs one read-only tool. */
+  runTool(call: ToolCall): Promise<ToolOutcome>;
+  /** The name of the tool that ends the loop with edits. */
+  finalTool: string;
+  onToolNote(text: string): void;
+  limits: AgentLimits;
+  signal: AbortSignal;
+}
+
+export interface AgentResult {
+  /** The reply that ended the loop: a final tool call, or words. */
+  finalReply: ModelReply;
+  /** The loop's history to keep in the session: its steps, then the final assistant turn. */
+  history: MessageParam[];
+  /** Tool calls of the final turn other than the final tool: answered at the head of the next user turn. */
+  unansweredCalls: ToolCall[];
+  steps: number;
+  usage: CallUsage;
+}
+
+function callKey(call: ToolCall): string {
+  return `${call.name} ${JSON.stringify(call.input)}`;
+}
+
+function stopped(why: string, steps: number): EfritError {
+  return new EfritError('agentStopped', `Efrit stopped after ${steps} ${steps === 1 ? 'step' : 'steps'}: ${why}. Nothing was changed.`);
+}
+
+export async function runAgentLoop(run: AgentRun): Promise<AgentResult> {
+  const { limits } = run;
+  const log = new WorkLog({ budgetTokens: limits.logBudgetTokens, keepRecentSteps: 2 });
+  const usage = emptyCallUsage();
+  const callsMade = new Set<string>();
+  let previousErrors = '';
+  for (let step = 1; ; step++) {
+    run.signal.throwIfAborted();
+    const reply = await run.step([...run.prefix, ...log.messages()]);
+    addCallUsage(usage, reply.usage);
+    // Everything sent so far sits behind the request's rolling cache breakpoint: compressing it would forfeit the cache.
+    log.freezeThrough();
+    const calls = reply.toolCalls;
+    if (calls.length === 0 || calls.some((call) => call.name === run.finalTool)) {
+      return {
+        finalReply: reply,
+        history: [...log.messages(), reply.assistantMessage],
+        unansweredCalls: calls.filter((call) => call.name !== run.finalTool),
+        steps: step,
+        usage,
+      };
+    }
+    if (step >= limits.maxSteps) throw stopped(`it reached efrit.agent.maxSteps (${limits.maxSteps}) without an answer`, step);
+    if (usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens + usage.outputTokens > limits.tokenBudget) {
+      throw stopped(`it spent more than efrit.agent.tokenBudget (${limits.tokenBudget} tokens)`, step);
+    }
+    for (const call of calls) {
+      const key = callKey(call);
+      if (callsMade.has(key)) throw stopped(`the model repeated the call ${call.name} ${JSON.stringify(call.input).slice(0, 120)}`, step);
+      callsMade.add(key);
+    }
+
+    const outcomes = await Promise.all(calls.map((call) => run.runTool(call)));
+    for (const outcome of outcomes) run.onToolNote(outcome.note);
+    const errors = outcomes.filter((outcome) => outcome.isError).map((outcome) => outcome.content);
+    const errorKey = errors.length === outcomes.length ? errors.join('\n') : '';
+    if (errorKey !== '' && errorKey === previousErrors) throw stopped(`the same error came back twice in a row (${errors[0]?.slice(0, 160) ?? ''})`, step);
+    previousErrors = errorKey;
+
+    const entries: WorkLogEntry[] = calls.map((call, index) => {
+      const outcome = outcomes[index] as ToolOutcome;
+      return { step, toolUseId: call.id, tool: call.name, input: call.input, result: outcome.content, isError: outcome.isError, summary: outcome.summary };
+    });
+    log.addStep(reply.assistantMessage.content as ContentBlockParam[], entries);
+    if (log.overBudget) log.rebase();
+  }
+}
+
+/** Answers for tool calls that the final turn made but the loop did not run. */
+export function notRunResults(calls: readonly ToolCall[]): ToolResultBlockParam[] {
+  return calls.map((call) => ({ type: 'tool_result', tool_use_id: call.id, content: 'Not run: the task ended with the edits.', is_error: true }));
+}

@@ -1,0 +1,181 @@
+/**
+ * The walk behind `search_workspace`: text or regex matches, line by line,
+ * over the open documents (their editor text) and then the files on disk.
+ *
+ * Everything is bounded: files scanned, matches kept, bytes per file; the
+ * walk stops at the first bound it meets or when the signal aborts, and says
+ * which one it was. Symlinks are never followed, so the walk cannot leave the
+ * workspace or loop; dependency, build and VCS folders are skipped.
+ */
+import { opendir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TrackedDocument } from '../documents/tracked-document.js';
+import type { PathMatcher } from './workspace-glob.js';
+import { readTextFile, relativeInside, toPosix } from './workspace-paths.js';
+import type { WorkspaceRoot } from './workspace-paths.js';
+import { isSecretDirectoryName, looksSecret } from './workspace-secrets.js';
+
+export const skippedDirectoryNames: ReadonlySet<string> = new Set(['node_modules', '.git', '.hg', '.svn', 'dist', 'build', 'out', 'coverage']);
+
+export interface SearchMatch {
+  displayPath: string;
+  /** 1-based. */
+  line: number;
+  text: string;
+}
+
+/** An open document the search may read, with where it lives. */
+export interface SearchableDocument {
+  document: TrackedDocument;
+  /** Its path as the editor names it. */
+  lexicalPath: string;
+  /** Its canonical path when it exists on disk; the walk does not read the file there again. */
+  realPath: string | undefined;
+  root: WorkspaceRoot;
+  displayPath: string;
+}
+
+export interface SearchRequest {
+  /** Tells whether a line matches; called once per line. */
+  matchLine: (line: string) => number;
+  glob: PathMatcher | undefined;
+  maxResults: number;
+  maxFilesScanned: number;
+  maxFileBytes: number;
+  allowSecretFiles: boolean;
+  signal: AbortSignal | undefined;
+  displayPathOf: (root: WorkspaceRoot, absolutePath: string) => string;
+}
+
+export type SearchStop = 'complete' | 'maxResults' | 'maxFilesScanned' | 'aborted';
+
+export interface SearchResult {
+  matches: SearchMatch[];
+  stop: SearchStop;
+  filesScanned: number;
+  filesWithMatches: number;
+  skippedBinary: number;
+  skippedTooBig: number;
+  skippedSecret: number;
+}
+
+// A matching line is shown up to this long, cut around the match.
+const maxShownLineChars = 240;
+
+export async function searchWorkspace(roots: readonly WorkspaceRoot[], openDocuments: readonly SearchableDocument[], request: SearchRequest): Promise<SearchResult> {
+  const result: SearchResult = { matches: [], stop: 'complete', filesScanned: 0, filesWithMatches: 0, skippedBinary: 0, skippedTooBig: 0, skippedSecret: 0 };
+  const openPaths = new Set(openDocuments.flatMap((open) => (open.realPath === undefined ? [open.lexicalPath] : [open.lexicalPath, open.realPath])));
+
+  // What the user is working on comes first, and as the editor has it.
+  for (const open of openDocuments) {
+    if (request.signal?.aborted === true) return { ...result, stop: 'aborted' };
+    if (!wantsFile(open.root, open.lexicalPath, request)) continue;
+    const stop = scanText(open.displayPath, open.document.text, request, result);
+    if (stop !== undefined) return { ...result, stop };
+  }
+
+  // A folder nested in another is walked as part of the outer one.
+  const outerRoots = roots.filter((root) => !roots.some((other) => other !== root && relativeInside(other.realPath, root.realPath) !== undefined));
+  for (const root of outerRoots) {
+    const stop = await walk(root, request, result, openPaths);
+    if (stop !== undefined) return { ...result, stop };
+  }
+  return result;
+}
+
+async function walk(root: WorkspaceRoot, request: SearchRequest, result: SearchResult, openPaths: ReadonlySet<string>): Promise<SearchStop | undefined> {
+  // Depth first, entries in name order, so results come out in a stable order.
+  const pending: string[] = [root.realPath];
+  while (pending.length > 0) {
+    const directory = pending.pop() as string;
+    const entries = await listDirectory(directory);
+    const subdirectories: string[] = [];
+    for (const entry of entries) {
+      if (request.signal?.aborted === true) return 'aborted';
+      const path = join(directory, entry.name);
+      if (entry.isDirectory()) {
+        if (skippedDirectoryNames.has(entry.name)) continue;
+        if (!request.allowSecretFiles && isSecretDirectoryName(entry.name)) continue;
+        subdirectories.push(path);
+        continue;
+      }
+      // Symlinks, sockets and FIFOs are not files to search.
+      if (!entry.isFile() || openPaths.has(path)) continue;
+      if (!wantsFile(root, path, request)) continue;
+      if (!request.allowSecretFiles && looksSecret(path)) {
+        result.skippedSecret++;
+        continue;
+      }
+      if (result.filesScanned >= request.maxFilesScanned) return 'maxFilesScanned';
+      const read = await readTextFile(path, { maxFileBytes: request.maxFileBytes, displayPath: path });
+      if (read.kind === 'refused') {
+        if (read.cause === 'binary') result.skippedBinary++;
+        else if (read.cause === 'tooBig') result.skippedTooBig++;
+        continue;
+      }
+      const stop = scanText(request.displayPathOf(root, path), read.text, request, result);
+      if (stop !== undefined) return stop;
+    }
+    for (let i = subdirectories.length - 1; i >= 0; i--) pending.push(subdirectories[i] as string);
+  }
+  return undefined;
+}
+
+function wantsFile(root: WorkspaceRoot, absolutePath: string, request: SearchRequest): boolean {
+  if (request.glob === undefined) return true;
+  const rel = relativeInside(root.realPath, absolutePath) ?? relativeInside(root.path, absolutePath);
+  return rel !== undefined && request.glob(toPosix(rel));
+}
+
+/** Scans one file's text; returns why to stop, if the search must stop. */
+function scanText(displayPath: string, text: string, request: SearchRequest, result: SearchResult): SearchStop | undefined {
+  result.filesScanned++;
+  let matched = false;
+  let lineNumber = 0;
+  let start = 0;
+  while (start <= text.length) {
+    lineNumber++;
+    const { end, next } = lineEnd(text, start);
+    const line = text.slice(start, end);
+    const at = request.matchLine(line);
+    if (at >= 0) {
+      if (result.matches.length >= request.maxResults) return 'maxResults';
+      if (!matched) result.filesWithMatches++;
+      matched = true;
+      result.matches.push({ displayPath, line: lineNumber, text: shownLine(line, at) });
+    }
+    if (next < 0) break;
+    start = next;
+  }
+  return undefined;
+}
+
+/** The line's end (before its break) and where the next line starts (-1 after the last); \r, \n and \r\n all break lines, as in LSP. */
+function lineEnd(text: string, start: number): { end: number; next: number } {
+  for (let i = start; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 10) return { end: i, next: i + 1 };
+    if (code === 13) return { end: i, next: text.charCodeAt(i + 1) === 10 ? i + 2 : i + 1 };
+  }
+  return { end: text.length, next: -1 };
+}
+
+function shownLine(line: string, matchAt: number): string {
+  const trimmed = line.trimEnd();
+  if (trimmed.length <= maxShownLineChars) return trimmed;
+  // Keep the match in view: some context before it, the rest after.
+  const from = Math.max(0, Math.min(matchAt - 60, trimmed.length - maxShownLineChars));
+  const to = from + maxShownLineChars;
+  return `${from > 0 ? `...[+${from} chars]` : ''}${trimmed.slice(from, to)}${to < trimmed.length ? `...[+${trimmed.length - to} chars]` : ''}`;
+}
+
+async function listDirectory(directory: string): Promise<{ name: string; isDirectory(): boolean; isFile(): boolean }[]> {
+  const entries = [];
+  try {
+    for await (const entry of await opendir(directory)) entries.push(entry);
+  } catch {
+    // An unreadable folder is skipped, like grep -s does; the rest still counts.
+    return [];
+  }
+  return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
