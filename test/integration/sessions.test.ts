@@ -70,6 +70,7 @@ describe('a chat session about a document that keeps changing', () => {
     expect(second.usage.cacheReadTokens).toBe(fake.requests[1]?.usage?.cache_read_input_tokens);
     void third;
 
+    for (const request of fake.requests) expect(JSON.stringify(request.body).split('"cache_control"').length - 1).toBeLessThanOrEqual(4);
     const status = await client.request<StatusResult>('efrit/status', {});
     expect(status.usage.bytesSavedByDeltas).toBeGreaterThan(turn1[0]?.text?.length ?? 0);
     expect(status.usage.cacheReadTokens).toBe(fake.requests.reduce((sum, r) => sum + (r.usage?.cache_read_input_tokens ?? 0), 0));
@@ -86,6 +87,17 @@ describe('a chat session about a document that keeps changing', () => {
     expect(blocks(messagesOf(harness, 1)[2])[0]?.text).toContain('orders.py (python) - lines');
     expect(JSON.stringify(fake.requests[1]?.body)).not.toContain('cache_control');
     expect(fake.requests[1]?.usage?.cache_read_input_tokens).toBe(0);
+  });
+
+  it('forgets a session left idle past sessions.ttlMs', async () => {
+    harness = await startHarness({ initializationOptions: { sessions: { ttlMs: 1000 } } });
+    const { client, fake } = harness;
+    fake.respondWith(() => ({ text: 'Noted.' }));
+    const first = await client.request<ChatResult>('efrit/chat', { message: 'one' });
+    expect((await client.request<StatusResult>('efrit/status', {})).sessions.open).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    await expect(client.request('efrit/chat', { message: 'two', sessionId: first.sessionId })).rejects.toMatchObject({ data: { reason: 'unknownSession' } });
+    expect((await client.request<StatusResult>('efrit/status', {})).sessions.open).toBe(0);
   });
 
   it('starts afresh about a document that was closed and opened again', async () => {

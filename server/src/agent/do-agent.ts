@@ -36,6 +36,8 @@ export interface AgentRun {
   /** The name of the tool that ends the loop with edits. */
   finalTool: string;
   onToolNote(text: string): void;
+  /** Called as each model step starts (1-based), for the user's stream. */
+  onStep(step: number): void;
   limits: AgentLimits;
   signal: AbortSignal;
 }
@@ -67,6 +69,7 @@ export async function runAgentLoop(run: AgentRun): Promise<AgentResult> {
   let previousErrors = '';
   for (let step = 1; ; step++) {
     run.signal.throwIfAborted();
+    run.onStep(step);
     const reply = await run.step([...run.prefix, ...log.messages()]);
     addCallUsage(usage, reply.usage);
     // Everything sent so far sits behind the request's rolling cache breakpoint: compressing it would forfeit the cache.

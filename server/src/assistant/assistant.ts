@@ -210,6 +210,9 @@ export class Assistant {
         runTool: (call) => this.deps.tools.run(call.name, call.input, signal),
         finalTool: proposeEditsTool.name,
         onToolNote: (text) => this.deps.reporter.note(jobId, 'tool', text),
+        onStep: (step) => {
+          if (step > 1) this.deps.reporter.note(jobId, 'status', `step ${step}`);
+        },
         limits: {
           maxSteps: settings['agent.maxSteps'],
           tokenBudget: settings['agent.tokenBudget'],
