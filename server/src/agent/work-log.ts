@@ -21,7 +21,8 @@
  *   message objects;
  * - those objects are deep-frozen copies of what the caller passed: a frozen
  *   step's bytes cannot change behind the log's back, and a caller that wants
- *   a breakpoint on one copies it (`withCacheBreakpoint`) instead of mutating.
+ *   a breakpoint on one copies it (as `withCacheBreakpoints` in
+ *   model/prompts.ts does) instead of mutating it.
  */
 import type { ContentBlockParam, MessageParam, TextBlockParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
 
@@ -180,7 +181,7 @@ export class WorkLog {
    * The messages for the next request: alternating assistant/user, each user
    * message answering all tool_use blocks of the assistant message before it,
    * in their order. A new array each call; the messages in it are shared and
-   * frozen (use `withCacheBreakpoint` to mark one). Deterministic: the same
+   * frozen (mark a breakpoint on a copy). Deterministic: the same
    * calls give byte-identical messages; calling it changes nothing.
    */
   messages(): MessageParam[] {
@@ -276,27 +277,6 @@ export class WorkLog {
     this.changedSteps++;
     return true;
   }
-}
-
-/**
- * `messages` with a cache breakpoint on the last block of `messages[index]`
- * (the last message by default): a new array in which only that message is a
- * copy, since the log's messages are shared and frozen.
- */
-export function withCacheBreakpoint(messages: readonly MessageParam[], index: number = messages.length - 1, ttl?: '5m' | '1h'): MessageParam[] {
-  const message = messages[index];
-  if (message === undefined) throw new RangeError(`withCacheBreakpoint: no message ${index} in ${messages.length}`);
-  const cacheControl = ttl === undefined ? { type: 'ephemeral' as const } : { type: 'ephemeral' as const, ttl };
-  const blocks: ContentBlockParam[] = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : [...message.content];
-  const last = blocks.at(-1);
-  if (last === undefined) throw new RangeError(`withCacheBreakpoint: message ${index} has no content`);
-  if (last.type !== 'text' && last.type !== 'tool_use' && last.type !== 'tool_result') {
-    throw new TypeError(`withCacheBreakpoint: message ${index} ends with a ${last.type} block; only text, tool_use and tool_result are marked here`);
-  }
-  blocks[blocks.length - 1] = { ...last, cache_control: cacheControl };
-  const copy = messages.slice();
-  copy[index] = { role: message.role, content: blocks } as MessageParam;
-  return copy;
 }
 
 function toolResult(toolUseId: string, content: string, isError: boolean): ToolResultBlockParam {
