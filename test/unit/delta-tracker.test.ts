@@ -47,7 +47,7 @@ describe('what the model is told about a document, turn by turn', () => {
     expect(second.kind).toBe('delta');
     expect(second.text).toContain(['@@ -15,1 +15,1 @@', '-    return round(total, 2)', '+    return round(total, 4)'].join('\n'));
     expect(second.text).toContain('Selection: lines 21-21');
-    expect(second.charsSaved).toBeGreaterThan(0);
+    expect(second.bytesSaved).toBeGreaterThan(0);
   });
 
   it('shows inserted and deleted lines with the numbers on both sides', () => {
@@ -104,7 +104,7 @@ describe('what the model is told about a document, turn by turn', () => {
     edit('round(total, 2)', 'round(total, 3)');
     const second = turnAt(doc, rangeOf(doc.text, 'def account_5'), first, false);
     expect(second.kind).toBe('full');
-    expect(second.charsSaved).toBe(0);
+    expect(second.bytesSaved).toBe(0);
   });
 
   it('starts afresh after the client reset its versions', () => {

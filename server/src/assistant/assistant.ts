@@ -377,7 +377,7 @@ export class Assistant {
   private commit(session: Session, turn: MessageParam[], document: DocumentTurn | undefined): void {
     if (document !== undefined) {
       session.views.set(document.view.uri, document.view);
-      this.deps.usage.recordDeltaSaving(document.charsSaved);
+      this.deps.usage.recordDeltaSaving(document.bytesSaved);
     }
     this.deps.sessions.commitTurn(session, turn);
   }

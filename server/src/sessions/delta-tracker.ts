@@ -37,8 +37,8 @@ export interface DocumentTurn {
   text: string;
   match: MatchContext;
   view: DocumentView;
-  /** Characters a full window would have cost beyond this turn's text (0 for a full window). */
-  charsSaved: number;
+  /** UTF-8 bytes a fresh window would have cost beyond this turn's text (0 for a fresh window). */
+  bytesSaved: number;
 }
 
 export interface DeltaOptions extends CaptureOptions {
@@ -67,7 +67,7 @@ function viewOf(context: CapturedContext, epoch: number): DocumentView {
 function fullTurn(doc: TrackedDocument, range: Range, options: DeltaOptions): DocumentTurn {
   const context = captureContext(doc, range, options);
   const diagnostics = context.diagnostics.length === 0 ? '' : `\n\nDiagnostics:\n${context.diagnostics.join('\n')}`;
-  return { kind: 'full', text: `${context.numbered}${diagnostics}`, match: context, view: viewOf(context, doc.journal.epoch), charsSaved: 0 };
+  return { kind: 'full', text: `${context.numbered}${diagnostics}`, match: context, view: viewOf(context, doc.journal.epoch), bytesSaved: 0 };
 }
 
 /** Offsets of the starts of lines in `text`, for line numbers inside the window the model knows. */
@@ -137,12 +137,15 @@ export function documentTurn(doc: TrackedDocument, range: Range, seen: DocumentV
   const view: DocumentView = { ...seen, version: doc.version, windowStartOffset: windowStart, windowEndOffset: windowEnd, windowStartLine, windowText };
   const match: MatchContext = { windowText, windowStartOffset: windowStart, windowStartLine, relativePath: seen.relativePath };
   const selection = `Selection: ${selectionLabel(range)}.`;
-  const fullCost = seen.windowText.length + 8 * (doc.positionAt(windowEnd).line - windowStartLine + 1);
+  // What a fresh window of the same lines would have cost: the text plus each row's "<number>| " gutter.
+  const lastLine = doc.positionAt(windowEnd).line;
+  const fullCost = Buffer.byteLength(windowText) + (lastLine - windowStartLine + 1) * (String(lastLine + 1).length + 2);
+  const saved = (sent: string): number => Math.max(0, fullCost - Buffer.byteLength(sent));
 
   if (inside.length === 0) {
     const moved = windowStartLine === seen.windowStartLine ? '' : ` Lines above it changed: the excerpt now starts at line ${windowStartLine + 1}.`;
     const note = `${seen.relativePath} is as you last saw it (now version ${doc.version}).${moved} ${selection}`;
-    return { kind: 'unchanged', text: note, match, view, charsSaved: Math.max(0, fullCost - note.length) };
+    return { kind: 'unchanged', text: note, match, view, bytesSaved: saved(note) };
   }
 
   // Line numbers: old ones as the model saw them, new ones as the document has them now.
@@ -186,5 +189,5 @@ export function documentTurn(doc: TrackedDocument, range: Range, seen: DocumentV
   // Judged on the hunks alone: the fixed lines around them cost the same whatever the window's size.
   if (hunkText.length > options.rebaseShare * seen.windowText.length) return fullTurn(doc, range, options);
   const delta = `Changes to ${seen.relativePath} since you last saw it (now version ${doc.version}; old line numbers as you saw them, new as they are now):\n${hunkText}\n${selection}`;
-  return { kind: 'delta', text: delta, match, view, charsSaved: Math.max(0, fullCost - delta.length) };
+  return { kind: 'delta', text: delta, match, view, bytesSaved: saved(delta) };
 }
