@@ -13,8 +13,8 @@
  * sync scenario). Both kinds of file are common, so both are measured.
  */
 
-/** mulberry32: tiny, fast, and good enough to vary generated code. */
-function seededRandom(seed: number): () => number {
+/** mulberry32: tiny, fast, and the same sequence for a seed on every machine. */
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

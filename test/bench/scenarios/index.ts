@@ -5,6 +5,10 @@
  */
 import type { Scenario } from '../scenario.js';
 import { captureScenario } from './capture.js';
+import { compressionScenario } from './compression.js';
+import { payloadScenario } from './payload.js';
+import { prefetchScenario } from './prefetch.js';
+import { queueScenario } from './queue.js';
 import { syncScenario } from './sync.js';
 
-export const scenarios: readonly Scenario[] = [captureScenario, syncScenario];
+export const scenarios: readonly Scenario[] = [captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario];
