@@ -181,6 +181,24 @@ describe('picking an action', () => {
     expect(client.text(uri)).toBe(inventoryTs);
   });
 
+  it('reports an edit the editor declined, and leaves the buffer as it was', async () => {
+    harness = await startHarness({
+      capabilities: eglotCapabilities,
+      onApplyEdit: () => ({ applied: false, failureReason: 'the buffer is read-only' }),
+    });
+    const { client, fake } = harness;
+    fake.queueReplies(typoFix);
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const [fix] = asActions(await client.codeActions(uri, typoDiagnostic.range, [typoDiagnostic]));
+
+    await expect(client.executeCommand('efrit.runAction', fix?.command?.arguments?.[0])).rejects.toMatchObject({
+      data: { reason: 'editRejected' },
+      message: 'The editor did not apply the edit: the buffer is read-only. Nothing was changed.',
+    });
+    expect(client.appliedEdits).toHaveLength(1);
+    expect(client.text(uri)).toBe(inventoryTs);
+  });
+
   it('refuses an answer cut off at maxTokens', async () => {
     harness = await startHarness({ capabilities: eglotCapabilities });
     const { client, fake } = harness;
