@@ -9,6 +9,7 @@ import { compressionScenario } from './compression.js';
 import { payloadScenario } from './payload.js';
 import { prefetchScenario } from './prefetch.js';
 import { queueScenario } from './queue.js';
+import { soakScenario } from './soak.js';
 import { syncScenario } from './sync.js';
 
-export const scenarios: readonly Scenario[] = [captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario];
+export const scenarios: readonly Scenario[] = [captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, soakScenario];
