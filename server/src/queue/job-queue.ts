@@ -93,14 +93,25 @@ export class Job<T = unknown> {
   currentAttempt: AbortController | undefined;
   /** @internal p-queue id of the current wait in the main queue. */
   mainQueueId = '';
+  /**
+   * The work itself, dropped when the job finishes: its closure may hold
+   * captured documents and a session's history, and a remembered job must not
+   * keep those alive.
+   */
+  private work: JobSpec<T>['run'] | undefined;
+  /** What the job is, without the work itself. */
+  readonly spec: Omit<JobSpec<T>, 'run'>;
   private settle!: { resolve(value: T): void; reject(error: unknown): void };
 
   constructor(
     readonly id: string,
-    readonly spec: JobSpec<T>,
+    spec: JobSpec<T>,
     readonly submittedAt: number,
     readonly sequence: number,
   ) {
+    const { run, ...described } = spec;
+    this.spec = described;
+    this.work = run;
     this.priority = spec.priority;
     this.result = new Promise<T>((resolve, reject) => {
       this.settle = { resolve, reject };
@@ -116,9 +127,16 @@ export class Job<T = unknown> {
     return this.state === 'succeeded' || this.state === 'failed' || this.state === 'cancelled';
   }
 
+  /** @internal runs one attempt of the work; a finished job has none left. */
+  runWork(context: JobContext): Promise<T> {
+    if (this.work === undefined) return Promise.reject(new EfritError('cancelled', 'The job has already finished.'));
+    return this.work(context);
+  }
+
   /** @internal */
   finish(state: 'succeeded' | 'failed' | 'cancelled', value: T | undefined, error: unknown, at: number): void {
     if (this.isFinished) return;
+    this.work = undefined;
     this.state = state;
     this.finishedAt = at;
     if (state === 'succeeded') this.settle.resolve(value as T);
@@ -381,7 +399,7 @@ export class JobQueue {
     const attempt = new AbortController();
     job.currentAttempt = attempt;
     try {
-      const value = await job.spec.run({ jobId: job.id, signal: AbortSignal.any([job.controller.signal, attempt.signal]) });
+      const value = await job.runWork({ jobId: job.id, signal: AbortSignal.any([job.controller.signal, attempt.signal]) });
       if (job.controller.signal.aborted) this.finish(job, 'cancelled', undefined, job.controller.signal.reason);
       else {
         this.finish(job, 'succeeded', value, undefined);
