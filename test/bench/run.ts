@@ -16,6 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../support/lsp-client.js';
+import { billedTokensChart, markdownReport } from './report.js';
 import { fixed, type GoalCheck, type Scenario, type ScenarioResult, type Table } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
 
@@ -132,6 +133,7 @@ async function main(): Promise<number> {
 
   const records: Record<string, ScenarioRecord> = {};
   const allGoals: (GoalCheck & { scenario: string })[] = [];
+  const allTables: { scenario: string; table: Table }[] = [];
   let failed = 0;
   for (const scenario of selected) {
     process.stderr.write(`[${scenario.name}] ${scenario.description}\n`);
@@ -150,6 +152,7 @@ async function main(): Promise<number> {
     records[scenario.name] = { description: scenario.description, durationMs, summary: result.summary, goals: result.goals, raw: result.raw };
     allGoals.push(...result.goals.map((goal) => ({ ...goal, scenario: scenario.name })));
     for (const table of result.tables) process.stdout.write(`\n${formatTable(table)}\n`);
+    allTables.push(...result.tables.map((table) => ({ scenario: scenario.name, table })));
     process.stderr.write(`[${scenario.name}] done in ${fixed(durationMs / 1000)} s\n`);
   }
 
@@ -174,7 +177,10 @@ async function main(): Promise<number> {
   const stamped = join(resultsDir, `${startedAt.toISOString().replace(/[:.]/g, '-')}-${mode}.json`);
   writeFileSync(join(resultsDir, 'latest.json'), json);
   writeFileSync(stamped, json);
-  process.stdout.write(`results: ${join('test', 'bench', 'results', 'latest.json')} (and ${stamped.slice(repoRoot.length + 1)})\n`);
+  writeFileSync(join(resultsDir, 'report.md'), markdownReport({ mode, startedAt: report.startedAt, machine: info, goals: allGoals, tables: allTables }));
+  const perTurn = records['payload']?.summary?.['billedInputTokensPerTurn'] as { on?: number[]; off?: number[] } | undefined;
+  if (perTurn?.on !== undefined && perTurn.off !== undefined) writeFileSync(join(resultsDir, 'billed-tokens.svg'), billedTokensChart(perTurn.on, perTurn.off));
+  process.stdout.write(`results: ${join('test', 'bench', 'results', 'latest.json')} (and ${stamped.slice(repoRoot.length + 1)}), report.md${perTurn === undefined ? '' : ', billed-tokens.svg'}\n`);
   return failed > 0 ? 1 : 0;
 }
 
