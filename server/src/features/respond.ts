@@ -47,7 +47,8 @@ export function toResponseError(error: unknown, redactor: SecretRedactor, logger
  * request is answered with `RequestCancelled` at once.
  */
 export async function awaitJob<T>(job: Job<T>, queue: JobQueue, token: CancellationToken | undefined): Promise<T> {
-  if (token === undefined) return job.result;
+  // Positional params ([params, null]) hand a handler something else where the token goes.
+  if (token === undefined || token === null || typeof token.onCancellationRequested !== 'function') return job.result;
   if (token.isCancellationRequested) queue.cancel(job.id, 'Cancelled by the client.');
   const subscription = token.onCancellationRequested(() => queue.cancel(job.id, 'Cancelled by the client.'));
   try {

@@ -1,0 +1,252 @@
+/**
+ * What the extension does over the wire, without VS Code: the chat and do
+ * sessions it keeps, the requests behind its commands, the transcript that
+ * `efrit/stream` deltas are written into, and the status bar's text. It talks
+ * to anything with a JSON-RPC `sendRequest` (the LanguageClient in VS Code, a
+ * protocol connection in the tests), so the tests run this very code against
+ * the real server.
+ */
+import type { Range } from 'vscode-languageserver-types';
+import {
+  BuiltinActions,
+  Commands,
+  Methods,
+  type CancelResult,
+  type ChatParams,
+  type ChatResult,
+  type DoParams,
+  type DoResult,
+  type RunActionArgs,
+  type RunActionResult,
+  type StatusResult,
+  type StreamParams,
+  type TextDocumentRef,
+} from '../../../server/src/protocol.js';
+
+/** The one thing the controller needs from a connection. `Token` is VS Code's or vscode-jsonrpc's CancellationToken. */
+export interface Rpc<Token> {
+  sendRequest<R>(method: string, params: unknown, token?: Token): Promise<R>;
+}
+
+/** Where the transcript goes: a VS Code OutputChannel has exactly these two. */
+export interface TranscriptSink {
+  append(text: string): void;
+  appendLine(text: string): void;
+}
+
+/** The document (and selection) a command is about. */
+export interface EditorContext {
+  textDocument: TextDocumentRef;
+  range?: Range;
+}
+
+/** LSP's RequestCancelled; what the server answers for a request cancelled by `$/cancelRequest` or efrit/cancel. */
+const requestCancelled = -32800;
+
+export function errorReason(error: unknown): string | undefined {
+  const data = (error as { data?: { reason?: unknown } } | null)?.data;
+  return typeof data?.reason === 'string' ? data.reason : undefined;
+}
+
+/** True for an error that only says the user cancelled: nothing to show. */
+export function isCancellation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === requestCancelled || errorReason(error) === 'cancelled';
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Turns the stream of notifications into readable text: a heading per user
+ * turn, the model's text as it arrives, step and tool notes on lines of their
+ * own. Jobs nobody announced (an Explain picked from the light bulb) get a
+ * heading of their own, and so does a job that interleaves with another.
+ */
+export class Transcript {
+  /** The job whose text was written last; `announced` right after a heading. */
+  private current: string | undefined;
+  private announced = false;
+  /** Unannounced jobs that have not written text yet: their first text shows the view. */
+  private readonly unannounced = new Set<string>();
+  private atLineStart = true;
+  /** Called when an unannounced job starts writing text, so the view can be shown. */
+  onUnannouncedText: (() => void) | undefined;
+
+  constructor(private readonly sink: TranscriptSink) {}
+
+  /** A user turn: written before its request is sent, so its stream lands under it. */
+  heading(text: string): void {
+    this.endLine();
+    this.sink.appendLine('');
+    for (const line of text.split('\n')) this.sink.appendLine(line);
+    this.current = undefined;
+    this.announced = true;
+  }
+
+  note(text: string): void {
+    this.endLine();
+    this.sink.appendLine(text);
+  }
+
+  stream(params: StreamParams): void {
+    if (params.jobId !== this.current) {
+      if (this.announced) this.announced = false;
+      else {
+        this.endLine();
+        this.sink.appendLine('');
+        this.sink.appendLine(`── ${params.jobId} ──`);
+        this.unannounced.add(params.jobId);
+      }
+      this.current = params.jobId;
+    }
+    switch (params.kind) {
+      case 'text':
+        if (params.text === '') return;
+        if (this.unannounced.delete(params.jobId)) this.onUnannouncedText?.();
+        this.sink.append(params.text);
+        this.atLineStart = params.text.endsWith('\n');
+        return;
+      case 'status':
+      case 'tool':
+        this.note(`  · ${params.text}`);
+        return;
+      case 'error':
+        this.unannounced.delete(params.jobId);
+        this.note(`  ✗ ${params.text}`);
+        return;
+      case 'done':
+        this.unannounced.delete(params.jobId);
+        this.endLine();
+        return;
+    }
+  }
+
+  private endLine(): void {
+    if (!this.atLineStart) this.sink.appendLine('');
+    this.atLineStart = true;
+  }
+}
+
+/**
+ * The sessions and requests behind the commands. One chat session and one
+ * do session at a time, each continued until New Chat or until the server
+ * has forgotten it (idle for `sessions.ttlMs`): then a fresh one is started
+ * and the transcript says so.
+ */
+export class EfritController<Token> {
+  chatSessionId: string | undefined;
+  doSessionId: string | undefined;
+
+  constructor(
+    private readonly rpc: Rpc<Token>,
+    readonly transcript: Transcript,
+  ) {}
+
+  /** A request with the token only when there is one: vscode-jsonrpc would send a trailing `undefined` as a second parameter. */
+  private send<R>(method: string, params: unknown, token: Token | undefined): Promise<R> {
+    return token === undefined ? this.rpc.sendRequest<R>(method, params) : this.rpc.sendRequest<R>(method, params, token);
+  }
+
+  onStream(params: StreamParams): void {
+    this.transcript.stream(params);
+  }
+
+  async chat(message: string, context?: EditorContext, token?: Token): Promise<ChatResult> {
+    this.transcript.heading(quoted('You', message));
+    const send = (sessionId: string | undefined): Promise<ChatResult> => {
+      const params: ChatParams = { message, ...withSession(sessionId), ...context };
+      return this.send<ChatResult>(Methods.chat, params, token);
+    };
+    const result = await this.retryForgottenSession(this.chatSessionId, send);
+    this.chatSessionId = result.sessionId;
+    return result;
+  }
+
+  async newChat(): Promise<void> {
+    const sessionId = this.chatSessionId;
+    this.chatSessionId = undefined;
+    this.transcript.note('');
+    this.transcript.note('── new chat ──');
+    if (sessionId !== undefined) await this.send(Methods.endSession, { sessionId }, undefined);
+  }
+
+  async do(instruction: string, context: EditorContext, token?: Token): Promise<DoResult> {
+    this.transcript.heading(quoted('Do', instruction));
+    const send = (sessionId: string | undefined): Promise<DoResult> => {
+      const params: DoParams = { instruction, ...context, ...withSession(sessionId), apply: true };
+      return this.send<DoResult>(Methods.do, params, token);
+    };
+    const result = await this.retryForgottenSession(this.doSessionId, send);
+    this.doSessionId = result.sessionId;
+    const outcome = result.applied ? 'edit applied' : result.edit === null ? 'no edit' : 'edit not applied';
+    this.transcript.note(`→ ${result.summary} (${outcome})`);
+    return result;
+  }
+
+  async explain(context: EditorContext & { range: Range }, token?: Token): Promise<RunActionResult> {
+    this.transcript.heading('Explain');
+    const args: RunActionArgs = { actionId: BuiltinActions.explain, ...context };
+    return this.send<RunActionResult>('workspace/executeCommand', { command: Commands.runAction, arguments: [args] }, token);
+  }
+
+  status(token?: Token): Promise<StatusResult> {
+    return this.send<StatusResult>(Methods.status, {}, token);
+  }
+
+  /** Cancels every job of this client's server (the server has no notion of whose job it is). */
+  async cancelAll(): Promise<CancelResult> {
+    const result = await this.send<CancelResult>(Methods.cancel, {}, undefined);
+    if (result.cancelled > 0) this.transcript.note(`── cancelled ${result.cancelled} job${result.cancelled === 1 ? '' : 's'} ──`);
+    return result;
+  }
+
+  private async retryForgottenSession<R>(sessionId: string | undefined, send: (sessionId: string | undefined) => Promise<R>): Promise<R> {
+    try {
+      return await send(sessionId);
+    } catch (error) {
+      if (sessionId === undefined || errorReason(error) !== 'unknownSession') throw error;
+      this.transcript.note('(the server no longer had that conversation; starting a new one)');
+      return send(undefined);
+    }
+  }
+}
+
+function withSession(sessionId: string | undefined): { sessionId?: string } {
+  return sessionId === undefined ? {} : { sessionId };
+}
+
+function quoted(who: string, text: string): string {
+  const [first = '', ...rest] = text.split('\n');
+  return [`${who}: ${first}`, ...rest.map((line) => `     ${line}`)].join('\n');
+}
+
+/** Tokens in a short human form: 950, 12.3k, 4.1M. */
+export function formatCount(n: number): string {
+  if (n < 1000) return String(n);
+  if (n < 1_000_000) return `${(n / 1000).toFixed(n < 10_000 ? 1 : 0)}k`;
+  return `${(n / 1_000_000).toFixed(1)}M`;
+}
+
+/** The status bar item's text (with codicons) and tooltip for a status answer. */
+export function statusBarView(status: StatusResult): { text: string; tooltip: string; warning: boolean } {
+  const { queue, usage } = status;
+  const tokens = usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens;
+  let text: string;
+  if (!status.apiKeyConfigured) text = '$(warning) Efrit: no API key';
+  else if (queue.backoff.active) text = `$(watch) Efrit: waiting ${Math.ceil(queue.backoff.remainingMs / 1000)}s`;
+  else if (queue.running + queue.queued > 0) text = `$(loading~spin) Efrit ${queue.running} running${queue.queued > 0 ? `, ${queue.queued} queued` : ''}`;
+  else text = `$(sparkle) Efrit ${formatCount(tokens)} tok`;
+  const tooltip = [
+    `efrit-lsp ${status.version} · ${status.model}`,
+    `queue: ${queue.running} running, ${queue.queued} queued, concurrency ${queue.concurrency}/${queue.configuredConcurrency}` +
+      (queue.backoff.active ? ` (backing off: ${queue.backoff.reason ?? 'rate limited'})` : ''),
+    `requests: ${usage.requests} · tokens in ${formatCount(usage.inputTokens)}, out ${formatCount(usage.outputTokens)}`,
+    `cache: read ${formatCount(usage.cacheReadTokens)}, written ${formatCount(usage.cacheWriteTokens)} · saved by deltas ${formatCount(usage.bytesSavedByDeltas)} B`,
+    `sessions open: ${status.sessions.open} · documents open: ${status.documents.open}`,
+    status.apiKeyConfigured ? '' : 'No API key: set ANTHROPIC_API_KEY for VS Code, or efrit.apiKey in your user settings.',
+  ]
+    .filter((line) => line !== '')
+    .join('\n');
+  return { text, tooltip, warning: !status.apiKeyConfigured };
+}

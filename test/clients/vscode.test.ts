@@ -1,0 +1,509 @@
+/**
+ * The VS Code extension (clients/vscode). VS Code cannot run here, so:
+ * the extension type-checks against @types/vscode and packages into a .vsix
+ * with what the extension host loads; its contributed settings are the ones
+ * the schema generates; and its protocol logic (efrit-controller.ts, the code
+ * behind its commands, transcript and status bar) runs against the real
+ * server, over a client that advertises VS Code's capabilities, through the
+ * same scenario as the other editors. Last, the server the .vsix ships is
+ * started the way VS Code starts it (Node IPC) and answers a chat, and the
+ * bundled extension itself is activated in a stand-in extension host
+ * (vscode-host.ts) and its commands run against that server.
+ */
+import { execFileSync, fork } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { inflateRawSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  CancellationTokenSource,
+  type CancellationToken,
+  createProtocolConnection,
+  InitializedNotification,
+  InitializeRequest,
+  IPCMessageReader,
+  IPCMessageWriter,
+  RegistrationRequest,
+  type Registration,
+  type CodeAction,
+  type TextDocumentEdit,
+  type TextEdit,
+  type WorkspaceEdit,
+} from 'vscode-languageserver-protocol/node';
+import { ExtensionCommands } from '../../clients/vscode/src/command-ids.js';
+import { EfritController, isCancellation, statusBarView, Transcript, type TranscriptSink } from '../../clients/vscode/src/efrit-controller.js';
+import { contributedConfiguration, manifestText, syncedManifest, userOnlySettings } from '../../scripts/vscode-manifest.js';
+import { settingsSchema } from '../../server/src/config.js';
+import { allCommands, Methods, type ChatResult, type DocumentTextResult, type StreamParams } from '../../server/src/protocol.js';
+import { inventoryTs, statsPy } from '../fixtures/samples.js';
+import { startFakeAnthropic } from '../support/fake-anthropic/server.js';
+import { editReply, startHarness, testApiKey, type Harness } from '../support/harness.js';
+import { rangeOf, repoRoot, vscodeCapabilities, type TestClient } from '../support/lsp-client.js';
+import { createVSCodeHost, type OutputChannelRecord } from './vscode-host.js';
+
+const extensionDir = join(repoRoot, 'clients', 'vscode');
+const manifestPath = join(extensionDir, 'package.json');
+const readManifest = (): Record<string, unknown> => JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+const rootVersion = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+// ---------------------------------------------------------------- the build
+
+/** The entries of a zip file, read from its central directory; `read` inflates one. */
+function readZip(file: string): { names: string[]; read(name: string): Buffer } {
+  const zip = readFileSync(file);
+  let end = zip.length - 22;
+  while (end >= 0 && zip.readUInt32LE(end) !== 0x06054b50) end--;
+  if (end < 0) throw new Error(`${file} is not a zip file`);
+  const count = zip.readUInt16LE(end + 10);
+  let at = zip.readUInt32LE(end + 16);
+  const entries = new Map<string, { method: number; size: number; offset: number }>();
+  for (let i = 0; i < count; i++) {
+    if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error('bad central directory entry');
+    const nameLength = zip.readUInt16LE(at + 28);
+    const name = zip.toString('utf8', at + 46, at + 46 + nameLength);
+    entries.set(name, { method: zip.readUInt16LE(at + 10), size: zip.readUInt32LE(at + 20), offset: zip.readUInt32LE(at + 42) });
+    at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+  }
+  return {
+    names: [...entries.keys()],
+    read(name) {
+      const entry = entries.get(name);
+      if (entry === undefined) throw new Error(`${name} is not in ${file}`);
+      const start = entry.offset + 30 + zip.readUInt16LE(entry.offset + 26) + zip.readUInt16LE(entry.offset + 28);
+      const data = zip.subarray(start, start + entry.size);
+      return entry.method === 8 ? inflateRawSync(data) : Buffer.from(data);
+    },
+  };
+}
+
+/** The package is assembled here, away from clients/vscode/dist, which a developer's build or another run may be rewriting. */
+const work = mkdtempSync(join(tmpdir(), 'efrit-vscode-'));
+const staged = join(work, 'extension');
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('the extension', () => {
+
+  it('type-checks against @types/vscode and vscode-languageclient (its own strict tsconfig)', () => {
+    const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
+    const run = (): string => execFileSync(process.execPath, [tsc, '-p', join(extensionDir, 'tsconfig.json')], { encoding: 'utf8', stdio: 'pipe' });
+    expect(run).not.toThrow();
+  });
+
+  it('bundles and packages into a .vsix holding what the extension host loads (npm run build:vscode)', () => {
+    const buildScript = join(repoRoot, 'dist', 'scripts', 'vscode-build.js');
+    expect(existsSync(buildScript), 'run `npm run build` first (npm test does)').toBe(true);
+    const vsix = join(work, 'efrit.vsix');
+    // --check: fail instead of rewriting a stale manifest, so this test never hides one.
+    execFileSync(process.execPath, [buildScript, '--check', '--stage', staged, '--out', vsix], { cwd: repoRoot, stdio: 'pipe' });
+
+    const zip = readZip(vsix);
+    expect(zip.names).toEqual(
+      expect.arrayContaining([
+        'extension.vsixmanifest',
+        'extension/package.json',
+        'extension/dist/extension.js',
+        'extension/dist/server/efrit-lsp.js',
+        'extension/dist/server/package.json',
+        'extension/readme.md',
+        'extension/LICENSE.txt',
+      ]),
+    );
+    // The SDK rides along (a .vsix has no node_modules), in a chunk of its own.
+    expect(zip.names.some((name) => /^extension\/dist\/server\/chunks\/sdk-\w+\.js$/.test(name))).toBe(true);
+    expect(zip.names.filter((name) => /\/src\/|node_modules|\.map$|\.ts$|\.vsix$/.test(name))).toEqual([]);
+
+    const packaged = JSON.parse(zip.read('extension/package.json').toString('utf8')) as Record<string, unknown> & {
+      main: string;
+      contributes: { configuration: unknown };
+    };
+    expect(packaged.main).toBe('./dist/extension.js');
+    expect(packaged.contributes.configuration).toEqual(contributedConfiguration());
+    const bundle = zip.read('extension/dist/extension.js').toString('utf8');
+    // CommonJS for the extension host, with `vscode` left to it and the shared protocol names compiled in.
+    expect(bundle).toMatch(/require\("vscode"\)/);
+    expect(bundle).toContain('"efrit/stream"');
+    expect(bundle).not.toMatch(/^\s*(import|export)\s/m);
+    // Nothing but Node's own modules (and `vscode`) is left to resolve at run time: there is no node_modules beside it.
+    const external = new Set<string>();
+    for (const name of zip.names.filter((n) => n.startsWith('extension/dist/') && n.endsWith('.js'))) {
+      for (const [, specifier] of zip.read(name).toString('utf8').matchAll(/(?:\bfrom |\bimport\(|\brequire\()"([^"./][^"]*)"/g)) external.add(specifier as string);
+    }
+    expect([...external].filter((s) => s !== 'vscode' && !isBuiltin(s))).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------- the manifest
+
+describe('the manifest', () => {
+  const manifest = readManifest() as Record<string, unknown> & {
+    engines: { vscode: string };
+    contributes: { commands: { command: string; title: string; category: string }[]; configuration: { properties: Record<string, unknown> } };
+  };
+
+  it('contributes exactly the settings the schema generates (else: npm run build:vscode)', () => {
+    expect(readFileSync(manifestPath, 'utf8'), 'clients/vscode/package.json is stale: run npm run build:vscode').toBe(manifestText(syncedManifest(manifest, rootVersion)));
+    const properties = manifest.contributes.configuration.properties;
+    expect(Object.keys(properties)).toEqual(Object.keys(settingsSchema).map((key) => `efrit.${key}`));
+    expect(properties['efrit.queue.concurrency']).toMatchObject({ type: 'integer', default: 4, minimum: 1, maximum: 64 });
+    expect(properties['efrit.logLevel']).toMatchObject({ type: 'string', default: 'info', enum: ['error', 'warn', 'info', 'debug'] });
+    expect(properties['efrit.actions']).toMatchObject({ type: 'array', default: [] });
+    // Settings a cloned repository must not set are the user's own.
+    for (const key of userOnlySettings) {
+      expect(key in settingsSchema, `${key} is no longer in the schema`).toBe(true);
+      expect(properties[`efrit.${key}`]).toMatchObject({ scope: 'machine' });
+    }
+  });
+
+  it('offers Chat, Do, Explain, Status and Cancel under ids the LanguageClient does not register', () => {
+    const commands = manifest.contributes.commands;
+    expect(commands.map((c) => c.command).sort()).toEqual(Object.values(ExtensionCommands).sort());
+    expect(commands.map((c) => `${c.category}: ${c.title}`)).toEqual(
+      expect.arrayContaining(['Efrit: Chat', 'Efrit: Do', 'Efrit: Explain', 'Efrit: Status', 'Efrit: Cancel']),
+    );
+    for (const { command } of commands) expect(allCommands).not.toContain(command);
+  });
+
+  it('targets the VS Code that the bundled client and the types are for', () => {
+    const types = JSON.parse(readFileSync(join(repoRoot, 'node_modules', '@types', 'vscode', 'package.json'), 'utf8')) as { version: string };
+    const client = JSON.parse(readFileSync(join(repoRoot, 'node_modules', 'vscode-languageclient', 'package.json'), 'utf8')) as { engines: { vscode: string } };
+    expect(manifest.engines.vscode).toBe(`^${types.version}`);
+    expect(manifest.engines.vscode).toBe(client.engines.vscode);
+    expect(manifest).toMatchObject({ main: './dist/extension.js', activationEvents: ['onStartupFinished'] });
+  });
+});
+
+// ---------------------------------------------------------------- the protocol
+
+/** The `efrit` section as VS Code sends it: every contributed default, dotted keys as nested objects. */
+function vscodeSettingsSection(): Record<string, unknown> {
+  const section: Record<string, unknown> = {};
+  for (const [key, property] of Object.entries(contributedConfiguration().properties)) {
+    const path = key.split('.').slice(1);
+    let at = section;
+    for (const part of path.slice(0, -1)) at = (at[part] ??= {}) as Record<string, unknown>;
+    at[path.at(-1) as string] = structuredClone(property.default);
+  }
+  return section;
+}
+
+/** What VS Code does with a resolved code action's edit: checks the version, applies it, reports it as a didChange. */
+async function applyLikeVSCode(client: TestClient, edit: WorkspaceEdit): Promise<void> {
+  for (const change of (edit.documentChanges ?? []) as TextDocumentEdit[]) {
+    const { uri, version } = change.textDocument;
+    expect(version).toBe(client.documents.get(uri)?.version);
+    const edits = [...(change.edits as TextEdit[])].sort((a, b) => b.range.start.line - a.range.start.line || b.range.start.character - a.range.start.character);
+    await client.sendChanges(uri, edits.map((e) => ({ range: e.range, text: e.newText })));
+  }
+}
+
+const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A heading, then the text streamed under it, with any step notes (`  · …`) in between. */
+function turn(heading: string, text: string): RegExp {
+  return new RegExp(`${escaped(heading)}[^\n]*\n(  · [^\n]*\n)*${escaped(text)}\n`);
+}
+
+function recordingSink(): TranscriptSink & { text(): string } {
+  let text = '';
+  return {
+    append: (chunk) => void (text += chunk),
+    appendLine: (line) => void (text += `${line}\n`),
+    text: () => text,
+  };
+}
+
+describe('the extension over the wire, as VS Code', () => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.stop();
+    harness = undefined;
+  });
+
+  /** The extension's controller on the test client's connection, fed the stream as the extension feeds it. */
+  function extensionOn(client: TestClient): { controller: EfritController<unknown>; sink: ReturnType<typeof recordingSink>; unannounced: () => number } {
+    const sink = recordingSink();
+    const transcript = new Transcript(sink);
+    let unannounced = 0;
+    transcript.onUnannouncedText = () => void unannounced++;
+    const controller = new EfritController<unknown>(
+      {
+        sendRequest: (method: string, params: unknown, token?: unknown) =>
+          token === undefined ? client.connection.sendRequest(method, params) : client.connection.sendRequest(method, params, token as CancellationToken),
+      },
+      transcript,
+    );
+    // One handler per method on a connection: keep the test client's record and feed the controller.
+    client.connection.onNotification(Methods.stream, (params: StreamParams) => {
+      client.streams.push(params);
+      controller.onStream(params);
+    });
+    return { controller, sink, unannounced: () => unannounced };
+  }
+
+  it('runs the editors’ scenario: sync, a resolved code action, two streamed chat turns, explain, do, cancel, status', async () => {
+    // VS Code answers the settings pull with every contributed default (and here one user value): all taken, no warning.
+    const settings = { ...vscodeSettingsSection(), maxTokens: 2048 };
+    harness = await startHarness({ capabilities: vscodeCapabilities, settings });
+    const { client, fake } = harness;
+    const { controller, sink, unannounced } = extensionOn(client);
+    await client.waitFor(() => client.logMessages.some((m) => m.message.includes('settings changed: maxTokens (from workspace/configuration)')), 'the settings pull');
+    expect(client.logMessages.filter((m) => /efrit settings/.test(m.message))).toEqual([]);
+
+    // Open, then type above the typo, so everything after has moved.
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    await client.edit(uri, "import { readFile } from 'node:fs/promises';", "import { readFile } from 'node:fs/promises';\n// Stock levels per SKU.");
+
+    // The light bulb: a lazy Fix, resolved into a versioned edit that VS Code applies.
+    fake.queueReplies(
+      editReply([{ old_text: '  return items.filter((item) => item.stock < treshold);', new_text: '  return items.filter((item) => item.stock < threshold);' }], 'Use the parameter.'),
+    );
+    const diagnostic = { range: rangeOf(client.text(uri), 'treshold'), severity: 1 as const, source: 'ts', message: "Cannot find name 'treshold'. Did you mean 'threshold'?" };
+    const [fix] = (await client.codeActions(uri, diagnostic.range, [diagnostic])) as CodeAction[];
+    expect(fix?.title).toBe(`Efrit: Fix: ${diagnostic.message}`);
+    expect(fix?.edit).toBeUndefined();
+    const resolved = await client.request<CodeAction>('codeAction/resolve', fix);
+    await applyLikeVSCode(client, resolved.edit as WorkspaceEdit);
+    expect(client.text(uri)).toContain('item.stock < threshold');
+
+    // Chat: two turns in one session, each streamed into the transcript as it arrives.
+    fake.queueReplies({ text: ['`lowStock` keeps the items ', 'below the threshold.'] }, { text: ['Yes: ', 'it is a pure function.'] });
+    const first = await controller.chat('What does lowStock do?', { textDocument: { uri }, range: rangeOf(client.text(uri), 'lowStock') });
+    const second = await controller.chat('Is it pure?');
+    expect(first.reply).toBe('`lowStock` keeps the items below the threshold.');
+    expect(second.sessionId).toBe(first.sessionId);
+    expect(controller.chatSessionId).toBe(first.sessionId);
+    expect(client.streamedText(first.jobId)).toBe(first.reply);
+    expect(client.streamedText(second.jobId)).toBe(second.reply);
+    expect(sink.text()).toMatch(turn('You: What does lowStock do?', first.reply));
+    expect(sink.text()).toMatch(turn('You: Is it pure?', second.reply));
+
+    // Explain: the efrit.runAction command, its text streamed too.
+    fake.queueReplies({ text: ['Adds `amount` ', 'to the stock.'] });
+    const explained = await controller.explain({ textDocument: { uri }, range: rangeOf(client.text(uri), 'export function restock') });
+    expect(explained.text).toBe('Adds `amount` to the stock.');
+    expect(sink.text()).toMatch(turn('Explain', 'Adds `amount` to the stock.'));
+
+    // Do: the agent's edit arrives as workspace/applyEdit, which VS Code applies.
+    fake.queueReplies({ text: 'Documenting restock.', ...editReply([{ old_text: 'export function restock(', new_text: '/** Adds `amount` units. */\nexport function restock(' }], 'Documented restock.') });
+    const done = await controller.do('document restock', { textDocument: { uri } });
+    expect(done).toMatchObject({ applied: true, summary: 'Documented restock.' });
+    await client.waitFor(() => client.text(uri).includes('/** Adds `amount` units. */'), 'the do edit in the buffer');
+    expect(sink.text()).toContain('→ Documented restock. (edit applied)');
+
+    // Cancel: from the progress notification (a token: $/cancelRequest), and Efrit: Cancel (efrit/cancel).
+    fake.queueReplies({ text: 'too late', latencyMs: 20_000 }, { text: 'too late', latencyMs: 20_000 });
+    const source = new CancellationTokenSource();
+    let asked = fake.requests.length;
+    const byToken = controller.do('rename everything', { textDocument: { uri } }, source.token).catch((error: unknown) => error);
+    await client.waitFor(() => fake.requests.length > asked, 'the do job to reach the model');
+    source.cancel();
+    expect(isCancellation(await byToken)).toBe(true);
+    asked = fake.requests.length;
+    const byCommand = controller.chat('a long question').catch((error: unknown) => error);
+    await client.waitFor(() => fake.requests.length > asked, 'the chat job to reach the model');
+    expect((await controller.cancelAll()).cancelled).toBe(1);
+    expect(isCancellation(await byCommand)).toBe(true);
+    expect(sink.text()).toContain('── cancelled 1 job ──');
+
+    // The status bar: usage of the five model calls that finished.
+    const status = await controller.status();
+    expect(status.queue).toMatchObject({ running: 0, queued: 0 });
+    expect(status.usage.requests).toBeGreaterThanOrEqual(5);
+    const view = statusBarView(status);
+    expect(view.text).toMatch(/^\$\(sparkle\) Efrit [\d.]+k? tok$/);
+    expect(view.tooltip).toContain(status.model);
+    expect(view.warning).toBe(false);
+
+    // Nothing streamed outside a command, and the server's copy is the buffer.
+    expect(unannounced()).toBe(0);
+    const serverCopy = await client.request<DocumentTextResult>(Methods.documentText, { textDocument: { uri } });
+    expect(serverCopy.text).toBe(client.text(uri));
+    expect(serverCopy.version).toBe(client.documents.get(uri)?.version);
+  });
+
+  it('follows a settings change the way VS Code announces it', async () => {
+    const settings = vscodeSettingsSection();
+    harness = await startHarness({ capabilities: vscodeCapabilities, settings });
+    const { client } = harness;
+    // The server asks VS Code to tell it about changes to the section (the extension relies on that, not on synchronize).
+    const registrations: Registration[] = [];
+    client.connection.onRequest(RegistrationRequest.type, (params) => void registrations.push(...params.registrations));
+    const { controller } = extensionOn(client);
+    await client.waitFor(() => registrations.length > 0, 'the server to register for configuration changes');
+    expect(registrations).toEqual([expect.objectContaining({ method: 'workspace/didChangeConfiguration', registerOptions: { section: 'efrit' } })]);
+    expect((await controller.status()).queue.configuredConcurrency).toBe(4);
+    (settings['queue'] as Record<string, unknown>)['concurrency'] = 2;
+    // What vscode-languageclient sends for that registration; the server pulls the section again.
+    await client.connection.sendNotification('workspace/didChangeConfiguration', { settings: { efrit: settings } });
+    await client.waitFor(() => client.logMessages.some((m) => m.message.includes('settings changed: queue.concurrency')), 'the new setting');
+    expect((await controller.status()).queue.configuredConcurrency).toBe(2);
+  });
+
+  it('starts a new conversation when the server has forgotten the old one, and says so', async () => {
+    harness = await startHarness({ capabilities: vscodeCapabilities });
+    const { client, fake } = harness;
+    const { controller, sink } = extensionOn(client);
+    fake.queueReplies({ text: 'Hello.' }, { text: 'Hello again.' });
+    const first = await controller.chat('Hi');
+    await client.request(Methods.endSession, { sessionId: first.sessionId });
+    const second = await controller.chat('Still there?');
+    expect(second.reply).toBe('Hello again.');
+    expect(second.sessionId).not.toBe(first.sessionId);
+    expect(controller.chatSessionId).toBe(second.sessionId);
+    expect(sink.text()).toContain('starting a new one');
+  });
+
+  it('shows a code action picked from the light bulb (Explain) as a job of its own', async () => {
+    harness = await startHarness({ capabilities: vscodeCapabilities });
+    const { client, fake } = harness;
+    const { controller, sink, unannounced } = extensionOn(client);
+    const uri = await client.open('stats.py', statsPy, 'python');
+    fake.queueReplies({ text: 'Population variance.' });
+    const actions = (await client.codeActions(uri, rangeOf(statsPy, 'def variance(values):'))) as CodeAction[];
+    const explain = actions.find((a) => a.title === 'Efrit: Explain');
+    // VS Code runs the action's command through the LanguageClient: workspace/executeCommand.
+    await client.executeCommand(explain?.command?.command ?? '', explain?.command?.arguments?.[0]);
+    expect(unannounced()).toBe(1);
+    expect(sink.text()).toMatch(turn('── job-', 'Population variance.'));
+    expect(statusBarView(await controller.status()).text).toMatch(/Efrit/);
+  });
+
+  it('marks the status bar when no key is configured', async () => {
+    harness = await startHarness({ capabilities: vscodeCapabilities, apiKey: null });
+    const { controller } = extensionOn(harness.client);
+    const view = statusBarView(await controller.status());
+    expect(view).toMatchObject({ text: '$(warning) Efrit: no API key', warning: true });
+    expect(view.tooltip).toContain('ANTHROPIC_API_KEY');
+  });
+});
+
+// ---------------------------------------------------------------- the shipped server
+
+describe('the server the .vsix ships', () => {
+  const shipped = join(staged, 'dist', 'server', 'efrit-lsp.js');
+  let fake: Awaited<ReturnType<typeof startFakeAnthropic>> | undefined;
+  beforeAll(async () => {
+    fake = await startFakeAnthropic({ apiKey: testApiKey });
+  });
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  it('starts over Node IPC as TransportKind.ipc starts it, and chats through its bundled SDK', async () => {
+    expect(existsSync(shipped), 'built by the packaging test above').toBe(true);
+    const env: NodeJS.ProcessEnv = { ...process.env, ANTHROPIC_API_KEY: testApiKey, ANTHROPIC_BASE_URL: fake?.url };
+    // Staged outside the repository, so nothing can come from its node_modules.
+    const child = fork(shipped, ['--node-ipc'], { env, cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => void (stdout += chunk.toString()));
+    const connection = createProtocolConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+    connection.onRequest('window/workDoneProgress/create', () => null);
+    connection.onRequest('client/registerCapability', () => null);
+    connection.onRequest('workspace/configuration', () => [null]);
+    const streamed: StreamParams[] = [];
+    connection.onNotification(Methods.stream, (params: StreamParams) => void streamed.push(params));
+    connection.listen();
+    try {
+      const workspace = join(repoRoot, 'test', 'fixtures', 'workspace');
+      const init = await connection.sendRequest(InitializeRequest.type, {
+        processId: process.pid,
+        rootUri: pathToFileURL(workspace).href,
+        workspaceFolders: [{ uri: pathToFileURL(workspace).href, name: 'workspace' }],
+        capabilities: vscodeCapabilities,
+      });
+      expect(init.serverInfo).toEqual({ name: 'efrit-lsp', version: rootVersion });
+      expect(init.capabilities.executeCommandProvider?.commands).toEqual([...allCommands]);
+      await connection.sendNotification(InitializedNotification.type, {});
+      fake?.queueReplies({ text: ['From the ', 'shipped server.'] });
+      const result = await connection.sendRequest<ChatResult>(Methods.chat, { message: 'Hello?' });
+      expect(result.reply).toBe('From the shipped server.');
+      expect(streamed.filter((s) => s.kind === 'text').map((s) => s.text).join('')).toBe(result.reply);
+      await connection.sendRequest('shutdown');
+      await connection.sendNotification('exit');
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(0);
+      expect(stdout).toBe('');
+    } finally {
+      connection.dispose();
+      child.kill();
+    }
+  });
+});
+
+// ---------------------------------------------------------------- the bundle, activated
+
+describe('the bundled extension, activated in a stand-in extension host', () => {
+  const saved = { key: process.env['ANTHROPIC_API_KEY'], url: process.env['ANTHROPIC_BASE_URL'] };
+  let fake: Awaited<ReturnType<typeof startFakeAnthropic>> | undefined;
+  beforeAll(async () => {
+    fake = await startFakeAnthropic({ apiKey: testApiKey });
+    // The LanguageClient forks the server with this process's environment, as VS Code does with its own.
+    process.env['ANTHROPIC_API_KEY'] = testApiKey;
+    process.env['ANTHROPIC_BASE_URL'] = fake.url;
+  });
+  afterAll(async () => {
+    for (const [name, value] of [['ANTHROPIC_API_KEY', saved.key], ['ANTHROPIC_BASE_URL', saved.url]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    await fake?.close();
+  });
+
+  it('starts the shipped server and runs Chat, Explain, Do, Status and Cancel through VS Code’s API', async () => {
+    const bundle = join(staged, 'dist', 'extension.js');
+    expect(existsSync(bundle), 'built by the packaging test above').toBe(true);
+    const host = createVSCodeHost({ efrit: vscodeSettingsSection() });
+    const extension = host.load(bundle);
+    const context = host.context(staged) as { subscriptions: { dispose(): unknown }[] };
+    const run = async (command: string, ...args: unknown[]): Promise<void> => {
+      const callback = host.commands.get(command);
+      if (callback === undefined) throw new Error(`${command} is not registered`);
+      await callback(...args);
+    };
+    const chatChannel = (): OutputChannelRecord | undefined => host.outputChannels.find((c) => c.name === 'Efrit Chat');
+    try {
+      await extension.activate(context);
+
+      // Our commands, and the server's that the LanguageClient registers for its code actions.
+      for (const command of [...Object.values(ExtensionCommands), ...allCommands]) expect(host.commands.has(command), command).toBe(true);
+      expect(host.providers).toContain('registerCodeActionsProvider');
+      const statusItem = host.statusBarItems[0];
+      await vi.waitFor(() => expect(statusItem?.text).toMatch(/^\$\(sparkle\) Efrit \d+ tok$/), { timeout: 5000 });
+      expect(statusItem).toMatchObject({ visible: true, command: ExtensionCommands.status });
+
+      // Chat, asked through the input box, streamed into the chat channel.
+      fake?.queueReplies({ text: ['Hello ', 'from the host.'] });
+      host.inputAnswers.push('Hello?');
+      await run(ExtensionCommands.chat);
+      expect(chatChannel()?.text).toMatch(turn('You: Hello?', 'Hello from the host.'));
+
+      // An editor with a selection: Explain it, then Do something to the file.
+      const file = join(repoRoot, 'test', 'fixtures', 'workspace', 'src', 'inventory.ts');
+      const start = rangeOf(inventoryTs, 'export function restock').start;
+      host.openEditor(file, 'typescript', inventoryTs, { start: [start.line, 0], end: [start.line + 2, 1] });
+      fake?.queueReplies({ text: 'Adds to the stock.' });
+      await run(ExtensionCommands.explain);
+      expect(chatChannel()?.text).toMatch(turn('Explain', 'Adds to the stock.'));
+      const explainRequest = JSON.stringify(fake?.requests.at(-1)?.body.messages);
+      expect(explainRequest).toContain('export function restock(item: Item, amount: number): Item {');
+
+      fake?.queueReplies(editReply([{ old_text: 'export function restock(', new_text: '/** Adds `amount` units. */\nexport function restock(' }], 'Documented restock.'));
+      host.inputAnswers.push('document restock');
+      await run(ExtensionCommands.do);
+      expect(host.workspaceEdits).toHaveLength(1);
+      expect(host.messages).toContainEqual({ level: 'info', text: 'Efrit: Documented restock.' });
+
+      await run(ExtensionCommands.cancel);
+      expect(host.messages).toContainEqual({ level: 'info', text: 'Efrit: nothing to cancel.' });
+      await run(ExtensionCommands.status);
+      expect(chatChannel()?.text).toMatch(/requests: 3 · tokens in/);
+      expect(host.messages.filter((m) => m.level === 'error')).toEqual([]);
+    } finally {
+      await extension.deactivate();
+      for (const disposable of context.subscriptions) disposable.dispose();
+    }
+  });
+});
