@@ -45,7 +45,9 @@ describe('efrit/chat', () => {
     expect(textOf(messages[0])).toContain('stats.py (python)');
     expect(textOf(messages[1])).toBe(first.reply);
     expect(textOf(messages[2])).toBe('How do I get the sample one?');
-    const stream = client.streams.filter((s) => s.jobId === second.jobId);
+    // Every note of both turns names the session, the very first "asking …" included.
+    const stream = client.streams.filter((s) => s.jobId === first.jobId || s.jobId === second.jobId);
+    expect(stream[0]?.kind).toBe('status');
     expect(stream.every((s) => s.sessionId === first.sessionId)).toBe(true);
     expect(stream.at(-1)?.kind).toBe('done');
   });
@@ -56,6 +58,15 @@ describe('efrit/chat', () => {
     const result = await harness.client.executeCommand<ChatResult>('efrit.chat', { message: 'Fastest lookup by SKU?' });
     expect(result.reply).toBe('Use a Map keyed by SKU.');
     expect(result.sessionId).toMatch(/^session-/);
+  });
+
+  it('keeps no session for a first turn that failed (its id never reached the client)', async () => {
+    harness = await startHarness({ apiKey: null });
+    await expect(harness.client.request('efrit/chat', { message: 'Hi' })).rejects.toMatchObject({ data: { reason: 'noApiKey' } });
+    await expect(harness.client.request('efrit/chat', { message: 'Hi', textDocument: { uri: 'file:///nowhere.ts' } })).rejects.toMatchObject({
+      data: { reason: 'documentNotOpen' },
+    });
+    expect((await harness.client.request<StatusResult>('efrit/status', {})).sessions.open).toBe(0);
   });
 
   it('ends a session on request, after which it is unknown', async () => {

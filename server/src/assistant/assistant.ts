@@ -178,8 +178,8 @@ export class Assistant {
 
   /** One turn of a conversation, optionally about a document range. */
   chat(params: { sessionId?: string | undefined; message: string; uri?: string | undefined; range?: Range | undefined }): Job<ChatOutcome> {
-    const session = this.session(params.sessionId);
     const target = params.uri === undefined ? undefined : this.target(params.uri, params.range);
+    const session = this.session(params.sessionId);
     return this.submitInSession<ChatOutcome>(session, 'Efrit: Chat', async (signal, jobId) => {
       // Built when the turn runs, after the session's previous turn: the delta is against what the model saw last.
       const turn = target === undefined ? undefined : this.documentTurn(session, target.uri, target.range);
@@ -196,8 +196,8 @@ export class Assistant {
    * words; see agent/do-agent.ts for its bounds.
    */
   do(params: { sessionId?: string | undefined; instruction: string; uri: string; range?: Range | undefined }): Job<DoOutcome> {
-    const session = this.session(params.sessionId);
     const target = this.target(params.uri, params.range);
+    const session = this.session(params.sessionId);
     return this.submitInSession<DoOutcome>(session, `Efrit: Do: ${params.instruction.slice(0, 60)}`, async (signal, jobId) => {
       const settings = this.deps.settings();
       const turn = this.documentTurn(session, target.uri, target.range);
@@ -437,6 +437,10 @@ export class Assistant {
       },
     });
     session.busy = job.result;
+    // A new session whose first turn failed was never given to the client (the id rides on the result): drop it.
+    job.result.catch(() => {
+      if (session.messages.length === 0 && session.busy === job.result) this.deps.sessions.end(session.id);
+    });
     return job;
   }
 

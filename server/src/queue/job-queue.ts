@@ -391,6 +391,9 @@ export class JobQueue {
   }
 
   private async runAttempt(job: Job): Promise<void> {
+    // p-queue may start a job inside `submit`: yield once, so the submitter holds the Job (and has announced it)
+    // before its work reports anything.
+    await Promise.resolve();
     if (job.isFinished || job.controller.signal.aborted) return;
     job.waitingIn = 'none';
     job.state = 'running';

@@ -1,0 +1,827 @@
+-- efrit: the Neovim client of efrit-lsp, an AI coding assistant that is a
+-- language server. Plain LSP already gives the "Efrit: …" code actions
+-- (vim.lsp.buf.code_action(), with codeAction/resolve); this module starts
+-- and attaches the server, and wraps its custom methods: efrit/chat,
+-- efrit/do, efrit/status, efrit/cancel and the efrit/stream notifications.
+--
+-- Works on Neovim 0.7.2 (vim.lsp.start_client + buf_attach_client from
+-- FileType/BufEnter autocmds), uses vim.lsp.start on 0.8+ and
+-- vim.lsp.config + vim.lsp.enable on 0.11+. See :help efrit.
+local api = vim.api
+local uv = vim.uv or vim.loop
+local ui = require('efrit.ui')
+
+local M = {}
+
+local has = function(feature) return vim.fn.has(feature) == 1 end
+
+--- LSP ErrorCodes.RequestCancelled
+local REQUEST_CANCELLED = -32800
+
+local defaults = {
+  name = 'efrit',
+  cmd = { 'npx', 'efrit-lsp', '--stdio' },
+  cmd_env = nil,
+  --- nil: every buffer that is a file; else a list of filetypes.
+  filetypes = nil,
+  root_markers = { '.git', 'package.json', 'pyproject.toml', 'setup.py', 'go.mod', 'Cargo.toml', 'Makefile', '.hg' },
+  --- The `efrit` settings object (see the server's README); also answered to workspace/configuration.
+  init_options = {},
+  capabilities = nil,
+  on_attach = nil,
+  handlers = {},
+  flags = { debounce_text_changes = 150 },
+  --- Start the server when a matching buffer is opened.
+  autostart = true,
+  --- Create :EfritChat, :EfritDo, :EfritExplain, :EfritStatus, :EfritCancel.
+  create_commands = true,
+  chat = { position = 'right', size = nil },
+  --- Where :EfritExplain shows its text: 'float' or 'chat'.
+  explain = 'float',
+  --- Use vim.lsp.config/vim.lsp.enable where present (0.11+).
+  native_enable = true,
+}
+
+local state = {
+  config = vim.deepcopy(defaults),
+  set_up = false,
+  --- 0.7: root_dir -> client id of the server started for that root
+  clients_by_root = {},
+  --- jobId -> { title, status, sink, session_id }
+  jobs = {},
+  --- Requests of ours that are waiting for an answer, oldest first.
+  pending = {},
+  --- The conversation of the chat buffer.
+  chat = { session_id = nil, source_buf = nil, range = nil, busy = nil, turns = 0 },
+  --- :EfritDo sessions, per source buffer.
+  do_sessions = {},
+  last_stream = nil,
+  next_pending_id = 0,
+}
+
+-- Small helpers ---------------------------------------------------------------
+
+local function notify(message, level)
+  vim.notify('Efrit: ' .. message, level or vim.log.levels.INFO, { title = 'Efrit' })
+end
+
+local function is_empty(t)
+  return type(t) ~= 'table' or next(t) == nil
+end
+
+--- Lua {} encodes as [] in JSON; the server wants objects.
+local function object(t)
+  if is_empty(t) then return vim.empty_dict() end
+  return t
+end
+
+--- Calls a client method the way the running Neovim wants it (colon calls from 0.11).
+local function call(client, method, ...)
+  if has('nvim-0.11') then return client[method](client, ...) end
+  return client[method](...)
+end
+
+local function fire(pattern, data)
+  local opts = { pattern = pattern, modeline = false }
+  if has('nvim-0.8') then opts.data = data end
+  pcall(api.nvim_exec_autocmds, 'User', opts)
+end
+
+local function redrawstatus()
+  pcall(vim.cmd, 'redrawstatus')
+end
+
+local function error_text(err)
+  if type(err) ~= 'table' then return tostring(err) end
+  if err.code == REQUEST_CANCELLED then return 'cancelled' end
+  return err.message or vim.inspect(err)
+end
+
+local function error_reason(err)
+  if type(err) ~= 'table' then return nil end
+  if err.code == REQUEST_CANCELLED then return 'cancelled' end
+  return type(err.data) == 'table' and err.data.reason or nil
+end
+
+-- Clients -------------------------------------------------------------------
+
+local function all_clients()
+  local name = state.config.name
+  local list = vim.lsp.get_clients and vim.lsp.get_clients({ name = name }) or vim.lsp.get_active_clients()
+  local found = {}
+  for _, client in ipairs(list) do
+    if client.name == name and not (client.is_stopped and call(client, 'is_stopped')) then table.insert(found, client) end
+  end
+  return found
+end
+
+--- The efrit client attached to `bufnr` (default: current buffer), if any.
+function M.get_client(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
+  for _, client in ipairs(all_clients()) do
+    if vim.lsp.buf_is_attached(bufnr, client.id) then return client end
+  end
+end
+
+--- Finds the project root of a file: the nearest folder upwards holding a root marker, else the file's folder.
+local function find_root(path, markers)
+  local dir = vim.fn.fnamemodify(path, ':p:h')
+  local current = dir
+  while true do
+    for _, marker in ipairs(markers or {}) do
+      if uv.fs_stat(current .. '/' .. marker) then return current end
+    end
+    local parent = vim.fn.fnamemodify(current, ':h')
+    if parent == current then break end
+    current = parent
+  end
+  return dir
+end
+
+local function attachable(bufnr)
+  if not api.nvim_buf_is_valid(bufnr) or vim.bo[bufnr].buftype ~= '' then return false end
+  local name = api.nvim_buf_get_name(bufnr)
+  if name == '' or name:match('^%a[%w+.-]*://') then return false end
+  local filetypes = state.config.filetypes
+  if filetypes and not vim.tbl_contains(filetypes, vim.bo[bufnr].filetype) then return false end
+  return true
+end
+
+--- The `efrit` settings: init_options itself, or its `efrit` key when given as { efrit = {...} }.
+local function efrit_settings(init_options)
+  if type(init_options) == 'table' and type(init_options.efrit) == 'table' then return init_options.efrit end
+  return init_options
+end
+
+local function client_config(root_dir)
+  local c = state.config
+  local handlers = vim.tbl_extend('force', {
+    ['efrit/stream'] = function(err, params, ctx) M._on_stream(err, params, ctx) end,
+  }, c.handlers or {})
+  return {
+    name = c.name,
+    cmd = c.cmd,
+    cmd_env = c.cmd_env,
+    root_dir = root_dir,
+    init_options = object(c.init_options),
+    -- What the default workspace/configuration handler answers for section `efrit`.
+    settings = { efrit = object(efrit_settings(c.init_options)) },
+    capabilities = c.capabilities,
+    handlers = handlers,
+    flags = c.flags,
+    on_attach = c.on_attach,
+  }
+end
+
+--- Starts (or reuses) the server for `bufnr`'s project and attaches it.
+function M.attach(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
+  if not attachable(bufnr) then return nil end
+  local existing = M.get_client(bufnr)
+  if existing then return existing.id end
+  local root = find_root(api.nvim_buf_get_name(bufnr), state.config.root_markers)
+  if vim.lsp.start then
+    return vim.lsp.start(client_config(root), { bufnr = bufnr })
+  end
+  -- 0.7: one client per root, started once.
+  local id = state.clients_by_root[root]
+  local client = id and vim.lsp.get_client_by_id(id)
+  if not client or client.is_stopped() then
+    id = vim.lsp.start_client(client_config(root))
+    if not id then
+      notify('could not start ' .. table.concat(state.config.cmd, ' '), vim.log.levels.ERROR)
+      return nil
+    end
+    state.clients_by_root[root] = id
+  end
+  vim.lsp.buf_attach_client(bufnr, id)
+  return id
+end
+
+local function use_native_enable()
+  return state.config.native_enable and has('nvim-0.11') and type(vim.lsp.config) ~= 'nil' and vim.lsp.enable ~= nil
+end
+
+local function start_autostart()
+  local group = api.nvim_create_augroup('efrit_attach', { clear = true })
+  if use_native_enable() then
+    local c = state.config
+    local cfg = client_config(nil)
+    cfg.root_dir = nil
+    cfg.filetypes = c.filetypes
+    cfg.root_markers = c.root_markers
+    vim.lsp.config(c.name, cfg)
+    vim.lsp.enable(c.name)
+    return
+  end
+  api.nvim_create_autocmd('FileType', {
+    group = group,
+    callback = function(args) M.attach(args.buf) end,
+  })
+  -- Buffers that never get a filetype (only when `filetypes` is nil). Deferred so
+  -- that filetype detection runs first and the server learns the right languageId.
+  api.nvim_create_autocmd('BufEnter', {
+    group = group,
+    callback = function(args)
+      vim.schedule(function() M.attach(args.buf) end)
+    end,
+  })
+  for _, buf in ipairs(api.nvim_list_bufs()) do
+    if api.nvim_buf_is_loaded(buf) then M.attach(buf) end
+  end
+end
+
+--- The client to talk to for `bufnr`: attached, or the one any efrit buffer uses.
+local function client_for(bufnr, quiet)
+  local client = M.get_client(bufnr)
+  if not client and attachable(bufnr) and state.config.autostart then
+    M.attach(bufnr)
+    client = M.get_client(bufnr)
+  end
+  if client then return client end
+  if not quiet then
+    notify('no efrit-lsp server for this buffer (is it a file, and did require("efrit").setup() run?)', vim.log.levels.WARN)
+  end
+end
+
+-- Ranges and positions ------------------------------------------------------
+
+local function char_index(line, byte_col, encoding)
+  byte_col = math.max(0, math.min(byte_col, #line))
+  if encoding == 'utf-8' then return byte_col end
+  if has('nvim-0.11') then return vim.str_utfindex(line, encoding or 'utf-16', byte_col, false) end
+  local ok, utf32, utf16 = pcall(vim.str_utfindex, line, byte_col)
+  if not ok then return byte_col end
+  return encoding == 'utf-32' and utf32 or utf16
+end
+
+local function buf_line(bufnr, row)
+  return api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
+end
+
+local function position(bufnr, row, byte_col, encoding)
+  return { line = row, character = char_index(buf_line(bufnr, row), byte_col, encoding) }
+end
+
+local function encoding_of(client)
+  return client and client.offset_encoding or 'utf-16'
+end
+
+--- The range a command was given: the visual selection when the command was
+--- run on it (characterwise if it was), whole lines otherwise.
+--- @param opts table { line1, line2, range } as user commands get them
+local function command_range(bufnr, opts, encoding)
+  if not opts or (opts.range or 0) == 0 then return nil end
+  local l1, l2 = opts.line1 - 1, opts.line2 - 1
+  local vs, ve = api.nvim_buf_get_mark(bufnr, '<'), api.nvim_buf_get_mark(bufnr, '>')
+  if opts.range == 2 and vim.fn.visualmode() == 'v' and vs[1] - 1 == l1 and ve[1] - 1 == l2 then
+    local last = buf_line(bufnr, l2)
+    local end_col = math.min(ve[2], #last)
+    -- '> is on the last selected character: include all of its bytes.
+    if end_col < #last then end_col = end_col + #vim.fn.strcharpart(last:sub(end_col + 1), 0, 1) end
+    return { start = position(bufnr, l1, vs[2], encoding), ['end'] = position(bufnr, l2, end_col, encoding) }
+  end
+  return { start = { line = l1, character = 0 }, ['end'] = position(bufnr, l2, #buf_line(bufnr, l2), encoding) }
+end
+
+--- The cursor in `bufnr`: in the current window if it shows it, else in one that does.
+local function cursor_of(bufnr)
+  local win = api.nvim_get_current_win()
+  if api.nvim_win_get_buf(win) ~= bufnr then
+    for _, w in ipairs(api.nvim_tabpage_list_wins(0)) do
+      if api.nvim_win_get_buf(w) == bufnr then win = w end
+    end
+  end
+  if api.nvim_win_get_buf(win) ~= bufnr then return nil end
+  return api.nvim_win_get_cursor(win)
+end
+
+local function cursor_range(bufnr, encoding)
+  local cursor = cursor_of(bufnr)
+  if not cursor then return nil end
+  local p = position(bufnr, cursor[1] - 1, cursor[2], encoding)
+  return { start = p, ['end'] = p }
+end
+
+local function line_range(bufnr, row, encoding)
+  return { start = { line = row, character = 0 }, ['end'] = position(bufnr, row, #buf_line(bufnr, row), encoding) }
+end
+
+local function describe_range(bufnr, range)
+  local name = vim.fn.fnamemodify(api.nvim_buf_get_name(bufnr), ':~:.')
+  if not range then return name end
+  local a, b = range.start.line + 1, range['end'].line + 1
+  if a == b then return string.format('%s:%d', name, a) end
+  return string.format('%s:%d-%d', name, a, b)
+end
+
+-- Requests and the efrit/stream routing ----------------------------------------
+
+-- Neovim's RPC layer never calls the handler of a request that the server
+-- answers with RequestCancelled ("it is RPC-internal"): it only drops the
+-- request from `client.requests`. efrit answers every cancelled request that
+-- way (efrit/cancel, :EfritCancel, a session ending), so a watcher notices
+-- requests that left `client.requests` without their handler running, and
+-- finishes them as cancelled. It also fails requests whose server stopped.
+local watcher
+
+local function watch_pending()
+  if watcher then return end
+  watcher = uv.new_timer()
+  watcher:start(50, 50, vim.schedule_wrap(function()
+    if #state.pending == 0 then
+      if watcher then
+        watcher:stop()
+        watcher:close()
+        watcher = nil
+      end
+      return
+    end
+    for _, p in ipairs(vim.list_extend({}, state.pending)) do
+      local client = vim.lsp.get_client_by_id(p.client_id)
+      if not client or (client.is_stopped and call(client, 'is_stopped')) then
+        p.finish({ code = -32099, message = 'the efrit-lsp server stopped' }, nil)
+      elseif p.request_id and type(client.requests) == 'table' and client.requests[p.request_id] == nil then
+        -- A real answer's handler is scheduled right after the request leaves
+        -- client.requests; give it one more tick before calling it a cancellation.
+        if p.answered then
+          p.finish({ code = REQUEST_CANCELLED, message = 'cancelled', data = { reason = 'cancelled' } }, nil)
+        else
+          p.answered = true
+        end
+      end
+    end
+  end))
+end
+
+--- Sends an asynchronous request and remembers it so that the efrit/stream
+--- notifications of its job reach `sink` before the answer does.
+--- kind: 'chat' | 'do' | 'explain' | 'other'
+local function send(client, bufnr, method, params, kind, sink, session_id, on_result)
+  state.next_pending_id = state.next_pending_id + 1
+  local pending = { id = state.next_pending_id, kind = kind, sink = sink, session_id = session_id, client_id = client.id }
+  function pending.finish(err, result)
+    if pending.done then return end
+    pending.done = true
+    for i, p in ipairs(state.pending) do
+      if p == pending then
+        table.remove(state.pending, i)
+        break
+      end
+    end
+    if pending.job_id then state.jobs[pending.job_id] = nil end
+    redrawstatus()
+    local ok, e = xpcall(on_result, debug.traceback, err, result)
+    if not ok then notify('internal error: ' .. tostring(e), vim.log.levels.ERROR) end
+    fire('EfritRequestDone', { kind = kind, error = err and error_text(err) or nil })
+  end
+  table.insert(state.pending, pending)
+  local ok, request_id = call(client, 'request', method, params, function(err, result)
+    pending.finish(err, result)
+  end, bufnr)
+  if not ok then
+    pending.done = true
+    table.remove(state.pending, #state.pending)
+    notify('the server is not running', vim.log.levels.ERROR)
+    return nil
+  end
+  pending.request_id = request_id
+  watch_pending()
+  redrawstatus()
+  return pending
+end
+
+--- Which of our pending requests a job we have not seen yet belongs to.
+--- Chat and do jobs carry a session id; actions (explain) carry none.
+local function claim(params)
+  local best
+  for _, p in ipairs(state.pending) do
+    if not p.job_id then
+      if params.sessionId then
+        if (p.kind == 'chat' or p.kind == 'do') then
+          if p.session_id == params.sessionId then best = p break end
+          if p.session_id == nil and not best then best = p end
+        end
+      elseif p.kind == 'explain' and not best then
+        best = p
+      end
+    end
+  end
+  return best
+end
+
+function M._on_stream(_, params, ctx)
+  if type(params) ~= 'table' or not params.jobId then return end
+  local job = state.jobs[params.jobId]
+  if not job then
+    job = { status = nil, sink = nil, client_id = ctx and ctx.client_id }
+    state.jobs[params.jobId] = job
+  end
+  -- A job is bound to one of our requests on its first notification that tells
+  -- chat/do (session id) from actions (none) apart. The first "asking …" status
+  -- note may come without the session id (efrit-lsp sends it before the job is
+  -- registered), so a bare status note does not bind.
+  if not job.pending and not job.finished and (params.kind ~= 'status' or params.sessionId) then
+    local p = claim(params)
+    if p then
+      p.job_id = params.jobId
+      job.sink = p.sink
+      job.kind = p.kind
+      job.pending = p
+    end
+  end
+  job.session_id = params.sessionId or job.session_id
+  if params.kind == 'text' then
+    job.status = 'answering…'
+  elseif params.kind == 'status' or params.kind == 'tool' then
+    job.status = params.text
+  end
+  if job.sink then
+    local ok, e = pcall(job.sink, params)
+    if not ok then notify('internal error: ' .. tostring(e), vim.log.levels.ERROR) end
+  end
+  if params.kind == 'done' or params.kind == 'error' then
+    -- A job of ours is forgotten when its answer arrives; others (native code actions) now.
+    if not job.pending then state.jobs[params.jobId] = nil end
+    job.finished = true
+  end
+  state.last_stream = params
+  fire('EfritStream', params)
+  redrawstatus()
+end
+
+--- A short description of what efrit is doing, for statuslines; '' when idle.
+---   vim.o.statusline = [[%f %= %{luaeval('require("efrit").statusline()')}]]
+function M.statusline()
+  local active, last = 0, nil
+  for _, job in pairs(state.jobs) do
+    if not job.finished then
+      active = active + 1
+      last = job
+    end
+  end
+  local waiting = 0
+  for _, p in ipairs(state.pending) do
+    if not p.job_id then waiting = waiting + 1 end
+  end
+  local total = active + waiting
+  if total == 0 then return '' end
+  local what = last and last.status or 'waiting…'
+  local label = last and last.kind or (state.pending[#state.pending] or {}).kind
+  local text = 'Efrit'
+  if label and label ~= 'other' then text = text .. ' ' .. label end
+  if total > 1 then text = text .. string.format(' (%d)', total) end
+  return text .. ': ' .. what
+end
+
+--- The latest efrit/stream notification (for `User EfritStream` handlers on 0.7, which has no event data).
+function M.last_stream()
+  return state.last_stream
+end
+
+--- True while any request of ours is waiting for the server.
+function M.busy()
+  return #state.pending > 0
+end
+
+-- Chat ---------------------------------------------------------------------
+
+local chat_keymaps
+
+local function chat_source_buf()
+  local current = api.nvim_get_current_buf()
+  if current == ui.chat_buf() then
+    local src = state.chat.source_buf
+    if src and api.nvim_buf_is_valid(src) then return src end
+    return nil
+  end
+  return current
+end
+
+--- Ends the current conversation and empties the chat buffer.
+function M.new_chat()
+  local chat = state.chat
+  if chat.session_id then
+    local client = (chat.source_buf and M.get_client(chat.source_buf)) or all_clients()[1]
+    if client then call(client, 'request', 'efrit/endSession', { sessionId = chat.session_id }, function() end) end
+  end
+  state.chat = { session_id = nil, source_buf = nil, range = nil, busy = nil, turns = 0 }
+  ui.clear()
+end
+
+--- Opens the chat window without sending anything.
+function M.open_chat(focus)
+  return ui.open_chat(chat_keymaps, focus)
+end
+
+--- Sends one chat turn. opts: { bufnr?, range?, retried? }
+function M.chat(message, opts)
+  opts = opts or {}
+  if not message or vim.trim(message) == '' then
+    M.open_chat(false)
+    vim.ui.input({ prompt = 'Efrit> ' }, function(input)
+      if input and vim.trim(input) ~= '' then M.chat(input, opts) end
+    end)
+    return
+  end
+  local chat = state.chat
+  if chat.busy then
+    notify('still answering the last message; wait, or :EfritCancel it', vim.log.levels.WARN)
+    return
+  end
+  local src = opts.bufnr or chat_source_buf()
+  local client = src and client_for(src, true) or nil
+  if not client then
+    client = all_clients()[1]
+    src = nil
+    if not client then
+      notify('no efrit-lsp server is running; open a file first', vim.log.levels.WARN)
+      return
+    end
+  end
+  local encoding = encoding_of(client)
+  local range = opts.range
+  if src and not range then
+    -- From the chat buffer: the range last used; from a file: the cursor, so the model sees where you are.
+    if api.nvim_get_current_buf() == ui.chat_buf() and src == chat.source_buf then
+      range = chat.range
+    else
+      range = cursor_range(src, encoding)
+    end
+  end
+  if src ~= chat.source_buf then chat.range = nil end
+  chat.source_buf = src
+  chat.range = range or chat.range
+
+  M.open_chat(false)
+  local about = src and (' _(' .. describe_range(src, opts.range or nil) .. ')_') or ''
+  ui.append({ header = { '## You' }, text = message .. about })
+  local reply = ui.append({ header = { '## Efrit' }, text = '', placeholder = '_…_' })
+
+  local params = { message = message, sessionId = chat.session_id }
+  if src then
+    params.textDocument = { uri = vim.uri_from_bufnr(src) }
+    params.range = range
+  end
+  local streamed = ''
+  local function sink(s)
+    if s.kind == 'text' then
+      streamed = streamed .. s.text
+      ui.update(reply, { text = streamed })
+    elseif s.kind == 'status' or s.kind == 'tool' then
+      if streamed == '' then ui.update(reply, { placeholder = '_' .. s.text .. '_' }) end
+    end
+  end
+  chat.busy = send(client, src, 'efrit/chat', params, 'chat', sink, chat.session_id, function(err, result)
+    chat.busy = nil
+    if err then
+      local reason = error_reason(err)
+      if reason == 'unknownSession' and not opts.retried then
+        chat.session_id = nil
+        ui.update(reply, { footer = '_(the session had expired; asking again in a new one)_' })
+        M.chat(message, vim.tbl_extend('force', opts, { retried = true, bufnr = src, range = range }))
+        return
+      end
+      if reason == 'cancelled' then
+        ui.update(reply, { footer = '_[cancelled]_', placeholder = false })
+        notify('chat cancelled')
+      else
+        ui.update(reply, { footer = '**Error:** ' .. error_text(err), placeholder = false })
+        notify(error_text(err), vim.log.levels.ERROR)
+      end
+      return
+    end
+    chat.session_id = result.sessionId or chat.session_id
+    chat.turns = chat.turns + 1
+    -- The answer is authoritative; the streamed text was only a preview of it.
+    ui.update(reply, { text = result.reply or streamed, placeholder = '_(no text)_' })
+  end)
+  if not chat.busy then ui.update(reply, { footer = '**Error:** the server is not running', placeholder = false }) end
+end
+
+--- The session id of the chat buffer's conversation, if any.
+function M.chat_session()
+  return state.chat.session_id
+end
+
+--- The chat buffer's number, if it exists.
+function M.chat_buffer()
+  return ui.chat_buf()
+end
+
+chat_keymaps = {
+  ['<CR>'] = function() M.chat(nil) end,
+  ['q'] = function() vim.cmd('close') end,
+  ['<C-c>'] = function() M.cancel({ sessionId = state.chat.session_id }) end,
+}
+
+-- Do ---------------------------------------------------------------------
+
+--- Runs efrit/do on the current buffer: the agent proposes an edit and the
+--- server applies it through workspace/applyEdit. opts: { bufnr?, range?, new_session? }
+function M.run_do(instruction, opts)
+  opts = opts or {}
+  if not instruction or vim.trim(instruction) == '' then
+    vim.ui.input({ prompt = 'Efrit do: ' }, function(input)
+      if input and vim.trim(input) ~= '' then M.run_do(input, opts) end
+    end)
+    return
+  end
+  local bufnr = opts.bufnr or chat_source_buf() or api.nvim_get_current_buf()
+  local client = client_for(bufnr)
+  if not client then return end
+  local range = opts.range or cursor_range(bufnr, encoding_of(client))
+  if opts.new_session then state.do_sessions[bufnr] = nil end
+  local session_id = state.do_sessions[bufnr]
+  local params = { instruction = instruction, textDocument = { uri = vim.uri_from_bufnr(bufnr) }, range = range, sessionId = session_id }
+  notify('working on: ' .. instruction)
+  send(client, bufnr, 'efrit/do', params, 'do', nil, session_id, function(err, result)
+    if err then
+      local reason = error_reason(err)
+      if reason == 'unknownSession' and not opts.retried then
+        state.do_sessions[bufnr] = nil
+        M.run_do(instruction, vim.tbl_extend('force', opts, { retried = true, bufnr = bufnr, range = range }))
+        return
+      end
+      notify(reason == 'cancelled' and 'cancelled' or error_text(err), reason == 'cancelled' and vim.log.levels.INFO or vim.log.levels.ERROR)
+      return
+    end
+    state.do_sessions[bufnr] = result.sessionId
+    local summary = (result.summary and result.summary ~= '') and result.summary or '(no summary)'
+    if result.edit == nil or result.edit == vim.NIL then
+      notify(summary)
+    elseif result.applied then
+      notify('done: ' .. summary)
+    else
+      notify('edit proposed but not applied: ' .. summary, vim.log.levels.WARN)
+    end
+  end)
+end
+
+-- Explain ------------------------------------------------------------------
+
+--- Explains a range (default: the current line) with the explain action;
+--- the text streams into a float or the chat buffer (config `explain`).
+function M.explain(opts)
+  opts = opts or {}
+  local bufnr = opts.bufnr or api.nvim_get_current_buf()
+  local client = client_for(bufnr)
+  if not client then return end
+  local encoding = encoding_of(client)
+  local range = opts.range or line_range(bufnr, (cursor_of(bufnr) or { 1 })[1] - 1, encoding)
+  local title = 'Explain ' .. describe_range(bufnr, range)
+  local where = opts.where or state.config.explain
+  local streamed = ''
+  local sink, finish
+  if where == 'chat' then
+    M.open_chat(false)
+    local entry = ui.append({ header = { '## ' .. title }, text = '', placeholder = '_…_' })
+    sink = function(s)
+      if s.kind == 'text' then
+        streamed = streamed .. s.text
+        ui.update(entry, { text = streamed })
+      end
+    end
+    finish = function(text, footer) ui.update(entry, { text = text or streamed, footer = footer, placeholder = false }) end
+  else
+    local float = ui.open_float('# ' .. title)
+    M._last_float = float
+    sink = function(s)
+      if s.kind == 'text' then
+        streamed = streamed .. s.text
+        ui.update_float(float, { text = streamed })
+      end
+    end
+    finish = function(text, footer) ui.update_float(float, { text = text or streamed, footer = footer }) end
+  end
+  local args = { actionId = 'explain', textDocument = { uri = vim.uri_from_bufnr(bufnr) }, range = range }
+  send(client, bufnr, 'workspace/executeCommand', { command = 'efrit.runAction', arguments = { args } }, 'explain', sink, nil, function(err, result)
+    if err then
+      local reason = error_reason(err)
+      finish(nil, reason == 'cancelled' and '_[cancelled]_' or ('**Error:** ' .. error_text(err)))
+      if reason ~= 'cancelled' then notify(error_text(err), vim.log.levels.ERROR) end
+      return
+    end
+    local text = type(result) == 'table' and type(result.text) == 'string' and result.text or nil
+    finish(text, nil)
+  end)
+end
+
+-- Status and cancel ------------------------------------------------------------
+
+local function format_status(s)
+  local q, u = s.queue or {}, s.usage or {}
+  local lines = {
+    string.format('efrit-lsp %s — model %s%s', s.version or '?', s.model or '?',
+      s.apiKeyConfigured == false and ' — no API key (set ANTHROPIC_API_KEY)' or ''),
+    string.format('queue: %d running, %d queued (concurrency %s)', q.running or 0, q.queued or 0, tostring(q.concurrency or '?')),
+    string.format('sessions: %d open; documents: %d open', (s.sessions or {}).open or 0, (s.documents or {}).open or 0),
+    string.format('usage: %d requests, %d input / %d output tokens, cache %d read / %d written',
+      u.requests or 0, u.inputTokens or 0, u.outputTokens or 0, u.cacheReadTokens or 0, u.cacheWriteTokens or 0),
+  }
+  if type(q.backoff) == 'table' and q.backoff.active then
+    table.insert(lines, string.format('backing off for %d ms (%s)', q.backoff.remainingMs or 0, tostring(q.backoff.reason)))
+  end
+  return table.concat(lines, '\n')
+end
+
+--- Shows efrit/status; `callback(result)` instead when given.
+function M.status(callback)
+  local client = client_for(chat_source_buf() or api.nvim_get_current_buf(), true) or all_clients()[1]
+  if not client then
+    notify('no efrit-lsp server is running', vim.log.levels.WARN)
+    return
+  end
+  send(client, nil, 'efrit/status', vim.empty_dict(), 'other', nil, nil, function(err, result)
+    if err then return notify(error_text(err), vim.log.levels.ERROR) end
+    if callback then return callback(result) end
+    notify(format_status(result))
+  end)
+end
+
+--- Cancels efrit's work: everything by default, or { jobId } / { sessionId }.
+function M.cancel(target)
+  target = target or {}
+  local clients = all_clients()
+  if #clients == 0 then
+    notify('nothing to cancel: no efrit-lsp server is running', vim.log.levels.WARN)
+    return
+  end
+  local total, answers = 0, 0
+  for _, client in ipairs(clients) do
+    call(client, 'request', 'efrit/cancel', object(target), function(err, result)
+      answers = answers + 1
+      if not err and type(result) == 'table' then total = total + (result.cancelled or 0) end
+      if answers == #clients then notify(string.format('cancelled %d job(s)', total)) end
+    end)
+  end
+end
+
+-- Setup --------------------------------------------------------------------
+
+local function create_commands()
+  local function cmd(name, fn, opts)
+    pcall(api.nvim_del_user_command, name)
+    api.nvim_create_user_command(name, fn, opts)
+  end
+  local function range_of(opts)
+    local src = chat_source_buf() or api.nvim_get_current_buf()
+    if api.nvim_get_current_buf() == ui.chat_buf() then return src, nil end
+    local client = M.get_client(src)
+    return src, command_range(src, opts, encoding_of(client))
+  end
+  cmd('EfritChat', function(opts)
+    if opts.bang then M.new_chat() end
+    local src, range = range_of(opts)
+    M.chat(opts.args, { bufnr = src, range = range })
+  end, { nargs = '*', range = true, bang = true, desc = 'Efrit: chat about the current file (! starts a new conversation)' })
+  cmd('EfritDo', function(opts)
+    local src, range = range_of(opts)
+    M.run_do(opts.args, { bufnr = src, range = range, new_session = opts.bang })
+  end, { nargs = '*', range = true, bang = true, desc = 'Efrit: let the agent edit the current file' })
+  cmd('EfritExplain', function(opts)
+    local src, range = range_of(opts)
+    M.explain({ bufnr = src, range = range })
+  end, { range = true, desc = 'Efrit: explain the selected lines (default: the current line)' })
+  cmd('EfritStatus', function() M.status() end, { desc = 'Efrit: server status and usage' })
+  cmd('EfritCancel', function() M.cancel() end, { desc = 'Efrit: cancel all running efrit jobs' })
+end
+
+--- require('efrit').setup{ cmd = {...}, filetypes = {...}, init_options = {...}, root_markers = {...} }
+function M.setup(opts)
+  opts = opts or {}
+  vim.validate({
+    cmd = { opts.cmd, 't', true },
+    filetypes = { opts.filetypes, 't', true },
+    init_options = { opts.init_options, 't', true },
+    root_markers = { opts.root_markers, 't', true },
+    on_attach = { opts.on_attach, 'f', true },
+  })
+  state.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts)
+  -- Lists are replaced, not merged.
+  for _, key in ipairs({ 'cmd', 'filetypes', 'root_markers' }) do
+    if opts[key] then state.config[key] = opts[key] end
+  end
+  if opts.init_options then state.config.init_options = opts.init_options end
+  ui.chat_options = state.config.chat
+  if state.config.create_commands then create_commands() end
+  if state.config.autostart then start_autostart() end
+  state.set_up = true
+  return M
+end
+
+--- The resolved configuration (read-only use).
+function M.config()
+  return state.config
+end
+
+function M.is_set_up()
+  return state.set_up
+end
+
+--- Every running efrit client.
+function M.clients()
+  return all_clients()
+end
+
+return M

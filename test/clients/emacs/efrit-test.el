@@ -1,0 +1,243 @@
+;;; efrit-test.el --- drive efrit-lsp.el in a real, headless Emacs  -*- lexical-binding: t -*-
+
+;; Run by test/clients/emacs.test.ts:
+;;   emacs --batch -Q -l test/clients/emacs/efrit-test.el
+;; with the environment:
+;;   EFRIT_TEST_CLIENT_DIR  the folder of efrit-lsp.el
+;;   EFRIT_TEST_SERVER      the server command, as a JSON array of strings
+;;   EFRIT_TEST_FILE        the source file to open (inside a temp project)
+;;   EFRIT_TEST_EVENTS_LOG  where to write Eglot's JSON-RPC log on failure
+;; Prints "EFRIT-TEST <key> <json>" lines on stdout (diagnostics go to
+;; stderr through `message'); exits 0 when every step passed.
+
+;;; Code:
+
+(require 'package)
+;; -Q implies --no-site-lisp, which hides Debian's elpa folder (eglot 1.9).
+(setq package-directory-list '("/usr/share/emacs/site-lisp/elpa"))
+(package-initialize)
+(require 'cl-lib)
+(require 'json)
+(require 'eglot)
+(add-to-list 'load-path (getenv "EFRIT_TEST_CLIENT_DIR"))
+(require 'efrit-lsp)
+
+(defvar efrit-test-t0 (float-time))
+(defvar efrit-test-server nil)
+
+(defun efrit-test-log (fmt &rest args)
+  "Log FMT with ARGS to stderr, with the time since the start."
+  (message "efrit-test [%6.3fs] %s" (- (float-time) efrit-test-t0) (apply #'format fmt args)))
+
+(defun efrit-test-emit (key value)
+  "Print KEY and VALUE (as one line of JSON) on stdout for the test to read."
+  (princ (format "EFRIT-TEST %s %s\n" key (json-encode value))))
+
+(defun efrit-test-fail (fmt &rest args)
+  "Report a failure (FMT with ARGS), save Eglot's events, exit 1."
+  (let ((text (apply #'format fmt args)))
+    (efrit-test-emit "FAIL" text)
+    (message "efrit-test FAIL: %s" text)
+    (when (and efrit-test-server (getenv "EFRIT_TEST_EVENTS_LOG"))
+      (with-current-buffer (jsonrpc-events-buffer efrit-test-server)
+        (write-region nil nil (getenv "EFRIT_TEST_EVENTS_LOG"))))
+    (kill-emacs 1)))
+
+(defun efrit-test-wait (pred what &optional timeout)
+  "Process events until PRED holds; fail naming WHAT after TIMEOUT seconds."
+  (let ((deadline (+ (float-time) (or timeout 10))))
+    (while (and (not (funcall pred)) (< (float-time) deadline))
+      (accept-process-output nil 0.02))
+    (or (funcall pred) (efrit-test-fail "timed out waiting for %s" what))))
+
+(defun efrit-test-bounds (start-re end-re)
+  "Bounds from the match of START-RE to the end of the next match of END-RE."
+  (save-excursion
+    (goto-char (point-min))
+    (unless (re-search-forward start-re nil t) (efrit-test-fail "no %s in the buffer" start-re))
+    (let ((beg (match-beginning 0)))
+      (unless (re-search-forward end-re nil t) (efrit-test-fail "no %s after %s" end-re start-re))
+      (list beg (match-end 0)))))
+
+(defun efrit-test-buffer-text (buffer)
+  "BUFFER's text without properties."
+  (with-current-buffer buffer (buffer-substring-no-properties (point-min) (point-max))))
+
+(defun efrit-test-check-sync (label)
+  "Fail unless the server's copy of the current buffer equals it; LABEL names the step."
+  (let ((copy (efrit-lsp-document-text)))
+    (unless (equal (plist-get copy :text) (efrit-test-buffer-text (current-buffer)))
+      (efrit-test-fail "%s: server copy differs:\n%s\n--- buffer ---\n%s"
+                       label (plist-get copy :text) (efrit-test-buffer-text (current-buffer))))
+    (unless (eql (plist-get copy :version) eglot--versioned-identifier)
+      (efrit-test-fail "%s: server has version %s, Eglot %s"
+                       label (plist-get copy :version) eglot--versioned-identifier))
+    (efrit-test-emit (concat "SYNC-" label) (plist-get copy :version))))
+
+(defvar efrit-test-last-message nil "The latest echo-area message from efrit.")
+(advice-add 'message :filter-return
+            (lambda (text)
+              (when (and (stringp text) (string-prefix-p "efrit:" text))
+                (setq efrit-test-last-message text))
+              text))
+(advice-add 'efrit-lsp--on-stream :before
+            (lambda (_server job-id session-id kind text)
+              (efrit-test-log "efrit/stream %s %s %s %S" job-id session-id kind text)))
+
+(defun efrit-test-jobs-idle ()
+  "Non-nil when no efrit request of ours is in flight."
+  (null (efrit-lsp--live-jobs)))
+
+(setq eglot-confirm-server-initiated-edits nil ; else y-or-n-p reads stdin
+      eglot-sync-connect t
+      eglot-connect-timeout 15
+      eglot-autoreconnect nil
+      efrit-lsp-server-command (append (json-read-from-string (getenv "EFRIT_TEST_SERVER")) nil)
+      efrit-lsp-major-modes '(js-mode)
+      efrit-lsp-initialization-options '(:model "claude-emacs-test" :logLevel "debug"))
+
+(condition-case err
+    (let* ((file (getenv "EFRIT_TEST_FILE"))
+           (chat nil)
+           beg-end)
+      (efrit-lsp-setup)
+      (efrit-test-emit "REGISTERED" (and (cl-find-if #'efrit-lsp--entry-p eglot-server-programs) t))
+      (with-current-buffer (find-file-noselect file)
+        ;; Not connected yet: every command says what to do.
+        (efrit-test-emit "NOT-CONNECTED"
+                         (condition-case e (progn (efrit-lsp-status) "no error")
+                           (user-error (error-message-string e))))
+        ;; eglot-ensure only arms post-command-hook; batch Emacs has no command loop.
+        (eglot-ensure)
+        (run-hooks 'post-command-hook)
+        (unless (or eglot--managed-mode
+                    (cl-some (lambda (p) (string-prefix-p "EGLOT" (process-name p))) (process-list)))
+          (apply #'eglot (eglot--guess-contact)))
+        (efrit-test-wait (lambda () (and eglot--managed-mode (eglot-current-server))) "the connection" 15)
+        (setq efrit-test-server (eglot-current-server))
+        (efrit-test-emit "CONNECTED" (list :mode (symbol-name major-mode)
+                                           :project (project-root (eglot--project efrit-test-server))
+                                           :server (plist-get (eglot--server-info efrit-test-server) :name)))
+        (efrit-test-emit "MODEL" (plist-get (efrit-lsp-status) :model))
+
+        ;; 1. The user types; the server must follow.
+        (goto-char (point-min))
+        (search-forward "'use strict';\n")
+        (insert "\nconst CURRENCY = 'EUR';\n")
+        (efrit-test-check-sync "AFTER-TYPING")
+
+        ;; 2. A code action from Eglot's own menu, the pick faked.
+        (setq beg-end (efrit-test-bounds "^function subtotal" "^}\n"))
+        (let ((last-nonmenu-event ?\r)   ; else Eglot pops an x-popup-menu
+              (titles nil))
+          (cl-letf (((symbol-function 'completing-read)
+                     (lambda (_prompt collection &rest _)
+                       (setq titles (mapcar #'car collection))
+                       "Efrit: Add documentation")))
+            (eglot-code-actions (car beg-end) (cadr beg-end) nil t))
+          (efrit-test-emit "MENU" titles))
+        (efrit-test-emit "ACTION-RETURNED-AT-ONCE" (not (efrit-test-jobs-idle)))
+        (efrit-test-wait (lambda () (save-excursion (goto-char (point-min)) (search-forward "@returns {number}" nil t)))
+                         "the documentation edit")
+        (efrit-test-wait #'efrit-test-jobs-idle "the action's answer")
+        (efrit-test-emit "ACTION-APPLIED" t)
+        (efrit-test-check-sync "AFTER-ACTION")
+
+        ;; 3. Chat, two turns in one session; the first reply streams in.
+        (setq beg-end (efrit-test-bounds "^function total" "^}\n"))
+        ;; Interactively (M-x efrit-lsp-chat), with the function as the active region.
+        (transient-mark-mode 1)
+        (goto-char (car beg-end))
+        (push-mark (cadr beg-end) t t)
+        (setq chat (cl-letf (((symbol-function 'read-string)
+                              (lambda (&rest _) "CHAT-1 What does total do?")))
+                     (call-interactively #'efrit-lsp-chat)))
+        (deactivate-mark)
+        (let ((streamed nil))
+          (efrit-test-wait (lambda ()
+                             (when (and (efrit-lsp--chat-pending chat)
+                                        (string-match-p "takes the subtotal" (efrit-test-buffer-text chat)))
+                               (setq streamed (efrit-test-buffer-text chat)))
+                             (or streamed (null (efrit-lsp--chat-pending chat))))
+                           "the first chat reply")
+          (efrit-test-emit "CHAT-1-PARTIAL" streamed))
+        (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the end of the first chat reply")
+        (let ((session1 (buffer-local-value 'efrit-lsp--chat-session chat)))
+          (efrit-test-emit "CHAT-1-SESSION" session1)
+          ;; The second turn is sent from the chat buffer itself, about the same file.
+          (with-current-buffer chat (efrit-lsp-chat "CHAT-2 Does it round?"))
+          (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the second chat reply")
+          (efrit-test-emit "CHAT-2-SESSION" (buffer-local-value 'efrit-lsp--chat-session chat))
+          (efrit-test-emit "CHAT-SAME-SESSION" (equal session1 (buffer-local-value 'efrit-lsp--chat-session chat))))
+        (efrit-test-emit "CHAT-BUFFER" (efrit-test-buffer-text chat))
+
+        ;; 4. Do: the agent's edit lands in the buffer.
+        ;; An edit the model gets wrong (its quote is not in the file) is refused, and said so.
+        (efrit-lsp-do "DO-BAD change what is not there" (point-min) (point-min))
+        (efrit-test-wait #'efrit-test-jobs-idle "the refused do")
+        (efrit-test-emit "DO-BAD-MESSAGE" efrit-test-last-message)
+        (setq beg-end (efrit-test-bounds "^function total" "^}\n"))
+        (goto-char (car beg-end))
+        (push-mark (cadr beg-end) t t)
+        (cl-letf (((symbol-function 'read-string)
+                   (lambda (&rest _) "DO-ROUND round the total to cents")))
+          (call-interactively #'efrit-lsp-do))
+        (deactivate-mark)
+        ;; The user goes on typing while the model works (the fake answers
+        ;; after 700 ms); the server rebases the edit onto the new text.
+        (goto-char (point-min))
+        (forward-line 1)
+        (insert "// Prices are in cents.\n")
+        (eglot--signal-textDocument/didChange) ; what Eglot's idle timer does
+        (efrit-test-wait (lambda () (save-excursion (goto-char (point-min)) (search-forward "Math.round" nil t)))
+                         "the do edit")
+        (efrit-test-wait #'efrit-test-jobs-idle "the do answer")
+        (efrit-test-emit "DO-APPLIED" t)
+        (efrit-test-check-sync "AFTER-DO")
+
+        ;; 5. Explain and a chat in a new conversation, in flight together:
+        ;; each one's streamed text must land in its own buffer.
+        (efrit-lsp-chat-new-session)
+        (setq beg-end (efrit-test-bounds "^function subtotal" "^}\n"))
+        (efrit-lsp-explain (car beg-end) (cadr beg-end))
+        (efrit-lsp-chat "CHAT-3 Is subtotal pure?" (car beg-end) (car beg-end))
+        (efrit-test-emit "CONCURRENT-JOBS" (length (efrit-lsp--live-jobs)))
+        (efrit-test-wait #'efrit-test-jobs-idle "the explanation and the third chat")
+        (efrit-test-emit "CHAT-3-SESSION" (buffer-local-value 'efrit-lsp--chat-session chat))
+        (efrit-test-emit "OUTPUT-BUFFER" (efrit-test-buffer-text efrit-lsp-output-buffer-name))
+
+        ;; 6. A slow first turn of a new conversation, cancelled from the chat
+        ;; buffer before the server named its job or session ($/cancelRequest).
+        (efrit-lsp-chat-new-session)
+        (efrit-lsp-chat "SLOW-CHAT Think about this for a long time." (point) (point))
+        (efrit-test-wait (lambda () (> (plist-get (plist-get (efrit-lsp-status) :queue) :running) 0))
+                         "the slow chat to start")
+        (efrit-test-emit "SLOW-CHAT-IDS" (let ((job (efrit-lsp--chat-pending chat)))
+                                           (list (efrit-lsp--job-job-id job)
+                                                 (efrit-lsp--job-request-id job))))
+        (let ((t1 (float-time)))
+          (with-current-buffer chat (efrit-lsp-cancel))
+          (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the cancelled chat to end" 5)
+          (efrit-test-emit "CANCEL-SECONDS" (- (float-time) t1)))
+        (efrit-test-emit "CHAT-BUFFER-AFTER-CANCEL" (efrit-test-buffer-text chat))
+        (efrit-test-emit "RUNNING-AFTER-CANCEL" (plist-get (plist-get (efrit-lsp-status) :queue) :running))
+
+        ;; 7. More typing, then the server's copy must equal the buffer.
+        (goto-char (point-max))
+        (insert "// end of cart.js\n")
+        (goto-char (point-min))
+        ;; FIXEDCASE: with case conversion (an all-caps match), Emacs 28 runs
+        ;; before-change-functions twice and after-change once, and Eglot 1.9
+        ;; then sends a wrong range; that Eglot bug is not what this tests.
+        (when (search-forward "TAX_RATE = 0.2" nil t) (replace-match "TAX_RATE = 0.25" t t))
+        (efrit-test-check-sync "FINAL")
+        (efrit-test-emit "CHECK-SYNC-COMMAND" (efrit-lsp-check-sync))
+        (efrit-test-emit "USAGE" (plist-get (efrit-lsp-status) :usage))
+        (efrit-test-emit "FINAL-BUFFER" (efrit-test-buffer-text (current-buffer)))
+        (set-buffer-modified-p nil)
+        (eglot-shutdown efrit-test-server)
+        (efrit-test-emit "OK" (- (float-time) efrit-test-t0))
+        (kill-emacs 0)))
+  (error (efrit-test-fail "error: %S" err)))
+
+;;; efrit-test.el ends here

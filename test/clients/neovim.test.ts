@@ -1,0 +1,360 @@
+/**
+ * The Neovim client (clients/neovim) in the real editor: headless Neovim runs
+ * test/clients/neovim/efrit-test.lua, which sets the plugin up, attaches it to
+ * a TypeScript file, edits it, applies an "Efrit: Add documentation" code
+ * action through vim.lsp.buf.code_action() (codeAction/resolve) and a slow
+ * "Efrit: Write tests" one (resolve hands back efrit.applyJob), holds a
+ * two-turn :EfritChat, applies an :EfritDo edit, streams :EfritExplain into a
+ * float, cancels a slow chat with :EfritCancel, and checks the server's copy
+ * of the document against the buffer. The fake Messages API runs in this
+ * process, so its request log can be asserted on.
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { shouldRunEditorTests } from './editors.js';
+import { startFakeAnthropic, type FakeAnthropic, type FakeReply, type RecordedRequest } from '../support/fake-anthropic/server.js';
+import { editReply, testApiKey } from '../support/harness.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const serverEntry = join(repoRoot, 'dist', 'efrit-lsp.js');
+const pluginDir = join(repoRoot, 'clients', 'neovim');
+const scriptDir = join(repoRoot, 'test', 'clients', 'neovim');
+
+const runNvim = shouldRunEditorTests('nvim');
+
+const pricingTs = `export interface LineItem {
+  sku: string;
+  unitPrice: number;
+  quantity: number;
+}
+
+export const TAX_RATE = 0.2;
+
+export function subtotal(items: LineItem[]): number {
+  return items.reduce((sum, item) => sum + item.unitPrice * item.quantity, 0);
+}
+
+export function applyDiscount(price: number, percent: number): number {
+  return price - (price * percent) / 100;
+}
+
+export function total(items: LineItem[], discountPercent = 0): number {
+  const discounted = applyDiscount(subtotal(items), discountPercent);
+  return Math.round(discounted * (1 + TAX_RATE));
+}
+`;
+
+const inSourceTests = `
+if (import.meta.vitest) {
+  const { it, expect } = import.meta.vitest;
+  it('totals nothing to 0', () => expect(total([])).toBe(0));
+}
+`;
+
+const firstReply = ['`applyDiscount` takes ', 'a price and a percentage ', 'and returns the discounted price.'];
+const secondReply = ['No: a percent above 100 ', 'gives a negative price.'];
+const explanation = ['`subtotal` adds up ', 'unit price times quantity.'];
+const essay = ['Well, ', 'let me ', 'explain ', 'discounts ', 'at ', 'great ', 'length, ', 'one ', 'word ', 'at ', 'a ', 'time…'];
+
+interface SentBlock {
+  type: string;
+  text?: string;
+}
+interface SentMessage {
+  role: string;
+  content: string | SentBlock[];
+}
+
+const messagesOf = (request: RecordedRequest | undefined): SentMessage[] => (request?.body.messages ?? []) as SentMessage[];
+const textOf = (message: SentMessage | undefined): string =>
+  message === undefined ? '' : typeof message.content === 'string' ? message.content : message.content.map((b) => b.text ?? '').join('\n');
+const lastUserText = (request: RecordedRequest): string => textOf(messagesOf(request).filter((m) => m.role === 'user').at(-1));
+
+/** The model, as the scenario needs it: decided by what each request asks. */
+function respond(request: RecordedRequest): FakeReply {
+  const asked = lastUserText(request);
+  if (asked.includes('Add documentation comments')) {
+    return editReply(
+      [
+        {
+          old_text: 'export function subtotal(items: LineItem[]): number {',
+          new_text: '/** Sums unit price × quantity over all line items, in cents. */\nexport function subtotal(items: LineItem[]): number {',
+        },
+      ],
+      'Documents subtotal().',
+    );
+  }
+  if (asked.includes('Write unit tests for the selected code')) {
+    return editReply(
+      [
+        {
+          old_text: '  return Math.round(discounted * (1 + TAX_RATE));\n}\n',
+          new_text: `  return Math.round(discounted * (1 + TAX_RATE));\n}\n${inSourceTests}`,
+        },
+      ],
+      'Adds in-source tests for total().',
+      { latencyMs: 4500 }, // longer than the resolve budget (3000 ms, set in efrit-test.lua)
+    );
+  }
+  if (asked.includes('What does applyDiscount do?')) return { text: firstReply, chunkDelayMs: 40 };
+  if (asked.includes('Does it check that percent is in range?')) return { text: secondReply, chunkDelayMs: 20 };
+  if (asked.includes('Clamp percent to the range 0..100')) {
+    return editReply(
+      [
+        {
+          old_text: '  return price - (price * percent) / 100;',
+          new_text: '  const clamped = Math.min(Math.max(percent, 0), 100);\n  return price - (price * clamped) / 100;',
+        },
+      ],
+      'applyDiscount() clamps percent to 0..100.',
+    );
+  }
+  if (asked.includes('Explain what the selected code does')) return { text: explanation, chunkDelayMs: 20 };
+  if (asked.includes('Write me an essay')) return { text: essay, chunkDelayMs: 300 };
+  return { text: `(unexpected request) ${asked.slice(0, 200)}` };
+}
+
+interface NvimRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<NvimRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 5000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+interface ScenarioResult {
+  error?: string;
+  steps: string[];
+  notes: { msg: string; level: number }[];
+  root_dir: string;
+  offset_encoding: string;
+  resolve_provider: boolean;
+  offered: string[];
+  code_action_methods: string[];
+  slow_action_methods: string[];
+  chat_visible: boolean;
+  session1: string;
+  session2: string;
+  partial_chat: string[];
+  partial_chat2: string[];
+  floats: string[];
+  statusline_busy: string;
+  statusline_idle: string;
+  cancel_ms: number;
+  server_text: string;
+  server_version: number;
+  buffer_text: string;
+  changedtick: number;
+  chat_text: string;
+  stream_kinds: Record<string, number>;
+  elapsed_ms: number;
+  chat_range: { first: number; last: number; last_text: string };
+  explain_selection: { line: number; text: string };
+  /** Absent on Neovim 0.10+, which keeps $/progress elsewhere. */
+  progress_updates?: number;
+  progress?: { token: string; title: string; done: boolean }[];
+  health: string;
+}
+
+/** A temporary project holding src/pricing.ts, in a folder that is also the editor's HOME. */
+function makeProject(): { workDir: string; project: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'efrit-nvim-'));
+  const project = join(dir, 'shop');
+  mkdirSync(join(project, 'src'), { recursive: true });
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'shop', version: '1.0.0', type: 'module' }, null, 2));
+  writeFileSync(join(project, 'src', 'pricing.ts'), pricingTs);
+  return { workDir: dir, project };
+}
+
+/** Runs one Lua scenario in headless Neovim (under `timeout`) and parses its EFRIT_RESULT line. */
+async function runScenario<T>(script: string, dir: string, env: NodeJS.ProcessEnv): Promise<{ result: T & { error?: string }; nvim: NvimRun; elapsed: number; detail: string }> {
+  const xdg = join(dir, 'xdg');
+  const started = Date.now();
+  const nvim = await run(
+    'timeout',
+    ['60', 'nvim', '--headless', '-u', 'NONE', '-i', 'NONE', '-n', '-c', `luafile ${join(scriptDir, script)}`],
+    {
+      PATH: process.env['PATH'],
+      HOME: dir,
+      XDG_CACHE_HOME: join(xdg, 'cache'),
+      XDG_STATE_HOME: join(xdg, 'state'),
+      XDG_DATA_HOME: join(xdg, 'data'),
+      XDG_CONFIG_HOME: join(xdg, 'config'),
+      EFRIT_TEST_RTP: pluginDir,
+      EFRIT_TEST_SERVER: serverEntry,
+      ...env,
+    },
+    60_000,
+  );
+  const elapsed = Date.now() - started;
+  const detail = `exit ${nvim.code} signal ${nvim.signal}\n--- stdout\n${nvim.stdout}\n--- stderr\n${nvim.stderr}`;
+  const line = nvim.stdout.split('\n').find((l) => l.startsWith('EFRIT_RESULT '));
+  if (line === undefined) throw new Error(`no EFRIT_RESULT line\n${detail}`);
+  return { result: JSON.parse(line.slice('EFRIT_RESULT '.length)) as T & { error?: string }, nvim, elapsed, detail };
+}
+
+let fake: FakeAnthropic | undefined;
+let workDir: string | undefined;
+afterEach(async () => {
+  await fake?.close();
+  fake = undefined;
+  if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+  workDir = undefined;
+});
+
+describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
+  it('attaches, applies a resolved code action, chats, does, explains, cancels and stays in sync', async () => {
+    fake = await startFakeAnthropic({ apiKey: testApiKey, respond });
+    const made = makeProject();
+    workDir = made.workDir;
+    const { project } = made;
+
+    const { result, nvim, elapsed, detail } = await runScenario<ScenarioResult>('efrit-test.lua', workDir, {
+      ANTHROPIC_API_KEY: testApiKey,
+      ANTHROPIC_BASE_URL: fake.url,
+      EFRIT_TEST_PROJECT: project,
+    });
+    expect(result.error, detail).toBeUndefined();
+    expect(nvim.code, detail).toBe(0);
+    expect(elapsed).toBeLessThan(30_000);
+
+    // Attached to the project root (package.json), with resolve support.
+    expect(result.root_dir).toBe(project);
+    expect(result.resolve_provider).toBe(true);
+
+    // The code action was listed, resolved lazily and applied by Neovim itself.
+    expect(result.offered).toEqual(expect.arrayContaining(['Efrit: Explain', 'Efrit: Add documentation', 'Efrit: Write tests']));
+    expect(result.code_action_methods).toEqual(['textDocument/codeAction', 'codeAction/resolve']);
+    expect(result.buffer_text).toContain('/** Sums unit price × quantity over all line items, in cents. */\nexport function subtotal(');
+    // The slow one outlasted the resolve budget: resolve handed back efrit.applyJob, which Neovim ran.
+    expect(result.slow_action_methods).toEqual(['textDocument/codeAction', 'codeAction/resolve', 'workspace/executeCommand']);
+    expect(result.buffer_text).toContain(`  return Math.round(discounted * (1 + TAX_RATE));\n}\n${inSourceTests}`);
+    // ...after the user's own edits, which reached the server first.
+    const docRequest = fake.requests.find((r) => lastUserText(r).includes('Add documentation comments'));
+    expect(JSON.stringify(docRequest?.body.messages)).toContain('TAX_RATE = 0.25');
+    expect(JSON.stringify(docRequest?.body.messages)).toContain('// Prices are in cents');
+
+    // Chat: streamed into the chat buffer (seen part-way), two turns in one session.
+    expect(result.chat_visible).toBe(true);
+    expect(result.partial_chat.some((t) => t.includes(firstReply[0] ?? '') && !t.includes(firstReply.join('')))).toBe(true);
+    expect(result.chat_text).toContain(`## You\nWhat does applyDiscount do?`);
+    expect(result.chat_text).toContain(`## Efrit\n${firstReply.join('')}`);
+    expect(result.chat_text).toContain(`## Efrit\n${secondReply.join('')}`);
+    expect(result.session1).toMatch(/^session-/);
+    expect(result.session2).toBe(result.session1);
+    const chat1 = fake.requests.find((r) => lastUserText(r).includes('What does applyDiscount do?'));
+    const chat2 = fake.requests.find((r) => lastUserText(r).includes('Does it check that percent is in range?'));
+    // The first turn is about the selected lines of the file; the second carries the first.
+    expect(textOf(messagesOf(chat1)[0])).toContain('export function applyDiscount(price: number, percent: number): number {');
+    expect(messagesOf(chat2).map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(textOf(messagesOf(chat2)[1])).toBe(firstReply.join(''));
+
+    // Do: the agent's edit, applied through workspace/applyEdit.
+    expect(result.buffer_text).toContain('  const clamped = Math.min(Math.max(percent, 0), 100);\n  return price - (price * clamped) / 100;');
+    expect(result.notes.some((n) => n.msg === 'Efrit: done: applyDiscount() clamps percent to 0..100.')).toBe(true);
+
+    // The ranges reached the server as selected: whole lines, and characterwise in UTF-16 columns.
+    const { first, last, last_text: lastText } = result.chat_range;
+    expect(textOf(messagesOf(chat1)[0])).toContain(`selection at ${first}:1-${last}:${lastText.length + 1}`);
+    const explainRequest = fake.requests.find((r) => lastUserText(r).includes('Explain what the selected code does'));
+    const { line: docLine, text: docText } = result.explain_selection;
+    const column = docText.indexOf('quantity') + 1;
+    expect(Buffer.byteLength(docText.slice(0, column - 1))).toBeGreaterThan(column - 1); // bytes ≠ UTF-16 units here
+    expect(lastUserText(explainRequest as RecordedRequest)).toContain(`selection at ${docLine}:${column}-${docLine}:${column + 'quantity'.length}`);
+
+    // Explain: streamed into a float, and (Lua API) into the chat buffer.
+    expect(result.floats.some((f) => f.includes(explanation.join('')))).toBe(true);
+    expect(result.chat_text).toMatch(new RegExp(`## Explain ~/shop/src/pricing\\.ts:\\d+-\\d+\\n${explanation.join('').replace(/[.*+?^${}()|[\]\\`]/g, '\\$&')}`));
+
+    // Status.
+    expect(result.notes.some((n) => n.msg.includes('efrit-lsp') && n.msg.includes('model claude-test-model'))).toBe(true);
+
+    // Cancel: answered at once, the API call hung up on, the chat buffer says so.
+    expect(result.statusline_busy).toMatch(/^Efrit chat/);
+    expect(result.statusline_idle).toBe('');
+    expect(result.cancel_ms).toBeLessThan(2000);
+    expect(result.chat_text).toMatch(/Well, [^\n]*\n\n_\[cancelled\]_/);
+    const essayRequest = fake.requests.find((r) => lastUserText(r).includes('Write me an essay'));
+    expect(essayRequest?.outcome).toBe('aborted-by-client');
+
+    // Streaming happened through efrit/stream.
+    expect(result.stream_kinds['text'] ?? 0).toBeGreaterThanOrEqual(5);
+    expect(result.stream_kinds['done'] ?? 0).toBeGreaterThanOrEqual(7);
+    expect(result.stream_kinds['error']).toBe(1);
+
+    // $/progress went through Neovim's own handler (User LspProgressUpdate), one token per model job, each ended.
+    if (result.progress !== undefined) {
+      expect(result.progress_updates).toBeGreaterThanOrEqual(8);
+      expect(result.progress.filter((p) => p.done)).toHaveLength(8);
+      expect(result.progress.map((p) => p.title)).toEqual(expect.arrayContaining(['Efrit: Chat', 'Efrit: Add documentation']));
+    }
+
+    // :checkhealth efrit
+    expect(result.health).toMatch(/OK:? Neovim 0\.\d+\.\d+; the server is started with vim\.lsp\./);
+    expect(result.health).toMatch(/OK:? API key: ANTHROPIC_API_KEY is set/);
+    expect(result.health).not.toContain(testApiKey);
+    expect(result.health).toMatch(/OK:? client \d+ running, root .*shop/);
+
+    // No errors shown, and the server's copy of the document is the buffer.
+    expect(result.notes.filter((n) => n.level >= 4)).toEqual([]);
+    expect(result.server_text).toBe(result.buffer_text);
+    expect(result.server_version).toBe(result.changedtick);
+
+    // Eight model calls, each with the key, none unexpected.
+    expect(fake.requests).toHaveLength(8);
+    expect(fake.requests.every((r) => r.apiKeyMatched)).toBe(true);
+    expect(fake.requests.map((r) => lastUserText(r)).filter((t) => t.includes('(unexpected request)'))).toEqual([]);
+    expect(fake.requests.every((r) => r.body.model === 'claude-test-model')).toBe(true);
+  }, 45_000);
+
+  it('shows a clear error naming ANTHROPIC_API_KEY when the server has no key, and keeps working', async () => {
+    const made = makeProject();
+    workDir = made.workDir;
+    const { result, nvim, detail } = await runScenario<{ actions: string[]; chat_text: string; notes: { msg: string; level: number }[]; statusline: string }>(
+      'efrit-nokey.lua',
+      workDir,
+      { EFRIT_TEST_PROJECT: made.project },
+    );
+    expect(result.error, detail).toBeUndefined();
+    expect(nvim.code, detail).toBe(0);
+    expect(result.actions).toEqual(expect.arrayContaining(['Efrit: Explain', 'Efrit: Add documentation']));
+    expect(result.chat_text).toMatch(/## Efrit\n\n\*\*Error:\*\* .*ANTHROPIC_API_KEY/);
+    const errors = result.notes.filter((n) => n.level === 4).map((n) => n.msg);
+    expect(errors.filter((m) => m.startsWith('Efrit: ') && m.includes('ANTHROPIC_API_KEY'))).toHaveLength(2); // chat and do
+    expect(result.notes.some((n) => n.msg.includes('no API key (set ANTHROPIC_API_KEY)'))).toBe(true);
+    expect(result.statusline).toBe('');
+  }, 30_000);
+
+  it('ships a help file whose tags Neovim accepts', async () => {
+    workDir = mkdtempSync(join(tmpdir(), 'efrit-nvim-doc-'));
+    const doc = join(workDir, 'doc');
+    cpSync(join(pluginDir, 'doc'), doc, { recursive: true });
+    const nvim = await run('timeout', ['20', 'nvim', '--headless', '-u', 'NONE', '-i', 'NONE', '-n', '-c', `helptags ${doc}`, '-c', 'qa!'], { PATH: process.env['PATH'], HOME: workDir }, 20_000);
+    expect(nvim.code, nvim.stderr).toBe(0);
+    expect(nvim.stderr).not.toMatch(/E\d+:/);
+    expect(existsSync(join(doc, 'tags'))).toBe(true);
+    const tags = readFileSync(join(doc, 'tags'), 'utf8');
+    for (const tag of ['efrit.txt', ':EfritChat', ':EfritDo', ':EfritExplain', ':EfritStatus', ':EfritCancel', 'efrit.setup()', 'efrit.statusline()', 'User_EfritStream']) {
+      expect(tags).toContain(`${tag}\tefrit.txt`);
+    }
+  });
+});

@@ -1,0 +1,70 @@
+-- The Neovim client when the server has no API key: everything that needs no
+-- model works, and each model request fails with a message naming
+-- ANTHROPIC_API_KEY, shown in the chat buffer and with vim.notify.
+-- Run like efrit-test.lua, without ANTHROPIC_API_KEY in the environment.
+local t0 = vim.loop.hrtime()
+local function log(fmt, ...)
+  io.stderr:write(string.format('NVIM [%7.1fms] ' .. fmt .. '\n', (vim.loop.hrtime() - t0) / 1e6, ...))
+end
+local function wait(pred, what, timeout)
+  if not vim.wait(timeout or 8000, pred, 10) then error('timeout waiting for ' .. what, 2) end
+end
+
+local result = { notes = {} }
+vim.notify = function(msg, level)
+  table.insert(result.notes, { msg = msg, level = level or vim.log.levels.INFO })
+  log('notify[%s] %s', tostring(level), msg)
+end
+
+local function main()
+  local env = vim.env
+  vim.opt.runtimepath:prepend(env.EFRIT_TEST_RTP)
+  local efrit = require('efrit')
+  efrit.setup({ cmd = { 'node', env.EFRIT_TEST_SERVER, '--stdio' }, filetypes = { 'typescript' }, root_markers = { 'package.json' } })
+
+  vim.cmd('edit ' .. vim.fn.fnameescape(env.EFRIT_TEST_PROJECT .. '/src/pricing.ts'))
+  local buf = vim.api.nvim_get_current_buf()
+  vim.bo[buf].filetype = 'typescript'
+  wait(function()
+    local c = efrit.get_client(buf)
+    return c ~= nil and c.initialized
+  end, 'the efrit client')
+  local client = efrit.get_client(buf)
+
+  -- Listing code actions needs no model.
+  local params = vim.lsp.util.make_range_params(0, client.offset_encoding)
+  params.context = { diagnostics = {} }
+  local listed
+  if vim.fn.has('nvim-0.11') == 1 then
+    listed = client:request_sync('textDocument/codeAction', params, 5000, buf)
+  else
+    listed = client.request_sync('textDocument/codeAction', params, 5000, buf)
+  end
+  result.actions = vim.tbl_map(function(a) return a.title end, (listed and listed.result) or {})
+
+  vim.cmd('EfritChat Hello?')
+  wait(function() return not efrit.busy() end, 'the chat error')
+  result.chat_text = table.concat(vim.api.nvim_buf_get_lines(efrit.chat_buffer(), 0, -1, false), '\n')
+
+  vim.cmd('EfritDo Add a docstring')
+  wait(function() return not efrit.busy() end, 'the do error')
+
+  vim.cmd('EfritStatus')
+  wait(function()
+    for _, n in ipairs(result.notes) do
+      if n.msg:find('efrit-lsp', 1, true) then return true end
+    end
+    return false
+  end, 'the status')
+  result.statusline = efrit.statusline()
+  io.stdout:write('EFRIT_RESULT ' .. vim.fn.json_encode(result) .. '\n')
+end
+
+local ok, err = xpcall(main, debug.traceback)
+if ok then
+  vim.cmd('qa!')
+else
+  log('FAIL: %s', err)
+  io.stdout:write('EFRIT_RESULT ' .. vim.fn.json_encode({ error = tostring(err), notes = result.notes }) .. '\n')
+  vim.cmd('cq')
+end
