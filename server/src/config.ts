@@ -223,7 +223,7 @@ export function unwrapSection(raw: unknown): unknown {
 function flatten(raw: Record<string, unknown>, prefix: string, out: Map<string, unknown>): void {
   for (const [key, value] of Object.entries(raw)) {
     const dotted = prefix === '' ? key : `${prefix}.${key}`;
-    if (isRecord(value) && !(dotted in settingsSchema)) flatten(value, dotted, out);
+    if (isRecord(value) && !Object.hasOwn(settingsSchema, dotted)) flatten(value, dotted, out);
     else out.set(dotted, value);
   }
 }
@@ -291,7 +291,7 @@ export function applySettings(current: Settings, raw: unknown): SettingsUpdate {
   const flat = new Map<string, unknown>();
   flatten(section, '', flat);
   for (const [key, value] of flat) {
-    if (!(key in settingsSchema)) {
+    if (!Object.hasOwn(settingsSchema, key)) {
       warnings.push(`efrit settings: unknown setting "efrit.${key}" ignored.`);
       continue;
     }

@@ -174,7 +174,7 @@ export function createServer({ connection, logger, version, env = process.env }:
 
   connection.onDidChangeConfiguration((params) => {
     if (capabilities.workspace?.configuration === true) void pullSettings();
-    else useSettings((params.settings as Record<string, unknown> | null)?.['efrit'] ?? params.settings, 'didChangeConfiguration');
+    else useSettings((params?.settings as Record<string, unknown> | null | undefined)?.['efrit'] ?? params?.settings, 'didChangeConfiguration');
   });
 
   connection.onShutdown(() => {
@@ -182,14 +182,26 @@ export function createServer({ connection, logger, version, env = process.env }:
   });
 
   // The store logs and survives every sync problem itself (unknown document, range outside the text, version going back).
-  connection.onDidOpenTextDocument(({ textDocument }) => {
-    documents.open(textDocument);
+  // A notification cannot be answered with an error, so a malformed one is logged as a warning and dropped.
+  const uriOf = (params: { textDocument?: { uri?: unknown } } | null | undefined, method: string): string | undefined => {
+    const uri = params?.textDocument?.uri;
+    if (typeof uri === 'string' && uri !== '') return uri;
+    logger.warn(`${method} without textDocument.uri was ignored.`);
+    return undefined;
+  };
+  connection.onDidOpenTextDocument((params) => {
+    documents.open(params?.textDocument);
   });
-  connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
-    documents.change(textDocument.uri, textDocument.version, contentChanges);
-    assistant.documentChanged(textDocument.uri);
+  connection.onDidChangeTextDocument((params) => {
+    const uri = uriOf(params, 'textDocument/didChange');
+    if (uri === undefined) return;
+    documents.change(uri, params.textDocument.version, params.contentChanges);
+    assistant.documentChanged(uri);
   });
-  connection.onDidCloseTextDocument(({ textDocument }) => {
+  connection.onDidCloseTextDocument((params) => {
+    const uri = uriOf(params, 'textDocument/didClose');
+    if (uri === undefined) return;
+    const textDocument = { uri };
     documents.close(textDocument.uri);
     sessions.forgetDocument(textDocument.uri);
     assistant.documentChanged(textDocument.uri);

@@ -103,6 +103,8 @@ export class Assistant {
   private readonly prefetchCounts = { made: 0, used: 0, wasted: 0 };
   /** Start times of recent prefetches, for the per-minute cap. */
   private prefetchTimes: number[] = [];
+  /** Jobs started by startAction: the only ones efrit.applyJob may apply. */
+  private readonly actionJobs = new WeakSet<Job<unknown>>();
 
   constructor(private readonly deps: AssistantDeps) {
     this.prefetches = new LRUCache<string, PrefetchRecord>({
@@ -154,7 +156,7 @@ export class Assistant {
     const baseVersion = doc.version;
     const baseEpoch = doc.journal.epoch;
     const userText = `${excerptText(context)}\n\n${action.request({ instruction: request.instruction, diagnostics })}`;
-    return this.submit<ActionOutcome>({
+    const job = this.submit<ActionOutcome>({
       title: actionTitle(action, diagnostics[0]),
       priority,
       uri: doc.uri,
@@ -174,6 +176,13 @@ export class Assistant {
         return { kind: 'edit', plan: { uri: doc.uri, baseVersion, baseEpoch, edits: proposal.edits, document: doc }, summary: proposal.summary };
       },
     });
+    this.actionJobs.add(job);
+    return job;
+  }
+
+  /** Whether the job is a code action's (and so has an ActionOutcome), not a chat's or a do's. */
+  isActionJob(job: Job<unknown>): job is Job<ActionOutcome> {
+    return this.actionJobs.has(job);
   }
 
   /** One turn of a conversation, optionally about a document range. */

@@ -31,6 +31,8 @@ export type SyncProblemKind =
   | 'versionNotIncreasing'
   | 'rangeOutOfBounds'
   | 'alreadyOpen'
+  /** A didOpen without a uri and a string text; the document is not opened. */
+  | 'malformedOpen'
   /** A change that is neither ranged nor full text (no string `text`, a non-numeric position); it is skipped. */
   | 'malformedChange';
 
@@ -59,8 +61,19 @@ export class DocumentStore {
   }
 
   /** Opens a document; re-opening an open one replaces it (its listeners hear a close first). */
-  open(params: OpenParams): SyncProblem[] {
+  open(raw: OpenParams): SyncProblem[] {
     const problems: SyncProblem[] = [];
+    const candidate = raw as Partial<Record<keyof OpenParams, unknown>> | null | undefined;
+    if (candidate === null || typeof candidate !== 'object' || typeof candidate.uri !== 'string' || candidate.uri === '' || typeof candidate.text !== 'string') {
+      const uri = typeof candidate?.uri === 'string' ? candidate.uri : 'a document';
+      this.report(problems, 'malformedOpen', `didOpen of ${uri} without a uri and a text string was ignored; the document is not open.`);
+      return problems;
+    }
+    const version = typeof candidate.version === 'number' && Number.isInteger(candidate.version) ? candidate.version : 0;
+    if (version !== candidate.version) {
+      this.report(problems, 'malformedOpen', `${candidate.uri}: didOpen version ${JSON.stringify(candidate.version) ?? 'undefined'} is not a whole number; taken as 0.`);
+    }
+    const params: OpenParams = { uri: candidate.uri, languageId: typeof candidate.languageId === 'string' ? candidate.languageId : '', version, text: candidate.text };
     if (this.documents.has(params.uri)) {
       this.report(problems, 'alreadyOpen', `${params.uri} was opened again without being closed; the new text replaces the old.`);
       this.close(params.uri);

@@ -9,7 +9,7 @@
  * Explain never has an edit, so it is always a command.
  */
 import type { CancellationToken, CodeAction, CodeActionParams, Command } from 'vscode-languageserver/node';
-import type { Diagnostic } from 'vscode-languageserver-types';
+import type { Diagnostic, Range } from 'vscode-languageserver-types';
 import type { ActionOutcome } from '../assistant/assistant.js';
 import { actionTitle, type ActionDefinition } from '../assistant/action-catalog.js';
 import { validateRange } from '../context/capture-context.js';
@@ -17,7 +17,7 @@ import { EfritError } from '../errors.js';
 import { BuiltinActions, Commands, type ApplyJobArgs, type RunActionArgs, type RunActionResult } from '../protocol.js';
 import type { Job } from '../queue/job-queue.js';
 import { applyPlannedEdit, clientResolvesEdits, workspaceEditFor, type FeatureContext } from './feature-context.js';
-import { awaitJob, invalidParams, optionalString, requireDocumentUri, requireObject, requireRange, requireString } from './respond.js';
+import { awaitJob, invalidParams, optionalDiagnostics, optionalRange, optionalString, requireDocumentUri, requireObject, requireRange, requireString } from './respond.js';
 
 /** What a listed action carries for resolve; no empty objects (eglot turns `{}` into null). */
 interface ActionData {
@@ -32,16 +32,33 @@ function matchesOnly(kind: string, only: readonly string[] | undefined): boolean
   return only.some((wanted) => kind === wanted || kind.startsWith(`${wanted}.`));
 }
 
-export function listCodeActions(context: FeatureContext, params: CodeActionParams): (CodeAction | Command)[] {
-  const doc = context.documents.get(params.textDocument.uri);
+function parseCodeActionParams(raw: unknown): { uri: string; range: Range; diagnostics: Diagnostic[]; only: string[] | undefined } {
+  const what = 'textDocument/codeAction';
+  const params = requireObject(raw, what);
+  const uri = requireDocumentUri(params, what);
+  const range = requireRange(params, 'range', what);
+  const actionContext = params['context'] ?? {};
+  if (typeof actionContext !== 'object' || actionContext === null || Array.isArray(actionContext)) {
+    throw invalidParams(`${what}: "context" must be { diagnostics, only? }.`);
+  }
+  const { diagnostics, only } = actionContext as Record<string, unknown>;
+  if (only !== undefined && only !== null && !(Array.isArray(only) && only.every((kind) => typeof kind === 'string'))) {
+    throw invalidParams(`${what}: "context.only" must be a list of code action kinds.`);
+  }
+  return { uri, range, diagnostics: optionalDiagnostics(diagnostics, `${what} context`) ?? [], only: (only ?? undefined) as string[] | undefined };
+}
+
+export function listCodeActions(context: FeatureContext, raw: CodeActionParams): (CodeAction | Command)[] {
+  const params = parseCodeActionParams(raw);
+  const doc = context.documents.get(params.uri);
   if (doc === undefined) {
-    context.logger.warn(`codeAction for ${params.textDocument.uri}, which is not open; no actions offered.`);
+    context.logger.warn(`codeAction for ${params.uri}, which is not open; no actions offered.`);
     return [];
   }
   const problem = validateRange(doc, params.range);
   if (problem !== undefined) throw new EfritError('rangeOutOfBounds', problem);
   const resolves = clientResolvesEdits(context.capabilities());
-  const only = params.context.only;
+  const only = params.only;
   const actions: CodeAction[] = [];
   const offer = (action: ActionDefinition, diagnostic?: Diagnostic): void => {
     if (!matchesOnly(action.kind, only)) return;
@@ -64,7 +81,7 @@ export function listCodeActions(context: FeatureContext, params: CodeActionParam
   };
   for (const action of context.assistant.actions()) {
     if (action.id === BuiltinActions.fix) {
-      for (const diagnostic of params.context.diagnostics) {
+      for (const diagnostic of params.diagnostics) {
         offer(action, diagnostic);
         context.assistant.prefetchFix(doc.uri, params.range, diagnostic);
       }
@@ -81,6 +98,8 @@ function readActionData(data: unknown): ActionData | undefined {
   if (candidate.efrit !== 1 || typeof candidate.actionId !== 'string' || typeof candidate.uri !== 'string' || candidate.range === undefined) {
     return undefined;
   }
+  // Ours, but changed on the way: say what is wrong rather than fail inside.
+  optionalRange(data as Record<string, unknown>, 'range', 'codeAction/resolve data');
   return candidate as ActionData;
 }
 
@@ -92,7 +111,7 @@ export async function resolveCodeAction(context: FeatureContext, action: CodeAct
     actionId: data.actionId,
     uri: data.uri,
     range: data.range,
-    diagnostics: action.diagnostics,
+    diagnostics: optionalDiagnostics(action.diagnostics, 'codeAction/resolve'),
   });
   const budgetMs = context.settings()['codeActions.resolveBudgetMs'];
   const finishedInTime = await Promise.race([
@@ -112,17 +131,14 @@ export async function resolveCodeAction(context: FeatureContext, action: CodeAct
 function parseRunActionArgs(raw: unknown): RunActionArgs {
   const what = Commands.runAction;
   const params = requireObject(raw, what);
-  const diagnostics = params['diagnostics'];
-  if (diagnostics !== undefined && diagnostics !== null && !Array.isArray(diagnostics)) {
-    throw invalidParams(`${what}: "diagnostics" must be a list of LSP diagnostics.`);
-  }
+  const diagnostics = optionalDiagnostics(params['diagnostics'], what);
   const instruction = optionalString(params, 'instruction', what);
   return {
     actionId: requireString(params, 'actionId', what),
     textDocument: { uri: requireDocumentUri(params, what) },
     range: requireRange(params, 'range', what),
     ...(instruction !== undefined ? { instruction } : {}),
-    ...(Array.isArray(diagnostics) ? { diagnostics: diagnostics as Diagnostic[] } : {}),
+    ...(diagnostics !== undefined ? { diagnostics } : {}),
   };
 }
 
@@ -153,6 +169,9 @@ export async function applyJob(context: FeatureContext, rawArgs: unknown, token:
   if (job === undefined) {
     throw new EfritError('unknownJob', `There is no job ${jobId} (it finished long ago or never existed); run the action again.`);
   }
-  const result = await finishAction(context, job as Job<ActionOutcome>, token);
+  if (!context.assistant.isActionJob(job)) {
+    throw new EfritError('unknownJob', `Job ${jobId} is not a code action's (it is a chat or a do); ${Commands.applyJob} only applies code actions.`);
+  }
+  const result = await finishAction(context, job, token);
   return { applied: result.applied };
 }

@@ -5,7 +5,7 @@
  * waiting for a job while honouring `$/cancelRequest`, and parameter checks.
  */
 import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken } from 'vscode-languageserver/node';
-import type { Range } from 'vscode-languageserver-types';
+import type { Diagnostic, Range } from 'vscode-languageserver-types';
 import { EfritError, isEfritError } from '../errors.js';
 import type { Logger, SecretRedactor } from '../logger.js';
 import type { ErrorReason } from '../protocol.js';
@@ -122,6 +122,22 @@ export function requireRange(params: Record<string, unknown>, key: string, what:
   const range = optionalRange(params, key, what);
   if (range === undefined) throw invalidParams(`${what}: "${key}" is required.`);
   return range;
+}
+
+/** A list of LSP diagnostics: each `{ range, message: string | MarkupContent, … }`. */
+export function optionalDiagnostics(value: unknown, what: string): Diagnostic[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw invalidParams(`${what}: "diagnostics" must be a list of LSP diagnostics.`);
+  value.forEach((item: unknown, index) => {
+    const where = `${what}: diagnostics[${index}]`;
+    if (!isRecord(item)) throw invalidParams(`${where} must be an LSP diagnostic { range, message }.`);
+    requireRange(item, 'range', where);
+    const message = item['message'];
+    if (typeof message !== 'string' && !(isRecord(message) && typeof message['value'] === 'string')) {
+      throw invalidParams(`${where}: "message" must be a string.`);
+    }
+  });
+  return value as Diagnostic[];
 }
 
 /** `textDocument: { uri }` as the protocol writes it. */
