@@ -10,6 +10,7 @@ import { payloadScenario } from './payload.js';
 import { prefetchScenario } from './prefetch.js';
 import { queueScenario } from './queue.js';
 import { soakScenario } from './soak.js';
+import { startupScenario } from './startup.js';
 import { syncScenario } from './sync.js';
 
-export const scenarios: readonly Scenario[] = [captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, soakScenario];
+export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, soakScenario];
