@@ -21,8 +21,6 @@ await build({
   target: 'node20',
   format: 'esm',
   sourcemap: true,
-  // Less to parse at every start (the source map keeps stack traces readable).
-  minify: true,
   external: ['@anthropic-ai/sdk'],
   // vscode-languageserver is CommonJS and calls require() for Node's own modules; an ES module bundle needs one.
   banner: { js: "import { createRequire as __efritCreateRequire } from 'node:module'; const require = __efritCreateRequire(import.meta.url);" },
