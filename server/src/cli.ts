@@ -2,6 +2,7 @@
 /** The entry point: argv → connection → createServer. Nothing else lives here. */
 import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
 import { ServerLogger } from './logger.js';
+import { runProxy } from './proxy/run-proxy.js';
 import { createServer } from './server.js';
 import { packageVersion } from './version.js';
 
@@ -11,6 +12,9 @@ Usage:
   efrit-lsp --stdio            talk LSP over stdin/stdout (what editors use)
   efrit-lsp --socket=PORT      talk LSP over a TCP socket on PORT
   efrit-lsp --node-ipc         talk LSP over Node IPC (VS Code)
+  efrit-lsp --stdio --wrap -- COMMAND [ARGS…]
+                               run the language server COMMAND behind efrit-lsp
+                               (one server for editors that allow one, e.g. eglot)
   efrit-lsp --version | --help
 
 Environment:
@@ -19,7 +23,11 @@ Environment:
   EFRIT_LOG_FILE      also append the log to this file
 `;
 
-const args = process.argv.slice(2);
+const argv = process.argv.slice(2);
+// Everything after `--wrap` (and an optional `--`) is the wrapped server's command line, not ours.
+const wrapAt = argv.indexOf('--wrap');
+const args = wrapAt < 0 ? argv : argv.slice(0, wrapAt);
+const wrapped = wrapAt < 0 ? undefined : argv.slice(argv[wrapAt + 1] === '--' ? wrapAt + 2 : wrapAt + 1);
 if (args.includes('--version') || args.includes('-v')) {
   process.stdout.write(`${packageVersion()}\n`);
 } else if (args.includes('--help') || args.includes('-h') || !args.some((arg) => /^--(stdio|node-ipc|socket|pipe)/.test(arg))) {
@@ -30,7 +38,16 @@ if (args.includes('--version') || args.includes('-v')) {
   // A bug in one handler must be logged and survived, not take the editor's assistant down.
   process.on('uncaughtException', (error) => logger.error('Uncaught exception', error));
   process.on('unhandledRejection', (reason) => logger.error('Unhandled rejection', reason));
-  const connection = createConnection(ProposedFeatures.all);
-  createServer({ connection, logger, version: packageVersion() });
-  connection.listen();
+  if (wrapped !== undefined) {
+    const [command, ...commandArgs] = wrapped;
+    if (command === undefined || !args.includes('--stdio')) {
+      process.stderr.write('efrit-lsp: --wrap needs --stdio and a command: efrit-lsp --stdio --wrap -- pylsp\n');
+      process.exit(1);
+    }
+    runProxy(command, commandArgs, logger, packageVersion());
+  } else {
+    const connection = createConnection(ProposedFeatures.all);
+    createServer({ connection, logger, version: packageVersion() });
+    connection.listen();
+  }
 }

@@ -1,0 +1,391 @@
+/**
+ * Proxy mode: editor ⇄ router ⇄ {wrapped server, efrit-lsp}. Every message is
+ * parsed once and routed as it is; only a few are looked into.
+ *
+ * Ids. Editor requests keep their ids on whichever side(s) they go to (each
+ * side is its own connection, so one id cannot collide there). Requests from
+ * the wrapped server reach the editor with their own ids; efrit-lsp's
+ * server→client requests are renumbered to `efrit:<n>` strings, and the
+ * editor's answer is mapped back, so the two never collide.
+ *
+ * Routing. `initialize`, `shutdown` and `textDocument/codeAction` go to both
+ * and their answers are merged (the wrapped server's actions first).
+ * `codeAction/resolve` and `workspace/executeCommand` go to the side that owns
+ * the action (`data.efrit === 1`, commands `efrit.*`); `efrit/*` to efrit-lsp;
+ * every other request to the wrapped server. Document sync, `initialized`,
+ * workspace folders and settings go to both (the `efrit` section is taken out
+ * of what the wrapped server sees). `exit` is the router's: the child is
+ * stopped, then the process exits.
+ */
+import {
+  ErrorCodes,
+  Message,
+  MessageType,
+  TextDocumentSyncKind,
+  type CodeAction,
+  type Command,
+  type Diagnostic,
+  type InitializeResult,
+  type NotificationMessage,
+  type Range,
+  type RequestMessage,
+  type ResponseMessage,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { childSyncKind, mergeInitializeResults } from './capabilities.js';
+import type { Endpoint } from './memory-transport.js';
+
+type Id = number | string;
+type Side = 'child' | 'efrit';
+
+/** The part of a wrapped server the router needs; `spawnWrappedServer` gives one. */
+export interface WrappedEndpoint {
+  readonly endpoint: Endpoint;
+  readonly label: string;
+  onExit(listener: (reason: string) => void): void;
+  stop(graceMs: number): Promise<void>;
+}
+
+export interface RouterOptions {
+  editor: Endpoint;
+  efrit: Endpoint;
+  child: WrappedEndpoint;
+  /** Ends the process (after the child is stopped); injectable for tests. */
+  exit: (code: number) => void;
+  log?: (message: string) => void;
+  /** How long `shutdown` waits for the wrapped server's answer. @default 3000 */
+  shutdownTimeoutMs?: number;
+}
+
+const efritIdPrefix = 'efrit:';
+
+function rangesTouch(a: Range, b: Range): boolean {
+  const before = (p: Range['start'], q: Range['start']) => p.line < q.line || (p.line === q.line && p.character < q.character);
+  return !before(a.end, b.start) && !before(b.end, a.start);
+}
+
+function isEfritAction(action: unknown): boolean {
+  const data = (action as { data?: unknown } | null)?.data;
+  return typeof data === 'object' && data !== null && (data as { efrit?: unknown }).efrit === 1;
+}
+
+export class ProxyRouter {
+  private childAlive = true;
+  private shutdownRequested = false;
+  private exiting = false;
+  private childSync: TextDocumentSyncKind = TextDocumentSyncKind.Incremental;
+  private readonly pending: Record<Side, Map<Id, (response: ResponseMessage) => void>> = { child: new Map(), efrit: new Map() };
+  /** editor-facing id → efrit-lsp's own id, for efrit's server→client requests. */
+  private readonly efritRequests = new Map<string, Id>();
+  private readonly efritRequestsBack = new Map<Id, string>();
+  private nextEfritRequest = 0;
+  /** The wrapped server's latest diagnostics per document, for code actions asked without them. */
+  readonly diagnostics = new Map<string, Diagnostic[]>();
+  /** The router's copy of every open document: to clamp ranges for efrit-lsp, and full text for a full-sync child. */
+  private readonly texts = new Map<string, TextDocument>();
+  private readonly log: (message: string) => void;
+
+  constructor(private readonly options: RouterOptions) {
+    this.log = options.log ?? (() => undefined);
+    const { editor, efrit, child } = options;
+    editor.reader.listen((message) => this.fromEditor(message));
+    efrit.reader.listen((message) => this.fromEfrit(message));
+    child.endpoint.reader.listen((message) => this.fromChild(message));
+    editor.reader.onClose(() => void this.exit(this.shutdownRequested ? 0 : 1));
+    editor.reader.onError((error) => this.log(`proxy: bad message from the editor: ${String(error)}`));
+    child.endpoint.reader.onError((error) => this.log(`proxy: bad message from ${child.label}: ${String(error)}`));
+    child.onExit((reason) => this.childExited(reason));
+  }
+
+  get childRunning(): boolean {
+    return this.childAlive;
+  }
+
+  // ── editor → ───────────────────────────────────────────────────────────
+
+  private fromEditor(message: Message): void {
+    if (Message.isRequest(message)) this.editorRequest(message);
+    else if (Message.isResponse(message)) this.editorResponse(message);
+    else if (Message.isNotification(message)) this.editorNotification(message);
+  }
+
+  private editorRequest(request: RequestMessage): void {
+    switch (request.method) {
+      case 'initialize':
+        void this.initialize(request);
+        return;
+      case 'shutdown':
+        void this.shutdown(request);
+        return;
+      case 'textDocument/codeAction':
+        void this.codeActions(request);
+        return;
+      case 'codeAction/resolve':
+        this.forward(isEfritAction(request.params) ? 'efrit' : 'child', request);
+        return;
+      case 'workspace/executeCommand': {
+        const command = (request.params as { command?: unknown } | undefined)?.command;
+        if (typeof command === 'string' && command.startsWith('efrit.')) this.forward('efrit', this.clampActionArgs(request), request);
+        else this.forward('child', request);
+        return;
+      }
+      default:
+        this.forward(request.method.startsWith('efrit/') ? 'efrit' : 'child', request);
+    }
+  }
+
+  private editorResponse(response: ResponseMessage): void {
+    if (typeof response.id === 'string' && response.id.startsWith(efritIdPrefix)) {
+      const original = this.efritRequests.get(response.id);
+      if (original === undefined) return;
+      this.efritRequests.delete(response.id);
+      this.efritRequestsBack.delete(original);
+      this.send('efrit', { ...response, id: original });
+    } else {
+      this.send('child', response);
+    }
+  }
+
+  private editorNotification(notification: NotificationMessage): void {
+    const params = notification.params as Record<string, unknown> | undefined;
+    switch (notification.method) {
+      case 'exit':
+        void this.exit(this.shutdownRequested ? 0 : 1);
+        return;
+      case '$/cancelRequest': {
+        const id = params?.['id'] as Id | undefined;
+        if (id === undefined) return;
+        for (const side of ['child', 'efrit'] as const) if (this.pending[side].has(id)) this.send(side, notification);
+        return;
+      }
+      case 'workspace/didChangeConfiguration': {
+        this.send('efrit', notification);
+        const settings = params?.['settings'];
+        if (typeof settings === 'object' && settings !== null && !Array.isArray(settings)) {
+          const { efrit: _efrit, ...rest } = settings as Record<string, unknown>;
+          this.send('child', { ...notification, params: { ...params, settings: rest } });
+        } else {
+          this.send('child', notification);
+        }
+        return;
+      }
+      case 'textDocument/didOpen':
+      case 'textDocument/didChange':
+      case 'textDocument/didClose':
+        this.send('efrit', notification);
+        this.send('child', this.syncForChild(notification));
+        return;
+      case 'initialized':
+      case 'textDocument/didSave':
+      case 'workspace/didChangeWorkspaceFolders':
+      case 'window/workDoneProgress/cancel':
+      case '$/setTrace':
+        this.send('efrit', notification);
+        this.send('child', notification);
+        return;
+      default:
+        this.send(notification.method.startsWith('efrit/') ? 'efrit' : 'child', notification);
+    }
+  }
+
+  /**
+   * Keeps the router's copy of the text (see `clampForEfrit`), and gives a
+   * full-sync child the whole text: the editor syncs incrementally, as efrit-lsp needs.
+   */
+  private syncForChild(notification: NotificationMessage): NotificationMessage {
+    const params = notification.params as { textDocument: { uri: string; languageId?: string; version?: number; text?: string }; contentChanges?: unknown[] };
+    const uri = params?.textDocument?.uri;
+    if (typeof uri !== 'string') return notification;
+    if (notification.method === 'textDocument/didOpen') {
+      this.texts.set(uri, TextDocument.create(uri, params.textDocument.languageId ?? '', params.textDocument.version ?? 0, params.textDocument.text ?? ''));
+      return notification;
+    }
+    if (notification.method === 'textDocument/didClose') {
+      this.texts.delete(uri);
+      this.diagnostics.delete(uri);
+      return notification;
+    }
+    const doc = this.texts.get(uri);
+    if (doc === undefined) return notification;
+    TextDocument.update(doc, (params.contentChanges ?? []) as Parameters<typeof TextDocument.update>[1], params.textDocument.version ?? doc.version + 1);
+    if (this.childSync !== TextDocumentSyncKind.Full) return notification;
+    return { ...notification, params: { ...params, contentChanges: [{ text: doc.getText() }] } };
+  }
+
+  /**
+   * LSP says a character past the end of a line means the end of the line, and
+   * servers rely on it (pyflakes' ranges in pylsp end one past the line); efrit-lsp
+   * refuses such ranges, so what goes to it is clamped to the text.
+   */
+  private clamp<T extends { range?: Range }>(uri: string | undefined, item: T): T {
+    const doc = uri === undefined ? undefined : this.texts.get(uri);
+    if (doc === undefined || item.range === undefined) return item;
+    const at = (position: Range['start']) => doc.positionAt(doc.offsetAt(position));
+    return { ...item, range: { start: at(item.range.start), end: at(item.range.end) } };
+  }
+
+  private clampActionArgs(request: RequestMessage): RequestMessage {
+    const params = request.params as { command?: string; arguments?: unknown[] } | undefined;
+    const argument = params?.arguments?.[0] as { textDocument?: { uri?: string }; range?: Range; diagnostics?: Diagnostic[] } | undefined;
+    if (params?.command !== 'efrit.runAction' || typeof argument !== 'object' || argument === null) return request;
+    const uri = argument.textDocument?.uri;
+    const clamped = { ...this.clamp(uri, argument), ...(argument.diagnostics !== undefined ? { diagnostics: argument.diagnostics.map((d) => this.clamp(uri, d)) } : {}) };
+    return { ...request, params: { ...params, arguments: [clamped, ...(params.arguments ?? []).slice(1)] } };
+  }
+
+  // ── the requests both sides answer ────────────────────────────────────
+
+  private async initialize(request: RequestMessage): Promise<void> {
+    const [child, efrit] = await Promise.all([this.ask('child', request), this.ask('efrit', request)]);
+    if (efrit.error !== undefined) {
+      this.reply(request, efrit);
+      return;
+    }
+    let childResult: InitializeResult | undefined;
+    if (child.error !== undefined) {
+      this.showError(`Efrit: the wrapped language server "${this.options.child.label}" failed to initialize: ${child.error.message}. efrit-lsp's own features still work.`);
+    } else {
+      childResult = child.result as InitializeResult;
+      this.childSync = childSyncKind(childResult.capabilities);
+    }
+    this.reply(request, { jsonrpc: '2.0', id: request.id, result: mergeInitializeResults(childResult, efrit.result as InitializeResult) });
+  }
+
+  private async shutdown(request: RequestMessage): Promise<void> {
+    this.shutdownRequested = true;
+    const timeoutMs = this.options.shutdownTimeoutMs ?? 3000;
+    let timer: NodeJS.Timeout | undefined;
+    const childDone = Promise.race([this.ask('child', request), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    await Promise.all([childDone, this.ask('efrit', request)]);
+    clearTimeout(timer);
+    this.reply(request, { jsonrpc: '2.0', id: request.id, result: null });
+  }
+
+  private async codeActions(request: RequestMessage): Promise<void> {
+    const params = request.params as { textDocument?: { uri?: string }; range?: Range; context?: { diagnostics?: Diagnostic[] } } | undefined;
+    const uri = params?.textDocument?.uri;
+    const range = params?.range;
+    let efritRequest = request;
+    if (uri !== undefined && range !== undefined) {
+      // Efrit's Fix needs the wrapped server's diagnostics; an editor that sends none gets the kept copy used.
+      const sent = params?.context?.diagnostics ?? [];
+      const diagnostics = sent.length > 0 ? sent : (this.diagnostics.get(uri) ?? []).filter((diagnostic) => rangesTouch(diagnostic.range, range));
+      efritRequest = {
+        ...request,
+        params: { ...params, range: this.clamp(uri, { range }).range, context: { ...params?.context, diagnostics: diagnostics.map((d) => this.clamp(uri, d)) } },
+      };
+    }
+    const [child, efrit] = await Promise.all([this.ask('child', request), this.ask('efrit', efritRequest)]);
+    if (child.error !== undefined && efrit.error !== undefined) {
+      this.reply(request, efrit);
+      return;
+    }
+    if (child.error !== undefined && this.childAlive) this.log(`proxy: ${this.options.child.label} failed textDocument/codeAction: ${child.error.message}`);
+    if (efrit.error !== undefined) this.log(`proxy: efrit-lsp failed textDocument/codeAction: ${efrit.error.message}`);
+    const list = (response: ResponseMessage) => (response.error === undefined && Array.isArray(response.result) ? (response.result as (CodeAction | Command)[]) : []);
+    const merged = [...list(child), ...list(efrit)];
+    const bothEmpty = (child.error !== undefined || child.result === null) && (efrit.error !== undefined || efrit.result === null);
+    this.reply(request, { jsonrpc: '2.0', id: request.id, result: bothEmpty ? null : merged });
+  }
+
+  // ── wrapped server → ──────────────────────────────────────────────────
+
+  private fromChild(message: Message): void {
+    if (Message.isResponse(message)) {
+      this.settle('child', message);
+    } else if (Message.isRequest(message)) {
+      this.send('editor', message);
+    } else if (Message.isNotification(message)) {
+      if (message.method === 'textDocument/publishDiagnostics') {
+        const params = message.params as { uri?: unknown; diagnostics?: unknown };
+        if (typeof params?.uri === 'string' && Array.isArray(params.diagnostics)) {
+          if (params.diagnostics.length === 0) this.diagnostics.delete(params.uri);
+          else this.diagnostics.set(params.uri, params.diagnostics as Diagnostic[]);
+        }
+      }
+      this.send('editor', message);
+    }
+  }
+
+  private childExited(reason: string): void {
+    this.childAlive = false;
+    for (const [id, settle] of this.pending.child) settle(this.childGone(id));
+    this.pending.child.clear();
+    this.diagnostics.clear();
+    if (!this.shutdownRequested && !this.exiting) {
+      this.showError(
+        `Efrit: the wrapped language server "${this.options.child.label}" ${reason}. Its features are gone until the server is restarted; efrit-lsp's own features keep working.`,
+      );
+    }
+  }
+
+  private childGone(id: Id): ResponseMessage {
+    return { jsonrpc: '2.0', id, error: { code: ErrorCodes.InternalError, message: `The wrapped language server "${this.options.child.label}" is not running.` } };
+  }
+
+  // ── efrit-lsp → ──────────────────────────────────────────────────────
+
+  private fromEfrit(message: Message): void {
+    if (Message.isResponse(message)) {
+      this.settle('efrit', message);
+    } else if (Message.isRequest(message)) {
+      const id = `${efritIdPrefix}${this.nextEfritRequest++}`;
+      this.efritRequests.set(id, message.id as Id);
+      this.efritRequestsBack.set(message.id as Id, id);
+      this.send('editor', { ...message, id });
+    } else if (Message.isNotification(message)) {
+      if (message.method === '$/cancelRequest') {
+        const mapped = this.efritRequestsBack.get((message.params as { id: Id }).id);
+        if (mapped !== undefined) this.send('editor', { ...message, params: { id: mapped } });
+        return;
+      }
+      this.send('editor', message);
+    }
+  }
+
+  // ── plumbing ─────────────────────────────────────────────────────────
+
+  /** Sends a request to one side; resolves with its response (the child's being gone is a response too). */
+  private ask(side: Side, request: RequestMessage): Promise<ResponseMessage> {
+    if (side === 'child' && !this.childAlive) return Promise.resolve(this.childGone(request.id as Id));
+    return new Promise((resolve) => {
+      this.pending[side].set(request.id as Id, resolve);
+      this.send(side, request);
+    });
+  }
+
+  private forward(side: Side, request: RequestMessage, original = request): void {
+    void this.ask(side, request).then((response) => this.reply(original, response));
+  }
+
+  private settle(side: Side, response: ResponseMessage): void {
+    if (response.id === null) return;
+    const settle = this.pending[side].get(response.id);
+    if (settle === undefined) return;
+    this.pending[side].delete(response.id);
+    settle(response);
+  }
+
+  private reply(request: RequestMessage, response: ResponseMessage): void {
+    this.send('editor', { ...response, id: request.id as Id });
+  }
+
+  private send(to: Side | 'editor', message: RequestMessage | ResponseMessage | NotificationMessage): void {
+    if (to === 'child' && !this.childAlive) return;
+    const endpoint = to === 'editor' ? this.options.editor : to === 'efrit' ? this.options.efrit : this.options.child.endpoint;
+    endpoint.writer.write(message).catch((error: unknown) => this.log(`proxy: could not write to ${to}: ${String(error)}`));
+  }
+
+  private showError(message: string): void {
+    this.send('editor', { jsonrpc: '2.0', method: 'window/showMessage', params: { type: MessageType.Error, message } } as NotificationMessage);
+  }
+
+  /** `exit` (or the editor gone): `exit` reaches the child, which gets a moment to go, then the process ends. */
+  private async exit(code: number): Promise<void> {
+    if (this.exiting) return;
+    this.exiting = true;
+    this.send('child', { jsonrpc: '2.0', method: 'exit' } as NotificationMessage);
+    await this.options.child.stop(this.shutdownRequested ? 2000 : 300);
+    this.options.exit(code);
+  }
+}

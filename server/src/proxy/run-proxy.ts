@@ -1,0 +1,30 @@
+/**
+ * `efrit-lsp --stdio --wrap -- <command> [args…]`: the editor's stdio, the
+ * wrapped server as a child, and efrit-lsp's own server in-process on an
+ * in-memory link, joined by the router. The server itself is the same one
+ * `--stdio` runs; it does not know it is wrapped.
+ */
+import { createConnection, ProposedFeatures, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
+import type { ServerLogger } from '../logger.js';
+import { createServer } from '../server.js';
+import { spawnWrappedServer } from './child.js';
+import { memoryLink } from './memory-transport.js';
+import { ProxyRouter } from './router.js';
+
+export function runProxy(command: string, args: readonly string[], logger: ServerLogger, version: string): void {
+  const child = spawnWrappedServer(command, args);
+  // Whatever ends this process (exit, the editor's death, a watchdog in the server) must not leave the child behind.
+  process.on('exit', () => child.killNow());
+  const [routerSide, serverSide] = memoryLink();
+  const connection = createConnection(ProposedFeatures.all, serverSide.reader, serverSide.writer);
+  createServer({ connection, logger, version });
+  connection.listen();
+  new ProxyRouter({
+    editor: { reader: new StreamMessageReader(process.stdin), writer: new StreamMessageWriter(process.stdout) },
+    efrit: routerSide,
+    child,
+    exit: (code) => process.exit(code),
+    log: (message) => logger.warn(message),
+  });
+  logger.info(`proxy mode: wrapping ${child.label} (pid ${child.pid ?? 'unknown'})`);
+}

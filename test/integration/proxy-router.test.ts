@@ -1,0 +1,141 @@
+/**
+ * The proxy router's bookkeeping, in memory: ids kept apart between the
+ * wrapped server's and efrit-lsp's server→client requests, fan-out answers
+ * merged, cancellation and the child's death routed. (No processes here;
+ * proxy.test.ts runs the real thing around pylsp.)
+ */
+import { describe, expect, it } from 'vitest';
+import type { Message, NotificationMessage, RequestMessage, ResponseMessage } from 'vscode-languageserver/node';
+import { memoryLink, type Endpoint } from '../../server/src/proxy/memory-transport.js';
+import { ProxyRouter } from '../../server/src/proxy/router.js';
+
+class Party {
+  readonly received: Message[] = [];
+  constructor(readonly endpoint: Endpoint) {
+    endpoint.reader.listen((message) => this.received.push(message));
+  }
+  send(message: RequestMessage | ResponseMessage | NotificationMessage): void {
+    void this.endpoint.writer.write(message);
+  }
+  async next(predicate: (message: Message & Record<string, unknown>) => boolean = () => true): Promise<Message & Record<string, unknown>> {
+    for (let i = 0; i < 200; i++) {
+      const index = this.received.findIndex((m) => predicate(m as Message & Record<string, unknown>));
+      if (index >= 0) return this.received.splice(index, 1)[0] as Message & Record<string, unknown>;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    throw new Error('no such message');
+  }
+}
+
+function setup() {
+  const [editorOuter, editorInner] = memoryLink();
+  const [efritOuter, efritInner] = memoryLink();
+  const [childOuter, childInner] = memoryLink();
+  let exitChild: (reason: string) => void = () => undefined;
+  const exits: number[] = [];
+  const router = new ProxyRouter({
+    editor: editorInner,
+    efrit: efritInner,
+    child: {
+      endpoint: childInner,
+      label: 'fake-ls',
+      onExit: (listener) => (exitChild = listener),
+      stop: () => Promise.resolve(),
+    },
+    exit: (code) => exits.push(code),
+  });
+  return { router, editor: new Party(editorOuter), efrit: new Party(efritOuter), child: new Party(childOuter), exitChild: (reason: string) => exitChild(reason), exits };
+}
+
+const request = (id: number | string, method: string, params: unknown = {}): RequestMessage => ({ jsonrpc: '2.0', id, method, params: params as object });
+const result = (id: number | string, value: unknown): ResponseMessage => ({ jsonrpc: '2.0', id, result: value as null });
+
+describe('the proxy router', () => {
+  it("forwards editor requests with their ids and keeps the two sides' server→client ids apart", async () => {
+    const { editor, efrit, child } = setup();
+    editor.send(request(7, 'textDocument/hover'));
+    expect(await child.next()).toMatchObject({ id: 7, method: 'textDocument/hover' });
+    child.send(result(7, { contents: 'doc' }));
+    expect(await editor.next()).toMatchObject({ id: 7, result: { contents: 'doc' } });
+
+    // Both sides number their own requests from 0: the editor sees two different ids.
+    efrit.send(request(0, 'workspace/applyEdit', { edit: {} }));
+    child.send(request(0, 'workspace/configuration', { items: [] }));
+    const fromEfrit = await editor.next((m) => m['method'] === 'workspace/applyEdit');
+    const fromChild = await editor.next((m) => m['method'] === 'workspace/configuration');
+    expect(fromChild['id']).toBe(0);
+    expect(fromEfrit['id']).toBe('efrit:0');
+    editor.send(result('efrit:0', { applied: true }));
+    editor.send(result(0, [null]));
+    expect(await efrit.next()).toMatchObject({ id: 0, result: { applied: true } });
+    expect(await child.next()).toMatchObject({ id: 0, result: [null] });
+    expect(efrit.received).toHaveLength(0);
+    expect(child.received).toHaveLength(0);
+  });
+
+  it('merges code actions (the wrapped server first) and routes resolve, commands and cancellation by owner', async () => {
+    const { editor, efrit, child } = setup();
+    editor.send(request(3, 'textDocument/codeAction', { textDocument: { uri: 'file:///a.py' }, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, context: { diagnostics: [] } }));
+    await child.next((m) => m['id'] === 3);
+    await efrit.next((m) => m['id'] === 3);
+    efrit.send(result(3, [{ title: 'Efrit: Explain', data: { efrit: 1 } }]));
+    child.send(result(3, [{ title: 'Organize imports' }]));
+    expect((await editor.next())['result']).toEqual([{ title: 'Organize imports' }, { title: 'Efrit: Explain', data: { efrit: 1 } }]);
+
+    editor.send(request(4, 'codeAction/resolve', { title: 'Efrit: Explain', data: { efrit: 1 } }));
+    editor.send(request(5, 'codeAction/resolve', { title: 'Organize imports', data: { x: 1 } }));
+    editor.send(request(6, 'workspace/executeCommand', { command: 'efrit.status', arguments: [] }));
+    editor.send(request(8, 'workspace/executeCommand', { command: 'pylsp.organize', arguments: [] }));
+    expect((await efrit.next((m) => m['id'] === 4))['method']).toBe('codeAction/resolve');
+    expect((await child.next((m) => m['id'] === 5))['method']).toBe('codeAction/resolve');
+    expect((await efrit.next((m) => m['id'] === 6))['method']).toBe('workspace/executeCommand');
+    expect((await child.next((m) => m['id'] === 8))['method']).toBe('workspace/executeCommand');
+
+    editor.send({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 6 } });
+    expect(await efrit.next((m) => m['method'] === '$/cancelRequest')).toMatchObject({ params: { id: 6 } });
+    expect(child.received.some((m) => (m as NotificationMessage).method === '$/cancelRequest')).toBe(false);
+  });
+
+  it("keeps the wrapped server's diagnostics for efrit-lsp, and takes the efrit section out of its settings", async () => {
+    const { router, editor, efrit, child } = setup();
+    const diagnostic = { range: { start: { line: 1, character: 0 }, end: { line: 1, character: 10 } }, message: 'unused', source: 'pyflakes' };
+    child.send({ jsonrpc: '2.0', method: 'textDocument/publishDiagnostics', params: { uri: 'file:///a.py', diagnostics: [diagnostic] } });
+    expect(await editor.next()).toMatchObject({ method: 'textDocument/publishDiagnostics' });
+    expect(router.diagnostics.get('file:///a.py')).toEqual([diagnostic]);
+    editor.send(request(9, 'textDocument/codeAction', { textDocument: { uri: 'file:///a.py' }, range: { start: { line: 1, character: 2 }, end: { line: 1, character: 2 } }, context: { diagnostics: [] } }));
+    expect((await efrit.next((m) => m['id'] === 9))['params']).toMatchObject({ context: { diagnostics: [diagnostic] } });
+    expect((await child.next((m) => m['id'] === 9))['params']).toMatchObject({ context: { diagnostics: [] } });
+
+    editor.send({ jsonrpc: '2.0', method: 'workspace/didChangeConfiguration', params: { settings: { efrit: { logLevel: 'debug' }, pylsp: { plugins: {} } } } });
+    expect((await child.next((m) => m['method'] === 'workspace/didChangeConfiguration'))['params']).toEqual({ settings: { pylsp: { plugins: {} } } });
+    expect((await efrit.next((m) => m['method'] === 'workspace/didChangeConfiguration'))['params']).toMatchObject({ settings: { efrit: { logLevel: 'debug' } } });
+  });
+
+  it("answers the wrapped server's pending requests when it dies, says so once, and keeps efrit-lsp's going", async () => {
+    const { router, editor, efrit, child, exitChild, exits } = setup();
+    editor.send(request(1, 'textDocument/hover'));
+    await child.next((m) => m['id'] === 1);
+    exitChild('was killed by SIGKILL');
+    expect(router.childRunning).toBe(false);
+    expect(await editor.next((m) => m['id'] === 1)).toMatchObject({ error: { message: expect.stringMatching(/"fake-ls" is not running/) } });
+    expect(await editor.next((m) => m['method'] === 'window/showMessage')).toMatchObject({ params: { type: 1, message: expect.stringMatching(/fake-ls" was killed by SIGKILL/) } });
+
+    editor.send(request(2, 'efrit/status'));
+    await efrit.next((m) => m['id'] === 2);
+    efrit.send(result(2, { ok: true }));
+    expect(await editor.next((m) => m['id'] === 2)).toMatchObject({ result: { ok: true } });
+    editor.send(request(3, 'textDocument/codeAction', { textDocument: { uri: 'file:///a.py' }, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, context: { diagnostics: [] } }));
+    await efrit.next((m) => m['id'] === 3);
+    efrit.send(result(3, [{ title: 'Efrit: Explain' }]));
+    expect((await editor.next((m) => m['id'] === 3))['result']).toEqual([{ title: 'Efrit: Explain' }]);
+
+    editor.send(request(4, 'shutdown'));
+    await efrit.next((m) => m['id'] === 4);
+    efrit.send(result(4, null));
+    expect(await editor.next((m) => m['id'] === 4)).toMatchObject({ result: null });
+    editor.send({ jsonrpc: '2.0', method: 'exit' });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(exits).toEqual([0]);
+    expect(child.received).toHaveLength(0);
+  });
+});
