@@ -259,12 +259,17 @@ describe('validateRange', () => {
     expect(validateRange(doc, { start: { line: 0, character: 0 }, end: { line: doc.lineCount, character: 0 } })).toBeUndefined();
   });
 
+  it('takes a character past the end of its line as the line end, as the LSP spec says', () => {
+    expect(validateRange(doc, { start: { line: 4, character: 0 }, end: { line: 4, character: 30 } })).toBeUndefined();
+    const context = captureContext(doc, { start: { line: 4, character: 0 }, end: { line: 4, character: 30 } }, { linesBefore: 1, linesAfter: 1, maxChars: 2000 });
+    expect(context.selection.end).toEqual({ line: 4, character: doc.lineText(4).length });
+    // Both ends past the line's end are the same place, not a backwards range.
+    expect(validateRange(doc, { start: { line: 4, character: 50 }, end: { line: 4, character: 30 } })).toBeUndefined();
+  });
+
   it('explains what is wrong', () => {
     expect(validateRange(doc, { start: { line: 40, character: 0 }, end: { line: 41, character: 0 } })).toBe(
       'Range 40:0–41:0 is outside the document (it has 21 lines).',
-    );
-    expect(validateRange(doc, { start: { line: 4, character: 0 }, end: { line: 4, character: 30 } })).toBe(
-      'Range 4:0–4:30 is outside the document (line 4 has 11 characters).',
     );
     expect(validateRange(doc, { start: { line: 21, character: 1 }, end: { line: 21, character: 1 } })).toBe(
       'Range 21:1–21:1 is outside the document (it has 21 lines).',

@@ -190,8 +190,10 @@ export function captureContext(doc: TrackedDocument, range: Range, options: Capt
 /**
  * A human message when `range` does not fit the document, else `undefined`.
  * Positions are shown as the client sent them (0-based `line:character`).
- * A character equal to the line's length is valid (the end of the line), and
- * so is `(lineCount, 0)`, the end of the document.
+ * A line past the document is an error; `(lineCount, 0)`, the end of the
+ * document, is valid. A character past the end of its line is not an error:
+ * the LSP spec says it "defaults back to the line length" (pyflakes, through
+ * pylsp, ends ranges there), and capture clamps it so.
  */
 export function validateRange(doc: TrackedDocument, range: Range): string | undefined {
   const label = `Range ${range.start.line}:${range.start.character}–${range.end.line}:${range.end.character}`;
@@ -199,18 +201,16 @@ export function validateRange(doc: TrackedDocument, range: Range): string | unde
     return `${label} is not a valid range: lines and characters are whole numbers from 0.`;
   }
   const lineCount = doc.lineCount;
+  const clamped: Position[] = [];
   for (const position of [range.start, range.end]) {
     if (position.line > lineCount || (position.line === lineCount && position.character !== 0)) {
       return `${label} is outside the document (it has ${lineCount} ${lineCount === 1 ? 'line' : 'lines'}).`;
     }
-    if (position.line < lineCount) {
-      const length = doc.lineEndOffset(position.line) - doc.lineStartOffset(position.line);
-      if (position.character > length) {
-        return `${label} is outside the document (line ${position.line} has ${length} ${length === 1 ? 'character' : 'characters'}).`;
-      }
-    }
+    const length = position.line < lineCount ? doc.lineEndOffset(position.line) - doc.lineStartOffset(position.line) : 0;
+    clamped.push({ line: position.line, character: Math.min(position.character, length) });
   }
-  if (range.start.line > range.end.line || (range.start.line === range.end.line && range.start.character > range.end.character)) {
+  const [start, end] = clamped as [Position, Position];
+  if (start.line > end.line || (start.line === end.line && start.character > end.character)) {
     return `${label} ends before it starts.`;
   }
   return undefined;
