@@ -52,7 +52,13 @@
 ;;
 ;; Eglot (before Emacs 30) manages a buffer with one server only, so a
 ;; major mode registered for efrit-lsp uses it instead of that language's
-;; usual server.
+;; usual server, unless it is listed in `efrit-lsp-wrapped-servers': then
+;; efrit-lsp runs in proxy mode in front of that server (`--wrap --
+;; COMMAND'), and the buffer gets both, the language server's features
+;; and Efrit's:
+;;
+;;   (setq efrit-lsp-wrapped-servers '((python-mode . ("pylsp"))))
+;;   (efrit-lsp-setup)
 
 ;;; Code:
 
@@ -84,6 +90,23 @@ Takes effect on the next `efrit-lsp-setup'."
   "Major modes whose buffers `efrit-lsp-setup' has Eglot manage with efrit-lsp."
   :type '(repeat symbol))
 
+(defcustom efrit-lsp-wrapped-servers nil
+  "Language servers that efrit-lsp runs behind, by major mode (proxy mode).
+An alist of (MODE . COMMAND): MODE is a major mode or a list of them,
+COMMAND the list of strings that starts your usual language server for
+it, for example
+  ((python-mode . (\"pylsp\"))
+   ((c-mode c++-mode) . (\"clangd\")))
+For these modes `efrit-lsp-setup' has Eglot start
+  `efrit-lsp-server-command' --wrap -- COMMAND
+so the buffer keeps that server's completion, hover, diagnostics, code
+actions and the rest, and gains Efrit's code actions, chat and do.
+They need not be in `efrit-lsp-major-modes'.  Takes effect on the next
+`efrit-lsp-setup'."
+  :type '(alist :key-type (choice (symbol :tag "Major mode")
+                                  (repeat :tag "Major modes" symbol))
+                :value-type (repeat :tag "Command" string)))
+
 (defcustom efrit-lsp-initialization-options nil
   "Settings sent to the server as `initializationOptions', as a plist.
 The keys are the server's settings (see its README), for example
@@ -93,7 +116,9 @@ time a server starts, so a change applies after \\[eglot-reconnect]."
   :type '(plist :key-type symbol :value-type sexp))
 
 (defcustom efrit-lsp-auto-start nil
-  "When non-nil, `efrit-lsp-setup' starts Eglot in `efrit-lsp-major-modes'.
+  "When non-nil, `efrit-lsp-setup' starts Eglot in efrit-lsp's modes.
+Those are `efrit-lsp-major-modes' and the modes of
+`efrit-lsp-wrapped-servers'.
 It adds `eglot-ensure' to each mode's hook."
   :type 'boolean)
 
@@ -139,14 +164,32 @@ arrives through workspace/applyEdit."
   "Return `efrit-lsp-initialization-options' for Eglot's initialize request."
   (or efrit-lsp-initialization-options (make-hash-table)))
 
-(defun efrit-lsp--contact ()
-  "The Eglot contact for efrit-lsp: command and initialization options."
+(defun efrit-lsp--contact (&optional wrapped)
+  "The Eglot contact for efrit-lsp: command and initialization options.
+With WRAPPED, a language server's command (a list of strings), the
+contact runs efrit-lsp in proxy mode in front of that server."
   (unless (and (consp efrit-lsp-server-command)
                (cl-every #'stringp efrit-lsp-server-command))
     (user-error "efrit: `efrit-lsp-server-command' must be a list of \
 strings, not %S" efrit-lsp-server-command))
+  (when wrapped
+    (unless (and (consp wrapped) (cl-every #'stringp wrapped))
+      (user-error "efrit: a command in `efrit-lsp-wrapped-servers' must be \
+a list of strings, not %S" wrapped)))
   (append efrit-lsp-server-command
+          (and wrapped (append '("--wrap" "--") wrapped))
           (list :initializationOptions #'efrit-lsp--initialization-options)))
+
+(defun efrit-lsp--wrapped-modes ()
+  "The major modes of `efrit-lsp-wrapped-servers', as a flat list."
+  (cl-loop for (modes . _) in efrit-lsp-wrapped-servers
+           append (mapcar (lambda (mode) (if (consp mode) (car mode) mode))
+                          (if (listp modes) modes (list modes)))))
+
+(defun efrit-lsp--wrapped-entries ()
+  "`eglot-server-programs' entries for `efrit-lsp-wrapped-servers'."
+  (cl-loop for (modes . command) in efrit-lsp-wrapped-servers
+           collect (cons modes (efrit-lsp--contact command))))
 
 (defun efrit-lsp--entry-p (entry)
   "Non-nil if `efrit-lsp-register' added ENTRY to `eglot-server-programs'."
@@ -157,25 +200,39 @@ strings, not %S" efrit-lsp-server-command))
 (defun efrit-lsp-register (&optional modes)
   "Make Eglot use efrit-lsp for MODES (default `efrit-lsp-major-modes').
 Puts one entry at the front of `eglot-server-programs', replacing any
-entry an earlier call added, and returns it."
+entry an earlier call added, and returns it.  Ahead of it go the
+entries for `efrit-lsp-wrapped-servers' (proxy mode), which win for
+their modes; MODES leaves those out."
   (interactive)
-  (let ((entry (cons (or modes efrit-lsp-major-modes) (efrit-lsp--contact))))
+  (let* ((wrapped (efrit-lsp--wrapped-modes))
+         (entry (cons (cl-remove-if (lambda (mode) (memq mode wrapped))
+                                    (or modes efrit-lsp-major-modes))
+                      (efrit-lsp--contact)))
+         (proxies (efrit-lsp--wrapped-entries)))
     (setq eglot-server-programs
-          (cons entry (cl-remove-if #'efrit-lsp--entry-p
-                                    eglot-server-programs)))
+          (append proxies
+                  (and (car entry) (list entry))
+                  (cl-remove-if #'efrit-lsp--entry-p eglot-server-programs)))
     (when (called-interactively-p 'interactive)
-      (message "efrit: Eglot will start %s in %d major modes; \
-M-x eglot to connect" (car efrit-lsp-server-command) (length (car entry))))
+      (message "efrit: Eglot will start %s in %d major modes%s; \
+M-x eglot to connect" (car efrit-lsp-server-command) (length (car entry))
+               (if wrapped
+                   (format " and in front of your server in %d more"
+                           (length wrapped))
+                 "")))
     entry))
 
 ;;;###autoload
 (defun efrit-lsp-setup ()
   "Register efrit-lsp with Eglot for `efrit-lsp-major-modes'.
-With `efrit-lsp-auto-start', also start Eglot in those modes."
+For the modes of `efrit-lsp-wrapped-servers', efrit-lsp is registered
+in proxy mode, in front of the language server given there.  With
+`efrit-lsp-auto-start', also start Eglot in all those modes."
   (interactive)
   (efrit-lsp-register)
   (when efrit-lsp-auto-start
-    (dolist (mode efrit-lsp-major-modes)
+    (dolist (mode (cl-remove-duplicates
+                   (append efrit-lsp-major-modes (efrit-lsp--wrapped-modes))))
       (add-hook (intern (format "%s-hook" mode)) #'eglot-ensure)))
   (when (called-interactively-p 'interactive)
     (message "efrit: registered with Eglot; \
