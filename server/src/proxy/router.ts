@@ -236,7 +236,8 @@ export class ProxyRouter {
   // ── the requests both sides answer ────────────────────────────────────
 
   private async initialize(request: RequestMessage): Promise<void> {
-    const [child, efrit] = await Promise.all([this.ask('child', request), this.ask('efrit', request)]);
+    const [forChild, forEfrit] = splitInitializationOptions(request);
+    const [child, efrit] = await Promise.all([this.ask('child', forChild), this.ask('efrit', forEfrit)]);
     if (efrit.error !== undefined) {
       this.reply(request, efrit);
       return;
@@ -388,4 +389,21 @@ export class ProxyRouter {
     await this.options.child.stop(this.shutdownRequested ? 2000 : 300);
     this.options.exit(code);
   }
+}
+
+/**
+ * `initializationOptions` of the form `{ efrit: {…}, …rest }` are split: the
+ * `efrit` section is efrit-lsp's, the rest the wrapped server's (as settings
+ * are). Options without an `efrit` key go to both unchanged, so flat efrit
+ * settings keep working.
+ */
+function splitInitializationOptions(request: RequestMessage): [RequestMessage, RequestMessage] {
+  const params = (request.params ?? {}) as { initializationOptions?: unknown };
+  const options = params.initializationOptions;
+  if (typeof options !== 'object' || options === null || Array.isArray(options) || !Object.hasOwn(options, 'efrit')) return [request, request];
+  const { efrit, ...rest } = options as Record<string, unknown>;
+  return [
+    { ...request, params: { ...params, initializationOptions: rest } },
+    { ...request, params: { ...params, initializationOptions: { efrit } } },
+  ];
 }

@@ -8,10 +8,11 @@ import { captureScenario } from './capture.js';
 import { compressionScenario } from './compression.js';
 import { payloadScenario } from './payload.js';
 import { prefetchScenario } from './prefetch.js';
+import { proxyScenario } from './proxy.js';
 import { queueScenario } from './queue.js';
 import { repliesScenario } from './replies.js';
 import { soakScenario } from './soak.js';
 import { startupScenario } from './startup.js';
 import { syncScenario } from './sync.js';
 
-export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, repliesScenario, soakScenario];
+export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, repliesScenario, soakScenario, proxyScenario];
