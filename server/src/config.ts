@@ -183,6 +183,23 @@ export const settingsSchema = {
     default: false,
     description: 'Let the agent read secret-looking files (.env, keys, credentials). Off: they are refused.',
   } as SettingSpec<boolean>,
+  'completion.inline': {
+    type: 'boolean',
+    default: true,
+    description: 'Ghost-text suggestions (textDocument/inlineCompletion) for clients that ask for them, from fastModel.',
+  } as SettingSpec<boolean>,
+  'completion.maxCallsPerMinute': {
+    type: 'integer',
+    default: 30,
+    min: 0,
+    max: 600,
+    description: 'Most model calls per minute for inline completion; past it, suggestions wait.',
+  } as SettingSpec<number>,
+  'completion.skipInCommentsAndStrings': {
+    type: 'boolean',
+    default: true,
+    description: 'No automatic suggestions inside comments and strings (an explicit request still gets one).',
+  } as SettingSpec<boolean>,
   logLevel: {
     type: 'logLevel',
     default: 'info',

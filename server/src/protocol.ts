@@ -140,6 +140,8 @@ export interface StatusResult {
     superseded: number;
   };
   prefetch: { made: number; used: number; wasted: number };
+  /** Inline completion: requests, model calls, and how many were served without one. */
+  completion: { requests: number; modelCalls: number; cacheHits: number; typedAhead: number; cancelled: number; capped: number; skipped: number; stale: number; errors: number };
   sessions: { open: number };
   documents: { open: number };
   cache: { entries: number; bytes: number; hits: number; misses: number };

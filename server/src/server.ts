@@ -17,6 +17,9 @@ import {
 } from 'vscode-languageserver/node';
 import { fileURLToPath } from 'node:url';
 import { WorkspaceTools } from './agent/workspace-tools.js';
+import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from './completion/inline-completion.js';
+import { queuedCompletionModel } from './completion/queued-completion-model.js';
+import { inlineCompletion } from './features/inline-completion.js';
 import { Assistant } from './assistant/assistant.js';
 import { applySettings, defaultSettings, type Settings } from './config.js';
 import { DocumentStore } from './documents/document-store.js';
@@ -91,7 +94,18 @@ export function createServer({ connection, logger, version, env = process.env }:
     settings: () => settings,
     workspaceRoots: () => workspaceRoots,
   });
+  const completions = new InlineCompletionEngine(
+    queuedCompletionModel({ queue, model, usage, settings: () => settings }),
+    systemClock,
+    () => ({
+      ...defaultInlineCompletionOptions,
+      maxCallsPerMinute: settings['completion.maxCallsPerMinute'],
+      skipInCommentsAndStrings: settings['completion.skipInCommentsAndStrings'],
+    }),
+    { getDocument: (uri) => documents.get(uri), onError: (error) => logger.debug('inline completion failed', error) },
+  );
   const context: FeatureContext = {
+    completions,
     connection,
     assistant,
     queue,
@@ -159,6 +173,7 @@ export function createServer({ connection, logger, version, env = process.env }:
           resolveProvider: true,
         },
         executeCommandProvider: { commands: [...allCommands] },
+        inlineCompletionProvider: true,
       },
       serverInfo: { name: 'efrit-lsp', version },
     };
@@ -204,6 +219,7 @@ export function createServer({ connection, logger, version, env = process.env }:
     const textDocument = { uri };
     documents.close(textDocument.uri);
     sessions.forgetDocument(textDocument.uri);
+    completions.forget(textDocument.uri);
     assistant.documentChanged(textDocument.uri);
     queue.cancelWhere((job) => job.spec.uri === textDocument.uri && job.priority === 'background', 'The document was closed.');
   });
@@ -234,6 +250,7 @@ export function createServer({ connection, logger, version, env = process.env }:
     }),
   );
 
+  connection.languages.inlineCompletion.on(answer((params, token) => inlineCompletion(context, params, token)));
   connection.onRequest(Methods.chat, answer((params: unknown, token) => chat(context, params, token)));
   connection.onRequest(Methods.do, answer((params: unknown, token) => doInstruction(context, params, token)));
   connection.onRequest(Methods.status, answer(() => status(context)));

@@ -14,6 +14,7 @@ export function status(context: FeatureContext): StatusResult {
     documents: { open: context.documents.size },
     cache: context.queue.resultCacheStats(),
     prefetch: context.assistant.prefetchStats(),
+    completion: context.completions.stats(),
     usage: context.usage.summary(),
     apiKeyConfigured: context.apiKeyConfigured(),
   };

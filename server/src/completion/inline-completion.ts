@@ -1,0 +1,327 @@
+/**
+ * Inline completion (ghost text, LSP 3.18 `textDocument/inlineCompletion`)
+ * as plain domain logic: the feature handler translates the request, and the
+ * composition root adapts ModelClient + JobQueue (fast model, `completion`
+ * priority) to `CompletionModel`. Nothing here touches the connection.
+ *
+ * Order of work for one request, cheapest first, so most keystrokes never
+ * reach the model:
+ *   1. supersede: a newer request for the same uri ends the older one with [];
+ *   2. typed-ahead: the user typed the beginning of the last suggestion → the rest;
+ *   3. skip: automatic triggers in comments/strings (setting);
+ *   4. cache: same language and text around the cursor → the same answer;
+ *   5. debounce (automatic only, adaptive), then the per-minute cap;
+ *   6. the model; its answer is cleaned, cached, and dropped if the text moved on.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Position, Range } from 'vscode-languageserver-textdocument';
+import type { TrackedDocument } from '../documents/tracked-document.js';
+import { cleanSuggestion } from './clean-suggestion.js';
+import { inCommentOrString } from './comment-or-string.js';
+import { buildCompletionPrompt, pathOfUri } from './completion-prompt.js';
+import type { CompletionPrompt, RecentSnippet } from './completion-prompt.js';
+
+export { cleanSuggestion, stripFences } from './clean-suggestion.js';
+export type { SuggestionContext } from './clean-suggestion.js';
+export { inCommentOrString } from './comment-or-string.js';
+export { buildCompletionPrompt, completionRequestParts, completionSystemPrompt } from './completion-prompt.js';
+export type { CompletionPrompt, PromptBudget, RecentSnippet } from './completion-prompt.js';
+
+export interface CompletionModel {
+  /** The raw text the model wrote for the prompt; rejects (any error) when aborted or failed. */
+  complete(prompt: CompletionPrompt, signal: AbortSignal): Promise<string>;
+}
+
+export interface CompletionClock {
+  now(): number;
+  /** Resolves after `ms`, or rejects/resolves early once `signal` aborts (either is fine: the engine checks the signal). */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export const systemClock: CompletionClock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    }),
+};
+
+export interface InlineCompletionOptions {
+  /** Model calls allowed in any 60-second window; requests past it answer []. @default 30 */
+  maxCallsPerMinute: number;
+  /** Skip automatic triggers when the cursor is in a comment or a string (invoked ones always run). @default true */
+  skipInCommentsAndStrings: boolean;
+  /** Prompt budget before the cursor, in characters. @default 6000 */
+  prefixChars: number;
+  /** Prompt budget after the cursor, in characters. @default 2000 */
+  suffixChars: number;
+  /** Wait before an automatic request calls the model: `minMs` after a pause, up to `maxMs` while typing fast. @default { minMs: 75, maxMs: 350 } */
+  debounce: { minMs: number; maxMs: number };
+  /** Suggestions kept in the LRU cache. @default 200 */
+  cacheEntries: number;
+}
+
+export const defaultInlineCompletionOptions: InlineCompletionOptions = {
+  maxCallsPerMinute: 30,
+  skipInCommentsAndStrings: true,
+  prefixChars: 6000,
+  suffixChars: 2000,
+  debounce: { minMs: 75, maxMs: 350 },
+  cacheEntries: 200,
+};
+
+export interface InlineCompletionDeps {
+  /** Looks up an open document, for the recent-edit snippets; without it prompts carry none. */
+  getDocument?(uri: string): TrackedDocument | undefined;
+  /** A model failure other than cancellation (the request still answers []). */
+  onError?(error: unknown): void;
+}
+
+export interface InlineCompletionItem {
+  insertText: string;
+  /** Always the cursor (start = end): a pure insertion, on one line as the spec requires. */
+  range: Range;
+}
+
+export interface InlineCompletionStats {
+  requests: number;
+  modelCalls: number;
+  cacheHits: number;
+  typedAhead: number;
+  /** Ended by a newer request for the same document or by the client's cancellation. */
+  cancelled: number;
+  /** Refused by the per-minute cap. */
+  capped: number;
+  /** Automatic triggers in a comment or a string. */
+  skipped: number;
+  /** Answers computed for a version the document has since left. */
+  stale: number;
+  errors: number;
+}
+
+/** Characters before/after the cursor that key the cache and the typed-ahead check. */
+export const contextKeyChars = { before: 1000, after: 300 } as const;
+/** A gap between requests this long counts as a pause: the shortest debounce. */
+export const pauseMs = 1000;
+/** Other documents quoted in the prompt, and lines around each one's last edit. */
+export const recentDocuments = 3;
+export const recentLinesAround = 5;
+
+interface LastSuggestion {
+  version: number;
+  offset: number;
+  /** The text just before and after `offset` when the suggestion was made. */
+  before: string;
+  after: string;
+  text: string;
+}
+
+export class InlineCompletionEngine {
+  private readonly pending = new Map<string, AbortController>();
+  private readonly lastRequestAt = new Map<string, number>();
+  /** Bounded: one per uri, the most recent documents only. */
+  private readonly lastSuggestion = new LRUCache<string, LastSuggestion>({ max: 64 });
+  /** Where each document was last asked about, newest last: the source of recent snippets. */
+  private readonly recentEdits = new LRUCache<string, number>({ max: 16 });
+  private cache: LRUCache<string, string>;
+  private callTimes: number[] = [];
+  private readonly counters: InlineCompletionStats = {
+    requests: 0, modelCalls: 0, cacheHits: 0, typedAhead: 0, cancelled: 0, capped: 0, skipped: 0, stale: 0, errors: 0,
+  };
+
+  constructor(
+    private readonly model: CompletionModel,
+    private readonly clock: CompletionClock,
+    private readonly options: () => InlineCompletionOptions,
+    private readonly deps: InlineCompletionDeps = {},
+  ) {
+    this.cache = new LRUCache({ max: Math.max(1, options().cacheEntries) });
+  }
+
+  stats(): InlineCompletionStats {
+    return { ...this.counters };
+  }
+
+  /** Forget a closed document. */
+  forget(uri: string): void {
+    this.pending.get(uri)?.abort();
+    this.pending.delete(uri);
+    this.lastRequestAt.delete(uri);
+    this.lastSuggestion.delete(uri);
+    this.recentEdits.delete(uri);
+  }
+
+  async provide(doc: TrackedDocument, position: Position, trigger: 'invoked' | 'automatic', signal: AbortSignal): Promise<InlineCompletionItem[]> {
+    this.counters.requests++;
+    const options = this.options();
+    const uri = doc.uri;
+    const version = doc.version;
+    const offset = doc.offsetAt(position);
+    const cursor = doc.positionAt(offset); // clamped, so the range is always valid
+    const text = doc.text;
+    const lineText = doc.lineText(cursor.line);
+    const linePrefix = lineText.slice(0, cursor.character);
+    const suffixOnLine = lineText.slice(cursor.character);
+    const reply = (insertText: string): InlineCompletionItem[] =>
+      insertText === '' ? [] : [{ insertText, range: { start: cursor, end: cursor } }];
+
+    this.pending.get(uri)?.abort();
+    const controller = new AbortController();
+    this.pending.set(uri, controller);
+    const onClientAbort = (): void => controller.abort();
+    signal.addEventListener('abort', onClientAbort, { once: true });
+    if (signal.aborted) controller.abort();
+
+    const now = this.clock.now();
+    const previousAt = this.lastRequestAt.get(uri);
+    this.lastRequestAt.set(uri, now);
+    this.recentEdits.set(uri, cursor.line);
+
+    try {
+      const typed = this.typedAhead(uri, text, offset);
+      if (typed !== undefined) {
+        this.counters.typedAhead++;
+        return reply(typed);
+      }
+
+      if (trigger === 'automatic' && options.skipInCommentsAndStrings && inCommentOrString(linePrefix, doc.languageId)) {
+        this.counters.skipped++;
+        return [];
+      }
+
+      const before = text.slice(Math.max(0, offset - contextKeyChars.before), offset);
+      const after = text.slice(offset, offset + contextKeyChars.after);
+      const key = `${doc.languageId}\u0000${before}\u0000${after}`;
+      const cacheMax = Math.max(1, options.cacheEntries);
+      if (this.cache.max !== cacheMax) this.cache = new LRUCache({ max: cacheMax });
+      const cached = this.cache.get(key);
+      if (cached !== undefined) {
+        this.counters.cacheHits++;
+        this.lastSuggestion.set(uri, { version, offset, before, after, text: cached });
+        return reply(cached);
+      }
+
+      if (trigger === 'automatic') {
+        const wait = debounceMs(options.debounce, previousAt === undefined ? undefined : now - previousAt, suffixOnLine.trim() === '');
+        await this.clock.sleep(wait, controller.signal).catch(() => undefined);
+      }
+      if (controller.signal.aborted) {
+        this.counters.cancelled++;
+        return [];
+      }
+
+      const callNow = this.clock.now();
+      this.callTimes = this.callTimes.filter((t) => callNow - t < 60_000);
+      if (this.callTimes.length >= options.maxCallsPerMinute) {
+        this.counters.capped++;
+        return [];
+      }
+      this.callTimes.push(callNow);
+
+      const prompt = buildCompletionPrompt(doc, cursor, options, this.recentSnippets(uri));
+      this.counters.modelCalls++;
+      let raw: string;
+      try {
+        raw = await this.model.complete(prompt, controller.signal);
+      } catch (error) {
+        if (controller.signal.aborted) {
+          this.counters.cancelled++;
+        } else {
+          this.counters.errors++;
+          this.deps.onError?.(error);
+        }
+        return [];
+      }
+      if (controller.signal.aborted) {
+        this.counters.cancelled++;
+        return [];
+      }
+
+      const followingStart = cursor.line + 1 < doc.lineCount ? doc.lineStartOffset(cursor.line + 1) : text.length;
+      const suggestion = cleanSuggestion(raw, {
+        linePrefix,
+        suffixOnLine,
+        followingText: text.slice(followingStart, followingStart + 400),
+        indent: /^[ \t]*/.exec(lineText)?.[0] ?? '',
+        eol: doc.eol,
+      });
+      // Cached and remembered even when stale: the context key and the
+      // typed-ahead check still make it right for a later matching request.
+      this.cache.set(key, suggestion);
+      this.lastSuggestion.set(uri, { version, offset, before, after, text: suggestion });
+      if (doc.version !== version) {
+        this.counters.stale++;
+        return [];
+      }
+      return reply(suggestion);
+    } finally {
+      signal.removeEventListener('abort', onClientAbort);
+      if (this.pending.get(uri) === controller) this.pending.delete(uri);
+    }
+  }
+
+  /**
+   * The rest of the last suggestion for `uri` when everything the user typed
+   * since it was made is its beginning, with the text around it unchanged;
+   * otherwise undefined, and a suggestion that no longer fits is dropped.
+   */
+  private typedAhead(uri: string, text: string, offset: number): string | undefined {
+    const last = this.lastSuggestion.get(uri);
+    if (last === undefined || last.text === '') return undefined;
+    const typed = offset >= last.offset ? text.slice(last.offset, offset) : undefined;
+    const fits =
+      typed !== undefined &&
+      typed.length > 0 &&
+      typed.length < last.text.length &&
+      last.text.startsWith(typed) &&
+      text.slice(Math.max(0, last.offset - last.before.length), last.offset) === last.before &&
+      text.slice(offset, offset + last.after.length) === last.after;
+    if (!fits) {
+      // The same spot again (typed nothing) is left to the cache; anything else moved on.
+      if (typed !== '') this.lastSuggestion.delete(uri);
+      return undefined;
+    }
+    return last.text.slice(typed.length);
+  }
+
+  private recentSnippets(currentUri: string): RecentSnippet[] {
+    const getDocument = this.deps.getDocument;
+    if (getDocument === undefined) return [];
+    const snippets: RecentSnippet[] = [];
+    // LRUCache iterates most recently used first.
+    for (const [uri, line] of this.recentEdits.entries()) {
+      if (snippets.length >= recentDocuments) break;
+      if (uri === currentUri) continue;
+      const other = getDocument(uri);
+      if (other === undefined) continue;
+      const first = Math.max(0, line - recentLinesAround);
+      const last = Math.min(other.lineCount - 1, line + recentLinesAround);
+      const text = other.text.slice(other.lineStartOffset(first), other.lineEndOffset(last)).trimEnd();
+      if (text.trim() !== '') snippets.push({ path: pathOfUri(uri), languageId: other.languageId, text });
+    }
+    return snippets;
+  }
+}
+
+/**
+ * The adaptive debounce. `gapMs` is the time since the previous request for
+ * the document: a pause (no previous request, or ≥ `pauseMs`) gets `minMs`;
+ * fast typing gets up to `maxMs`, linearly in how short the gap was — a fast
+ * typist would otherwise pay for a call per keystroke that is never shown. At
+ * the end of a line (where a completion is most useful and the line is least
+ * likely to change under it) the wait is halved towards `minMs`.
+ */
+export function debounceMs(debounce: { minMs: number; maxMs: number }, gapMs: number | undefined, atEndOfLine: boolean): number {
+  const min = Math.max(0, debounce.minMs);
+  const max = Math.max(min, debounce.maxMs);
+  if (gapMs === undefined || gapMs >= pauseMs) return min;
+  const typing = max - (max - min) * (Math.max(0, gapMs) / pauseMs);
+  return Math.round(atEndOfLine ? min + (typing - min) / 2 : typing);
+}

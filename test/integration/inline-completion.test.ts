@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { InlineCompletionList } from 'vscode-languageserver-protocol';
+import type { StatusResult } from '../../server/src/protocol.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { positionOf, type TestClient } from '../support/lsp-client.js';
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+const pricing = `export interface Order {
+  unitPrice: number;
+  quantity: number;
+}
+
+export function orderTotal(order: Order): number {
+  return 
+}
+`;
+
+const invoked = { triggerKind: 1 };
+const automatic = { triggerKind: 2 };
+
+function complete(client: TestClient, uri: string, position: { line: number; character: number }, context = invoked): Promise<InlineCompletionList> {
+  return client.request<InlineCompletionList>('textDocument/inlineCompletion', { textDocument: { uri }, position, context });
+}
+
+describe('inline completion (ghost text)', () => {
+  it('asks the fast model and returns a clean suggestion at the cursor', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    expect(client.initializeResult.capabilities.inlineCompletionProvider).toBe(true);
+    fake.queueReplies({ text: '```ts\norder.unitPrice * order.quantity;\n```' });
+    const uri = await client.open('src/pricing.ts', pricing);
+    const cursor = { line: positionOf(pricing, '  return ').line, character: '  return '.length };
+
+    const list = await complete(client, uri, cursor);
+
+    expect(list.items).toEqual([{ insertText: 'order.unitPrice * order.quantity;', range: { start: cursor, end: cursor } }]);
+    expect(fake.requests[0]?.body.model).toBe('claude-haiku-5-5');
+    expect(JSON.stringify(fake.requests[0]?.body.messages)).toContain('export function orderTotal(order: Order): number {');
+    // Ghost text is not a job to watch: nothing in efrit/stream.
+    expect(client.streams).toEqual([]);
+  });
+
+  it('reuses the suggestion when the user types its beginning, without a new model call', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.queueReplies({ text: 'order.unitPrice * order.quantity;' });
+    const uri = await client.open('src/pricing.ts', pricing);
+    const line = positionOf(pricing, '  return ').line;
+    await complete(client, uri, { line, character: '  return '.length });
+
+    await client.change(uri, { start: { line, character: 9 }, end: { line, character: 9 } }, 'order.');
+    const rest = await complete(client, uri, { line, character: 15 }, automatic);
+
+    expect(rest.items[0]?.insertText).toBe('unitPrice * order.quantity;');
+    expect(fake.requests).toHaveLength(1);
+    const status = await client.request<StatusResult>('efrit/status', {});
+    expect(status.completion).toMatchObject({ requests: 2, modelCalls: 1, typedAhead: 1 });
+  });
+
+  it('answers an older request empty when a newer one for the same file comes', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.respondWith(() => ({ text: 'order.unitPrice * order.quantity;', latencyMs: 300 }));
+    const uri = await client.open('src/pricing.ts', pricing);
+    const line = positionOf(pricing, '  return ').line;
+    const older = complete(client, uri, { line, character: 9 });
+    await fake.waitForRequests(1);
+    const newer = complete(client, uri, { line, character: 9 });
+
+    expect((await older).items).toEqual([]);
+    expect((await newer).items[0]?.insertText).toBe('order.unitPrice * order.quantity;');
+    expect((await client.request<StatusResult>('efrit/status', {})).completion.cancelled).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stays quiet when turned off, and refuses a position outside the document', async () => {
+    harness = await startHarness({ initializationOptions: { completion: { inline: false } } });
+    const uri = await harness.client.open('src/pricing.ts', pricing);
+    expect((await complete(harness.client, uri, { line: 6, character: 9 })).items).toEqual([]);
+    await expect(complete(harness.client, uri, { line: 99, character: 0 })).rejects.toMatchObject({ data: { reason: 'rangeOutOfBounds' } });
+    expect(harness.fake.requests).toHaveLength(0);
+  });
+});
