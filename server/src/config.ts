@@ -188,6 +188,12 @@ export const settingsSchema = {
     default: true,
     description: 'Ghost-text suggestions (textDocument/inlineCompletion) for clients that ask for them, from fastModel.',
   } as SettingSpec<boolean>,
+  'completion.popup': {
+    type: 'boolean',
+    default: false,
+    description:
+      'Also offer the suggestion as one textDocument/completion item, for clients without inline completion. Read at start-up (initializationOptions): the server declares completion only when it is on.',
+  } as SettingSpec<boolean>,
   'completion.maxCallsPerMinute': {
     type: 'integer',
     default: 30,

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { WorkspaceTools } from './agent/workspace-tools.js';
 import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from './completion/inline-completion.js';
 import { queuedCompletionModel } from './completion/queued-completion-model.js';
-import { inlineCompletion } from './features/inline-completion.js';
+import { completionItem, inlineCompletion } from './features/inline-completion.js';
 import { Assistant } from './assistant/assistant.js';
 import { applySettings, defaultSettings, type Settings } from './config.js';
 import { DocumentStore } from './documents/document-store.js';
@@ -174,6 +174,8 @@ export function createServer({ connection, logger, version, env = process.env }:
         },
         executeCommandProvider: { commands: [...allCommands] },
         inlineCompletionProvider: true,
+        // Only on request: a completion provider is asked on every keystroke by some clients.
+        ...(settings['completion.popup'] ? { completionProvider: {} } : {}),
       },
       serverInfo: { name: 'efrit-lsp', version },
     };
@@ -251,6 +253,7 @@ export function createServer({ connection, logger, version, env = process.env }:
   );
 
   connection.languages.inlineCompletion.on(answer((params, token) => inlineCompletion(context, params, token)));
+  connection.onCompletion(answer((params, token) => completionItem(context, params, token)));
   connection.onRequest(Methods.chat, answer((params: unknown, token) => chat(context, params, token)));
   connection.onRequest(Methods.do, answer((params: unknown, token) => doInstruction(context, params, token)));
   connection.onRequest(Methods.status, answer(() => status(context)));

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { InlineCompletionList } from 'vscode-languageserver-protocol';
+import type { CompletionItem, InlineCompletionList } from 'vscode-languageserver-protocol';
 import type { StatusResult } from '../../server/src/protocol.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { positionOf, type TestClient } from '../support/lsp-client.js';
+import { eglotCapabilities, positionOf, type TestClient } from '../support/lsp-client.js';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -83,5 +83,31 @@ describe('inline completion (ghost text)', () => {
     expect((await complete(harness.client, uri, { line: 6, character: 9 })).items).toEqual([]);
     await expect(complete(harness.client, uri, { line: 99, character: 0 })).rejects.toMatchObject({ data: { reason: 'rangeOutOfBounds' } });
     expect(harness.fake.requests).toHaveLength(0);
+  });
+});
+
+describe('the opt-in popup item, for clients without inline completion', () => {
+  it('is not declared unless asked for', async () => {
+    harness = await startHarness({ capabilities: eglotCapabilities });
+    expect(harness.client.initializeResult.capabilities.completionProvider).toBeUndefined();
+  });
+
+  it('offers the suggestion as one completion item when completion.popup is on', async () => {
+    harness = await startHarness({ capabilities: eglotCapabilities, initializationOptions: { completion: { popup: true } } });
+    const { client, fake } = harness;
+    expect(client.initializeResult.capabilities.completionProvider).toBeDefined();
+    fake.queueReplies({ text: 'order.unitPrice * order.quantity;' });
+    const uri = await client.open('src/pricing.ts', pricing);
+    const cursor = { line: positionOf(pricing, '  return ').line, character: '  return '.length };
+
+    const items = await client.request<CompletionItem[]>('textDocument/completion', { textDocument: { uri }, position: cursor, context: { triggerKind: 1 } });
+
+    expect(items).toEqual([
+      expect.objectContaining({
+        label: 'order.unitPrice * order.quantity;',
+        detail: 'Efrit suggestion',
+        textEdit: { range: { start: cursor, end: cursor }, newText: 'order.unitPrice * order.quantity;' },
+      }),
+    ]);
   });
 });
