@@ -38,6 +38,8 @@ local defaults = {
   chat = { position = 'right', size = nil },
   --- Where :EfritExplain shows its text: 'float' or 'chat'.
   explain = 'float',
+  --- Ghost text from the server (textDocument/inlineCompletion) where Neovim has it (0.12+: vim.lsp.inline_completion).
+  inline_completion = true,
   --- Use vim.lsp.config/vim.lsp.enable where present (0.11+).
   native_enable = true,
 }
@@ -169,7 +171,14 @@ local function client_config(root_dir)
     capabilities = c.capabilities,
     handlers = handlers,
     flags = c.flags,
-    on_attach = c.on_attach,
+    on_attach = function(client, bufnr)
+      -- Neovim 0.12 shows inline completions itself once enabled; older versions have no such API.
+      local inline = vim.lsp.inline_completion
+      if c.inline_completion and inline ~= nil and type(inline.enable) == 'function' then
+        pcall(inline.enable, true, { bufnr = bufnr, client_id = client.id })
+      end
+      if c.on_attach then c.on_attach(client, bufnr) end
+    end,
   }
 end
 
