@@ -29,6 +29,7 @@ const wrapAt = argv.indexOf('--wrap');
 const args = wrapAt < 0 ? argv : argv.slice(0, wrapAt);
 const wrapped = wrapAt < 0 ? undefined : argv.slice(argv[wrapAt + 1] === '--' ? wrapAt + 2 : wrapAt + 1);
 if (args.includes('--version') || args.includes('-v')) {
+  // Not a language server run: no JSON-RPC on stdout yet, so the version may go there.
   process.stdout.write(`${packageVersion()}\n`);
 } else if (args.includes('--help') || args.includes('-h') || !args.some((arg) => /^--(stdio|node-ipc|socket|pipe)/.test(arg))) {
   (args.length === 0 || args.includes('--help') || args.includes('-h') ? process.stdout : process.stderr).write(usage);
