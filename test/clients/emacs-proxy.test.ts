@@ -7,7 +7,7 @@
  * the buffer, chat works, and shutting Eglot down leaves no pylsp behind
  * (test/clients/emacs/efrit-proxy-test.el).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic, type FakeReply, type RecordedRequest } from '../support/fake-anthropic/server.js';
 import { editReply, testApiKey } from '../support/harness.js';
 import { editorAvailable, shouldRunEditorTests } from './editors.js';
+import { parseEmitted, run } from './emacs-runner.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const clientDir = join(repo, 'clients/emacs');
@@ -43,39 +44,6 @@ def load(path):
     with open(path) as handle:
         return json.loads(handle.read())
 `;
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number }): Promise<RunResult> {
-  const started = Date.now();
-  return new Promise((done) => {
-    execFile(
-      command,
-      args,
-      { env: options.env ?? process.env, cwd: options.cwd, timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-        done({ code, stdout, stderr, ms: Date.now() - started });
-      },
-    );
-  });
-}
-
-/** The "EFRIT-TEST <key> <json>" lines the .el script printed. */
-function parseEmitted(stdout: string): Map<string, unknown> {
-  const emitted = new Map<string, unknown>();
-  for (const line of stdout.split('\n')) {
-    const match = /^EFRIT-TEST (\S+) (.*)$/.exec(line);
-    if (match?.[1] === undefined || match[2] === undefined) continue;
-    emitted.set(match[1], JSON.parse(match[2]) as unknown);
-  }
-  return emitted;
-}
 
 /** The running processes, as "pid args" lines (ps, from this side). */
 function processTable(): { pid: number; args: string }[] {

@@ -5,7 +5,6 @@
  * explain, cancelling a slow chat, and the server's copy of the buffer
  * checked against the buffer after every step (test/clients/emacs/efrit-test.el).
  */
-import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic, type FakeReply, type RecordedRequest } from '../support/fake-anthropic/server.js';
 import { editReply, testApiKey } from '../support/harness.js';
 import { shouldRunEditorTests } from './editors.js';
+import { parseEmitted, run } from './emacs-runner.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const clientDir = join(repo, 'clients/emacs');
@@ -51,39 +51,6 @@ const docComment = `/**
  * @returns {number}
  */
 `;
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number }): Promise<RunResult> {
-  const started = Date.now();
-  return new Promise((done) => {
-    execFile(
-      command,
-      args,
-      { env: options.env ?? process.env, cwd: options.cwd, timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-        done({ code, stdout, stderr, ms: Date.now() - started });
-      },
-    );
-  });
-}
-
-/** The "EFRIT-TEST <key> <json>" lines the .el script printed. */
-function parseEmitted(stdout: string): Map<string, unknown> {
-  const emitted = new Map<string, unknown>();
-  for (const line of stdout.split('\n')) {
-    const match = /^EFRIT-TEST (\S+) (.*)$/.exec(line);
-    if (match?.[1] === undefined || match[2] === undefined) continue;
-    emitted.set(match[1], JSON.parse(match[2]) as unknown);
-  }
-  return emitted;
-}
 
 type Block = { type: string; text?: string };
 type Message = { role: string; content: string | Block[] };
