@@ -13,60 +13,8 @@
 
 ;;; Code:
 
-(require 'package)
-;; -Q implies --no-site-lisp, which hides Debian's elpa folder (eglot 1.9).
-(setq package-directory-list '("/usr/share/emacs/site-lisp/elpa"))
-(package-initialize)
-(require 'cl-lib)
-(require 'json)
-(require 'eglot)
-(require 'flymake)
-(add-to-list 'load-path (getenv "EFRIT_TEST_CLIENT_DIR"))
-(require 'efrit-lsp)
+(load (expand-file-name "efrit-test-support.el" (file-name-directory (or load-file-name buffer-file-name))) nil t)
 
-(defvar efrit-test-t0 (float-time))
-(defvar efrit-test-server nil)
-
-(defun efrit-test-log (fmt &rest args)
-  "Log FMT with ARGS to stderr, with the time since the start."
-  (message "efrit-test [%6.3fs] %s" (- (float-time) efrit-test-t0) (apply #'format fmt args)))
-
-(defun efrit-test-emit (key value)
-  "Print KEY and VALUE (as one line of JSON) on stdout for the test to read."
-  (efrit-test-log "%s" key)
-  (princ (format "EFRIT-TEST %s %s\n" key (json-encode value))))
-
-(defun efrit-test-fail (fmt &rest args)
-  "Report a failure (FMT with ARGS), save Eglot's events, exit 1."
-  (let ((text (apply #'format fmt args)))
-    (efrit-test-emit "FAIL" text)
-    (message "efrit-test FAIL: %s" text)
-    (when (and efrit-test-server (getenv "EFRIT_TEST_EVENTS_LOG"))
-      (with-current-buffer (jsonrpc-events-buffer efrit-test-server)
-        (write-region nil nil (getenv "EFRIT_TEST_EVENTS_LOG"))))
-    (kill-emacs 1)))
-
-(defun efrit-test-wait (pred what &optional timeout)
-  "Process events until PRED holds; fail naming WHAT after TIMEOUT seconds."
-  (let ((deadline (+ (float-time) (or timeout 10))))
-    (while (and (not (funcall pred)) (< (float-time) deadline))
-      (accept-process-output nil 0.02))
-    (or (funcall pred) (efrit-test-fail "timed out waiting for %s" what))))
-
-(defun efrit-test-buffer-text (buffer)
-  "BUFFER's text without properties."
-  (with-current-buffer buffer (buffer-substring-no-properties (point-min) (point-max))))
-
-(defun efrit-test-check-sync (label)
-  "Fail unless the server's copy of the current buffer equals it; LABEL names the step."
-  (let ((copy (efrit-lsp-document-text)))
-    (unless (equal (plist-get copy :text) (efrit-test-buffer-text (current-buffer)))
-      (efrit-test-fail "%s: server copy differs:\n%s\n--- buffer ---\n%s"
-                       label (plist-get copy :text) (efrit-test-buffer-text (current-buffer))))
-    (unless (eql (plist-get copy :version) eglot--versioned-identifier)
-      (efrit-test-fail "%s: server has version %s, Eglot %s"
-                       label (plist-get copy :version) eglot--versioned-identifier))
-    (efrit-test-emit (concat "SYNC-" label) (plist-get copy :version))))
 
 (defun efrit-test-diagnostics ()
   "The texts of Flymake's diagnostics in the current buffer."
