@@ -23,6 +23,7 @@ import { completionItem, inlineCompletion } from './features/inline-completion.j
 import { Assistant } from './assistant/assistant.js';
 import { applySettings, defaultSettings, type Settings } from './config.js';
 import { DocumentStore } from './documents/document-store.js';
+import { createMemoryReleaser } from './memory-release.js';
 import { isEfritError } from './errors.js';
 import { cancel, documentText, endSession, status } from './features/control.js';
 import { applyJob, listCodeActions, resolveCodeAction, runAction } from './features/code-actions.js';
@@ -71,6 +72,7 @@ export function createServer({ connection, logger, version, env = process.env }:
   redactor.add(env['ANTHROPIC_API_KEY']);
 
   const documents = new DocumentStore({ logger });
+  const memory = createMemoryReleaser({ logger });
   const queue = new JobQueue({ concurrency: settings['queue.concurrency'], timeoutMs: settings['queue.timeoutMs'] });
   const sessions = new SessionStore({
     max: settings['sessions.max'],
@@ -196,6 +198,7 @@ export function createServer({ connection, logger, version, env = process.env }:
 
   connection.onShutdown(() => {
     queue.cancelWhere(() => true, 'The server is shutting down.');
+    memory.dispose();
   });
 
   // The store logs and survives every sync problem itself (unknown document, range outside the text, version going back).
@@ -219,7 +222,8 @@ export function createServer({ connection, logger, version, env = process.env }:
     const uri = uriOf(params, 'textDocument/didClose');
     if (uri === undefined) return;
     const textDocument = { uri };
-    documents.close(textDocument.uri);
+    const closedChars = documents.get(uri)?.text.length ?? 0;
+    if (documents.close(textDocument.uri)) memory.documentClosed(closedChars);
     sessions.forgetDocument(textDocument.uri);
     completions.forget(textDocument.uri);
     assistant.documentChanged(textDocument.uri);
