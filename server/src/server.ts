@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { WorkspaceTools } from './agent/workspace-tools.js';
 import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from './completion/inline-completion.js';
 import { queuedCompletionModel } from './completion/queued-completion-model.js';
-import { completionItem, inlineCompletion } from './features/inline-completion.js';
+import { completionAccepted, completionItem, inlineCompletion } from './features/inline-completion.js';
 import { Assistant } from './assistant/assistant.js';
 import { applySettings, defaultSettings, type Settings } from './config.js';
 import { DocumentStore } from './documents/document-store.js';
@@ -188,6 +188,7 @@ export function createServer({ connection, logger, version, env = process.env }:
       void connection.client.register(DidChangeConfigurationNotification.type, { section: 'efrit' }).catch(() => undefined);
     }
     void pullSettings();
+    preloadModelSdk();
     if (!model.hasApiKey()) logger.info('No API key yet (ANTHROPIC_API_KEY or efrit.apiKey): model actions will say so when used.');
   });
 
