@@ -25,6 +25,8 @@ export const Commands = {
   do: 'efrit.do',
   cancel: 'efrit.cancel',
   status: 'efrit.status',
+  /** Carried by every inline suggestion as its `command`; clients run it after inserting the suggestion (LSP 3.18), which counts it accepted. */
+  completionAccepted: 'efrit.completionAccepted',
 } as const;
 
 export const allCommands: readonly string[] = Object.values(Commands);
@@ -141,7 +143,21 @@ export interface StatusResult {
   };
   prefetch: { made: number; used: number; wasted: number };
   /** Inline completion: requests, model calls, and how many were served without one. */
-  completion: { requests: number; modelCalls: number; cacheHits: number; typedAhead: number; cancelled: number; capped: number; skipped: number; stale: number; errors: number };
+  completion: {
+    requests: number;
+    modelCalls: number;
+    cacheHits: number;
+    typedAhead: number;
+    cancelled: number;
+    capped: number;
+    skipped: number;
+    stale: number;
+    errors: number;
+    /** Requests answered with a suggestion. */
+    shown: number;
+    /** Suggestions the client inserted (it ran their efrit.completionAccepted command). */
+    accepted: number;
+  };
   sessions: { open: number };
   documents: { open: number };
   cache: { entries: number; bytes: number; hits: number; misses: number };

@@ -32,7 +32,7 @@ import type { FeatureContext } from './features/feature-context.js';
 import { LspJobReporter } from './features/job-reporter.js';
 import { invalidParams, toResponseError } from './features/respond.js';
 import type { ServerLogger } from './logger.js';
-import { ModelClient } from './model/model-client.js';
+import { ModelClient, preloadModelSdk } from './model/model-client.js';
 import { UsageMeter } from './model/usage-meter.js';
 import { allCommands, Commands, Methods } from './protocol.js';
 import { JobQueue } from './queue/job-queue.js';
@@ -251,6 +251,8 @@ export function createServer({ connection, logger, version, env = process.env }:
           return cancel(context, argument);
         case Commands.status:
           return status(context);
+        case Commands.completionAccepted:
+          return completionAccepted(context, argument);
         default:
           throw invalidParams(`Unknown command "${params.command}"; efrit-lsp offers ${allCommands.join(', ')}.`);
       }

@@ -38,7 +38,13 @@ describe('inline completion (ghost text)', () => {
 
     const list = await complete(client, uri, cursor);
 
-    expect(list.items).toEqual([{ insertText: 'order.unitPrice * order.quantity;', range: { start: cursor, end: cursor } }]);
+    expect(list.items).toEqual([
+      {
+        insertText: 'order.unitPrice * order.quantity;',
+        range: { start: cursor, end: cursor },
+        command: { title: 'Efrit: suggestion accepted', command: 'efrit.completionAccepted', arguments: [{ textDocument: { uri } }] },
+      },
+    ]);
     expect(fake.requests[0]?.body.model).toBe('claude-haiku-5-5');
     expect(JSON.stringify(fake.requests[0]?.body.messages)).toContain('export function orderTotal(order: Order): number {');
     // Ghost text is not a job to watch: nothing in efrit/stream.
@@ -60,6 +66,25 @@ describe('inline completion (ghost text)', () => {
     expect(fake.requests).toHaveLength(1);
     const status = await client.request<StatusResult>('efrit/status', {});
     expect(status.completion).toMatchObject({ requests: 2, modelCalls: 1, typedAhead: 1 });
+  });
+
+  it('counts a suggestion accepted when the client runs its command after inserting it', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.queueReplies({ text: 'order.unitPrice * order.quantity;' });
+    const uri = await client.open('src/pricing.ts', pricing);
+    const line = positionOf(pricing, '  return ').line;
+    const [suggestion] = (await complete(client, uri, { line, character: '  return '.length })).items;
+    expect(client.initializeResult.capabilities.executeCommandProvider?.commands).toContain('efrit.completionAccepted');
+
+    // What VS Code and Neovim do on Tab: insert the text, then run the item's command.
+    await client.change(uri, { start: { line, character: 9 }, end: { line, character: 9 } }, 'order.unitPrice * order.quantity;');
+    await client.request('workspace/executeCommand', suggestion?.command);
+
+    const status = await client.request<StatusResult>('efrit/status', {});
+    expect(status.completion).toMatchObject({ requests: 1, shown: 1, accepted: 1 });
+    expect(client.text(uri)).toContain('  return order.unitPrice * order.quantity;\n');
+    await expect(client.request('workspace/executeCommand', { command: 'efrit.completionAccepted', arguments: [{}] })).rejects.toThrow(/textDocument/);
   });
 
   it('answers an older request empty when a newer one for the same file comes', async () => {
@@ -107,6 +132,7 @@ describe('the opt-in popup item, for clients without inline completion', () => {
         label: 'order.unitPrice * order.quantity;',
         detail: 'Efrit suggestion',
         textEdit: { range: { start: cursor, end: cursor }, newText: 'order.unitPrice * order.quantity;' },
+        command: expect.objectContaining({ command: 'efrit.completionAccepted', arguments: [{ textDocument: { uri } }] }),
       }),
     ]);
   });

@@ -104,6 +104,10 @@ export interface InlineCompletionStats {
   /** Answers computed for a version the document has since left. */
   stale: number;
   errors: number;
+  /** Requests answered with a suggestion. */
+  shown: number;
+  /** Suggestions the client reports it inserted. */
+  accepted: number;
 }
 
 /** Characters before/after the cursor that key the cache and the typed-ahead check. */
@@ -133,7 +137,7 @@ export class InlineCompletionEngine {
   private cache: LRUCache<string, string>;
   private callTimes: number[] = [];
   private readonly counters: InlineCompletionStats = {
-    requests: 0, modelCalls: 0, cacheHits: 0, typedAhead: 0, cancelled: 0, capped: 0, skipped: 0, stale: 0, errors: 0,
+    requests: 0, modelCalls: 0, cacheHits: 0, typedAhead: 0, cancelled: 0, capped: 0, skipped: 0, stale: 0, errors: 0, shown: 0, accepted: 0,
   };
 
   constructor(
@@ -147,6 +151,15 @@ export class InlineCompletionEngine {
 
   stats(): InlineCompletionStats {
     return { ...this.counters };
+  }
+
+  /**
+   * The client inserted a suggestion it was given for `uri`. The rest of that
+   * suggestion is no longer ahead of the cursor, so typed-ahead reuse of it ends.
+   */
+  accepted(uri: string): void {
+    this.counters.accepted++;
+    this.lastSuggestion.delete(uri);
   }
 
   /** Forget a closed document. */
@@ -169,8 +182,11 @@ export class InlineCompletionEngine {
     const lineText = doc.lineText(cursor.line);
     const linePrefix = lineText.slice(0, cursor.character);
     const suffixOnLine = lineText.slice(cursor.character);
-    const reply = (insertText: string): InlineCompletionItem[] =>
-      insertText === '' ? [] : [{ insertText, range: { start: cursor, end: cursor } }];
+    const reply = (insertText: string): InlineCompletionItem[] => {
+      if (insertText === '') return [];
+      this.counters.shown++;
+      return [{ insertText, range: { start: cursor, end: cursor } }];
+    };
 
     this.pending.get(uri)?.abort();
     const controller = new AbortController();

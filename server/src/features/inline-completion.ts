@@ -9,6 +9,7 @@ import {
   CompletionTriggerKind,
   InlineCompletionTriggerKind,
   type CancellationToken,
+  type Command,
   type CompletionItem,
   type CompletionParams,
   type InlineCompletionList,
@@ -16,13 +17,27 @@ import {
 } from 'vscode-languageserver/node';
 import { validateRange } from '../context/capture-context.js';
 import { EfritError } from '../errors.js';
+import { Commands } from '../protocol.js';
 import type { FeatureContext } from './feature-context.js';
 import { requireDocumentUri, requireObject, requireRange } from './respond.js';
 
 export async function inlineCompletion(context: FeatureContext, params: InlineCompletionParams, token: CancellationToken | undefined): Promise<InlineCompletionList> {
   const trigger = params.context?.triggerKind === InlineCompletionTriggerKind.Invoked ? 'invoked' : 'automatic';
   const items = await suggest(context, params, trigger, token, 'textDocument/inlineCompletion');
-  return { items: items.map((item) => ({ insertText: item.insertText, range: item.range })) };
+  const command = acceptedCommand(params.textDocument.uri);
+  return { items: items.map((item) => ({ insertText: item.insertText, range: item.range, command })) };
+}
+
+/** Clients run an item's command after inserting it (inline and popup items alike): that is how acceptance is counted. */
+function acceptedCommand(uri: string): Command {
+  return { title: 'Efrit: suggestion accepted', command: Commands.completionAccepted, arguments: [{ textDocument: { uri } }] };
+}
+
+/** `efrit.completionAccepted { textDocument: { uri } }`: the client inserted one of our suggestions. */
+export function completionAccepted(context: FeatureContext, argument: unknown): null {
+  const uri = requireDocumentUri(requireObject(argument, Commands.completionAccepted), Commands.completionAccepted);
+  context.completions.accepted(uri);
+  return null;
 }
 
 /** The opt-in popup source: one item that inserts the suggestion at the cursor. */
@@ -30,6 +45,7 @@ export async function completionItem(context: FeatureContext, params: Completion
   if (!context.settings()['completion.popup']) return [];
   const trigger = params.context?.triggerKind === CompletionTriggerKind.Invoked ? 'invoked' : 'automatic';
   const items = await suggest(context, params, trigger, token, 'textDocument/completion');
+  const command = acceptedCommand(params.textDocument.uri);
   return items.map((item) => {
     const firstLine = item.insertText.split(/\r?\n/)[0] ?? '';
     return {
@@ -39,6 +55,7 @@ export async function completionItem(context: FeatureContext, params: Completion
       textEdit: { range: item.range, newText: item.insertText },
       // Ranked last: a language server's own items should come first.
       sortText: '\uffff',
+      command,
     };
   });
 }
