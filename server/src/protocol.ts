@@ -153,6 +153,8 @@ export interface StatusResult {
     skipped: number;
     stale: number;
     errors: number;
+    /** Answered from a model call already running when they came, with no call of their own. */
+    joined: number;
     /** Requests answered with a suggestion. */
     shown: number;
     /** Suggestions the client inserted (it ran their efrit.completionAccepted command). */

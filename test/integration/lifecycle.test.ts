@@ -53,6 +53,7 @@ describe('the LSP lifecycle', () => {
       'efrit.do',
       'efrit.cancel',
       'efrit.status',
+      'efrit.completionAccepted',
     ]);
   });
 

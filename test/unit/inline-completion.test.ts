@@ -115,19 +115,56 @@ describe('InlineCompletionEngine', () => {
     expect(model.calls[0]?.prefixHead.endsWith('  total(): number {\n')).toBe(true);
   });
 
-  it('a newer request for the same document answers the older one with []', async () => {
-    const { doc, model, engine, type } = setup(['first', '(sum, item) => sum + item.price, 0);'], {}, true);
+  it('a newer request answers the older one with [], and takes the rest of its call when the user typed on from there', async () => {
+    const { doc, model, engine, type } = setup(['(sum, item) => sum + item.price, 0);'], {}, true);
     const at = endOf(doc, 'reduce(');
     const older = engine.provide(doc, at, 'invoked', never);
     await flush();
-    type(at, '(');
-    const newer = engine.provide(doc, { line: at.line, character: at.character + 1 }, 'invoked', never);
+    type(at, '(sum');
+    const newer = engine.provide(doc, { line: at.line, character: at.character + 4 }, 'invoked', never);
+    await expect(older).resolves.toEqual([]);
+
+    model.release();
+    const items = await newer;
+    expect(items.map((i) => i.insertText)).toEqual([', item) => sum + item.price, 0);']);
+    expect(model.calls).toHaveLength(1);
+    expect(engine.stats()).toMatchObject({ cancelled: 1, joined: 1, modelCalls: 1 });
+  });
+
+  it('aborts the running call when the user types elsewhere, and asks afresh', async () => {
+    const { doc, model, engine, type } = setup(['(sum, item) => sum + item.price, 0);', 'iscount: number'], {}, true);
+    const older = engine.provide(doc, endOf(doc, 'reduce('), 'invoked', never);
     await flush();
+    const elsewhere = endOf(doc, 'total(');
+    type(elsewhere, 'd');
+    const newer = engine.provide(doc, { line: elsewhere.line, character: elsewhere.character + 1 }, 'invoked', never);
+    await flush();
+    expect(model.calls).toHaveLength(2);
+    expect(model.calls[1]?.prefixLine).toBe('  total(d');
+
     model.release();
     await expect(older).resolves.toEqual([]);
-    const items = await newer;
-    expect(items[0]?.insertText).toBe('(sum, item) => sum + item.price, 0);');
-    expect(engine.stats().cancelled).toBe(1);
+    expect((await newer).map((i) => i.insertText)).toEqual(['iscount: number']);
+    expect(engine.stats()).toMatchObject({ cancelled: 1, joined: 0, modelCalls: 2, errors: 0 });
+  });
+
+  it('asks afresh when the running call\'s answer does not begin with what was typed meanwhile', async () => {
+    const { doc, model, engine, type } = setup(['(sum, item) => sum + item.price, 0);', 'items) => items.length'], {}, true);
+    const at = endOf(doc, 'reduce(');
+    void engine.provide(doc, at, 'invoked', never);
+    await flush();
+    type(at, '(items');
+    const newer = engine.provide(doc, { line: at.line, character: at.character + 6 }, 'invoked', never);
+    await flush();
+    expect(model.calls).toHaveLength(1); // waiting on the first call
+
+    model.release(); // "(sum, …" does not begin with "(items"
+    await flush();
+    expect(model.calls).toHaveLength(2);
+    expect(model.calls[1]?.prefixLine).toBe('    return this.items.reduce((items');
+    model.release();
+    expect((await newer).map((i) => i.insertText)).toEqual(['items) => items.length']);
+    expect(engine.stats().joined).toBe(0);
   });
 
   it('the client cancelling its request ends it with []', async () => {

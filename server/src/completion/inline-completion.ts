@@ -7,16 +7,21 @@
  * Order of work for one request, cheapest first, so most keystrokes never
  * reach the model:
  *   1. supersede: a newer request for the same uri ends the older one with [];
+ *      the older one's model call goes on only while the user keeps typing
+ *      where it was made (it is aborted as soon as they type elsewhere);
  *   2. typed-ahead: the user typed the beginning of the last suggestion → the rest;
  *   3. skip: automatic triggers in comments/strings (setting);
  *   4. cache: same language and text around the cursor → the same answer;
- *   5. debounce (automatic only, adaptive), then the per-minute cap;
- *   6. the model; its answer is cleaned, cached, and dropped if the text moved on.
+ *   5. join: a model call still running for the spot the user is typing on →
+ *      wait for it, and the rest of its answer if it begins with what they
+ *      typed meanwhile (otherwise go on to 6);
+ *   6. debounce (automatic only, adaptive), then the per-minute cap;
+ *   7. the model; its answer is cleaned, cached, and dropped if the text moved on.
  */
 import { LRUCache } from 'lru-cache';
 import type { Position, Range } from 'vscode-languageserver-textdocument';
 import type { TrackedDocument } from '../documents/tracked-document.js';
-import { cleanSuggestion } from './clean-suggestion.js';
+import { cleanSuggestion, type SuggestionContext } from './clean-suggestion.js';
 import { inCommentOrString } from './comment-or-string.js';
 import { buildCompletionPrompt, pathOfUri } from './completion-prompt.js';
 import type { CompletionPrompt, RecentSnippet } from './completion-prompt.js';
@@ -104,6 +109,8 @@ export interface InlineCompletionStats {
   /** Answers computed for a version the document has since left. */
   stale: number;
   errors: number;
+  /** Answered from a model call already running when the request came, with no call of their own. */
+  joined: number;
   /** Requests answered with a suggestion. */
   shown: number;
   /** Suggestions the client reports it inserted. */
@@ -118,17 +125,61 @@ export const pauseMs = 1000;
 export const recentDocuments = 3;
 export const recentLinesAround = 5;
 
-interface LastSuggestion {
-  version: number;
+/** Where a suggestion was asked for: the offset and the text just around it then. */
+interface Spot {
   offset: number;
-  /** The text just before and after `offset` when the suggestion was made. */
   before: string;
   after: string;
+}
+
+interface LastSuggestion extends Spot {
+  version: number;
   text: string;
+}
+
+interface RunningCall extends Spot {
+  controller: AbortController;
+  /** The cleaned suggestion; undefined when the call failed or was aborted. */
+  suggestion: Promise<string | undefined>;
+}
+
+/**
+ * What was typed at `spot` since, when the text around it is otherwise
+ * unchanged and the cursor is at or after it; undefined when the user moved
+ * or edited elsewhere around it.
+ */
+function typedSince(spot: Spot, text: string, offset: number): string | undefined {
+  if (offset < spot.offset) return undefined;
+  const typed = text.slice(spot.offset, offset);
+  const unchangedAround =
+    text.slice(Math.max(0, spot.offset - spot.before.length), spot.offset) === spot.before &&
+    text.slice(offset, offset + spot.after.length) === spot.after;
+  return unchangedAround ? typed : undefined;
+}
+
+/** `promise`'s value, or undefined as soon as `signal` aborts. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(undefined);
+      },
+    );
+  });
 }
 
 export class InlineCompletionEngine {
   private readonly pending = new Map<string, AbortController>();
+  /** At most one model call per document: starting one, or typing elsewhere, aborts the previous. */
+  private readonly running = new Map<string, RunningCall>();
   private readonly lastRequestAt = new Map<string, number>();
   /** Bounded: one per uri, the most recent documents only. */
   private readonly lastSuggestion = new LRUCache<string, LastSuggestion>({ max: 64 });
@@ -137,7 +188,7 @@ export class InlineCompletionEngine {
   private cache: LRUCache<string, string>;
   private callTimes: number[] = [];
   private readonly counters: InlineCompletionStats = {
-    requests: 0, modelCalls: 0, cacheHits: 0, typedAhead: 0, cancelled: 0, capped: 0, skipped: 0, stale: 0, errors: 0, shown: 0, accepted: 0,
+    requests: 0, modelCalls: 0, cacheHits: 0, typedAhead: 0, cancelled: 0, capped: 0, skipped: 0, stale: 0, errors: 0, joined: 0, shown: 0, accepted: 0,
   };
 
   constructor(
@@ -166,6 +217,7 @@ export class InlineCompletionEngine {
   forget(uri: string): void {
     this.pending.get(uri)?.abort();
     this.pending.delete(uri);
+    this.abandonCall(uri);
     this.lastRequestAt.delete(uri);
     this.lastSuggestion.delete(uri);
     this.recentEdits.delete(uri);
@@ -200,6 +252,11 @@ export class InlineCompletionEngine {
     this.lastRequestAt.set(uri, now);
     this.recentEdits.set(uri, cursor.line);
 
+    // A call made where the user is still typing may yet serve this request; one made elsewhere cannot.
+    const running = this.running.get(uri);
+    const typedSinceCall = running === undefined ? undefined : typedSince(running, text, offset);
+    if (running !== undefined && typedSinceCall === undefined) this.abandonCall(uri);
+
     try {
       const typed = this.typedAhead(uri, text, offset);
       if (typed !== undefined) {
@@ -224,6 +281,23 @@ export class InlineCompletionEngine {
         return reply(cached);
       }
 
+      if (running !== undefined && typedSinceCall !== undefined && this.running.get(uri) === running) {
+        const suggestion = await unlessAborted(running.suggestion, controller.signal);
+        if (controller.signal.aborted) {
+          this.counters.cancelled++;
+          return [];
+        }
+        if (suggestion !== undefined && suggestion.length > typedSinceCall.length && suggestion.startsWith(typedSinceCall)) {
+          if (doc.version !== version) {
+            this.counters.stale++;
+            return [];
+          }
+          this.counters.joined++;
+          return reply(suggestion.slice(typedSinceCall.length));
+        }
+        // It did not fit what was typed meanwhile: ask afresh.
+      }
+
       if (trigger === 'automatic') {
         const wait = debounceMs(options.debounce, previousAt === undefined ? undefined : now - previousAt, suffixOnLine.trim() === '');
         await this.clock.sleep(wait, controller.signal).catch(() => undefined);
@@ -241,37 +315,20 @@ export class InlineCompletionEngine {
       }
       this.callTimes.push(callNow);
 
-      const prompt = buildCompletionPrompt(doc, cursor, options, this.recentSnippets(uri));
-      this.counters.modelCalls++;
-      let raw: string;
-      try {
-        raw = await this.model.complete(prompt, controller.signal);
-      } catch (error) {
-        if (controller.signal.aborted) {
-          this.counters.cancelled++;
-        } else {
-          this.counters.errors++;
-          this.deps.onError?.(error);
-        }
-        return [];
-      }
-      if (controller.signal.aborted) {
-        this.counters.cancelled++;
-        return [];
-      }
-
       const followingStart = cursor.line + 1 < doc.lineCount ? doc.lineStartOffset(cursor.line + 1) : text.length;
-      const suggestion = cleanSuggestion(raw, {
+      const call = this.startCall(uri, buildCompletionPrompt(doc, cursor, options, this.recentSnippets(uri)), { version, offset, before, after, key }, {
         linePrefix,
         suffixOnLine,
         followingText: text.slice(followingStart, followingStart + 400),
         indent: /^[ \t]*/.exec(lineText)?.[0] ?? '',
         eol: doc.eol,
       });
-      // Cached and remembered even when stale: the context key and the
-      // typed-ahead check still make it right for a later matching request.
-      this.cache.set(key, suggestion);
-      this.lastSuggestion.set(uri, { version, offset, before, after, text: suggestion });
+      const suggestion = await unlessAborted(call.suggestion, controller.signal);
+      if (controller.signal.aborted) {
+        this.counters.cancelled++;
+        return [];
+      }
+      if (suggestion === undefined) return [];
       if (doc.version !== version) {
         this.counters.stale++;
         return [];
@@ -284,6 +341,46 @@ export class InlineCompletionEngine {
   }
 
   /**
+   * One model call for `uri`, replacing any still running. It outlives the
+   * request that made it: a newer request typed on from the same spot joins
+   * it, and its answer is cleaned (against the text as it was when asked),
+   * cached and remembered for typed-ahead reuse whoever is still waiting.
+   */
+  private startCall(uri: string, prompt: CompletionPrompt, made: Spot & { version: number; key: string }, around: SuggestionContext): RunningCall {
+    this.abandonCall(uri);
+    this.counters.modelCalls++;
+    const controller = new AbortController();
+    const suggestion = this.model.complete(prompt, controller.signal).then(
+      (raw) => {
+        const cleaned = cleanSuggestion(raw, around);
+        // Cached and remembered even if the text has moved on: the context key
+        // and the typed-ahead check still make it right for a later matching request.
+        this.cache.set(made.key, cleaned);
+        this.lastSuggestion.set(uri, { version: made.version, offset: made.offset, before: made.before, after: made.after, text: cleaned });
+        return cleaned;
+      },
+      (error: unknown) => {
+        if (!controller.signal.aborted) {
+          this.counters.errors++;
+          this.deps.onError?.(error);
+        }
+        return undefined;
+      },
+    );
+    const call: RunningCall = { offset: made.offset, before: made.before, after: made.after, controller, suggestion };
+    this.running.set(uri, call);
+    void suggestion.finally(() => {
+      if (this.running.get(uri) === call) this.running.delete(uri);
+    });
+    return call;
+  }
+
+  private abandonCall(uri: string): void {
+    this.running.get(uri)?.controller.abort();
+    this.running.delete(uri);
+  }
+
+  /**
    * The rest of the last suggestion for `uri` when everything the user typed
    * since it was made is its beginning, with the text around it unchanged;
    * otherwise undefined, and a suggestion that no longer fits is dropped.
@@ -291,15 +388,8 @@ export class InlineCompletionEngine {
   private typedAhead(uri: string, text: string, offset: number): string | undefined {
     const last = this.lastSuggestion.get(uri);
     if (last === undefined || last.text === '') return undefined;
-    const typed = offset >= last.offset ? text.slice(last.offset, offset) : undefined;
-    const fits =
-      typed !== undefined &&
-      typed.length > 0 &&
-      typed.length < last.text.length &&
-      last.text.startsWith(typed) &&
-      text.slice(Math.max(0, last.offset - last.before.length), last.offset) === last.before &&
-      text.slice(offset, offset + last.after.length) === last.after;
-    if (!fits) {
+    const typed = typedSince(last, text, offset);
+    if (typed === undefined || typed === '' || typed.length >= last.text.length || !last.text.startsWith(typed)) {
       // The same spot again (typed nothing) is left to the cache; anything else moved on.
       if (typed !== '') this.lastSuggestion.delete(uri);
       return undefined;
