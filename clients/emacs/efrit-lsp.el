@@ -79,7 +79,7 @@
 (defcustom efrit-lsp-server-command '("npx" "efrit-lsp" "--stdio")
   "Command line that starts the efrit-lsp server, as a list of strings.
 For a checkout, something like
-  (\"node\" \"/path/to/efrit-lsp/dist/efrit-lsp.js\" \"--stdio\").
+  (\"node\" \"/path/to/efrit-lsp/dist/efrit-lsp.cjs\" \"--stdio\").
 Takes effect on the next `efrit-lsp-setup'."
   :type '(repeat string))
 

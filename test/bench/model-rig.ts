@@ -1,6 +1,6 @@
 /**
  * What the `queue` and `prefetch` benchmarks share: the shipped server
- * (`dist/efrit-lsp.js`) over stdio, pointed at the fake Messages API on
+ * (`dist/efrit-lsp.cjs`) over stdio, pointed at the fake Messages API on
  * loopback, with
  * - replies planned per job: every job carries a tag (`[[bench:ID]]`) in its
  *   prompt (a chat message, a diagnostic's message), and the fake answers a

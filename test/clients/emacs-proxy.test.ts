@@ -21,7 +21,7 @@ import { parseEmitted, run } from './emacs-runner.js';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const clientDir = join(repo, 'clients/emacs');
 const testScript = join(repo, 'test/clients/emacs/efrit-proxy-test.el');
-const serverBundle = join(repo, 'dist/efrit-lsp.js');
+const serverBundle = join(repo, 'dist/efrit-lsp.cjs');
 
 /** Emacs and pylsp both: missing ones skip here, and fail under EFRIT_REQUIRE_EDITORS=1. */
 function shouldRun(): boolean {

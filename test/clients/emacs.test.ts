@@ -18,7 +18,7 @@ import { parseEmitted, run } from './emacs-runner.js';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const clientDir = join(repo, 'clients/emacs');
 const testScript = join(repo, 'test/clients/emacs/efrit-test.el');
-const serverBundle = join(repo, 'dist/efrit-lsp.js');
+const serverBundle = join(repo, 'dist/efrit-lsp.cjs');
 const elpa = '/usr/share/emacs/site-lisp/elpa';
 
 const runEmacs = shouldRunEditorTests('emacs');

@@ -20,7 +20,7 @@ import { startFakeAnthropic, type FakeAnthropic, type FakeReply, type RecordedRe
 import { editReply, testApiKey } from '../support/harness.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const serverEntry = join(repoRoot, 'dist', 'efrit-lsp.js');
+const serverEntry = join(repoRoot, 'dist', 'efrit-lsp.cjs');
 const pluginDir = join(repoRoot, 'clients', 'neovim');
 const scriptDir = join(repoRoot, 'test', 'clients', 'neovim');
 

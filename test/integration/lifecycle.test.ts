@@ -23,13 +23,16 @@ describe('the command line', () => {
   it('prints its version and help', async () => {
     const version = await run(process.execPath, [serverEntry, '--version']);
     expect(version.stdout.trim()).toBe(packageJson.version);
+    // The name the bin had before it became CommonJS still starts the same server.
+    const formerName = await run(process.execPath, [join(repoRoot, 'dist', 'efrit-lsp.js'), '--version']);
+    expect(formerName.stdout.trim()).toBe(packageJson.version);
     const help = await run(process.execPath, [serverEntry, '--help']);
     expect(help.stdout).toContain('efrit-lsp --stdio');
     expect(help.stdout).toContain('ANTHROPIC_API_KEY');
   });
 
   it('is the package bin, runnable with npx from the repository root', async () => {
-    expect(packageJson.bin['efrit-lsp']).toBe('dist/efrit-lsp.js');
+    expect(packageJson.bin['efrit-lsp']).toBe('dist/efrit-lsp.cjs');
     const { stdout } = await run('npx', ['--no-install', 'efrit-lsp', '--version'], { cwd: repoRoot });
     expect(stdout.trim()).toBe(packageJson.version);
   });

@@ -46,7 +46,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root, from either test/support (vitest) or dist/test/support (demo, bench). */
 export const repoRoot = here.includes(`${'/'}dist${'/'}`) ? join(here, '..', '..', '..') : join(here, '..', '..');
 /** The shipped server: the bundle that the package's bin names. */
-export const serverEntry = join(repoRoot, 'dist', 'efrit-lsp.js');
+export const serverEntry = join(repoRoot, 'dist', 'efrit-lsp.cjs');
 
 /** What VS Code 1.9x advertises for the parts efrit-lsp uses. */
 export const vscodeCapabilities: ClientCapabilities = {
@@ -73,6 +73,8 @@ export const eglotCapabilities: ClientCapabilities = {
 };
 
 export interface TestClientOptions {
+  /** The server's entry point; the package's bin unless given. */
+  entry?: string;
   capabilities?: ClientCapabilities;
   initializationOptions?: unknown;
   /** What `workspace/configuration` answers for the `efrit` section. */
@@ -139,7 +141,7 @@ export class TestClient {
   static async start(options: TestClientOptions = {}): Promise<TestClient> {
     const env: NodeJS.ProcessEnv = { ...process.env, ANTHROPIC_API_KEY: undefined, ANTHROPIC_BASE_URL: undefined, ANTHROPIC_AUTH_TOKEN: undefined, ...options.env };
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
-    const child = spawn(process.execPath, [serverEntry, '--stdio', ...(options.serverArgs ?? [])], { env, stdio: 'pipe' });
+    const child = spawn(process.execPath, [options.entry ?? serverEntry, '--stdio', ...(options.serverArgs ?? [])], { env, stdio: 'pipe' });
     child.stdout.on('data', (chunk: Buffer) => recordRaw(chunk.toString()));
     const reader = new StreamMessageReader(child.stdout);
     const writer = new StreamMessageWriter(child.stdin);

@@ -32,7 +32,7 @@ function serverModule(context: vscode.ExtensionContext): string {
   const override = process.env['EFRIT_LSP_SERVER'];
   if (override !== undefined && override !== '') return override;
   const shipped = context.asAbsolutePath(join('dist', 'server', 'efrit-lsp.js'));
-  return existsSync(shipped) ? shipped : context.asAbsolutePath(join('..', '..', 'dist', 'efrit-lsp.js'));
+  return existsSync(shipped) ? shipped : context.asAbsolutePath(join('..', '..', 'dist', 'efrit-lsp.cjs'));
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {

@@ -1,7 +1,7 @@
 -- The Neovim client of efrit-lsp, driven headless against the real server and
 -- the fake Messages API (started by test/clients/neovim.test.ts).
 --
---   EFRIT_TEST_RTP=clients/neovim EFRIT_TEST_SERVER=dist/efrit-lsp.js EFRIT_TEST_PROJECT=/tmp/x \
+--   EFRIT_TEST_RTP=clients/neovim EFRIT_TEST_SERVER=dist/efrit-lsp.cjs EFRIT_TEST_PROJECT=/tmp/x \
 --   ANTHROPIC_API_KEY=… ANTHROPIC_BASE_URL=… \
 --   timeout 60 nvim --headless -u NONE -i NONE -c 'luafile test/clients/neovim/efrit-test.lua'
 --
