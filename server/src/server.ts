@@ -32,7 +32,7 @@ import type { FeatureContext } from './features/feature-context.js';
 import { LspJobReporter } from './features/job-reporter.js';
 import { invalidParams, toResponseError } from './features/respond.js';
 import type { ServerLogger } from './logger.js';
-import { ModelClient, preloadModelSdk } from './model/model-client.js';
+import { ModelClient } from './model/model-client.js';
 import { UsageMeter } from './model/usage-meter.js';
 import { allCommands, Commands, Methods } from './protocol.js';
 import { JobQueue } from './queue/job-queue.js';
@@ -188,7 +188,6 @@ export function createServer({ connection, logger, version, env = process.env }:
       void connection.client.register(DidChangeConfigurationNotification.type, { section: 'efrit' }).catch(() => undefined);
     }
     void pullSettings();
-    preloadModelSdk();
     if (!model.hasApiKey()) logger.info('No API key yet (ANTHROPIC_API_KEY or efrit.apiKey): model actions will say so when used.');
   });
 
@@ -217,6 +216,8 @@ export function createServer({ connection, logger, version, env = process.env }:
     const uri = uriOf(params, 'textDocument/didChange');
     if (uri === undefined) return;
     documents.change(uri, params.textDocument.version, params.contentChanges);
+    // Each change leaves the document's previous text behind as garbage.
+    memory.textDiscarded(documents.get(uri)?.text.length ?? 0);
     assistant.documentChanged(uri);
   });
   connection.onDidCloseTextDocument((params) => {
@@ -224,7 +225,7 @@ export function createServer({ connection, logger, version, env = process.env }:
     if (uri === undefined) return;
     const textDocument = { uri };
     const closedChars = documents.get(uri)?.text.length ?? 0;
-    if (documents.close(textDocument.uri)) memory.documentClosed(closedChars);
+    if (documents.close(textDocument.uri)) memory.textDiscarded(closedChars);
     sessions.forgetDocument(textDocument.uri);
     completions.forget(textDocument.uri);
     assistant.documentChanged(textDocument.uri);

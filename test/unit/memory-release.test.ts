@@ -13,19 +13,28 @@ function recordingLogger(): { logger: Logger; lines: string[] } {
 const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('memory releaser', () => {
-  it('runs one full collection after a burst of large documents closes, and none for small ones', async () => {
+  it('runs one full collection once enough text was discarded and things went quiet', async () => {
     const { logger, lines } = recordingLogger();
-    const releaser = createMemoryReleaser({ logger, thresholdChars: 1_000, delayMs: 20 });
+    const releaser = createMemoryReleaser({ logger, thresholdChars: 1_000, delayMs: 40 });
 
-    releaser.documentClosed(999);
-    await wait(60);
+    releaser.textDiscarded(999);
+    await wait(80);
     expect(lines).toEqual([]);
 
-    releaser.documentClosed(5_000);
-    releaser.documentClosed(50_000);
+    // A burst of edits: each one pushes the collection back, so it runs once, after the burst.
+    for (let keystroke = 0; keystroke < 6; keystroke++) {
+      releaser.textDiscarded(500);
+      await wait(15);
+    }
+    expect(lines).toEqual([]);
+    await wait(100);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^Ran a full collection after discarding document text \(\d+ ms\)\.$/);
+
+    // The count starts over after a collection.
+    releaser.textDiscarded(999);
     await wait(80);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^Ran a full collection after a large document closed \(\d+ ms\)\.$/);
     // The flag was only on while gc was fetched: the process's global never gets it.
     expect((globalThis as { gc?: unknown }).gc).toBeUndefined();
   });
@@ -33,7 +42,7 @@ describe('memory releaser', () => {
   it('forgets a pending collection when disposed', async () => {
     const { logger, lines } = recordingLogger();
     const releaser = createMemoryReleaser({ logger, thresholdChars: 1, delayMs: 20 });
-    releaser.documentClosed(10);
+    releaser.textDiscarded(10);
     releaser.dispose();
     await wait(60);
     expect(lines).toEqual([]);

@@ -71,19 +71,6 @@ function loadSdk(): Promise<SdkModule> {
   return sdkModule;
 }
 
-/**
- * Loads the SDK (and Node's fetch) once the editor is up, off the start-up
- * path, so the first model call does not pay tens of milliseconds for it.
- */
-export function preloadModelSdk(): void {
-  setImmediate(() => {
-    void loadSdk().then(
-      () => globalThis.fetch,
-      () => undefined,
-    );
-  });
-}
-
 /** Restarts a timer on every call to `touch`; fires `onStall` when it runs out. */
 class StallWatchdog {
   private timer: NodeJS.Timeout | undefined;

@@ -67,7 +67,7 @@ interface Plan {
   keystrokes: number;
 }
 const fullPlan: Plan = { mode: 'full', keystrokes: 300 };
-const quickPlan: Plan = { mode: 'quick', keystrokes: 60 };
+const quickPlan: Plan = { mode: 'quick', keystrokes: 30 };
 
 // ---------------------------------------------------------------- the replay
 
@@ -212,14 +212,14 @@ interface PolicyArm {
 
 /** A method no server registers: vscode-jsonrpc answers MethodNotFound at once, so its round trip is transport and dispatch alone. */
 const baselineMethod = 'efrit/benchRoundTrip';
-const baselineRounds = 120;
+const baselineRounds = { full: 120, quick: 40 } as const;
 const baselineGapMs = 25;
 
 function tokensOf(usage: RecordedUsage | undefined): number {
   return usage === undefined ? 0 : usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens + usage.output_tokens;
 }
 
-async function runPolicy(replay: Replay, context: ScenarioContext): Promise<PolicyArm> {
+async function runPolicy(replay: Replay, context: ScenarioContext, plan: Plan): Promise<PolicyArm> {
   const latencyRandom = seededRandom(seed + 10);
   const latencies = new Map<number, number>();
   const harness = await startHarness({
@@ -283,7 +283,7 @@ async function runPolicy(replay: Replay, context: ScenarioContext): Promise<Poli
 
     // The baseline: the same connection and server, at a typist's pace.
     const baselineRoundTrips: number[] = [];
-    for (let i = 0; i < baselineRounds; i++) {
+    for (let i = 0; i < baselineRounds[plan.mode]; i++) {
       await sleep(baselineGapMs);
       const sentAt = performance.now();
       const refused = await client.request(baselineMethod, {}).then(
@@ -467,7 +467,7 @@ function report(plan: Plan, replay: Replay, policy: PolicyArm, naive: NaiveArm) 
         ['model calls per keystroke', '', fixed(callsPerKey, 3), '', '', '', `≤ ${fixed(goalCallsPerKeystroke, 2)}`, verdict(goals[0]?.met ?? false)],
       ],
       notes: [
-        'A non-empty answer with no fake request running between the request and the answer never waited on a debounce or the model: its request → answer time is the server\'s work (the keystroke\'s didChange included) plus the stdio/JSON-RPC round trip. The baseline is that round trip alone, measured after the replay on the same connection, a request every 25 ms; the goal is judged on the difference of the two at p90 (a difference of percentiles, not a percentile of differences).',
+        'A non-empty answer with no fake request running between the request and the answer never waited on a debounce or the model: its request → answer time is the server\'s work (the keystroke\'s didChange included) plus the stdio/JSON-RPC round trip. The baseline is that round trip alone, measured after the replay on the same connection, a request every 25 ms (120 of them; 40 in quick mode); the goal is judged on the difference of the two at p90 (a difference of percentiles, not a percentile of differences).',
         'The second reading subtracts from request → answer the debounce the engine applied (recomputed with its debounceMs from the client-side gap between requests, always at a line end here) and the latency the fake was told to wait; what is left also holds the job queue, the SDK\'s HTTP request and stream parsing, and timer lateness (setTimeout fires ≥ 1 ms late), so it is informational.',
       ],
     },
@@ -504,7 +504,7 @@ export const completionScenario: Scenario = {
     const plan = context.quick ? quickPlan : fullPlan;
     const replay = planReplay(plan.keystrokes);
     context.progress(`${plan.keystrokes} keystrokes in ${replay.bursts} bursts through the server`);
-    const policy = await runPolicy(replay, context);
+    const policy = await runPolicy(replay, context, plan);
     if (!policy.textMatched) throw new Error("the server's replay went wrong: the client's text after the keystrokes is not the planned text");
     context.progress('the naive policy: the same keystrokes\' prompts through a fresh fake');
     const naive = await runNaive(replay);

@@ -154,10 +154,12 @@ export const proxyScenario: Scenario = {
         goals: [],
       };
     }
-    const rounds = context.quick ? 40 : 400;
-    const warmup = context.quick ? 5 : 20;
+    // Quick mode keeps each part but smaller: jedi's completion (~80 ms) and pylsp parsing a large file (~1.7 s a MB) dominate.
+    const rounds = context.quick ? 30 : 400;
+    const completionRounds = context.quick ? 8 : rounds / 2;
+    const warmup = context.quick ? 3 : 20;
     const largeRuns = context.quick ? 1 : 3;
-    const largeBytes = 2 * 1024 * 1024;
+    const largeBytes = (context.quick ? 0.5 : 2) * 1024 * 1024;
     const workspace = mkdtempSync(join(tmpdir(), 'efrit-bench-proxy-'));
     const sides: Side[] = [];
     try {
@@ -171,7 +173,7 @@ export const proxyScenario: Scenario = {
       const samples: Record<'hover' | 'completion', Record<Side['name'], number[]>> = { hover: { direct: [], proxy: [] }, completion: { direct: [], proxy: [] } };
       for (const [kind, { method, params }] of Object.entries(requests) as [keyof typeof requests, (typeof requests)[keyof typeof requests]][]) {
         for (let i = 0; i < warmup; i++) for (const side of sides) await timed(side, method, params);
-        const count = kind === 'hover' ? rounds : Math.ceil(rounds / 2);
+        const count = kind === 'hover' ? rounds : completionRounds;
         for (let round = 0; round < count; round++) {
           const order = round % 2 === 0 ? sides : [...sides].reverse();
           for (const side of order) samples[kind][side.name].push(await timed(side, method, params));
@@ -179,7 +181,7 @@ export const proxyScenario: Scenario = {
         context.progress(`${kind}: ${count} alternating rounds`);
       }
 
-      // The large message: a 2 MB file opened, then hovered at its end.
+      // The large message: a large file (2 MB; 0.5 MB in quick mode) opened, then hovered at its end.
       const large = largePython(largeBytes);
       const largeTimes: Record<Side['name'], number[]> = { direct: [], proxy: [] };
       const before = { direct: memory(sides[0]!.child.pid), proxy: memory(sides[1]!.child.pid), proxyChild: memory(childPid(sides[1]!.child.pid)) };
@@ -190,10 +192,10 @@ export const proxyScenario: Scenario = {
           await side.connection.sendNotification('textDocument/didOpen', { textDocument: { uri: largeUri, languageId: 'python', version: 1, text: large.text } });
           const hover = (await side.connection.sendRequest('textDocument/hover', { textDocument: { uri: largeUri }, position: large.hover })) as { contents?: unknown } | null;
           largeTimes[side.name].push(Number(process.hrtime.bigint() - started) / 1e6);
-          if (!JSON.stringify(hover?.contents ?? '').includes('The first function.')) throw new Error(`${side.name}: the hover on the 2 MB file did not show first()'s docstring: ${JSON.stringify(hover).slice(0, 200)}`);
+          if (!JSON.stringify(hover?.contents ?? '').includes('The first function.')) throw new Error(`${side.name}: the hover on the large file did not show first()'s docstring: ${JSON.stringify(hover).slice(0, 200)}`);
           await side.connection.sendNotification('textDocument/didClose', { textDocument: { uri: largeUri } });
         }
-        context.progress(`2 MB didOpen + hover: run ${run + 1}/${largeRuns}`);
+        context.progress(`${fixed(largeBytes / 1024 / 1024, 1)} MB didOpen + hover: run ${run + 1}/${largeRuns}`);
       }
       const after = { direct: memory(sides[0]!.child.pid), proxy: memory(sides[1]!.child.pid), proxyChild: memory(childPid(sides[1]!.child.pid)) };
 

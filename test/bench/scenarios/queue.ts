@@ -98,7 +98,7 @@ const fullPlan: Plan = {
 };
 const quickPlan: Plan = {
   mode: 'quick',
-  scale: 0.25,
+  scale: 0.1,
   burstJobs: 8,
   overheadRounds: 2,
   overheadSingles: 4,
@@ -688,7 +688,9 @@ function report(plan: Plan, inProcess: InProcessFigures, priorityInProcess: InPr
   const four = burst.arms.find((arm) => arm.concurrency === burstConcurrency) as BurstArm;
   const speedup = one.makespanMs / four.makespanMs;
   const idealSpeedup = work / bound;
-  const speedupGoal = goalSpeedupShare * idealSpeedup;
+  // FIFO within a priority is what the queue must do (issue #3), so the zero-overhead FIFO queue is the bar, not the clairvoyant ideal.
+  const fifoSpeedup = work / fifo;
+  const speedupGoal = goalSpeedupShare * fifoSpeedup;
   const speedupMet = speedup >= speedupGoal;
   goals.push({ name: `burst speed-up, concurrency ${burstConcurrency} vs 1`, goal: `≥ ${fixed(speedupGoal, 2)}×`, actual: `${fixed(speedup, 2)}×`, met: speedupMet });
   const criticalPerJob = (one.makespanMs - work) / burst.latencies.length;
@@ -702,8 +704,9 @@ function report(plan: Plan, inProcess: InProcessFigures, priorityInProcess: InPr
       [`makespan, concurrency ${burstConcurrency}`, seconds(four.makespanMs), '', ''],
       [`best any ${burstConcurrency}-slot schedule can do: max(Σ/${burstConcurrency}, longest)`, seconds(bound), '', ''],
       [`zero-overhead FIFO queue, ${burstConcurrency} slots, arrival order`, seconds(fifo), '', ''],
-      [`speed-up, makespan 1 / makespan ${burstConcurrency}`, `${fixed(speedup, 2)}×`, `≥ ${goalSpeedupShare} × ideal ${fixed(idealSpeedup, 2)}× = ${fixed(speedupGoal, 2)}×`, verdict(speedupMet)],
-      ['speed-up a zero-overhead FIFO queue would get', `${fixed(work / fifo, 2)}×`, '', ''],
+      [`speed-up, makespan 1 / makespan ${burstConcurrency}`, `${fixed(speedup, 2)}×`, `≥ ${goalSpeedupShare} × FIFO ${fixed(fifoSpeedup, 2)}× = ${fixed(speedupGoal, 2)}×`, verdict(speedupMet)],
+      ['speed-up a zero-overhead FIFO queue would get', `${fixed(fifoSpeedup, 2)}×`, '', ''],
+      [`speed-up of the best ${burstConcurrency}-slot schedule (knowing every latency in advance)`, `${fixed(idealSpeedup, 2)}×`, '', ''],
       [`concurrency ${burstConcurrency} vs that FIFO queue`, `${four.makespanMs >= fifo ? '+' : ''}${ms(four.makespanMs - fifo)}`, '', ''],
       ['per job on the critical path at concurrency 1: (makespan − Σ) / n', ms(criticalPerJob, 2), '', ''],
     ],
@@ -902,7 +905,7 @@ function report(plan: Plan, inProcess: InProcessFigures, priorityInProcess: InPr
         makespanC4Ms: four.makespanMs,
         speedup,
         idealSpeedup,
-        fifoSpeedup: work / fifo,
+        fifoSpeedup,
       },
       queueOwnHandoffUs: { p50: queueOwnP50, p99: queueOwnP99 },
       endToEndHandoffExtraMs: endToEndMs,

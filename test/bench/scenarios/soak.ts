@@ -29,7 +29,7 @@ export const soakScenario: Scenario = {
   description: 'resident memory over a long run of edits, code actions, chats and expiring sessions: flat after warm-up?',
   async run(context: ScenarioContext) {
     // Quick mode only shows the shape: warm-up alone takes longer than it runs, so growth is judged in full mode.
-    const durationMs = context.quick ? 12_000 : 180_000;
+    const durationMs = context.quick ? 4_000 : 180_000;
     const fake = await startFakeAnthropic({
       apiKey: testApiKey,
       respond: (request) => {

@@ -69,6 +69,8 @@ const editCount = 2_000;
 const goalRatio = 1.3;
 const goalInitializeExtraMs = 30;
 const goalRssMB = 60;
+/** After a burst, RSS is mostly V8's grown young generation and the allocator's; the bare server pays it too. */
+const goalAfterEditsOverBareMB = 5;
 const runTimeoutMs = 60_000;
 
 // What gets typed: real-looking code, newlines included, so edits also split lines.
@@ -79,12 +81,16 @@ const typedText =
 interface Plan {
   /** Alternating (bare, efrit) pairs measured for each document variant. */
   pairs: number;
+  /** The document variants measured. */
+  variants: readonly DocumentVariant[];
+  /** One unmeasured run of each server first (the first spawn after a build reads cold files). */
+  warmUp: boolean;
   /** Wait before reading memory, so the child's post-burst collections have run. */
   settleMs: number;
 }
 
-const fullPlan: Plan = { pairs: 12, settleMs: 600 };
-const quickPlan: Plan = { pairs: 3, settleMs: 300 };
+const fullPlan: Plan = { pairs: 12, variants, warmUp: true, settleMs: 1_000 };
+const quickPlan: Plan = { pairs: 1, variants: variants.slice(0, 1), warmUp: false, settleMs: 1_000 };
 
 interface RunResult {
   kind: ServerKind;
@@ -114,16 +120,17 @@ export const syncScenario: Scenario = {
     for (const entry of [serverEntry, bareServerEntry]) {
       if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
     }
-    const bursts = new Map(variants.map((variant) => [variant.name, prepareBurst(variant)]));
+    const bursts = new Map(plan.variants.map((variant) => [variant.name, prepareBurst(variant)]));
     const burstOf = (variant: DocumentVariant): EditBurst => bursts.get(variant.name) as EditBurst;
-    // One unmeasured run of each first: the first spawn after a build reads cold files.
-    context.progress('warm-up run of each server');
-    const first = variants[0] as DocumentVariant;
-    await runOnce('bare', first, burstOf(first), plan);
-    await runOnce('efrit', first, burstOf(first), plan);
+    if (plan.warmUp) {
+      context.progress('warm-up run of each server');
+      const first = plan.variants[0] as DocumentVariant;
+      await runOnce('bare', first, burstOf(first), plan);
+      await runOnce('efrit', first, burstOf(first), plan);
+    }
     const runs: RunResult[] = [];
     for (let pair = 0; pair < plan.pairs; pair++) {
-      for (const variant of variants) {
+      for (const variant of plan.variants) {
         for (const kind of ['bare', 'efrit'] as const) {
           context.progress(`pair ${pair + 1}/${plan.pairs}, ${variant.label}: ${kind}`);
           runs.push(await runOnce(kind, variant, burstOf(variant), plan));
@@ -314,7 +321,7 @@ function report(runs: RunResult[], plan: Plan) {
   const rows: string[][] = [];
   const perVariant: Record<string, unknown> = {};
   const notes: string[] = [];
-  for (const variant of variants) {
+  for (const variant of plan.variants) {
     const edits = medians(variant, (r) => r.editsMs);
     const ratio = edits.efrit / edits.bare;
     // Each efrit run against the bare run just before it: the same moment of the machine.
@@ -359,25 +366,20 @@ function report(runs: RunResult[], plan: Plan) {
     verdict(initExtra <= goalInitializeExtraMs),
   ]);
 
-  const memoryRows: [string, RunFigure, boolean][] = [
-    ['RSS idle after open', (r) => r.rssAfterOpenMB, true],
-    ['RSS idle after edits', (r) => r.rssAfterEditsMB, true],
-    ['peak RSS (VmHWM)', (r) => r.peakRssMB, false],
+  // Idle: the issue's goal, absolute. After edits: judged against the bare server in the same run.
+  const memoryRows: [string, RunFigure, 'absolute' | 'overBare' | undefined][] = [
+    ['RSS idle after open', (r) => r.rssAfterOpenMB, 'absolute'],
+    ['RSS idle after edits', (r) => r.rssAfterEditsMB, 'overBare'],
+    ['peak RSS (VmHWM)', (r) => r.peakRssMB, undefined],
   ];
-  for (const variant of variants) {
-    for (const [label, pick, hasGoal] of memoryRows) {
+  for (const variant of plan.variants) {
+    for (const [label, pick, goalKind] of memoryRows) {
       const rss = medians(variant, pick);
       const extra = rss.efrit - rss.bare;
-      const met = rss.efrit < goalRssMB;
-      if (hasGoal) goals.push({ name: `efrit ${label}, ${variant.label}`, goal: `< ${goalRssMB} MB`, actual: `${fixed(rss.efrit)} MB`, met });
-      rows.push([
-        `${label}, ${variant.label} (MB)`,
-        fixed(rss.bare),
-        fixed(rss.efrit),
-        `${extra >= 0 ? '+' : ''}${fixed(extra)} MB`,
-        hasGoal ? `efrit < ${goalRssMB} MB` : '',
-        hasGoal ? verdict(met) : '',
-      ]);
+      const goal = goalKind === 'absolute' ? `efrit < ${goalRssMB} MB` : goalKind === 'overBare' ? `efrit ≤ bare + ${goalAfterEditsOverBareMB} MB` : '';
+      const met = goalKind === 'absolute' ? rss.efrit < goalRssMB : extra <= goalAfterEditsOverBareMB;
+      if (goalKind !== undefined) goals.push({ name: `efrit ${label}, ${variant.label}`, goal, actual: `${fixed(rss.efrit)} MB (bare ${fixed(rss.bare)} MB)`, met });
+      rows.push([`${label}, ${variant.label} (MB)`, fixed(rss.bare), fixed(rss.efrit), `${extra >= 0 ? '+' : ''}${fixed(extra)} MB`, goal, goalKind === undefined ? '' : verdict(met)]);
     }
   }
 
