@@ -75,7 +75,7 @@ export const startupScenario: Scenario = {
             ['what the bundle saves: unbundled − bundled (cache off)', fixed(unbundled - uncached), '', '', '', ''],
           ],
           notes: [
-            'The Anthropic SDK is not loaded at start: it is loaded just after initialized, or on the first model call.',
+            'The Anthropic SDK is not loaded at start: the model client loads it on the first model call.',
             'The code cache is V8 bytecode the build made by starting the server once (dist/efrit-lsp-server.<build>.cache); the bin runs the bundle with it through vm.Script.',
           ],
         },
