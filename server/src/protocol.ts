@@ -165,6 +165,8 @@ export interface StatusResult {
   cache: { entries: number; bytes: number; hits: number; misses: number };
   usage: UsageSummary;
   apiKeyConfigured: boolean;
+  /** The server process's memory, in bytes: resident, and V8's heap (committed and used) and memory outside it. */
+  memory: { rss: number; heapTotal: number; heapUsed: number; external: number };
 }
 
 export type StreamKind = 'text' | 'status' | 'tool' | 'done' | 'error';

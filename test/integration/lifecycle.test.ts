@@ -86,6 +86,10 @@ describe('the LSP lifecycle', () => {
     const status = await client.request<StatusResult>('efrit/status', {});
     expect(status).toMatchObject({ version: packageJson.version, model: 'claude-sonnet-5-5', apiKeyConfigured: false, documents: { open: 0 } });
     expect(await client.executeCommand<StatusResult>('efrit.status')).toMatchObject({ apiKeyConfigured: false });
+    // Its own memory, as /proc sees it.
+    const residentKb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${client.child.pid}/status`, 'utf8'))?.[1]);
+    expect(Math.abs(status.memory.rss / 1024 - residentKb)).toBeLessThan(0.2 * residentKb);
+    expect(status.memory.heapUsed).toBeLessThanOrEqual(status.memory.heapTotal);
   });
 });
 

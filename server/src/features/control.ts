@@ -17,7 +17,13 @@ export function status(context: FeatureContext): StatusResult {
     completion: context.completions.stats(),
     usage: context.usage.summary(),
     apiKeyConfigured: context.apiKeyConfigured(),
+    memory: memoryNow(),
   };
+}
+
+function memoryNow(): StatusResult['memory'] {
+  const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
+  return { rss, heapTotal, heapUsed, external };
 }
 
 export function cancel(context: FeatureContext, raw: unknown): CancelResult {

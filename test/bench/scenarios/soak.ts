@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { CodeAction, Diagnostic } from 'vscode-languageserver-protocol';
-import type { ChatResult } from '../../../server/src/protocol.js';
+import type { ChatResult, StatusResult } from '../../../server/src/protocol.js';
 import { startFakeAnthropic } from '../../support/fake-anthropic/server.js';
 import { editReply, testApiKey } from '../../support/harness.js';
 import { rangeOf, TestClient } from '../../support/lsp-client.js';
@@ -48,7 +48,7 @@ export const soakScenario: Scenario = {
     const counts = { edits: 0, listings: 0, fixes: 0, chats: 0, sessionsEnded: 0, documents: 0 };
     let lastSample = 0;
     const idleLooksMs = context.quick ? [3_000] : [3_000, 10_000, 30_000];
-    const idle: { afterMs: number; rssMB: number }[] = [];
+    const idle: { afterMs: number; rssMB: number; heapTotalMB: number; heapUsedMB: number }[] = [];
     try {
       const base = `${generateSource(40_000, { asciiOnly: true })}\n// SOAK_MARKER_A\n`;
       let round = 0;
@@ -95,7 +95,9 @@ export const soakScenario: Scenario = {
       const loadEndedAt = Date.now();
       for (const afterMs of idleLooksMs) {
         await sleep(afterMs - (Date.now() - loadEndedAt));
-        idle.push({ afterMs, rssMB: residentMB(pid) });
+        const rssMB = residentMB(pid);
+        const { memory } = await client.request<StatusResult>('efrit/status', {});
+        idle.push({ afterMs, rssMB, heapTotalMB: memory.heapTotal / 2 ** 20, heapUsedMB: memory.heapUsed / 2 ** 20 });
       }
     } finally {
       await client.stop();
@@ -124,7 +126,12 @@ export const soakScenario: Scenario = {
             ['RSS at the end, median of last quarter (MB)', fixed(late), '', ''],
             ['RSS growth after warm-up', `${fixed(growth * 100)}%`, `< ${growthGoal * 100}%`, verdict(growth < growthGoal)],
             ['RSS max (MB)', fixed(Math.max(...samples.map((s) => s.rssMB))), '', ''],
-            ...idle.map((look) => [`RSS idle ${look.afterMs / 1000} s after the last request (MB)`, fixed(look.rssMB), '', '']),
+            ...idle.map((look) => [
+              `RSS idle ${look.afterMs / 1000} s after the last request (MB); V8 heap committed / used`,
+              `${fixed(look.rssMB)}; ${fixed(look.heapTotalMB)} / ${fixed(look.heapUsedMB)}`,
+              '',
+              '',
+            ]),
           ],
           notes: [
             `${samples.length} samples of VmRSS, about one a second, under load; the first quarter is warm-up. Under this load (thousands of edits a second) V8 lets the heap grow; the idle rows show what the server keeps once its user stops.`,
