@@ -206,6 +206,11 @@ export const settingsSchema = {
     default: true,
     description: 'No automatic suggestions inside comments and strings (an explicit request still gets one).',
   } as SettingSpec<boolean>,
+  'completion.skipRefusedSpots': {
+    type: 'boolean',
+    default: true,
+    description: 'No automatic suggestion where the model call for the same text around the cursor just failed or was refused; an explicit request still tries.',
+  } as SettingSpec<boolean>,
   logLevel: {
     type: 'logLevel',
     default: 'info',

@@ -103,6 +103,7 @@ export function createServer({ connection, logger, version, env = process.env }:
       ...defaultInlineCompletionOptions,
       maxCallsPerMinute: settings['completion.maxCallsPerMinute'],
       skipInCommentsAndStrings: settings['completion.skipInCommentsAndStrings'],
+      skipRefusedSpots: settings['completion.skipRefusedSpots'],
     }),
     { getDocument: (uri) => documents.get(uri), onError: (error) => logger.debug('inline completion failed', error) },
   );

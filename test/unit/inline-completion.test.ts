@@ -74,6 +74,7 @@ async function flush(): Promise<void> {
 const baseOptions: InlineCompletionOptions = {
   maxCallsPerMinute: 30,
   skipInCommentsAndStrings: true,
+  skipRefusedSpots: true,
   prefixChars: 6000,
   suffixChars: 2000,
   debounce: { minMs: 50, maxMs: 300 },
@@ -300,6 +301,48 @@ describe('InlineCompletionEngine', () => {
     expect(await engine.provide(doc, endOf(doc, 'reduce('), 'invoked', never)).toEqual([]);
     expect(errors).toHaveLength(1);
     expect(engine.stats().errors).toBe(1);
+  });
+
+  it('skips automatic triggers where the call for the same context was refused, until asked or turned off', async () => {
+    const store = new DocumentStore();
+    store.open({ uri, languageId: 'typescript', version: 1, text: cart });
+    const doc = store.get(uri) as TrackedDocument;
+    const answers: (string | Error)[] = [new Error('400 the request was refused'), '(sum, item) => sum + item.price, 0);', new Error('529 overloaded'), 'x'];
+    let calls = 0;
+    const model: CompletionModel = {
+      complete: () => {
+        calls++;
+        const answer = answers.shift() ?? '';
+        return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+      },
+    };
+    let options = baseOptions;
+    const clock = new ManualClock();
+    const engine = new InlineCompletionEngine(model, clock, () => options);
+    const at = endOf(doc, 'reduce(');
+    const automatic = async () => {
+      const pending = engine.provide(doc, at, 'automatic', never);
+      await clock.advance(1_000);
+      return pending;
+    };
+
+    expect(await automatic()).toEqual([]);
+    expect(calls).toBe(1);
+    expect(await automatic()).toEqual([]); // the same spot: not asked again
+    expect(calls).toBe(1);
+    expect(engine.stats().skipped).toBe(1);
+
+    // Asked for explicitly, it tries again, and success lifts the mark.
+    expect((await engine.provide(doc, at, 'invoked', never))[0]?.insertText).toBe('(sum, item) => sum + item.price, 0);');
+    expect(calls).toBe(2);
+
+    const other = endOf(doc, 'total(');
+    expect(await engine.provide(doc, other, 'invoked', never)).toEqual([]); // refused again, elsewhere
+    options = { ...baseOptions, skipRefusedSpots: false };
+    const retried = engine.provide(doc, other, 'automatic', never);
+    await clock.advance(1_000);
+    expect((await retried)[0]?.insertText).toBe('x');
+    expect(calls).toBe(4);
   });
 
   it('quotes recently edited other documents in the prompt', async () => {

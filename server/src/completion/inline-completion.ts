@@ -10,7 +10,8 @@
  *      the older one's model call goes on only while the user keeps typing
  *      where it was made (it is aborted as soon as they type elsewhere);
  *   2. typed-ahead: the user typed the beginning of the last suggestion → the rest;
- *   3. skip: automatic triggers in comments/strings (setting);
+ *   3. skip: automatic triggers in comments/strings, or where the model call
+ *      for the same context just failed or was refused (settings);
  *   4. cache: same language and text around the cursor → the same answer;
  *   5. join: a model call still running for the spot the user is typing on →
  *      wait for it, and the rest of its answer if it begins with what they
@@ -63,6 +64,8 @@ export interface InlineCompletionOptions {
   maxCallsPerMinute: number;
   /** Skip automatic triggers when the cursor is in a comment or a string (invoked ones always run). @default true */
   skipInCommentsAndStrings: boolean;
+  /** Skip automatic triggers where the model call for the same context failed or was refused (invoked ones always run). @default true */
+  skipRefusedSpots: boolean;
   /** Prompt budget before the cursor, in characters. @default 6000 */
   prefixChars: number;
   /** Prompt budget after the cursor, in characters. @default 2000 */
@@ -76,6 +79,7 @@ export interface InlineCompletionOptions {
 export const defaultInlineCompletionOptions: InlineCompletionOptions = {
   maxCallsPerMinute: 30,
   skipInCommentsAndStrings: true,
+  skipRefusedSpots: true,
   prefixChars: 6000,
   suffixChars: 2000,
   debounce: { minMs: 75, maxMs: 350 },
@@ -104,7 +108,7 @@ export interface InlineCompletionStats {
   cancelled: number;
   /** Refused by the per-minute cap. */
   capped: number;
-  /** Automatic triggers in a comment or a string. */
+  /** Automatic triggers in a comment or a string, or where the call for the same context was refused. */
   skipped: number;
   /** Answers computed for a version the document has since left. */
   stale: number;
@@ -186,6 +190,8 @@ export class InlineCompletionEngine {
   /** Where each document was last asked about, newest last: the source of recent snippets. */
   private readonly recentEdits = new LRUCache<string, number>({ max: 16 });
   private cache: LRUCache<string, string>;
+  /** Contexts (cache keys) whose model call failed or was refused: automatic triggers there are skipped. */
+  private readonly refused = new LRUCache<string, true>({ max: 64 });
   private callTimes: number[] = [];
   private readonly counters: InlineCompletionStats = {
     requests: 0, modelCalls: 0, cacheHits: 0, typedAhead: 0, cancelled: 0, capped: 0, skipped: 0, stale: 0, errors: 0, joined: 0, shown: 0, accepted: 0,
@@ -274,6 +280,10 @@ export class InlineCompletionEngine {
       const key = `${doc.languageId}\u0000${before}\u0000${after}`;
       const cacheMax = Math.max(1, options.cacheEntries);
       if (this.cache.max !== cacheMax) this.cache = new LRUCache({ max: cacheMax });
+      if (trigger === 'automatic' && options.skipRefusedSpots && this.refused.has(key)) {
+        this.counters.skipped++;
+        return [];
+      }
       const cached = this.cache.get(key);
       if (cached !== undefined) {
         this.counters.cacheHits++;
@@ -356,12 +366,14 @@ export class InlineCompletionEngine {
         // Cached and remembered even if the text has moved on: the context key
         // and the typed-ahead check still make it right for a later matching request.
         this.cache.set(made.key, cleaned);
+        this.refused.delete(made.key);
         this.lastSuggestion.set(uri, { version: made.version, offset: made.offset, before: made.before, after: made.after, text: cleaned });
         return cleaned;
       },
       (error: unknown) => {
         if (!controller.signal.aborted) {
           this.counters.errors++;
+          this.refused.set(made.key, true);
           this.deps.onError?.(error);
         }
         return undefined;
