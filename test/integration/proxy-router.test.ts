@@ -47,6 +47,21 @@ function setup() {
   return { router, editor: new Party(editorOuter), efrit: new Party(efritOuter), child: new Party(childOuter), exitChild: (reason: string) => exitChild(reason), exits };
 }
 
+/** A router whose wrapped server can be restarted: each start is a new fake child. */
+function setupWithRestarts(maxRestarts: number) {
+  const [editorOuter, editorInner] = memoryLink();
+  const [efritOuter, efritInner] = memoryLink();
+  const children: { party: Party; exit: (reason: string) => void }[] = [];
+  const startChild = () => {
+    const [outer, inner] = memoryLink();
+    const child = { party: new Party(outer), exit: (_reason: string) => undefined as void };
+    children.push(child);
+    return { endpoint: inner, label: 'fake-ls', onExit: (listener: (reason: string) => void) => (child.exit = listener), stop: () => Promise.resolve() };
+  };
+  const router = new ProxyRouter({ editor: editorInner, efrit: efritInner, child: startChild(), restartChild: startChild, maxRestarts, exit: () => undefined });
+  return { router, editor: new Party(editorOuter), efrit: new Party(efritOuter), children };
+}
+
 const request = (id: number | string, method: string, params: unknown = {}): RequestMessage => ({ jsonrpc: '2.0', id, method, params: params as object });
 const result = (id: number | string, value: unknown): ResponseMessage => ({ jsonrpc: '2.0', id, result: value as null });
 
@@ -137,5 +152,51 @@ describe('the proxy router', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(exits).toEqual([0]);
     expect(child.received).toHaveLength(0);
+  });
+
+  it('restarts a crashed wrapped server with the same initialize, the latest settings and every open document as it is now', async () => {
+    const { router, editor, efrit, children } = setupWithRestarts(1);
+    const first = children[0]!.party;
+    editor.send(request(1, 'initialize', { capabilities: {}, initializationOptions: { efrit: { logLevel: 'debug' }, pylsp: { x: 1 } } }));
+    first.send(result((await first.next((m) => m['method'] === 'initialize'))['id'] as number, { capabilities: { textDocumentSync: 2 } }));
+    efrit.send(result((await efrit.next((m) => m['method'] === 'initialize'))['id'] as number, { capabilities: {} }));
+    await editor.next((m) => m['id'] === 1);
+    editor.send({ jsonrpc: '2.0', method: 'initialized', params: {} });
+    editor.send({ jsonrpc: '2.0', method: 'workspace/didChangeConfiguration', params: { settings: { efrit: { model: 'm' }, pylsp: { y: 2 } } } });
+    editor.send({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri: 'file:///a.py', languageId: 'python', version: 1, text: 'total = 1\n' } } });
+    await first.next((m) => m['method'] === 'textDocument/didOpen');
+    first.send({ jsonrpc: '2.0', method: 'textDocument/publishDiagnostics', params: { uri: 'file:///a.py', diagnostics: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 5 } }, message: 'unused' }] } });
+    await editor.next((m) => m['method'] === 'textDocument/publishDiagnostics');
+
+    children[0]!.exit('exited with code 1');
+    expect(await editor.next((m) => m['method'] === 'textDocument/publishDiagnostics')).toMatchObject({ params: { uri: 'file:///a.py', diagnostics: [] } });
+    expect(await editor.next((m) => m['method'] === 'window/showMessage')).toMatchObject({ params: { type: 2, message: expect.stringMatching(/"fake-ls" exited with code 1; restarting it/) } });
+    // While it starts: an edit is kept for it, a request answered at once.
+    editor.send({ jsonrpc: '2.0', method: 'textDocument/didChange', params: { textDocument: { uri: 'file:///a.py', version: 2 }, contentChanges: [{ range: { start: { line: 0, character: 8 }, end: { line: 0, character: 9 } }, text: '2' }] } });
+    editor.send(request(5, 'textDocument/hover'));
+    expect(await editor.next((m) => m['id'] === 5)).toMatchObject({ error: { message: expect.stringMatching(/not running/) } });
+
+    const second = children[1]!.party;
+    const initialize = await second.next((m) => m['method'] === 'initialize');
+    expect(initialize['params']).toMatchObject({ initializationOptions: { pylsp: { x: 1 } } });
+    expect(JSON.stringify(initialize['params'])).not.toContain('efrit');
+    second.send(result(initialize['id'] as string, { capabilities: { textDocumentSync: 2 } }));
+    expect(await second.next((m) => m['method'] === 'initialized')).toBeDefined();
+    expect((await second.next((m) => m['method'] === 'workspace/didChangeConfiguration'))['params']).toEqual({ settings: { pylsp: { y: 2 } } });
+    expect((await second.next((m) => m['method'] === 'textDocument/didOpen'))['params']).toEqual({
+      textDocument: { uri: 'file:///a.py', languageId: 'python', version: 2, text: 'total = 2\n' },
+    });
+    expect(router.childRunning).toBe(true);
+    editor.send(request(6, 'textDocument/hover'));
+    second.send(result((await second.next((m) => m['id'] === 6))['id'] as number, { contents: 'int' }));
+    expect(await editor.next((m) => m['id'] === 6)).toMatchObject({ result: { contents: 'int' } });
+
+    // Past maxRestarts within the window, a crash is final.
+    children[1]!.exit('was killed by SIGSEGV');
+    expect(await editor.next((m) => m['method'] === 'window/showMessage')).toMatchObject({
+      params: { type: 1, message: expect.stringMatching(/killed by SIGSEGV\. It has crashed 2 times in 3 minutes, so it is not restarted again/) },
+    });
+    expect(children).toHaveLength(2);
+    expect(router.childRunning).toBe(false);
   });
 });

@@ -16,6 +16,14 @@
  * workspace folders and settings go to both (the `efrit` section is taken out
  * of what the wrapped server sees). `exit` is the router's: the child is
  * stopped, then the process exits.
+ *
+ * Crashes. When the wrapped server dies unasked, its pending requests are
+ * answered with an error, its diagnostics are cleared in the editor, and it is
+ * started again (at most `maxRestarts` times in `restartWindowMs`, as editors'
+ * own clients do): initialized with the editor's parameters, given the latest
+ * settings, and every open document opened again from the router's copy. In
+ * between, requests for it are answered with an error and its notifications
+ * are dropped; the copy keeps following the edits, so nothing is lost.
  */
 import {
   ErrorCodes,
@@ -50,6 +58,12 @@ export interface RouterOptions {
   editor: Endpoint;
   efrit: Endpoint;
   child: WrappedEndpoint;
+  /** Starts the wrapped server again after a crash; without it a crash is final. */
+  restartChild?: () => WrappedEndpoint;
+  /** Restarts allowed within `restartWindowMs`, after which a crash is final. @default 4 */
+  maxRestarts?: number;
+  /** @default 180000 (three minutes) */
+  restartWindowMs?: number;
   /** Ends the process (after the child is stopped); injectable for tests. */
   exit: (code: number) => void;
   log?: (message: string) => void;
@@ -58,6 +72,8 @@ export interface RouterOptions {
 }
 
 const efritIdPrefix = 'efrit:';
+/** Ids of the router's own requests to the wrapped server (a restart's `initialize`). */
+const routerIdPrefix = 'efrit-proxy:';
 
 function rangesTouch(a: Range, b: Range): boolean {
   const before = (p: Range['start'], q: Range['start']) => p.line < q.line || (p.line === q.line && p.character < q.character);
@@ -70,7 +86,15 @@ function isEfritAction(action: unknown): boolean {
 }
 
 export class ProxyRouter {
-  private childAlive = true;
+  private child: WrappedEndpoint;
+  /** `restarting`: a new child is being initialized; editor traffic for it is answered or dropped as if it were gone. */
+  private childState: 'running' | 'restarting' | 'gone' = 'running';
+  /** What the wrapped server needs again after a restart: its `initialize`, whether `initialized` came, its latest settings. */
+  private childInitialize: RequestMessage | undefined;
+  private childInitialized = false;
+  private childSettings: NotificationMessage | undefined;
+  private readonly restarts: number[] = [];
+  private nextRouterRequest = 0;
   private shutdownRequested = false;
   private exiting = false;
   private childSync: TextDocumentSyncKind = TextDocumentSyncKind.Incremental;
@@ -88,17 +112,26 @@ export class ProxyRouter {
   constructor(private readonly options: RouterOptions) {
     this.log = options.log ?? (() => undefined);
     const { editor, efrit, child } = options;
+    this.child = child;
     editor.reader.listen((message) => this.fromEditor(message));
     efrit.reader.listen((message) => this.fromEfrit(message));
-    child.endpoint.reader.listen((message) => this.fromChild(message));
     editor.reader.onClose(() => void this.exit(this.shutdownRequested ? 0 : 1));
     editor.reader.onError((error) => this.log(`proxy: bad message from the editor: ${String(error)}`));
-    child.endpoint.reader.onError((error) => this.log(`proxy: bad message from ${child.label}: ${String(error)}`));
-    child.onExit((reason) => this.childExited(reason));
+    this.attach(child);
   }
 
   get childRunning(): boolean {
-    return this.childAlive;
+    return this.childState === 'running';
+  }
+
+  private attach(child: WrappedEndpoint): void {
+    child.endpoint.reader.listen((message) => {
+      if (child === this.child) this.fromChild(message);
+    });
+    child.endpoint.reader.onError((error) => this.log(`proxy: bad message from ${child.label}: ${String(error)}`));
+    child.onExit((reason) => {
+      if (child === this.child) this.childExited(reason);
+    });
   }
 
   // ── editor → ───────────────────────────────────────────────────────────
@@ -163,10 +196,11 @@ export class ProxyRouter {
         const settings = params?.['settings'];
         if (typeof settings === 'object' && settings !== null && !Array.isArray(settings)) {
           const { efrit: _efrit, ...rest } = settings as Record<string, unknown>;
-          this.send('child', { ...notification, params: { ...params, settings: rest } });
+          this.childSettings = { ...notification, params: { ...params, settings: rest } };
         } else {
-          this.send('child', notification);
+          this.childSettings = notification;
         }
+        this.send('child', this.childSettings);
         return;
       }
       case 'textDocument/didOpen':
@@ -176,6 +210,10 @@ export class ProxyRouter {
         this.send('child', this.syncForChild(notification));
         return;
       case 'initialized':
+        this.childInitialized = true;
+        this.send('efrit', notification);
+        this.send('child', notification);
+        return;
       case 'textDocument/didSave':
       case 'workspace/didChangeWorkspaceFolders':
       case 'window/workDoneProgress/cancel':
@@ -237,6 +275,7 @@ export class ProxyRouter {
 
   private async initialize(request: RequestMessage): Promise<void> {
     const [forChild, forEfrit] = splitInitializationOptions(request);
+    this.childInitialize = forChild;
     const [child, efrit] = await Promise.all([this.ask('child', forChild), this.ask('efrit', forEfrit)]);
     if (efrit.error !== undefined) {
       this.reply(request, efrit);
@@ -244,7 +283,7 @@ export class ProxyRouter {
     }
     let childResult: InitializeResult | undefined;
     if (child.error !== undefined) {
-      this.showError(`Efrit: the wrapped language server "${this.options.child.label}" failed to initialize: ${child.error.message}. efrit-lsp's own features still work.`);
+      this.showError(`Efrit: the wrapped language server "${this.child.label}" failed to initialize: ${child.error.message}. efrit-lsp's own features still work.`);
     } else {
       childResult = child.result as InitializeResult;
       this.childSync = childSyncKind(childResult.capabilities);
@@ -281,7 +320,7 @@ export class ProxyRouter {
       this.reply(request, efrit);
       return;
     }
-    if (child.error !== undefined && this.childAlive) this.log(`proxy: ${this.options.child.label} failed textDocument/codeAction: ${child.error.message}`);
+    if (child.error !== undefined && this.childRunning) this.log(`proxy: ${this.child.label} failed textDocument/codeAction: ${child.error.message}`);
     if (efrit.error !== undefined) this.log(`proxy: efrit-lsp failed textDocument/codeAction: ${efrit.error.message}`);
     const list = (response: ResponseMessage) => (response.error === undefined && Array.isArray(response.result) ? (response.result as (CodeAction | Command)[]) : []);
     const merged = [...list(child), ...list(efrit)];
@@ -309,19 +348,65 @@ export class ProxyRouter {
   }
 
   private childExited(reason: string): void {
-    this.childAlive = false;
+    this.childState = 'gone';
     for (const [id, settle] of this.pending.child) settle(this.childGone(id));
     this.pending.child.clear();
-    this.diagnostics.clear();
-    if (!this.shutdownRequested && !this.exiting) {
-      this.showError(
-        `Efrit: the wrapped language server "${this.options.child.label}" ${reason}. Its features are gone until the server is restarted; efrit-lsp's own features keep working.`,
-      );
+    // Its diagnostics die with it; a restarted server publishes its own.
+    for (const uri of this.diagnostics.keys()) {
+      this.send('editor', { jsonrpc: '2.0', method: 'textDocument/publishDiagnostics', params: { uri, diagnostics: [] } } as NotificationMessage);
     }
+    this.diagnostics.clear();
+    if (this.shutdownRequested || this.exiting) return;
+    const label = this.child.label;
+    const maxRestarts = this.options.maxRestarts ?? 4;
+    const windowMs = this.options.restartWindowMs ?? 180_000;
+    const now = Date.now();
+    while (this.restarts.length > 0 && now - (this.restarts[0] as number) >= windowMs) this.restarts.shift();
+    if (this.options.restartChild !== undefined && this.childInitialize !== undefined && this.restarts.length < maxRestarts) {
+      this.restarts.push(now);
+      this.showMessage(MessageType.Warning, `Efrit: the wrapped language server "${label}" ${reason}; restarting it.`);
+      void this.restart(this.options.restartChild());
+      return;
+    }
+    const why = this.restarts.length >= maxRestarts ? ` It has crashed ${maxRestarts + 1} times in ${Math.round(windowMs / 60_000)} minutes, so it is not restarted again.` : '';
+    this.showError(`Efrit: the wrapped language server "${label}" ${reason}.${why} Its features are gone until the editor restarts it; efrit-lsp's own features keep working.`);
+  }
+
+  /** A new child: initialized as the first was, given the latest settings, then every open document. */
+  private async restart(child: WrappedEndpoint): Promise<void> {
+    this.child = child;
+    this.childState = 'restarting';
+    this.attach(child);
+    const id = `${routerIdPrefix}${this.nextRouterRequest++}`;
+    const initialize = { ...(this.childInitialize as RequestMessage), id };
+    const response = await new Promise<ResponseMessage>((resolve) => {
+      this.pending.child.set(id, resolve);
+      this.write(child, initialize);
+    });
+    // Crashed again meanwhile: childExited has dealt with it.
+    if (child !== this.child || this.childState !== 'restarting') return;
+    if (response.error !== undefined) {
+      this.childState = 'gone';
+      this.showError(`Efrit: the wrapped language server "${child.label}" failed to initialize after a restart: ${response.error.message}. efrit-lsp's own features keep working.`);
+      return;
+    }
+    this.childSync = childSyncKind((response.result as InitializeResult).capabilities);
+    // From here on, editor traffic flows to it again; the documents go first, in this same turn, so no edit slips in between.
+    this.childState = 'running';
+    if (this.childInitialized) this.write(child, { jsonrpc: '2.0', method: 'initialized', params: {} } as NotificationMessage);
+    if (this.childSettings !== undefined) this.write(child, this.childSettings);
+    for (const doc of this.texts.values()) {
+      this.write(child, {
+        jsonrpc: '2.0',
+        method: 'textDocument/didOpen',
+        params: { textDocument: { uri: doc.uri, languageId: doc.languageId, version: doc.version, text: doc.getText() } },
+      } as NotificationMessage);
+    }
+    this.log(`proxy: ${child.label} restarted; ${this.texts.size} open document(s) opened again`);
   }
 
   private childGone(id: Id): ResponseMessage {
-    return { jsonrpc: '2.0', id, error: { code: ErrorCodes.InternalError, message: `The wrapped language server "${this.options.child.label}" is not running.` } };
+    return { jsonrpc: '2.0', id, error: { code: ErrorCodes.InternalError, message: `The wrapped language server "${this.child.label}" is not running.` } };
   }
 
   // ── efrit-lsp → ──────────────────────────────────────────────────────
@@ -348,7 +433,7 @@ export class ProxyRouter {
 
   /** Sends a request to one side; resolves with its response (the child's being gone is a response too). */
   private ask(side: Side, request: RequestMessage): Promise<ResponseMessage> {
-    if (side === 'child' && !this.childAlive) return Promise.resolve(this.childGone(request.id as Id));
+    if (side === 'child' && !this.childRunning) return Promise.resolve(this.childGone(request.id as Id));
     return new Promise((resolve) => {
       this.pending[side].set(request.id as Id, resolve);
       this.send(side, request);
@@ -372,13 +457,22 @@ export class ProxyRouter {
   }
 
   private send(to: Side | 'editor', message: RequestMessage | ResponseMessage | NotificationMessage): void {
-    if (to === 'child' && !this.childAlive) return;
-    const endpoint = to === 'editor' ? this.options.editor : to === 'efrit' ? this.options.efrit : this.options.child.endpoint;
+    if (to === 'child' && !this.childRunning) return;
+    const endpoint = to === 'editor' ? this.options.editor : to === 'efrit' ? this.options.efrit : this.child.endpoint;
     endpoint.writer.write(message).catch((error: unknown) => this.log(`proxy: could not write to ${to}: ${String(error)}`));
   }
 
+  /** Writes to a child whatever its state: the router's own messages during a restart. */
+  private write(child: WrappedEndpoint, message: RequestMessage | NotificationMessage): void {
+    child.endpoint.writer.write(message).catch((error: unknown) => this.log(`proxy: could not write to ${child.label}: ${String(error)}`));
+  }
+
   private showError(message: string): void {
-    this.send('editor', { jsonrpc: '2.0', method: 'window/showMessage', params: { type: MessageType.Error, message } } as NotificationMessage);
+    this.showMessage(MessageType.Error, message);
+  }
+
+  private showMessage(type: MessageType, message: string): void {
+    this.send('editor', { jsonrpc: '2.0', method: 'window/showMessage', params: { type, message } } as NotificationMessage);
   }
 
   /** `exit` (or the editor gone): `exit` reaches the child, which gets a moment to go, then the process ends. */
@@ -386,7 +480,7 @@ export class ProxyRouter {
     if (this.exiting) return;
     this.exiting = true;
     this.send('child', { jsonrpc: '2.0', method: 'exit' } as NotificationMessage);
-    await this.options.child.stop(this.shutdownRequested ? 2000 : 300);
+    await this.child.stop(this.shutdownRequested ? 2000 : 300);
     this.options.exit(code);
   }
 }

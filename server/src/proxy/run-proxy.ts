@@ -12,7 +12,7 @@ import { memoryLink } from './memory-transport.js';
 import { ProxyRouter } from './router.js';
 
 export function runProxy(command: string, args: readonly string[], logger: ServerLogger, version: string): void {
-  const child = spawnWrappedServer(command, args);
+  let child = spawnWrappedServer(command, args);
   // Whatever ends this process (exit, the editor's death, a watchdog in the server) must not leave the child behind.
   process.on('exit', () => child.killNow());
   const [routerSide, serverSide] = memoryLink();
@@ -23,6 +23,11 @@ export function runProxy(command: string, args: readonly string[], logger: Serve
     editor: { reader: new StreamMessageReader(process.stdin), writer: new StreamMessageWriter(process.stdout) },
     efrit: routerSide,
     child,
+    restartChild: () => {
+      child = spawnWrappedServer(command, args);
+      logger.info(`proxy mode: restarted ${child.label} (pid ${child.pid ?? 'unknown'})`);
+      return child;
+    },
     exit: (code) => process.exit(code),
     log: (message) => logger.warn(message),
   });
