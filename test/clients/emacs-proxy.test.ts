@@ -8,7 +8,7 @@
  * (test/clients/emacs/efrit-proxy-test.el).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,12 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic, type FakeReply, type RecordedRequest } from '../support/fake-anthropic/server.js';
 import { editReply, testApiKey } from '../support/harness.js';
 import { editorAvailable, shouldRunEditorTests } from './editors.js';
-import { parseEmitted, run } from './emacs-runner.js';
+import { runEmacsScenario, serverBundle } from './emacs-runner.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const clientDir = join(repo, 'clients/emacs');
 const testScript = join(repo, 'test/clients/emacs/efrit-proxy-test.el');
-const serverBundle = join(repo, 'dist/efrit-lsp.cjs');
 
 /** Emacs and pylsp both: missing ones skip here, and fail under EFRIT_REQUIRE_EDITORS=1. */
 function shouldRun(): boolean {
@@ -95,31 +93,9 @@ describe.skipIf(!runTest)('Emacs client in proxy mode (eglot, efrit-lsp --wrap -
     mkdirSync(join(project, '.git'), { recursive: true }); // a VC root: Eglot's project is the folder
     const file = join(project, 'store.py');
     writeFileSync(file, storePy);
-    const eventsLog = join(work, 'eglot-events.log');
 
-    const result = await run('emacs', ['--batch', '-Q', '-l', testScript], {
-      cwd: project,
-      timeoutMs: 45_000,
-      env: {
-        ...process.env,
-        HOME: work, // no user init, no stray state
-        ANTHROPIC_API_KEY: testApiKey,
-        ANTHROPIC_BASE_URL: fake.url,
-        EFRIT_TEST_CLIENT_DIR: clientDir,
-        EFRIT_TEST_SERVER: JSON.stringify([process.execPath, serverBundle, '--stdio']),
-        EFRIT_TEST_FILE: file,
-        EFRIT_TEST_EVENTS_LOG: eventsLog,
-      },
-    });
-    const emitted = parseEmitted(result.stdout);
-    const diagnostics = () =>
-      `exit ${result.code} after ${result.ms} ms\n--- stdout ---\n${result.stdout}\n--- stderr (tail) ---\n${result.stderr.slice(-6000)}` +
-      (existsSync(eventsLog) ? `\n--- eglot events (tail) ---\n${readFileSync(eventsLog, 'utf8').slice(-8000)}` : '');
-
-    if (process.env['EFRIT_TEST_VERBOSE'] === '1') console.log(diagnostics());
-    expect(emitted.get('FAIL'), diagnostics()).toBeUndefined();
-    expect(result.code, diagnostics()).toBe(0);
-    expect(emitted.has('OK'), diagnostics()).toBe(true);
+    const { emitted, diagnostics, passed } = await runEmacsScenario({ script: testScript, project, work, apiUrl: fake.url, file, timeoutMs: 45_000 });
+    expect(passed, diagnostics()).toEqual({ failure: undefined, code: 0, ok: true });
 
     // Setup: python-mode gets efrit-lsp in front of pylsp.
     expect(emitted.get('PYTHON-CONTACT')).toEqual([process.execPath, serverBundle, '--stdio', '--wrap', '--', 'pylsp', 'initializationOptions', 'efrit-lsp--initialization-options']);

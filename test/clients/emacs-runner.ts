@@ -1,5 +1,9 @@
 /** Running headless Emacs for the client tests, and reading what its test script printed. */
 import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testApiKey } from '../support/harness.js';
 
 export interface RunResult {
   code: number | null;
@@ -33,4 +37,55 @@ export function parseEmitted(stdout: string): Map<string, unknown> {
     emitted.set(match[1], JSON.parse(match[2]) as unknown);
   }
   return emitted;
+}
+
+export interface ScenarioOptions {
+  /** The .el test script to load. */
+  script: string;
+  /** The project Emacs runs in. */
+  project: string;
+  /** The test's scratch folder: Emacs's HOME, and where eglot's events are logged. */
+  work: string;
+  /** The fake Messages API the server talks to. */
+  apiUrl: string;
+  /** The file the script visits. */
+  file: string;
+  timeoutMs: number;
+}
+
+export interface Scenario {
+  emitted: Map<string, unknown>;
+  /** Everything to look at when an assertion fails: exit, stdout, stderr and eglot's events, tails. */
+  diagnostics(): string;
+  /** The script ran to its end: no FAIL, exit 0, OK printed. */
+  passed: { failure: unknown; code: number | null; ok: boolean };
+}
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const emacsClientDir = join(repo, 'clients/emacs');
+export const serverBundle = join(repo, 'dist/efrit-lsp.cjs');
+
+/** Runs one headless Emacs test script against the real server (the built bin) and reads what it printed. */
+export async function runEmacsScenario(options: ScenarioOptions): Promise<Scenario> {
+  const eventsLog = join(options.work, 'eglot-events.log');
+  const result = await run('emacs', ['--batch', '-Q', '-l', options.script], {
+    cwd: options.project,
+    timeoutMs: options.timeoutMs,
+    env: {
+      ...process.env,
+      HOME: options.work, // no user init, no stray state
+      ANTHROPIC_API_KEY: testApiKey,
+      ANTHROPIC_BASE_URL: options.apiUrl,
+      EFRIT_TEST_CLIENT_DIR: emacsClientDir,
+      EFRIT_TEST_SERVER: JSON.stringify([process.execPath, serverBundle, '--stdio']),
+      EFRIT_TEST_FILE: options.file,
+      EFRIT_TEST_EVENTS_LOG: eventsLog,
+    },
+  });
+  const emitted = parseEmitted(result.stdout);
+  const diagnostics = (): string =>
+    `exit ${result.code} after ${result.ms} ms\n--- stdout ---\n${result.stdout}\n--- stderr (tail) ---\n${result.stderr.slice(-6000)}` +
+    (existsSync(eventsLog) ? `\n--- eglot events (tail) ---\n${readFileSync(eventsLog, 'utf8').slice(-8000)}` : '');
+  if (process.env['EFRIT_TEST_VERBOSE'] === '1') console.log(diagnostics());
+  return { emitted, diagnostics, passed: { failure: emitted.get('FAIL'), code: result.code, ok: emitted.has('OK') } };
 }

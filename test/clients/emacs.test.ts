@@ -3,9 +3,11 @@
  * with Eglot, against the real server bundle and the fake Messages API:
  * a code action picked from Eglot's own menu, a two-turn streamed chat, do,
  * explain, cancelling a slow chat, and the server's copy of the buffer
- * checked against the buffer after every step (test/clients/emacs/efrit-test.el).
+ * checked against the buffer after every step (test/clients/emacs/efrit-test.el);
+ * and ghost text from efrit-lsp-ghost-mode: shown, typed ahead, cleared,
+ * dropped when stale, accepted with TAB (test/clients/emacs/efrit-ghost-test.el).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,12 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic, type FakeReply, type RecordedRequest } from '../support/fake-anthropic/server.js';
 import { editReply, testApiKey } from '../support/harness.js';
 import { shouldRunEditorTests } from './editors.js';
-import { parseEmitted, run } from './emacs-runner.js';
+import { emacsClientDir as clientDir, run, runEmacsScenario, serverBundle } from './emacs-runner.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const clientDir = join(repo, 'clients/emacs');
 const testScript = join(repo, 'test/clients/emacs/efrit-test.el');
-const serverBundle = join(repo, 'dist/efrit-lsp.cjs');
 const elpa = '/usr/share/emacs/site-lisp/elpa';
 
 const runEmacs = shouldRunEditorTests('emacs');
@@ -137,31 +137,9 @@ describe.skipIf(!runEmacs)('Emacs client (eglot, efrit-lsp.el)', () => {
     mkdirSync(join(project, 'src'));
     const file = join(project, 'src', 'cart.js');
     writeFileSync(file, cartJs);
-    const eventsLog = join(work, 'eglot-events.log');
 
-    const result = await run('emacs', ['--batch', '-Q', '-l', testScript], {
-      cwd: project,
-      timeoutMs: 40_000,
-      env: {
-        ...process.env,
-        HOME: work, // no user init, no stray state
-        ANTHROPIC_API_KEY: testApiKey,
-        ANTHROPIC_BASE_URL: fake.url,
-        EFRIT_TEST_CLIENT_DIR: clientDir,
-        EFRIT_TEST_SERVER: JSON.stringify([process.execPath, serverBundle, '--stdio']),
-        EFRIT_TEST_FILE: file,
-        EFRIT_TEST_EVENTS_LOG: eventsLog,
-      },
-    });
-    const emitted = parseEmitted(result.stdout);
-    const diagnostics = () =>
-      `exit ${result.code} after ${result.ms} ms\n--- stdout ---\n${result.stdout}\n--- stderr (tail) ---\n${result.stderr.slice(-6000)}` +
-      (existsSync(eventsLog) ? `\n--- eglot events (tail) ---\n${readFileSync(eventsLog, 'utf8').slice(-6000)}` : '');
-
-    if (process.env['EFRIT_TEST_VERBOSE'] === '1') console.log(diagnostics());
-    expect(emitted.get('FAIL'), diagnostics()).toBeUndefined();
-    expect(result.code, diagnostics()).toBe(0);
-    expect(emitted.has('OK'), diagnostics()).toBe(true);
+    const { emitted, diagnostics, passed } = await runEmacsScenario({ script: testScript, project, work, apiUrl: fake.url, file, timeoutMs: 40_000 });
+    expect(passed, diagnostics()).toEqual({ failure: undefined, code: 0, ok: true });
 
     // Setup and connection.
     expect(emitted.get('REGISTERED')).toBe(true);
@@ -245,5 +223,111 @@ describe.skipIf(!runEmacs)('Emacs client (eglot, efrit-lsp.el)', () => {
     expect(slow?.outcome).toBe('aborted-by-client');
     const usage = emitted.get('USAGE') as { requests: number };
     expect(usage.requests).toBe(7);
+  }, 60_000);
+});
+
+const pricingPy = `"""Prices for the checkout page."""
+
+from dataclasses import dataclass
+
+TAX_RATE = 0.2
+
+
+@dataclass
+class Order:
+    unit_price: float
+    quantity: int
+
+
+def order_total(order: Order) -> float:
+    """The order's total, before tax."""
+    return 
+
+
+def with_tax(amount: float) -> float:
+    return 
+`;
+
+/** The fast model, by the function the cursor is in: the last \`def\` before </prefix>. */
+function respondGhost(request: RecordedRequest): FakeReply {
+  if (!JSON.stringify(request.body.system ?? '').includes('code completion engine')) return { text: 'UNEXPECTED: not a completion request' };
+  const asked = lastUserText(request);
+  const prefix = asked.slice(0, asked.indexOf('</prefix>'));
+  const inFunction = /def (\w+)/.exec(prefix.slice(prefix.lastIndexOf('def ')))?.[1];
+  // Fenced, and echoing the line: the server cleans both off.
+  if (inFunction === 'order_total') return { text: '```python\nreturn order.unit_price * order.quantity\n```' };
+  if (inFunction === 'with_tax') return { text: 'amount * (1 + TAX_RATE)', latencyMs: 300 };
+  return { text: '' };
+}
+
+describe.skipIf(!runEmacs)('Emacs client: ghost text (efrit-lsp-ghost-mode)', () => {
+  let fake: FakeAnthropic;
+  let work: string;
+
+  beforeAll(async () => {
+    if (!existsSync(serverBundle)) throw new Error(`${serverBundle} is missing: run npm run build first`);
+    fake = await startFakeAnthropic({ apiKey: testApiKey, respond: respondGhost });
+    work = mkdtempSync(join(tmpdir(), 'efrit-emacs-ghost-'));
+  });
+
+  afterAll(async () => {
+    await fake?.close();
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('shows a suggestion at point, keeps it while its beginning is typed, clears it otherwise, and accepts it with TAB', async () => {
+    const project = join(work, 'shop');
+    mkdirSync(join(project, '.git'), { recursive: true });
+    const file = join(project, 'pricing.py');
+    writeFileSync(file, pricingPy);
+
+    const { emitted, diagnostics, passed } = await runEmacsScenario({ script: join(repo, 'test/clients/emacs/efrit-ghost-test.el'), project, work, apiUrl: fake.url, file, timeoutMs: 40_000 });
+    expect(passed, diagnostics()).toEqual({ failure: undefined, code: 0, ok: true });
+    expect(emitted.get('CONNECTED')).toEqual({ mode: 'python-mode', server: 'efrit-lsp' });
+    expect(emitted.get('GHOST-MODE')).toBe(true);
+
+    // TAB is the mode's usual command until a suggestion shows.
+    expect(emitted.get('TAB-WITHOUT-SUGGESTION')).toBe('indent-for-tab-command');
+
+    // The explicit request: the cleaned suggestion, at point, point before it, the buffer untouched.
+    const suggestion = 'order.unit_price * order.quantity';
+    const ghost = (text: string) => ({ text, atPoint: true, cursor: true, face: 'efrit-lsp-ghost', api: text, tab: 'efrit-lsp-ghost-accept' });
+    expect(emitted.get('SHOWN')).toEqual(ghost(suggestion));
+    expect(emitted.get('SHOWN-POINT-UNMOVED')).toBe(true);
+    expect(emitted.get('SHOWN-BUFFER-UNCHANGED')).toBe(true);
+
+    // A character that does not match clears it, TAB is TAB again, and the idle request is armed.
+    expect(emitted.get('AFTER-MISMATCH')).toBeNull();
+    expect(emitted.get('TAB-AFTER-MISMATCH')).toBe('indent-for-tab-command');
+    expect(emitted.get('TIMER-ARMED')).toBe(true);
+
+    // The automatic request at the same spot (answered from the server's cache).
+    expect(emitted.get('AUTOMATIC')).toEqual(ghost(suggestion));
+
+    // Typing its beginning leaves the rest; moving point clears it, and coming back does not bring it back.
+    expect(emitted.get('TYPED-AHEAD')).toEqual(ghost('der.unit_price * order.quantity'));
+    expect(emitted.get('AFTER-MOVE')).toBeNull();
+    expect(emitted.get('AFTER-MOVE-BACK')).toBeNull();
+
+    // Asked again: the rest; TAB inserts it, the overlay goes, the server's copy follows.
+    expect(emitted.get('REST')).toEqual(ghost('der.unit_price * order.quantity'));
+    expect(emitted.get('AFTER-ACCEPT')).toBeNull();
+    expect(emitted.get('ACCEPTED-LINE')).toBe('    return order.unit_price * order.quantity');
+    expect(emitted.get('POINT-AFTER-ACCEPT-AT-EOL')).toBe(true);
+    expect(typeof emitted.get('SYNC-AFTER-ACCEPT')).toBe('number');
+
+    // An answer that arrived after point moved was dropped; asked again, it shows, and C-g dismisses it.
+    expect(emitted.get('SLOW-PENDING')).toBe(true);
+    expect(emitted.get('AFTER-STALE-ANSWER')).toBeNull();
+    expect(emitted.get('WITH-TAX')).toEqual(ghost('amount * (1 + TAX_RATE)'));
+    expect(emitted.get('AFTER-DISMISS')).toBeNull();
+    expect(emitted.get('MODE-OFF-HOOK')).toBeNull();
+
+    // The server: every suggestion shown, one accepted, two model calls (the rest came from its cache and the typed-ahead check).
+    expect(typeof emitted.get('SYNC-FINAL')).toBe('number');
+    expect(emitted.get('STATUS')).toMatchObject({ requests: 5, modelCalls: 2, shown: 5, accepted: 1 });
+    expect(emitted.get('FINAL-BUFFER')).toBe(pricingPy.replace('    return \n\n', '    return order.unit_price * order.quantity\n\n'));
+    expect(fake.requests).toHaveLength(2);
+    expect(fake.requests.every((r) => r.apiKeyMatched)).toBe(true);
   }, 60_000);
 });

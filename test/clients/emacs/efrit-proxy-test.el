@@ -35,14 +35,9 @@
            when (string-match "^ *\\([0-9]+\\) +\\(.*\\)$" line)
            collect (cons (string-to-number (match-string 1 line)) (match-string 2 line))))
 
-(setq eglot-confirm-server-initiated-edits nil ; else y-or-n-p reads stdin
-      eglot-sync-connect t
-      eglot-connect-timeout 20
-      eglot-autoreconnect nil
-      efrit-lsp-server-command (append (json-read-from-string (getenv "EFRIT_TEST_SERVER")) nil)
-      efrit-lsp-major-modes '(js-mode)
-      efrit-lsp-wrapped-servers '((python-mode . ("pylsp")))
-      efrit-lsp-initialization-options '(:model "claude-emacs-test" :logLevel "debug"))
+(efrit-test-configure '(js-mode))
+(setq eglot-connect-timeout 20 ; pylsp starts too
+      efrit-lsp-wrapped-servers '((python-mode . ("pylsp"))))
 
 (condition-case err
     (let ((file (getenv "EFRIT_TEST_FILE"))

@@ -1,10 +1,11 @@
 ;;; efrit-test-support.el --- what the headless Emacs client tests share  -*- lexical-binding: t -*-
 
-;; Loaded by efrit-test.el and efrit-proxy-test.el: Debian's elpa folder
+;; Loaded by the client test scripts (efrit-test.el, efrit-ghost-test.el,
+;; efrit-proxy-test.el): Debian's elpa folder
 ;; (which -Q hides), efrit-lsp.el from EFRIT_TEST_CLIENT_DIR, and the
 ;; helpers that log, print "EFRIT-TEST <key> <json>" lines for the
-;; TypeScript side, fail with Eglot's events saved, wait, and check the
-;; server's copy of the buffer.
+;; TypeScript side, fail with Eglot's events saved, wait, check the
+;; server's copy of the buffer, and set eglot up for a headless run.
 
 ;;; Code:
 
@@ -62,6 +63,16 @@
       (efrit-test-fail "%s: server has version %s, Eglot %s"
                        label (plist-get copy :version) eglot--versioned-identifier))
     (efrit-test-emit (concat "SYNC-" label) (plist-get copy :version))))
+
+(defun efrit-test-configure (modes)
+  "Set eglot and efrit up for a headless run of the server in EFRIT_TEST_SERVER, for MODES."
+  (setq eglot-confirm-server-initiated-edits nil ; else y-or-n-p reads stdin
+        eglot-sync-connect t
+        eglot-connect-timeout 15
+        eglot-autoreconnect nil
+        efrit-lsp-server-command (append (json-read-from-string (getenv "EFRIT_TEST_SERVER")) nil)
+        efrit-lsp-major-modes modes
+        efrit-lsp-initialization-options '(:model "claude-emacs-test" :logLevel "debug")))
 
 (provide 'efrit-test-support)
 ;;; efrit-test-support.el ends here

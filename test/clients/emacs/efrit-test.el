@@ -38,13 +38,7 @@
   "Non-nil when no efrit request of ours is in flight."
   (null (efrit-lsp--live-jobs)))
 
-(setq eglot-confirm-server-initiated-edits nil ; else y-or-n-p reads stdin
-      eglot-sync-connect t
-      eglot-connect-timeout 15
-      eglot-autoreconnect nil
-      efrit-lsp-server-command (append (json-read-from-string (getenv "EFRIT_TEST_SERVER")) nil)
-      efrit-lsp-major-modes '(js-mode)
-      efrit-lsp-initialization-options '(:model "claude-emacs-test" :logLevel "debug"))
+(efrit-test-configure '(js-mode))
 
 (condition-case err
     (let* ((file (getenv "EFRIT_TEST_FILE"))
