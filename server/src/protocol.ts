@@ -125,6 +125,29 @@ export interface EndSessionParams {
 
 export type Priority = 'interactive' | 'completion' | 'background';
 
+/** Inline completion's counters (`efrit/status.completion`). */
+export interface CompletionStats {
+  requests: number;
+  modelCalls: number;
+  cacheHits: number;
+  typedAhead: number;
+  /** Ended by a newer request for the same document or by the client's cancellation. */
+  cancelled: number;
+  /** Refused by the per-minute cap. */
+  capped: number;
+  /** Automatic triggers in a comment or a string, or where the call for the same context was refused. */
+  skipped: number;
+  /** Answers computed for a version the document has since left. */
+  stale: number;
+  errors: number;
+  /** Answered from a model call already running when the request came, with no call of their own. */
+  joined: number;
+  /** Requests answered with a suggestion. */
+  shown: number;
+  /** Suggestions the client reports it inserted. */
+  accepted: number;
+}
+
 export interface StatusResult {
   version: string;
   model: string;
@@ -143,23 +166,8 @@ export interface StatusResult {
   };
   prefetch: { made: number; used: number; wasted: number };
   /** Inline completion: requests, model calls, and how many were served without one. */
-  completion: {
-    requests: number;
-    modelCalls: number;
-    cacheHits: number;
-    typedAhead: number;
-    cancelled: number;
-    capped: number;
-    skipped: number;
-    stale: number;
-    errors: number;
-    /** Answered from a model call already running when they came, with no call of their own. */
-    joined: number;
-    /** Requests answered with a suggestion. */
-    shown: number;
-    /** Suggestions the client inserted (it ran their efrit.completionAccepted command). */
-    accepted: number;
-  };
+  completion: CompletionStats;
+
   sessions: { open: number };
   documents: { open: number };
   cache: { entries: number; bytes: number; hits: number; misses: number };

@@ -22,6 +22,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Position, Range } from 'vscode-languageserver-textdocument';
 import type { TrackedDocument } from '../documents/tracked-document.js';
+import type { CompletionStats } from '../protocol.js';
 import { cleanSuggestion, type SuggestionContext } from './clean-suggestion.js';
 import { inCommentOrString } from './comment-or-string.js';
 import { buildCompletionPrompt, pathOfUri } from './completion-prompt.js';
@@ -99,27 +100,8 @@ export interface InlineCompletionItem {
   range: Range;
 }
 
-export interface InlineCompletionStats {
-  requests: number;
-  modelCalls: number;
-  cacheHits: number;
-  typedAhead: number;
-  /** Ended by a newer request for the same document or by the client's cancellation. */
-  cancelled: number;
-  /** Refused by the per-minute cap. */
-  capped: number;
-  /** Automatic triggers in a comment or a string, or where the call for the same context was refused. */
-  skipped: number;
-  /** Answers computed for a version the document has since left. */
-  stale: number;
-  errors: number;
-  /** Answered from a model call already running when the request came, with no call of their own. */
-  joined: number;
-  /** Requests answered with a suggestion. */
-  shown: number;
-  /** Suggestions the client reports it inserted. */
-  accepted: number;
-}
+/** The engine's counters, as `efrit/status` reports them. */
+export type InlineCompletionStats = CompletionStats;
 
 /** Characters before/after the cursor that key the cache and the typed-ahead check. */
 export const contextKeyChars = { before: 1000, after: 300 } as const;
