@@ -5,9 +5,12 @@
  *    version) up to date, or with `--check` fails when they are stale;
  * 2. bundles the extension to dist/extension.js (CommonJS, `vscode` external:
  *    that is what the extension host loads);
- * 3. bundles the server to dist/server/ with the Anthropic SDK inside, since a
- *    .vsix carries no node_modules; the SDK stays in its own chunk, loaded on
- *    the first model call, as in the root bundle (scripts/bundle.ts);
+ * 3. bundles the server to dist/server/ as the bin is bundled (the launcher
+ *    and the bundle; scripts/server-bundle.ts), with the Anthropic SDK in a
+ *    bundle of its own beside it, since a .vsix carries no node_modules; it
+ *    is still loaded on the first model call only. No code cache is made: one
+ *    from this Node would be refused by VS Code's, so the launcher writes its
+ *    own on the first start;
  * 4. packages a .vsix with vsce (`--no-package` skips it, `--out FILE` puts
  *    it elsewhere than clients/vscode/efrit-<version>.vsix).
  *
@@ -21,6 +24,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { bundleServer } from './server-bundle.js';
 import { manifestText, syncedManifest } from './vscode-manifest.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -83,23 +87,12 @@ await build({
 });
 say(`${relative(root, join(outDir, 'extension.js'))} ${kib(join(outDir, 'extension.js'))}`);
 
-// 3. The server, self-contained.
+// 3. The server, self-contained: the same launcher, bundle and code cache as the bin, with the SDK inside.
 const serverDir = join(outDir, 'server');
-await build({
-  entryPoints: { 'efrit-lsp': join(root, 'server', 'src', 'cli.ts') },
-  outdir: serverDir,
-  chunkNames: 'chunks/[name]-[hash]',
-  splitting: true,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  banner: { js: "import { createRequire as __efritCreateRequire } from 'node:module'; const require = __efritCreateRequire(import.meta.url);" },
-  logLevel: 'warning',
-});
-// Makes Node load the bundle as an ES module, and lets the server find its own name and version.
-writeFileSync(join(serverDir, 'package.json'), `${JSON.stringify({ name: 'efrit-lsp', version: rootPackage.version, private: true, type: 'module' }, null, 2)}\n`);
-say(`${relative(root, join(serverDir, 'efrit-lsp.js'))} ${kib(join(serverDir, 'efrit-lsp.js'))} (+ the SDK chunk, loaded on the first model call)`);
+const server = await bundleServer({ outDir: serverDir, sdk: 'bundled', sourcemap: false, primeCache: false });
+// Lets the server find its own name and version.
+writeFileSync(join(serverDir, 'package.json'), `${JSON.stringify({ name: 'efrit-lsp', version: rootPackage.version, private: true }, null, 2)}\n`);
+say(`${relative(root, server.bundle)} ${kib(server.bundle)}, run by ${relative(root, server.launcher)}; the SDK beside it, loaded on the first model call`);
 
 // 4. The package.
 if (!skipPackage) {

@@ -105,14 +105,18 @@ describe('the extension', () => {
         'extension.vsixmanifest',
         'extension/package.json',
         'extension/dist/extension.js',
-        'extension/dist/server/efrit-lsp.js',
+        'extension/dist/server/efrit-lsp.cjs',
+        'extension/dist/server/efrit-lsp-server.cjs',
         'extension/dist/server/package.json',
         'extension/readme.md',
         'extension/LICENSE.txt',
       ]),
     );
-    // The SDK rides along (a .vsix has no node_modules), in a chunk of its own.
-    expect(zip.names.some((name) => /^extension\/dist\/server\/chunks\/sdk-\w+\.js$/.test(name))).toBe(true);
+    // No code cache: one made with this Node would be refused by VS Code's; the launcher writes its own on the first start.
+    expect(zip.names.filter((name) => name.endsWith('.cache'))).toEqual([]);
+    // The SDK rides along (a .vsix has no node_modules), in a bundle of its own that start-up never reads.
+    expect(zip.read('extension/dist/server/anthropic-sdk.cjs').toString('utf8')).toContain('api.anthropic.com');
+    expect(zip.read('extension/dist/server/efrit-lsp-server.cjs').toString('utf8')).not.toContain('api.anthropic.com');
     expect(zip.names.filter((name) => /\/src\/|node_modules|\.map$|\.ts$|\.vsix$/.test(name))).toEqual([]);
 
     const packaged = JSON.parse(zip.read('extension/package.json').toString('utf8')) as Record<string, unknown> & {
@@ -383,7 +387,7 @@ describe('the extension over the wire, as VS Code', () => {
 // ---------------------------------------------------------------- the shipped server
 
 describe('the server the .vsix ships', () => {
-  const shipped = join(staged, 'dist', 'server', 'efrit-lsp.js');
+  const shipped = join(staged, 'dist', 'server', 'efrit-lsp.cjs');
   let fake: Awaited<ReturnType<typeof startFakeAnthropic>> | undefined;
   beforeAll(async () => {
     fake = await startFakeAnthropic({ apiKey: testApiKey });

@@ -31,7 +31,7 @@ let client: LanguageClient | undefined;
 function serverModule(context: vscode.ExtensionContext): string {
   const override = process.env['EFRIT_LSP_SERVER'];
   if (override !== undefined && override !== '') return override;
-  const shipped = context.asAbsolutePath(join('dist', 'server', 'efrit-lsp.js'));
+  const shipped = context.asAbsolutePath(join('dist', 'server', 'efrit-lsp.cjs'));
   return existsSync(shipped) ? shipped : context.asAbsolutePath(join('..', '..', 'dist', 'efrit-lsp.cjs'));
 }
 

@@ -1,0 +1,119 @@
+/**
+ * The server as it ships: `efrit-lsp-server.cjs` (the whole server in one
+ * CommonJS file) and `efrit-lsp.cjs` (a small launcher that runs it from V8's
+ * code cache; see server/src/launcher.ts), then the server started once so
+ * the cache exists before anyone waits on it. Used for the package's bin
+ * (scripts/bundle.ts) and for the server inside the VS Code extension
+ * (scripts/vscode-build.ts).
+ *
+ * Why one file: Node resolving and compiling some ninety small modules (ours
+ * and vscode-languageserver's) took longer than the rest of `initialize`; one
+ * file starts in about half the time and memory. Why CommonJS: `vm.Script`,
+ * which takes a code cache, runs scripts, not ES modules; and a CommonJS bin
+ * starts about 8 ms sooner than an ES module one, whose loader Node sets up
+ * first. The Anthropic SDK is loaded on the first model call only, from
+ * node_modules or from inside the bundle.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface ServerBundleOptions {
+  /** Where the launcher, the bundle and its code cache go. */
+  outDir: string;
+  /** The SDK at run time: from node_modules beside the package, or from a bundle of its own beside the server's (a .vsix carries no node_modules). */
+  sdk: 'external' | 'bundled';
+  sourcemap: boolean;
+  /** Start the server once to write the code cache (only worth it where this Node is the one that runs it). */
+  primeCache: boolean;
+}
+
+/** A file's module URL in CommonJS, which lacks import.meta.url (version.ts and the launcher find files from it). */
+const moduleUrlInCommonJs = {
+  define: { 'import.meta.url': '__efritModuleUrl' },
+  banner: { js: "var __efritModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+};
+
+const sdkBundleName = 'anthropic-sdk.cjs';
+
+/** Resolves the SDK to its own bundle beside the server's, loaded with require() on the first model call. */
+const sdkBeside: Plugin = {
+  name: 'sdk-beside',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^@anthropic-ai\/sdk$/ }, () => ({ path: `./${sdkBundleName}`, external: true }));
+  },
+};
+
+export async function bundleServer(options: ServerBundleOptions): Promise<{ launcher: string; bundle: string }> {
+  mkdirSync(options.outDir, { recursive: true });
+  const bundle = join(options.outDir, 'efrit-lsp-server.cjs');
+  const launcher = join(options.outDir, 'efrit-lsp.cjs');
+  await build({
+    entryPoints: [join(root, 'server', 'src', 'cli.ts')],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: options.sourcemap,
+    external: options.sdk === 'external' ? ['@anthropic-ai/sdk'] : [],
+    plugins: options.sdk === 'bundled' ? [sdkBeside] : [],
+    // import('@anthropic-ai/sdk') becomes a require() (or a lazy init of the bundled copy): a script run by vm.Script has no module loader of its own.
+    supported: { 'dynamic-import': false },
+    ...moduleUrlInCommonJs,
+    logLevel: 'warning',
+  });
+
+  if (options.sdk === 'bundled') {
+    // Its own file, so start-up neither reads nor compiles its 1.4 MB.
+    await build({
+      stdin: { contents: "module.exports = require('@anthropic-ai/sdk');", resolveDir: root, loader: 'js' },
+      outfile: join(options.outDir, sdkBundleName),
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      // Third-party and never debugged here: smaller is all that matters (the .vsix shrinks by a third).
+      minify: true,
+      logLevel: 'warning',
+    });
+  }
+
+  const buildId = createHash('sha256').update(readFileSync(bundle)).digest('hex').slice(0, 16);
+  for (const stale of readdirSync(options.outDir).filter((name) => /^efrit-lsp-server\..*\.cache/.test(name))) rmSync(join(options.outDir, stale));
+
+  await build({
+    entryPoints: [join(root, 'server', 'src', 'launcher.ts')],
+    outfile: launcher,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    ...moduleUrlInCommonJs,
+    define: { ...moduleUrlInCommonJs.define, EFRIT_BUILD_ID: JSON.stringify(buildId) },
+    logLevel: 'warning',
+  });
+
+  if (options.primeCache) await primeCodeCache(launcher, join(options.outDir, `efrit-lsp-server.${buildId}.cache`));
+  return { launcher, bundle };
+}
+
+/**
+ * Starts the server once, through `initialize`, and waits for the launcher to
+ * write the code cache. Made with this Node; another refuses it, and the
+ * launcher then writes its own on the first start.
+ */
+async function primeCodeCache(launcher: string, cacheFile: string): Promise<void> {
+  const child = spawn(process.execPath, [launcher, '--stdio'], { stdio: ['pipe', 'ignore', 'inherit'], env: { ...process.env, ANTHROPIC_API_KEY: '' } });
+  const initialize = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { processId: process.pid, rootUri: null, capabilities: {} } });
+  child.stdin.write(`Content-Length: ${Buffer.byteLength(initialize)}\r\n\r\n${initialize}`);
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(cacheFile) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  child.kill();
+  if (!existsSync(cacheFile)) process.stderr.write(`bundle: no code cache was written in ${dirname(cacheFile)}; the server will start without it and write one itself.\n`);
+}
