@@ -118,6 +118,97 @@ function respond(request: RecordedRequest): FakeReply {
   return { text: `(unexpected request) ${asked.slice(0, 200)}` };
 }
 
+const pricingPy = `# Prices are in cents.
+from dataclasses import dataclass
+
+TAX_RATE = 0.2
+
+
+@dataclass
+class Order:
+    unit_price: float
+    quantity: int
+
+
+def order_total(order: Order) -> float:
+    """The order's total, before tax."""
+    return 
+
+
+def receipt(order: Order) -> str:
+    total = 
+
+
+def with_tax(amount: float) -> float:
+    return 
+`;
+
+/** The fast model, by the function the cursor is in and the cursor's line (the text before </prefix>). */
+function respondGhost(request: RecordedRequest): FakeReply {
+  if (!JSON.stringify(request.body.system ?? '').includes('code completion engine')) return { text: 'UNEXPECTED: not a completion request' };
+  const asked = lastUserText(request);
+  const prefix = asked.slice(0, asked.indexOf('</prefix>'));
+  const cursorLine = prefix.slice(prefix.lastIndexOf('\n') + 1);
+  const inFunction = /def (\w+)/.exec(prefix.slice(prefix.lastIndexOf('def ')))?.[1];
+  // Fenced, and echoing the line: the server cleans both off.
+  if (inFunction === 'order_total' && cursorLine === '    return ') return { text: '```python\nreturn order.unit_price * order.quantity\n```' };
+  if (inFunction === 'receipt' && cursorLine === '    total = ') return { text: 'order_total(order)\n    return f"{total:.2f}"' };
+  if (inFunction === 'with_tax' && cursorLine === '    return ') return { text: 'amount * (1 + TAX_RATE)', latencyMs: 300 };
+  return { text: '' };
+}
+
+interface GhostShown {
+  count: number;
+  text: string;
+  hl: string;
+  pos: string;
+  virt_lines: string[];
+  at_cursor: boolean;
+}
+
+interface GhostResult {
+  notes: { msg: string; level: number }[];
+  complete_command: boolean;
+  nvim_version: { major: number; minor: number };
+  inline_provider: boolean;
+  tab_mapping: { buffer: boolean; expr: boolean };
+  ghost_before: GhostShown | null;
+  tab_line: string;
+  shown: GhostShown;
+  shown_api: string | null;
+  shown_trigger: number;
+  shown_buffer_unchanged: boolean;
+  shown_insert_mode: boolean;
+  statusline_while_shown: string;
+  after_mismatch: GhostShown | null;
+  after_mismatch_api: string | null;
+  automatic: GhostShown;
+  automatic_triggers: number[];
+  typed_ahead: GhostShown | null;
+  typed_ahead_later: GhostShown | null;
+  typed_ahead_requests: number;
+  accepted_line: string;
+  after_accept: GhostShown | null;
+  cursor_after_accept: { row: number; col: number; eol: number; line: number };
+  accept_insert_mode: boolean;
+  sync_after_accept: boolean;
+  multi: GhostShown;
+  multi_api: string | null;
+  multi_lines: string[];
+  multi_cursor: { row: number; col: number; eol: number };
+  after_multi: GhostShown | null;
+  statusline_while_asking: string;
+  busy_while_asking: boolean;
+  after_stale_answer: GhostShown | null;
+  with_tax: GhostShown;
+  after_insert_leave: GhostShown | null;
+  server_text: string;
+  buffer_text: string;
+  status: { accepted: number; shown: number };
+  triggers: number[];
+  commands: string[];
+}
+
 interface NvimRun {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -344,6 +435,95 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
     expect(result.statusline).toBe('');
   }, 30_000);
 
+  it('shows ghost text on Neovim without vim.lsp.inline_completion: explicit, automatic, typed ahead, cleared, dropped when stale, accepted with <Tab>', async () => {
+    fake = await startFakeAnthropic({ apiKey: testApiKey, respond: respondGhost });
+    workDir = mkdtempSync(join(tmpdir(), 'efrit-nvim-ghost-'));
+    const project = join(workDir, 'shop');
+    mkdirSync(join(project, '.git'), { recursive: true });
+    const file = join(project, 'pricing.py');
+    writeFileSync(file, pricingPy);
+
+    const { result, nvim, detail } = await runScenario<GhostResult>('efrit-ghost-test.lua', workDir, {
+      ANTHROPIC_API_KEY: testApiKey,
+      ANTHROPIC_BASE_URL: fake.url,
+      EFRIT_TEST_FILE: file,
+    });
+    expect(result.error, detail).toBeUndefined();
+    expect(nvim.code, detail).toBe(0);
+    expect(result.complete_command).toBe(true);
+    expect(result.inline_provider).toBe(true);
+    expect(result.tab_mapping).toEqual({ buffer: true, expr: true });
+
+    // <Tab> does its usual job while no suggestion shows.
+    expect(result.ghost_before).toBeNull();
+    expect(result.tab_line).toBe('# Prices are in cents.\t');
+
+    // Asked explicitly: the cleaned suggestion, at the end of the line at the cursor, the buffer untouched.
+    const suggestion = 'order.unit_price * order.quantity';
+    // After the line's end before 0.10 (Debian 12 has 0.7.2), inline virtual text at the cursor from 0.10.
+    const { major, minor } = result.nvim_version;
+    const pos = major === 0 && minor < 10 ? 'eol' : 'inline';
+    const ghost = (text: string, virtLines: string[] = []) => ({ count: 1, text, hl: 'EfritGhost', pos, virt_lines: virtLines, at_cursor: true });
+    expect(result.shown).toEqual(ghost(suggestion));
+    expect(result.shown_api).toBe(suggestion);
+    expect(result.shown_trigger).toBe(1);
+    expect(result.shown_buffer_unchanged).toBe(true);
+    expect(result.shown_insert_mode).toBe(true);
+    // Ghost text requests are not efrit work to show in the statusline.
+    expect(result.statusline_while_shown).toBe('');
+
+    // A character that does not match clears it.
+    expect(result.after_mismatch).toBeNull();
+    expect(result.after_mismatch_api).toBeNull();
+
+    // After a pause in typing, the automatic request (triggerKind 2) shows it again.
+    expect(result.automatic).toEqual(ghost(suggestion));
+    expect(result.automatic_triggers.length).toBeGreaterThanOrEqual(1);
+    expect(result.automatic_triggers.every((k) => k === 2)).toBe(true);
+
+    // Typing its beginning keeps the rest, with no request.
+    expect(result.typed_ahead).toEqual(ghost('der.unit_price * order.quantity'));
+    expect(result.typed_ahead_later).toEqual(ghost('der.unit_price * order.quantity'));
+    expect(result.typed_ahead_requests).toBe(0);
+
+    // <Tab> accepts: the text is in, the cursor after it (still in Insert mode), the ghost gone, the server in sync.
+    expect(result.accepted_line).toBe('    return order.unit_price * order.quantity');
+    expect(result.after_accept).toBeNull();
+    expect(result.cursor_after_accept.col).toBe(result.cursor_after_accept.eol);
+    expect(result.cursor_after_accept.row).toBe(result.cursor_after_accept.line);
+    expect(result.accept_insert_mode).toBe(true);
+    expect(result.sync_after_accept).toBe(true);
+
+    // Two lines: the first after the line, the second as a virtual line; accepted whole, cursor at its end.
+    expect(result.multi).toEqual(ghost('order_total(order)', ['    return f"{total:.2f}"']));
+    expect(result.multi_api).toBe('order_total(order)\n    return f"{total:.2f}"');
+    expect(result.multi_lines).toEqual(['    total = order_total(order)', '    return f"{total:.2f}"']);
+    expect(result.multi_cursor).toEqual({ row: 1, col: '    return f"{total:.2f}"'.length, eol: '    return f"{total:.2f}"'.length });
+    expect(result.after_multi).toBeNull();
+
+    // An answer that came after the cursor moved was dropped; asked again it showed; leaving Insert mode cleared it.
+    expect(result.statusline_while_asking).toBe('');
+    expect(result.busy_while_asking).toBe(false);
+    expect(result.after_stale_answer).toBeNull();
+    expect(result.with_tax).toEqual(ghost('amount * (1 + TAX_RATE)'));
+    expect(result.after_insert_leave).toBeNull();
+
+    // The server: the same text as the buffer; both accepted suggestions counted, through their command.
+    expect(result.server_text).toBe(result.buffer_text);
+    expect(result.buffer_text).toBe(
+      pricingPy
+        .replace('    return \n\n\ndef receipt', '    return order.unit_price * order.quantity\n\n\ndef receipt')
+        .replace('    total = \n', '    total = order_total(order)\n    return f"{total:.2f}"\n'),
+    );
+    expect(result.commands.filter((c) => c === 'efrit.completionAccepted')).toHaveLength(2);
+    expect(result.status).toMatchObject({ accepted: 2 });
+    expect(result.status.shown).toBeGreaterThanOrEqual(5);
+    expect(result.notes.filter((n) => n.level >= 3)).toEqual([]);
+    expect(fake.requests.length).toBeGreaterThanOrEqual(3);
+    expect(fake.requests.every((r) => r.apiKeyMatched)).toBe(true);
+    expect(fake.requests.map((r) => lastUserText(r)).filter((t) => t.includes('UNEXPECTED'))).toEqual([]);
+  }, 45_000);
+
   it('ships a help file whose tags Neovim accepts', async () => {
     workDir = mkdtempSync(join(tmpdir(), 'efrit-nvim-doc-'));
     const doc = join(workDir, 'doc');
@@ -353,7 +533,7 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
     expect(nvim.stderr).not.toMatch(/E\d+:/);
     expect(existsSync(join(doc, 'tags'))).toBe(true);
     const tags = readFileSync(join(doc, 'tags'), 'utf8');
-    for (const tag of ['efrit.txt', ':EfritChat', ':EfritDo', ':EfritExplain', ':EfritStatus', ':EfritCancel', 'efrit.setup()', 'efrit.statusline()', 'User_EfritStream']) {
+    for (const tag of ['efrit.txt', ':EfritChat', ':EfritDo', ':EfritExplain', ':EfritStatus', ':EfritCancel', 'efrit.setup()', 'efrit.statusline()', 'User_EfritStream', ':EfritComplete', 'efrit.complete()', 'efrit.accept()', 'efrit-ghost-text', 'hl-EfritGhost']) {
       expect(tags).toContain(`${tag}\tefrit.txt`);
     }
   });

@@ -2,19 +2,8 @@
 -- model works, and each model request fails with a message naming
 -- ANTHROPIC_API_KEY, shown in the chat buffer and with vim.notify.
 -- Run like efrit-test.lua, without ANTHROPIC_API_KEY in the environment.
-local t0 = vim.loop.hrtime()
-local function log(fmt, ...)
-  io.stderr:write(string.format('NVIM [%7.1fms] ' .. fmt .. '\n', (vim.loop.hrtime() - t0) / 1e6, ...))
-end
-local function wait(pred, what, timeout)
-  if not vim.wait(timeout or 8000, pred, 10) then error('timeout waiting for ' .. what, 2) end
-end
-
-local result = { notes = {} }
-vim.notify = function(msg, level)
-  table.insert(result.notes, { msg = msg, level = level or vim.log.levels.INFO })
-  log('notify[%s] %s', tostring(level), msg)
-end
+local support = dofile(debug.getinfo(1, 'S').source:sub(2):match('(.*/)') .. 'support.lua')
+local log, wait, result = support.log, support.wait, support.result
 
 local function main()
   local env = vim.env

@@ -7,23 +7,8 @@
 --
 -- Exit 0 with one `EFRIT_RESULT {json}` line on stdout, or :cq (1) with the
 -- failure on stderr. The TypeScript side asserts on the JSON and the fake's log.
-local t0 = vim.loop.hrtime()
-local function ms() return (vim.loop.hrtime() - t0) / 1e6 end
-local function log(fmt, ...)
-  io.stderr:write(string.format('NVIM [%7.1fms] ' .. fmt .. '\n', ms(), ...))
-end
-local function wait(pred, what, timeout)
-  if not vim.wait(timeout or 8000, pred, 10) then error('timeout waiting for ' .. what, 2) end
-end
-
-local result = { notes = {}, steps = {} }
-local function step(name) table.insert(result.steps, name) log('step: %s', name) end
-
--- Every message the plugin shows, in order.
-vim.notify = function(msg, level)
-  table.insert(result.notes, { msg = msg, level = level or vim.log.levels.INFO })
-  log('notify[%s] %s', tostring(level), msg)
-end
+local support = dofile(debug.getinfo(1, 'S').source:sub(2):match('(.*/)') .. 'support.lua')
+local ms, log, wait, step, result = support.ms, support.log, support.wait, support.step, support.result
 
 local function main()
   local env = vim.env

@@ -2,7 +2,9 @@
 -- language server. Plain LSP already gives the "Efrit: …" code actions
 -- (vim.lsp.buf.code_action(), with codeAction/resolve); this module starts
 -- and attaches the server, and wraps its custom methods: efrit/chat,
--- efrit/do, efrit/status, efrit/cancel and the efrit/stream notifications.
+-- efrit/do, efrit/status, efrit/cancel and the efrit/stream notifications,
+-- and shows the server's ghost text (textDocument/inlineCompletion) itself
+-- where Neovim has no vim.lsp.inline_completion (before 0.12).
 --
 -- Works on Neovim 0.7.2 (vim.lsp.start_client + buf_attach_client from
 -- FileType/BufEnter autocmds), uses vim.lsp.start on 0.8+ and
@@ -33,13 +35,25 @@ local defaults = {
   flags = { debounce_text_changes = 150 },
   --- Start the server when a matching buffer is opened.
   autostart = true,
-  --- Create :EfritChat, :EfritDo, :EfritExplain, :EfritStatus, :EfritCancel.
+  --- Create :EfritChat, :EfritDo, :EfritExplain, :EfritStatus, :EfritCancel, :EfritComplete.
   create_commands = true,
   chat = { position = 'right', size = nil },
   --- Where :EfritExplain shows its text: 'float' or 'chat'.
   explain = 'float',
-  --- Ghost text from the server (textDocument/inlineCompletion) where Neovim has it (0.12+: vim.lsp.inline_completion).
+  --- Ghost text from the server (textDocument/inlineCompletion) while typing: Neovim's own
+  --- vim.lsp.inline_completion where it exists (0.12+), the plugin's own extmarks elsewhere.
   inline_completion = true,
+  --- The plugin's own ghost text (Neovim without vim.lsp.inline_completion).
+  ghost_text = {
+    --- Ask after typing in Insert mode (triggerKind 2); false: only :EfritComplete / complete().
+    auto = true,
+    --- Milliseconds of quiet after a keystroke before asking (the server debounces too).
+    delay = 150,
+    --- Insert-mode key that accepts a shown suggestion and otherwise does its usual job; false: none.
+    accept_key = '<Tab>',
+    --- Prefer vim.lsp.inline_completion where it exists; false: the plugin's own everywhere.
+    native = true,
+  },
   --- Use vim.lsp.config/vim.lsp.enable where present (0.11+).
   native_enable = true,
 }
@@ -173,9 +187,12 @@ local function client_config(root_dir)
     flags = c.flags,
     on_attach = function(client, bufnr)
       -- Neovim 0.12 shows inline completions itself once enabled; older versions have no such API.
-      local inline = vim.lsp.inline_completion
-      if c.inline_completion and inline ~= nil and type(inline.enable) == 'function' then
-        pcall(inline.enable, true, { bufnr = bufnr, client_id = client.id })
+      if c.inline_completion then
+        if M._native_ghost() then
+          pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr, client_id = client.id })
+        else
+          M._ghost_attach(bufnr)
+        end
       end
       if c.on_attach then c.on_attach(client, bufnr) end
     end,
@@ -365,7 +382,7 @@ end
 
 --- Sends an asynchronous request and remembers it so that the efrit/stream
 --- notifications of its job reach `sink` before the answer does.
---- kind: 'chat' | 'do' | 'explain' | 'other'
+--- kind: 'chat' | 'do' | 'explain' | 'other' | 'ghost' (ghost text: not shown in statusline() nor busy())
 local function send(client, bufnr, method, params, kind, sink, session_id, on_result)
   state.next_pending_id = state.next_pending_id + 1
   local pending = { id = state.next_pending_id, kind = kind, sink = sink, session_id = session_id, client_id = client.id }
@@ -382,7 +399,7 @@ local function send(client, bufnr, method, params, kind, sink, session_id, on_re
     redrawstatus()
     local ok, e = xpcall(on_result, debug.traceback, err, result)
     if not ok then notify('internal error: ' .. tostring(e), vim.log.levels.ERROR) end
-    fire('EfritRequestDone', { kind = kind, error = err and error_text(err) or nil })
+    if kind ~= 'ghost' then fire('EfritRequestDone', { kind = kind, error = err and error_text(err) or nil }) end
   end
   table.insert(state.pending, pending)
   local ok, request_id = call(client, 'request', method, params, function(err, result)
@@ -469,14 +486,17 @@ function M.statusline()
       last = job
     end
   end
-  local waiting = 0
+  local waiting, newest = 0, nil
   for _, p in ipairs(state.pending) do
-    if not p.job_id then waiting = waiting + 1 end
+    if not p.job_id and p.kind ~= 'ghost' then
+      waiting = waiting + 1
+      newest = p
+    end
   end
   local total = active + waiting
   if total == 0 then return '' end
   local what = last and last.status or 'waiting…'
-  local label = last and last.kind or (state.pending[#state.pending] or {}).kind
+  local label = last and last.kind or (newest or {}).kind
   local text = 'Efrit'
   if label and label ~= 'other' then text = text .. ' ' .. label end
   if total > 1 then text = text .. string.format(' (%d)', total) end
@@ -488,9 +508,12 @@ function M.last_stream()
   return state.last_stream
 end
 
---- True while any request of ours is waiting for the server.
+--- True while any request of ours (ghost text aside) is waiting for the server.
 function M.busy()
-  return #state.pending > 0
+  for _, p in ipairs(state.pending) do
+    if p.kind ~= 'ghost' then return true end
+  end
+  return false
 end
 
 -- Chat ---------------------------------------------------------------------
@@ -716,6 +739,238 @@ function M.explain(opts)
   end)
 end
 
+-- Ghost text -----------------------------------------------------------------
+--
+-- Neovim 0.12+ shows textDocument/inlineCompletion itself (vim.lsp.inline_completion).
+-- Elsewhere the plugin does: after a pause in typing (or at once with
+-- complete()), it asks the server and shows the first suggestion as virtual
+-- text at the cursor, in its own namespace. Only the latest request counts,
+-- and an answer is dropped if the buffer changed or the cursor moved meanwhile.
+
+local ghost_ns = api.nvim_create_namespace('efrit_ghost')
+local ghost = {
+  --- The suggestion on screen: { buf, row, col, before, text, command, client_id, tick }.
+  shown = nil,
+  --- Counts requests; an answer counts only if no request (or reset) came after it.
+  seq = 0,
+  timer = nil,
+  --- bufnr -> augroup id, for buffers with the ghost text autocommands.
+  bufs = {},
+}
+
+--- Neovim's own inline completion is there and wanted.
+function M._native_ghost()
+  local inline = vim.lsp.inline_completion
+  return state.config.ghost_text.native ~= false and inline ~= nil and type(inline.enable) == 'function'
+end
+
+local function insert_mode()
+  return api.nvim_get_mode().mode:sub(1, 1) == 'i'
+end
+
+local function ghost_highlight()
+  pcall(vim.cmd, 'highlight default link EfritGhost Comment')
+  if ghost.colors then return end
+  -- A colorscheme's :highlight clear drops the link: set it again.
+  ghost.colors = api.nvim_create_autocmd('ColorScheme', {
+    group = api.nvim_create_augroup('efrit_ghost_colors', { clear = true }),
+    callback = function() pcall(vim.cmd, 'highlight default link EfritGhost Comment') end,
+  })
+end
+
+--- Removes the suggestion from the screen (answers still on their way may show later).
+function M.dismiss()
+  local g = ghost.shown
+  ghost.shown = nil
+  if g and api.nvim_buf_is_valid(g.buf) then api.nvim_buf_clear_namespace(g.buf, ghost_ns, 0, -1) end
+end
+
+--- Forgets everything: the suggestion, the pending timer and the answers on their way.
+local function ghost_reset()
+  ghost.seq = ghost.seq + 1
+  if ghost.timer then ghost.timer:stop() end
+  M.dismiss()
+end
+
+--- Shows `text` as ghost text at (row, col); false when it cannot be shown there.
+local function ghost_show(bufnr, row, col, text, command, client_id)
+  M.dismiss()
+  text = text:gsub('\r\n', '\n')
+  if text == '' then return false end
+  local line = buf_line(bufnr, row)
+  local lines = vim.split(text, '\n', { plain = true })
+  -- Before 0.10 virtual text cannot sit between characters ('overlay' would hide them).
+  local inline = has('nvim-0.10')
+  if col < #line and not inline then return false end
+  local tab = string.rep(' ', vim.bo[bufnr].tabstop)
+  local function chunk(s) return { { (s:gsub('\t', tab)), 'EfritGhost' } } end
+  local opts = { virt_text = chunk(lines[1]), virt_text_pos = inline and 'inline' or 'eol', hl_mode = 'combine' }
+  if #lines > 1 then
+    opts.virt_lines = {}
+    for i = 2, #lines do table.insert(opts.virt_lines, chunk(lines[i])) end
+  end
+  local ok = pcall(api.nvim_buf_set_extmark, bufnr, ghost_ns, row, col, opts)
+  if not ok then return false end
+  ghost.shown = {
+    buf = bufnr, row = row, col = col, before = line:sub(1, col), text = text,
+    command = command, client_id = client_id, tick = api.nvim_buf_get_changedtick(bufnr),
+  }
+  return true
+end
+
+--- After a keystroke or cursor move: keeps the suggestion if the cursor is
+--- where it was shown, or shows its rest if the user typed its beginning;
+--- clears it otherwise. True while a suggestion shows.
+local function ghost_follow(bufnr)
+  local g = ghost.shown
+  if not g then return false end
+  if g.buf ~= bufnr or not api.nvim_buf_is_valid(bufnr) or api.nvim_get_current_buf() ~= bufnr then
+    M.dismiss()
+    return false
+  end
+  local cursor = api.nvim_win_get_cursor(0)
+  local row, col = cursor[1] - 1, cursor[2]
+  local tick = api.nvim_buf_get_changedtick(bufnr)
+  if row == g.row and col == g.col and tick == g.tick then return true end
+  local line = buf_line(bufnr, row)
+  if row == g.row and col > g.col and col == #line and line:sub(1, g.col) == g.before then
+    local typed = line:sub(g.col + 1)
+    local first = g.text:match('^[^\n]*')
+    if #typed < #first and first:sub(1, #typed) == typed then
+      return ghost_show(bufnr, row, col, g.text:sub(#typed + 1), g.command, g.client_id)
+    end
+  end
+  M.dismiss()
+  return false
+end
+
+--- True when a suggestion shows at the cursor of the current buffer.
+local function ghost_showing()
+  return ghost.shown ~= nil and ghost_follow(api.nvim_get_current_buf())
+end
+
+--- Asks the server for a suggestion at the cursor. trigger: 1 invoked, 2 automatic.
+local function ghost_request(bufnr, trigger)
+  local client = client_for(bufnr, trigger ~= 1)
+  if not client then return end
+  local cursor = cursor_of(bufnr)
+  if not cursor then return end
+  local row, col = cursor[1] - 1, cursor[2]
+  local tick = api.nvim_buf_get_changedtick(bufnr)
+  local at = position(bufnr, row, col, encoding_of(client))
+  ghost.seq = ghost.seq + 1
+  local seq = ghost.seq
+  local params = { textDocument = { uri = vim.uri_from_bufnr(bufnr) }, position = at, context = { triggerKind = trigger } }
+  send(client, bufnr, 'textDocument/inlineCompletion', params, 'ghost', nil, nil, function(err, result)
+    if seq ~= ghost.seq then return end
+    if err then
+      if trigger == 1 and error_reason(err) ~= 'cancelled' then notify(error_text(err), vim.log.levels.WARN) end
+      return
+    end
+    -- Stale: the user typed or moved meanwhile.
+    if not api.nvim_buf_is_valid(bufnr) or api.nvim_get_current_buf() ~= bufnr then return end
+    local now = cursor_of(bufnr)
+    if api.nvim_buf_get_changedtick(bufnr) ~= tick or not now or now[1] - 1 ~= row or now[2] ~= col then return end
+    -- InlineCompletionList or InlineCompletionItem[]
+    local items = type(result) == 'table' and (result.items or result) or {}
+    for _, item in ipairs(type(items) == 'table' and items or {}) do
+      local text = item.insertText
+      if type(text) == 'table' then text = text.value end
+      local r = item.range
+      -- The server's range is always the cursor; skip anything that would replace text.
+      local at_cursor = type(r) ~= 'table' or (r.start.line == at.line and r.start.character == at.character
+        and r['end'].line == at.line and r['end'].character == at.character)
+      if type(text) == 'string' and text ~= '' and at_cursor then
+        local command = type(item.command) == 'table' and item.command or nil
+        if ghost_show(bufnr, row, col, text, command, client.id) then return end
+      end
+    end
+  end)
+end
+
+local function ghost_arm(bufnr)
+  local c = state.config
+  if not (c.inline_completion and c.ghost_text.auto) then return end
+  if not ghost.timer then ghost.timer = uv.new_timer() end
+  ghost.timer:stop()
+  ghost.timer:start(c.ghost_text.delay or 150, 0, vim.schedule_wrap(function()
+    if api.nvim_buf_is_valid(bufnr) and api.nvim_get_current_buf() == bufnr and insert_mode() then
+      ghost_request(bufnr, 2)
+    end
+  end))
+end
+
+--- Sets up ghost text in `bufnr`: autocommands and the accept key. Idempotent.
+function M._ghost_attach(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
+  if ghost.bufs[bufnr] or not api.nvim_buf_is_valid(bufnr) then return end
+  ghost_highlight()
+  local group = api.nvim_create_augroup('efrit_ghost_' .. bufnr, { clear = true })
+  ghost.bufs[bufnr] = group
+  local function au(events, fn) api.nvim_create_autocmd(events, { group = group, buffer = bufnr, callback = fn }) end
+  au({ 'TextChangedI', 'TextChangedP' }, function()
+    if not ghost_follow(bufnr) then ghost_arm(bufnr) end
+  end)
+  au({ 'CursorMovedI', 'CursorMoved' }, function() ghost_follow(bufnr) end)
+  au({ 'InsertLeave', 'BufLeave' }, function() ghost_reset() end)
+  au('BufWipeout', function()
+    ghost.bufs[bufnr] = nil
+    pcall(api.nvim_del_augroup_by_id, group)
+  end)
+  local key = state.config.ghost_text.accept_key
+  if type(key) == 'string' and key ~= '' then
+    vim.keymap.set('i', key, function()
+      -- Buffer changes are not allowed in an <expr> mapping: accept through <Cmd>.
+      if ghost_showing() then return '<Cmd>lua require("efrit").accept()<CR>' end
+      return key
+    end, { buffer = bufnr, expr = true, desc = 'Efrit: accept the suggestion, else ' .. key })
+  end
+end
+
+--- Asks for a suggestion at the cursor now (triggerKind 1, never skipped by
+--- the server) and shows it as ghost text. Meant for Insert mode, e.g.
+---   vim.keymap.set('i', '<C-Space>', require('efrit').complete)
+function M.complete(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
+  if not client_for(bufnr) then return end
+  M._ghost_attach(bufnr)
+  if ghost.timer then ghost.timer:stop() end
+  ghost_request(bufnr, 1)
+end
+
+--- The suggestion on screen at the cursor: { text, row, col, bufnr } (0-based row, byte col), or nil.
+function M.suggestion()
+  if not ghost_showing() then return nil end
+  local g = ghost.shown
+  return { text = g.text, row = g.row, col = g.col, bufnr = g.buf }
+end
+
+--- Inserts the suggestion at the cursor, moves the cursor to its end and
+--- tells the server (its command, through workspace/executeCommand).
+--- False when no suggestion shows.
+function M.accept()
+  if not ghost_showing() then
+    local inline = vim.lsp.inline_completion
+    if M._native_ghost() and type(inline.get) == 'function' then return inline.get() and true or false end
+    return false
+  end
+  local g = ghost.shown
+  ghost_reset()
+  local lines = vim.split(g.text, '\n', { plain = true })
+  api.nvim_buf_set_text(g.buf, g.row, g.col, g.row, g.col, lines)
+  local end_row = g.row + #lines - 1
+  local end_col = (#lines == 1 and g.col or 0) + #lines[#lines]
+  api.nvim_win_set_cursor(0, { end_row + 1, end_col })
+  local client = vim.lsp.get_client_by_id(g.client_id)
+  if g.command and g.command.command and client then
+    local params = { command = g.command.command, arguments = g.command.arguments }
+    send(client, g.buf, 'workspace/executeCommand', params, 'ghost', nil, nil, function(err)
+      if err and error_reason(err) ~= 'cancelled' then notify(error_text(err), vim.log.levels.WARN) end
+    end)
+  end
+  return true
+end
+
 -- Status and cancel ------------------------------------------------------------
 
 local function format_status(s)
@@ -794,6 +1049,7 @@ local function create_commands()
   end, { range = true, desc = 'Efrit: explain the selected lines (default: the current line)' })
   cmd('EfritStatus', function() M.status() end, { desc = 'Efrit: server status and usage' })
   cmd('EfritCancel', function() M.cancel() end, { desc = 'Efrit: cancel all running efrit jobs' })
+  cmd('EfritComplete', function() M.complete() end, { desc = 'Efrit: ghost text at the cursor now (inline completion)' })
 end
 
 --- require('efrit').setup{ cmd = {...}, filetypes = {...}, init_options = {...}, root_markers = {...} }
@@ -805,6 +1061,7 @@ function M.setup(opts)
     init_options = { opts.init_options, 't', true },
     root_markers = { opts.root_markers, 't', true },
     on_attach = { opts.on_attach, 'f', true },
+    ghost_text = { opts.ghost_text, 't', true },
   })
   state.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts)
   -- Lists are replaced, not merged.

@@ -1,0 +1,34 @@
+-- What the headless Neovim client tests share (loaded with dofile by each
+-- script): a log on stderr with the time since start, a wait with a timeout,
+-- and `result`, which records every message the plugin shows (vim.notify)
+-- and the steps taken, for the EFRIT_RESULT line the TypeScript side reads.
+local M = {}
+
+local t0 = vim.loop.hrtime()
+
+--- Milliseconds since the script started.
+function M.ms() return (vim.loop.hrtime() - t0) / 1e6 end
+
+function M.log(fmt, ...)
+  io.stderr:write(string.format('NVIM [%7.1fms] ' .. fmt .. '\n', M.ms(), ...))
+end
+
+--- Blocks (processing events) until pred() is true; an error naming `what` after `timeout` ms.
+function M.wait(pred, what, timeout)
+  if not vim.wait(timeout or 8000, pred, 10) then error('timeout waiting for ' .. what, 2) end
+end
+
+M.result = { notes = {}, steps = {} }
+
+function M.step(name)
+  table.insert(M.result.steps, name)
+  M.log('step: %s', name)
+end
+
+-- Every message the plugin shows, in order.
+vim.notify = function(msg, level)
+  table.insert(M.result.notes, { msg = msg, level = level or vim.log.levels.INFO })
+  M.log('notify[%s] %s', tostring(level), msg)
+end
+
+return M
