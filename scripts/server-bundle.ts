@@ -33,6 +33,9 @@ export interface ServerBundleOptions {
   primeCache: boolean;
 }
 
+/** Every file built here: one CommonJS file for Node 20, everything it imports inside unless said otherwise. */
+const nodeCommonJs = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' } as const;
+
 /** A file's module URL in CommonJS, which lacks import.meta.url (version.ts and the launcher find files from it). */
 const moduleUrlInCommonJs = {
   define: { 'import.meta.url': '__efritModuleUrl' },
@@ -56,17 +59,13 @@ export async function bundleServer(options: ServerBundleOptions): Promise<{ laun
   await build({
     entryPoints: [join(root, 'server', 'src', 'cli.ts')],
     outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
+    ...nodeCommonJs,
     sourcemap: options.sourcemap,
     external: options.sdk === 'external' ? ['@anthropic-ai/sdk'] : [],
     plugins: options.sdk === 'bundled' ? [sdkBeside] : [],
     // import('@anthropic-ai/sdk') becomes a require() (or a lazy init of the bundled copy): a script run by vm.Script has no module loader of its own.
     supported: { 'dynamic-import': false },
     ...moduleUrlInCommonJs,
-    logLevel: 'warning',
   });
 
   if (options.sdk === 'bundled') {
@@ -74,13 +73,9 @@ export async function bundleServer(options: ServerBundleOptions): Promise<{ laun
     await build({
       stdin: { contents: "module.exports = require('@anthropic-ai/sdk');", resolveDir: root, loader: 'js' },
       outfile: join(options.outDir, sdkBundleName),
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
+      ...nodeCommonJs,
       // Third-party and never debugged here: smaller is all that matters (the .vsix shrinks by a third).
       minify: true,
-      logLevel: 'warning',
     });
   }
 
@@ -90,13 +85,9 @@ export async function bundleServer(options: ServerBundleOptions): Promise<{ laun
   await build({
     entryPoints: [join(root, 'server', 'src', 'launcher.ts')],
     outfile: launcher,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
+    ...nodeCommonJs,
     ...moduleUrlInCommonJs,
     define: { ...moduleUrlInCommonJs.define, EFRIT_BUILD_ID: JSON.stringify(buildId) },
-    logLevel: 'warning',
   });
 
   if (options.primeCache) await primeCodeCache(launcher, join(options.outDir, `efrit-lsp-server.${buildId}.cache`));
