@@ -42,12 +42,10 @@ export function createMemoryReleaser(options: MemoryReleaserOptions): MemoryRele
     timer = undefined;
     discarded = 0;
     const started = performance.now();
-    const collectGarbage = fetchGc();
-    if (collectGarbage === undefined) {
+    if (!collectGarbageNow()) {
       options.logger.debug('Could not run a full collection after discarding document text; V8 will run one when idle.');
       return;
     }
-    collectGarbage();
     options.logger.debug(`Ran a full collection after discarding document text (${Math.round(performance.now() - started)} ms).`);
   };
 
@@ -68,6 +66,16 @@ export function createMemoryReleaser(options: MemoryReleaserOptions): MemoryRele
       timer = undefined;
     },
   };
+}
+
+/** `gc`, fetched once: switching V8's flags is not free, and not something to do often. */
+let fetchedGc: (() => void) | null | undefined;
+
+/** Runs one full collection now; false when V8 would not hand out `gc`. */
+export function collectGarbageNow(): boolean {
+  if (fetchedGc === undefined) fetchedGc = fetchGc() ?? null;
+  fetchedGc?.();
+  return fetchedGc !== null;
 }
 
 function fetchGc(): (() => void) | undefined {
