@@ -8,15 +8,14 @@
  * (test/clients/emacs/efrit-proxy-test.el).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeAnthropic, type FakeAnthropic, type FakeReply, type RecordedRequest } from '../support/fake-anthropic/server.js';
-import { editReply, testApiKey } from '../support/harness.js';
+import { describe, expect, it } from 'vitest';
+import type { FakeReply, RecordedRequest } from '../support/fake-anthropic/server.js';
+import { editReply } from '../support/harness.js';
 import { editorAvailable, shouldRunEditorTests } from './editors.js';
-import { runEmacsScenario, serverBundle } from './emacs-runner.js';
+import { emacsTestBed, runEmacsScenario, serverBundle } from './emacs-runner.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const testScript = join(repo, 'test/clients/emacs/efrit-proxy-test.el');
@@ -74,21 +73,10 @@ function respond(request: RecordedRequest): FakeReply {
 }
 
 describe.skipIf(!runTest)('Emacs client in proxy mode (eglot, efrit-lsp --wrap -- pylsp)', () => {
-  let fake: FakeAnthropic;
-  let work: string;
-
-  beforeAll(async () => {
-    if (!existsSync(serverBundle)) throw new Error(`${serverBundle} is missing: run npm run build first`);
-    fake = await startFakeAnthropic({ apiKey: testApiKey, respond });
-    work = mkdtempSync(join(tmpdir(), 'efrit-emacs-proxy-'));
-  });
-
-  afterAll(async () => {
-    await fake?.close();
-    if (work !== undefined) rmSync(work, { recursive: true, force: true });
-  });
+  const bed = emacsTestBed('emacs-proxy', respond);
 
   it('keeps pylsp (diagnostics, hover, completion) and adds Efrit (Fix from the menu, chat); shutdown ends pylsp', async () => {
+    const { fake, work } = bed;
     const project = join(work, 'store');
     mkdirSync(join(project, '.git'), { recursive: true }); // a VC root: Eglot's project is the folder
     const file = join(project, 'store.py');

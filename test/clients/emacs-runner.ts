@@ -1,8 +1,11 @@
 /** Running headless Emacs for the client tests, and reading what its test script printed. */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { startFakeAnthropic, type FakeAnthropic, type Responder } from '../support/fake-anthropic/server.js';
 import { testApiKey } from '../support/harness.js';
 
 export interface RunResult {
@@ -88,4 +91,29 @@ export async function runEmacsScenario(options: ScenarioOptions): Promise<Scenar
     (existsSync(eventsLog) ? `\n--- eglot events (tail) ---\n${readFileSync(eventsLog, 'utf8').slice(-8000)}` : '');
   if (process.env['EFRIT_TEST_VERBOSE'] === '1') console.log(diagnostics());
   return { emitted, diagnostics, passed: { failure: emitted.get('FAIL'), code: result.code, ok: emitted.has('OK') } };
+}
+
+export interface TestBed {
+  /** The fake Messages API the server talks to. */
+  readonly fake: FakeAnthropic;
+  /** A scratch folder: the projects, Emacs's HOME, eglot's events. */
+  readonly work: string;
+}
+
+/**
+ * Called inside a describe: before its tests, a fake Messages API answering
+ * with `respond` and a scratch folder named after `name`; after them, both gone.
+ */
+export function emacsTestBed(name: string, respond: Responder): TestBed {
+  const bed = {} as { fake: FakeAnthropic; work: string };
+  beforeAll(async () => {
+    if (!existsSync(serverBundle)) throw new Error(`${serverBundle} is missing: run npm run build first`);
+    bed.fake = await startFakeAnthropic({ apiKey: testApiKey, respond });
+    bed.work = mkdtempSync(join(tmpdir(), `efrit-${name}-`));
+  });
+  afterAll(async () => {
+    await bed.fake?.close();
+    if (bed.work !== undefined) rmSync(bed.work, { recursive: true, force: true });
+  });
+  return bed;
 }

@@ -7,15 +7,14 @@
  * and ghost text from efrit-lsp-ghost-mode: shown, typed ahead, cleared,
  * dropped when stale, accepted with TAB (test/clients/emacs/efrit-ghost-test.el).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeAnthropic, type FakeAnthropic, type FakeReply, type RecordedRequest } from '../support/fake-anthropic/server.js';
-import { editReply, testApiKey } from '../support/harness.js';
+import { describe, expect, it } from 'vitest';
+import type { FakeReply, RecordedRequest } from '../support/fake-anthropic/server.js';
+import { editReply } from '../support/harness.js';
 import { shouldRunEditorTests } from './editors.js';
-import { emacsClientDir as clientDir, run, runEmacsScenario, serverBundle } from './emacs-runner.js';
+import { emacsClientDir as clientDir, emacsTestBed, run, runEmacsScenario } from './emacs-runner.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const testScript = join(repo, 'test/clients/emacs/efrit-test.el');
@@ -90,21 +89,10 @@ function respond(request: RecordedRequest): FakeReply {
 }
 
 describe.skipIf(!runEmacs)('Emacs client (eglot, efrit-lsp.el)', () => {
-  let fake: FakeAnthropic;
-  let work: string;
-
-  beforeAll(async () => {
-    if (!existsSync(serverBundle)) throw new Error(`${serverBundle} is missing: run npm run build first`);
-    fake = await startFakeAnthropic({ apiKey: testApiKey, respond });
-    work = mkdtempSync(join(tmpdir(), 'efrit-emacs-'));
-  });
-
-  afterAll(async () => {
-    await fake?.close();
-    if (work !== undefined) rmSync(work, { recursive: true, force: true });
-  });
+  const bed = emacsTestBed('emacs', respond);
 
   it('byte-compiles without warnings', async () => {
+    const { work } = bed;
     // Compiled in a copy, so no .elc lands in the tree.
     const dir = join(work, 'compile');
     mkdirSync(dir);
@@ -132,6 +120,7 @@ describe.skipIf(!runEmacs)('Emacs client (eglot, efrit-lsp.el)', () => {
   });
 
   it('drives the server from Eglot: code action, streamed chat, do, explain, cancel, sync', async () => {
+    const { fake, work } = bed;
     const project = join(work, 'shop');
     mkdirSync(join(project, '.git'), { recursive: true }); // a VC root: Eglot's project is the folder
     mkdirSync(join(project, 'src'));
@@ -261,21 +250,10 @@ function respondGhost(request: RecordedRequest): FakeReply {
 }
 
 describe.skipIf(!runEmacs)('Emacs client: ghost text (efrit-lsp-ghost-mode)', () => {
-  let fake: FakeAnthropic;
-  let work: string;
-
-  beforeAll(async () => {
-    if (!existsSync(serverBundle)) throw new Error(`${serverBundle} is missing: run npm run build first`);
-    fake = await startFakeAnthropic({ apiKey: testApiKey, respond: respondGhost });
-    work = mkdtempSync(join(tmpdir(), 'efrit-emacs-ghost-'));
-  });
-
-  afterAll(async () => {
-    await fake?.close();
-    if (work !== undefined) rmSync(work, { recursive: true, force: true });
-  });
+  const bed = emacsTestBed('emacs-ghost', respondGhost);
 
   it('shows a suggestion at point, keeps it while its beginning is typed, clears it otherwise, and accepts it with TAB', async () => {
+    const { fake, work } = bed;
     const project = join(work, 'shop');
     mkdirSync(join(project, '.git'), { recursive: true });
     const file = join(project, 'pricing.py');

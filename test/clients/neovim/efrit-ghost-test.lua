@@ -85,15 +85,8 @@ local function main()
   result.complete_command = vim.fn.exists(':EfritComplete') == 2
 
   step('attach')
-  vim.cmd('edit ' .. vim.fn.fnameescape(env.EFRIT_TEST_FILE))
-  local buf = api.nvim_get_current_buf()
-  vim.bo[buf].filetype = 'python'
+  local buf, client = support.open_attached(efrit, env.EFRIT_TEST_FILE, 'python', wait)
   vim.bo[buf].expandtab = false
-  wait(function()
-    local c = efrit.get_client(buf)
-    return c ~= nil and c.initialized
-  end, 'the efrit client to attach and initialize')
-  local client = efrit.get_client(buf)
   local caps = client.server_capabilities or client.resolved_capabilities or {}
   result.inline_provider = caps.inlineCompletionProvider == true
   local tab_map = vim.fn.maparg('<Tab>', 'i', false, true)

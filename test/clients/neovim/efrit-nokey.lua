@@ -11,14 +11,7 @@ local function main()
   local efrit = require('efrit')
   efrit.setup({ cmd = { 'node', env.EFRIT_TEST_SERVER, '--stdio' }, filetypes = { 'typescript' }, root_markers = { 'package.json' } })
 
-  vim.cmd('edit ' .. vim.fn.fnameescape(env.EFRIT_TEST_PROJECT .. '/src/pricing.ts'))
-  local buf = vim.api.nvim_get_current_buf()
-  vim.bo[buf].filetype = 'typescript'
-  wait(function()
-    local c = efrit.get_client(buf)
-    return c ~= nil and c.initialized
-  end, 'the efrit client')
-  local client = efrit.get_client(buf)
+  local buf, client = support.open_attached(efrit, env.EFRIT_TEST_PROJECT .. '/src/pricing.ts', 'typescript')
 
   -- Listing code actions needs no model.
   local params = vim.lsp.util.make_range_params(0, client.offset_encoding)

@@ -53,15 +53,8 @@ local function main()
   -- 1. Open a source file; -u NONE has no filetype detection, so set it (this fires FileType → attach).
   step('attach')
   local file = env.EFRIT_TEST_PROJECT .. '/src/pricing.ts'
-  vim.cmd('edit ' .. vim.fn.fnameescape(file))
-  local buf = vim.api.nvim_get_current_buf()
+  local buf, client = support.open_attached(efrit, file, 'typescript')
   local src_win = vim.api.nvim_get_current_win()
-  vim.bo[buf].filetype = 'typescript'
-  wait(function()
-    local c = efrit.get_client(buf)
-    return c ~= nil and c.initialized
-  end, 'the efrit client to attach and initialize')
-  local client = efrit.get_client(buf)
   result.root_dir = client.config.root_dir
   result.offset_encoding = client.offset_encoding
   local caps = client.server_capabilities or {}

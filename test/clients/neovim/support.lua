@@ -18,6 +18,20 @@ function M.wait(pred, what, timeout)
   if not vim.wait(timeout or 8000, pred, 10) then error('timeout waiting for ' .. what, 2) end
 end
 
+--- Opens `path` as `filetype` (-u NONE detects none; setting it fires FileType, which attaches efrit)
+--- and waits for efrit's client, with `wait` (M.wait unless given). Returns the buffer and the client.
+function M.open_attached(efrit, path, filetype, wait)
+  vim.cmd('edit ' .. vim.fn.fnameescape(path))
+  local buf = vim.api.nvim_get_current_buf()
+  vim.bo[buf].filetype = filetype
+  local wait_for = wait or M.wait
+  wait_for(function()
+    local c = efrit.get_client(buf)
+    return c ~= nil and c.initialized
+  end, 'the efrit client to attach and initialize')
+  return buf, efrit.get_client(buf)
+end
+
 M.result = { notes = {}, steps = {} }
 
 function M.step(name)
