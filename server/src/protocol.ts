@@ -211,4 +211,8 @@ export type ErrorReason =
   | 'unknownSession'
   | 'unknownAction'
   | 'editRejected'
+  /** A request before `initialize` (code -32002). */
+  | 'notInitialized'
+  /** A request after `shutdown` (code -32600). */
+  | 'shutDown'
   | 'internal';

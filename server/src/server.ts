@@ -6,6 +6,7 @@
 import {
   CodeActionKind,
   DidChangeConfigurationNotification,
+  DidChangeWorkspaceFoldersNotification,
   ShowMessageNotification,
   MessageType,
   TextDocumentSyncKind,
@@ -15,7 +16,6 @@ import {
   type InitializeParams,
   type InitializeResult,
 } from 'vscode-languageserver/node';
-import { fileURLToPath } from 'node:url';
 import { WorkspaceTools } from './agent/workspace-tools.js';
 import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from './completion/inline-completion.js';
 import { queuedCompletionModel } from './completion/queued-completion-model.js';
@@ -28,9 +28,13 @@ import { isEfritError } from './errors.js';
 import { cancel, documentText, endSession, status } from './features/control.js';
 import { applyJob, listCodeActions, resolveCodeAction, runAction } from './features/code-actions.js';
 import { chat, doInstruction } from './features/conversation.js';
+import { createDocumentSync, type DocumentSync, type SyncMethod } from './features/document-sync.js';
 import type { FeatureContext } from './features/feature-context.js';
+import { Lifecycle } from './features/lifecycle.js';
+import { WorkspaceFolders } from './features/workspace-folders.js';
 import { LspJobReporter } from './features/job-reporter.js';
-import { invalidParams, toResponseError } from './features/respond.js';
+import { invalidParams, requireObject, requireString, toResponseError } from './features/respond.js';
+import { isRecord } from './json-shape.js';
 import type { ServerLogger } from './logger.js';
 import { ModelClient } from './model/model-client.js';
 import { UsageMeter } from './model/usage-meter.js';
@@ -46,21 +50,20 @@ export interface ServerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-function workspaceRootsOf(params: InitializeParams): string[] {
-  const uris = params.workspaceFolders?.map((folder) => folder.uri) ?? (params.rootUri !== null && params.rootUri !== undefined ? [params.rootUri] : []);
-  return uris.flatMap((uri) => {
-    try {
-      return uri.startsWith('file:') ? [fileURLToPath(uri)] : [];
-    } catch {
-      return [];
-    }
-  });
+/** What the composition root hands back: the parts the proxy router shares with the server. */
+export interface ServerParts {
+  /** The one copy of every open document. */
+  documents: DocumentStore;
+  /** Applies sync notifications to it, for the proxy router, which sees them first. */
+  sync: DocumentSync;
 }
 
-export function createServer({ connection, logger, version, env = process.env }: ServerOptions): void {
+export function createServer({ connection, logger, version, env = process.env }: ServerOptions): ServerParts {
   let settings: Settings = defaultSettings();
   let capabilities: ClientCapabilities = {};
-  let workspaceRoots: string[] = [];
+  const folders = new WorkspaceFolders(logger);
+  const workspaceRoots = () => folders.paths();
+  const lifecycle = new Lifecycle();
   let toldAboutMissingKey = false;
   const redactor = logger.redactor;
 
@@ -83,7 +86,7 @@ export function createServer({ connection, logger, version, env = process.env }:
   const usage = new UsageMeter();
   const model = new ModelClient(credentials, logger);
   const reporter = new LspJobReporter(connection, () => capabilities.window?.workDoneProgress === true, redactor, logger);
-  const tools = new WorkspaceTools({ roots: () => workspaceRoots, documents, allowSecretFiles: () => settings['agent.allowSecretFiles'] });
+  const tools = new WorkspaceTools({ roots: workspaceRoots, documents, allowSecretFiles: () => settings['agent.allowSecretFiles'] });
   const assistant = new Assistant({
     tools,
     documents,
@@ -94,7 +97,7 @@ export function createServer({ connection, logger, version, env = process.env }:
     reporter,
     logger,
     settings: () => settings,
-    workspaceRoots: () => workspaceRoots,
+    workspaceRoots,
   });
   const completions = new InlineCompletionEngine(
     queuedCompletionModel({ queue, model, usage, settings: () => settings }),
@@ -149,10 +152,15 @@ export function createServer({ connection, logger, version, env = process.env }:
     }
   }
 
-  /** Every request handler: errors become ResponseErrors; a missing key is also said once out loud. */
-  function answer<P, R>(handler: (params: P, token?: CancellationToken) => R | Promise<R>) {
+  /**
+   * Every request handler: refused outside the server's lifetime (before
+   * `initialize`, after `shutdown`) without running; errors become
+   * ResponseErrors; a missing key is also said once out loud.
+   */
+  function answer<P, R>(method: string, handler: (params: P, token?: CancellationToken) => R | Promise<R>) {
     return async (params: P, token?: CancellationToken): Promise<Awaited<R>> => {
       try {
+        lifecycle.checkRequest(method);
         return await handler(params, token);
       } catch (error) {
         if (isEfritError(error) && error.reason === 'noApiKey' && !toldAboutMissingKey) {
@@ -164,10 +172,36 @@ export function createServer({ connection, logger, version, env = process.env }:
     };
   }
 
-  connection.onInitialize((params): InitializeResult => {
+  /**
+   * Every notification handler: dropped before `initialize` (as LSP asks), and
+   * never throwing, since a notification has no answer to carry an error: a
+   * malformed one is logged as a warning and survived.
+   */
+  function heed<P>(method: string, handler: (params: P) => void) {
+    return (params: P): void => {
+      if (!lifecycle.acceptsNotifications()) {
+        logger.debug(`${method} before initialize was dropped.`);
+        return;
+      }
+      try {
+        handler(params);
+      } catch (error) {
+        logger.warn(`${method} could not be handled and was ignored`, error);
+      }
+    };
+  }
+
+  connection.onInitialize((params: InitializeParams): InitializeResult => {
     capabilities = params.capabilities;
-    workspaceRoots = workspaceRootsOf(params);
+    folders.initialize(params);
     useSettings(params.initializationOptions, 'initializationOptions');
+    lifecycle.initialized();
+    // Here, not earlier: the library registers its own handler for folder changes (which reads params.event
+    // unchecked) while it processes initialize, just before this handler runs; this one replaces it.
+    connection.onNotification(
+      DidChangeWorkspaceFoldersNotification.type,
+      heed('workspace/didChangeWorkspaceFolders', (change: unknown) => folders.change(change)),
+    );
     return {
       capabilities: {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
@@ -176,6 +210,8 @@ export function createServer({ connection, logger, version, env = process.env }:
           resolveProvider: true,
         },
         executeCommandProvider: { commands: [...allCommands] },
+        // The agent reads only inside the folders, so it must hear when one is removed.
+        workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
         inlineCompletionProvider: true,
         // Only on request: a completion provider is asked on every keystroke by some clients.
         ...(settings['completion.popup'] ? { completionProvider: {} } : {}),
@@ -184,63 +220,62 @@ export function createServer({ connection, logger, version, env = process.env }:
     };
   });
 
-  connection.onInitialized(() => {
-    if (capabilities.workspace?.didChangeConfiguration?.dynamicRegistration === true) {
-      void connection.client.register(DidChangeConfigurationNotification.type, { section: 'efrit' }).catch(() => undefined);
-    }
-    void pullSettings();
-    if (!model.hasApiKey()) logger.info('No API key yet (ANTHROPIC_API_KEY or efrit.apiKey): model actions will say so when used.');
-  });
+  connection.onInitialized(
+    heed('initialized', () => {
+      if (capabilities.workspace?.didChangeConfiguration?.dynamicRegistration === true) {
+        void connection.client.register(DidChangeConfigurationNotification.type, { section: 'efrit' }).catch(() => undefined);
+      }
+      void pullSettings();
+      if (!model.hasApiKey()) logger.info('No API key yet (ANTHROPIC_API_KEY or efrit.apiKey): model actions will say so when used.');
+    }),
+  );
 
-  connection.onDidChangeConfiguration((params) => {
-    if (capabilities.workspace?.configuration === true) void pullSettings();
-    else useSettings((params?.settings as Record<string, unknown> | null | undefined)?.['efrit'] ?? params?.settings, 'didChangeConfiguration');
-  });
+  connection.onDidChangeConfiguration(
+    heed('workspace/didChangeConfiguration', (params: unknown) => {
+      if (capabilities.workspace?.configuration === true) {
+        void pullSettings();
+        return;
+      }
+      const pushed = isRecord(params) ? params['settings'] : undefined;
+      useSettings(isRecord(pushed) ? (pushed['efrit'] ?? pushed) : pushed, 'didChangeConfiguration');
+    }),
+  );
 
   connection.onShutdown(() => {
+    lifecycle.shutDown();
     queue.cancelWhere(() => true, 'The server is shutting down.');
     memory.dispose();
   });
 
   // The store logs and survives every sync problem itself (unknown document, range outside the text, version going back).
-  // A notification cannot be answered with an error, so a malformed one is logged as a warning and dropped.
-  const uriOf = (params: { textDocument?: { uri?: unknown } } | null | undefined, method: string): string | undefined => {
-    const uri = params?.textDocument?.uri;
-    if (typeof uri === 'string' && uri !== '') return uri;
-    logger.warn(`${method} without textDocument.uri was ignored.`);
-    return undefined;
-  };
-  connection.onDidOpenTextDocument((params) => {
-    documents.open(params?.textDocument);
+  const sync = createDocumentSync(documents, {
+    textDiscarded: (chars) => memory.textDiscarded(chars),
+    changed: (uri) => assistant.documentChanged(uri),
+    closed: (uri) => {
+      sessions.forgetDocument(uri);
+      completions.forget(uri);
+      queue.cancelWhere((job) => job.spec.uri === uri && job.priority === 'background', 'The document was closed.');
+    },
   });
-  connection.onDidChangeTextDocument((params) => {
-    const uri = uriOf(params, 'textDocument/didChange');
-    if (uri === undefined) return;
-    documents.change(uri, params.textDocument.version, params.contentChanges);
-    // Each change leaves the document's previous text behind as garbage.
-    memory.textDiscarded(documents.get(uri)?.text.length ?? 0);
-    assistant.documentChanged(uri);
-  });
-  connection.onDidCloseTextDocument((params) => {
-    const uri = uriOf(params, 'textDocument/didClose');
-    if (uri === undefined) return;
-    const textDocument = { uri };
-    const closedChars = documents.get(uri)?.text.length ?? 0;
-    if (documents.close(textDocument.uri)) memory.textDiscarded(closedChars);
-    sessions.forgetDocument(textDocument.uri);
-    completions.forget(textDocument.uri);
-    assistant.documentChanged(textDocument.uri);
-    queue.cancelWhere((job) => job.spec.uri === textDocument.uri && job.priority === 'background', 'The document was closed.');
-  });
+  const syncHandler = (method: SyncMethod) => heed(method, (params: unknown) => void sync.apply(method, params));
+  connection.onDidOpenTextDocument(syncHandler('textDocument/didOpen'));
+  connection.onDidChangeTextDocument(syncHandler('textDocument/didChange'));
+  connection.onDidCloseTextDocument(syncHandler('textDocument/didClose'));
   connection.onDidSaveTextDocument(() => undefined);
 
-  connection.onCodeAction(answer((params) => listCodeActions(context, params)));
-  connection.onCodeActionResolve(answer((action, token) => resolveCodeAction(context, action, token ?? CancellationToken.None)));
+  connection.onCodeAction(answer('textDocument/codeAction', (params) => listCodeActions(context, params)));
+  connection.onCodeActionResolve(answer('codeAction/resolve', (action, token) => resolveCodeAction(context, action, token ?? CancellationToken.None)));
 
   connection.onExecuteCommand(
-    answer(async (params, token) => {
-      const argument: unknown = params.arguments?.[0];
-      switch (params.command) {
+    answer('workspace/executeCommand', async (raw: unknown, token) => {
+      const params = requireObject(raw, 'workspace/executeCommand');
+      const command = requireString(params, 'command', 'workspace/executeCommand');
+      const commandArguments = params['arguments'];
+      if (commandArguments !== undefined && commandArguments !== null && !Array.isArray(commandArguments)) {
+        throw invalidParams('workspace/executeCommand: "arguments" must be a list.');
+      }
+      const argument: unknown = Array.isArray(commandArguments) ? commandArguments[0] : undefined;
+      switch (command) {
         case Commands.runAction:
           return runAction(context, argument, token);
         case Commands.applyJob:
@@ -256,22 +291,23 @@ export function createServer({ connection, logger, version, env = process.env }:
         case Commands.completionAccepted:
           return completionAccepted(context, argument);
         default:
-          throw invalidParams(`Unknown command "${params.command}"; efrit-lsp offers ${allCommands.join(', ')}.`);
+          throw invalidParams(`Unknown command "${command}"; efrit-lsp offers ${allCommands.join(', ')}.`);
       }
     }),
   );
 
-  connection.languages.inlineCompletion.on(answer((params, token) => inlineCompletion(context, params, token)));
-  connection.onCompletion(answer((params, token) => completionItem(context, params, token)));
-  connection.onRequest(Methods.chat, answer((params: unknown, token) => chat(context, params, token)));
-  connection.onRequest(Methods.do, answer((params: unknown, token) => doInstruction(context, params, token)));
-  connection.onRequest(Methods.status, answer(() => status(context)));
-  connection.onRequest(Methods.cancel, answer((params: unknown) => cancel(context, params)));
-  connection.onRequest(Methods.endSession, answer((params: unknown) => endSession(context, params)));
-  connection.onRequest(Methods.documentText, answer((params: unknown) => documentText(context, params)));
+  connection.languages.inlineCompletion.on(answer('textDocument/inlineCompletion', (params, token) => inlineCompletion(context, params, token)));
+  connection.onCompletion(answer('textDocument/completion', (params, token) => completionItem(context, params, token)));
+  connection.onRequest(Methods.chat, answer(Methods.chat, (params: unknown, token) => chat(context, params, token)));
+  connection.onRequest(Methods.do, answer(Methods.do, (params: unknown, token) => doInstruction(context, params, token)));
+  connection.onRequest(Methods.status, answer(Methods.status, () => status(context)));
+  connection.onRequest(Methods.cancel, answer(Methods.cancel, (params: unknown) => cancel(context, params)));
+  connection.onRequest(Methods.endSession, answer(Methods.endSession, (params: unknown) => endSession(context, params)));
+  connection.onRequest(Methods.documentText, answer(Methods.documentText, (params: unknown) => documentText(context, params)));
 
   logger.attach((level, line) => {
     const type = { error: MessageType.Error, warn: MessageType.Warning, info: MessageType.Info, debug: MessageType.Log }[level];
     void connection.sendNotification('window/logMessage', { type, message: line }).catch(() => undefined);
   });
+  return { documents, sync };
 }

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DoResult } from '../../server/src/protocol.js';
 import { editReply, startHarness, type Harness } from '../support/harness.js';
@@ -142,5 +143,44 @@ describe('efrit/do as a multi-step agent', () => {
       message: expect.stringMatching(/efrit\.agent\.maxSteps \(3\)/),
     });
     expect(fake.requests).toHaveLength(3);
+  });
+
+  it('reads only the workspace folders the client has now: a removed folder is refused, an added one is read', async () => {
+    const docs = await mkdtemp(join(tmpdir(), 'efrit-agent-docs-'));
+    try {
+      await writeFile(join(docs, 'guide.md'), '# Money\nAmounts are stored in cents.\n');
+      harness = await startHarness({ workspaceFolder: workspace });
+      const { client, fake } = harness;
+      const uri = await client.open('src/cart.ts', cartTs);
+      const docsFolder = { uri: pathToFileURL(docs).href, name: 'docs' };
+      const readGuide = async (): Promise<SentBlock> => {
+        fake.queueReplies({ toolUses: [{ name: 'read_file', input: { path: join(docs, 'guide.md') } }] }, { text: 'Done.' });
+        const before = fake.requests.length;
+        await client.request<DoResult>('efrit/do', { instruction: 'read the guide', textDocument: { uri } });
+        return userBlocks(harness as Harness, before + 1)[0] as SentBlock;
+      };
+
+      await client.connection.sendNotification('workspace/didChangeWorkspaceFolders', { event: { added: [docsFolder], removed: [] } });
+      const whileAdded = await readGuide();
+      expect(whileAdded.is_error).toBeFalsy();
+      expect(JSON.stringify(whileAdded.content)).toContain('Amounts are stored in cents.');
+
+      await client.connection.sendNotification('workspace/didChangeWorkspaceFolders', { event: { added: [], removed: [docsFolder] } });
+      const afterRemoval = await readGuide();
+      expect(afterRemoval.is_error).toBe(true);
+      expect(JSON.stringify(afterRemoval.content)).toContain('outside the workspace');
+      expect(JSON.stringify(afterRemoval.content)).not.toContain('stored in cents');
+
+      // A malformed change leaves the folders as they were: the first folder still reads.
+      await client.connection.sendNotification('workspace/didChangeWorkspaceFolders', { event: { added: 'docs', removed: null } });
+      await client.connection.sendNotification('workspace/didChangeWorkspaceFolders', null);
+      fake.queueReplies({ toolUses: [{ name: 'read_file', input: { path: 'src/util/money.ts' } }] }, { text: 'Done.' });
+      const before = fake.requests.length;
+      await client.request<DoResult>('efrit/do', { instruction: 'read the helper', textDocument: { uri } });
+      expect(JSON.stringify(userBlocks(harness, before + 1)[0]?.content)).toContain('toFixed(2)');
+      expect(client.logMessages.some((m) => /didChangeWorkspaceFolders without event/.test(m.message))).toBe(true);
+    } finally {
+      await rm(docs, { recursive: true, force: true });
+    }
   });
 });

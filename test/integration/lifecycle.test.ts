@@ -93,6 +93,53 @@ describe('the LSP lifecycle', () => {
   });
 });
 
+describe('requests outside the server\'s lifetime', () => {
+  const range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+
+  it('refuses every request before initialize with ServerNotInitialized, drops notifications, and calls no model', async () => {
+    harness = await startHarness({ initialize: false });
+    const { client, fake } = harness;
+    const uri = client.uriOf('src/early.ts');
+    // An editor that skips initialize: the document it opens now is not taken.
+    await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'typescript', version: 1, text: 'const early = 1;\n' } });
+    const early: [string, unknown][] = [
+      ['efrit/chat', { message: 'Are you there?' }],
+      ['efrit/do', { instruction: 'Tidy up.', textDocument: { uri } }],
+      ['efrit/status', {}],
+      ['efrit/documentText', { textDocument: { uri } }],
+      ['workspace/executeCommand', { command: 'efrit.chat', arguments: [{ message: 'Hello?' }] }],
+      ['textDocument/codeAction', { textDocument: { uri }, range, context: { diagnostics: [] } }],
+    ];
+    for (const [method, params] of early) {
+      await expect(client.request(method, params), method).rejects.toMatchObject({ code: -32002, data: { reason: 'notInitialized' }, message: expect.stringContaining('initialize') });
+    }
+
+    await client.initialize();
+    await expect(client.request('efrit/documentText', { textDocument: { uri } })).rejects.toMatchObject({ data: { reason: 'documentNotOpen' } });
+    expect(fake.requests).toHaveLength(0);
+    fake.queueReplies({ text: 'Here now.' });
+    expect(await client.request('efrit/chat', { message: 'And now?' })).toMatchObject({ reply: 'Here now.' });
+  });
+
+  it('refuses every request after shutdown with InvalidRequest, calls no model, and still exits 0', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    const uri = await client.open('src/late.ts', 'const late = 1;\n');
+    await client.request('shutdown');
+    for (const [method, params] of [
+      ['efrit/chat', { message: 'Still there?' }],
+      ['efrit/do', { instruction: 'Tidy up.', textDocument: { uri } }],
+      ['efrit/status', {}],
+      ['workspace/executeCommand', { command: 'efrit.runAction', arguments: [{ actionId: 'explain', textDocument: { uri }, range }] }],
+    ] as const) {
+      await expect(client.request(method, params), method).rejects.toMatchObject({ code: -32600, data: { reason: 'shutDown' } });
+    }
+    expect(fake.requests).toHaveLength(0);
+    await client.connection.sendNotification('exit');
+    expect(await client.waitForExit()).toBe(0);
+  });
+});
+
 describe('progress and streaming by client capability', () => {
   it('reports $/progress begin, report and end when the client supports work-done progress', async () => {
     harness = await startHarness();

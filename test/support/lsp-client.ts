@@ -85,6 +85,8 @@ export interface TestClientOptions {
   /** How the client answers `workspace/applyEdit`; default: apply it. */
   onApplyEdit?: (params: ApplyWorkspaceEditParams) => ApplyWorkspaceEditResult | undefined;
   serverArgs?: string[];
+  /** false: start the server but send no initialize (for lifecycle tests); call `initialize()` later. @default true */
+  initialize?: boolean;
 }
 
 export interface ProgressEvent {
@@ -152,16 +154,22 @@ export class TestClient {
       client.rawTraffic.push(text);
     }
     client.listen(options);
-    client.initializeResult = await connection.sendRequest(InitializeRequest.type, {
+    if (options.initialize !== false) await client.initialize(options);
+    return client;
+  }
+
+  /** `initialize` and `initialized`, as an editor sends them on start. */
+  async initialize(options: Pick<TestClientOptions, 'capabilities' | 'initializationOptions'> = {}): Promise<void> {
+    const folderUri = pathToFileURL(this.workspaceFolder).href;
+    this.initializeResult = await this.connection.sendRequest(InitializeRequest.type, {
       processId: process.pid,
-      rootUri: pathToFileURL(workspaceFolder).href,
-      workspaceFolders: [{ uri: pathToFileURL(workspaceFolder).href, name: 'workspace' }],
+      rootUri: folderUri,
+      workspaceFolders: [{ uri: folderUri, name: 'workspace' }],
       capabilities: options.capabilities ?? vscodeCapabilities,
       clientInfo: { name: 'efrit-test-client' },
       initializationOptions: options.initializationOptions ?? null,
     });
-    await connection.sendNotification(InitializedNotification.type, {});
-    return client;
+    await this.connection.sendNotification(InitializedNotification.type, {});
   }
 
   private listen(options: TestClientOptions): void {

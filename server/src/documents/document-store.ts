@@ -89,7 +89,7 @@ export class DocumentStore {
    * applied anyway and resets the journal (older versions are ambiguous now);
    * a range outside the text is reported, clamped to the text and applied.
    */
-  change(uri: string, version: number, changes: readonly ContentChange[]): SyncProblem[] {
+  change(uri: string, rawVersion: unknown, rawChanges: unknown): SyncProblem[] {
     const problems: SyncProblem[] = [];
     const document = this.documents.get(uri);
     if (document === undefined) {
@@ -97,6 +97,16 @@ export class DocumentStore {
       return problems;
     }
     const fromVersion = document.version;
+    if (!Array.isArray(rawChanges)) {
+      this.report(problems, 'malformedChange', `${uri}: didChange without a contentChanges list was ignored.`);
+      return problems;
+    }
+    const changes = rawChanges as readonly ContentChange[];
+    // A version that is not a whole number cannot be ordered: the changes are still the client's text, so they are
+    // applied, as a version that does not increase (the journal starts over).
+    let version = fromVersion;
+    if (typeof rawVersion === 'number' && Number.isSafeInteger(rawVersion)) version = rawVersion;
+    else this.report(problems, 'malformedChange', `${uri}: didChange version ${describeJson(rawVersion)} is not a whole number; the changes were applied at version ${fromVersion}.`);
     const increasing = version > fromVersion;
     if (!increasing) {
       this.report(
@@ -159,6 +169,13 @@ export class DocumentStore {
   onDidClose(listener: CloseListener): () => void {
     this.closeListeners.add(listener);
     return () => this.closeListeners.delete(listener);
+  }
+
+  /** Reports a notification too malformed to reach a document (no uri); returns the problem. */
+  reportMalformed(message: string): SyncProblem[] {
+    const problems: SyncProblem[] = [];
+    this.report(problems, 'malformedChange', message);
+    return problems;
   }
 
   private report(problems: SyncProblem[], kind: SyncProblemKind, message: string): void {
@@ -349,6 +366,16 @@ function clampPosition(textDocument: TextDocument, position: Position, lineCount
 /** Characters on `line`, its line break excluded. */
 function lineLength(textDocument: TextDocument, line: number): number {
   return textDocument.offsetAt({ line, character: endOfLineCharacter }) - textDocument.offsetAt({ line, character: 0 });
+}
+
+/** A short rendering of a value that came as JSON, safe for any content (no coercion of objects). */
+function describeJson(value: unknown): string {
+  try {
+    const text = JSON.stringify(value) ?? 'undefined';
+    return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+  } catch {
+    return typeof value;
+  }
 }
 
 function formatRange(range: Range): string {

@@ -29,7 +29,8 @@ function codeFor(reason: ErrorReason): number {
 
 export function toResponseError(error: unknown, redactor: SecretRedactor, logger: Logger): ResponseError<{ reason: ErrorReason }> {
   if (error instanceof ResponseError) {
-    return new ResponseError(error.code, redactor.redact(error.message), { reason: 'internal' });
+    const reason = (error.data as { reason?: ErrorReason } | undefined)?.reason ?? 'internal';
+    return new ResponseError(error.code, redactor.redact(error.message), { reason });
   }
   if (isEfritError(error)) {
     return new ResponseError(codeFor(error.reason), redactor.redact(error.message), { reason: error.reason });
