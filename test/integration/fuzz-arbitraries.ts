@@ -95,12 +95,28 @@ export const anyValue: fc.Arbitrary<unknown> = fc.anything({
   withSparseArray: true,
   key: fc.oneof(
     fc.string({ maxLength: 8 }),
-    fc.constantFrom('__proto__', 'constructor', 'toString', 'uri', 'range', 'textDocument', 'message', 'sessionId', 'jobId', 'start', 'end', 'line', 'character'),
+    fc.constantFrom('__proto__', 'constructor', 'toString', 'valueOf', 'uri', 'range', 'textDocument', 'message', 'sessionId', 'jobId', 'start', 'end', 'line', 'character', 'version'),
   ),
 });
 
+/**
+ * JSON objects that throw when JavaScript compares, adds or prints them:
+ * `valueOf` and `toString` are ordinary keys in JSON, and a number or a
+ * string there makes `a > b` or `${a}` raise "Cannot convert object to
+ * primitive value".
+ */
+export const hostileObject: fc.Arbitrary<unknown> = fc.constantFrom(
+  { valueOf: 1, toString: 2 },
+  { valueOf: 'x' },
+  { toString: null, valueOf: null },
+  { toJSON: 'x', valueOf: {}, toString: [] },
+  { line: { valueOf: 1, toString: 2 }, character: 0 },
+  { uri: { toString: 1 } },
+);
+
 /** A value of the wrong type for almost any field. */
 export const wrongValue: fc.Arbitrary<unknown> = fc.oneof(
+  hostileObject,
   weirdNumber,
   weirdString,
   fc.boolean(),
@@ -263,6 +279,7 @@ const shapedParams: Record<string, fc.Arbitrary<unknown>> = {
   'efrit/cancel': cancelParams,
   'efrit/endSession': fc.record({ sessionId }, { requiredKeys: [] }),
   'efrit/documentText': fc.record({ textDocument: textDocumentRef }, { requiredKeys: [] }),
+  'textDocument/inlineCompletion': fc.record({ textDocument: textDocumentRef, position, context: usually(fc.record({ triggerKind: usually(fc.integer({ min: 0, max: 3 })) })) }, { requiredKeys: [] }),
 };
 
 const goodLines = goodText.split('\n');
@@ -331,6 +348,11 @@ const validParams: Record<string, fc.Arbitrary<unknown>> = {
   'efrit/cancel': fc.record({ jobId: fc.constant(Placeholder.jobId), sessionId: fc.constant(Placeholder.sessionId) }, { requiredKeys: [] }),
   'efrit/endSession': fc.record({ sessionId: fc.constant(Placeholder.sessionId) }),
   'efrit/documentText': fc.record({ textDocument: goodDocument }),
+  'textDocument/inlineCompletion': fc.record({
+    textDocument: goodDocument,
+    position: goodPosition,
+    context: fc.record({ triggerKind: fc.constantFrom(1, 2) }),
+  }),
 };
 
 /** One change to a valid object: a field (at any depth) replaced by a wrong value, removed, or a stray field added. */
@@ -343,7 +365,7 @@ interface Mutation {
 const mutation: fc.Arbitrary<Mutation> = fc.record({
   at: fc.nat(),
   op: fc.constantFrom('replace', 'replace', 'delete', 'add'),
-  key: fc.oneof(fc.constantFrom('__proto__', 'constructor', 'uri', 'range', 'extra'), fc.string({ maxLength: 6 })),
+  key: fc.oneof(fc.constantFrom('__proto__', 'constructor', 'valueOf', 'toString', 'uri', 'range', 'extra'), fc.string({ maxLength: 6 })),
   value: wrongValue,
 });
 
@@ -371,6 +393,9 @@ export function mutate(valid: unknown, mutations: readonly Mutation[]): unknown 
     const keys = Object.keys(target);
     const key = keys[m.at % Math.max(keys.length, 1)];
     if (m.op === 'add' || key === undefined) {
+      // A named key on an array never reaches the wire (JSON drops it), and `constructor` there breaks the array's own
+      // methods (splice looks up constructor[Symbol.species]).
+      if (Array.isArray(target)) continue;
       Object.defineProperty(target, m.key, { value, enumerable: true, writable: true, configurable: true });
     } else if (m.op === 'delete') {
       if (Array.isArray(target)) target.splice(Number(key), 1);
@@ -459,6 +484,12 @@ export const notificationParams: Record<string, fc.Arbitrary<unknown>> = {
     6,
   ),
   'textDocument/didClose': usually(fc.record({ textDocument: textDocumentRef }, { requiredKeys: [] })),
+  'workspace/didChangeWorkspaceFolders': usually(
+    fc.record(
+      { event: usually(fc.record({ added: usually(fc.array(usually(fc.record({ uri, name: usually(weirdString) })), { maxLength: 2 })), removed: usually(fc.array(usually(fc.record({ uri, name: usually(weirdString) })), { maxLength: 2 })) }), 6) },
+      { requiredKeys: [] },
+    ),
+  ),
   'workspace/didChangeConfiguration': usually(
     fc.record({ settings: fc.oneof(settingsSection, settingsSection.map((efrit) => ({ efrit })), wrongValue) }, { requiredKeys: [] }),
   ),

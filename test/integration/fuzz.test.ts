@@ -209,6 +209,11 @@ describe('fuzzed requests and notifications against one server', () => {
       ].join('\n'),
     );
 
+    // Every malformed request is refused with InvalidParams naming the field, never an internal error; no notification handler throws.
+    expect(tally.internalErrors).toEqual([]);
+    expect([...new Set(handlerFailures)]).toEqual([]);
+    const unhandledNotifications = client.logMessages.filter((m) => /could not be handled and was ignored/.test(m.message)).map((m) => m.message.split('\n')[0]);
+    expect([...new Set(unhandledNotifications)]).toEqual([]);
     // The server survives these (cli.ts logs them), but each is a bug: a promise nobody awaited, or a throw nobody caught.
     const crashes = client.logMessages.filter((m) => /Uncaught exception|Unhandled rejection/.test(m.message));
     expect(crashes.map((m) => m.message.slice(0, 400))).toEqual([]);
@@ -332,6 +337,12 @@ describe('what the fuzzer found', () => {
       ['textDocument/codeAction', { textDocument: { uri }, range, context: { diagnostics: [], only: 'quickfix' } }, 'invalid'],
       ['textDocument/codeAction', { textDocument: { uri }, range: { start: null, end: null }, context: { diagnostics: [] } }, 'invalid'],
       ['codeAction/resolve', { title: 'Efrit: Fix', data: { efrit: 1, actionId: 'fix', uri, range: 'the whole file' } }, 'invalid'],
+      ['codeAction/resolve', { title: 'Efrit: Fix', data: { efrit: 1, actionId: 'fix', uri, range: null } }, 'invalid'],
+      ['codeAction/resolve', { title: 'Efrit: Fix', data: { efrit: 1, actionId: 'fix', uri } }, 'invalid'],
+      ['codeAction/resolve', { title: 'Efrit: Fix', data: { efrit: 1, actionId: 7, uri, range } }, 'invalid'],
+      ['textDocument/inlineCompletion', { textDocument: { uri }, position: { line: 0, character: { valueOf: 1, toString: 2 } } }, 'invalid'],
+      ['workspace/executeCommand', { command: { toString: 1 }, arguments: [] }, 'invalid'],
+      ['workspace/executeCommand', { command: 'efrit.status', arguments: 'all' }, 'invalid'],
       ['workspace/executeCommand', { command: 'efrit.runAction', arguments: [{ actionId: 'explain', textDocument: { uri }, range, diagnostics: [{ message: 'no range' }] }] }, 'invalid'],
     ];
     const wrong: string[] = [];
@@ -370,6 +381,55 @@ describe('what the fuzzer found', () => {
     );
     expect({ unwarned, changed: said.filter((line) => line.startsWith('settings changed:')) }).toEqual({ unwarned: [], changed: [] });
     await expectChatWorks(harness);
+  });
+});
+
+describe('what the fuzzer found, in notifications and language ids', () => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.stop();
+    harness = undefined;
+  });
+
+  /*
+   * JSON may carry `valueOf` and `toString` as ordinary keys; an object with a
+   * number there throws "Cannot convert object to primitive value" the moment
+   * it is compared. didChange compared its version with the document's, so
+   * such a version made the handler throw, and the change was lost.
+   */
+  it('applies a didChange whose version is an object that cannot be compared, and says so', async () => {
+    harness = await startHarness();
+    const { client } = harness;
+    const uri = await client.open('src/fuzz-sample.ts', goodText);
+    const stock = { start: { line: 2, character: 2 }, end: { line: 2, character: 7 } };
+    await client.connection.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version: { valueOf: 1, toString: 2 } },
+      contentChanges: [{ range: stock, text: 'units' }],
+    });
+    await client.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version: 9 }, contentChanges: { text: 'not a list' } });
+    const copy = await client.request<DocumentTextResult>('efrit/documentText', { textDocument: { uri } });
+    expect(copy).toEqual({ uri, version: 1, text: goodText.replace('  stock: number;', '  units: number;') });
+    const said = client.logMessages.map((m) => m.message);
+    expect(said).toContainEqual(expect.stringContaining('version {"valueOf":1,"toString":2} is not a whole number'));
+    expect(said).toContainEqual(expect.stringContaining('without a contentChanges list was ignored'));
+    expect(said.filter((line) => /could not be handled|failed with message/.test(line))).toEqual([]);
+  });
+
+  /*
+   * The comment-or-string check looked the document's languageId up in a plain
+   * object, so a language called "constructor" found Object's constructor
+   * function where a list of comment markers belongs: inline completion
+   * answered -32603 "markers.some is not a function".
+   */
+  it('serves inline completion for a document whose languageId is a name Object.prototype has', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.respondWith(() => ({ text: ' + amount;' }));
+    for (const languageId of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const uri = await client.open(`src/${languageId}.txt`, 'const total = price', languageId);
+      const outcome = await outcomeOf(client.request('textDocument/inlineCompletion', { textDocument: { uri }, position: { line: 0, character: 19 }, context: { triggerKind: 2 } }), 5000);
+      expect(outcome.kind, `${languageId}: ${show(outcome)}`).toBe('result');
+    }
   });
 });
 

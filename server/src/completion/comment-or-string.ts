@@ -27,8 +27,10 @@ const defaultMarkers = ['//'] as const;
 const apostropheIsNotQuote = new Set(['emacs-lisp', 'elisp', 'lisp', 'scheme', 'clojure', 'racket', 'fennel', 'rust', 'ocaml', 'fsharp', 'haskell', 'elm', 'vim']);
 
 export function inCommentOrString(linePrefix: string, languageId: string): boolean {
-  const markers = lineCommentMarkers[languageId] ?? defaultMarkers;
-  const cLike = lineCommentMarkers[languageId] === undefined;
+  // Own keys only: a languageId is the client's string, and "constructor" must not find Object's.
+  const listed = Object.hasOwn(lineCommentMarkers, languageId) ? lineCommentMarkers[languageId] : undefined;
+  const markers = listed ?? defaultMarkers;
+  const cLike = listed === undefined;
   if (cLike && /^\s*(\/\*|\*)/.test(linePrefix)) return true;
   const quotes = languageId === 'vim' ? ["'"] : apostropheIsNotQuote.has(languageId) ? ['"', '`'] : ['"', "'", '`'];
 

@@ -17,7 +17,8 @@ import { EfritError } from '../errors.js';
 import { BuiltinActions, Commands, type ApplyJobArgs, type RunActionArgs, type RunActionResult } from '../protocol.js';
 import type { Job } from '../queue/job-queue.js';
 import { applyPlannedEdit, clientResolvesEdits, workspaceEditFor, type FeatureContext } from './feature-context.js';
-import { awaitJob, invalidParams, optionalDiagnostics, optionalRange, optionalString, requireDocumentUri, requireObject, requireRange, requireString } from './respond.js';
+import { isRecord } from '../json-shape.js';
+import { awaitJob, invalidParams, optionalDiagnostics, optionalString, requireDocumentUri, requireObject, requireRange, requireString } from './respond.js';
 
 /** What a listed action carries for resolve; no empty objects (eglot turns `{}` into null). */
 interface ActionData {
@@ -92,15 +93,11 @@ export function listCodeActions(context: FeatureContext, raw: CodeActionParams):
   return actions;
 }
 
+/** The action's data if it is Efrit's (`efrit: 1`); ours but changed on the way: says which field is wrong. */
 function readActionData(data: unknown): ActionData | undefined {
-  if (typeof data !== 'object' || data === null) return undefined;
-  const candidate = data as Partial<ActionData>;
-  if (candidate.efrit !== 1 || typeof candidate.actionId !== 'string' || typeof candidate.uri !== 'string' || candidate.range === undefined) {
-    return undefined;
-  }
-  // Ours, but changed on the way: say what is wrong rather than fail inside.
-  optionalRange(data as Record<string, unknown>, 'range', 'codeAction/resolve data');
-  return candidate as ActionData;
+  if (!isRecord(data) || data['efrit'] !== 1) return undefined;
+  const what = 'codeAction/resolve data';
+  return { efrit: 1, actionId: requireString(data, 'actionId', what), uri: requireString(data, 'uri', what), range: requireRange(data, 'range', what) };
 }
 
 /** Resolves within the budget, or hands the running job over to `efrit.applyJob`. */
