@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Message, NotificationMessage, RequestMessage, ResponseMessage } from 'vscode-languageserver/node';
+import { DocumentStore } from '../../server/src/documents/document-store.js';
+import { createDocumentSync } from '../../server/src/features/document-sync.js';
 import { memoryLink, type Endpoint } from '../../server/src/proxy/memory-transport.js';
 import { ProxyRouter } from '../../server/src/proxy/router.js';
 
@@ -27,7 +29,14 @@ class Party {
   }
 }
 
+/** efrit-lsp's store, as the server shares it with the router. */
+function sharedDocuments() {
+  const documents = new DocumentStore();
+  return { documents, sync: createDocumentSync(documents) };
+}
+
 function setup() {
+  const shared = sharedDocuments();
   const [editorOuter, editorInner] = memoryLink();
   const [efritOuter, efritInner] = memoryLink();
   const [childOuter, childInner] = memoryLink();
@@ -36,6 +45,7 @@ function setup() {
   const router = new ProxyRouter({
     editor: editorInner,
     efrit: efritInner,
+    documents: shared,
     child: {
       endpoint: childInner,
       label: 'fake-ls',
@@ -44,7 +54,7 @@ function setup() {
     },
     exit: (code) => exits.push(code),
   });
-  return { router, editor: new Party(editorOuter), efrit: new Party(efritOuter), child: new Party(childOuter), exitChild: (reason: string) => exitChild(reason), exits };
+  return { router, editor: new Party(editorOuter), efrit: new Party(efritOuter), child: new Party(childOuter), exitChild: (reason: string) => exitChild(reason), exits, store: shared.documents };
 }
 
 /** A router whose wrapped server can be restarted: each start is a new fake child. */
@@ -58,7 +68,7 @@ function setupWithRestarts(maxRestarts: number) {
     children.push(child);
     return { endpoint: inner, label: 'fake-ls', onExit: (listener: (reason: string) => void) => (child.exit = listener), stop: () => Promise.resolve() };
   };
-  const router = new ProxyRouter({ editor: editorInner, efrit: efritInner, child: startChild(), restartChild: startChild, maxRestarts, exit: () => undefined });
+  const router = new ProxyRouter({ editor: editorInner, efrit: efritInner, documents: sharedDocuments(), child: startChild(), restartChild: startChild, maxRestarts, exit: () => undefined });
   return { router, editor: new Party(editorOuter), efrit: new Party(efritOuter), children };
 }
 
@@ -198,5 +208,40 @@ describe('the proxy router', () => {
     });
     expect(children).toHaveLength(2);
     expect(router.childRunning).toBe(false);
+  });
+
+  it("keeps one copy of each document, efrit-lsp's, and resyncs the wrapped server in full after a change the store had to repair", async () => {
+    const { editor, efrit, child, store } = setup();
+    const uri = 'file:///work/cart.py';
+    const change = (version: number, contentChanges: unknown) => editor.send({ jsonrpc: '2.0', method: 'textDocument/didChange', params: { textDocument: { uri, version }, contentChanges } });
+    editor.send({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'python', version: 1, text: 'total = 1\nprint(total)\n' } } });
+    expect((await child.next((m) => m['method'] === 'textDocument/didOpen'))['params']).toMatchObject({ textDocument: { uri, version: 1 } });
+    expect(store.get(uri)?.text).toBe('total = 1\nprint(total)\n');
+
+    // Taken exactly: the child gets the change as the editor sent it.
+    const exact = [{ range: { start: { line: 0, character: 8 }, end: { line: 0, character: 9 } }, text: '2' }];
+    change(2, exact);
+    expect((await child.next((m) => m['method'] === 'textDocument/didChange'))['params']).toEqual({ textDocument: { uri, version: 2 }, contentChanges: exact });
+
+    // A range past the end, then a change list that is not a list: the store repairs or skips them; the child gets its whole text.
+    change(3, [{ range: { start: { line: 40, character: 0 }, end: { line: 41, character: 0 } }, text: '# end\n' }]);
+    expect((await child.next((m) => m['method'] === 'textDocument/didChange'))['params']).toEqual({
+      textDocument: { uri, version: 3 },
+      contentChanges: [{ text: 'total = 2\nprint(total)\n# end\n' }],
+    });
+    change(4, 'not a list');
+    expect((await child.next((m) => m['method'] === 'textDocument/didChange'))['params']).toEqual({
+      textDocument: { uri, version: 3 },
+      contentChanges: [{ text: 'total = 2\nprint(total)\n# end\n' }],
+    });
+    expect(store.get(uri)?.text).toBe('total = 2\nprint(total)\n# end\n');
+
+    // A change to a document that is not open reaches neither side; efrit-lsp hears of none of them over its link.
+    editor.send({ jsonrpc: '2.0', method: 'textDocument/didChange', params: { textDocument: { uri: 'file:///work/other.py', version: 2 }, contentChanges: exact } });
+    editor.send({ jsonrpc: '2.0', method: 'textDocument/didClose', params: { textDocument: { uri } } });
+    expect((await child.next((m) => m['method'] === 'textDocument/didClose'))['params']).toEqual({ textDocument: { uri } });
+    expect(store.get(uri)).toBeUndefined();
+    expect(child.received.filter((m) => JSON.stringify(m).includes('other.py'))).toEqual([]);
+    expect(efrit.received.filter((m) => (m as { method?: string }).method?.startsWith('textDocument/did'))).toEqual([]);
   });
 });

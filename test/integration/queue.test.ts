@@ -39,6 +39,21 @@ describe('the queue behind every model call', () => {
     expect(client.progress.some((p) => p.value.message === 'queued (1 ahead)')).toBe(true);
   });
 
+  it('remembers a finished edit by its edits, not by the document it was computed on', async () => {
+    harness = await startHarness({ capabilities: eglotCapabilities });
+    const { client, fake } = harness;
+    fake.queueReplies(typoFix);
+    // A 1 MB file: the inventory module followed by a long generated table.
+    const table = Array.from({ length: 20_000 }, (_, i) => `  { sku: 'SKU-${String(i).padStart(6, '0')}', shelf: ${i % 97} },`).join('\n');
+    const uri = await client.open('src/inventory.ts', `${inventoryTs}\nexport const shelves = [\n${table}\n];\n`);
+    await client.executeCommand<RunActionResult>('efrit.runAction', { actionId: 'fix', textDocument: { uri }, range: typoDiagnostic.range, diagnostics: [typoDiagnostic] });
+    const { cache } = await status(client);
+    expect(cache.entries).toBe(1);
+    // The fix is a few dozen characters; the document is a million.
+    expect(cache.bytes).toBeGreaterThan(0);
+    expect(cache.bytes).toBeLessThan(4_096);
+  });
+
   it('shares one model call between identical requests', async () => {
     harness = await startHarness({ capabilities: eglotCapabilities });
     const { client, fake } = harness;

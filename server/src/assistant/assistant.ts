@@ -41,8 +41,8 @@ export interface PlannedEdit {
   uri: string;
   baseVersion: number;
   edits: OffsetEdit[];
-  /** The open document the edit was computed on: a close and re-open makes it another one, even at the same version. */
-  document: TrackedDocument;
+  /** The opening of the document the edit was computed on (`TrackedDocument.openId`): a close and re-open makes another one, even at the same version. */
+  openId: number;
   /** The journal epoch of `baseVersion`: a client going back to old version numbers starts a new one. */
   baseEpoch: number;
 }
@@ -173,7 +173,7 @@ export class Assistant {
         if (proposal === undefined) {
           throw new EfritError('invalidEdit', 'The model answered without an edit; nothing was changed. Try again or rephrase.');
         }
-        return { kind: 'edit', plan: { uri: doc.uri, baseVersion, baseEpoch, edits: proposal.edits, document: doc }, summary: proposal.summary };
+        return { kind: 'edit', plan: { uri: doc.uri, baseVersion, baseEpoch, edits: proposal.edits, openId: doc.openId }, summary: proposal.summary };
       },
     });
     this.actionJobs.add(job);
@@ -241,7 +241,7 @@ export class Assistant {
         sessionId: session.id,
         summary,
         steps: result.steps,
-        plan: proposal === undefined ? null : { uri: doc.uri, baseVersion: base.version, baseEpoch: base.epoch, edits: proposal.edits, document: doc },
+        plan: proposal === undefined ? null : { uri: doc.uri, baseVersion: base.version, baseEpoch: base.epoch, edits: proposal.edits, openId: doc.openId },
       };
     });
   }
@@ -252,7 +252,7 @@ export class Assistant {
    */
   toWorkspaceEdit(plan: PlannedEdit, options: { documentChanges: boolean }): WorkspaceEdit {
     const doc = this.deps.documents.get(plan.uri);
-    if (doc === undefined || doc !== plan.document) {
+    if (doc === undefined || doc.openId !== plan.openId) {
       throw new EfritError('documentNotOpen', `${plan.uri} was closed while Efrit was working; the edit was not applied. Run the action again.`);
     }
     const rebased = rebaseEdits(plan.edits, plan.baseVersion, doc, plan.baseEpoch);

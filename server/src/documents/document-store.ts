@@ -79,7 +79,7 @@ export class DocumentStore {
       this.close(params.uri);
     }
     const textDocument = TextDocument.create(params.uri, params.languageId, params.version, params.text);
-    this.documents.set(params.uri, new OpenDocument(textDocument, new EditJournal(params.version, { limit: this.journalLimit })));
+    this.documents.set(params.uri, new OpenDocument(textDocument, new EditJournal(params.version, { limit: this.journalLimit }), nextOpenId++));
     return problems;
   }
 
@@ -189,12 +189,16 @@ type ProblemReporter = (kind: SyncProblemKind, message: string) => void;
 // Far past any line's end; `offsetAt` clamps it to the end of the line.
 const endOfLineCharacter = Number.MAX_SAFE_INTEGER;
 
+/** Shared by every store in the process, so an id never names two openings. */
+let nextOpenId = 1;
+
 class OpenDocument implements TrackedDocument {
   private sniffedEol: EndOfLine | undefined;
 
   constructor(
     readonly textDocument: TextDocument,
     readonly journal: EditJournal,
+    readonly openId: number,
   ) {}
 
   get uri(): string {

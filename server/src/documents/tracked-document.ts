@@ -12,6 +12,13 @@ export type EndOfLine = '\n' | '\r\n';
 
 export interface TrackedDocument {
   readonly uri: string;
+  /**
+   * Which opening of the document this is, unique in the process: a close and
+   * re-open is another one, even at the same version. What outlives a request
+   * (a planned edit, a remembered result) keeps this, not the document, so it
+   * never holds a closed document's text alive.
+   */
+  readonly openId: number;
   readonly languageId: string;
   readonly version: number;
   /** The whole text; O(1), the string is not copied. */

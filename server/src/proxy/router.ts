@@ -12,18 +12,26 @@
  * and their answers are merged (the wrapped server's actions first).
  * `codeAction/resolve` and `workspace/executeCommand` go to the side that owns
  * the action (`data.efrit === 1`, commands `efrit.*`); `efrit/*` to efrit-lsp;
- * every other request to the wrapped server. Document sync, `initialized`,
- * workspace folders and settings go to both (the `efrit` section is taken out
- * of what the wrapped server sees). `exit` is the router's: the child is
- * stopped, then the process exits.
+ * every other request to the wrapped server. `initialized`, workspace folders
+ * and settings go to both (the `efrit` section is taken out of what the
+ * wrapped server sees). `exit` is the router's: the child is stopped, then
+ * the process exits.
+ *
+ * Documents. There is one copy of each open document in the process:
+ * efrit-lsp's store. The router applies each sync notification to it
+ * directly, in the turn it arrives (so efrit-lsp never sees an older text than
+ * the wrapped server), then forwards it to the wrapped server: as sent when
+ * the store took it exactly, or as the store's whole text when the store had
+ * to repair it (a range past the end, a malformed change), so the two never
+ * drift apart. A full-sync child gets the whole text every time.
  *
  * Crashes. When the wrapped server dies unasked, its pending requests are
  * answered with an error, its diagnostics are cleared in the editor, and it is
  * started again (at most `maxRestarts` times in `restartWindowMs`, as editors'
  * own clients do): initialized with the editor's parameters, given the latest
- * settings, and every open document opened again from the router's copy. In
+ * settings, and every open document opened again from the store. In
  * between, requests for it are answered with an error and its notifications
- * are dropped; the copy keeps following the edits, so nothing is lost.
+ * are dropped; the store keeps following the edits, so nothing is lost.
  */
 import {
   ErrorCodes,
@@ -39,7 +47,9 @@ import {
   type RequestMessage,
   type ResponseMessage,
 } from 'vscode-languageserver/node';
-import { TextDocument } from 'vscode-languageserver-textdocument';
+import type { DocumentStore } from '../documents/document-store.js';
+import type { TrackedDocument } from '../documents/tracked-document.js';
+import type { DocumentSync, SyncMethod } from '../features/document-sync.js';
 import { childSyncKind, mergeInitializeResults } from './capabilities.js';
 import type { Endpoint } from './memory-transport.js';
 
@@ -54,9 +64,17 @@ export interface WrappedEndpoint {
   stop(graceMs: number): Promise<void>;
 }
 
+/** efrit-lsp's documents: the one copy, which the router keeps in sync and reads. */
+export interface ProxyDocuments {
+  documents: Pick<DocumentStore, 'get' | 'uris'>;
+  sync: DocumentSync;
+}
+
 export interface RouterOptions {
   editor: Endpoint;
   efrit: Endpoint;
+  /** efrit-lsp's store, shared: sync notifications are applied to it here, not sent over `efrit`. */
+  documents: ProxyDocuments;
   child: WrappedEndpoint;
   /** Starts the wrapped server again after a crash; without it a crash is final. */
   restartChild?: () => WrappedEndpoint;
@@ -105,8 +123,6 @@ export class ProxyRouter {
   private nextEfritRequest = 0;
   /** The wrapped server's latest diagnostics per document, for code actions asked without them. */
   readonly diagnostics = new Map<string, Diagnostic[]>();
-  /** The router's copy of every open document: to clamp ranges for efrit-lsp, and full text for a full-sync child. */
-  private readonly texts = new Map<string, TextDocument>();
   private readonly log: (message: string) => void;
 
   constructor(private readonly options: RouterOptions) {
@@ -206,8 +222,7 @@ export class ProxyRouter {
       case 'textDocument/didOpen':
       case 'textDocument/didChange':
       case 'textDocument/didClose':
-        this.send('efrit', notification);
-        this.send('child', this.syncForChild(notification));
+        this.sync(notification, notification.method);
         return;
       case 'initialized':
         this.childInitialized = true;
@@ -227,27 +242,37 @@ export class ProxyRouter {
   }
 
   /**
-   * Keeps the router's copy of the text (see `clampForEfrit`), and gives a
-   * full-sync child the whole text: the editor syncs incrementally, as efrit-lsp needs.
+   * Applies a sync notification to the store, then tells the wrapped server
+   * what the store now holds: the notification as sent when the store took it
+   * exactly (and the child syncs incrementally), else the whole text.
    */
-  private syncForChild(notification: NotificationMessage): NotificationMessage {
-    const params = notification.params as { textDocument: { uri: string; languageId?: string; version?: number; text?: string }; contentChanges?: unknown[] };
-    const uri = params?.textDocument?.uri;
-    if (typeof uri !== 'string') return notification;
-    if (notification.method === 'textDocument/didOpen') {
-      this.texts.set(uri, TextDocument.create(uri, params.textDocument.languageId ?? '', params.textDocument.version ?? 0, params.textDocument.text ?? ''));
-      return notification;
+  private sync(notification: NotificationMessage, method: SyncMethod): void {
+    const params = notification.params as { textDocument?: { uri?: unknown } } | undefined;
+    const uri = typeof params?.textDocument?.uri === 'string' ? params.textDocument.uri : undefined;
+    const wasOpen = uri !== undefined && this.options.documents.documents.get(uri) !== undefined;
+    const problems = this.options.documents.sync.apply(method, notification.params);
+    const doc = uri === undefined ? undefined : this.options.documents.documents.get(uri);
+    if (method === 'textDocument/didClose') {
+      if (uri !== undefined) this.diagnostics.delete(uri);
+      if (wasOpen) this.send('child', notification);
+      return;
     }
-    if (notification.method === 'textDocument/didClose') {
-      this.texts.delete(uri);
-      this.diagnostics.delete(uri);
-      return notification;
+    // Not open in the store (a malformed open, a change to an unknown document): the child must not have it either.
+    if (doc === undefined) return;
+    if (method === 'textDocument/didOpen') {
+      this.send('child', problems.length === 0 ? notification : openNotification(doc));
+      return;
     }
-    const doc = this.texts.get(uri);
-    if (doc === undefined) return notification;
-    TextDocument.update(doc, (params.contentChanges ?? []) as Parameters<typeof TextDocument.update>[1], params.textDocument.version ?? doc.version + 1);
-    if (this.childSync !== TextDocumentSyncKind.Full) return notification;
-    return { ...notification, params: { ...params, contentChanges: [{ text: doc.getText() }] } };
+    if (problems.length === 0 && this.childSync !== TextDocumentSyncKind.Full) {
+      this.send('child', notification);
+      return;
+    }
+    if (problems.length > 0) this.log(`proxy: ${doc.uri} was resynced with ${this.child.label} in full after a change efrit-lsp had to repair`);
+    this.send('child', {
+      jsonrpc: '2.0',
+      method: 'textDocument/didChange',
+      params: { textDocument: { uri: doc.uri, version: doc.version }, contentChanges: [{ text: doc.text }] },
+    } as NotificationMessage);
   }
 
   /**
@@ -256,7 +281,7 @@ export class ProxyRouter {
    * refuses such ranges, so what goes to it is clamped to the text.
    */
   private clamp<T extends { range?: Range }>(uri: string | undefined, item: T): T {
-    const doc = uri === undefined ? undefined : this.texts.get(uri);
+    const doc = typeof uri === 'string' ? this.options.documents.documents.get(uri) : undefined;
     if (doc === undefined || item.range === undefined) return item;
     const at = (position: Range['start']) => doc.positionAt(doc.offsetAt(position));
     return { ...item, range: { start: at(item.range.start), end: at(item.range.end) } };
@@ -395,14 +420,10 @@ export class ProxyRouter {
     this.childState = 'running';
     if (this.childInitialized) this.write(child, { jsonrpc: '2.0', method: 'initialized', params: {} } as NotificationMessage);
     if (this.childSettings !== undefined) this.write(child, this.childSettings);
-    for (const doc of this.texts.values()) {
-      this.write(child, {
-        jsonrpc: '2.0',
-        method: 'textDocument/didOpen',
-        params: { textDocument: { uri: doc.uri, languageId: doc.languageId, version: doc.version, text: doc.getText() } },
-      } as NotificationMessage);
-    }
-    this.log(`proxy: ${child.label} restarted; ${this.texts.size} open document(s) opened again`);
+    const { documents } = this.options.documents;
+    const open = documents.uris().flatMap((uri) => documents.get(uri) ?? []);
+    for (const doc of open) this.write(child, openNotification(doc));
+    this.log(`proxy: ${child.label} restarted; ${open.length} open document(s) opened again`);
   }
 
   private childGone(id: Id): ResponseMessage {
@@ -500,4 +521,12 @@ function splitInitializationOptions(request: RequestMessage): [RequestMessage, R
     { ...request, params: { ...params, initializationOptions: rest } },
     { ...request, params: { ...params, initializationOptions: { efrit } } },
   ];
+}
+
+function openNotification(doc: TrackedDocument): NotificationMessage {
+  return {
+    jsonrpc: '2.0',
+    method: 'textDocument/didOpen',
+    params: { textDocument: { uri: doc.uri, languageId: doc.languageId, version: doc.version, text: doc.text } },
+  } as NotificationMessage;
 }

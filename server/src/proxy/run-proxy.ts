@@ -2,7 +2,8 @@
  * `efrit-lsp --stdio --wrap -- <command> [args…]`: the editor's stdio, the
  * wrapped server as a child, and efrit-lsp's own server in-process on an
  * in-memory link, joined by the router. The server itself is the same one
- * `--stdio` runs; it does not know it is wrapped.
+ * `--stdio` runs; only its documents are shared with the router, which keeps
+ * them in sync (see router.ts).
  */
 import { createConnection, ProposedFeatures, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
 import type { ServerLogger } from '../logger.js';
@@ -17,11 +18,12 @@ export function runProxy(command: string, args: readonly string[], logger: Serve
   process.on('exit', () => child.killNow());
   const [routerSide, serverSide] = memoryLink();
   const connection = createConnection(ProposedFeatures.all, serverSide.reader, serverSide.writer);
-  createServer({ connection, logger, version });
+  const { documents, sync } = createServer({ connection, logger, version });
   connection.listen();
   new ProxyRouter({
     editor: { reader: new StreamMessageReader(process.stdin), writer: new StreamMessageWriter(process.stdout) },
     efrit: routerSide,
+    documents: { documents, sync },
     child,
     restartChild: () => {
       child = spawnWrappedServer(command, args);

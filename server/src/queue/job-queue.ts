@@ -85,7 +85,7 @@ export class Job<T = unknown> {
   /** Model attempts made: 1 + retries + preemptions. */
   attempts = 0;
   retries = 0;
-  /** Rough size of the result, for the byte bound on remembered jobs. */
+  /** Rough size of the result (`approximateBytes`), for the byte bound on remembered jobs. */
   resultBytes = 0;
   /** @internal where the job waits: the non-interactive gate, the main queue, or nowhere (running or done). */
   waitingIn: 'gate' | 'main' | 'none' = 'none';
@@ -549,11 +549,17 @@ function withRetryCount(error: EfritError, retries: number): EfritError {
   return new EfritError(error.reason, `${error.message} (gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'})`, error.retryAfterSeconds);
 }
 
-function approximateBytes(value: unknown): number {
-  if (value === undefined) return 0;
-  try {
-    return JSON.stringify(value)?.length ?? 0;
-  } catch {
-    return 1024;
-  }
+/**
+ * Roughly what a result holds, in bytes, without serializing it: strings at
+ * two bytes a character, a little for everything else. Results hold their
+ * edits and texts, never a document, so this is what they keep alive.
+ */
+export function approximateBytes(value: unknown, depth = 0): number {
+  if (typeof value === 'string') return 2 * value.length;
+  if (typeof value !== 'object' || value === null) return 8;
+  // Deeper than any result goes: a cycle or a foreign object is not walked on.
+  if (depth > 8) return 64;
+  let bytes = 16;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) bytes += 8 + approximateBytes(item, depth + 1);
+  return bytes;
 }
