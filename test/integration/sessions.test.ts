@@ -112,4 +112,30 @@ describe('a chat session about a document that keeps changing', () => {
     await client.request<ChatResult>('efrit/chat', { message: 'two', textDocument: { uri }, range, sessionId: first.sessionId });
     expect(blocks(messagesOf(harness, 1)[2])[0]?.text).toContain('orders.py (python) - lines');
   });
+
+  it('keeps no session for a request refused as busy, so a flood of them cannot push the user\'s session out', async () => {
+    harness = await startHarness({ initializationOptions: { queue: { concurrency: 1, maxQueued: 1 }, sessions: { max: 4 } } });
+    const { client, fake } = harness;
+    fake.queueReplies({ text: 'Orders are dataclasses.' });
+    const mine = await client.request<ChatResult>('efrit/chat', { message: 'What are orders?' });
+
+    // One chat holds the only slot (its reply stalls), one waits: the queue is full.
+    fake.respondWith(() => ({ text: 'Still thinking', fault: { kind: 'stall', afterEvents: 2 } }));
+    const running = client.request('efrit/chat', { message: 'Summarise the module.' }).catch((error: unknown) => error);
+    await fake.waitForRequests(2);
+    const waiting = client.request('efrit/chat', { message: 'And the prices?' }).catch((error: unknown) => error);
+    let before = await client.request<StatusResult>('efrit/status', {});
+    while (before.queue.queued < 1) before = await client.request<StatusResult>('efrit/status', {});
+
+    for (let i = 0; i < 12; i++) {
+      await expect(client.request('efrit/chat', { message: `Flood ${i}` })).rejects.toMatchObject({ data: { reason: 'busy' } });
+    }
+    expect((await client.request<StatusResult>('efrit/status', {})).sessions.open).toBe(before.sessions.open);
+
+    await client.request('efrit/cancel', {});
+    await Promise.all([running, waiting]);
+    fake.respondWith(() => ({ text: 'Prices are floats.' }));
+    const next = await client.request<ChatResult>('efrit/chat', { sessionId: mine.sessionId, message: 'And the prices?' });
+    expect(next).toMatchObject({ sessionId: mine.sessionId, reply: 'Prices are floats.' });
+  });
 });

@@ -124,7 +124,21 @@ describe('the job queue', () => {
     const failing = queue.submit({ title: 'fix', priority: 'interactive', key: 'fix@v2', run: async () => Promise.reject(new Error('boom')) });
     await expect(failing.result).rejects.toThrow('boom');
     expect(queue.findByKey('fix@v2')).toBeUndefined();
-    expect(queue.resultCacheStats()).toMatchObject({ entries: 2, hits: 2, misses: 1 });
+    // A failure is no result to reuse: it takes no cache entry, yet its job can still be asked how it ended.
+    expect(queue.resultCacheStats()).toMatchObject({ entries: 1, hits: 2, misses: 1 });
+    expect(queue.get(failing.id)?.state).toBe('failed');
+  });
+
+  it('keeps a run of failures from pushing finished results out of the cache', async () => {
+    const queue = new JobQueue({ finishedLimit: 2 });
+    const kept = [queue.submit({ title: 'fix a', priority: 'interactive', key: 'a', run: async () => 'edit a' }), queue.submit({ title: 'fix b', priority: 'interactive', key: 'b', run: async () => 'edit b' })];
+    await queue.idle();
+    for (let i = 0; i < 100; i++) {
+      const failing = queue.submit({ title: `chat ${i}`, priority: 'interactive', run: async () => Promise.reject(new EfritError('unauthorized', 'The API refused the key (401).')) });
+      await failing.result.catch(() => undefined);
+    }
+    expect(kept.map((job) => queue.findByKey(job.spec.key as string))).toEqual(kept);
+    expect(queue.resultCacheStats().entries).toBe(2);
   });
 
   it('remembers a bounded number of finished jobs', async () => {

@@ -445,6 +445,8 @@ export class Assistant {
         return run(signal, jobId);
       },
     });
+    // Kept only now that the queue took the job: a refused request leaves no session behind.
+    this.deps.sessions.admit(session);
     session.busy = job.result;
     // A new session whose first turn failed was never given to the client (the id rides on the result): drop it.
     job.result.catch(() => {

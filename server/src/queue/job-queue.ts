@@ -188,7 +188,14 @@ export class JobQueue {
   private readonly main: PQueue;
   private readonly gate: PQueue;
   private readonly live = new Map<string, Job>();
+  /** Jobs that succeeded: the result cache behind `findByKey`, and `get` for a result asked for later. */
   private readonly finished: LRUCache<string, Job>;
+  /**
+   * Jobs that failed or were cancelled, kept only so that `get` can still say
+   * how they ended; apart, so that a run of failures never pushes a useful
+   * result out of the cache.
+   */
+  private readonly ended = new LRUCache<string, Job>({ max: 64 });
   private readonly byKey = new Map<string, Job>();
   private readonly clock: QueueClock;
   private timeoutMs: number;
@@ -282,7 +289,7 @@ export class JobQueue {
   }
 
   get(jobId: string): Job | undefined {
-    return this.live.get(jobId) ?? this.finished.get(jobId);
+    return this.live.get(jobId) ?? this.finished.get(jobId) ?? this.ended.get(jobId);
   }
 
   /** The job doing this work, if one is queued, running or finished successfully and remembered. */
@@ -520,7 +527,8 @@ export class JobQueue {
     job.finish(state, value, error, this.clock.now());
     job.resultBytes = approximateBytes(value);
     this.live.delete(job.id);
-    this.finished.set(job.id, job);
+    if (state === 'succeeded') this.finished.set(job.id, job);
+    else this.ended.set(job.id, job);
     const key = job.spec.key;
     if (key !== undefined && state !== 'succeeded' && this.byKey.get(key) === job) this.byKey.delete(key);
     this.pruneKeys();

@@ -84,10 +84,18 @@ export class SessionStore {
     this.cache = next;
   }
 
+  /**
+   * A new session, not yet kept: `admit` keeps it once its first request was
+   * accepted. A request refused on arrival (a full queue) so leaves nothing
+   * behind, and a flood of them cannot push live sessions out of the store.
+   */
   create(): Session {
-    const session: Session = { id: `session-${randomUUID()}`, createdAt: this.now(), messages: [], bytes: 0, busy: undefined, pendingToolResults: [], views: new Map() };
-    this.cache.set(session.id, session);
-    return session;
+    return { id: `session-${randomUUID()}`, createdAt: this.now(), messages: [], bytes: 0, busy: undefined, pendingToolResults: [], views: new Map() };
+  }
+
+  /** Keeps a session made by `create` (a no-op for one already kept). */
+  admit(session: Session): void {
+    if (!this.cache.has(session.id)) this.cache.set(session.id, session);
   }
 
   get(id: string): Session | undefined {
