@@ -69,6 +69,29 @@ describe('efrit/chat', () => {
     expect((await harness.client.request<StatusResult>('efrit/status', {})).sessions.open).toBe(0);
   });
 
+  it('keeps the session usable after replies of unexpected shapes: a stray tool call, an empty answer', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    // Chat offers no tools to use; a gateway or another model may call one anyway, or answer with nothing at all.
+    fake.queueReplies(
+      { text: 'Let me check the file first.', toolUses: [{ name: 'read_file', input: { path: 'stats.py' } }] },
+      { thinking: 'Nothing to add.', text: [] },
+      { text: 'Variance divides by n.' },
+    );
+    const first = await client.request<ChatResult>('efrit/chat', { message: 'What does variance do?' });
+    expect(first.reply).toBe('Let me check the file first.');
+    await client.request<ChatResult>('efrit/chat', { sessionId: first.sessionId, message: 'Anything else?' });
+    const third = await client.request<ChatResult>('efrit/chat', { sessionId: first.sessionId, message: 'In one line?' });
+    expect(third.reply).toBe('Variance divides by n.');
+
+    // Each request was one the API accepts (the fake validates as the API does), the stray call answered as not run.
+    expect(fake.requests.map((r) => r.status)).toEqual([200, 200, 200]);
+    const second = fake.requests[1]?.body.messages as SentMessage[];
+    const answer = (second.at(-1)?.content as { type: string; tool_use_id?: string; is_error?: boolean }[])[0];
+    expect(answer).toMatchObject({ type: 'tool_result', is_error: true });
+    expect(textOf((fake.requests[2]?.body.messages as SentMessage[]).at(-2))).toBe('(no answer)');
+  });
+
   it('ends a session on request, after which it is unknown', async () => {
     harness = await startHarness();
     harness.fake.queueReplies({ text: 'Hello.' });

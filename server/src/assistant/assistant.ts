@@ -5,7 +5,7 @@
  * out through the `JobReporter` the feature layer supplies, and edits come back
  * as `PlannedEdit`s that the feature layer applies.
  */
-import type { ContentBlockParam, MessageParam, TextBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
+import type { ContentBlockParam, MessageParam, TextBlockParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import { LRUCache } from 'lru-cache';
 import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
 import type { Settings } from '../config.js';
@@ -195,6 +195,9 @@ export class Assistant {
       const userMessage = this.userTurn(session, turn === undefined ? [params.message] : [turn.text, params.message]);
       const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'none' } });
       this.commit(session, [userMessage, reply.assistantMessage], turn);
+      // Chat runs no tools, but a reply may carry a tool call anyway (a gateway, another model): the API requires
+      // every call answered before the conversation goes on, so the next turn says it was not run.
+      session.pendingToolResults.push(...reply.toolCalls.map((call) => notRunResult(call.id, 'Not run: tools are not available in chat.')));
       return { sessionId: session.id, reply: reply.text, usage: reply.usage };
     });
   }
@@ -388,7 +391,7 @@ export class Assistant {
       session.views.set(document.view.uri, document.view);
       this.deps.usage.recordDeltaSaving(document.bytesSaved);
     }
-    this.deps.sessions.commitTurn(session, turn);
+    this.deps.sessions.commitTurn(session, turn.map(withContent));
   }
 
   private proposalFrom(reply: ModelReply, context: MatchContext, eol: '\n' | '\r\n', selectionStart: number) {
@@ -486,6 +489,19 @@ export class Assistant {
     );
     return job;
   }
+}
+
+function notRunResult(toolUseId: string, why: string): ToolResultBlockParam {
+  return { type: 'tool_result', tool_use_id: toolUseId, content: why, is_error: true };
+}
+
+/**
+ * The API refuses a history with an empty message in it; a reply with
+ * nothing the history keeps (no text, no tool call) is kept as a note saying so.
+ */
+function withContent(message: MessageParam): MessageParam {
+  const empty = typeof message.content === 'string' ? message.content === '' : message.content.length === 0;
+  return empty ? { role: message.role, content: '(no answer)' } : message;
 }
 
 function isTextOutcome(value: unknown): value is { kind: 'text'; text: string } {
