@@ -195,6 +195,21 @@ describe('DocumentStore', () => {
     expect(doc.eol).toBe('\r\n');
   });
 
+  it('takes the line break from the text as it is now, after a change replaced every line break', () => {
+    const store = new DocumentStore();
+    const crlf = 'def area(r):\r\n    return 3.14159 * r * r\r\n';
+    store.open({ uri: 'file:///work/project/area.py', languageId: 'python', version: 1, text: crlf });
+    const doc = store.get('file:///work/project/area.py') as TrackedDocument;
+    expect(doc.eol).toBe('\r\n');
+    // Select all, paste the same code with Unix line breaks: an incremental change, not a full-text one.
+    const all = { start: { line: 0, character: 0 }, end: { line: doc.lineCount - 1, character: 0 } };
+    store.change(doc.uri, 2, [{ range: all, text: 'def area(r):\n    return 3.14159 * r * r\n' }]);
+    expect(doc.text).not.toContain('\r');
+    expect(doc.eol).toBe('\n');
+    store.change(doc.uri, 3, [{ range: { start: { line: 0, character: 0 }, end: { line: 2, character: 0 } }, text: 'import math\r\nPI = math.pi\r\n' }]);
+    expect(doc.eol).toBe('\r\n');
+  });
+
   it('replaces a document opened twice and tells close listeners', () => {
     const { store } = openGreeter();
     const closed: string[] = [];

@@ -62,6 +62,36 @@ describe('resolving the model’s proposed edits', () => {
     expect(apply(crlf, result.edits)).toContain('export interface Item {\r\n  /** Stock keeping unit. */\r\n  sku: string;');
   });
 
+  it('writes every line break as the document does, whatever mix the model sent', () => {
+    const crlf = inventoryTs.replace(/\n/g, '\r\n');
+    const { context, doc, selectionStart } = setup(crlf);
+    const result = resolveProposedEdits(
+      { summary: '', edits: [{ old_text: 'export interface Item {\r\n  sku: string;', new_text: 'export interface Item {\r  /** Stock keeping unit. */\n  /** Unique. */\r\n  sku: string;' }] },
+      context,
+      doc.eol,
+      selectionStart,
+    );
+    const edited = apply(crlf, result.edits);
+    expect(edited).toContain('export interface Item {\r\n  /** Stock keeping unit. */\r\n  /** Unique. */\r\n  sku: string;');
+    expect(edited.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+
+    const lf = setup();
+    const unix = resolveProposedEdits({ summary: '', edits: [{ old_text: 'export interface Item {', new_text: '/** An item. */\r\nexport interface Item {' }] }, lf.context, lf.doc.eol, lf.selectionStart);
+    expect(apply(inventoryTs, unix.edits)).toContain('/** An item. */\nexport interface Item {');
+    expect(apply(inventoryTs, unix.edits)).not.toContain('\r');
+  });
+
+  it('refuses an edit that would cut a \\r\\n pair in two in a file that mixes line endings', () => {
+    // The first line break is \n, so quotes are matched with \n; further down the file uses \r\n.
+    const mixed = inventoryTs.replace(/\n(?=export function)/g, '\r\n');
+    expect(mixed).toContain('\r\nexport function');
+    const { context, doc, selectionStart } = setup(mixed);
+    expect(doc.eol).toBe('\n');
+    expect(() =>
+      resolveProposedEdits({ summary: '', edits: [{ old_text: '\nexport function lowStock', new_text: ' export function lowStock' }] }, context, doc.eol, selectionStart),
+    ).toThrow(expect.objectContaining({ reason: 'invalidEdit', message: expect.stringMatching(/cut a \\r\\n line break in two/) }));
+  });
+
   it.each([
     [{ summary: 'x', edits: [{ old_text: 'items.sort()', new_text: 'y' }] }, /not in src\/inventory\.ts/],
     [{ summary: 'x', edits: [{ old_text: 'item', new_text: 'y' }] }, /ambiguous: its text occurs at lines/],

@@ -362,6 +362,12 @@ describe('InlineCompletionEngine', () => {
 describe('cleanSuggestion', () => {
   const ctx = { linePrefix: '    return this.items.reduce(', suffixOnLine: '', indent: '    ' };
 
+  it("writes the file's own line breaks, whatever mix the model sent", () => {
+    const reply = '(a, b) => {\r    const sum = a + b;\r\n    return sum;\n  }, 0);';
+    expect(cleanSuggestion(reply, { ...ctx, eol: '\r\n' })).toBe('(a, b) => {\r\n    const sum = a + b;\r\n    return sum;\r\n  }, 0);');
+    expect(cleanSuggestion(reply, { ...ctx, eol: '\n' })).toBe('(a, b) => {\n    const sum = a + b;\n    return sum;\n  }, 0);');
+  });
+
   it('strips Markdown fences', () => {
     expect(cleanSuggestion('```typescript\n(a, b) => a + b, 0);\n```', ctx)).toBe('(a, b) => a + b, 0);');
     expect(cleanSuggestion('```\nfoo()\n```\n', ctx)).toBe('foo()');

@@ -43,6 +43,11 @@ function readRawEdits(input: unknown): { summary: string; edits: RawEdit[] } {
   return { summary, edits: out };
 }
 
+/** True when `offset` lies between the \r and the \n of a line break. */
+function splitsLineBreak(text: string, offset: number): boolean {
+  return offset > 0 && text.charCodeAt(offset - 1) === 13 && text.charCodeAt(offset) === 10;
+}
+
 /** The gutter the excerpt shows ("  12| " or "  12|>"), which a model sometimes copies. */
 const gutter = /^ *\d+\|[ >]?/;
 
@@ -72,7 +77,9 @@ function lineOfWindowOffset(context: MatchContext, offset: number): number {
  */
 export function resolveProposedEdits(input: unknown, context: MatchContext, eol: '\n' | '\r\n', selectionStartOffset: number): ProposedEdits {
   const { summary, edits } = readRawEdits(input);
-  const toDocumentEol = (text: string): string => (eol === '\r\n' ? text.replace(/\r?\n/g, '\r\n') : text);
+  // Every line break the model writes (\n, \r\n or a lone \r) becomes the document's own, so an edit never mixes
+  // styles into a file that has one.
+  const toDocumentEol = (text: string): string => text.replace(/\r\n|\r|\n/g, eol);
   const resolved: OffsetEdit[] = [];
   for (const [index, edit] of edits.entries()) {
     const newText = toDocumentEol(edit.new_text);
@@ -102,7 +109,16 @@ export function resolveProposedEdits(input: unknown, context: MatchContext, eol:
         `The model's edit ${index + 1} is ambiguous: its text occurs at lines ${lines}; nothing was changed. Try again.`,
       );
     }
-    const start = context.windowStartOffset + (found[0] as number);
+    const at = found[0] as number;
+    // Only in a file that mixes line endings can a quote still begin or end inside a \r\n pair; cutting the pair would
+    // leave a lone \r or \n behind, which is a line break of a third kind.
+    if (splitsLineBreak(context.windowText, at) || splitsLineBreak(context.windowText, at + quote.length)) {
+      throw new EfritError(
+        'invalidEdit',
+        `The model's edit ${index + 1} would cut a \\r\\n line break in two (${context.relativePath} mixes line endings); nothing was changed. Try again.`,
+      );
+    }
+    const start = context.windowStartOffset + at;
     resolved.push({ start, end: start + quote.length, newText });
   }
   resolved.sort((a, b) => a.start - b.start || a.end - b.end);

@@ -46,7 +46,8 @@ export function cleanSuggestion(raw: string, ctx: SuggestionContext): string {
   let result = lines.join('\n');
   result = removeSuffixOverlap(result, ctx.suffixOnLine);
   if (result.trim() === '') return '';
-  return ctx.eol === '\r\n' ? result.replace(/\n/g, '\r\n') : result;
+  // Whatever breaks the model wrote, the file's own: never a \r\r\n, never a style the file does not use.
+  return result.replace(/\r\n|\r|\n/g, ctx.eol ?? '\n');
 }
 
 /** The body of a ```fenced``` reply; also a lone opening or closing fence. */

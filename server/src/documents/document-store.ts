@@ -193,8 +193,6 @@ const endOfLineCharacter = Number.MAX_SAFE_INTEGER;
 let nextOpenId = 1;
 
 class OpenDocument implements TrackedDocument {
-  private sniffedEol: EndOfLine | undefined;
-
   constructor(
     readonly textDocument: TextDocument,
     readonly journal: EditJournal,
@@ -218,14 +216,12 @@ class OpenDocument implements TrackedDocument {
   }
 
   get eol(): EndOfLine {
-    if (this.sniffedEol !== undefined) return this.sniffedEol;
-    // Sniffed lazily from the line table rather than by scanning at open, so a
-    // document without any line break costs nothing until it gets one.
+    // Read from the text as it is now, never remembered: a change may replace every line break (a paste over the
+    // whole file), and an edit must not bring the old style back. The line table makes this O(1).
     if (this.lineCount < 2) return '\n';
     const secondLineStart = this.lineStartOffset(1);
     const text = this.text;
-    this.sniffedEol = text.charCodeAt(secondLineStart - 1) === 10 && text.charCodeAt(secondLineStart - 2) === 13 ? '\r\n' : '\n';
-    return this.sniffedEol;
+    return text.charCodeAt(secondLineStart - 1) === 10 && text.charCodeAt(secondLineStart - 2) === 13 ? '\r\n' : '\n';
   }
 
   offsetAt(position: Position): number {
@@ -324,8 +320,6 @@ class OpenDocument implements TrackedDocument {
       suffix++;
     }
     TextDocument.update(this.textDocument, [{ text: newText }], version);
-    // The whole text may have been replaced by text with other line breaks.
-    this.sniffedEol = undefined;
     return { start: prefix, end: oldText.length - suffix, insertedLength: newText.length - prefix - suffix };
   }
 }

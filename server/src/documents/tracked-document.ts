@@ -26,8 +26,8 @@ export interface TrackedDocument {
   /** Lines as the LSP counts them: a trailing line break starts one more, empty, line. */
   readonly lineCount: number;
   /**
-   * The document's line break, sniffed from its first line break (the first
-   * time one exists); `'\n'` until there is one. What Efrit inserts uses it.
+   * The document's line break: its first line break as the text is now;
+   * `'\n'` while there is none. What Efrit inserts uses it.
    */
   readonly eol: EndOfLine;
   readonly textDocument: TextDocument;
