@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { readTextFile } from '../../server/src/agent/workspace-paths.js';
+import { listDirectoryExactly, readTextFile } from '../../server/src/agent/workspace-paths.js';
 import { WorkspaceTools } from '../../server/src/agent/workspace-tools.js';
 import type { ToolOutcome } from '../../server/src/agent/workspace-tools.js';
 import { DocumentStore } from '../../server/src/documents/document-store.js';
@@ -158,13 +158,24 @@ describe('a directory swapped for a symlink while the server reads', () => {
     raceRoot = join(base, 'race-project');
     parking = join(base, 'race-parking');
     await write(join(raceRoot, 'README.md'), '# Racing project\n');
-    await write(join(raceRoot, 'swapped', 'data.txt'), 'needle from inside the workspace\n');
-    await write(join(base, 'race-outside', 'data.txt'), `needle ${outsideMarker}\n`);
+    // Several files, so each listing of the swapped folder offers the search several chances to read through it.
+    for (let n = 1; n <= 5; n++) {
+      await write(join(raceRoot, 'swapped', `data-${n}.txt`), 'needle from inside the workspace\n');
+      await write(join(base, 'race-outside', `data-${n}.txt`), `needle ${outsideMarker}\n`);
+    }
+    await write(join(base, 'race-outside', 'only-outside.txt'), `needle ${outsideMarker}\n`);
     await mkdir(parking, { recursive: true });
     await symlink(join(base, 'race-outside'), join(parking, 'link'));
   });
 
-  it('never returns content from outside the workspace, over 300 reads and 200 searches', { timeout: 120_000 }, async () => {
+  interface Racer {
+    /** Resolves once the racer has swapped the folder a first hundred times. */
+    racing: Promise<void>;
+    /** Stops it and resolves with how many times it swapped. */
+    stop(): Promise<number>;
+  }
+
+  function startRacer(): Racer {
     const racer = spawn(process.execPath, ['-e', racerSource, join(raceRoot, 'swapped'), join(parking, 'real'), join(parking, 'link')], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
@@ -178,14 +189,27 @@ describe('a directory swapped for a symlink while the server reads', () => {
       });
       racer.once('exit', (code) => rejectRacing(new Error(`the racer exited early (code ${code}): ${output}`)));
     });
+    racing.catch(() => undefined);
+    return {
+      racing,
+      stop: async () => {
+        racer.stdin.end();
+        await exited;
+        return Number(/swaps (\d+)/.exec(output)?.[1] ?? 0);
+      },
+    };
+  }
 
+  it('never returns content from outside the workspace, over 300 reads and 200 searches', { timeout: 120_000 }, async () => {
+    const racer = startRacer();
     const leaks: string[] = [];
     const seen = { insideReads: 0, refusedReads: 0, insideMatches: 0 };
+    let swaps = 0;
     try {
-      await racing;
+      await racer.racing;
       const workspace = tools(raceRoot);
       for (let i = 0; i < 300; i++) {
-        const read = await workspace.run('read_file', { path: 'swapped/data.txt' });
+        const read = await workspace.run('read_file', { path: 'swapped/data-1.txt' });
         if (everything(read).includes(outsideMarker)) leaks.push(`read_file #${i}: ${read.content}`);
         else if (read.isError) seen.refusedReads++;
         else seen.insideReads++;
@@ -196,13 +220,32 @@ describe('a directory swapped for a symlink while the server reads', () => {
         else if (search.content.includes('from inside the workspace')) seen.insideMatches++;
       }
     } finally {
-      racer.stdin.end();
-      await exited;
+      swaps = await racer.stop();
     }
     const searchLeaks = leaks.filter((leak) => leak.startsWith('search_workspace')).length;
     expect(leaks, `${leaks.length - searchLeaks} read_file and ${searchLeaks} search_workspace leaks; inside reads ${seen.insideReads}, refused ${seen.refusedReads}, inside matches ${seen.insideMatches}`).toEqual([]);
     // The race really ran alongside the reads (a safety property: how often each side won is not asserted).
-    expect(output).toMatch(/swaps \d+/);
+    expect(swaps).toBeGreaterThanOrEqual(100);
     expect(seen.insideReads + seen.refusedReads).toBe(300);
+  });
+
+  it('never lists the names in the folder outside, over 300 listings', { timeout: 120_000 }, async () => {
+    const racer = startRacer();
+    const listedOutside: number[] = [];
+    let listed = 0;
+    let swaps = 0;
+    try {
+      await racer.racing;
+      for (let i = 0; i < 300; i++) {
+        const entries = await listDirectoryExactly(join(raceRoot, 'swapped'));
+        if (entries === undefined) continue;
+        listed++;
+        if (entries.some((entry) => entry.name === 'only-outside.txt')) listedOutside.push(i);
+      }
+    } finally {
+      swaps = await racer.stop();
+    }
+    expect(listedOutside, `listings ${listedOutside.join(', ')} showed the outside folder (${listed} of 300 listed)`).toEqual([]);
+    expect(swaps).toBeGreaterThanOrEqual(100);
   });
 });
