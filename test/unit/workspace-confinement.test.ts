@@ -120,6 +120,27 @@ describe('hard links', () => {
   });
 });
 
+describe('reading and listing decide on what was opened', () => {
+  it('reads a file and lists a folder at their canonical paths', async () => {
+    expect(await readTextFile(join(root, 'src', 'cart.ts'), { maxFileBytes: 1024, displayPath: 'src/cart.ts' })).toMatchObject({ kind: 'text' });
+    const entries = await listDirectoryExactly(join(root, 'src'));
+    expect(entries?.map((entry) => entry.name)).toContain('cart.ts');
+  });
+
+  it('refuses a path that goes through a symlinked folder, as a swapped one would', async () => {
+    const through = join(root, 'linked-outside');
+    await symlink(outside, through);
+    try {
+      const read = await readTextFile(join(through, 'shared-with-project.txt'), { maxFileBytes: 1024, displayPath: 'linked-outside/shared-with-project.txt' });
+      expect(read).toMatchObject({ kind: 'refused', cause: 'pathChanged' });
+      expect(JSON.stringify(read)).not.toContain(outsideMarker);
+      expect(await listDirectoryExactly(through)).toBeUndefined();
+    } finally {
+      await rm(through);
+    }
+  });
+});
+
 describe('a directory swapped for a symlink while the server reads', () => {
   // A separate process, so the swaps happen truly in parallel with the
   // server's event loop and its thread pool. It keeps `swapped` flipping
