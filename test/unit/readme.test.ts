@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { secretFilesMarkdown } from '../../server/src/agent/workspace-secrets.js';
 import { settingsTableMarkdown } from '../../server/src/settings-table.js';
 import { repoRoot } from '../support/lsp-client.js';
 
@@ -9,6 +10,10 @@ describe('the README', () => {
 
   it('carries the settings table generated from the schema (node dist/scripts/settings-table.js)', () => {
     expect(readme).toContain(settingsTableMarkdown());
+  });
+
+  it('carries the list of secret-looking files the agent refuses, generated from the one list (node dist/scripts/secret-files-table.js)', () => {
+    expect(readme).toContain(secretFilesMarkdown());
   });
 
   it('shows the two commands a newcomer runs', () => {

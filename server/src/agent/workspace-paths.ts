@@ -8,12 +8,20 @@
  * does not. A refusal for "outside the workspace" reads the same whether the
  * file exists or not, so the tools cannot be used to probe the disk.
  *
- * Reading is the only thing done here, and only after the checks: opened by
- * its real path with O_NOFOLLOW (a symlink swapped in after the check is not
- * followed) and O_NONBLOCK (a FIFO cannot hang the server).
+ * Reading is decided again on the opened file, because a path can change
+ * between the check and the open (a folder on it swapped for a symlink by
+ * another process): a file is read only if the kernel opened exactly the
+ * checked canonical path, and only if it has no other name (a hard link's
+ * other names may be outside the workspace, or a secret file, and nothing
+ * says where they are). Opened with O_NOFOLLOW, and O_NONBLOCK so a FIFO
+ * cannot hang the server.
+ *
+ * Everything here is plain `node:fs`, so it works the same in a worker thread.
  */
 import { constants } from 'node:fs';
-import { open, realpath, stat } from 'node:fs/promises';
+import type { BigIntStats, Dirent } from 'node:fs';
+import { lstat, open, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { looksSecret } from './workspace-secrets.js';
@@ -81,7 +89,8 @@ export async function locate(requested: string, roots: readonly WorkspaceRoot[],
     if (realPath !== undefined) {
       const root = containingRoot(realPath, roots, (r) => r.realPath);
       if (root === undefined) continue;
-      return secretCheck({ kind: 'inside', root, lexicalPath: candidate, realPath, displayPath: displayPathIn(root, candidate, realPath, roots) }, options);
+      const located = secretCheck({ kind: 'inside', root, lexicalPath: candidate, realPath, displayPath: displayPathIn(root, candidate, realPath, roots) }, options);
+      return located.kind === 'inside' ? hardLinkCheck(located, realPath) : located;
     }
     const root = containingRoot(candidate, roots, (r) => r.realPath) ?? containingRoot(candidate, roots, (r) => r.path);
     if (root !== undefined && missingInside === undefined) {
@@ -129,7 +138,7 @@ export async function realpathOrUndefined(path: string): Promise<string | undefi
   }
 }
 
-export type ReadRefusalCause = 'directory' | 'notRegularFile' | 'tooBig' | 'binary' | 'unreadable';
+export type ReadRefusalCause = 'directory' | 'notRegularFile' | 'tooBig' | 'binary' | 'hardLinked' | 'pathChanged' | 'unreadable';
 
 export type FileRead =
   | { readonly kind: 'text'; readonly text: string; readonly bytes: number }
@@ -141,25 +150,41 @@ export interface ReadLimits {
   displayPath: string;
 }
 
-/** Reads a located file (by its real path) as UTF-8 text, refusing directories, binaries and big files. */
+/**
+ * Reads the file at `realPath` as UTF-8 text, refusing directories,
+ * binaries, big files and hard-linked files.
+ *
+ * `realPath` is the canonical path the caller checked (inside a workspace
+ * folder, not secret-looking). The file is read only if it is still the one
+ * at exactly that path once opened, so a check made earlier on the path
+ * cannot be raced: a folder on the way swapped for a symlink makes the kernel
+ * open another path, and that is refused before anything about the file is
+ * looked at.
+ */
 export async function readTextFile(realPath: string, limits: ReadLimits): Promise<FileRead> {
   const { displayPath, maxFileBytes } = limits;
-  let handle;
+  let handle: FileHandle | undefined;
   try {
-    const stats = await stat(realPath);
-    if (stats.isDirectory()) {
+    // Looked at before opening, without following a link: opening a device
+    // can have side effects, and a directory is refused with a hint.
+    const before = await lstat(realPath);
+    if (before.isDirectory()) {
       return refusedRead(
         'directory',
         `${displayPath} is a directory, not a file. To find files in it, use search_workspace with glob "${displayPath.replace(/\/$/, '')}/**"; list_documents shows the files open in the editor.`,
       );
     }
-    if (!stats.isFile()) return refusedRead('notRegularFile', `${displayPath} is not a regular file (a device, socket or pipe), so it cannot be read.`);
-    if (stats.size > maxFileBytes) return refusedRead('tooBig', tooBigMessage(displayPath, stats.size, maxFileBytes));
-    handle = await open(realPath, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
-    // Checked again on the open file: the path may have been swapped since.
-    const opened = await handle.stat();
+    if (before.isSymbolicLink()) return pathChangedRead(displayPath);
+    if (!before.isFile()) return refusedRead('notRegularFile', `${displayPath} is not a regular file (a device, socket or pipe), so it cannot be read.`);
+    handle = await open(realPath, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0));
+    const opened = await handle.stat({ bigint: true });
+    // First, so nothing about a file outside (not even its size) is told.
+    if (!(await isOpenedAt(handle, opened, realPath))) return pathChangedRead(displayPath);
     if (!opened.isFile()) return refusedRead('notRegularFile', `${displayPath} is not a regular file, so it cannot be read.`);
-    const buffer = Buffer.alloc(Math.min(opened.size, maxFileBytes) + 1);
+    if (opened.nlink > 1n) return refusedRead('hardLinked', hardLinkMessage(displayPath, opened.nlink));
+    const size = Number(opened.size);
+    if (size > maxFileBytes) return refusedRead('tooBig', tooBigMessage(displayPath, size, maxFileBytes));
+    const buffer = Buffer.alloc(Math.min(size, maxFileBytes) + 1);
     let length = 0;
     while (length < buffer.length) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
@@ -178,6 +203,33 @@ export async function readTextFile(realPath: string, limits: ReadLimits): Promis
   }
 }
 
+/**
+ * Lists the folder at the canonical path `realPath`, or answers undefined if
+ * the folder opened is not the one at exactly that path (a folder on the way
+ * was swapped for a symlink) or cannot be read. A walk that lists through
+ * this never sees the names in a folder outside the workspace.
+ */
+export async function listDirectoryExactly(realPath: string): Promise<Dirent[] | undefined> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(realPath, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+    const opened = await handle.stat({ bigint: true });
+    if (!opened.isDirectory()) return undefined;
+    const kernelPath = await kernelPathOf(handle);
+    if (kernelPath !== undefined) {
+      if (kernelPath !== realPath) return undefined;
+      // Listed through the open descriptor, so what is listed is what was checked.
+      return await readdir(procFdPath(handle), { withFileTypes: true });
+    }
+    const entries = await readdir(realPath, { withFileTypes: true });
+    return (await stillAt(realPath, opened)) ? entries : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
 /** Git's test: a NUL byte in the first 8 KB means binary. */
 export function isBinary(bytes: Uint8Array): boolean {
   return bytes.subarray(0, 8192).includes(0);
@@ -187,6 +239,49 @@ export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} bytes`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/**
+ * Whether the open file is the one at exactly `realPath`. On Linux the kernel
+ * says which path it opened (`/proc/self/fd`), which no later swap changes.
+ * Elsewhere the path is resolved again around a look at what is there now,
+ * and that must be the same file: weaker, since a swap that lasts only
+ * during that look is not seen.
+ */
+async function isOpenedAt(handle: FileHandle, opened: BigIntStats, realPath: string): Promise<boolean> {
+  const kernelPath = await kernelPathOf(handle);
+  if (kernelPath !== undefined) return kernelPath === realPath;
+  return stillAt(realPath, opened);
+}
+
+/** The path the kernel opened for `handle`, or undefined where the system does not tell (no procfs). */
+async function kernelPathOf(handle: FileHandle): Promise<string | undefined> {
+  try {
+    return await readlink(procFdPath(handle));
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+}
+
+function procFdPath(handle: FileHandle): string {
+  return `/proc/self/fd/${handle.fd}`;
+}
+
+async function stillAt(realPath: string, opened: BigIntStats): Promise<boolean> {
+  if ((await realpathOrUndefined(realPath)) !== realPath) return false;
+  const now = await lstat(realPath, { bigint: true }).catch(() => undefined);
+  if (now === undefined || now.dev !== opened.dev || now.ino !== opened.ino) return false;
+  return (await realpathOrUndefined(realPath)) === realPath;
+}
+
+function hardLinkMessage(displayPath: string, names: number | bigint): string {
+  return `${displayPath} is a hard link (the file has ${names} names on disk), and its other names may be outside the workspace or secret files, so it is not read. If the user needs it read, they can replace it with a copy.`;
+}
+
+function pathChangedRead(displayPath: string): FileRead {
+  return refusedRead('pathChanged', `${displayPath} changed while it was being opened (a folder on its path was replaced, e.g. by a symlink), so it was not read. Try again if it should be there.`);
 }
 
 function tooBigMessage(displayPath: string, size: number, maxFileBytes: number): string {
@@ -240,6 +335,13 @@ function secretCheck(located: Located, options: LocateOptions): Located {
     );
   }
   return located;
+}
+
+/** An early, clear refusal; the read decides again on the open file, in case a link appears in between. */
+async function hardLinkCheck(located: Located & { kind: 'inside' }, realPath: string): Promise<Located> {
+  const stats = await lstat(realPath).catch(() => undefined);
+  if (stats === undefined || !stats.isFile() || stats.nlink <= 1) return located;
+  return refused(hardLinkMessage(located.displayPath, stats.nlink));
 }
 
 function outsideMessage(requested: string, roots: readonly WorkspaceRoot[]): string {
