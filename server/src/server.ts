@@ -28,6 +28,7 @@ import { isEfritError } from './errors.js';
 import { cancel, documentText, endSession, status } from './features/control.js';
 import { applyJob, listCodeActions, resolveCodeAction, runAction } from './features/code-actions.js';
 import { chat, doInstruction } from './features/conversation.js';
+import { relativePathOf } from './context/capture-context.js';
 import { createDocumentSync, type DocumentSync, type SyncMethod } from './features/document-sync.js';
 import type { FeatureContext } from './features/feature-context.js';
 import { Lifecycle } from './features/lifecycle.js';
@@ -108,7 +109,11 @@ export function createServer({ connection, logger, version, env = process.env }:
       skipInCommentsAndStrings: settings['completion.skipInCommentsAndStrings'],
       skipRefusedSpots: settings['completion.skipRefusedSpots'],
     }),
-    { getDocument: (uri) => documents.get(uri), onError: (error) => logger.debug('inline completion failed', error) },
+    {
+      getDocument: (uri) => documents.get(uri),
+      onError: (error) => logger.debug('inline completion failed', error),
+      displayPath: (uri) => relativePathOf(uri, workspaceRoots()),
+    },
   );
   const context: FeatureContext = {
     completions,

@@ -51,6 +51,22 @@ describe('inline completion (ghost text)', () => {
     expect(client.streams).toEqual([]);
   });
 
+  it('names files relative to the workspace in the prompt, never by their absolute path', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.respondWith(() => ({ text: 'order.unitPrice * order.quantity;' }));
+    // Typing in one file, then in another: the first goes along with the second's prompt as a recent snippet.
+    const helper = await client.open('src/format.ts', 'export const currency = "EUR";\nexport const rate = ');
+    await complete(client, helper, { line: 1, character: 'export const rate = '.length });
+    const uri = await client.open('src/pricing.ts', pricing);
+    await complete(client, uri, { line: positionOf(pricing, '  return ').line, character: '  return '.length });
+
+    const sent = JSON.stringify(fake.requests.at(-1)?.body);
+    expect(sent).toContain('File: src/pricing.ts (typescript)');
+    expect(sent).toContain('File: src/format.ts (typescript)');
+    expect(sent).not.toContain(client.workspaceFolder);
+  });
+
   it('reuses the suggestion when the user types its beginning, without a new model call', async () => {
     harness = await startHarness();
     const { client, fake } = harness;

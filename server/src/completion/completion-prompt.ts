@@ -36,7 +36,7 @@ export interface RecentSnippet {
 
 export interface CompletionPrompt {
   languageId: string;
-  /** The document's path (from its uri) for the header; the uri itself if it is not a file uri. */
+  /** The document's name for the header: relative to the workspace (the uri itself if it is not a file uri). */
   path: string;
   /** The prefix window up to the start of the cursor's line: stable while typing on one line. */
   prefixHead: string;
@@ -59,6 +59,7 @@ export function buildCompletionPrompt(
   position: Position,
   budget: PromptBudget,
   recentSnippets: readonly RecentSnippet[] = [],
+  path: string = pathOfUri(doc.uri),
 ): CompletionPrompt {
   const text = doc.text;
   const cursor = doc.offsetAt(position);
@@ -84,7 +85,7 @@ export function buildCompletionPrompt(
     if (lastBreak > 0) suffix = suffix.slice(0, lastBreak + 1);
   }
 
-  return { languageId: doc.languageId, path: pathOfUri(doc.uri), prefixHead, prefixLine, suffix, recentSnippets: [...recentSnippets] };
+  return { languageId: doc.languageId, path, prefixHead, prefixLine, suffix, recentSnippets: [...recentSnippets] };
 }
 
 export function pathOfUri(uri: string): string {

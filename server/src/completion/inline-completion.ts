@@ -92,6 +92,11 @@ export interface InlineCompletionDeps {
   getDocument?(uri: string): TrackedDocument | undefined;
   /** A model failure other than cancellation (the request still answers []). */
   onError?(error: unknown): void;
+  /**
+   * How a document is named in the prompt: relative to the workspace, so the
+   * prompt never carries the user's absolute paths. @default the URI's path
+   */
+  displayPath?(uri: string): string;
 }
 
 export interface InlineCompletionItem {
@@ -308,7 +313,7 @@ export class InlineCompletionEngine {
       this.callTimes.push(callNow);
 
       const followingStart = cursor.line + 1 < doc.lineCount ? doc.lineStartOffset(cursor.line + 1) : text.length;
-      const call = this.startCall(uri, buildCompletionPrompt(doc, cursor, options, this.recentSnippets(uri)), { version, offset, before, after, key }, {
+      const call = this.startCall(uri, buildCompletionPrompt(doc, cursor, options, this.recentSnippets(uri), this.displayPath(uri)), { version, offset, before, after, key }, {
         linePrefix,
         suffixOnLine,
         followingText: text.slice(followingStart, followingStart + 400),
@@ -391,6 +396,10 @@ export class InlineCompletionEngine {
     return last.text.slice(typed.length);
   }
 
+  private displayPath(uri: string): string {
+    return this.deps.displayPath?.(uri) ?? pathOfUri(uri);
+  }
+
   private recentSnippets(currentUri: string): RecentSnippet[] {
     const getDocument = this.deps.getDocument;
     if (getDocument === undefined) return [];
@@ -404,7 +413,7 @@ export class InlineCompletionEngine {
       const first = Math.max(0, line - recentLinesAround);
       const last = Math.min(other.lineCount - 1, line + recentLinesAround);
       const text = other.text.slice(other.lineStartOffset(first), other.lineEndOffset(last)).trimEnd();
-      if (text.trim() !== '') snippets.push({ path: pathOfUri(uri), languageId: other.languageId, text });
+      if (text.trim() !== '') snippets.push({ path: this.displayPath(uri), languageId: other.languageId, text });
     }
     return snippets;
   }
