@@ -1,5 +1,5 @@
 /**
- * The custom part of the wire contract (shared/PROTOCOL.md), declared once.
+ * The custom part of the wire contract (docs/protocol.md), declared once.
  * The server registers these names and the VS Code client imports them, so a
  * renamed method cannot silently break a client. Plain types only: this file
  * must stay importable without pulling in the server.

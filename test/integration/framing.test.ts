@@ -12,7 +12,6 @@ import { frame, frameJson, RawServer, type RawMessage } from './fuzz-raw-lsp.js'
 
 const methodNotFound = -32601;
 const invalidParams = -32602;
-const internalError = -32603;
 /** LSP `RequestCancelled`. */
 const requestCancelled = -32800;
 /** `window/logMessage` type for errors. */
@@ -129,19 +128,16 @@ describe('requests the server cannot serve as sent', () => {
     expectError(await server.request('efrit/chat', 'hello'), invalidParams, /expected an object of parameters/);
     expectError(await server.request('efrit/endSession', 42), invalidParams, /expected an object of parameters/);
     expectError(await server.request('efrit/documentText', { textDocument: 'file:///x.ts' }), invalidParams, /"textDocument" must be \{ uri: string \}/);
-    expectError(await server.request('workspace/executeCommand', { command: 42, arguments: 'nope' }), invalidParams, /Unknown command "42"/);
+    expectError(await server.request('workspace/executeCommand', { command: 42, arguments: 'nope' }), invalidParams, /"command" must be a non-empty string/);
+    expectError(await server.request('workspace/executeCommand', { command: 'efrit.status', arguments: 'nope' }), invalidParams, /"arguments" must be a list/);
     // By position for a custom method: vscode-jsonrpc spreads the array into the handler's arguments, so the first element is the params.
     expect((await server.request('efrit/endSession', [{ sessionId: 'no-such-session' }])).result).toEqual({ ended: false });
     expectError(await server.request('efrit/endSession', ['no-such-session']), invalidParams, /expected an object/);
     // efrit/status takes no parameters and ignores whatever comes.
     expect((await server.request('efrit/status', 'whatever')).error).toBeUndefined();
 
-    // A codeAction whose params are not an object gets an error too. It is an
-    // internal error today (the handler reads params.textDocument.uri
-    // unchecked); see the failing test in fuzz.test.ts for the fix.
-    const bare = await server.request('textDocument/codeAction', 'str');
-    expect([invalidParams, internalError]).toContain(bare.error?.code);
-    expect(typeof bare.error?.message).toBe('string');
+    // A codeAction whose params are not an object gets InvalidParams too.
+    expectError(await server.request('textDocument/codeAction', 'str'), invalidParams, /expected an object of parameters/);
     await expectStatusAnswered(server);
   });
 });

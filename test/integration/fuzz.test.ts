@@ -360,7 +360,7 @@ describe('what the fuzzer found', () => {
    * applySettings (server/src/config.ts) tests `key in settingsSchema`, which
    * is true for "constructor", "toString", "hasOwnProperty", "__proto__"…,
    * inherited from Object.prototype. Such a key is then taken as a setting:
-   * no "unknown setting" warning (PROTOCOL.md: unknown keys are ignored with
+   * no "unknown setting" warning (docs/protocol.md: unknown keys are ignored with
    * a warning), checkValue finds no type to check (spec.type is undefined),
    * the value is stored on the settings object and "settings changed:
    * constructor" is logged; "__proto__" replaces the settings object's

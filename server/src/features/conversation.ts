@@ -1,7 +1,7 @@
 /**
  * `efrit/chat` and `efrit/do` (and their `efrit.chat` / `efrit.do` command
  * twins): parameters checked, the domain asked, the answer shaped per
- * PROTOCOL.md. Text streams out through `efrit/stream` while the job runs.
+ * docs/protocol.md. Text streams out through `efrit/stream` while the job runs.
  */
 import type { CancellationToken } from 'vscode-languageserver/node';
 import { toUsageSummary } from '../model/usage-meter.js';
