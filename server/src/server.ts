@@ -10,6 +10,7 @@ import {
   MessageType,
   TextDocumentSyncKind,
   CancellationToken,
+  ExecuteCommandRequest,
   type ClientCapabilities,
   type Connection,
   type InitializeParams,
@@ -198,7 +199,7 @@ export function createServer({ connection, logger, version, env = process.env }:
   });
 
   connection.onShutdown(() => {
-    queue.cancelWhere(() => true, 'The server is shutting down.');
+    queue.cancelWhere(() => true, 'The server is shutting down.', 'shuttingDown');
     memory.dispose();
   });
 
@@ -229,26 +230,32 @@ export function createServer({ connection, logger, version, env = process.env }:
     if (documents.close(textDocument.uri)) memory.textDiscarded(closedChars);
     sessions.forgetDocument(textDocument.uri);
     completions.forget(textDocument.uri);
+    // Before documentChanged, which would end the same prefetches as merely outdated.
+    queue.cancelWhere((job) => job.spec.uri === textDocument.uri && job.priority === 'background', 'The document was closed.', 'documentClosed');
     assistant.documentChanged(textDocument.uri);
-    queue.cancelWhere((job) => job.spec.uri === textDocument.uri && job.priority === 'background', 'The document was closed.');
   });
   connection.onDidSaveTextDocument(() => undefined);
 
   connection.onCodeAction(answer((params) => listCodeActions(context, params)));
   connection.onCodeActionResolve(answer((action, token) => resolveCodeAction(context, action, token ?? CancellationToken.None)));
 
-  connection.onExecuteCommand(
+  // onRequest, not onExecuteCommand: that one takes workDoneToken out of the params (into a progress reporter
+  // of its own), and the token is the request's stream identity here.
+  connection.onRequest(
+    ExecuteCommandRequest.type,
     answer(async (params, token) => {
       const argument: unknown = params.arguments?.[0];
+      // ExecuteCommandParams' own workDoneToken, beside the one an argument may carry.
+      const commandToken: unknown = params.workDoneToken;
       switch (params.command) {
         case Commands.runAction:
-          return runAction(context, argument, token);
+          return runAction(context, argument, token, commandToken);
         case Commands.applyJob:
-          return applyJob(context, argument, token);
+          return applyJob(context, argument, token, commandToken);
         case Commands.chat:
-          return chat(context, argument, token);
+          return chat(context, argument, token, commandToken);
         case Commands.do:
-          return doInstruction(context, argument, token);
+          return doInstruction(context, argument, token, commandToken);
         case Commands.cancel:
           return cancel(context, argument);
         case Commands.status:
