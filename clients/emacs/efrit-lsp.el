@@ -323,18 +323,31 @@ must see the current text before any request about it."
   (efrit-lsp--lines (line-number-at-pos beg)
                     (line-number-at-pos (max beg (1- end)))))
 
-(defun efrit-lsp--error-message (error)
-  "A one-line message for the JSON-RPC ERROR object (a plist)."
-  (let ((message (plist-get error :message))
-        (code (plist-get error :code)))
-    (cond ((eql code -32800) "cancelled")
-          ((and (stringp message) (not (string-empty-p message))) message)
-          (t (format "the server failed (code %s)" code)))))
+(defconst efrit-lsp--request-cancelled -32800
+  "LSP RequestCancelled: the answer to our own $/cancelRequest only.")
+
+(defconst efrit-lsp--server-cancelled -32802
+  "LSP ServerCancelled: the server ended the request's job.
+Its `data.reason' says why: \"cancelled\" for efrit/cancel (the user's
+own doing), else \"superseded\", \"sessionEnded\", \"shuttingDown\", ….")
 
 (defun efrit-lsp--error-reason (error)
   "The `data.reason' of the JSON-RPC ERROR object, or nil."
   (let ((data (plist-get error :data)))
     (and (listp data) (plist-get data :reason))))
+
+(defun efrit-lsp--error-message (error)
+  "A one-line message for the JSON-RPC ERROR object (a plist)."
+  (let ((message (plist-get error :message))
+        (code (plist-get error :code)))
+    (cond ((or (eql code efrit-lsp--request-cancelled)
+               (equal (efrit-lsp--error-reason error) "cancelled"))
+           "cancelled")
+          ((eql code efrit-lsp--server-cancelled)
+           (format "the server cancelled it: %s"
+                   (or message (efrit-lsp--error-reason error))))
+          ((and (stringp message) (not (string-empty-p message))) message)
+          (t (format "the server failed (code %s)" code)))))
 
 (defun efrit-lsp--cancel-hint ()
   "How to cancel, with the user's key binding when there is one."
@@ -344,17 +357,21 @@ must see the current text before any request about it."
 
 (cl-defstruct (efrit-lsp--job (:constructor efrit-lsp--job-create)
                               (:copier nil))
-  "One request of ours in flight, and where its streamed text goes."
-  server kind title origin request-id job-id session-id
+  "One request of ours in flight, and where its streamed text goes.
+STREAM-ID names its stream: the server puts it on every efrit/stream
+notification of the job, from the first one on."
+  server kind title origin request-id job-id session-id stream-id
   start end streamed display)
 
 (defvar efrit-lsp--jobs nil
   "Requests of ours in flight, oldest first.")
 
-(defvar efrit-lsp--finished-jobs nil
-  "Ids of recently finished jobs, newest first.
-Their late notifications (the last text flush may trail the response)
-are dropped.")
+(defvar efrit-lsp--finished-streams nil
+  "Stream ids of recently answered requests, newest first.
+Their late notifications are dropped.")
+
+(defvar efrit-lsp--stream-counter 0
+  "The number of streams named so far, for fresh stream ids.")
 
 (defvar efrit-lsp--foreign-job nil
   "Id of the last job not started by this package whose text was shown.")
@@ -371,47 +388,18 @@ are dropped.")
   (setq efrit-lsp--jobs (delq job efrit-lsp--jobs))
   (dolist (marker (list (efrit-lsp--job-start job) (efrit-lsp--job-end job)))
     (when (markerp marker) (set-marker marker nil)))
-  (when-let ((id (efrit-lsp--job-job-id job)))
-    (push id efrit-lsp--finished-jobs)
-    (when (> (length efrit-lsp--finished-jobs) 64)
-      (setcdr (nthcdr 63 efrit-lsp--finished-jobs) nil))))
+  (when-let ((id (efrit-lsp--job-stream-id job)))
+    (push id efrit-lsp--finished-streams)
+    (when (> (length efrit-lsp--finished-streams) 64)
+      (setcdr (nthcdr 63 efrit-lsp--finished-streams) nil))))
 
-(defun efrit-lsp--claim (server job-id session-id kind)
-  "Our job on SERVER that the notification for JOB-ID, SESSION-ID is about.
-A request learns its job id only with its response, so the first
-notification of a job is claimed by the oldest request of ours still
-without one: with the same session id; else, for a new session, a chat
-or do that has none yet; else, without a session, an action.  A note
-of KIND other than text without a session may also come from a chat or
-do (the server sends the first note of a job before it names the
-session), so it is claimed only when no chat or do is waiting."
-  (let* ((jobs (cl-remove-if-not
-                (lambda (job) (eq (efrit-lsp--job-server job) server))
-                (efrit-lsp--live-jobs)))
-         (waiting (cl-remove-if #'efrit-lsp--job-job-id jobs)))
-    (or (cl-find job-id jobs :key #'efrit-lsp--job-job-id :test #'equal)
-        (let ((job
-               (cond
-                ((null session-id)
-                 (and (or (equal kind "text")
-                          (not (cl-find-if (lambda (job)
-                                             (memq (efrit-lsp--job-kind job)
-                                                   '(chat do)))
-                                           waiting)))
-                      (cl-find 'action waiting :key #'efrit-lsp--job-kind)))
-                ((cl-find session-id waiting
-                          :key #'efrit-lsp--job-session-id :test #'equal))
-                ((not (cl-find session-id jobs
-                               :key #'efrit-lsp--job-session-id :test #'equal))
-                 (cl-find-if (lambda (job)
-                               (and (null (efrit-lsp--job-session-id job))
-                                    (memq (efrit-lsp--job-kind job)
-                                          '(chat do))))
-                             waiting)))))
-          (when job
-            (setf (efrit-lsp--job-job-id job) job-id)
-            (when session-id (setf (efrit-lsp--job-session-id job) session-id)))
-          job))))
+(defun efrit-lsp--stream-job (server stream-id)
+  "Our request in flight on SERVER whose stream is named STREAM-ID, or nil."
+  (and stream-id
+       (cl-find-if (lambda (job)
+                     (and (eq (efrit-lsp--job-server job) server)
+                          (equal (efrit-lsp--job-stream-id job) stream-id)))
+                   (efrit-lsp--live-jobs))))
 
 (defun efrit-lsp--insert (marker text &optional face)
   "Insert TEXT at MARKER, in FACE if non-nil.
@@ -452,11 +440,16 @@ Windows whose point was at MARKER follow the text."
       (efrit-lsp--insert end text)
       (set-marker end nil))))
 
-(defun efrit-lsp--on-stream (server job-id session-id kind text)
+(defun efrit-lsp--on-stream (server job-id session-id stream-id kind text)
   "Route an efrit/stream notification from SERVER.
-JOB-ID, SESSION-ID, KIND and TEXT are its parameters."
-  (unless (member job-id efrit-lsp--finished-jobs)
-    (let ((job (efrit-lsp--claim server job-id session-id kind)))
+JOB-ID, SESSION-ID, STREAM-ID, KIND and TEXT are its parameters.  The
+note goes to the request of ours that named its stream STREAM-ID;
+text of a job no request here named goes to the output buffer."
+  (unless (member stream-id efrit-lsp--finished-streams)
+    (let ((job (efrit-lsp--stream-job server stream-id)))
+      (when job
+        (setf (efrit-lsp--job-job-id job) job-id)
+        (when session-id (setf (efrit-lsp--job-session-id job) session-id)))
       (cond
        ((not (stringp text)))
        ((null job)
@@ -474,20 +467,45 @@ JOB-ID, SESSION-ID, KIND and TEXT are its parameters."
 
 (cl-defmethod eglot-handle-notification
   (server (_method (eql efrit/stream))
-          &key jobId sessionId kind text &allow-other-keys)
+          &key jobId sessionId streamId kind text &allow-other-keys)
   "Route efrit/stream from SERVER: a job's text deltas and notes.
-JOBID, SESSIONID, KIND and TEXT are the notification's parameters."
-  (efrit-lsp--on-stream server jobId sessionId kind text))
+JOBID, SESSIONID, STREAMID, KIND and TEXT are the notification's
+parameters."
+  (efrit-lsp--on-stream server jobId sessionId streamId kind text))
 
 (defun efrit-lsp--timeout-error ()
   "The error plist reported when a request timed out."
   (list :message (format "no answer after %s s; the job may still run on \
 the server (%s)" efrit-lsp-request-timeout (efrit-lsp--cancel-hint))))
 
+(defun efrit-lsp--with-stream-id (method params stream-id)
+  "PARAMS of METHOD with STREAM-ID where the server reads it.
+That is the params themselves, or for a command its first argument."
+  (if (not (eq method :workspace/executeCommand))
+      (append params (list :streamId stream-id))
+    (let ((arguments (plist-get params :arguments)))
+      (if (and (vectorp arguments) (> (length arguments) 0)
+               (listp (aref arguments 0)))
+          (let ((named (copy-sequence arguments)))
+            (aset named 0 (append (aref arguments 0)
+                                  (list :streamId stream-id)))
+            (append (list :arguments named)
+                    (cl-loop for (key value) on params by #'cddr
+                             unless (eq key :arguments)
+                             append (list key value))))
+        params))))
+
 (cl-defun efrit-lsp--send (job method params &key on-result on-error)
   "Send METHOD with PARAMS for JOB asynchronously; return JOB.
-ON-RESULT is called with the result, ON-ERROR with the error plist (a
-timeout is reported as one); JOB is finished after either."
+The request names its stream with a fresh id, so the job's
+efrit/stream notes reach JOB from the first one on.  ON-RESULT is
+called with the result, ON-ERROR with the error plist (a timeout is
+reported as one); JOB is finished after either."
+  (setf (efrit-lsp--job-stream-id job)
+        (format "emacs-%d-%d" (emacs-pid)
+                (cl-incf efrit-lsp--stream-counter)))
+  (setq params (efrit-lsp--with-stream-id
+                method params (efrit-lsp--job-stream-id job)))
   (let* ((finishing (lambda (fn)
                       (lambda (&optional value)
                         (unwind-protect (when fn (funcall fn value))

@@ -44,7 +44,60 @@ export interface TextDocumentRef {
   uri: string;
 }
 
-export interface RunActionArgs {
+/** LSP's `ProgressToken`. */
+export type ProgressToken = string | number;
+
+/**
+ * How a client names the stream of the job its request starts, before it
+ * knows the job id (which only comes with the response). Accepted by every
+ * request that starts or waits for a job; each given field is echoed on every
+ * `efrit/stream` note of that job, the first one included, and a
+ * `workDoneToken` also carries the job's `$/progress` (the server then creates
+ * no token of its own). Both optional: without them nothing changes.
+ */
+export interface StreamIdentity {
+  /** Chosen by the client, unique among its requests in flight; at most `maxStreamIdLength` characters. */
+  streamId?: string;
+  /** LSP `WorkDoneProgressParams.workDoneToken`. */
+  workDoneToken?: ProgressToken;
+}
+
+/** Bound on a client-chosen `streamId` or string `workDoneToken`. */
+export const maxStreamIdLength = 256;
+
+/** JSON-RPC error codes the server answers with (LSP 3.17 names). */
+export const ResponseErrorCodes = {
+  invalidParams: -32602,
+  internalError: -32603,
+  /** Only for a request the client itself cancelled with `$/cancelRequest`. */
+  requestCancelled: -32800,
+  contentModified: -32801,
+  /** The server ended the request's job (see `ServerCancelReason` in `data.reason`). */
+  serverCancelled: -32802,
+  requestFailed: -32803,
+} as const;
+
+/**
+ * `data.reason` of a `ServerCancelled` (-32802) answer: why the server ended
+ * the job the request was waiting for.
+ */
+export type ServerCancelReason =
+  /** efrit/cancel or efrit.cancel named it (or another request waiting for the same job was cancelled with `$/cancelRequest`). */
+  | 'cancelled'
+  /** A newer request for the same thing replaced it (a second Explain of the same range). */
+  | 'superseded'
+  /** efrit/endSession ended its session. */
+  | 'sessionEnded'
+  /** The client sent `shutdown`. */
+  | 'shuttingDown'
+  /** Its document was closed (background jobs only). */
+  | 'documentClosed'
+  /** Its document changed (prefetched fixes for an older version). */
+  | 'documentChanged'
+  /** The queue was full and more urgent work came (background jobs only). */
+  | 'dropped';
+
+export interface RunActionArgs extends StreamIdentity {
   actionId: string;
   textDocument: TextDocumentRef;
   range: Range;
@@ -58,11 +111,11 @@ export interface RunActionResult {
   text?: string;
 }
 
-export interface ApplyJobArgs {
+export interface ApplyJobArgs extends StreamIdentity {
   jobId: string;
 }
 
-export interface ChatParams {
+export interface ChatParams extends StreamIdentity {
   sessionId?: string;
   message: string;
   textDocument?: TextDocumentRef;
@@ -86,7 +139,7 @@ export interface ChatResult {
   usage: UsageSummary;
 }
 
-export interface DoParams {
+export interface DoParams extends StreamIdentity {
   instruction: string;
   textDocument: TextDocumentRef;
   range?: Range;
@@ -182,6 +235,10 @@ export type StreamKind = 'text' | 'status' | 'tool' | 'done' | 'error';
 export interface StreamParams {
   jobId: string;
   sessionId?: string;
+  /** The `streamId` of the request this note answers, when it gave one. */
+  streamId?: string;
+  /** The `workDoneToken` of the request this note answers, when it gave one. */
+  workDoneToken?: ProgressToken;
   kind: StreamKind;
   text: string;
 }
@@ -199,7 +256,7 @@ export type ErrorReason =
   | 'network'
   | 'timeout'
   | 'stalled'
-  | 'cancelled'
+  | ServerCancelReason
   | 'incomplete'
   | 'agentStopped'
   | 'invalidEdit'

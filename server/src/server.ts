@@ -11,6 +11,7 @@ import {
   MessageType,
   TextDocumentSyncKind,
   CancellationToken,
+  ExecuteCommandRequest,
   type ClientCapabilities,
   type Connection,
   type InitializeParams,
@@ -248,7 +249,7 @@ export function createServer({ connection, logger, version, env = process.env }:
 
   connection.onShutdown(() => {
     lifecycle.shutDown();
-    queue.cancelWhere(() => true, 'The server is shutting down.');
+    queue.cancelWhere(() => true, 'The server is shutting down.', 'shuttingDown');
     memory.dispose();
   });
 
@@ -256,10 +257,11 @@ export function createServer({ connection, logger, version, env = process.env }:
   const sync = createDocumentSync(documents, {
     textDiscarded: (chars) => memory.textDiscarded(chars),
     changed: (uri) => assistant.documentChanged(uri),
+    // Runs before `changed`, which would end the same prefetches as merely outdated.
     closed: (uri) => {
       sessions.forgetDocument(uri);
       completions.forget(uri);
-      queue.cancelWhere((job) => job.spec.uri === uri && job.priority === 'background', 'The document was closed.');
+      queue.cancelWhere((job) => job.spec.uri === uri && job.priority === 'background', 'The document was closed.', 'documentClosed');
     },
   });
   const syncHandler = (method: SyncMethod) => heed(method, (params: unknown) => void sync.apply(method, params));
@@ -271,7 +273,10 @@ export function createServer({ connection, logger, version, env = process.env }:
   connection.onCodeAction(answer('textDocument/codeAction', (params) => listCodeActions(context, params)));
   connection.onCodeActionResolve(answer('codeAction/resolve', (action, token) => resolveCodeAction(context, action, token ?? CancellationToken.None)));
 
-  connection.onExecuteCommand(
+  // onRequest, not onExecuteCommand: that one takes workDoneToken out of the params (into a progress reporter
+  // of its own), and the token is the request's stream identity here.
+  connection.onRequest(
+    ExecuteCommandRequest.type,
     answer('workspace/executeCommand', async (raw: unknown, token) => {
       const params = requireObject(raw, 'workspace/executeCommand');
       const command = requireString(params, 'command', 'workspace/executeCommand');
@@ -280,15 +285,17 @@ export function createServer({ connection, logger, version, env = process.env }:
         throw invalidParams('workspace/executeCommand: "arguments" must be a list.');
       }
       const argument: unknown = Array.isArray(commandArguments) ? commandArguments[0] : undefined;
+      // ExecuteCommandParams' own workDoneToken, beside the one an argument may carry.
+      const commandToken: unknown = params['workDoneToken'];
       switch (command) {
         case Commands.runAction:
-          return runAction(context, argument, token);
+          return runAction(context, argument, token, commandToken);
         case Commands.applyJob:
-          return applyJob(context, argument, token);
+          return applyJob(context, argument, token, commandToken);
         case Commands.chat:
-          return chat(context, argument, token);
+          return chat(context, argument, token, commandToken);
         case Commands.do:
-          return doInstruction(context, argument, token);
+          return doInstruction(context, argument, token, commandToken);
         case Commands.cancel:
           return cancel(context, argument);
         case Commands.status:

@@ -215,6 +215,86 @@ describe.skipIf(!runEmacs)('Emacs client (eglot, efrit-lsp.el)', () => {
   }, 60_000);
 });
 
+const streamsScript = join(repo, 'test/clients/emacs/efrit-streams-test.el');
+
+/** Resolves once `predicate` holds (checked every few milliseconds), or fails after `timeoutMs`. */
+async function until(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a condition');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const lineOf = (needle: string): number => cartJs.slice(0, cartJs.indexOf(needle)).split('\n').length;
+const asksAbout = (request: RecordedRequest, needle: string): boolean => lastUserText(request).includes(`selection at ${lineOf(needle)}:1-`);
+const subtotalText = ['`subtotal` adds ', 'price × quantity.'];
+const totalText = ['`total` takes off ', 'the coupon and adds tax.'];
+
+describe.skipIf(!runEmacs)('Emacs client: streams tied to their requests, cancellations the server makes', () => {
+  const bed = emacsTestBed('emacs-streams', async (request) => {
+    if (asksAbout(request, 'function subtotal')) return { text: subtotalText, chunkDelayMs: 20 };
+    if (asksAbout(request, 'function total')) return { text: totalText, chunkDelayMs: 20 };
+    if (lastUserText(request).includes('STREAMS-CHAT')) {
+      // Holds the one slot until the user cancels it.
+      await until(() => request.outcome !== 'pending');
+      return { text: 'Too late.' };
+    }
+    if (asksAbout(request, 'const TAX_RATE')) {
+      // The older explanation is held until the server hangs up on it (the newer one replaces it).
+      if (!lastUserText(request).includes('// end of cart.js')) await until(() => request.outcome !== 'pending');
+      return { text: 'The tax rate, as a fraction.' };
+    }
+    return { text: `UNEXPECTED REQUEST: ${lastUserText(request).slice(0, 200)}` };
+  });
+
+  it('puts each request’s text in its own place from the first note on, whatever order the notes come in, and says when the server replaced one', async () => {
+    const { fake, work } = bed;
+    const project = join(work, 'shop');
+    mkdirSync(join(project, '.git'), { recursive: true });
+    mkdirSync(join(project, 'src'));
+    const file = join(project, 'src', 'cart.js');
+    writeFileSync(file, cartJs);
+
+    const { emitted, diagnostics, passed } = await runEmacsScenario({ script: streamsScript, project, work, apiUrl: fake.url, file, timeoutMs: 40_000 });
+    expect(passed, diagnostics()).toEqual({ failure: undefined, code: 0, ok: true });
+
+    // Every note of the chat and the two explanations named its request's stream, the first one included.
+    const notes = emitted.get('NOTES') as [string, string | null, string][];
+    expect(notes.length).toBeGreaterThanOrEqual(8);
+    expect(notes.every(([, stream]) => typeof stream === 'string' && stream.startsWith('emacs-'))).toBe(true);
+    expect(new Set(notes.map(([, stream]) => stream)).size).toBe(3);
+    expect(String(emitted.get('CHAT-BUFFER'))).toMatch(/You: STREAMS-CHAT Which function rounds\?\n[^]*\nEfrit: \[cancelled\]\n\n$/);
+    // The second explanation heard first ("queued (1 ahead)"), while the first waited without a word.
+    // Stream ids are numbered in the order the requests were sent.
+    const sent = [...new Set(notes.map(([, stream]) => String(stream)))].sort((a, b) => Number(a.split('-').at(-1)) - Number(b.split('-').at(-1)));
+    const [chatStream, firstStream, secondStream] = sent;
+    expect(notes.findIndex(([, stream]) => stream === secondStream)).toBeLessThan(notes.findIndex(([, stream]) => stream === firstStream));
+    expect(chatStream).toBe(notes[0]?.[1]);
+    // While the texts streamed, each stayed in its own section: the second's never above the second's heading.
+    const secondHeading = `── Efrit: Explain (cart.js, lines ${lineOf('function total')}–`;
+    const snapshots = emitted.get('SNAPSHOTS') as string[];
+    expect(snapshots.some((s) => s.includes(subtotalText.join('')) && !s.includes(totalText[0] ?? ''))).toBe(true);
+    for (const snapshot of snapshots) {
+      const split = snapshot.indexOf(secondHeading);
+      expect(split, snapshot).toBeGreaterThan(0);
+      expect(snapshot.slice(0, split), snapshot).not.toContain(totalText[0]);
+      expect(snapshot.slice(split), snapshot).not.toContain(subtotalText[0]);
+      expect(snapshot, snapshot).not.toContain('Efrit job');
+    }
+    const output = String(emitted.get('OUTPUT-AFTER-BOTH'));
+    expect(output).toContain(`── Efrit: Explain (cart.js, lines ${lineOf('function subtotal')}–`);
+    expect(output).toMatch(new RegExp(`lines ${lineOf('function subtotal')}–\\d+\\) ──\\n${subtotalText.join('')}\\n`));
+    expect(output).toMatch(new RegExp(`lines ${lineOf('function total')}–\\d+\\) ──\\n${totalText.join('').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`));
+
+    // The older explanation of the same lines: ended by the server, and said so where it was and in the echo area.
+    const after = String(emitted.get('OUTPUT-AFTER-SUPERSEDED'));
+    expect(after).toMatch(/── Efrit: Explain \(cart\.js, line 4\) ──\n\[the server cancelled it: Superseded by a newer request for the same thing\.\]\n\n── Efrit: Explain \(cart\.js, line 4\) ──\nThe tax rate, as a fraction\.\n/);
+    expect(emitted.get('MESSAGES')).toContain('efrit: Explain: the server cancelled it: Superseded by a newer request for the same thing.');
+    expect(fake.requests.filter((r) => asksAbout(r, 'const TAX_RATE')).map((r) => r.outcome)).toEqual(['aborted-by-client', 'completed']);
+  }, 60_000);
+});
+
 const pricingPy = `"""Prices for the checkout page."""
 
 from dataclasses import dataclass

@@ -303,6 +303,17 @@ async function runScenario<T>(script: string, dir: string, env: NodeJS.ProcessEn
   return { result: JSON.parse(line.slice('EFRIT_RESULT '.length)) as T & { error?: string }, nvim, elapsed, detail };
 }
 
+/** Resolves once `predicate` holds (checked every few milliseconds), or fails after `timeoutMs`. */
+async function until(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a condition');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\`]/g, '\\$&');
+
 let fake: FakeAnthropic | undefined;
 let workDir: string | undefined;
 afterEach(async () => {
@@ -522,6 +533,74 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
     expect(fake.requests.length).toBeGreaterThanOrEqual(3);
     expect(fake.requests.every((r) => r.apiKeyMatched)).toBe(true);
     expect(fake.requests.map((r) => lastUserText(r)).filter((t) => t.includes('UNEXPECTED'))).toEqual([]);
+  }, 45_000);
+
+  it('ties each stream to its request from the first note on, and shows a cancellation the server made at once', async () => {
+    const lineOf = (needle: string): number => pricingTs.slice(0, pricingTs.indexOf(needle)).split('\n').length;
+    const asksAbout = (request: RecordedRequest, needle: string): boolean => lastUserText(request).includes(`selection at ${lineOf(needle)}:1-`);
+    const subtotalText = ['`subtotal` multiplies ', 'and sums.'];
+    const discountText = ['`applyDiscount` takes ', 'a percentage off.'];
+    fake = await startFakeAnthropic({
+      apiKey: testApiKey,
+      respond: async (request) => {
+        if (asksAbout(request, 'export function subtotal')) {
+          // Held until the second explanation has been answered in full: its text streams while this one waits.
+          await until(() => fake?.requests.some((r) => asksAbout(r, 'export function applyDiscount') && r.outcome === 'completed') === true);
+          return { text: subtotalText };
+        }
+        if (asksAbout(request, 'export function applyDiscount')) return { text: discountText, chunkDelayMs: 20 };
+        if (asksAbout(request, 'export function total')) {
+          // The older explanation is held until the server hangs up on it (the newer one replaces it).
+          if (!lastUserText(request).includes('// end of pricing')) await until(() => request.outcome !== 'pending');
+          return { text: ['`total` applies ', 'the discount and the tax.'] };
+        }
+        if (lastUserText(request).includes('Write me an essay')) return { text: essay, chunkDelayMs: 300 };
+        return { text: `(unexpected request) ${lastUserText(request).slice(0, 200)}` };
+      },
+    });
+    const made = makeProject();
+    workDir = made.workDir;
+    const { result, nvim, detail } = await runScenario<{
+      snapshots: string[];
+      after_both: string;
+      stream_notes: { jobId: string; streamId: string | null; kind: string }[];
+      after_superseded: string;
+      busy_after_cancel: boolean;
+      statusline_after_cancel: string;
+      after_cancel: string;
+      notes: { msg: string; level: number }[];
+    }>('efrit-streams-test.lua', workDir, { ANTHROPIC_API_KEY: testApiKey, ANTHROPIC_BASE_URL: fake.url, EFRIT_TEST_PROJECT: made.project });
+    expect(result.error, detail).toBeUndefined();
+    expect(nvim.code, detail).toBe(0);
+
+    // Every note of the two explanations carried the name of its request, the first one included.
+    const secondDone = result.stream_notes.map((n, i) => (n.kind === 'done' ? i : -1)).filter((i) => i >= 0)[1] as number;
+    const explainNotes = result.stream_notes.slice(0, secondDone + 1);
+    expect(explainNotes.every((n) => typeof n.streamId === 'string' && n.streamId.startsWith('nvim-'))).toBe(true);
+    expect(new Set(explainNotes.map((n) => n.streamId)).size).toBe(2);
+    // While the texts streamed, each stayed in its own entry: the second's never above the second's heading.
+    const secondHeading = new RegExp(`## Explain [^\\n]*:${lineOf('export function applyDiscount')}-`);
+    for (const snapshot of result.snapshots) {
+      const split = snapshot.search(secondHeading);
+      expect(split, snapshot).toBeGreaterThan(0);
+      expect(snapshot.slice(0, split), snapshot).not.toContain(discountText[0]);
+      expect(snapshot.slice(split), snapshot).not.toContain(subtotalText[0]);
+    }
+    expect(result.snapshots.some((s) => s.includes(discountText.join('')) && !s.includes(subtotalText[0] ?? ''))).toBe(true);
+    expect(result.after_both).toMatch(new RegExp(`:${lineOf('export function subtotal')}-\\d+\\n${escapeRegExp(subtotalText.join(''))}\\n`));
+    expect(result.after_both).toMatch(new RegExp(`:${lineOf('export function applyDiscount')}-\\d+\\n${escapeRegExp(discountText.join(''))}\\n`));
+
+    // The older explanation: ended by the server, and said so in its entry and as a warning.
+    expect(result.after_superseded).toMatch(/_\[the server cancelled it: Superseded by a newer request for the same thing\.\]_\n\n## Explain [^\n]*\n`total` applies the discount and the tax\.\n/);
+    expect(result.notes).toContainEqual({ msg: 'Efrit: the server cancelled it: Superseded by a newer request for the same thing.', level: 3 });
+
+    // :EfritCancel: done the moment it returns, the API call hung up on.
+    expect(result.busy_after_cancel).toBe(false);
+    expect(result.statusline_after_cancel).toBe('');
+    expect(result.after_cancel).toMatch(/Well, [^\n]*\n\n_\[cancelled\]_/);
+    expect(result.notes.some((n) => /cancelled 1 job/.test(n.msg))).toBe(true);
+    await until(() => fake?.requests.find((r) => lastUserText(r).includes('Write me an essay'))?.outcome === 'aborted-by-client');
+    expect(result.notes.filter((n) => n.level >= 4)).toEqual([]);
   }, 45_000);
 
   it('ships a help file whose tags Neovim accepts', async () => {

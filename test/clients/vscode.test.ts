@@ -34,7 +34,7 @@ import {
   type WorkspaceEdit,
 } from 'vscode-languageserver-protocol/node';
 import { ExtensionCommands } from '../../clients/vscode/src/command-ids.js';
-import { EfritController, isCancellation, statusBarView, Transcript, type TranscriptSink } from '../../clients/vscode/src/efrit-controller.js';
+import { EfritController, isCancellation, serverCancellation, statusBarView, Transcript, type TranscriptSink } from '../../clients/vscode/src/efrit-controller.js';
 import { contributedConfiguration, manifestText, syncedManifest, userOnlySettings } from '../../scripts/vscode-manifest.js';
 import { settingsSchema } from '../../server/src/config.js';
 import { allCommands, Methods, type ChatResult, type DocumentTextResult, type StreamParams } from '../../server/src/protocol.js';
@@ -201,6 +201,27 @@ async function applyLikeVSCode(client: TestClient, edit: WorkspaceEdit): Promise
     const edits = [...(change.edits as TextEdit[])].sort((a, b) => b.range.start.line - a.range.start.line || b.range.start.character - a.range.start.character);
     await client.sendChanges(uri, edits.map((e) => ({ range: e.range, text: e.newText })));
   }
+}
+
+/** Holds a fake reply until the test opens it. */
+function gate(): { opened: Promise<void>; open(): void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+/** The streamed text the transcript shows under a turn's heading (and its "(continued)" repeats), step notes left out. */
+function transcriptSections(transcript: string): (heading: string) => string {
+  const isHeading = (line: string): boolean => /^(You: |Do: |Explain|── )/.test(line);
+  const bodies = new Map<string, string[]>();
+  let current = '';
+  for (const line of transcript.split('\n')) {
+    if (isHeading(line)) current = line.replace(/ \(continued\)$/, '');
+    else if (line !== '' && !line.startsWith('  · ')) bodies.set(current, [...(bodies.get(current) ?? []), line]);
+  }
+  return (heading) => (bodies.get(heading) ?? []).join('\n');
 }
 
 const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -375,6 +396,68 @@ describe('the extension over the wire, as VS Code', () => {
     expect(statusBarView(await controller.status()).text).toMatch(/Efrit/);
   });
 
+  it('keeps two turns in flight apart: each one’s stream under its own heading, from the first note on', async () => {
+    harness = await startHarness({ capabilities: vscodeCapabilities });
+    const { client, fake } = harness;
+    const { controller, sink, unannounced } = extensionOn(client);
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const chatHeld = gate();
+    fake.respondWith(async (request) => {
+      if (JSON.stringify(request.body.messages).includes('Which items run low?')) {
+        await chatHeld.opened;
+        return { text: ['Those whose stock ', 'is below the threshold.'] };
+      }
+      return { text: ['Adds `amount` ', 'to the stock.'] };
+    });
+
+    // Both headings are written before the server's first note can arrive: nothing but the stream's name tells them apart.
+    const chatting = controller.chat('Which items run low?', { textDocument: { uri } });
+    const explaining = controller.explain({ textDocument: { uri }, range: rangeOf(inventoryTs, 'export function restock') });
+    const explained = await explaining;
+    chatHeld.open();
+    const chatted = await chatting;
+
+    const under = transcriptSections(sink.text());
+    expect(under('You: Which items run low?')).toBe(chatted.reply);
+    expect(under('Explain')).toBe(explained.text);
+    expect(chatted.reply).toBe('Those whose stock is below the threshold.');
+    expect(unannounced()).toBe(0);
+    // The chat's first note (asking the model) came before the explanation was done, its text after.
+    expect(sink.text()).toMatch(/You: Which items run low\?\n(\n|  · [^\n]*\n)*\nExplain[^]*\nYou: Which items run low\? \(continued\)\n(  · [^\n]*\n)*Those whose stock/);
+  });
+
+  it('tells the user when the server cancelled a request, and stays quiet when the user did', async () => {
+    harness = await startHarness({ capabilities: vscodeCapabilities });
+    const { client, fake } = harness;
+    const { controller, sink } = extensionOn(client);
+    fake.queueReplies({ text: 'Hello.' });
+    const { sessionId } = await controller.chat('Hello');
+    const held = gate();
+    fake.respondWith(async () => {
+      await held.opened;
+      return { text: 'Too late.' };
+    });
+    const asked = fake.requests.length;
+    const ending = controller.chat('And then?').catch((error: unknown) => error);
+    await client.waitFor(() => fake.requests.length > asked, 'the turn to reach the model');
+
+    await client.request(Methods.endSession, { sessionId });
+
+    const error = await ending;
+    expect(isCancellation(error)).toBe(false);
+    expect(serverCancellation(error)).toBe('the server cancelled it: The session ended.');
+    expect(sink.text()).toMatch(/You: And then\?\n(  · [^\n]*\n)*  ✗ The session ended\.\n/);
+    // Efrit: Cancel is the user's own doing: a cancellation, nothing to report.
+    const asked2 = fake.requests.length;
+    const cancelling = controller.chat('One more?').catch((e: unknown) => e);
+    await client.waitFor(() => fake.requests.length > asked2, 'the next turn to reach the model');
+    await controller.cancelAll();
+    const cancelled = await cancelling;
+    expect(isCancellation(cancelled)).toBe(true);
+    expect(serverCancellation(cancelled)).toBeUndefined();
+    held.open();
+  });
+
   it('marks the status bar when no key is configured', async () => {
     harness = await startHarness({ capabilities: vscodeCapabilities, apiKey: null });
     const { controller } = extensionOn(harness.client);
@@ -483,6 +566,21 @@ describe('the bundled extension, activated in a stand-in extension host', () => 
       host.inputAnswers.push('Hello?');
       await run(ExtensionCommands.chat);
       expect(chatChannel()?.text).toMatch(turn('You: Hello?', 'Hello from the host.'));
+
+      // A turn the server ends (New Chat ends its session meanwhile): the user is told, as a warning.
+      const held = gate();
+      fake?.respondWith(async () => {
+        await held.opened;
+        return { text: 'Too late.' };
+      });
+      const asked = fake?.requests.length ?? 0;
+      host.inputAnswers.push('And then?');
+      const chatting = run(ExtensionCommands.chat);
+      await vi.waitFor(() => expect(fake?.requests.length).toBeGreaterThan(asked), { timeout: 5000 });
+      await run(ExtensionCommands.newChat);
+      await chatting;
+      expect(host.messages).toContainEqual({ level: 'warning', text: 'Efrit: the server cancelled it: The session ended.' });
+      held.open();
 
       // An editor with a selection: Explain it, then Do something to the file.
       const file = join(repoRoot, 'test', 'fixtures', 'workspace', 'src', 'inventory.ts');

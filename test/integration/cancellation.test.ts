@@ -1,19 +1,25 @@
 /**
  * Stopping work: `$/cancelRequest` on any model-backed request, `efrit/cancel`
- * and the `efrit.cancel` command. A cancelled request is always answered
- * (RequestCancelled), a cancelled queued job never reaches the API, a running
- * one hangs up on it, and the server goes on serving.
+ * and the `efrit.cancel` command, and the jobs the server ends by itself. A
+ * cancelled request is always answered, a cancelled queued job never reaches
+ * the API, a running one hangs up on it, and the server goes on serving.
+ * Only the request's own `$/cancelRequest` is answered RequestCancelled
+ * (-32800), which some clients never hand to their handler (Neovim 0.7);
+ * everything else is ServerCancelled (-32802) with `data.reason` saying why.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { CancellationTokenSource, type CodeAction } from 'vscode-languageserver-protocol/node';
-import type { CancelResult, ChatResult, RunActionArgs, StatusResult } from '../../server/src/protocol.js';
-import { inventoryTs } from '../fixtures/samples.js';
+import { CancellationTokenSource, ShutdownRequest, type CodeAction } from 'vscode-languageserver-protocol/node';
+import type { CancelResult, ChatResult, RunActionArgs, RunActionResult, StatusResult } from '../../server/src/protocol.js';
+import { typoDiagnostic } from '../fixtures/inventory-typo.js';
+import { inventoryTs, statsPy } from '../fixtures/samples.js';
 import type { RecordedRequest } from '../support/fake-anthropic/types.js';
 import { editReply, startHarness, type Harness } from '../support/harness.js';
 import { eglotCapabilities, rangeOf, type TestClient } from '../support/lsp-client.js';
 
 /** LSP `RequestCancelled`. */
 const requestCancelled = -32800;
+/** LSP 3.17 `ServerCancelled`. */
+const serverCancelled = -32802;
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -167,7 +173,7 @@ describe('$/cancelRequest', () => {
   });
 });
 
-describe('efrit/cancel and efrit.cancel', () => {
+describe('efrit/cancel and efrit.cancel: the client asks, the server cancels', () => {
   it('cancels one job by id, and says so only the first time', async () => {
     harness = await startHarness();
     const { client, fake } = harness;
@@ -178,7 +184,7 @@ describe('efrit/cancel and efrit.cancel', () => {
 
     expect(await client.request<CancelResult>('efrit/cancel', { jobId })).toEqual({ cancelled: 1 });
 
-    await expect(chatting).rejects.toMatchObject({ code: requestCancelled, data: { reason: 'cancelled' } });
+    await expect(chatting).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'cancelled' } });
     expect(await client.request<CancelResult>('efrit/cancel', { jobId })).toEqual({ cancelled: 0 });
     await client.waitFor(() => fake.requests[0]?.outcome === 'aborted-by-client', 'the fake to see the request aborted');
     await expectChatWorks(harness);
@@ -200,8 +206,8 @@ describe('efrit/cancel and efrit.cancel', () => {
 
     expect(await client.request<CancelResult>('efrit/cancel', { sessionId })).toEqual({ cancelled: 2 });
 
-    await expect(secondTurn).rejects.toMatchObject({ code: requestCancelled });
-    await expect(thirdTurn).rejects.toMatchObject({ code: requestCancelled });
+    await expect(secondTurn).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'cancelled' } });
+    await expect(thirdTurn).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'cancelled' } });
     expect((await elsewhere).reply).toBe('Unrelated answer.');
     // The session lives on, without the cancelled turns in its history.
     fake.queueReplies({ text: 'Back again.' });
@@ -220,7 +226,7 @@ describe('efrit/cancel and efrit.cancel', () => {
 
     expect(await client.request<CancelResult>('efrit/cancel', {})).toEqual({ cancelled: 3 });
 
-    for (const chat of chats) await expect(chat).rejects.toMatchObject({ code: requestCancelled });
+    for (const chat of chats) await expect(chat).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'cancelled' } });
     await waitForQueue(client, idle, 'an idle queue');
     expect(await client.request<CancelResult>('efrit/cancel', {})).toEqual({ cancelled: 0 });
     await expectChatWorks(harness);
@@ -237,11 +243,165 @@ describe('efrit/cancel and efrit.cancel', () => {
     await fake.waitForRequests(3);
 
     expect(await client.executeCommand<CancelResult>('efrit.cancel', { jobId: firstJob })).toEqual({ cancelled: 1 });
-    await expect(first).rejects.toMatchObject({ code: requestCancelled });
+    await expect(first).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'cancelled' } });
     expect(await client.executeCommand<CancelResult>('efrit.cancel')).toEqual({ cancelled: 2 });
 
-    await expect(second).rejects.toMatchObject({ code: requestCancelled });
-    await expect(third).rejects.toMatchObject({ code: requestCancelled });
+    await expect(second).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'cancelled' } });
+    await expect(third).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'cancelled' } });
     await expectChatWorks(harness);
+  });
+});
+
+/** Holds a fake reply until the test opens it. */
+function gate(): { opened: Promise<void>; open(): void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+/** The job id of the first job whose notes say it asks the model, other than those given. */
+async function startedJobOtherThan(client: TestClient, ...known: string[]): Promise<string> {
+  const find = () => client.streams.find((s) => s.kind === 'status' && s.text.startsWith('asking') && !known.includes(s.jobId))?.jobId;
+  await client.waitFor(() => find() !== undefined, 'a job to start');
+  return find() as string;
+}
+
+describe('jobs the server ends by itself: ServerCancelled with the reason', () => {
+  it('superseded: an older explanation of the same range, replaced by a newer one', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    const held = gate();
+    fake.respondWith(async (request) => {
+      if (request.index === 0) await held.opened;
+      return { text: 'It averages the values.' };
+    });
+    const uri = await client.open('stats.py', statsPy, 'python');
+    const range = rangeOf(statsPy, 'def mean(values):');
+    const older = client.executeCommand('efrit.runAction', { actionId: 'explain', textDocument: { uri }, range });
+    await fake.waitForRequests(1);
+    await client.edit(uri, '"""Summary statistics', '"""Simple summary statistics');
+
+    const newer = client.executeCommand<RunActionResult>('efrit.runAction', { actionId: 'explain', textDocument: { uri }, range });
+
+    await expect(older).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'superseded' }, message: expect.stringContaining('Superseded') });
+    await expect(newer).resolves.toMatchObject({ text: 'It averages the values.' });
+    await client.waitFor(() => fake.requests[0]?.outcome === 'aborted-by-client', 'the older call to be hung up');
+    held.open();
+  });
+
+  it('sessionEnded: a turn still running when efrit/endSession ends its session', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.queueReplies({ text: 'Hello.' });
+    const { sessionId } = await client.request<ChatResult>('efrit/chat', { message: 'Hello' });
+    const held = gate();
+    fake.respondWith(async () => {
+      await held.opened;
+      return { text: 'Too late.' };
+    });
+    const turn = client.request('efrit/chat', { sessionId, message: 'And then?' });
+    await fake.waitForRequests(2);
+
+    expect(await client.request('efrit/endSession', { sessionId })).toEqual({ ended: true });
+
+    await expect(turn).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'sessionEnded' }, message: 'The session ended.' });
+    held.open();
+    await expectChatWorks(harness);
+  });
+
+  it('shuttingDown: a chat running when the client sends shutdown', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    const held = gate();
+    fake.respondWith(async () => {
+      await held.opened;
+      return { text: 'Too late.' };
+    });
+    const chatting = client.request('efrit/chat', { message: 'Take your time.' });
+    await fake.waitForRequests(1);
+
+    await client.connection.sendRequest(ShutdownRequest.type);
+
+    await expect(chatting).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'shuttingDown' }, message: expect.stringContaining('shutting down') });
+    await client.waitFor(() => fake.requests[0]?.outcome === 'aborted-by-client', 'the call to be hung up');
+    held.open();
+  });
+
+  it('cancelled: one of two requests waiting for the same job cancels it: it hears RequestCancelled, the other ServerCancelled', async () => {
+    harness = await startHarness({ capabilities: eglotCapabilities });
+    const { client, fake } = harness;
+    const held = gate();
+    fake.respondWith(async () => {
+      await held.opened;
+      return editReply([{ old_text: 'item.stock < treshold', new_text: 'item.stock < threshold' }]);
+    });
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const diagnostic = { range: rangeOf(inventoryTs, 'treshold'), message: "Cannot find name 'treshold'." };
+    const [fix] = (await client.codeActions(uri, diagnostic.range, [diagnostic])) as CodeAction[];
+    const params = { command: 'efrit.runAction', arguments: [fix?.command?.arguments?.[0] as RunActionArgs] };
+    const source = new CancellationTokenSource();
+    const first = client.connection.sendRequest('workspace/executeCommand', params, source.token);
+    await fake.waitForRequests(1);
+    const second = client.connection.sendRequest('workspace/executeCommand', params);
+    await client.request('efrit/status', {});
+
+    source.cancel();
+
+    await expect(first).rejects.toMatchObject({ code: requestCancelled, data: { reason: 'cancelled' } });
+    await expect(second).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'cancelled' } });
+    expect(fake.requests).toHaveLength(1);
+    held.open();
+  });
+
+  describe('background work a request waits for (efrit.applyJob on a prefetched fix)', () => {
+    /** A prefetched fix, held by the API, and efrit.applyJob waiting for it. */
+    async function waitOnPrefetch(initializationOptions: unknown): Promise<{ uri: string; prefetchId: string; applying: Promise<unknown>; held: ReturnType<typeof gate> }> {
+      harness = await startHarness({ initializationOptions });
+      const { client, fake } = harness;
+      const held = gate();
+      fake.respondWith(async () => {
+        await held.opened;
+        return { text: 'Too late.' };
+      });
+      const uri = await client.open('src/inventory.ts', inventoryTs);
+      await client.codeActions(uri, typoDiagnostic.range, [typoDiagnostic]);
+      const prefetchId = await startedJobOtherThan(client);
+      const applying = client.executeCommand('efrit.applyJob', { jobId: prefetchId });
+      applying.catch(() => undefined);
+      await client.request('efrit/status', {});
+      return { uri, prefetchId, applying, held };
+    }
+
+    it('documentClosed: the document was closed', async () => {
+      const { uri, applying, held } = await waitOnPrefetch({ prefetch: true });
+      await harness?.client.close(uri);
+      await expect(applying).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'documentClosed' } });
+      held.open();
+    });
+
+    it('documentChanged: the document moved on past the version the fix was for', async () => {
+      const { uri, applying, held } = await waitOnPrefetch({ prefetch: true });
+      await harness?.client.edit(uri, 'export interface Item {', 'export interface StockItem {');
+      await expect(applying).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'documentChanged' } });
+      held.open();
+    });
+
+    it('dropped: the queue was full and the user asked for more', async () => {
+      const { prefetchId, applying, held } = await waitOnPrefetch({ prefetch: true, queue: { concurrency: 1, maxQueued: 1 } });
+      const client = harness?.client as TestClient;
+      // With one slot, the user's chat pauses the prefetch (it waits again)…
+      const first = client.request<ChatResult>('efrit/chat', { message: 'First question' });
+      await startedJobOtherThan(client, prefetchId);
+      // …and the next one finds the queue full: the waiting prefetch makes room.
+      const second = client.request<ChatResult>('efrit/chat', { message: 'Second question' });
+
+      await expect(applying).rejects.toMatchObject({ code: serverCancelled, data: { reason: 'dropped' } });
+      held.open();
+      await expect(first).resolves.toMatchObject({ reply: 'Too late.' });
+      await expect(second).resolves.toMatchObject({ reply: 'Too late.' });
+      expect((await client.request<StatusResult>('efrit/status', {})).queue.dropped).toBe(1);
+    });
   });
 });

@@ -12,8 +12,8 @@ import { frame, frameJson, RawServer, type RawMessage } from './fuzz-raw-lsp.js'
 
 const methodNotFound = -32601;
 const invalidParams = -32602;
-/** LSP `RequestCancelled`. */
-const requestCancelled = -32800;
+/** LSP 3.17 `ServerCancelled`: the server ended the request's job (here: shutdown). */
+const serverCancelled = -32802;
 /** `window/logMessage` type for errors. */
 const errorType = 1;
 
@@ -301,7 +301,7 @@ describe('ending a session', () => {
     expect(server.exitCode).toBe(1);
   });
 
-  it('on shutdown during a model call, answers that request as cancelled and hangs up on the API; exit then ends with code 0', async () => {
+  it('on shutdown during a model call, answers that request as cancelled by the server and hangs up on the API; exit then ends with code 0', async () => {
     fake = await startFakeAnthropic({ apiKey: testApiKey, latencyMs: 5000, respond: () => ({ text: 'Far too late.' }) });
     server = await RawServer.started({ ANTHROPIC_API_KEY: testApiKey, ANTHROPIC_BASE_URL: fake.url });
     const chat = server.id();
@@ -314,7 +314,8 @@ describe('ending a session', () => {
     expect(shutdownReply.error).toBeUndefined();
     expect(shutdownReply.result).toBeNull();
     const chatReply = await server.response(chat, 2000);
-    expectError(chatReply, requestCancelled, /shutting down/);
+    expectError(chatReply, serverCancelled, /shutting down/);
+    expect(chatReply.error?.data).toEqual({ reason: 'shuttingDown' });
     // The HTTP call is aborted by the cancellation itself, before the process goes away.
     const f = fake;
     await server.waitFor(() => (f.requests[0]?.outcome === 'aborted-by-client' ? true : undefined), 'the fake to see the request aborted', 2000);

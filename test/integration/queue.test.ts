@@ -88,7 +88,7 @@ describe('the queue behind every model call', () => {
     await client.edit(uri, '"""Summary statistics', '"""Simple summary statistics');
     const newer = client.executeCommand<RunActionResult>('efrit.runAction', { actionId: 'explain', textDocument: { uri }, range });
 
-    await expect(older).rejects.toMatchObject({ data: { reason: 'cancelled' }, message: expect.stringContaining('Superseded') });
+    await expect(older).rejects.toMatchObject({ code: -32802, data: { reason: 'superseded' }, message: expect.stringContaining('Superseded') });
     await expect(newer).resolves.toMatchObject({ text: 'It averages the values.' });
     await blocker;
     expect(fake.requests).toHaveLength(2);

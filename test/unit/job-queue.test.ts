@@ -103,6 +103,26 @@ describe('the job queue', () => {
     expect(body.aborted()).toBe(true);
   });
 
+  it('says who ended a job: the reason given to cancel reaches its waiter and the running work', async () => {
+    const queue = new JobQueue();
+    const log: string[] = [];
+    const body = controllable<void>(log, 'turn');
+    let seen: unknown;
+    const job = queue.submit({
+      title: 'turn',
+      priority: 'interactive',
+      sessionId: 's1',
+      run: async (context) => {
+        context.signal.addEventListener('abort', () => (seen = context.signal.reason));
+        return body.run(context);
+      },
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(queue.cancelWhere((j) => j.spec.sessionId === 's1', 'The session ended.', 'sessionEnded')).toBe(1);
+    await expect(job.result).rejects.toMatchObject({ reason: 'sessionEnded', message: 'The session ended.' });
+    expect(seen).toMatchObject({ reason: 'sessionEnded' });
+  });
+
   it('times a job out from submission, queue wait included', async () => {
     const queue = new JobQueue({ concurrency: 1, timeoutMs: 5_000 });
     const log: string[] = [];
@@ -255,7 +275,7 @@ describe('supersession, bounds and promotion', () => {
     const older = queue.submit({ title: 'explain v1', priority: 'interactive', supersedes: 'explain:lowStock', run: controllable<string>(log, 'v1').run });
     await tick();
     const newer = queue.submit({ title: 'explain v2', priority: 'interactive', supersedes: 'explain:lowStock', run: async () => 'v2 explained' });
-    await expect(older.result).rejects.toMatchObject({ reason: 'cancelled', message: expect.stringContaining('Superseded') });
+    await expect(older.result).rejects.toMatchObject({ reason: 'superseded', message: expect.stringContaining('Superseded') });
     await expect(newer.result).resolves.toBe('v2 explained');
     expect(queue.snapshot().superseded).toBe(1);
   });
@@ -269,7 +289,7 @@ describe('supersession, bounds and promotion', () => {
     const bg1 = queue.submit({ title: 'bg 1', priority: 'background', run: controllable<void>(log, 'bg 1').run });
     queue.submit({ title: 'chat 1', priority: 'interactive', run: controllable<void>(log, 'chat 1').run });
     const chat2 = queue.submit({ title: 'chat 2', priority: 'interactive', run: controllable<void>(log, 'chat 2').run });
-    await expect(bg1.result).rejects.toMatchObject({ reason: 'busy', message: expect.stringContaining('Dropped') });
+    await expect(bg1.result).rejects.toMatchObject({ reason: 'dropped', message: expect.stringContaining('Dropped') });
     expect(() => queue.submit({ title: 'chat 3', priority: 'interactive', run: async () => undefined })).toThrow(/busy: 2 requests are already waiting/);
     expect(queue.snapshot()).toMatchObject({ dropped: 1, queued: 2 });
     queue.cancelWhere(() => true);

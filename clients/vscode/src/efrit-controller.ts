@@ -11,6 +11,7 @@ import {
   BuiltinActions,
   Commands,
   Methods,
+  ResponseErrorCodes,
   type CancelResult,
   type ChatParams,
   type ChatResult,
@@ -40,17 +41,26 @@ export interface EditorContext {
   range?: Range;
 }
 
-/** LSP's RequestCancelled; what the server answers for a request cancelled by `$/cancelRequest` or efrit/cancel. */
-const requestCancelled = -32800;
-
 export function errorReason(error: unknown): string | undefined {
   const data = (error as { data?: { reason?: unknown } } | null)?.data;
   return typeof data?.reason === 'string' ? data.reason : undefined;
 }
 
-/** True for an error that only says the user cancelled: nothing to show. */
+const errorCode = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
+
+/**
+ * True for an error that only says the user cancelled, nothing to show: the
+ * request's own `$/cancelRequest` (RequestCancelled), or Efrit: Cancel
+ * (ServerCancelled with the reason `cancelled`).
+ */
 export function isCancellation(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === requestCancelled || errorReason(error) === 'cancelled';
+  return errorCode(error) === ResponseErrorCodes.requestCancelled || errorReason(error) === 'cancelled';
+}
+
+/** For a job the server ended by itself (superseded, session ended, shutdown, …): what to tell the user; else undefined. */
+export function serverCancellation(error: unknown): string | undefined {
+  if (errorCode(error) !== ResponseErrorCodes.serverCancelled || isCancellation(error)) return undefined;
+  return `the server cancelled it: ${errorMessage(error)}`;
 }
 
 export function errorMessage(error: unknown): string {
@@ -60,13 +70,17 @@ export function errorMessage(error: unknown): string {
 /**
  * Turns the stream of notifications into readable text: a heading per user
  * turn, the model's text as it arrives, step and tool notes on lines of their
- * own. Jobs nobody announced (an Explain picked from the light bulb) get a
- * heading of their own, and so does a job that interleaves with another.
+ * own. A note goes under the turn whose request named its stream
+ * (`streamId`); when another stream wrote in between, the turn's heading is
+ * repeated first. Jobs no turn named (an Explain picked from the light bulb,
+ * or any job of a server too old to echo stream names) get a heading of
+ * their own.
  */
 export class Transcript {
-  /** The job whose text was written last; `announced` right after a heading. */
+  /** The place written last: a turn's streamId, or `job <id>` for an unnamed job. */
   private current: string | undefined;
-  private announced = false;
+  /** The first heading line of each turn still waiting for its answer, by streamId. */
+  private readonly turns = new Map<string, string>();
   /** Unannounced jobs that have not written text yet: their first text shows the view. */
   private readonly unannounced = new Set<string>();
   private atLineStart = true;
@@ -75,30 +89,39 @@ export class Transcript {
 
   constructor(private readonly sink: TranscriptSink) {}
 
-  /** A user turn: written before its request is sent, so its stream lands under it. */
-  heading(text: string): void {
+  /** A user turn: written before its request is sent; the notes of `streamId` land under it. */
+  heading(text: string, streamId?: string): void {
     this.endLine();
     this.sink.appendLine('');
     for (const line of text.split('\n')) this.sink.appendLine(line);
-    this.current = undefined;
-    this.announced = true;
+    this.current = streamId;
+    if (streamId !== undefined) this.turns.set(streamId, text.split('\n')[0] ?? text);
   }
 
+  /** The turn's request has been answered: nothing more comes for its stream. */
+  forget(streamId: string): void {
+    this.turns.delete(streamId);
+    if (this.current === streamId) this.current = undefined;
+  }
+
+  /** A line of the extension's own: a stream writing next repeats its heading. */
   note(text: string): void {
-    this.endLine();
-    this.sink.appendLine(text);
+    this.line(text);
+    this.current = undefined;
   }
 
   stream(params: StreamParams): void {
-    if (params.jobId !== this.current) {
-      if (this.announced) this.announced = false;
+    const turn = params.streamId === undefined ? undefined : this.turns.get(params.streamId);
+    const place = turn === undefined ? `job ${params.jobId}` : (params.streamId as string);
+    if (place !== this.current) {
+      this.endLine();
+      this.sink.appendLine('');
+      if (turn !== undefined) this.sink.appendLine(`${turn} (continued)`);
       else {
-        this.endLine();
-        this.sink.appendLine('');
         this.sink.appendLine(`── ${params.jobId} ──`);
         this.unannounced.add(params.jobId);
       }
-      this.current = params.jobId;
+      this.current = place;
     }
     switch (params.kind) {
       case 'text':
@@ -109,17 +132,22 @@ export class Transcript {
         return;
       case 'status':
       case 'tool':
-        this.note(`  · ${params.text}`);
+        this.line(`  · ${params.text}`);
         return;
       case 'error':
         this.unannounced.delete(params.jobId);
-        this.note(`  ✗ ${params.text}`);
+        this.line(`  ✗ ${params.text}`);
         return;
       case 'done':
         this.unannounced.delete(params.jobId);
         this.endLine();
         return;
     }
+  }
+
+  private line(text: string): void {
+    this.endLine();
+    this.sink.appendLine(text);
   }
 
   private endLine(): void {
@@ -137,6 +165,8 @@ export class Transcript {
 export class EfritController<Token> {
   chatSessionId: string | undefined;
   doSessionId: string | undefined;
+  /** Names the stream of each request (`streamId`), so its notes find their turn from the first one on. */
+  private streams = 0;
 
   constructor(
     private readonly rpc: Rpc<Token>,
@@ -152,13 +182,26 @@ export class EfritController<Token> {
     this.transcript.stream(params);
   }
 
+  /** Writes the turn's heading, then runs its request under a fresh stream name, forgotten once answered. */
+  private async turn<R>(heading: string, request: (streamId: string) => Promise<R>): Promise<R> {
+    this.streams += 1;
+    const streamId = `vscode-${this.streams}`;
+    this.transcript.heading(heading, streamId);
+    try {
+      return await request(streamId);
+    } finally {
+      this.transcript.forget(streamId);
+    }
+  }
+
   async chat(message: string, context?: EditorContext, token?: Token): Promise<ChatResult> {
-    this.transcript.heading(quoted('You', message));
-    const send = (sessionId: string | undefined): Promise<ChatResult> => {
-      const params: ChatParams = { message, ...withSession(sessionId), ...context };
-      return this.send<ChatResult>(Methods.chat, params, token);
-    };
-    const result = await this.retryForgottenSession(this.chatSessionId, send);
+    const result = await this.turn(quoted('You', message), (streamId) => {
+      const send = (sessionId: string | undefined): Promise<ChatResult> => {
+        const params: ChatParams = { message, ...withSession(sessionId), ...context, streamId };
+        return this.send<ChatResult>(Methods.chat, params, token);
+      };
+      return this.retryForgottenSession(this.chatSessionId, send);
+    });
     this.chatSessionId = result.sessionId;
     return result;
   }
@@ -172,12 +215,13 @@ export class EfritController<Token> {
   }
 
   async do(instruction: string, context: EditorContext, token?: Token): Promise<DoResult> {
-    this.transcript.heading(quoted('Do', instruction));
-    const send = (sessionId: string | undefined): Promise<DoResult> => {
-      const params: DoParams = { instruction, ...context, ...withSession(sessionId), apply: true };
-      return this.send<DoResult>(Methods.do, params, token);
-    };
-    const result = await this.retryForgottenSession(this.doSessionId, send);
+    const result = await this.turn(quoted('Do', instruction), (streamId) => {
+      const send = (sessionId: string | undefined): Promise<DoResult> => {
+        const params: DoParams = { instruction, ...context, ...withSession(sessionId), apply: true, streamId };
+        return this.send<DoResult>(Methods.do, params, token);
+      };
+      return this.retryForgottenSession(this.doSessionId, send);
+    });
     this.doSessionId = result.sessionId;
     const outcome = result.applied ? 'edit applied' : result.edit === null ? 'no edit' : 'edit not applied';
     this.transcript.note(`→ ${result.summary} (${outcome})`);
@@ -185,9 +229,10 @@ export class EfritController<Token> {
   }
 
   async explain(context: EditorContext & { range: Range }, token?: Token): Promise<RunActionResult> {
-    this.transcript.heading('Explain');
-    const args: RunActionArgs = { actionId: BuiltinActions.explain, ...context };
-    return this.send<RunActionResult>('workspace/executeCommand', { command: Commands.runAction, arguments: [args] }, token);
+    return this.turn('Explain', (streamId) => {
+      const args: RunActionArgs = { actionId: BuiltinActions.explain, ...context, streamId };
+      return this.send<RunActionResult>('workspace/executeCommand', { command: Commands.runAction, arguments: [args] }, token);
+    });
   }
 
   status(token?: Token): Promise<StatusResult> {

@@ -15,7 +15,7 @@ import * as vscode from 'vscode';
 import { LanguageClient, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { Methods, type StatusResult, type StreamParams } from '../../../server/src/protocol.js';
 import { ExtensionCommands } from './command-ids.js';
-import { EfritController, Transcript, errorMessage, errorReason, isCancellation, statusBarView, type EditorContext } from './efrit-controller.js';
+import { EfritController, Transcript, errorMessage, errorReason, isCancellation, serverCancellation, statusBarView, type EditorContext } from './efrit-controller.js';
 
 const statusPollMs = 10_000;
 /** Stream notifications come in bursts; one status request per burst is plenty. */
@@ -132,6 +132,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         await body(...args);
       } catch (error) {
         if (isCancellation(error)) return;
+        const cancelledByServer = serverCancellation(error);
+        if (cancelledByServer !== undefined) {
+          void vscode.window.showWarningMessage(`Efrit: ${cancelledByServer}`);
+          return;
+        }
         const message = `Efrit: ${errorMessage(error)}`;
         if (errorReason(error) === 'noApiKey') {
           const choice = await vscode.window.showErrorMessage(message, 'Open Settings');

@@ -19,7 +19,7 @@ import type { Logger } from '../logger.js';
 import type { ModelClient, ModelReply, ModelRequest } from '../model/model-client.js';
 import { excerptText, proposeEditsTool, systemBlocks, withCacheBreakpoints } from '../model/prompts.js';
 import type { CallUsage, UsageMeter } from '../model/usage-meter.js';
-import { BuiltinActions, type Priority } from '../protocol.js';
+import { BuiltinActions, type Priority, type StreamIdentity } from '../protocol.js';
 import type { Job, JobQueue } from '../queue/job-queue.js';
 import type { Session, SessionStore } from '../sessions/session-store.js';
 import { actionCatalog, actionTitle, findAction, type ActionDefinition } from './action-catalog.js';
@@ -29,7 +29,10 @@ import { resolveProposedEdits } from './edit-proposal.js';
 
 /** How the domain tells the user what a job is doing; the feature layer maps it to LSP. */
 export interface JobReporter {
-  begin(job: { jobId: string; title: string; sessionId?: string | undefined }): void;
+  /** `stream`: how the request that started the job names its notes. */
+  begin(job: { jobId: string; title: string; sessionId?: string | undefined; stream?: StreamIdentity | undefined }): void;
+  /** Another request now waits for a running job: its notes carry that request's identity too. */
+  follow(jobId: string, stream: StreamIdentity | undefined): void;
   queued(jobId: string, ahead: number): void;
   text(jobId: string, delta: string): void;
   note(jobId: string, kind: 'status' | 'tool', text: string): void;
@@ -56,6 +59,7 @@ export interface ActionRequest {
   instruction?: string | undefined;
   diagnostics?: readonly Diagnostic[] | undefined;
   priority?: Priority;
+  stream?: StreamIdentity | undefined;
 }
 
 export interface ChatOutcome {
@@ -147,6 +151,7 @@ export class Assistant {
     if (existing !== undefined) {
       if (priority === 'interactive') this.claimPrefetch(existing.id);
       this.deps.queue.promote(existing.id, priority);
+      this.follow(existing, request.stream);
       return existing as Job<ActionOutcome>;
     }
 
@@ -161,6 +166,7 @@ export class Assistant {
       priority,
       uri: doc.uri,
       key,
+      stream: request.stream,
       // A text answer for an older version of the same range is no longer wanted.
       supersedes: action.producesEdit ? undefined : JSON.stringify([action.id, doc.uri, request.range]),
       run: async (signal, jobId) => {
@@ -180,16 +186,21 @@ export class Assistant {
     return job;
   }
 
+  /** A request now waits for this job too (`efrit.applyJob`): its stream notes carry that request's identity. */
+  follow(job: Job<unknown>, stream: StreamIdentity | undefined): void {
+    this.deps.reporter.follow(job.id, stream);
+  }
+
   /** Whether the job is a code action's (and so has an ActionOutcome), not a chat's or a do's. */
   isActionJob(job: Job<unknown>): job is Job<ActionOutcome> {
     return this.actionJobs.has(job);
   }
 
   /** One turn of a conversation, optionally about a document range. */
-  chat(params: { sessionId?: string | undefined; message: string; uri?: string | undefined; range?: Range | undefined }): Job<ChatOutcome> {
+  chat(params: { sessionId?: string | undefined; message: string; uri?: string | undefined; range?: Range | undefined; stream?: StreamIdentity | undefined }): Job<ChatOutcome> {
     const target = params.uri === undefined ? undefined : this.target(params.uri, params.range);
     const session = this.session(params.sessionId);
-    return this.submitInSession<ChatOutcome>(session, 'Efrit: Chat', async (signal, jobId) => {
+    return this.submitInSession<ChatOutcome>(session, 'Efrit: Chat', params.stream, async (signal, jobId) => {
       // Built when the turn runs, after the session's previous turn: the delta is against what the model saw last.
       const turn = target === undefined ? undefined : this.documentTurn(session, target.uri, target.range);
       const userMessage = this.userTurn(session, turn === undefined ? [params.message] : [turn.text, params.message]);
@@ -207,10 +218,10 @@ export class Assistant {
    * workspace files over several steps, then proposes edits or answers in
    * words; see agent/do-agent.ts for its bounds.
    */
-  do(params: { sessionId?: string | undefined; instruction: string; uri: string; range?: Range | undefined }): Job<DoOutcome> {
+  do(params: { sessionId?: string | undefined; instruction: string; uri: string; range?: Range | undefined; stream?: StreamIdentity | undefined }): Job<DoOutcome> {
     const target = this.target(params.uri, params.range);
     const session = this.session(params.sessionId);
-    return this.submitInSession<DoOutcome>(session, `Efrit: Do: ${params.instruction.slice(0, 60)}`, async (signal, jobId) => {
+    return this.submitInSession<DoOutcome>(session, `Efrit: Do: ${params.instruction.slice(0, 60)}`, params.stream, async (signal, jobId) => {
       const settings = this.deps.settings();
       const turn = this.documentTurn(session, target.uri, target.range);
       const doc = this.document(target.uri);
@@ -299,7 +310,7 @@ export class Assistant {
     const version = this.deps.documents.get(uri)?.version;
     for (const [jobId, record] of this.prefetches.entries()) {
       if (record.uri !== uri || record.version === version || record.used) continue;
-      this.deps.queue.cancel(jobId, 'The document changed; the prefetched fix was for an older version.');
+      this.deps.queue.cancel(jobId, 'The document changed; the prefetched fix was for an older version.', 'documentChanged');
       this.prefetches.delete(jobId);
     }
   }
@@ -329,7 +340,7 @@ export class Assistant {
   }
 
   endSession(sessionId: string): boolean {
-    this.deps.queue.cancelWhere((job) => job.spec.sessionId === sessionId, 'The session ended.');
+    this.deps.queue.cancelWhere((job) => job.spec.sessionId === sessionId, 'The session ended.', 'sessionEnded');
     return this.deps.sessions.end(sessionId);
   }
 
@@ -435,12 +446,13 @@ export class Assistant {
     return reply;
   }
 
-  private submitInSession<T>(session: Session, title: string, run: (signal: AbortSignal, jobId: string) => Promise<T>): Job<T> {
+  private submitInSession<T>(session: Session, title: string, stream: StreamIdentity | undefined, run: (signal: AbortSignal, jobId: string) => Promise<T>): Job<T> {
     const previous = session.busy;
     const job = this.submit<T>({
       title,
       priority: 'interactive',
       sessionId: session.id,
+      stream,
       run: async (signal, jobId) => {
         // Turns of one session are answered in order: each needs the one before in its history.
         if (previous !== undefined) await previous.catch(() => undefined);
@@ -465,6 +477,7 @@ export class Assistant {
     key?: string;
     supersedes?: string | undefined;
     sessionId?: string;
+    stream?: StreamIdentity | undefined;
     run: (signal: AbortSignal, jobId: string) => Promise<T>;
   }): Job<T> {
     const { queue, reporter, logger } = this.deps;
@@ -477,7 +490,7 @@ export class Assistant {
       sessionId: spec.sessionId,
       run: ({ signal, jobId }) => spec.run(signal, jobId),
     });
-    reporter.begin({ jobId: job.id, title: spec.title, sessionId: spec.sessionId });
+    reporter.begin({ jobId: job.id, title: spec.title, sessionId: spec.sessionId, stream: spec.stream });
     const ahead = queue.aheadOf(job.id);
     if (job.state === 'queued' && ahead > 0) reporter.queued(job.id, ahead);
     job.result.then(

@@ -7,6 +7,10 @@
  * - other clients (eglot 1.9) get `efrit.runAction`, whose result is applied
  *   with `workspace/applyEdit`.
  * Explain never has an edit, so it is always a command.
+ * The commands take the request's stream identity (`streamId`,
+ * `workDoneToken`) from their argument, or `workDoneToken` from
+ * `ExecuteCommandParams` (`commandToken`). A resolve has no place for one:
+ * its notes go out bare, tied by job id as before.
  */
 import type { CancellationToken, CodeAction, CodeActionParams, Command } from 'vscode-languageserver/node';
 import type { Diagnostic, Range } from 'vscode-languageserver-types';
@@ -18,7 +22,17 @@ import { BuiltinActions, Commands, type ApplyJobArgs, type RunActionArgs, type R
 import type { Job } from '../queue/job-queue.js';
 import { applyPlannedEdit, clientResolvesEdits, workspaceEditFor, type FeatureContext } from './feature-context.js';
 import { isRecord } from '../json-shape.js';
-import { awaitJob, invalidParams, optionalDiagnostics, optionalString, requireDocumentUri, requireObject, requireRange, requireString } from './respond.js';
+import {
+  awaitJob,
+  invalidParams,
+  optionalDiagnostics,
+  optionalString,
+  requireDocumentUri,
+  requireObject,
+  requireRange,
+  requireString,
+  streamIdentity,
+} from './respond.js';
 
 /** What a listed action carries for resolve; no empty objects (eglot turns `{}` into null). */
 interface ActionData {
@@ -125,9 +139,8 @@ export async function resolveCodeAction(context: FeatureContext, action: CodeAct
   return { ...action, edit: workspaceEditFor(context, outcome.plan) };
 }
 
-function parseRunActionArgs(raw: unknown): RunActionArgs {
+function parseRunActionArgs(params: Record<string, unknown>): RunActionArgs {
   const what = Commands.runAction;
-  const params = requireObject(raw, what);
   const diagnostics = optionalDiagnostics(params['diagnostics'], what);
   const instruction = optionalString(params, 'instruction', what);
   return {
@@ -147,21 +160,25 @@ async function finishAction(context: FeatureContext, job: Job<ActionOutcome>, to
 }
 
 /** `efrit.runAction`: the command path for clients that cannot resolve. */
-export async function runAction(context: FeatureContext, rawArgs: unknown, token: CancellationToken | undefined): Promise<RunActionResult> {
-  const args = parseRunActionArgs(rawArgs);
+export async function runAction(context: FeatureContext, rawArgs: unknown, token: CancellationToken | undefined, commandToken?: unknown): Promise<RunActionResult> {
+  const params = requireObject(rawArgs, Commands.runAction);
+  const args = parseRunActionArgs(params);
   const job = context.assistant.startAction({
     actionId: args.actionId,
     uri: args.textDocument.uri,
     range: args.range,
     instruction: args.instruction,
     diagnostics: args.diagnostics,
+    stream: streamIdentity(params, Commands.runAction, commandToken),
   });
   return finishAction(context, job, token);
 }
 
 /** `efrit.applyJob`: waits for a job a resolve handed over, then applies its edit. */
-export async function applyJob(context: FeatureContext, rawArgs: unknown, token: CancellationToken | undefined): Promise<{ applied: boolean }> {
-  const jobId = requireString(requireObject(rawArgs, Commands.applyJob), 'jobId', Commands.applyJob);
+export async function applyJob(context: FeatureContext, rawArgs: unknown, token: CancellationToken | undefined, commandToken?: unknown): Promise<{ applied: boolean }> {
+  const params = requireObject(rawArgs, Commands.applyJob);
+  const jobId = requireString(params, 'jobId', Commands.applyJob);
+  const stream = streamIdentity(params, Commands.applyJob, commandToken);
   const job = context.queue.get(jobId);
   if (job === undefined) {
     throw new EfritError('unknownJob', `There is no job ${jobId} (it finished long ago or never existed); run the action again.`);
@@ -169,6 +186,7 @@ export async function applyJob(context: FeatureContext, rawArgs: unknown, token:
   if (!context.assistant.isActionJob(job)) {
     throw new EfritError('unknownJob', `Job ${jobId} is not a code action's (it is a chat or a do); ${Commands.applyJob} only applies code actions.`);
   }
+  context.assistant.follow(job, stream);
   const result = await finishAction(context, job, token);
   return { applied: result.applied };
 }

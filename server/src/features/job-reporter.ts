@@ -1,8 +1,14 @@
 /**
  * Shows the user what each model job is doing: `efrit/stream` notifications
  * (text deltas, status and tool notes, the end) for every client, and
- * `$/progress` on a server-created token for clients that advertise
- * `window.workDoneProgress`.
+ * `$/progress` on the request's own `workDoneToken` when it gave one, else on
+ * a server-created token for clients that advertise `window.workDoneProgress`.
+ *
+ * Every note carries the stream identity (`streamId`, `workDoneToken`) of each
+ * request that follows the job, from the first note on, so a client can tie
+ * it to its request before the response names the job. A job several requests
+ * wait for (the same action picked twice, `efrit.applyJob` after a resolve)
+ * sends each note once per identity; a job nobody named sends it once, bare.
  *
  * Text deltas are coalesced for a few milliseconds: a model streams dozens of
  * tiny deltas a second, and one notification per delta would make editors
@@ -18,16 +24,22 @@ import {
 } from 'vscode-languageserver/node';
 import type { JobReporter } from '../assistant/assistant.js';
 import type { Logger, SecretRedactor } from '../logger.js';
-import { Methods, type StreamKind, type StreamParams } from '../protocol.js';
+import { Methods, type ProgressToken, type StreamIdentity, type StreamKind, type StreamParams } from '../protocol.js';
 
 interface JobProgress {
   sessionId: string | undefined;
   title: string;
   pendingText: string;
   flushTimer: NodeJS.Timeout | undefined;
-  /** Resolves to the progress token once the client accepted it, or undefined. */
-  token: Promise<string | undefined>;
+  /** Each resolves to a progress token once it has begun (the client accepted a server-created one), or undefined. */
+  tokens: Promise<ProgressToken | undefined>[];
+  /** The requests following the job that named their stream; empty: notes go out bare. */
+  identities: StreamIdentity[];
   sawText: boolean;
+}
+
+function isNamed(stream: StreamIdentity | undefined): stream is StreamIdentity {
+  return stream !== undefined && (stream.streamId !== undefined || stream.workDoneToken !== undefined);
 }
 
 const textFlushMs = 15;
@@ -42,9 +54,27 @@ export class LspJobReporter implements JobReporter {
     private readonly logger: Logger,
   ) {}
 
-  begin(job: { jobId: string; title: string; sessionId?: string | undefined }): void {
-    const token = this.supportsProgress() ? this.createToken(job.jobId, job.title) : Promise.resolve(undefined);
-    this.jobs.set(job.jobId, { sessionId: job.sessionId, title: job.title, pendingText: '', flushTimer: undefined, token, sawText: false });
+  begin(job: { jobId: string; title: string; sessionId?: string | undefined; stream?: StreamIdentity | undefined }): void {
+    const progress: JobProgress = { sessionId: job.sessionId, title: job.title, pendingText: '', flushTimer: undefined, tokens: [], identities: [], sawText: false };
+    this.jobs.set(job.jobId, progress);
+    if (isNamed(job.stream)) this.addFollower(progress, job.stream);
+    // A client-given token needs no window/workDoneProgress/create (LSP: the server may use it at once).
+    if (progress.tokens.length === 0 && this.supportsProgress()) progress.tokens.push(this.createToken(job.jobId, job.title));
+  }
+
+  follow(jobId: string, stream: StreamIdentity | undefined): void {
+    const job = this.jobs.get(jobId);
+    if (job === undefined || !isNamed(stream)) return;
+    const known = job.identities.some((other) => other.streamId === stream.streamId && other.workDoneToken === stream.workDoneToken);
+    if (!known) this.addFollower(job, stream);
+  }
+
+  private addFollower(job: JobProgress, stream: StreamIdentity): void {
+    job.identities.push(stream);
+    const token = stream.workDoneToken;
+    if (token === undefined) return;
+    this.progress(token, { kind: 'begin', title: job.title, cancellable: false });
+    job.tokens.push(Promise.resolve(token));
   }
 
   queued(jobId: string, ahead: number): void {
@@ -74,10 +104,12 @@ export class LspJobReporter implements JobReporter {
     const job = this.jobs.get(jobId);
     this.jobs.delete(jobId);
     const message = outcome.ok ? 'done' : outcome.message;
-    this.notify(jobId, outcome.ok ? 'done' : 'error', message, job?.sessionId);
-    void job?.token.then((token) => {
-      if (token !== undefined) this.progress(token, { kind: 'end', message: this.redactor.redact(message) });
-    });
+    this.notify(jobId, outcome.ok ? 'done' : 'error', message, job);
+    for (const token of job?.tokens ?? []) {
+      void token.then((begun) => {
+        if (begun !== undefined) this.progress(begun, { kind: 'end', message: this.redactor.redact(message) });
+      });
+    }
   }
 
   private flush(jobId: string): void {
@@ -91,15 +123,21 @@ export class LspJobReporter implements JobReporter {
     this.notify(jobId, 'text', text);
   }
 
-  private notify(jobId: string, kind: StreamKind, text: string, sessionId = this.jobs.get(jobId)?.sessionId): void {
-    const params: StreamParams = { jobId, kind, text: this.redactor.redact(text), ...(sessionId !== undefined ? { sessionId } : {}) };
-    this.connection.sendNotification(Methods.stream, params).catch((error: unknown) => this.logger.debug('efrit/stream not sent', error));
+  private notify(jobId: string, kind: StreamKind, text: string, job = this.jobs.get(jobId)): void {
+    const sessionId = job?.sessionId;
+    const note: StreamParams = { jobId, kind, text: this.redactor.redact(text), ...(sessionId !== undefined ? { sessionId } : {}) };
+    const identities = job === undefined || job.identities.length === 0 ? [{}] : job.identities;
+    for (const identity of identities) {
+      this.connection.sendNotification(Methods.stream, { ...note, ...identity }).catch((error: unknown) => this.logger.debug('efrit/stream not sent', error));
+    }
   }
 
   private report(jobId: string, message: string): void {
-    void this.jobs.get(jobId)?.token.then((token) => {
-      if (token !== undefined) this.progress(token, { kind: 'report', message: this.redactor.redact(message) });
-    });
+    for (const token of this.jobs.get(jobId)?.tokens ?? []) {
+      void token.then((begun) => {
+        if (begun !== undefined) this.progress(begun, { kind: 'report', message: this.redactor.redact(message) });
+      });
+    }
   }
 
   private async createToken(jobId: string, title: string): Promise<string | undefined> {
@@ -114,7 +152,7 @@ export class LspJobReporter implements JobReporter {
     return token;
   }
 
-  private progress(token: string, value: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd): void {
+  private progress(token: ProgressToken, value: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd): void {
     this.connection.sendProgress(WorkDoneProgress.type, token, value).catch((error: unknown) => this.logger.debug('$/progress not sent', error));
   }
 }

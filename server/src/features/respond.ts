@@ -3,12 +3,19 @@
  * `ResponseError` with a message a person can act on and `data.reason` for
  * programs, secrets redacted. Also the shared pieces every handler needs:
  * waiting for a job while honouring `$/cancelRequest`, and parameter checks.
+ *
+ * Cancellation has two codes. `RequestCancelled` (-32800) answers only a
+ * request the client cancelled itself with `$/cancelRequest`: clients may
+ * treat it as their own business (Neovim never even calls the handler). A job
+ * the server ended for any other reason (efrit/cancel, a newer request, the
+ * session ending, shutdown) is `ServerCancelled` (-32802) with `data.reason`
+ * saying why, so every client hears of it.
  */
 import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken } from 'vscode-languageserver/node';
 import type { Diagnostic, Range } from 'vscode-languageserver-types';
 import { EfritError, isEfritError } from '../errors.js';
 import type { Logger, SecretRedactor } from '../logger.js';
-import type { ErrorReason } from '../protocol.js';
+import { maxStreamIdLength, type ErrorReason, type ServerCancelReason, type StreamIdentity } from '../protocol.js';
 import type { Job, JobQueue } from '../queue/job-queue.js';
 
 const invalidParamsReasons = new Set<ErrorReason>([
@@ -20,14 +27,32 @@ const invalidParamsReasons = new Set<ErrorReason>([
   'unknownAction',
 ]);
 
+/** The request's own `$/cancelRequest` ended it: the one case answered with `RequestCancelled`. */
+class ClientCancelledError extends Error {
+  override readonly name = 'ClientCancelledError';
+}
+
+const serverCancelReasons = new Set<ErrorReason>([
+  'cancelled',
+  'superseded',
+  'sessionEnded',
+  'shuttingDown',
+  'documentClosed',
+  'documentChanged',
+  'dropped',
+] satisfies ServerCancelReason[]);
+
 function codeFor(reason: ErrorReason): number {
-  if (reason === 'cancelled') return LSPErrorCodes.RequestCancelled;
+  if (serverCancelReasons.has(reason)) return LSPErrorCodes.ServerCancelled;
   if (reason === 'editConflict') return LSPErrorCodes.ContentModified;
   if (invalidParamsReasons.has(reason)) return ErrorCodes.InvalidParams;
   return LSPErrorCodes.RequestFailed;
 }
 
 export function toResponseError(error: unknown, redactor: SecretRedactor, logger: Logger): ResponseError<{ reason: ErrorReason }> {
+  if (error instanceof ClientCancelledError) {
+    return new ResponseError(LSPErrorCodes.RequestCancelled, redactor.redact(error.message), { reason: 'cancelled' });
+  }
   if (error instanceof ResponseError) {
     const reason = (error.data as { reason?: ErrorReason } | undefined)?.reason ?? 'internal';
     return new ResponseError(error.code, redactor.redact(error.message), { reason });
@@ -45,18 +70,52 @@ export function toResponseError(error: unknown, redactor: SecretRedactor, logger
 /**
  * Waits for a job's result; a `$/cancelRequest` for the request cancels the
  * job (queued: it never runs; running: its HTTP request is aborted) and the
- * request is answered with `RequestCancelled` at once.
+ * request is answered with `RequestCancelled` at once. A job ended by the
+ * server instead rejects with its own reason (`ServerCancelled`).
  */
 export async function awaitJob<T>(job: Job<T>, queue: JobQueue, token: CancellationToken | undefined): Promise<T> {
   // Positional params ([params, null]) hand a handler something else where the token goes.
   if (token === undefined || token === null || typeof token.onCancellationRequested !== 'function') return job.result;
-  if (token.isCancellationRequested) queue.cancel(job.id, 'Cancelled by the client.');
-  const subscription = token.onCancellationRequested(() => queue.cancel(job.id, 'Cancelled by the client.'));
+  const cancelledByClient = 'Cancelled by the client.';
+  if (token.isCancellationRequested) queue.cancel(job.id, cancelledByClient);
+  const subscription = token.onCancellationRequested(() => queue.cancel(job.id, cancelledByClient));
   try {
     return await job.result;
+  } catch (error) {
+    if (token.isCancellationRequested) throw new ClientCancelledError(cancelledByClient);
+    throw error;
   } finally {
     subscription.dispose();
   }
+}
+
+function isProgressToken(value: unknown): value is string | number {
+  return (typeof value === 'string' && value !== '' && value.length <= maxStreamIdLength) || Number.isSafeInteger(value);
+}
+
+/**
+ * The stream identity a request gives (see `StreamIdentity`): `streamId` and
+ * `workDoneToken` from its params, or, for a command, from its argument and
+ * the `workDoneToken` of `ExecuteCommandParams` (which wins when both are given).
+ */
+export function streamIdentity(params: Record<string, unknown>, what: string, commandToken?: unknown): StreamIdentity {
+  const streamId = params['streamId'];
+  if (streamId !== undefined && streamId !== null && !(typeof streamId === 'string' && streamId !== '' && streamId.length <= maxStreamIdLength)) {
+    throw invalidParams(`${what}: "streamId" must be a non-empty string of at most ${maxStreamIdLength} characters.`);
+  }
+  const tokens: [unknown, string][] = [
+    [commandToken, 'workDoneToken (of the command)'],
+    [params['workDoneToken'], 'workDoneToken'],
+  ];
+  let workDoneToken: string | number | undefined;
+  for (const [value, where] of tokens) {
+    if (value === undefined || value === null) continue;
+    if (!isProgressToken(value)) {
+      throw invalidParams(`${what}: "${where}" must be a progress token: an integer, or a non-empty string of at most ${maxStreamIdLength} characters.`);
+    }
+    workDoneToken ??= value;
+  }
+  return { ...(typeof streamId === 'string' ? { streamId } : {}), ...(workDoneToken !== undefined ? { workDoneToken } : {}) };
 }
 
 export function invalidParams(message: string): EfritError {

@@ -32,7 +32,7 @@
 import PQueue from 'p-queue';
 import { LRUCache } from 'lru-cache';
 import { EfritError, isEfritError } from '../errors.js';
-import type { Priority } from '../protocol.js';
+import type { Priority, ServerCancelReason } from '../protocol.js';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -259,7 +259,7 @@ export class JobQueue {
   submit<T>(spec: JobSpec<T>): Job<T> {
     this.makeRoomFor(spec.priority);
     if (spec.supersedes !== undefined) {
-      const superseded = this.cancelWhere((job) => job.spec.supersedes === spec.supersedes, 'Superseded by a newer request for the same thing.');
+      const superseded = this.cancelWhere((job) => job.spec.supersedes === spec.supersedes, 'Superseded by a newer request for the same thing.', 'superseded');
       this.counts.superseded += superseded;
     }
     const job = new Job<T>(`job-${this.nextId}`, spec, this.clock.now(), this.nextId);
@@ -307,19 +307,20 @@ export class JobQueue {
     return { entries: this.finished.size, bytes: this.finished.calculatedSize, hits: this.keyHits, misses: this.keyMisses };
   }
 
-  cancel(jobId: string, why = 'Cancelled.'): boolean {
+  /** `why` is the message a person reads; `reason` tells programs who ended the job (the client, by default). */
+  cancel(jobId: string, why = 'Cancelled.', reason: ServerCancelReason = 'cancelled'): boolean {
     const job = this.live.get(jobId);
     if (job === undefined) return false;
-    this.abort(job, new EfritError('cancelled', why));
+    this.abort(job, new EfritError(reason, why));
     return true;
   }
 
   /** Cancels every live job that matches; returns how many. */
-  cancelWhere(predicate: (job: Job) => boolean, why = 'Cancelled.'): number {
+  cancelWhere(predicate: (job: Job) => boolean, why = 'Cancelled.', reason: ServerCancelReason = 'cancelled'): number {
     let count = 0;
     for (const job of [...this.live.values()]) {
       if (predicate(job)) {
-        this.abort(job, new EfritError('cancelled', why));
+        this.abort(job, new EfritError(reason, why));
         count += 1;
       }
     }
@@ -461,7 +462,7 @@ export class JobQueue {
     if (waiting < this.maxQueued) return;
     if (oldestBackground !== undefined && priority !== 'background') {
       this.counts.dropped += 1;
-      this.abort(oldestBackground, new EfritError('busy', 'Dropped: the queue was full and more urgent work arrived.'));
+      this.abort(oldestBackground, new EfritError('dropped', 'Dropped: the queue was full and more urgent work arrived.'));
       return;
     }
     throw new EfritError(

@@ -31,8 +31,8 @@
                 (setq efrit-test-last-message text))
               text))
 (advice-add 'efrit-lsp--on-stream :before
-            (lambda (_server job-id session-id kind text)
-              (efrit-test-log "efrit/stream %s %s %s %S" job-id session-id kind text)))
+            (lambda (_server job-id session-id stream-id kind text)
+              (efrit-test-log "efrit/stream %s %s %s %s %S" job-id session-id stream-id kind text)))
 
 (defun efrit-test-jobs-idle ()
   "Non-nil when no efrit request of ours is in flight."

@@ -17,8 +17,10 @@ local M = {}
 
 local has = function(feature) return vim.fn.has(feature) == 1 end
 
---- LSP ErrorCodes.RequestCancelled
+--- LSP ErrorCodes.RequestCancelled: only ever the answer to our own $/cancelRequest.
 local REQUEST_CANCELLED = -32800
+--- LSP 3.17 ServerCancelled: the server ended the request's job; data.reason says why.
+local SERVER_CANCELLED = -32802
 
 local defaults = {
   name = 'efrit',
@@ -67,6 +69,10 @@ local state = {
   jobs = {},
   --- Requests of ours that are waiting for an answer, oldest first.
   pending = {},
+  --- streamId -> the pending request that named its job's stream so.
+  streams = {},
+  --- Stream ids of requests already answered, oldest first (bounded): their late notes are dropped.
+  finished_streams = {},
   --- The conversation of the chat buffer.
   chat = { session_id = nil, source_buf = nil, range = nil, busy = nil, turns = 0 },
   --- :EfritDo sessions, per source buffer.
@@ -107,16 +113,31 @@ local function redrawstatus()
   pcall(vim.cmd, 'redrawstatus')
 end
 
-local function error_text(err)
-  if type(err) ~= 'table' then return tostring(err) end
-  if err.code == REQUEST_CANCELLED then return 'cancelled' end
-  return err.message or vim.inspect(err)
-end
-
 local function error_reason(err)
   if type(err) ~= 'table' then return nil end
   if err.code == REQUEST_CANCELLED then return 'cancelled' end
   return type(err.data) == 'table' and err.data.reason or nil
+end
+
+--- A job the server ended by itself (a newer request, the session ending, shutdown): why, for the user; else nil.
+--- Its reason `cancelled` is the user's own :EfritCancel, nothing to report.
+local function server_cancelled(err)
+  if type(err) ~= 'table' or err.code ~= SERVER_CANCELLED or error_reason(err) == 'cancelled' then return nil end
+  return 'the server cancelled it: ' .. (err.message or error_reason(err) or '')
+end
+
+local function error_text(err)
+  if type(err) ~= 'table' then return tostring(err) end
+  if error_reason(err) == 'cancelled' then return 'cancelled' end
+  return server_cancelled(err) or err.message or vim.inspect(err)
+end
+
+--- How a failed request ends its entry: a footer, and the level to notify at (nil: no notification).
+local function failure_footer(err)
+  if error_reason(err) == 'cancelled' then return '_[cancelled]_', nil end
+  local by_server = server_cancelled(err)
+  if by_server then return '_[' .. by_server .. ']_', vim.log.levels.WARN end
+  return '**Error:** ' .. error_text(err), vim.log.levels.ERROR
 end
 
 -- Clients -------------------------------------------------------------------
@@ -185,6 +206,11 @@ local function client_config(root_dir)
     capabilities = c.capabilities,
     handlers = handlers,
     flags = c.flags,
+    on_exit = function(code, signal, client_id)
+      -- Neovim drops the callbacks of requests still waiting when the server goes: answer them here.
+      vim.schedule(function() M._server_stopped(client_id) end)
+      if c.on_exit then c.on_exit(code, signal, client_id) end
+    end,
     on_attach = function(client, bufnr)
       -- Neovim 0.12 shows inline completions itself once enabled; older versions have no such API.
       if c.inline_completion then
@@ -343,49 +369,60 @@ end
 
 -- Requests and the efrit/stream routing ----------------------------------------
 
--- Neovim's RPC layer never calls the handler of a request that the server
--- answers with RequestCancelled ("it is RPC-internal"): it only drops the
--- request from `client.requests`. efrit answers every cancelled request that
--- way (efrit/cancel, :EfritCancel, a session ending), so a watcher notices
--- requests that left `client.requests` without their handler running, and
--- finishes them as cancelled. It also fails requests whose server stopped.
-local watcher
+-- Every request that starts a job names its stream (`streamId`); the server
+-- puts that name on every efrit/stream note of the job, the first one
+-- included, so a note reaches its request's sink before the answer names the
+-- job. Notes without a name of ours (a code action Neovim itself runs) only
+-- show in the statusline and the EfritStream event.
+--
+-- Neovim's RPC layer never calls the handler of a request answered with
+-- RequestCancelled ("it is RPC-internal"). The server gives that answer only
+-- to a request its client cancelled with $/cancelRequest, which this plugin
+-- does only in cancel(), which finishes those requests itself; a job the
+-- server ends (efrit/cancel, a newer request, a session ending) is answered
+-- ServerCancelled, which reaches the handler like any error.
 
-local function watch_pending()
-  if watcher then return end
-  watcher = uv.new_timer()
-  watcher:start(50, 50, vim.schedule_wrap(function()
-    if #state.pending == 0 then
-      if watcher then
-        watcher:stop()
-        watcher:close()
-        watcher = nil
-      end
-      return
-    end
-    for _, p in ipairs(vim.list_extend({}, state.pending)) do
-      local client = vim.lsp.get_client_by_id(p.client_id)
-      if not client or (client.is_stopped and call(client, 'is_stopped')) then
-        p.finish({ code = -32099, message = 'the efrit-lsp server stopped' }, nil)
-      elseif p.request_id and type(client.requests) == 'table' and client.requests[p.request_id] == nil then
-        -- A real answer's handler is scheduled right after the request leaves
-        -- client.requests; give it one more tick before calling it a cancellation.
-        if p.answered then
-          p.finish({ code = REQUEST_CANCELLED, message = 'cancelled', data = { reason = 'cancelled' } }, nil)
-        else
-          p.answered = true
-        end
-      end
-    end
-  end))
+--- The methods whose requests start (or wait for) a job, and so name its stream.
+local named_streams = {
+  ['efrit/chat'] = true,
+  ['efrit/do'] = true,
+  ['workspace/executeCommand'] = true,
+}
+
+--- `params` with `stream_id` in the place the server reads it: the params, or a command's argument.
+local function with_stream_id(method, params, stream_id)
+  local function copy(t)
+    local c = {}
+    for k, v in pairs(t) do c[k] = v end
+    return c
+  end
+  local named = copy(params)
+  if method ~= 'workspace/executeCommand' then
+    named.streamId = stream_id
+  elseif type(named.arguments) == 'table' and type(named.arguments[1]) == 'table' then
+    named.arguments = copy(named.arguments)
+    named.arguments[1] = copy(named.arguments[1])
+    named.arguments[1].streamId = stream_id
+  end
+  return named
 end
 
---- Sends an asynchronous request and remembers it so that the efrit/stream
---- notifications of its job reach `sink` before the answer does.
+local function remember_finished_stream(stream_id)
+  local finished = state.finished_streams
+  finished[stream_id] = true
+  table.insert(finished, stream_id)
+  if #finished > 64 then finished[table.remove(finished, 1)] = nil end
+end
+
+--- Sends an asynchronous request; the efrit/stream notes of its job reach `sink` before the answer does.
 --- kind: 'chat' | 'do' | 'explain' | 'other' | 'ghost' (ghost text: not shown in statusline() nor busy())
 local function send(client, bufnr, method, params, kind, sink, session_id, on_result)
   state.next_pending_id = state.next_pending_id + 1
   local pending = { id = state.next_pending_id, kind = kind, sink = sink, session_id = session_id, client_id = client.id }
+  if kind ~= 'ghost' and named_streams[method] then
+    pending.stream_id = string.format('nvim-%d-%d', vim.fn.getpid(), pending.id)
+    params = with_stream_id(method, params, pending.stream_id)
+  end
   function pending.finish(err, result)
     if pending.done then return end
     pending.done = true
@@ -395,6 +432,10 @@ local function send(client, bufnr, method, params, kind, sink, session_id, on_re
         break
       end
     end
+    if pending.stream_id then
+      state.streams[pending.stream_id] = nil
+      remember_finished_stream(pending.stream_id)
+    end
     if pending.job_id then state.jobs[pending.job_id] = nil end
     redrawstatus()
     local ok, e = xpcall(on_result, debug.traceback, err, result)
@@ -402,59 +443,42 @@ local function send(client, bufnr, method, params, kind, sink, session_id, on_re
     if kind ~= 'ghost' then fire('EfritRequestDone', { kind = kind, error = err and error_text(err) or nil }) end
   end
   table.insert(state.pending, pending)
+  if pending.stream_id then state.streams[pending.stream_id] = pending end
   local ok, request_id = call(client, 'request', method, params, function(err, result)
     pending.finish(err, result)
   end, bufnr)
   if not ok then
     pending.done = true
     table.remove(state.pending, #state.pending)
+    if pending.stream_id then state.streams[pending.stream_id] = nil end
     notify('the server is not running', vim.log.levels.ERROR)
     return nil
   end
   pending.request_id = request_id
-  watch_pending()
   redrawstatus()
   return pending
 end
 
---- Which of our pending requests a job we have not seen yet belongs to.
---- Chat and do jobs carry a session id; actions (explain) carry none.
-local function claim(params)
-  local best
-  for _, p in ipairs(state.pending) do
-    if not p.job_id then
-      if params.sessionId then
-        if (p.kind == 'chat' or p.kind == 'do') then
-          if p.session_id == params.sessionId then best = p break end
-          if p.session_id == nil and not best then best = p end
-        end
-      elseif p.kind == 'explain' and not best then
-        best = p
-      end
-    end
+--- The server of `client_id` stopped: its requests will never be answered.
+function M._server_stopped(client_id)
+  for _, p in ipairs(vim.list_extend({}, state.pending)) do
+    if p.client_id == client_id then p.finish({ code = -32099, message = 'the efrit-lsp server stopped' }, nil) end
   end
-  return best
 end
 
-function M._on_stream(_, params, ctx)
-  if type(params) ~= 'table' or not params.jobId then return end
+--- Files a note under its job, and hands it to the sink of the request that named its stream.
+local function route(params, ctx)
   local job = state.jobs[params.jobId]
   if not job then
     job = { status = nil, sink = nil, client_id = ctx and ctx.client_id }
     state.jobs[params.jobId] = job
   end
-  -- A job is bound to one of our requests on its first notification that tells
-  -- chat/do (session id) from actions (none) apart. The first "asking …" status
-  -- note may come without the session id (efrit-lsp sends it before the job is
-  -- registered), so a bare status note does not bind.
-  if not job.pending and not job.finished and (params.kind ~= 'status' or params.sessionId) then
-    local p = claim(params)
-    if p then
-      p.job_id = params.jobId
-      job.sink = p.sink
-      job.kind = p.kind
-      job.pending = p
-    end
+  local p = params.streamId and state.streams[params.streamId]
+  if p and not job.pending then
+    p.job_id = params.jobId
+    job.sink = p.sink
+    job.kind = p.kind
+    job.pending = p
   end
   job.session_id = params.sessionId or job.session_id
   if params.kind == 'text' then
@@ -471,6 +495,12 @@ function M._on_stream(_, params, ctx)
     if not job.pending then state.jobs[params.jobId] = nil end
     job.finished = true
   end
+end
+
+function M._on_stream(_, params, ctx)
+  if type(params) ~= 'table' or not params.jobId then return end
+  -- A late note of a request already answered (cancelled here) belongs to nothing any more.
+  if not (params.streamId and state.finished_streams[params.streamId]) then route(params, ctx) end
   state.last_stream = params
   fire('EfritStream', params)
   redrawstatus()
@@ -614,13 +644,9 @@ function M.chat(message, opts)
         M.chat(message, vim.tbl_extend('force', opts, { retried = true, bufnr = src, range = range }))
         return
       end
-      if reason == 'cancelled' then
-        ui.update(reply, { footer = '_[cancelled]_', placeholder = false })
-        notify('chat cancelled')
-      else
-        ui.update(reply, { footer = '**Error:** ' .. error_text(err), placeholder = false })
-        notify(error_text(err), vim.log.levels.ERROR)
-      end
+      local footer, level = failure_footer(err)
+      ui.update(reply, { footer = footer, placeholder = false })
+      notify(reason == 'cancelled' and 'chat cancelled' or error_text(err), level)
       return
     end
     chat.session_id = result.sessionId or chat.session_id
@@ -675,7 +701,8 @@ function M.run_do(instruction, opts)
         M.run_do(instruction, vim.tbl_extend('force', opts, { retried = true, bufnr = bufnr, range = range }))
         return
       end
-      notify(reason == 'cancelled' and 'cancelled' or error_text(err), reason == 'cancelled' and vim.log.levels.INFO or vim.log.levels.ERROR)
+      local _, level = failure_footer(err)
+      notify(error_text(err), level or vim.log.levels.INFO)
       return
     end
     state.do_sessions[bufnr] = result.sessionId
@@ -729,9 +756,9 @@ function M.explain(opts)
   local args = { actionId = 'explain', textDocument = { uri = vim.uri_from_bufnr(bufnr) }, range = range }
   send(client, bufnr, 'workspace/executeCommand', { command = 'efrit.runAction', arguments = { args } }, 'explain', sink, nil, function(err, result)
     if err then
-      local reason = error_reason(err)
-      finish(nil, reason == 'cancelled' and '_[cancelled]_' or ('**Error:** ' .. error_text(err)))
-      if reason ~= 'cancelled' then notify(error_text(err), vim.log.levels.ERROR) end
+      local footer, level = failure_footer(err)
+      finish(nil, footer)
+      if level then notify(error_text(err), level) end
       return
     end
     local text = type(result) == 'table' and type(result.text) == 'string' and result.text or nil
@@ -1003,7 +1030,23 @@ function M.status(callback)
   end)
 end
 
+--- Our requests waiting for a job that `target` covers: all when it names nothing, else those of its session or job.
+local function pending_for(target)
+  local found = {}
+  for _, p in ipairs(state.pending) do
+    local job = p.job_id and state.jobs[p.job_id]
+    local session = p.session_id or (job and job.session_id)
+    local covered = (target.jobId == nil and target.sessionId == nil)
+      or (target.jobId ~= nil and p.job_id == target.jobId)
+      or (target.sessionId ~= nil and session == target.sessionId)
+    if covered and p.kind ~= 'ghost' and p.kind ~= 'other' then table.insert(found, p) end
+  end
+  return found
+end
+
 --- Cancels efrit's work: everything by default, or { jobId } / { sessionId }.
+--- Our own requests get $/cancelRequest and are finished here at once (their RequestCancelled
+--- answer never reaches a handler); efrit/cancel ends the server's other jobs.
 function M.cancel(target)
   target = target or {}
   local clients = all_clients()
@@ -1011,7 +1054,13 @@ function M.cancel(target)
     notify('nothing to cancel: no efrit-lsp server is running', vim.log.levels.WARN)
     return
   end
-  local total, answers = 0, 0
+  local mine = pending_for(target)
+  for _, p in ipairs(mine) do
+    local client = vim.lsp.get_client_by_id(p.client_id)
+    if client and p.request_id then call(client, 'cancel_request', p.request_id) end
+    p.finish({ code = REQUEST_CANCELLED, message = 'cancelled', data = { reason = 'cancelled' } }, nil)
+  end
+  local total, answers = #mine, 0
   for _, client in ipairs(clients) do
     call(client, 'request', 'efrit/cancel', object(target), function(err, result)
       answers = answers + 1
