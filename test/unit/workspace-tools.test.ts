@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compileGlob } from '../../server/src/agent/workspace-glob.js';
+import type { FromWorker } from '../../server/src/agent/search-messages.js';
+import { SearchRunner, startSearchWorker } from '../../server/src/agent/search-runner.js';
 import { readOnlyToolDefinitions, WorkspaceTools } from '../../server/src/agent/workspace-tools.js';
 import type { ToolOutcome, WorkspaceToolsOptions } from '../../server/src/agent/workspace-tools.js';
 import { DocumentStore } from '../../server/src/documents/document-store.js';
@@ -77,7 +79,11 @@ beforeAll(async () => {
   await symlink(join(root, '.env'), join(root, 'settings.txt'));
 });
 
+// One runner for the file, as the server has one: its idle worker is reused from test to test.
+const searchRunner = new SearchRunner();
+
 afterAll(async () => {
+  await searchRunner.close();
   await rm(base, { recursive: true, force: true });
 });
 
@@ -88,7 +94,7 @@ beforeEach(() => {
 });
 
 function tools(overrides: Partial<WorkspaceToolsOptions> = {}): WorkspaceTools {
-  return new WorkspaceTools({ roots: () => [root], documents, allowSecretFiles: () => false, ...overrides });
+  return new WorkspaceTools({ roots: () => [root], documents, allowSecretFiles: () => false, searchRunner, ...overrides });
 }
 
 function uriOf(...segments: string[]): string {
@@ -494,13 +500,16 @@ describe('search_workspace', () => {
     expect(stale.content).toContain('No matches');
   });
 
-  it('takes regular expressions, and refuses invalid or explosive ones with a reason', async () => {
+  it('takes any regular expression JavaScript accepts, nested repetition included, and refuses invalid ones with a reason', async () => {
     const outcome = await tools().run('search_workspace', { query: 'function \\w+\\(cart', regex: true });
     expect(outcome.content).toContain('src/cart.ts:8:');
     expect(outcome.content).toContain('src/cart.ts:12:');
 
-    expectError(await tools().run('search_workspace', { query: 'add(Item', regex: true }), 'not a valid regular expression');
-    expectError(await tools().run('search_workspace', { query: '(a+)+$', regex: true }), 'nested repetition');
+    const nested = await tools().run('search_workspace', { query: '(export (\\w+ )+)+CartItem', regex: true, glob: 'src/cart.ts' });
+    expect(nested.isError).toBe(false);
+    expect(nested.content).toContain('src/cart.ts:3: export interface CartItem {');
+
+    expectError(await tools().run('search_workspace', { query: 'add(Item', regex: true }), 'not a valid regular expression', 'Unterminated group');
   });
 
   it('cuts very long matching lines around the match', async () => {
@@ -511,17 +520,33 @@ describe('search_workspace', () => {
     expect(line).toContain('...[+');
   });
 
-  it('honours the AbortSignal', async () => {
+  it('honours the AbortSignal, before the search and while it runs', async () => {
     const controller = new AbortController();
     controller.abort();
     expectError(await tools().run('search_workspace', { query: 'addItem' }, controller.signal), 'cancelled');
 
-    // Aborted while walking: the signal turns after a few checks.
-    let checks = 0;
-    const turning = { get aborted() { return ++checks > 4; } } as AbortSignal;
-    const midway = await tools().run('search_workspace', { query: 'addItem' }, turning);
-    expectError(midway, 'The search was cancelled.');
-    expect(checks).toBeGreaterThan(4);
+    // A regex that backtracks for ever on the minified line: only the abort can end this search.
+    let searching!: () => void;
+    const underWay = new Promise<void>((resolve) => (searching = resolve));
+    const watched = new SearchRunner({
+      startWorker: () => {
+        const worker = startSearchWorker();
+        worker.on('message', (message: FromWorker) => {
+          if (message.type === 'progress') searching();
+        });
+        return worker;
+      },
+    });
+    const running = new AbortController();
+    const midway = tools({ searchRunner: watched, searchDeadlineMs: () => 3_600_000 }).run(
+      'search_workspace',
+      { query: '(1\\+|1\\+)+;$', regex: true, glob: 'src/minified.js' },
+      running.signal,
+    );
+    await underWay;
+    running.abort();
+    expectError(await midway, 'The search was cancelled.');
+    await watched.close();
   });
 });
 
