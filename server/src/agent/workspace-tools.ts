@@ -120,7 +120,7 @@ export const readOnlyToolDefinitions: Tool[] = [
   {
     name: 'search_workspace',
     description:
-      "Search the text of the workspace's files line by line; open documents are searched as the editor has them. Returns `path:line: text` lines. Skips node_modules, .git, dist, build, out, coverage, binary and very large files. The number of matches and of files searched is bounded: narrow with glob when the result says it stopped early.",
+      "Search the text of the workspace's files line by line; open documents are searched as the editor has them. Returns `path:line: text` lines. Skips node_modules, .git, dist, build, out, coverage, binary and very large files. The number of matches, of files searched and the time taken are bounded (a search that runs too long, e.g. a regex with nested repetition on a long line, is stopped and returns what it found): narrow with glob or simplify the regex when the result says it stopped early.",
     input_schema: {
       type: 'object',
       properties: {
