@@ -111,7 +111,7 @@ describe('search_workspace with catastrophic patterns', () => {
     const content = String(answer?.content);
     expect(content).toContain('logs/build.log:1: start: xxy');
     expect(content).toContain('before the search was stopped');
-    expect(content).toContain('[The search was stopped after 2 s, its time limit');
+    expect(content).toContain('[The search was stopped after 2 s, its time limit, while searching logs/build.log; what it found until then is shown');
     expect(content).toContain('A regex with nested or overlapping repetition');
   });
 

@@ -107,6 +107,7 @@ describe('SearchRunner', () => {
 
     const run = await running;
     expect(run.stop).toBe('deadline');
+    expect(run.stoppedIn).toBe('src/explosive.log');
     expect(run.matches).toEqual([{ displayPath: 'src/explosive.log', line: 1, text: 'start: xxy' }]);
     expect(run.filesScanned).toBe(1);
     // The worker is gone (V8 interrupted the regex), and the next search gets a fresh one.
@@ -124,7 +125,7 @@ describe('SearchRunner', () => {
     await watched.heard((message) => message.type === 'match');
     controller.abort();
 
-    expect((await running).stop).toBe('aborted');
+    expect(await running).toMatchObject({ stop: 'aborted', stoppedIn: 'src/explosive.log' });
     expect(await watched.exited[0]).toBe(1);
     await watched.runner.close();
   });

@@ -30,6 +30,7 @@ export type FromWorker =
   /** Asks for open document `document`'s text from `from`: sent in pieces, so that no one copy holds up the server's thread. */
   | { type: 'readDocument'; document: number; from: number }
   | { type: 'match'; match: SearchMatch; counts: SearchCounts }
-  | { type: 'progress'; counts: SearchCounts }
+  /** About to search `file` (as shown to the model): if the search is stopped now, it was stopped there. */
+  | { type: 'progress'; file: string; counts: SearchCounts }
   | { type: 'done'; stop: SearchStop; counts: SearchCounts }
   | { type: 'failed'; message: string };

@@ -35,6 +35,8 @@ export interface SearchRun extends SearchCounts {
   /** What was found, also when the search stopped early. */
   matches: SearchMatch[];
   stop: SearchRunStop;
+  /** The file being searched when the search was stopped (`deadline`, `aborted`). */
+  stoppedIn?: string;
   /** With `failed`: what went wrong. */
   failure?: string;
 }
@@ -110,6 +112,7 @@ export class SearchRunner {
     worker.ref();
     return new Promise<SearchRun>((resolve) => {
       const run: SearchRun = { matches: [], stop: 'complete', ...emptyCounts() };
+      let currentFile: string | undefined;
       let settled = false;
       const finish = (stop: SearchRunStop, reuse: boolean, failure?: string): void => {
         if (settled) return;
@@ -121,7 +124,8 @@ export class SearchRunner {
         worker.off('exit', onExit);
         if (reuse) this.keepIdle(worker);
         else void worker.terminate();
-        resolve(failure === undefined ? { ...run, stop } : { ...run, stop, failure });
+        const where = stop === 'deadline' || stop === 'aborted' ? currentFile : undefined;
+        resolve({ ...run, stop, ...(where === undefined ? {} : { stoppedIn: where }), ...(failure === undefined ? {} : { failure }) });
       };
       const onMessage = (message: FromWorker): void => {
         switch (message.type) {
@@ -137,6 +141,7 @@ export class SearchRunner {
             Object.assign(run, message.counts);
             break;
           case 'progress':
+            currentFile = message.file;
             Object.assign(run, message.counts);
             break;
           case 'done':

@@ -13,9 +13,6 @@ import type { FromWorker, SearchJob, ToWorker } from './search-messages.js';
 import { compileGlob } from './workspace-glob.js';
 import { displayIn, lineMatcher, searchWorkspace, type SearchableDocument } from './workspace-search.js';
 
-/** Counts are sent at least this often while files are searched, so a stopped search can say how far it got. */
-const progressEveryMs = 50;
-
 const port = parentPort;
 if (port === null) throw new Error('search-worker.ts runs as a worker thread');
 
@@ -43,8 +40,6 @@ async function search(job: SearchJob): Promise<void> {
     displayPath: open.displayPath,
     text: () => documentText(index),
   }));
-  // The first file is always reported: it tells the server the search is under way.
-  let lastProgress = Number.NEGATIVE_INFINITY;
   const result = await searchWorkspace(roots, openDocuments, {
     matchLine: lineMatcher(job.query, job.regex, job.caseSensitive),
     glob: job.glob === undefined ? undefined : compileGlob(job.glob),
@@ -54,12 +49,8 @@ async function search(job: SearchJob): Promise<void> {
     allowSecretFiles: job.allowSecretFiles,
     displayPathOf: (root, absolutePath) => displayIn(root, absolutePath, roots),
     onMatch: (match, counts) => post({ type: 'match', match, counts }),
-    onFile: (counts) => {
-      const now = performance.now();
-      if (now - lastProgress < progressEveryMs) return;
-      lastProgress = now;
-      post({ type: 'progress', counts });
-    },
+    // Every file, so that a search stopped at its deadline can name the file it was stuck in (a few microseconds a file).
+    onFile: (file, counts) => post({ type: 'progress', file, counts }),
   });
   const { filesScanned, filesWithMatches, skippedBinary, skippedTooBig, skippedSecret } = result;
   post({ type: 'done', stop: result.stop, counts: { filesScanned, filesWithMatches, skippedBinary, skippedTooBig, skippedSecret } });

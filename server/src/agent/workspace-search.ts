@@ -57,8 +57,8 @@ export interface SearchRequest {
   displayPathOf: (root: WorkspaceRoot, absolutePath: string) => string;
   /** Told of each match as it is found. */
   onMatch?: (match: SearchMatch, counts: SearchCounts) => void;
-  /** Told as each file is about to be searched. */
-  onFile?: (counts: SearchCounts) => void;
+  /** Told as each file is about to be searched, with its name as shown to the model. */
+  onFile?: (displayPath: string, counts: SearchCounts) => void;
 }
 
 export type SearchStop = 'complete' | 'maxResults' | 'maxFilesScanned';
@@ -82,7 +82,7 @@ export async function searchWorkspace(roots: readonly WorkspaceRoot[], openDocum
   // What the user is working on comes first, and as the editor has it.
   for (const open of openDocuments) {
     if (!wantsFile(open.root, open.lexicalPath, request)) continue;
-    request.onFile?.(countsOf(result));
+    request.onFile?.(open.displayPath, countsOf(result));
     const stop = scanText(open.displayPath, await open.text(), request, result);
     if (stop !== undefined) return { ...result, stop };
   }
@@ -144,14 +144,15 @@ async function walk(root: WorkspaceRoot, request: SearchRequest, result: SearchR
         continue;
       }
       if (result.filesScanned >= request.maxFilesScanned) return 'maxFilesScanned';
-      request.onFile?.(countsOf(result));
+      const displayPath = request.displayPathOf(root, path);
+      request.onFile?.(displayPath, countsOf(result));
       const read = await readTextFile(path, { maxFileBytes: request.maxFileBytes, displayPath: path });
       if (read.kind === 'refused') {
         if (read.cause === 'binary') result.skippedBinary++;
         else if (read.cause === 'tooBig') result.skippedTooBig++;
         continue;
       }
-      const stop = scanText(request.displayPathOf(root, path), read.text, request, result);
+      const stop = scanText(displayPath, read.text, request, result);
       if (stop !== undefined) return stop;
     }
     for (let i = subdirectories.length - 1; i >= 0; i--) pending.push(subdirectories[i] as string);

@@ -441,9 +441,8 @@ export class WorkspaceTools {
       const why = regex
         ? ' A regex with nested or overlapping repetition (like "(a+)+", "(a|a)*" or "(\\w+\\s?)+$") can take exponential time on a long line: simplify it (e.g. "a+" for "(a+)+"), or narrow the search with glob.'
         : ' Narrow the search with glob, e.g. "src/**".';
-      trailer.push(
-        `[The search was stopped after ${formatSeconds(request.deadlineMs)}, its time limit, while searching file ${result.filesScanned}; what it found until then is shown, later files were not searched.${why}]`,
-      );
+      const where = result.stoppedIn === undefined ? '' : `, while searching ${result.stoppedIn}`;
+      trailer.push(`[The search was stopped after ${formatSeconds(request.deadlineMs)}, its time limit${where}; what it found until then is shown, later files were not searched.${why}]`);
     }
     const skipped: string[] = [];
     if (result.skippedBinary > 0) skipped.push(`${result.skippedBinary} binary`);
