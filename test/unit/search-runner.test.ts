@@ -81,8 +81,9 @@ function watchedRunner(options: SearchRunnerOptions = {}) {
       if (messages.some(predicate)) return Promise.resolve();
       return new Promise((resolve) => waiters.push({ predicate, resolve }));
     },
-    fireDeadline(): void {
-      deadlines.shift()?.();
+    /** Fires the deadline of the `nth` search asked for (0-based). */
+    fireDeadline(nth = 0): void {
+      deadlines[nth]?.();
     },
   };
 }
@@ -150,6 +151,20 @@ describe('SearchRunner', () => {
     expect((await waiting).stop).toBe('aborted');
     expect(watched.workers).toHaveLength(1);
     watched.fireDeadline();
+    expect((await stuck).stop).toBe('deadline');
+    await watched.runner.close();
+  });
+
+  it('counts the deadline from when the search is asked for: one that waited it out answers without running', async () => {
+    const watched = watchedRunner({ maxWorkers: 1 });
+    const stuck = watched.runner.run(job({ query: explosive, regex: true, glob: '*.log' }), [], { deadlineMs: 10_000 });
+    await watched.heard((message) => message.type === 'match');
+    const waiting = watched.runner.run(job(), [], { deadlineMs: 10_000 });
+    watched.fireDeadline(1);
+
+    expect(await waiting).toMatchObject({ stop: 'deadlineWaiting', matches: [], filesScanned: 0 });
+    expect(watched.workers).toHaveLength(1);
+    watched.fireDeadline(0);
     expect((await stuck).stop).toBe('deadline');
     await watched.runner.close();
   });

@@ -112,6 +112,12 @@ function expectError(outcome: ToolOutcome, ...fragments: string[]): void {
   for (const fragment of fragments) expect(outcome.content).toContain(fragment);
 }
 
+/** Lets the event loop turn until `predicate` holds (a bounded number of turns, no wall clock). */
+async function until(predicate: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 10_000 && !predicate(); turn++) await new Promise((resolve) => setImmediate(resolve));
+  expect(predicate()).toBe(true);
+}
+
 function everything(outcome: ToolOutcome): string {
   return `${outcome.content}\n${outcome.note}\n${outcome.summary}`;
 }
@@ -510,6 +516,42 @@ describe('search_workspace', () => {
     expect(nested.content).toContain('src/cart.ts:3: export interface CartItem {');
 
     expectError(await tools().run('search_workspace', { query: 'add(Item', regex: true }), 'not a valid regular expression', 'Unterminated group');
+  });
+
+  it('answers at the deadline with what it found, naming the file it was stuck in; a search that never got a turn says so', async () => {
+    const deadlines: (() => void)[] = [];
+    let searching!: () => void;
+    const underWay = new Promise<void>((resolve) => (searching = resolve));
+    const runner = new SearchRunner({
+      maxWorkers: 1,
+      schedule: (callback) => {
+        deadlines.push(callback);
+        return () => undefined;
+      },
+      startWorker: () => {
+        const worker = startSearchWorker();
+        worker.on('message', (message: FromWorker) => {
+          if (message.type === 'progress' && message.file === 'src/minified.js') searching();
+        });
+        return worker;
+      },
+    });
+    const workspace = tools({ searchRunner: runner, searchDeadlineMs: () => 1_500 });
+    const stuck = workspace.run('search_workspace', { query: '(1\\+|1\\+)+;$|formatMoney', regex: true, glob: 'src/*.{ts,js}' });
+    await underWay;
+    const waiting = workspace.run('search_workspace', { query: 'addItem' });
+    await until(() => deadlines.length === 2);
+    (deadlines[1] as () => void)();
+    expectError(await waiting, 'The search did not run: its time limit (1.5 s) ran out while other searches were using the search threads.');
+
+    (deadlines[0] as () => void)();
+    const outcome = await stuck;
+    expect(outcome.isError).toBe(false);
+    expect(outcome.content).toContain('src/cart.ts:13:   return formatMoney(');
+    expect(outcome.content).toContain('[The search was stopped after 1.5 s, its time limit, while searching src/minified.js; what it found until then is shown');
+    expect(outcome.content).toContain('simplify it');
+    expect(outcome.summary).toContain('(stopped: deadline)');
+    await runner.close();
   });
 
   it('cuts very long matching lines around the match', async () => {

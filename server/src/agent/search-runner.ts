@@ -9,7 +9,9 @@
  * what was found until then. The next search starts a fresh worker.
  *
  * Bounds: at most `maxWorkers` searches run at once (the others wait for a
- * turn, cancellably); one finished worker is kept for `keepIdleMs` so that the
+ * turn, cancellably). The deadline counts from when the search is asked for,
+ * the wait for a turn included, so that however many searches an agent's
+ * step asks for, they have all answered by the deadline. One finished worker is kept for `keepIdleMs` so that the
  * next search of an agent's turn skips the worker's start (about 30 ms and
  * 10 MB of memory on the benchmark machine), then ended; an idle worker never
  * keeps the process alive. Open documents' text is handed over in pieces of
@@ -29,7 +31,8 @@ import { emptyCounts, type SearchCounts, type SearchMatch, type SearchStop } fro
  */
 declare const EFRIT_SEARCH_WORKER_SOURCE: string | undefined;
 
-export type SearchRunStop = SearchStop | 'deadline' | 'aborted' | 'failed';
+/** `deadline`: stopped while it ran; `deadlineWaiting`: its time ran out before a worker was free to run it. */
+export type SearchRunStop = SearchStop | 'deadline' | 'deadlineWaiting' | 'aborted' | 'failed';
 
 export interface SearchRun extends SearchCounts {
   /** What was found, also when the search stopped early. */
@@ -53,7 +56,7 @@ export interface SearchRunnerOptions {
 }
 
 export interface SearchRunOptions {
-  /** The search is stopped after this long, counted from when it starts running. */
+  /** The search is stopped this long after run() is called, waiting for a turn included. */
   deadlineMs: number;
   signal?: AbortSignal | undefined;
 }
@@ -85,12 +88,20 @@ export class SearchRunner {
   async run(job: SearchJob, documentTexts: readonly string[], options: SearchRunOptions): Promise<SearchRun> {
     const { signal } = options;
     if (signal?.aborted === true) return { matches: [], stop: 'aborted', ...emptyCounts() };
+    // Ends the wait for a turn (through p-queue) and the run alike: the job's cancel, or the deadline.
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort('aborted');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const cancelDeadline = this.schedule(() => stop.abort('deadline'), options.deadlineMs);
     try {
-      return await this.turns.add(() => this.runOnWorker(job, documentTexts, options), signal === undefined ? {} : { signal });
+      return await this.turns.add(() => this.runOnWorker(job, documentTexts, stop.signal), { signal: stop.signal });
     } catch (error) {
-      // Re-read: the signal may have turned while the search waited for its turn.
-      if (isAborted(signal)) return { matches: [], stop: 'aborted', ...emptyCounts() };
+      // p-queue refuses a task whose signal turned while it waited for its turn.
+      if (stop.signal.aborted) return { matches: [], stop: stop.signal.reason === 'deadline' ? 'deadlineWaiting' : 'aborted', ...emptyCounts() };
       return { matches: [], stop: 'failed', failure: error instanceof Error ? error.message : String(error), ...emptyCounts() };
+    } finally {
+      cancelDeadline();
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -105,27 +116,26 @@ export class SearchRunner {
     await Promise.all([...this.workers].map((worker) => worker.terminate()));
   }
 
-  private runOnWorker(job: SearchJob, documentTexts: readonly string[], options: SearchRunOptions): Promise<SearchRun> {
-    const { signal, deadlineMs } = options;
-    if (signal?.aborted === true) return Promise.resolve({ matches: [], stop: 'aborted', ...emptyCounts() });
+  /** Runs the search on a worker until it ends or `stop` turns (its reason says why: `deadline` or `aborted`). */
+  private runOnWorker(job: SearchJob, documentTexts: readonly string[], stop: AbortSignal): Promise<SearchRun> {
+    if (stop.aborted) return Promise.resolve({ matches: [], stop: stop.reason === 'deadline' ? 'deadlineWaiting' : 'aborted', ...emptyCounts() });
     const worker = this.takeIdle() ?? this.newWorker();
     worker.ref();
     return new Promise<SearchRun>((resolve) => {
       const run: SearchRun = { matches: [], stop: 'complete', ...emptyCounts() };
       let currentFile: string | undefined;
       let settled = false;
-      const finish = (stop: SearchRunStop, reuse: boolean, failure?: string): void => {
+      const finish = (why: SearchRunStop, reuse: boolean, failure?: string): void => {
         if (settled) return;
         settled = true;
-        cancelDeadline();
-        signal?.removeEventListener('abort', onAbort);
+        stop.removeEventListener('abort', onStop);
         worker.off('message', onMessage);
         worker.off('error', onError);
         worker.off('exit', onExit);
         if (reuse) this.keepIdle(worker);
         else void worker.terminate();
-        const where = stop === 'deadline' || stop === 'aborted' ? currentFile : undefined;
-        resolve({ ...run, stop, ...(where === undefined ? {} : { stoppedIn: where }), ...(failure === undefined ? {} : { failure }) });
+        const where = why === 'deadline' || why === 'aborted' ? currentFile : undefined;
+        resolve({ ...run, stop: why, ...(where === undefined ? {} : { stoppedIn: where }), ...(failure === undefined ? {} : { failure }) });
       };
       const onMessage = (message: FromWorker): void => {
         switch (message.type) {
@@ -155,12 +165,11 @@ export class SearchRunner {
       };
       const onError = (error: Error): void => finish('failed', false, error.message);
       const onExit = (code: number): void => finish('failed', false, `the search worker stopped unexpectedly (exit code ${code})`);
-      const onAbort = (): void => finish('aborted', false);
-      const cancelDeadline = this.schedule(() => finish('deadline', false), deadlineMs);
+      const onStop = (): void => finish(stop.reason === 'deadline' ? 'deadline' : 'aborted', false);
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      stop.addEventListener('abort', onStop, { once: true });
       const start: ToWorker = { type: 'search', job };
       worker.postMessage(start);
     });
@@ -207,10 +216,6 @@ export class SearchRunner {
 function scheduleWithTimer(callback: () => void, ms: number): () => void {
   const timer = setTimeout(callback, ms);
   return () => clearTimeout(timer);
-}
-
-function isAborted(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true;
 }
 
 /** A worker running search-worker.ts: from the source the bundle carries, or from the file beside this one. */

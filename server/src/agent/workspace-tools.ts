@@ -362,6 +362,13 @@ export class WorkspaceTools {
       { deadlineMs, signal },
     );
     if (run.stop === 'aborted') return failure('search_workspace', 'The search was cancelled.', 'search_workspace cancelled');
+    if (run.stop === 'deadlineWaiting') {
+      return failure(
+        'search_workspace',
+        `The search did not run: its time limit (${formatSeconds(deadlineMs)}) ran out while other searches were using the search threads. Ask for it again, with fewer searches at a time.`,
+        'search_workspace: no free search thread in time',
+      );
+    }
     if (run.stop === 'failed') {
       return failure('search_workspace', `The search failed: ${run.failure ?? 'unknown error'}. Try again, or narrow it with glob.`, 'search_workspace failed');
     }
