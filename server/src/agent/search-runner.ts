@@ -11,10 +11,11 @@
  * Bounds: at most `maxWorkers` searches run at once (the others wait for a
  * turn, cancellably). The deadline counts from when the search is asked for,
  * the wait for a turn included, so that however many searches an agent's
- * step asks for, they have all answered by the deadline. One finished worker is kept for `keepIdleMs` so that the
- * next search of an agent's turn skips the worker's start (about 30 ms and
- * 10 MB of memory on the benchmark machine), then ended; an idle worker never
- * keeps the process alive. Open documents' text is handed over in pieces of
+ * step asks for, they have all answered by the deadline. One finished
+ * worker is kept for `keepIdleMs`, so that the next search of an agent's turn
+ * skips the worker's start (a tiny search takes about 40 ms on a fresh worker
+ * and 5 ms on a kept one; an idle worker holds about 9 MB: `npm run bench --
+ * --only search`), then ended; an idle worker never keeps the process alive. Open documents' text is handed over in pieces of
  * `documentPieceChars`, as the worker asks for it, so that one copy never
  * takes the server's thread more than a moment, whatever the document's size.
  */
