@@ -39,9 +39,10 @@ export interface WorkspaceToolsOptions {
   /** Files one search reads at most. @default 5_000 */
   maxFilesScanned?: number;
   /**
-   * How long one search may run (from when it starts) before it is stopped
-   * and answers with what it found; read on every search. @default 10 s
-   * (the server derives it from queue.timeoutMs: see searchDeadlineFor)
+   * How long one search may take, from when it is asked for (the wait for a
+   * free search thread included), before it is stopped and answers with what
+   * it found; read on every search. @default 10 s (the server derives it
+   * from queue.timeoutMs: see searchDeadlineFor)
    */
   searchDeadlineMs?: () => number;
   /** Runs searches on worker threads. @default a runner of its own */
@@ -356,11 +357,7 @@ export class WorkspaceTools {
       openDocuments: open.map(({ lexicalPath, realPath, root, displayPath }) => ({ lexicalPath, realPath, root: roots.indexOf(root), displayPath })),
     };
     const deadlineMs = positiveOr(this.options.searchDeadlineMs?.(), maxSearchDeadlineMs);
-    const run = await this.searchRunner.run(
-      job,
-      open.map((document) => document.text),
-      { deadlineMs, signal },
-    );
+    const run = await this.searchRunner.run(job, open.map((document) => document.text), { deadlineMs, signal });
     if (run.stop === 'aborted') return failure('search_workspace', 'The search was cancelled.', 'search_workspace cancelled');
     if (run.stop === 'deadlineWaiting') {
       return failure(
