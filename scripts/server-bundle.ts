@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { searchWorkerSource } from './search-worker-bundle.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -66,6 +67,8 @@ export async function bundleServer(options: ServerBundleOptions): Promise<{ laun
     // import('@anthropic-ai/sdk') becomes a require() (or a lazy init of the bundled copy): a script run by vm.Script has no module loader of its own.
     supported: { 'dynamic-import': false },
     ...moduleUrlInCommonJs,
+    // The search worker travels inside the bundle as a string (see scripts/search-worker-bundle.ts).
+    define: { ...moduleUrlInCommonJs.define, EFRIT_SEARCH_WORKER_SOURCE: JSON.stringify(searchWorkerSource(root)) },
   });
 
   if (options.sdk === 'bundled') {

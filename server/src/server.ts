@@ -17,7 +17,7 @@ import {
   type InitializeParams,
   type InitializeResult,
 } from 'vscode-languageserver/node';
-import { WorkspaceTools } from './agent/workspace-tools.js';
+import { searchDeadlineFor, WorkspaceTools } from './agent/workspace-tools.js';
 import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from './completion/inline-completion.js';
 import { queuedCompletionModel } from './completion/queued-completion-model.js';
 import { completionAccepted, completionItem, inlineCompletion } from './features/inline-completion.js';
@@ -88,7 +88,12 @@ export function createServer({ connection, logger, version, env = process.env }:
   const usage = new UsageMeter();
   const model = new ModelClient(credentials, logger);
   const reporter = new LspJobReporter(connection, () => capabilities.window?.workDoneProgress === true, redactor, logger);
-  const tools = new WorkspaceTools({ roots: workspaceRoots, documents, allowSecretFiles: () => settings['agent.allowSecretFiles'] });
+  const tools = new WorkspaceTools({
+    roots: workspaceRoots,
+    documents,
+    allowSecretFiles: () => settings['agent.allowSecretFiles'],
+    searchDeadlineMs: () => searchDeadlineFor(settings['queue.timeoutMs']),
+  });
   const assistant = new Assistant({
     tools,
     documents,

@@ -9,8 +9,13 @@
  * - the work log is kept under `agent.logBudgetTokens`, older tool results
  *   cut to one line, never touching what a cache breakpoint covers.
  * Several tool calls in one model turn run together and are answered in one
- * message (Efrit's "request batching").
+ * message (Efrit's "request batching"), but at most `maxToolCallsPerStep` of
+ * them, `maxConcurrentToolCalls` at a time: a model that asks for 400
+ * searches at once gets 16 run and the rest answered as not run, so one step
+ * cannot swamp the machine (each search has a worker thread and a deadline of
+ * its own, see search-runner.ts).
  */
+import PQueue from 'p-queue';
 import type { ContentBlockParam, MessageParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import { EfritError } from '../errors.js';
 import type { ModelReply, ToolCall } from '../model/model-client.js';
@@ -24,7 +29,16 @@ export interface AgentLimits {
   tokenBudget: number;
   /** Budget of the work log (the steps' history) in each request. */
   logBudgetTokens: number;
+  /** Tool calls run per model step; the calls past it are answered as not run. @default 16 */
+  maxToolCallsPerStep?: number;
+  /** Tool calls of one step running at once. @default 4 */
+  maxConcurrentToolCalls?: number;
 }
+
+/** More than an agent needs in one step (it reads a few files and searches a few times), far fewer than a runaway model can ask for. */
+export const defaultMaxToolCallsPerStep = 16;
+/** Searches take a worker thread each; reads are cheap. Four at once keeps a two-core machine answering. */
+export const defaultMaxConcurrentToolCalls = 4;
 
 export interface AgentRun {
   /** The conversation so far, ending with the user's instruction. */
@@ -88,23 +102,34 @@ export async function runAgentLoop(run: AgentRun): Promise<AgentResult> {
     if (usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens + usage.outputTokens > limits.tokenBudget) {
       throw stopped(`it spent more than efrit.agent.tokenBudget (${limits.tokenBudget} tokens)`, step);
     }
-    for (const call of calls) {
+    const maxCalls = limits.maxToolCallsPerStep ?? defaultMaxToolCallsPerStep;
+    const runNow = calls.slice(0, maxCalls);
+    const notRun = calls.slice(maxCalls);
+    for (const call of runNow) {
       const key = callKey(call);
       if (callsMade.has(key)) throw stopped(`the model repeated the call ${call.name} ${JSON.stringify(call.input).slice(0, 120)}`, step);
       callsMade.add(key);
     }
 
-    const outcomes = await Promise.all(calls.map((call) => run.runTool(call)));
+    const running = new PQueue({ concurrency: limits.maxConcurrentToolCalls ?? defaultMaxConcurrentToolCalls });
+    const outcomes = await Promise.all(runNow.map((call) => running.add(() => run.runTool(call))));
     for (const outcome of outcomes) run.onToolNote(outcome.note);
+    if (notRun.length > 0) run.onToolNote(`${notRun.length} more tool call${notRun.length === 1 ? '' : 's'} not run: at most ${maxCalls} run per step`);
+    // Judged on the calls that ran: the ones past the cap are not the model's error to repeat.
     const errors = outcomes.filter((outcome) => outcome.isError).map((outcome) => outcome.content);
     const errorKey = errors.length === outcomes.length ? errors.join('\n') : '';
     if (errorKey !== '' && errorKey === previousErrors) throw stopped(`the same error came back twice in a row (${errors[0]?.slice(0, 160) ?? ''})`, step);
     previousErrors = errorKey;
 
-    const entries: WorkLogEntry[] = calls.map((call, index) => {
-      const outcome = outcomes[index] as ToolOutcome;
-      return { step, toolUseId: call.id, tool: call.name, input: call.input, result: outcome.content, isError: outcome.isError, summary: outcome.summary };
-    });
+    const overCap = `Not run: this step asked for ${calls.length} tool calls, and at most ${maxCalls} run per step (the first ${maxCalls} ran). Ask again for what you still need, at most ${maxCalls} calls at a time.`;
+    const entries: WorkLogEntry[] = [
+      ...runNow.map((call, index) => {
+        const outcome = outcomes[index] as ToolOutcome;
+        return { step, toolUseId: call.id, tool: call.name, input: call.input, result: outcome.content, isError: outcome.isError, summary: outcome.summary };
+      }),
+      // The API wants every tool_use answered.
+      ...notRun.map((call) => ({ step, toolUseId: call.id, tool: call.name, input: call.input, result: overCap, isError: true, summary: `${call.name} -> not run: over ${maxCalls} calls in one step` })),
+    ];
     log.addStep(reply.assistantMessage.content as ContentBlockParam[], entries);
     if (log.overBudget) log.rebase();
   }

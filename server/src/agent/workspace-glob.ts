@@ -1,77 +1,282 @@
 /**
- * A small glob matcher for `search_workspace`'s `glob` (Node 20 has no
+ * The glob matcher for `search_workspace`'s `glob` (Node 20 has no
  * `path.matchesGlob`). Paths are relative to a workspace root, with `/`.
  *
- * - `*` any characters but `/`; `?` one such character; `[abc]`, `[!a-z]`;
+ * - `*` any characters but `/`; `?` one such character; `[abc]`, `[a-z]`,
+ *   `[!a-z]` (or `[^a-z]`) one character of (or not of) the set, never `/`;
  * - `**` any number of directories (`src/**`, `**\/test/*.ts`);
- * - `{ts,tsx}` one of the alternatives (not nested);
+ * - `{ts,tsx}` one of the alternatives, which may hold wildcards and nest;
  * - a pattern without `/` matches the file name at any depth (`*.ts`), as
  *   in .gitignore, since that is what a model asking for `*.ts` means;
  * - a pattern without wildcards also matches everything under it, so `src`
  *   means the folder, and a trailing `/` (`src/`) means the same.
+ *
+ * Why not a regex, nor picomatch or minimatch (which compile globs to
+ * regexes): a backtracking regex built from `*a*a*a*a*b` takes exponential
+ * time on a long name that does not match, and the pattern comes from the
+ * model while the names come from the repository. This compiles the glob to
+ * a Thompson NFA and runs all its states side by side over the path, so one
+ * match costs at most (states × characters): linear in the pattern and in
+ * the path, whatever either holds.
  */
 
 export type PathMatcher = (relativePath: string) => boolean;
+
+/** A pattern this matcher cannot take; its message says why, for the model. */
+export class GlobSyntaxError extends Error {}
+
+/** Braces nested deeper than this are refused (no real path needs it, and it bounds the parser's recursion). */
+const maxBraceDepth = 16;
 
 export function compileGlob(pattern: string): PathMatcher {
   let glob = pattern.trim().replace(/\\/g, '/').replace(/^\.\//, '').replace(/^\/+/, '');
   if (glob.endsWith('/')) glob = `${glob}**`;
   const hasWildcard = /[*?[{]/.test(glob);
   const matchesNameOnly = !glob.includes('/');
-  const expression = new RegExp(`^${translate(glob)}$`);
+  const automaton = buildAutomaton(new Parser(glob).parse());
   return (relativePath) => {
     if (matchesNameOnly) {
       const name = relativePath.slice(relativePath.lastIndexOf('/') + 1);
-      if (expression.test(name)) return true;
+      if (automaton.matches(name)) return true;
     }
-    if (expression.test(relativePath)) return true;
+    if (automaton.matches(relativePath)) return true;
     return !hasWildcard && relativePath.startsWith(`${glob}/`);
   };
 }
 
-function translate(glob: string): string {
-  let out = '';
-  for (let i = 0; i < glob.length; i++) {
-    const char = glob.charAt(i);
-    if (char === '*') {
-      let end = i;
-      while (glob.charAt(end + 1) === '*') end++;
-      const isGlobstar = end > i;
-      const atSegmentStart = i === 0 || glob.charAt(i - 1) === '/';
-      i = end;
-      if (!isGlobstar) {
-        out += '[^/]*';
-      } else if (atSegmentStart && glob.charAt(i + 1) === '/') {
-        // `**/` may also stand for no directory at all: `**/a.ts` matches `a.ts`.
-        out += '(?:.*/)?';
-        i++;
+// ---- Parsing: the glob's text to a small tree. ----
+
+type GlobNode =
+  | { kind: 'char'; code: number }
+  /** `?`: one character but `/`. */
+  | { kind: 'one' }
+  | { kind: 'class'; negated: boolean; ranges: [number, number][] }
+  /** `*`: any run of characters but `/`. */
+  | { kind: 'star' }
+  /** `**` inside a segment: any run of characters, `/` included. */
+  | { kind: 'globstar' }
+  /** `**\/` at a segment's start: nothing, or any run ending in `/` (whole directories). */
+  | { kind: 'directories' }
+  | { kind: 'alternatives'; branches: GlobNode[][] };
+
+const slash = 0x2f;
+
+class Parser {
+  private at = 0;
+
+  constructor(private readonly text: string) {}
+
+  parse(): GlobNode[] {
+    return this.sequence(0, false);
+  }
+
+  /** Reads nodes up to the end, or (inside braces) up to the `,` or `}` that ends this branch. */
+  private sequence(depth: number, inBraces: boolean): GlobNode[] {
+    const nodes: GlobNode[] = [];
+    const text = this.text;
+    const branchStart = this.at;
+    while (this.at < text.length) {
+      const char = text.charAt(this.at);
+      if (inBraces && (char === ',' || char === '}')) break;
+      if (char === '*') {
+        let end = this.at;
+        while (text.charAt(end + 1) === '*') end++;
+        const isGlobstar = end > this.at;
+        const atSegmentStart = this.at === branchStart ? this.at === 0 || '/{,'.includes(text.charAt(this.at - 1)) : text.charAt(this.at - 1) === '/';
+        this.at = end + 1;
+        if (!isGlobstar) {
+          nodes.push({ kind: 'star' });
+        } else if (atSegmentStart && text.charAt(this.at) === '/') {
+          this.at++;
+          nodes.push({ kind: 'directories' });
+        } else {
+          nodes.push({ kind: 'globstar' });
+        }
+      } else if (char === '?') {
+        this.at++;
+        nodes.push({ kind: 'one' });
+      } else if (char === '[') {
+        nodes.push(this.characterClass());
+      } else if (char === '{') {
+        nodes.push(...this.alternatives(depth));
       } else {
-        out += '.*';
+        const code = text.codePointAt(this.at) as number;
+        this.at += code > 0xffff ? 2 : 1;
+        nodes.push({ kind: 'char', code });
       }
-    } else if (char === '?') {
-      out += '[^/]';
-    } else if (char === '[') {
-      const close = glob.indexOf(']', i + 2);
-      if (close < 0) {
-        out += '\\[';
+    }
+    return nodes;
+  }
+
+  /** `[...]`, or a literal `[` when nothing closes it. `]` right after the opening (or after `!`) is a member, as in shells. */
+  private characterClass(): GlobNode {
+    const text = this.text;
+    let cursor = this.at + 1;
+    const negated = text.charAt(cursor) === '!' || text.charAt(cursor) === '^';
+    if (negated) cursor++;
+    const close = text.indexOf(']', cursor + 1);
+    if (close < 0) {
+      this.at++;
+      return { kind: 'char', code: 0x5b };
+    }
+    const members = Array.from(text.slice(cursor, close), (char) => char.codePointAt(0) as number);
+    const ranges: [number, number][] = [];
+    for (let i = 0; i < members.length; i++) {
+      const low = members[i] as number;
+      const high = members[i + 2];
+      if (members[i + 1] === 0x2d && high !== undefined) {
+        ranges.push(low <= high ? [low, high] : [high, low]);
+        i += 2;
+      } else {
+        ranges.push([low, low]);
+      }
+    }
+    this.at = close + 1;
+    return { kind: 'class', negated, ranges };
+  }
+
+  /** `{a,b}` as one node; a `{` that nothing closes is a literal (the text after it is read as usual). */
+  private alternatives(depth: number): GlobNode[] {
+    if (depth >= maxBraceDepth) throw new GlobSyntaxError(`braces are nested more than ${maxBraceDepth} deep`);
+    const opening = this.at;
+    this.at++;
+    const branches: GlobNode[][] = [];
+    for (;;) {
+      branches.push(this.sequence(depth + 1, true));
+      const char = this.text.charAt(this.at);
+      if (char === ',') {
+        this.at++;
         continue;
       }
-      let body = glob.slice(i + 1, close);
-      if (body.startsWith('!')) body = `^${body.slice(1)}`;
-      out += `[${body.replace(/\\/g, '\\\\')}]`;
-      i = close;
-    } else if (char === '{') {
-      const close = glob.indexOf('}', i + 1);
-      if (close < 0) {
-        out += '\\{';
-        continue;
+      if (char === '}') {
+        this.at++;
+        return [{ kind: 'alternatives', branches }];
       }
-      const alternatives = glob.slice(i + 1, close).split(',');
-      out += `(?:${alternatives.map(translate).join('|')})`;
-      i = close;
-    } else {
-      out += char.replace(/[.+^${}()|\\\]]/g, '\\$&');
+      // Unclosed: read the brace as a literal and everything after it again, as plain pattern.
+      this.at = opening + 1;
+      return [{ kind: 'char', code: 0x7b }];
     }
   }
-  return out;
+}
+
+// ---- Matching: a Thompson NFA, simulated over all its live states at once. ----
+
+/**
+ * A state either consumes one character that passes `accepts` and moves to
+ * `next`, or (`accepts` undefined) moves on without consuming to every state
+ * in `also` and to `next`. The last state is the accepting one.
+ */
+interface State {
+  accepts: ((code: number) => boolean) | undefined;
+  next: number;
+  also: number[];
+}
+
+const noState = -1;
+const anyButSlash = (code: number): boolean => code !== slash;
+const anything = (): boolean => true;
+
+class Automaton {
+  /** Generation marks: a state is in the current set when its mark equals the step's generation. */
+  private readonly marks: Int32Array;
+  private generation = 0;
+
+  constructor(
+    private readonly states: State[],
+    private readonly start: number,
+    private readonly accept: number,
+  ) {
+    this.marks = new Int32Array(states.length);
+  }
+
+  matches(path: string): boolean {
+    let current = this.closure([this.start]);
+    for (let i = 0; i < path.length && current.length > 0; ) {
+      const code = path.codePointAt(i) as number;
+      i += code > 0xffff ? 2 : 1;
+      const moved: number[] = [];
+      for (const index of current) {
+        const state = this.states[index] as State;
+        if (state.accepts !== undefined && state.accepts(code)) moved.push(state.next);
+      }
+      current = this.closure(moved);
+    }
+    return current.includes(this.accept);
+  }
+
+  /** The states reachable without consuming, each once; the generation mark makes that O(states). */
+  private closure(seeds: readonly number[]): number[] {
+    const generation = this.nextGeneration();
+    const reached: number[] = [];
+    const pending = [...seeds];
+    while (pending.length > 0) {
+      const index = pending.pop() as number;
+      if (index === noState || this.marks[index] === generation) continue;
+      this.marks[index] = generation;
+      const state = this.states[index] as State;
+      if (state.accepts !== undefined || index === this.accept) {
+        reached.push(index);
+        continue;
+      }
+      pending.push(state.next, ...state.also);
+    }
+    return reached;
+  }
+
+  private nextGeneration(): number {
+    if (this.generation === 0x7fffffff) {
+      this.marks.fill(0);
+      this.generation = 0;
+    }
+    return ++this.generation;
+  }
+}
+
+function buildAutomaton(nodes: GlobNode[]): Automaton {
+  const states: State[] = [];
+  const add = (state: State): number => states.push(state) - 1;
+  const accept = add({ accepts: undefined, next: noState, also: [] });
+
+  /** Builds `sequence` so that it continues at `next`; returns where it starts. Built back to front, so every target exists. */
+  const sequence = (sequenceNodes: readonly GlobNode[], next: number): number => {
+    let start = next;
+    for (let i = sequenceNodes.length - 1; i >= 0; i--) start = node(sequenceNodes[i] as GlobNode, start);
+    return start;
+  };
+
+  /** A loop over characters passing `accepts`: zero or more of them, then `next`. */
+  const loop = (accepts: (code: number) => boolean, next: number): number => {
+    const choice = add({ accepts: undefined, next, also: [] });
+    const consume = add({ accepts, next: choice, also: [] });
+    (states[choice] as State).also.push(consume);
+    return choice;
+  };
+
+  const node = (glob: GlobNode, next: number): number => {
+    switch (glob.kind) {
+      case 'char': {
+        const code = glob.code;
+        return add({ accepts: (c) => c === code, next, also: [] });
+      }
+      case 'one':
+        return add({ accepts: anyButSlash, next, also: [] });
+      case 'class': {
+        const { negated, ranges } = glob;
+        return add({ accepts: (c) => c !== slash && ranges.some(([low, high]) => c >= low && c <= high) !== negated, next, also: [] });
+      }
+      case 'star':
+        return loop(anyButSlash, next);
+      case 'globstar':
+        return loop(anything, next);
+      case 'directories': {
+        const throughSlash = loop(anything, add({ accepts: (c) => c === slash, next, also: [] }));
+        return add({ accepts: undefined, next, also: [throughSlash] });
+      }
+      case 'alternatives':
+        return add({ accepts: undefined, next: noState, also: glob.branches.map((branch) => sequence(branch, next)) });
+    }
+  };
+
+  const start = sequence(nodes, accept);
+  return new Automaton(states, start, accept);
 }

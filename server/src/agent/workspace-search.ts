@@ -1,17 +1,19 @@
 /**
  * The walk behind `search_workspace`: text or regex matches, line by line,
  * over the open documents (their editor text) and then the files on disk.
+ * It runs inside the search worker (search-worker.ts), never on the server's
+ * own thread: a regex may backtrack for hours and a glob or a walk may be
+ * slow, and there only the worker waits on it (see search-runner.ts).
  *
  * Everything is bounded: files scanned, matches kept, bytes per file; the
- * walk stops at the first bound it meets or when the signal aborts, and says
- * which one it was. Symlinks are never followed, so the walk cannot leave the
+ * walk stops at the first bound it meets and says which one it was. Each
+ * match is reported as it is found, so a search stopped from outside keeps
+ * what it had. Symlinks are never followed, so the walk cannot leave the
  * workspace or loop; dependency, build and VCS folders are skipped.
  */
-import { opendir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TrackedDocument } from '../documents/tracked-document.js';
 import type { PathMatcher } from './workspace-glob.js';
-import { readTextFile, relativeInside, toPosix } from './workspace-paths.js';
+import { listDirectoryExactly, readTextFile, relativeInside, toPosix } from './workspace-paths.js';
 import type { WorkspaceRoot } from './workspace-paths.js';
 import { isSecretDirectoryName, looksSecret } from './workspace-secrets.js';
 
@@ -24,34 +26,18 @@ export interface SearchMatch {
   text: string;
 }
 
-/** An open document the search may read, with where it lives. */
+/** An open document the search may read, with where it lives; its text (the editor's) is fetched only if the glob wants it. */
 export interface SearchableDocument {
-  document: TrackedDocument;
   /** Its path as the editor names it. */
   lexicalPath: string;
   /** Its canonical path when it exists on disk; the walk does not read the file there again. */
   realPath: string | undefined;
   root: WorkspaceRoot;
   displayPath: string;
+  text(): Promise<string>;
 }
 
-export interface SearchRequest {
-  /** Tells whether a line matches; called once per line. */
-  matchLine: (line: string) => number;
-  glob: PathMatcher | undefined;
-  maxResults: number;
-  maxFilesScanned: number;
-  maxFileBytes: number;
-  allowSecretFiles: boolean;
-  signal: AbortSignal | undefined;
-  displayPathOf: (root: WorkspaceRoot, absolutePath: string) => string;
-}
-
-export type SearchStop = 'complete' | 'maxResults' | 'maxFilesScanned' | 'aborted';
-
-export interface SearchResult {
-  matches: SearchMatch[];
-  stop: SearchStop;
+export interface SearchCounts {
   filesScanned: number;
   filesWithMatches: number;
   skippedBinary: number;
@@ -59,18 +45,44 @@ export interface SearchResult {
   skippedSecret: number;
 }
 
+export interface SearchRequest {
+  /** The index of the first match in a line, or -1; called once per line. */
+  matchLine: (line: string) => number;
+  glob: PathMatcher | undefined;
+  maxResults: number;
+  maxFilesScanned: number;
+  maxFileBytes: number;
+  allowSecretFiles: boolean;
+  displayPathOf: (root: WorkspaceRoot, absolutePath: string) => string;
+  /** Told of each match as it is found. */
+  onMatch?: (match: SearchMatch, counts: SearchCounts) => void;
+  /** Told as each file is about to be searched, with its name as shown to the model. */
+  onFile?: (displayPath: string, counts: SearchCounts) => void;
+}
+
+export type SearchStop = 'complete' | 'maxResults' | 'maxFilesScanned';
+
+export interface SearchResult extends SearchCounts {
+  matches: SearchMatch[];
+  stop: SearchStop;
+}
+
 // A matching line is shown up to this long, cut around the match.
 const maxShownLineChars = 240;
 
+export function emptyCounts(): SearchCounts {
+  return { filesScanned: 0, filesWithMatches: 0, skippedBinary: 0, skippedTooBig: 0, skippedSecret: 0 };
+}
+
 export async function searchWorkspace(roots: readonly WorkspaceRoot[], openDocuments: readonly SearchableDocument[], request: SearchRequest): Promise<SearchResult> {
-  const result: SearchResult = { matches: [], stop: 'complete', filesScanned: 0, filesWithMatches: 0, skippedBinary: 0, skippedTooBig: 0, skippedSecret: 0 };
+  const result: SearchResult = { matches: [], stop: 'complete', ...emptyCounts() };
   const openPaths = new Set(openDocuments.flatMap((open) => (open.realPath === undefined ? [open.lexicalPath] : [open.lexicalPath, open.realPath])));
 
   // What the user is working on comes first, and as the editor has it.
   for (const open of openDocuments) {
-    if (request.signal?.aborted === true) return { ...result, stop: 'aborted' };
     if (!wantsFile(open.root, open.lexicalPath, request)) continue;
-    const stop = scanText(open.displayPath, open.document.text, request, result);
+    request.onFile?.(open.displayPath, countsOf(result));
+    const stop = scanText(open.displayPath, await open.text(), request, result);
     if (stop !== undefined) return { ...result, stop };
   }
 
@@ -83,6 +95,31 @@ export async function searchWorkspace(roots: readonly WorkspaceRoot[], openDocum
   return result;
 }
 
+/** How a file is named to the model: relative to its folder, prefixed by the folder's name when there are several. */
+export function displayIn(root: WorkspaceRoot, absolutePath: string, roots: readonly WorkspaceRoot[]): string {
+  const rel = toPosix(relativeInside(root.realPath, absolutePath) ?? relativeInside(root.path, absolutePath) ?? absolutePath);
+  return roots.length > 1 ? `${root.name}/${rel}` : rel;
+}
+
+/**
+ * The index of the first match in a line, or -1. Any regex JavaScript accepts
+ * is taken, nested repetition included: the search runs in a worker with a
+ * deadline, so a regex that backtracks for ever only uses up its own time.
+ * Throws a SyntaxError for an invalid one.
+ */
+export function lineMatcher(query: string, regex: boolean, caseSensitive: boolean): (line: string) => number {
+  if (!regex) {
+    if (caseSensitive) return (line) => line.indexOf(query);
+    const needle = query.toLowerCase();
+    return (line) => line.toLowerCase().indexOf(needle);
+  }
+  const expression = new RegExp(query, caseSensitive ? '' : 'i');
+  return (line) => {
+    const match = expression.exec(line);
+    return match === null ? -1 : match.index;
+  };
+}
+
 async function walk(root: WorkspaceRoot, request: SearchRequest, result: SearchResult, openPaths: ReadonlySet<string>): Promise<SearchStop | undefined> {
   // Depth first, entries in name order, so results come out in a stable order.
   const pending: string[] = [root.realPath];
@@ -91,7 +128,6 @@ async function walk(root: WorkspaceRoot, request: SearchRequest, result: SearchR
     const entries = await listDirectory(directory);
     const subdirectories: string[] = [];
     for (const entry of entries) {
-      if (request.signal?.aborted === true) return 'aborted';
       const path = join(directory, entry.name);
       if (entry.isDirectory()) {
         if (skippedDirectoryNames.has(entry.name)) continue;
@@ -107,13 +143,15 @@ async function walk(root: WorkspaceRoot, request: SearchRequest, result: SearchR
         continue;
       }
       if (result.filesScanned >= request.maxFilesScanned) return 'maxFilesScanned';
+      const displayPath = request.displayPathOf(root, path);
+      request.onFile?.(displayPath, countsOf(result));
       const read = await readTextFile(path, { maxFileBytes: request.maxFileBytes, displayPath: path });
       if (read.kind === 'refused') {
         if (read.cause === 'binary') result.skippedBinary++;
         else if (read.cause === 'tooBig') result.skippedTooBig++;
         continue;
       }
-      const stop = scanText(request.displayPathOf(root, path), read.text, request, result);
+      const stop = scanText(displayPath, read.text, request, result);
       if (stop !== undefined) return stop;
     }
     for (let i = subdirectories.length - 1; i >= 0; i--) pending.push(subdirectories[i] as string);
@@ -125,6 +163,11 @@ function wantsFile(root: WorkspaceRoot, absolutePath: string, request: SearchReq
   if (request.glob === undefined) return true;
   const rel = relativeInside(root.realPath, absolutePath) ?? relativeInside(root.path, absolutePath);
   return rel !== undefined && request.glob(toPosix(rel));
+}
+
+function countsOf(result: SearchResult): SearchCounts {
+  const { filesScanned, filesWithMatches, skippedBinary, skippedTooBig, skippedSecret } = result;
+  return { filesScanned, filesWithMatches, skippedBinary, skippedTooBig, skippedSecret };
 }
 
 /** Scans one file's text; returns why to stop, if the search must stop. */
@@ -142,7 +185,9 @@ function scanText(displayPath: string, text: string, request: SearchRequest, res
       if (result.matches.length >= request.maxResults) return 'maxResults';
       if (!matched) result.filesWithMatches++;
       matched = true;
-      result.matches.push({ displayPath, line: lineNumber, text: shownLine(line, at) });
+      const match = { displayPath, line: lineNumber, text: shownLine(line, at) };
+      result.matches.push(match);
+      request.onMatch?.(match, countsOf(result));
     }
     if (next < 0) break;
     start = next;
@@ -169,13 +214,13 @@ function shownLine(line: string, matchAt: number): string {
   return `${from > 0 ? `...[+${from} chars]` : ''}${trimmed.slice(from, to)}${to < trimmed.length ? `...[+${trimmed.length - to} chars]` : ''}`;
 }
 
+/**
+ * The folder's entries in name order, listed only if the folder opened is the
+ * one at exactly this path: a folder swapped for a symlink meanwhile is not
+ * listed, so not even the names of a folder outside reach the search. An
+ * unreadable folder is skipped, like grep -s does; the rest still counts.
+ */
 async function listDirectory(directory: string): Promise<{ name: string; isDirectory(): boolean; isFile(): boolean }[]> {
-  const entries = [];
-  try {
-    for await (const entry of await opendir(directory)) entries.push(entry);
-  } catch {
-    // An unreadable folder is skipped, like grep -s does; the rest still counts.
-    return [];
-  }
+  const entries = (await listDirectoryExactly(directory)) ?? [];
   return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

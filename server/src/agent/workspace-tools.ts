@@ -15,14 +15,13 @@ import type { Tool } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import { resolve } from 'node:path';
 import type { DocumentStore } from '../documents/document-store.js';
 import type { TrackedDocument } from '../documents/tracked-document.js';
-import { compileGlob } from './workspace-glob.js';
-import type { PathMatcher } from './workspace-glob.js';
+import type { SearchJob } from './search-messages.js';
+import { SearchRunner, type SearchRun } from './search-runner.js';
+import { compileGlob, GlobSyntaxError } from './workspace-glob.js';
 import { linesOf, renderNumberedLines } from './workspace-numbered-lines.js';
 import type { LineSource } from './workspace-numbered-lines.js';
-import { formatBytes, locate, readTextFile, realpathOrUndefined, relativeInside, resolveRoots, toFilePath, toPosix } from './workspace-paths.js';
+import { formatBytes, locate, readTextFile, realpathOrUndefined, resolveRoots, toFilePath } from './workspace-paths.js';
 import type { Located, WorkspaceRoot } from './workspace-paths.js';
-import { searchWorkspace } from './workspace-search.js';
-import type { SearchableDocument, SearchResult } from './workspace-search.js';
 
 export interface WorkspaceToolsOptions {
   /** Workspace folder paths (absolute); nothing outside them is read. */
@@ -39,6 +38,15 @@ export interface WorkspaceToolsOptions {
   maxSearchResults?: number;
   /** Files one search reads at most. @default 5_000 */
   maxFilesScanned?: number;
+  /**
+   * How long one search may take, from when it is asked for (the wait for a
+   * free search thread included), before it is stopped and answers with what
+   * it found; read on every search. @default 10 s (the server derives it
+   * from queue.timeoutMs: see searchDeadlineFor)
+   */
+  searchDeadlineMs?: () => number;
+  /** Runs searches on worker threads. @default a runner of its own */
+  searchRunner?: SearchRunner;
 }
 
 export interface ToolOutcome {
@@ -55,6 +63,17 @@ export const defaultMaxFileBytes = 1024 * 1024;
 export const defaultMaxResultChars = 20_000;
 export const defaultMaxSearchResults = 50;
 export const defaultMaxFilesScanned = 5_000;
+/** A search runs at most this long: long enough for any sane search of a large repository, short against a job's two minutes. */
+export const maxSearchDeadlineMs = 10_000;
+
+/**
+ * The time one search may take within a job of `jobTimeoutMs`: a quarter of
+ * it, at most 10 s, so that a search stopped at its deadline leaves the job
+ * time to tell the model and go on.
+ */
+export function searchDeadlineFor(jobTimeoutMs: number): number {
+  return Math.min(maxSearchDeadlineMs, Math.max(100, Math.floor(jobTimeoutMs / 4)));
+}
 
 const lineRangeProperties = {
   start_line: { type: 'integer', minimum: 1, description: 'First line to read, 1-based. Default: 1.' },
@@ -102,7 +121,7 @@ export const readOnlyToolDefinitions: Tool[] = [
   {
     name: 'search_workspace',
     description:
-      "Search the text of the workspace's files line by line; open documents are searched as the editor has them. Returns `path:line: text` lines. Skips node_modules, .git, dist, build, out, coverage, binary and very large files. The number of matches and of files searched is bounded: narrow with glob when the result says it stopped early.",
+      "Search the text of the workspace's files line by line; open documents are searched as the editor has them. Returns `path:line: text` lines. Skips node_modules, .git, dist, build, out, coverage, binary and very large files. The number of matches, of files searched and the time taken are bounded (a search that runs too long, e.g. a regex with nested repetition on a long line, is stopped and returns what it found): narrow with glob or simplify the regex when the result says it stopped early.",
     input_schema: {
       type: 'object',
       properties: {
@@ -134,6 +153,7 @@ export class WorkspaceTools {
   private readonly maxResultChars: number;
   private readonly maxSearchResults: number;
   private readonly maxFilesScanned: number;
+  private readonly searchRunner: SearchRunner;
 
   constructor(options: WorkspaceToolsOptions) {
     this.options = options;
@@ -141,6 +161,7 @@ export class WorkspaceTools {
     this.maxResultChars = positiveOr(options.maxResultChars, defaultMaxResultChars);
     this.maxSearchResults = positiveOr(options.maxSearchResults, defaultMaxSearchResults);
     this.maxFilesScanned = positiveOr(options.maxFilesScanned, defaultMaxFilesScanned);
+    this.searchRunner = options.searchRunner ?? new SearchRunner();
   }
 
   /** Copies, so a caller that marks the last one with `cache_control` does not change them for everyone. */
@@ -315,32 +336,40 @@ export class WorkspaceTools {
       throw new BadInput(`"glob" must be a non-empty pattern of at most ${maxGlobChars} characters, e.g. "src/**/*.ts"; leave it out to search every file.`);
     }
     const maxResults = Math.min(requestedMax ?? this.maxSearchResults, this.maxSearchResults);
-    const matchLine = lineMatcher(query, regex, caseSensitive);
-    let glob: PathMatcher | undefined;
-    try {
-      glob = globText === undefined ? undefined : compileGlob(globText);
-    } catch {
-      throw new BadInput(`"glob" ${JSON.stringify(globText)} is not a pattern this tool understands; use *, **, ?, [abc] and {a,b}, e.g. "src/**/*.{ts,tsx}".`);
-    }
+    if (regex) checkRegex(query, caseSensitive);
+    if (globText !== undefined) checkGlob(globText);
 
     const roots = await this.roots();
     if (roots.length === 0) {
       return failure('search_workspace', 'No workspace folder is open, so there is nothing to search. Use list_documents and read_document for the open documents.', 'search_workspace: no workspace folder');
     }
-    const allowSecretFiles = this.options.allowSecretFiles();
-    const openDocuments = await this.searchableDocuments(roots);
-    const result = await searchWorkspace(roots, openDocuments, {
-      matchLine,
-      glob,
+    const open = await this.searchableDocuments(roots);
+    const job: SearchJob = {
+      query,
+      regex,
+      caseSensitive,
+      glob: globText,
       maxResults,
       maxFilesScanned: this.maxFilesScanned,
       maxFileBytes: this.maxFileBytes,
-      allowSecretFiles,
-      signal,
-      displayPathOf: (root, absolutePath) => displayIn(root, absolutePath, roots),
-    });
-    if (result.stop === 'aborted') return failure('search_workspace', 'The search was cancelled.', 'search_workspace cancelled');
-    return this.renderSearch({ query, regex, caseSensitive, globText, requestedMax, maxResults }, result);
+      allowSecretFiles: this.options.allowSecretFiles(),
+      roots,
+      openDocuments: open.map(({ lexicalPath, realPath, root, displayPath }) => ({ lexicalPath, realPath, root: roots.indexOf(root), displayPath })),
+    };
+    const deadlineMs = positiveOr(this.options.searchDeadlineMs?.(), maxSearchDeadlineMs);
+    const run = await this.searchRunner.run(job, open.map((document) => document.text), { deadlineMs, signal });
+    if (run.stop === 'aborted') return failure('search_workspace', 'The search was cancelled.', 'search_workspace cancelled');
+    if (run.stop === 'deadlineWaiting') {
+      return failure(
+        'search_workspace',
+        `The search did not run: its time limit (${formatSeconds(deadlineMs)}) ran out while other searches were using the search threads. Ask for it again, with fewer searches at a time.`,
+        'search_workspace: no free search thread in time',
+      );
+    }
+    if (run.stop === 'failed') {
+      return failure('search_workspace', `The search failed: ${run.failure ?? 'unknown error'}. Try again, or narrow it with glob.`, 'search_workspace failed');
+    }
+    return this.renderSearch({ query, regex, caseSensitive, globText, requestedMax, maxResults, deadlineMs }, run);
   }
 
   private renderRead(tool: 'read_document' | 'read_file', read: ReadToRender): ToolOutcome {
@@ -381,14 +410,15 @@ export class WorkspaceTools {
     };
   }
 
-  private renderSearch(request: SearchEcho, result: SearchResult): ToolOutcome {
+  private renderSearch(request: SearchEcho, result: SearchRun): ToolOutcome {
     const { query, regex, caseSensitive, globText, requestedMax, maxResults } = request;
     const described = `${regex ? 'regex ' : ''}${JSON.stringify(query)}${globText === undefined ? '' : ` in ${globText}`}`;
     const count = result.matches.length;
+    const stoppedEarly = result.stop === 'deadline';
     const heading =
       count === 0
-        ? `No matches for ${described} (${result.filesScanned} files searched).`
-        : `${count} match${count === 1 ? '' : 'es'} for ${described} in ${result.filesWithMatches} file${result.filesWithMatches === 1 ? '' : 's'} (${result.filesScanned} files searched):`;
+        ? `No matches for ${described}${stoppedEarly ? ' before the search was stopped' : ''} (${result.filesScanned} files searched).`
+        : `${count} match${count === 1 ? '' : 'es'} for ${described} in ${result.filesWithMatches} file${result.filesWithMatches === 1 ? '' : 's'} (${result.filesScanned} files searched${stoppedEarly ? ' before the search was stopped' : ''}):`;
 
     const budget = this.maxResultChars - heading.length - readNotesReserve;
     const lines: string[] = [];
@@ -411,6 +441,13 @@ export class WorkspaceTools {
     if (result.stop === 'maxFilesScanned') {
       trailer.push(`[Stopped after searching ${result.filesScanned} files, the limit; files after that were not searched. Narrow the search with glob, e.g. "src/**".]`);
     }
+    if (stoppedEarly) {
+      const why = regex
+        ? ' A regex with nested or overlapping repetition (like "(a+)+", "(a|a)*" or "(\\w+\\s?)+$") can take exponential time on a long line: simplify it (e.g. "a+" for "(a+)+"), or narrow the search with glob.'
+        : ' Narrow the search with glob, e.g. "src/**".';
+      const where = result.stoppedIn === undefined ? '' : `, while searching ${result.stoppedIn}`;
+      trailer.push(`[The search was stopped after ${formatSeconds(request.deadlineMs)}, its time limit${where}; what it found until then is shown, later files were not searched.${why}]`);
+    }
     const skipped: string[] = [];
     if (result.skippedBinary > 0) skipped.push(`${result.skippedBinary} binary`);
     if (result.skippedTooBig > 0) skipped.push(`${result.skippedTooBig} over ${formatBytes(this.maxFileBytes)}`);
@@ -427,7 +464,7 @@ export class WorkspaceTools {
     return {
       content: [heading, ...lines, ...trailer].join('\n'),
       isError: false,
-      note: `searched for ${described}: ${count} match${count === 1 ? '' : 'es'} in ${result.filesWithMatches} file${result.filesWithMatches === 1 ? '' : 's'}`,
+      note: `searched for ${described}: ${count} match${count === 1 ? '' : 'es'} in ${result.filesWithMatches} file${result.filesWithMatches === 1 ? '' : 's'}${stoppedEarly ? ` (stopped after ${formatSeconds(request.deadlineMs)})` : ''}`,
       summary: `search_workspace ${JSON.stringify(again)} -> ${count} matches in ${result.filesWithMatches} files${stopped}${places.length > 0 ? `: ${places.join(', ')}${count > places.length ? ', ...' : ''}` : ''}`,
     };
   }
@@ -465,15 +502,20 @@ export class WorkspaceTools {
     return undefined;
   }
 
-  private async searchableDocuments(roots: readonly WorkspaceRoot[]): Promise<SearchableDocument[]> {
-    const searchable: SearchableDocument[] = [];
+  /**
+   * The open documents a search reads first, in path order, each with its text
+   * as of now (a reference, not a copy: the search reads this version even if
+   * the user types on).
+   */
+  private async searchableDocuments(roots: readonly WorkspaceRoot[]): Promise<OpenForSearch[]> {
+    const searchable: OpenForSearch[] = [];
     const uris = [...this.options.documents.uris()].sort(compareStrings);
     for (const uri of uris) {
       const document = this.options.documents.get(uri);
       if (document === undefined || !uri.startsWith('file:')) continue;
       const located = await locate(uri, roots, this.locateOptions());
       if (located.kind !== 'inside') continue;
-      searchable.push({ document, lexicalPath: located.lexicalPath, realPath: located.realPath, root: located.root, displayPath: located.displayPath });
+      searchable.push({ text: document.text, lexicalPath: located.lexicalPath, realPath: located.realPath, root: located.root, displayPath: located.displayPath });
     }
     return searchable.sort((a, b) => compareStrings(a.displayPath, b.displayPath));
   }
@@ -504,6 +546,15 @@ interface SearchEcho {
   globText: string | undefined;
   requestedMax: number | undefined;
   maxResults: number;
+  deadlineMs: number;
+}
+
+interface OpenForSearch {
+  text: string;
+  lexicalPath: string;
+  realPath: string | undefined;
+  root: WorkspaceRoot;
+  displayPath: string;
 }
 
 interface LineRange {
@@ -572,36 +623,31 @@ function describeType(value: unknown): string {
 }
 
 /**
- * Returns the index of the first match in a line, or -1. Regexes with a
- * quantified group that itself repeats (`(a+)+`) are refused: there is no
- * timeout on a JavaScript regex, and that shape can backtrack for longer than
- * the server may block.
+ * Refuses a regex JavaScript does not accept, with V8's reason. Any regex it
+ * accepts is searched for, however it repeats: the search runs on a worker
+ * thread with a deadline (search-runner.ts), so a pathological one only uses
+ * up its own time.
  */
-function lineMatcher(query: string, regex: boolean, caseSensitive: boolean): (line: string) => number {
-  if (!regex) {
-    if (caseSensitive) return (line) => line.indexOf(query);
-    const needle = query.toLowerCase();
-    return (line) => line.toLowerCase().indexOf(needle);
-  }
-  if (/\((?:[^()\\]|\\.)*[*+}](?:[^()\\]|\\.)*\)(?:[*+]|\{\d*,)/.test(query)) {
-    throw new BadInput('the regex repeats a group that itself contains a repetition (like "(a+)+"), which can take exponential time; rewrite it without the nested repetition.');
-  }
-  let expression: RegExp;
+function checkRegex(query: string, caseSensitive: boolean): void {
   try {
-    expression = new RegExp(query, caseSensitive ? '' : 'i');
+    new RegExp(query, caseSensitive ? '' : 'i');
   } catch (error) {
     const detail = error instanceof Error ? error.message : 'invalid';
     throw new BadInput(`"query" is not a valid regular expression (${detail}). Fix it, or leave out regex to search for plain text.`);
   }
-  return (line) => {
-    const match = expression.exec(line);
-    return match === null ? -1 : match.index;
-  };
 }
 
-function displayIn(root: WorkspaceRoot, absolutePath: string, roots: readonly WorkspaceRoot[]): string {
-  const rel = toPosix(relativeInside(root.realPath, absolutePath) ?? relativeInside(root.path, absolutePath) ?? absolutePath);
-  return roots.length > 1 ? `${root.name}/${rel}` : rel;
+function checkGlob(globText: string): void {
+  try {
+    compileGlob(globText);
+  } catch (error) {
+    const detail = error instanceof GlobSyntaxError ? ` (${error.message})` : '';
+    throw new BadInput(`"glob" ${JSON.stringify(globText)} is not a pattern this tool understands${detail}; use *, **, ?, [abc] and {a,b}, e.g. "src/**/*.{ts,tsx}".`);
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return ms >= 10_000 || ms % 1000 === 0 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 function failure(tool: string, message: string, note: string): ToolOutcome {

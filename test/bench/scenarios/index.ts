@@ -12,8 +12,9 @@ import { prefetchScenario } from './prefetch.js';
 import { proxyScenario } from './proxy.js';
 import { queueScenario } from './queue.js';
 import { repliesScenario } from './replies.js';
+import { searchScenario } from './search.js';
 import { soakScenario } from './soak.js';
 import { startupScenario } from './startup.js';
 import { syncScenario } from './sync.js';
 
-export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, completionScenario, repliesScenario, soakScenario, proxyScenario];
+export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, completionScenario, repliesScenario, searchScenario, soakScenario, proxyScenario];
