@@ -158,5 +158,10 @@ describe('search_workspace with catastrophic patterns', () => {
     const notRun = answers.filter((answer) => String(answer.content).startsWith('Not run: this step asked for 400 tool calls'));
     expect(notRun).toHaveLength(384);
     expect(notRun.every((answer) => answer.is_error === true)).toBe(true);
+    // The user hears of the step, not of each of its 400 calls: one "writing" note per tool, one note for the calls not run.
+    const notes = h.client.streams.filter((s) => s.jobId === result.jobId && s.kind === 'tool').map((s) => s.text);
+    expect(notes.filter((text) => text === 'writing search_workspace')).toHaveLength(1);
+    expect(notes.filter((text) => text.includes('not run'))).toEqual(['384 more tool calls not run: at most 16 run per step']);
+    expect(notes.length).toBeLessThan(20);
   });
 });

@@ -423,6 +423,7 @@ export class Assistant {
     const { reporter } = this.deps;
     const system: TextBlockParam[] = systemBlocks(settings.promptCaching);
     reporter.note(jobId, 'status', `asking ${settings.model}`);
+    const toolsNoted = new Set<string>();
     const reply = await this.deps.model.call(
       {
         model: settings.model,
@@ -438,7 +439,12 @@ export class Assistant {
         stallMs: settings['queue.stallMs'],
         observer: {
           onText: (delta) => reporter.text(jobId, delta),
-          onToolStart: (name) => reporter.note(jobId, 'tool', `writing ${name === proposeEditsTool.name ? 'the edit' : name}`),
+          // Once per tool per reply: a reply may call the same tool hundreds of times, and a note each would flood the editor.
+          onToolStart: (name) => {
+            if (toolsNoted.has(name)) return;
+            toolsNoted.add(name);
+            reporter.note(jobId, 'tool', `writing ${name === proposeEditsTool.name ? 'the edit' : name}`);
+          },
         },
       },
     );
