@@ -201,6 +201,8 @@ export type ErrorReason =
   | 'stalled'
   | 'cancelled'
   | 'incomplete'
+  /** The answer grew past what `maxTokens` allows (a gateway or provider not honouring it); stopped, nothing applied. */
+  | 'tooLarge'
   | 'agentStopped'
   | 'invalidEdit'
   | 'editConflict'

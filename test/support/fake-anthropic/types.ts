@@ -82,7 +82,27 @@ export type FakeFault =
   /** After N events sends `event: error` (default overloaded_error) and ends the response. */
   | { kind: 'streamError'; afterEvents: number; errorType?: string; message?: string }
   /** Closes the socket without any response once the request has been read. */
-  | { kind: 'refuseConnection' };
+  | { kind: 'refuseConnection' }
+  /**
+   * An answer no real API could send at `max_tokens`: after `message_start`, one
+   * block streams deltas of `deltaChars` characters (default 1024) of code-like
+   * filler. Without `totalChars` it never ends (until the client aborts or the
+   * fake closes); with it, the block ends after that many filler characters and
+   * the answer completes normally. The deltas are generated as they are sent, so
+   * a 100 MB answer never exists as one string in the fake.
+   */
+  | { kind: 'flood'; block: FloodedBlock; totalChars?: number; deltaChars?: number }
+  /** After N events starts one event whose `data:` line never ends, until the client aborts or the fake closes. */
+  | { kind: 'endlessLine'; afterEvents: number };
+
+/** What a `flood` fault fills. */
+export type FloodedBlock =
+  | { type: 'text' }
+  | { type: 'thinking' }
+  /** A tool call whose input JSON is `inputBefore`, then the filler (JSON-escaped), then `inputAfter`. */
+  | { type: 'toolInput'; name: string; inputBefore: string; inputAfter: string }
+  /** An open text block that gets nothing but `ping` events. */
+  | { type: 'pings' };
 
 export type RequestOutcome = 'pending' | 'completed' | 'error-status' | 'aborted-by-client' | 'fault';
 
