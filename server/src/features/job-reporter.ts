@@ -4,10 +4,16 @@
  * `$/progress` on a server-created token for clients that advertise
  * `window.workDoneProgress`.
  *
- * Text deltas are coalesced for a few milliseconds: a model streams dozens of
- * tiny deltas a second, and one notification per delta would make editors
- * (Emacs especially) redraw far more often than anyone can read.
+ * The first text of a job goes out at once; after each send, further deltas
+ * are coalesced for a few milliseconds: a model streams dozens of tiny deltas
+ * a second, and one notification per delta would make editors (Emacs
+ * especially) redraw far more often than anyone can read.
+ *
+ * A job's text is one stream to the redactor: a secret the model quotes
+ * across two deltas is caught, at the cost of holding back only a tail that
+ * could still begin one.
  */
+import { performance } from 'node:perf_hooks';
 import {
   WorkDoneProgress,
   WorkDoneProgressCreateRequest,
@@ -19,6 +25,7 @@ import {
 import type { JobReporter } from '../assistant/assistant.js';
 import type { Logger, SecretRedactor } from '../logger.js';
 import { Methods, type StreamKind, type StreamParams } from '../protocol.js';
+import { StreamRedactor } from '../redaction.js';
 
 interface JobProgress {
   sessionId: string | undefined;
@@ -28,6 +35,10 @@ interface JobProgress {
   /** Resolves to the progress token once the client accepted it, or undefined. */
   token: Promise<string | undefined>;
   sawText: boolean;
+  /** The job's text so far, minus a tail that could still be the start of a secret. */
+  redaction: StreamRedactor;
+  /** When text last went out (`performance.now()`); undefined until the first, which goes at once. */
+  textSentAt: number | undefined;
 }
 
 const textFlushMs = 15;
@@ -44,7 +55,16 @@ export class LspJobReporter implements JobReporter {
 
   begin(job: { jobId: string; title: string; sessionId?: string | undefined }): void {
     const token = this.supportsProgress() ? this.createToken(job.jobId, job.title) : Promise.resolve(undefined);
-    this.jobs.set(job.jobId, { sessionId: job.sessionId, title: job.title, pendingText: '', flushTimer: undefined, token, sawText: false });
+    this.jobs.set(job.jobId, {
+      sessionId: job.sessionId,
+      title: job.title,
+      pendingText: '',
+      flushTimer: undefined,
+      token,
+      sawText: false,
+      redaction: new StreamRedactor(this.redactor),
+      textSentAt: undefined,
+    });
   }
 
   queued(jobId: string, ahead: number): void {
@@ -59,8 +79,11 @@ export class LspJobReporter implements JobReporter {
       job.sawText = true;
       this.report(jobId, 'answering…');
     }
-    job.pendingText += delta;
-    job.flushTimer ??= setTimeout(() => this.flush(jobId), textFlushMs);
+    job.pendingText += job.redaction.push(delta);
+    if (job.pendingText === '' || job.flushTimer !== undefined) return;
+    const sinceSent = job.textSentAt === undefined ? textFlushMs : performance.now() - job.textSentAt;
+    if (sinceSent >= textFlushMs) this.flush(jobId);
+    else job.flushTimer = setTimeout(() => this.flush(jobId), textFlushMs - sinceSent);
   }
 
   note(jobId: string, kind: 'status' | 'tool', text: string): void {
@@ -70,8 +93,9 @@ export class LspJobReporter implements JobReporter {
   }
 
   end(jobId: string, outcome: { ok: true; text?: string } | { ok: false; message: string }): void {
-    this.flush(jobId);
     const job = this.jobs.get(jobId);
+    if (job !== undefined) job.pendingText += job.redaction.end();
+    this.flush(jobId);
     this.jobs.delete(jobId);
     const message = outcome.ok ? 'done' : outcome.message;
     this.notify(jobId, outcome.ok ? 'done' : 'error', message, job?.sessionId);
@@ -88,6 +112,7 @@ export class LspJobReporter implements JobReporter {
     if (job.pendingText === '') return;
     const text = job.pendingText;
     job.pendingText = '';
+    job.textSentAt = performance.now();
     this.notify(jobId, 'text', text);
   }
 

@@ -22,6 +22,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { MessageCreateParamsStreaming, MessageParam, TextBlockParam, Tool, ToolChoice } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import { EfritError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { SecretRedactor } from '../redaction.js';
 import { mapModelError } from './map-error.js';
 import { emptyCallUsage, type CallUsage } from './usage-meter.js';
 
@@ -201,6 +202,9 @@ function watchedFetch(watch: FetchWatch): typeof fetch {
 const sdkLogLevel = 'warn' as const;
 
 export class ModelClient {
+  /** Every key a call was made with: an error body that echoes one is redacted before its message is cut short. */
+  private readonly keys = new SecretRedactor();
+
   constructor(
     private readonly credentials: () => Credentials,
     private readonly logger: Logger,
@@ -221,6 +225,7 @@ export class ModelClient {
       );
     }
     options.signal.throwIfAborted();
+    this.keys.add(apiKey);
     const usage = emptyCallUsage();
     // Aborted by the call itself (stalled, too large), with the error the call then throws.
     const halted = new AbortController();
@@ -271,7 +276,7 @@ export class ModelClient {
     } catch (error) {
       if (halted.signal.aborted) throw halted.signal.reason as EfritError;
       if (options.signal.aborted) throw options.signal.reason instanceof EfritError ? options.signal.reason : new EfritError('cancelled', 'Cancelled.');
-      throw mapModelError(error);
+      throw mapModelError(error, (text) => this.keys.redact(text));
     } finally {
       watchdog.stop();
     }
