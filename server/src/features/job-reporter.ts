@@ -37,7 +37,7 @@ interface JobProgress {
   sawText: boolean;
   /** The job's text so far, minus a tail that could still be the start of a secret. */
   redaction: StreamRedactor;
-  /** When text last went out (`performance.now()`); undefined until the first, which goes at once. */
+  /** When text last went out (by `now`); undefined until the first, which goes at once. */
   textSentAt: number | undefined;
 }
 
@@ -51,6 +51,8 @@ export class LspJobReporter implements JobReporter {
     private readonly supportsProgress: () => boolean,
     private readonly redactor: SecretRedactor,
     private readonly logger: Logger,
+    /** Milliseconds on a monotonic clock, injectable for tests. */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   begin(job: { jobId: string; title: string; sessionId?: string | undefined }): void {
@@ -81,7 +83,7 @@ export class LspJobReporter implements JobReporter {
     }
     job.pendingText += job.redaction.push(delta);
     if (job.pendingText === '' || job.flushTimer !== undefined) return;
-    const sinceSent = job.textSentAt === undefined ? textFlushMs : performance.now() - job.textSentAt;
+    const sinceSent = job.textSentAt === undefined ? textFlushMs : this.now() - job.textSentAt;
     if (sinceSent >= textFlushMs) this.flush(jobId);
     else job.flushTimer = setTimeout(() => this.flush(jobId), textFlushMs - sinceSent);
   }
@@ -112,7 +114,7 @@ export class LspJobReporter implements JobReporter {
     if (job.pendingText === '') return;
     const text = job.pendingText;
     job.pendingText = '';
-    job.textSentAt = performance.now();
+    job.textSentAt = this.now();
     this.notify(jobId, 'text', text);
   }
 
