@@ -577,7 +577,9 @@ class FakeAnthropicServer implements FakeAnthropic {
       const event = events[position];
       if (event === undefined) break;
       if (position > 0 && !(await this.pauseWithPings(chunkDelayMs, response, signal))) return;
-      if (!(await writeChunk(response, formatJsonSseEvent(event), signal))) return;
+      const text = formatJsonSseEvent(event);
+      this.options.onStreamEvent?.(entry, event);
+      if (!(await writeChunk(response, text, signal))) return;
     }
 
     switch (fault?.kind) {

@@ -2,7 +2,7 @@
  * The public shapes of the fake Messages API. Kept apart from `server.ts` so
  * the responder and rendering modules can share them without an import cycle.
  */
-import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages/messages';
+import type { MessageCreateParamsBase, RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages/messages';
 
 export interface FakeAnthropicOptions {
   /** TCP port on 127.0.0.1. @default 0 (ephemeral) */
@@ -31,6 +31,12 @@ export interface FakeAnthropicOptions {
    * sent this often, as the real API does on slow streams. @default 250
    */
   pingIntervalMs?: number;
+  /**
+   * Called just before each scripted event of a streamed reply is written to
+   * the socket (not for keep-alive pings or fault payloads): benchmarks time
+   * from here to what the client sees.
+   */
+  onStreamEvent?: (request: RecordedRequest, event: RawMessageStreamEvent | { type: 'ping' }) => void;
 }
 
 /** `index` is `request.index`: the request's position among all requests received, rejected ones included. */
