@@ -49,7 +49,8 @@ function paddedNumberAtoms(digits: string[]): Atom[] {
 /** Every encoding of one character (a code point) that `SecretRedactor` recognizes. */
 function encodingsOf(char: string): Encoding[] {
   const codePoint = char.codePointAt(0) ?? 0;
-  const encodings: Encoding[] = [[...char]];
+  // As written, one UTF-16 unit an atom (a character outside the BMP is two).
+  const encodings: Encoding[] = [char.split('')];
   // Percent-encoding of its UTF-8 bytes, also encoded twice (%25 is '%').
   const bytes = [...Buffer.from(char, 'utf8')];
   encodings.push(bytes.flatMap((byte) => ['%', ...hexAtoms(byte, 2)]));

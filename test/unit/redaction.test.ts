@@ -12,7 +12,8 @@ function redactorFor(...secrets: string[]): SecretRedactor {
 
 const percent = (text: string, hex: (h: string) => string = (h) => h.toUpperCase()): string =>
   [...Buffer.from(text, 'utf8')].map((byte) => `%${hex(byte.toString(16).padStart(2, '0'))}`).join('');
-const jsonUnicode = (text: string): string => [...text].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+/** \uXXXX per UTF-16 unit, as JSON writes it (a surrogate pair for a character outside the BMP). */
+const jsonUnicode = (text: string): string => text.split('').map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
 const htmlDecimal = (text: string): string => [...text].map((c) => `&#${c.codePointAt(0)};`).join('');
 const htmlHex = (text: string): string => [...text].map((c) => `&#x${(c.codePointAt(0) ?? 0).toString(16).toUpperCase()};`).join('');
 /** Every other character encoded, the rest left as they are. */
@@ -135,5 +136,23 @@ describe('RedactingMessageWriter', () => {
     const writer = new RedactingMessageWriter(transport, redactorFor(key));
     await writer.write({ jsonrpc: '2.0', method: 'window/logMessage', params: { type: 4, message: `key=${percent(key)}` } } as Message);
     expect(written).toEqual([{ jsonrpc: '2.0', method: 'window/logMessage', params: { type: 4, message: 'key=[redacted]' } }]);
+  });
+});
+
+describe('SecretRedactor with characters outside ASCII', () => {
+  const secret = 'clé-€-😀-0123456789';
+  const redactor = redactorFor(secret);
+
+  it.each([
+    ['as written', secret],
+    ['percent-encoded as UTF-8', percent(secret)],
+    ['JSON-escaped, a surrogate pair for the emoji', jsonUnicode(secret)],
+    ['as HTML references', htmlHex(secret)],
+  ])('finds it %s, also streamed in pieces', (_how, written) => {
+    const text = `before ${written} after`;
+    expect(redactor.redact(text)).toBe('before [redacted] after');
+    const streamed = new StreamRedactor(redactor);
+    const pieces = text.split('').map((unit) => streamed.push(unit));
+    expect(pieces.join('') + streamed.end()).toBe('before [redacted] after');
   });
 });

@@ -308,8 +308,7 @@ export class ModelClient {
           if (block.type === 'text') {
             countContent(block.text);
             blocks[event.index] = { kind: 'text', text: block.text };
-          }
-          else if (block.type === 'tool_use') {
+          } else if (block.type === 'tool_use') {
             blocks[event.index] = { kind: 'tool', id: block.id, name: block.name, json: '' };
             observer?.onToolStart?.(block.name);
           } else blocks[event.index] = { kind: 'other', raw: block };
