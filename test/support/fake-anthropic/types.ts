@@ -95,10 +95,11 @@ export type FakeFault =
    * filler. Without `totalChars` it never ends (until the client aborts or the
    * fake closes); with it, the block ends after that many filler characters and
    * the answer completes normally. The deltas are generated as they are sent, so
-   * a 100 MB answer never exists as one string in the fake.
+   * a 100 MB answer never exists as one string in the fake. Streamed requests
+   * only; a plain request gets its reply as usual.
    */
   | { kind: 'flood'; block: FloodedBlock; totalChars?: number; deltaChars?: number }
-  /** After N events starts one event whose `data:` line never ends, until the client aborts or the fake closes. */
+  /** After N events starts one event whose `data:` line never ends, until the client aborts or the fake closes (streamed requests only). */
   | { kind: 'endlessLine'; afterEvents: number };
 
 /** What a `flood` fault fills. */
