@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /** The entry point: argv → connection → createServer. Nothing else lives here. */
-import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
-import { ServerLogger } from './logger.js';
+import { routeConsoleTo, ServerLogger } from './logger.js';
 import { runProxy } from './proxy/run-proxy.js';
 import { createServer } from './server.js';
+import { redactedConnection } from './transport.js';
 import { packageVersion } from './version.js';
 
 const usage = `efrit-lsp — an AI coding assistant as a language server
@@ -36,6 +36,8 @@ if (args.includes('--version') || args.includes('-v')) {
   if (!(args.includes('--help') || args.includes('-h'))) process.exitCode = 1;
 } else {
   const logger = new ServerLogger({ file: process.env['EFRIT_LOG_FILE'] });
+  // stdout carries JSON-RPC: a dependency's stray console call must become a log line, not corrupt it.
+  routeConsoleTo(logger);
   // A bug in one handler must be logged and survived, not take the editor's assistant down.
   process.on('uncaughtException', (error) => logger.error('Uncaught exception', error));
   process.on('unhandledRejection', (reason) => logger.error('Unhandled rejection', reason));
@@ -47,7 +49,7 @@ if (args.includes('--version') || args.includes('-v')) {
     }
     runProxy(command, commandArgs, logger, packageVersion());
   } else {
-    const connection = createConnection(ProposedFeatures.all);
+    const connection = redactedConnection(args, logger.redactor);
     createServer({ connection, logger, version: packageVersion() });
     connection.listen();
   }

@@ -2,10 +2,14 @@
  * The one logger. It never writes to stdout (stdout carries JSON-RPC): lines go
  * to the client as `window/logMessage` through a sink the composition root
  * attaches, and to `EFRIT_LOG_FILE` when that is set. Every line passes through
- * the redactor first, so a secret registered with `redact()` cannot reach
- * either place, whatever a caller interpolates.
+ * the redactor first, so a secret registered with `add()` cannot reach either
+ * place, plainly or encoded, whatever a caller interpolates.
  */
 import { appendFileSync } from 'node:fs';
+import { format, inspect } from 'node:util';
+import { SecretRedactor } from './redaction.js';
+
+export { SecretRedactor } from './redaction.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -19,24 +23,6 @@ export interface Logger {
 }
 
 export type LogSink = (level: LogLevel, line: string) => void;
-
-/** Replaces every registered secret in `text` with a placeholder. */
-export class SecretRedactor {
-  private readonly secrets = new Set<string>();
-
-  add(secret: string | undefined): void {
-    // Very short strings would redact ordinary words; real keys are long.
-    if (secret !== undefined && secret.length >= 8) this.secrets.add(secret);
-  }
-
-  redact(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) {
-      if (out.includes(secret)) out = out.split(secret).join('[redacted]');
-    }
-    return out;
-  }
-}
 
 function describe(detail: unknown): string {
   if (detail === undefined) return '';
@@ -107,6 +93,18 @@ export class ServerLogger implements Logger {
       }
     }
   }
+}
+
+/** Sends `console.*` to `logger` (redacted like every line) instead of stdout and stderr. */
+export function routeConsoleTo(logger: Logger): void {
+  const at = (write: (line: string) => void) => (...args: unknown[]) => write(format(...args));
+  console.log = at((line) => logger.info(line));
+  console.info = at((line) => logger.info(line));
+  console.debug = at((line) => logger.debug(line));
+  console.trace = at((line) => logger.debug(line));
+  console.warn = at((line) => logger.warn(line));
+  console.error = at((line) => logger.error(line));
+  console.dir = (value: unknown) => logger.info(inspect(value));
 }
 
 /** A logger that drops everything: for unit tests and library defaults. */

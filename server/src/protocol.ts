@@ -258,6 +258,8 @@ export type ErrorReason =
   | 'stalled'
   | ServerCancelReason
   | 'incomplete'
+  /** The answer grew past what `maxTokens` allows (a gateway or provider not honouring it); stopped, nothing applied. */
+  | 'tooLarge'
   | 'agentStopped'
   | 'invalidEdit'
   | 'editConflict'

@@ -10,10 +10,16 @@
  * wait for (the same action picked twice, `efrit.applyJob` after a resolve)
  * sends each note once per identity; a job nobody named sends it once, bare.
  *
- * Text deltas are coalesced for a few milliseconds: a model streams dozens of
- * tiny deltas a second, and one notification per delta would make editors
- * (Emacs especially) redraw far more often than anyone can read.
+ * The first text of a job goes out at once; after each send, further deltas
+ * are coalesced for a few milliseconds: a model streams dozens of tiny deltas
+ * a second, and one notification per delta would make editors (Emacs
+ * especially) redraw far more often than anyone can read.
+ *
+ * A job's text is one stream to the redactor: a secret the model quotes
+ * across two deltas is caught, at the cost of holding back only a tail that
+ * could still begin one.
  */
+import { performance } from 'node:perf_hooks';
 import {
   WorkDoneProgress,
   WorkDoneProgressCreateRequest,
@@ -25,6 +31,7 @@ import {
 import type { JobReporter } from '../assistant/assistant.js';
 import type { Logger, SecretRedactor } from '../logger.js';
 import { Methods, type ProgressToken, type StreamIdentity, type StreamKind, type StreamParams } from '../protocol.js';
+import { StreamRedactor } from '../redaction.js';
 
 interface JobProgress {
   sessionId: string | undefined;
@@ -36,6 +43,10 @@ interface JobProgress {
   /** The requests following the job that named their stream; empty: notes go out bare. */
   identities: StreamIdentity[];
   sawText: boolean;
+  /** The job's text so far, minus a tail that could still be the start of a secret. */
+  redaction: StreamRedactor;
+  /** When text last went out (by `now`); undefined until the first, which goes at once. */
+  textSentAt: number | undefined;
 }
 
 function isNamed(stream: StreamIdentity | undefined): stream is StreamIdentity {
@@ -52,10 +63,22 @@ export class LspJobReporter implements JobReporter {
     private readonly supportsProgress: () => boolean,
     private readonly redactor: SecretRedactor,
     private readonly logger: Logger,
+    /** Milliseconds on a monotonic clock, injectable for tests. */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   begin(job: { jobId: string; title: string; sessionId?: string | undefined; stream?: StreamIdentity | undefined }): void {
-    const progress: JobProgress = { sessionId: job.sessionId, title: job.title, pendingText: '', flushTimer: undefined, tokens: [], identities: [], sawText: false };
+    const progress: JobProgress = {
+      sessionId: job.sessionId,
+      title: job.title,
+      pendingText: '',
+      flushTimer: undefined,
+      tokens: [],
+      identities: [],
+      sawText: false,
+      redaction: new StreamRedactor(this.redactor),
+      textSentAt: undefined,
+    };
     this.jobs.set(job.jobId, progress);
     if (isNamed(job.stream)) this.addFollower(progress, job.stream);
     // A client-given token needs no window/workDoneProgress/create (LSP: the server may use it at once).
@@ -89,8 +112,11 @@ export class LspJobReporter implements JobReporter {
       job.sawText = true;
       this.report(jobId, 'answering…');
     }
-    job.pendingText += delta;
-    job.flushTimer ??= setTimeout(() => this.flush(jobId), textFlushMs);
+    job.pendingText += job.redaction.push(delta);
+    if (job.pendingText === '' || job.flushTimer !== undefined) return;
+    const sinceSent = job.textSentAt === undefined ? textFlushMs : this.now() - job.textSentAt;
+    if (sinceSent >= textFlushMs) this.flush(jobId);
+    else job.flushTimer = setTimeout(() => this.flush(jobId), textFlushMs - sinceSent);
   }
 
   note(jobId: string, kind: 'status' | 'tool', text: string): void {
@@ -100,8 +126,9 @@ export class LspJobReporter implements JobReporter {
   }
 
   end(jobId: string, outcome: { ok: true; text?: string } | { ok: false; message: string }): void {
-    this.flush(jobId);
     const job = this.jobs.get(jobId);
+    if (job !== undefined) job.pendingText += job.redaction.end();
+    this.flush(jobId);
     this.jobs.delete(jobId);
     const message = outcome.ok ? 'done' : outcome.message;
     this.notify(jobId, outcome.ok ? 'done' : 'error', message, job);
@@ -120,6 +147,7 @@ export class LspJobReporter implements JobReporter {
     if (job.pendingText === '') return;
     const text = job.pendingText;
     job.pendingText = '';
+    job.textSentAt = this.now();
     this.notify(jobId, 'text', text);
   }
 

@@ -26,12 +26,14 @@ function retryAfterSeconds(headers: unknown): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
 }
 
-function apiDetail(error: ApiErrorShape): string {
-  const text = typeof error.apiMessage === 'string' ? error.apiMessage : '';
+/** The API's own explanation, redacted before it is shortened: a cut must not leave part of a secret behind. */
+function apiDetail(error: ApiErrorShape, redact: (text: string) => string): string {
+  const text = typeof error.apiMessage === 'string' ? redact(error.apiMessage) : '';
   return text === '' ? '' : ` The API said: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`;
 }
 
-export function mapModelError(error: unknown): EfritError {
+/** `redact` hides secrets (the key the request carried) in what the API echoed back. */
+export function mapModelError(error: unknown, redact: (text: string) => string = (text) => text): EfritError {
   if (isEfritError(error)) return error;
   const shape = (typeof error === 'object' && error !== null ? error : {}) as ApiErrorShape;
   const status = typeof shape.status === 'number' ? shape.status : undefined;
@@ -41,7 +43,7 @@ export function mapModelError(error: unknown): EfritError {
     case 400:
     case 413:
     case 422:
-      return new EfritError('badRequest', `The API rejected the request (${status}).${apiDetail(shape)}`);
+      return new EfritError('badRequest', `The API rejected the request (${status}).${apiDetail(shape, redact)}`);
     case 401:
       return new EfritError(
         'unauthorized',
@@ -49,9 +51,9 @@ export function mapModelError(error: unknown): EfritError {
       );
     case 402:
     case 403:
-      return new EfritError('forbidden', `The API refused this request for the key's account (${status}).${apiDetail(shape)}`);
+      return new EfritError('forbidden', `The API refused this request for the key's account (${status}).${apiDetail(shape, redact)}`);
     case 404:
-      return new EfritError('badRequest', `The API does not know this model or endpoint (404); check efrit.model and efrit.baseURL.${apiDetail(shape)}`);
+      return new EfritError('badRequest', `The API does not know this model or endpoint (404); check efrit.model and efrit.baseURL.${apiDetail(shape, redact)}`);
     case 429:
       return new EfritError('rateLimited', `The API is rate limiting requests (429).${waitText} Try again shortly.`, wait);
     case 529:
@@ -60,10 +62,10 @@ export function mapModelError(error: unknown): EfritError {
       break;
   }
   if (status !== undefined && status >= 500) {
-    return new EfritError('apiError', `The API failed with ${status}.${apiDetail(shape)} Try again shortly.`, wait);
+    return new EfritError('apiError', `The API failed with ${status}.${apiDetail(shape, redact)} Try again shortly.`, wait);
   }
   if (status !== undefined) {
-    return new EfritError('apiError', `The API answered ${status}.${apiDetail(shape)}`);
+    return new EfritError('apiError', `The API answered ${status}.${apiDetail(shape, redact)}`);
   }
   const name = typeof shape.name === 'string' ? shape.name : '';
   const message = typeof shape.message === 'string' ? shape.message : String(error);

@@ -10,7 +10,11 @@
  *   one shared backoff, and two layers of retries would multiply;
  * - the SDK's default logger writes to stdout, which is the LSP channel;
  * - a stream that ends without `message_stop` is an incomplete answer, which
- *   the SDK's iterator reports as a normal end.
+ *   the SDK's iterator reports as a normal end;
+ * - nothing bounds what a response may bring in: the real API stops at
+ *   `max_tokens`, but a gateway, a proxy or another provider need not. Each
+ *   call is held to `replyBounds(maxTokens)` (content, wire bytes, one event's
+ *   line) and stopped past it with a `tooLarge` error.
  * The SDK module is loaded on the first call, not at start-up, so `initialize`
  * never waits for it.
  */
@@ -18,6 +22,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { MessageCreateParamsStreaming, MessageParam, TextBlockParam, Tool, ToolChoice } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import { EfritError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { SecretRedactor } from '../redaction.js';
 import { mapModelError } from './map-error.js';
 import { emptyCallUsage, type CallUsage } from './usage-meter.js';
 
@@ -71,6 +76,54 @@ function loadSdk(): Promise<SdkModule> {
   return sdkModule;
 }
 
+/**
+ * Characters of content (text, thinking, tool-input JSON) one output token may
+ * bring. A token averages 3–4 characters of code or prose; the longest ones
+ * (runs of spaces, of `=` or `-`) reach 16–32, and a whole answer of them does
+ * not happen, so 32 is about 8× any real answer and still bounds what a call
+ * can hold: 128K characters at the default 4096 tokens, 4M at the 128K maximum.
+ */
+export const maxCharsPerToken = 32;
+/**
+ * Response bytes per output token on the wire: one SSE delta event is ~110
+ * bytes of framing plus its text, and 32 characters JSON-escaped twice (tool
+ * input inside the event's JSON) are at most ~400 more. 1 KiB is twice that.
+ */
+const responseBytesPerToken = 1024;
+/** Bytes any response may have besides its tokens: message_start, usage, keep-alive pings, an error body. */
+const fixedResponseBytes = 1024 * 1024;
+/**
+ * One SSE line: the SDK's parser holds a line whole until it ends, so a line
+ * that never ends would grow without bound. The real API's longest line is a
+ * `message_start` of about 1 KB.
+ */
+const maxLineBytes = 1024 * 1024;
+
+export interface ReplyBounds {
+  /** Text, thinking and tool-input JSON together, in UTF-16 characters. */
+  maxContentChars: number;
+  /** The whole response body on the wire, pings and framing included. */
+  maxResponseBytes: number;
+  /** One line of the response body. */
+  maxLineBytes: number;
+}
+
+/** What one call with this `max_tokens` may bring in. */
+export function replyBounds(maxTokens: number): ReplyBounds {
+  const tokens = Math.max(1, maxTokens);
+  return { maxContentChars: tokens * maxCharsPerToken, maxResponseBytes: fixedResponseBytes + tokens * responseBytesPerToken, maxLineBytes };
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024))} MiB` : `${Math.round(bytes / 1024)} KiB`;
+}
+
+const checkEndpoint = 'Check that efrit.baseURL (or ANTHROPIC_BASE_URL) is a Messages API that honours max_tokens.';
+
+function answerTooLarge(maxTokens: number, what: string): EfritError {
+  return new EfritError('tooLarge', `The model's answer grew past what efrit.maxTokens (${maxTokens}) allows (${what}); it was stopped and nothing was applied. ${checkEndpoint}`);
+}
+
 /** Restarts a timer on every call to `touch`; fires `onStall` when it runs out. */
 class StallWatchdog {
   private timer: NodeJS.Timeout | undefined;
@@ -94,21 +147,51 @@ class StallWatchdog {
   }
 }
 
-/** Counts request bytes and reports every response byte to the watchdog. */
-function watchedFetch(watchdog: StallWatchdog, countBytes: (n: number) => void, onResponse: () => void): typeof fetch {
+interface FetchWatch {
+  watchdog: StallWatchdog;
+  countRequestBytes(bytes: number): void;
+  onResponse(): void;
+  bounds: ReplyBounds;
+  maxTokens: number;
+  /** Stops the call with this error: aborts the HTTP request and is what the call throws. */
+  halt(error: EfritError): void;
+}
+
+const lineFeed = 0x0a;
+const carriageReturn = 0x0d;
+
+/**
+ * Counts request bytes, reports every response byte to the watchdog, and holds
+ * the response body to its byte bounds before the SDK's parser buffers any of it.
+ */
+function watchedFetch(watch: FetchWatch): typeof fetch {
+  const { watchdog, bounds } = watch;
   return async (input, init) => {
     const body = init?.body;
-    if (typeof body === 'string') countBytes(Buffer.byteLength(body));
+    if (typeof body === 'string') watch.countRequestBytes(Buffer.byteLength(body));
     watchdog.touch();
     const response = await fetch(input, init);
     watchdog.touch();
-    onResponse();
+    watch.onResponse();
     if (response.body === null) return response;
+    let received = 0;
+    let lineBytes = 0;
     const observed = response.body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           watchdog.touch();
-          controller.enqueue(chunk);
+          received += chunk.byteLength;
+          const lineEnd = Math.max(chunk.lastIndexOf(lineFeed), chunk.lastIndexOf(carriageReturn));
+          lineBytes = lineEnd < 0 ? lineBytes + chunk.byteLength : chunk.byteLength - lineEnd - 1;
+          let error: EfritError | undefined;
+          if (received > bounds.maxResponseBytes) error = answerTooLarge(watch.maxTokens, `more than ${formatBytes(bounds.maxResponseBytes)} on the wire`);
+          else if (lineBytes > bounds.maxLineBytes) error = answerTooLarge(watch.maxTokens, `one stream event of more than ${formatBytes(bounds.maxLineBytes)}`);
+          if (error === undefined) {
+            controller.enqueue(chunk);
+            return;
+          }
+          watch.halt(error);
+          controller.error(error);
         },
       }),
     );
@@ -119,6 +202,9 @@ function watchedFetch(watchdog: StallWatchdog, countBytes: (n: number) => void, 
 const sdkLogLevel = 'warn' as const;
 
 export class ModelClient {
+  /** Every key a call was made with: an error body that echoes one is redacted before its message is cut short. */
+  private readonly keys = new SecretRedactor();
+
   constructor(
     private readonly credentials: () => Credentials,
     private readonly logger: Logger,
@@ -139,12 +225,16 @@ export class ModelClient {
       );
     }
     options.signal.throwIfAborted();
+    this.keys.add(apiKey);
     const usage = emptyCallUsage();
-    const stall = new AbortController();
+    // Aborted by the call itself (stalled, too large), with the error the call then throws.
+    const halted = new AbortController();
+    const halt = (error: EfritError): void => halted.abort(error);
     const watchdog = new StallWatchdog(options.stallMs, () =>
-      stall.abort(new EfritError('stalled', `The model stream went quiet for ${Math.round(options.stallMs / 1000)} s and was stopped. Try again.`)),
+      halt(new EfritError('stalled', `The model stream went quiet for ${Math.round(options.stallMs / 1000)} s and was stopped. Try again.`)),
     );
-    const signal = AbortSignal.any([options.signal, stall.signal]);
+    const signal = AbortSignal.any([options.signal, halted.signal]);
+    const bounds = replyBounds(request.maxTokens);
     try {
       const { default: AnthropicClient } = await loadSdk();
       const client: Anthropic = new AnthropicClient({
@@ -160,13 +250,16 @@ export class ModelClient {
           info: (message: string) => this.logger.debug(`SDK: ${message}`),
           debug: (message: string) => this.logger.debug(`SDK: ${message}`),
         },
-        fetch: watchedFetch(
+        fetch: watchedFetch({
           watchdog,
-          (bytes) => {
+          countRequestBytes: (bytes) => {
             usage.requestBytes += bytes;
           },
-          () => options.observer?.onResponseStarted?.(),
-        ),
+          onResponse: () => options.observer?.onResponseStarted?.(),
+          bounds,
+          maxTokens: request.maxTokens,
+          halt,
+        }),
       });
       const params: MessageCreateParamsStreaming = {
         model: request.model,
@@ -179,26 +272,32 @@ export class ModelClient {
       };
       this.logger.debug(`model call: ${request.model}, ${request.messages.length} messages, ${request.tools?.length ?? 0} tools`);
       const stream = await client.messages.create(params, { signal });
-      return await this.collect(stream, usage, options.observer, signal);
+      return await this.collect(stream, { usage, observer: options.observer, signal, maxContentChars: bounds.maxContentChars, maxTokens: request.maxTokens, halt });
     } catch (error) {
-      if (stall.signal.aborted) throw stall.signal.reason as EfritError;
+      if (halted.signal.aborted) throw halted.signal.reason as EfritError;
       if (options.signal.aborted) throw options.signal.reason instanceof EfritError ? options.signal.reason : new EfritError('cancelled', 'Cancelled.');
-      throw mapModelError(error);
+      throw mapModelError(error, (text) => this.keys.redact(text));
     } finally {
       watchdog.stop();
     }
   }
 
-  private async collect(
-    stream: AsyncIterable<Anthropic.Messages.RawMessageStreamEvent>,
-    usage: CallUsage,
-    observer: StreamObserver | undefined,
-    signal: AbortSignal,
-  ): Promise<ModelReply> {
+  private async collect(stream: AsyncIterable<Anthropic.Messages.RawMessageStreamEvent>, call: CollectOptions): Promise<ModelReply> {
+    const { usage, observer, signal } = call;
     type Block = { kind: 'text'; text: string } | { kind: 'tool'; id: string; name: string; json: string; input?: unknown } | { kind: 'other'; raw: unknown };
     const blocks: Block[] = [];
     let stopReason: string | null = null;
     let sawStop = false;
+    // Everything generated counts, kept or not: what the model may produce is bounded by max_tokens as a whole.
+    let contentChars = 0;
+    const countContent = (text: string): void => {
+      contentChars += text.length;
+      if (contentChars > call.maxContentChars) {
+        const error = answerTooLarge(call.maxTokens, `more than ${call.maxContentChars.toLocaleString('en-US')} characters`);
+        call.halt(error);
+        throw error;
+      }
+    };
     for await (const event of stream) {
       switch (event.type) {
         case 'message_start':
@@ -206,8 +305,10 @@ export class ModelClient {
           break;
         case 'content_block_start': {
           const block = event.content_block;
-          if (block.type === 'text') blocks[event.index] = { kind: 'text', text: block.text };
-          else if (block.type === 'tool_use') {
+          if (block.type === 'text') {
+            countContent(block.text);
+            blocks[event.index] = { kind: 'text', text: block.text };
+          } else if (block.type === 'tool_use') {
             blocks[event.index] = { kind: 'tool', id: block.id, name: block.name, json: '' };
             observer?.onToolStart?.(block.name);
           } else blocks[event.index] = { kind: 'other', raw: block };
@@ -215,11 +316,15 @@ export class ModelClient {
         }
         case 'content_block_delta': {
           const block = blocks[event.index];
-          if (event.delta.type === 'text_delta' && block?.kind === 'text') {
-            block.text += event.delta.text;
-            observer?.onText?.(event.delta.text);
-          } else if (event.delta.type === 'input_json_delta' && block?.kind === 'tool') {
-            block.json += event.delta.partial_json;
+          const { delta } = event;
+          if (delta.type === 'text_delta') countContent(delta.text);
+          else if (delta.type === 'input_json_delta') countContent(delta.partial_json);
+          else if (delta.type === 'thinking_delta') countContent(delta.thinking);
+          if (delta.type === 'text_delta' && block?.kind === 'text') {
+            block.text += delta.text;
+            observer?.onText?.(delta.text);
+          } else if (delta.type === 'input_json_delta' && block?.kind === 'tool') {
+            block.json += delta.partial_json;
           }
           break;
         }
@@ -263,6 +368,15 @@ export class ModelClient {
     }
     return { text, toolCalls, stopReason, usage, assistantMessage: { role: 'assistant', content } };
   }
+}
+
+interface CollectOptions {
+  usage: CallUsage;
+  observer: StreamObserver | undefined;
+  signal: AbortSignal;
+  maxContentChars: number;
+  maxTokens: number;
+  halt(error: EfritError): void;
 }
 
 interface UsageFields {

@@ -7,6 +7,7 @@
  */
 import { createConnection, ProposedFeatures, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
 import type { ServerLogger } from '../logger.js';
+import { RedactingMessageWriter } from '../redaction.js';
 import { createServer } from '../server.js';
 import { spawnWrappedServer } from './child.js';
 import { memoryLink } from './memory-transport.js';
@@ -17,7 +18,8 @@ export function runProxy(command: string, args: readonly string[], logger: Serve
   // Whatever ends this process (exit, the editor's death, a watchdog in the server) must not leave the child behind.
   process.on('exit', () => child.killNow());
   const [routerSide, serverSide] = memoryLink();
-  const connection = createConnection(ProposedFeatures.all, serverSide.reader, serverSide.writer);
+  // Everything efrit-lsp itself says leaves redacted; the wrapped server's messages pass as it sent them.
+  const connection = createConnection(ProposedFeatures.all, serverSide.reader, new RedactingMessageWriter(serverSide.writer, logger.redactor));
   const { documents, sync } = createServer({ connection, logger, version });
   connection.listen();
   new ProxyRouter({

@@ -14,7 +14,7 @@ import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messag
 import { PromptCache } from './cache-accounting.js';
 import { defaultResponder } from './default-responder.js';
 import { randomId } from './ids.js';
-import { planReply, renderMessage, renderStreamEvents } from './reply-rendering.js';
+import { planReply, renderMessage, renderStreamEvents, type ScriptedEvent } from './reply-rendering.js';
 import { validateMessageRequest } from './request-validation.js';
 import { formatJsonSseEvent, formatSseEvent } from './sse.js';
 import type {
@@ -22,6 +22,7 @@ import type {
   FakeAnthropicOptions,
   FakeFault,
   FakeReply,
+  FloodedBlock,
   RecordedRequest,
   Responder,
 } from './types.js';
@@ -33,6 +34,7 @@ export type {
   FakeFault,
   FakeReply,
   FakeToolUse,
+  FloodedBlock,
   RecordedRequest,
   RecordedUsage,
   RequestOutcome,
@@ -202,11 +204,44 @@ function streamCutoff(fault: FakeFault | undefined, eventCount: number): number 
     case 'drop':
     case 'malformed':
     case 'streamError':
+    case 'endlessLine':
       return Math.max(0, fault.afterEvents);
     case 'noStop':
       return eventCount - 1;
     default:
       return eventCount;
+  }
+}
+
+/** A line of code, the filler of `flood` and `endlessLine` faults. */
+const FILLER_LINE = '    total += item.price * item.quantity;\n';
+const DEFAULT_FLOOD_DELTA_CHARS = 1024;
+/** Events are written in batches of about this size, each awaited, so a flood never outruns the socket. */
+const FLOOD_WRITE_BYTES = 64 * 1024;
+
+type FloodFault = Extract<FakeFault, { kind: 'flood' }>;
+
+function floodBlockStart(block: FloodedBlock): ScriptedEvent {
+  switch (block.type) {
+    case 'text':
+    case 'pings':
+      return { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '', citations: null } };
+    case 'thinking':
+      return { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } };
+    case 'toolInput':
+      return { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: randomId('toolu'), name: block.name, input: {}, caller: { type: 'direct' } } };
+  }
+}
+
+function floodDelta(block: FloodedBlock, chars: string): ScriptedEvent {
+  switch (block.type) {
+    case 'text':
+    case 'pings':
+      return { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: chars } };
+    case 'thinking':
+      return { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: chars } };
+    case 'toolInput':
+      return { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: chars } };
   }
 }
 
@@ -535,13 +570,16 @@ class FakeAnthropicServer implements FakeAnthropic {
     entry.status = 200;
 
     const fault = reply.fault;
+    if (fault?.kind === 'flood') return this.sendFlood(entry, response, fault, events, signal);
     const cutoff = Math.min(streamCutoff(fault, events.length), events.length);
     const chunkDelayMs = reply.chunkDelayMs ?? 0;
     for (let position = 0; position < cutoff; position += 1) {
       const event = events[position];
       if (event === undefined) break;
       if (position > 0 && !(await this.pauseWithPings(chunkDelayMs, response, signal))) return;
-      if (!(await writeChunk(response, formatJsonSseEvent(event), signal))) return;
+      const text = formatJsonSseEvent(event);
+      this.options.onStreamEvent?.(entry, event);
+      if (!(await writeChunk(response, text, signal))) return;
     }
 
     switch (fault?.kind) {
@@ -577,10 +615,62 @@ class FakeAnthropicServer implements FakeAnthropic {
         entry.outcome = 'fault';
         response.end();
         return;
+      case 'endlessLine': {
+        // Left pending: the 'close' listener records whether the client hung up.
+        const filler = FILLER_LINE.replace('\n', ' ').repeat(Math.ceil(FLOOD_WRITE_BYTES / FILLER_LINE.length));
+        let more = await writeChunk(response, 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"', signal);
+        while (more) more = await writeChunk(response, filler, signal);
+        return;
+      }
       default:
         entry.outcome = 'completed';
         response.end();
     }
+  }
+
+  /**
+   * The `flood` fault: the reply's own `message_start`, then one block of
+   * identical filler deltas, endless or until `totalChars`, then a normal end.
+   * Each delta's event is serialized once and written in awaited batches.
+   */
+  private async sendFlood(entry: RecordedRequest, response: ServerResponse, fault: FloodFault, events: ScriptedEvent[], signal: AbortSignal): Promise<void> {
+    // Left pending while it streams: the 'close' listener records whether the client hung up.
+    const { block } = fault;
+    // Whole filler lines per delta, so a JSON-escaped filler is never cut inside an escape.
+    const line = block.type === 'toolInput' ? JSON.stringify(FILLER_LINE).slice(1, -1) : FILLER_LINE;
+    const deltaText = line.repeat(Math.max(1, Math.round((fault.deltaChars ?? DEFAULT_FLOOD_DELTA_CHARS) / line.length)));
+    const deltaEvent = formatJsonSseEvent(block.type === 'pings' ? { type: 'ping' } : floodDelta(block, deltaText));
+    const batch = deltaEvent.repeat(Math.max(1, Math.floor(FLOOD_WRITE_BYTES / deltaEvent.length)));
+    const deltasPerBatch = batch.length / deltaEvent.length;
+
+    const opening = [events[0], floodBlockStart(block), { type: 'ping' as const }];
+    if (block.type === 'toolInput') opening.push(floodDelta(block, ''), floodDelta(block, block.inputBefore));
+    if (!(await writeChunk(response, opening.map((event) => (event === undefined ? '' : formatJsonSseEvent(event))).join(''), signal))) return;
+
+    const totalDeltas = fault.totalChars === undefined || block.type === 'pings' ? Number.POSITIVE_INFINITY : Math.ceil(fault.totalChars / deltaText.length);
+    let sentDeltas = 0;
+    while (sentDeltas < totalDeltas) {
+      const remaining = totalDeltas - sentDeltas;
+      const chunk = remaining >= deltasPerBatch ? batch : deltaEvent.repeat(remaining);
+      if (!(await writeChunk(response, chunk, signal))) return;
+      sentDeltas += remaining >= deltasPerBatch ? deltasPerBatch : remaining;
+    }
+
+    const closing: ScriptedEvent[] = [];
+    if (block.type === 'toolInput') closing.push(floodDelta(block, block.inputAfter));
+    closing.push({ type: 'content_block_stop', index: 0 });
+    const planned = events.find((event) => event.type === 'message_delta');
+    if (planned?.type === 'message_delta') {
+      closing.push({
+        type: 'message_delta',
+        delta: { ...planned.delta, stop_reason: block.type === 'toolInput' ? 'tool_use' : 'end_turn' },
+        usage: { ...planned.usage, output_tokens: Math.ceil((sentDeltas * deltaText.length) / 4) },
+      });
+    }
+    closing.push({ type: 'message_stop' });
+    if (!(await writeChunk(response, closing.map((event) => formatJsonSseEvent(event)).join(''), signal))) return;
+    entry.outcome = 'completed';
+    response.end();
   }
 
   /** Waits between events, sending keep-alive pings on long waits as the real API does. */

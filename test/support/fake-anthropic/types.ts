@@ -2,7 +2,7 @@
  * The public shapes of the fake Messages API. Kept apart from `server.ts` so
  * the responder and rendering modules can share them without an import cycle.
  */
-import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages/messages';
+import type { MessageCreateParamsBase, RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages/messages';
 
 export interface FakeAnthropicOptions {
   /** TCP port on 127.0.0.1. @default 0 (ephemeral) */
@@ -31,6 +31,12 @@ export interface FakeAnthropicOptions {
    * sent this often, as the real API does on slow streams. @default 250
    */
   pingIntervalMs?: number;
+  /**
+   * Called just before each scripted event of a streamed reply is written to
+   * the socket (not for keep-alive pings or fault payloads): benchmarks time
+   * from here to what the client sees.
+   */
+  onStreamEvent?: (request: RecordedRequest, event: RawMessageStreamEvent | { type: 'ping' }) => void;
 }
 
 /** `index` is `request.index`: the request's position among all requests received, rejected ones included. */
@@ -82,7 +88,28 @@ export type FakeFault =
   /** After N events sends `event: error` (default overloaded_error) and ends the response. */
   | { kind: 'streamError'; afterEvents: number; errorType?: string; message?: string }
   /** Closes the socket without any response once the request has been read. */
-  | { kind: 'refuseConnection' };
+  | { kind: 'refuseConnection' }
+  /**
+   * An answer no real API could send at `max_tokens`: after `message_start`, one
+   * block streams deltas of `deltaChars` characters (default 1024) of code-like
+   * filler. Without `totalChars` it never ends (until the client aborts or the
+   * fake closes); with it, the block ends after that many filler characters and
+   * the answer completes normally. The deltas are generated as they are sent, so
+   * a 100 MB answer never exists as one string in the fake. Streamed requests
+   * only; a plain request gets its reply as usual.
+   */
+  | { kind: 'flood'; block: FloodedBlock; totalChars?: number; deltaChars?: number }
+  /** After N events starts one event whose `data:` line never ends, until the client aborts or the fake closes (streamed requests only). */
+  | { kind: 'endlessLine'; afterEvents: number };
+
+/** What a `flood` fault fills. */
+export type FloodedBlock =
+  | { type: 'text' }
+  | { type: 'thinking' }
+  /** A tool call whose input JSON is `inputBefore`, then the filler (JSON-escaped), then `inputAfter`. */
+  | { type: 'toolInput'; name: string; inputBefore: string; inputAfter: string }
+  /** An open text block that gets nothing but `ping` events. */
+  | { type: 'pings' };
 
 export type RequestOutcome = 'pending' | 'completed' | 'error-status' | 'aborted-by-client' | 'fault';
 
