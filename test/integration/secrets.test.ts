@@ -3,7 +3,7 @@
  * written, not encoded (percent, JSON, HTML), not split across streamed
  * deltas; in notifications, results and errors alike.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -128,6 +128,23 @@ describe('the API key', () => {
     expectNoKey(await everythingSeen(client, logFile));
   });
 
+  it('refuses an edit that would write the key into a file, rather than apply it as "[redacted]"', async () => {
+    const { harness, logFile } = await startLogged();
+    const { client, fake } = harness;
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    fake.queueReplies(
+      editReply([{ old_text: 'export function lowStock', new_text: `const apiKey = '${testApiKey}';\n\nexport function lowStock` }], 'Hard-coded the key.'),
+    );
+
+    await expect(client.request<DoResult>('efrit/do', { instruction: 'hard-code my key', textDocument: { uri } })).rejects.toMatchObject({
+      data: { reason: 'invalidEdit' },
+      message: expect.stringContaining('contains the API key'),
+    });
+    expect(client.appliedEdits).toEqual([]);
+    expect(client.text(uri)).toBe(inventoryTs);
+    expectNoKey(await everythingSeen(client, logFile));
+  });
+
   it.each([
     ['percent-encoded', `Invalid header value for x-api-key: ${percentEncoded(testApiKey)}`],
     ['percent-encoded in lower case, partly', `Bad request to /v1/messages?key=${encodeURIComponent(testApiKey).replace(/[a-z]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}`],
@@ -173,5 +190,20 @@ describe('the API key', () => {
     await client.waitFor(() => client.streams.some((s) => s.jobId === result.jobId && s.kind === 'done'), 'the end of the stream');
     expect(client.streamedText(result.jobId)).toBe('Your key is [redacted].');
     expectNoKey(await everythingSeen(client, logFile));
+  });
+
+  it.skipIf(!shouldRunEditorTests('pylsp'))('never reaches the wrapped server, whose stderr is redacted on its way to the editor', async () => {
+    logDir = await mkdtemp(join(tmpdir(), 'efrit-secrets-'));
+    // A wrapped server that prints its environment's key, and a file's copy of it, to stderr before it starts.
+    const keyFile = join(logDir, 'deploy.txt');
+    await writeFile(keyFile, `token=${testApiKey}\n`);
+    const script = `echo "child sees key: [$ANTHROPIC_API_KEY]" >&2; cat '${keyFile}' >&2; exec pylsp`;
+    harness = await startHarness({ serverArgs: ['--wrap', '--', 'sh', '-c', script] });
+    const { client } = harness;
+    await client.open('src/app.py', 'import os\n', 'python');
+    await client.waitFor(() => client.stderr.includes('token='), "the wrapped server's stderr");
+    expect(client.stderr).toContain('child sees key: []');
+    expect(client.stderr).toContain('token=[redacted]');
+    expectNoKey(await everythingSeen(client));
   });
 });

@@ -66,6 +66,11 @@ async function applyOnce(context: FeatureContext, plan: PlannedEdit, label: stri
 }
 
 export function workspaceEditFor(context: FeatureContext, plan: PlannedEdit): WorkspaceEdit {
+  // Everything sent to the client is redacted, so an edit carrying the key would land as "[redacted]" in the file:
+  // refused whole instead of applied mangled.
+  if (plan.edits.some((edit) => context.redactor.redact(edit.newText) !== edit.newText)) {
+    throw new EfritError('invalidEdit', "The model's edit contains the API key, which efrit-lsp never sends to the editor; nothing was changed.");
+  }
   const documentChanges = context.capabilities().workspace?.workspaceEdit?.documentChanges === true;
   return context.assistant.toWorkspaceEdit(plan, { documentChanges });
 }

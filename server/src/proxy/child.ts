@@ -19,8 +19,26 @@ export interface WrappedServer {
   killNow(): void;
 }
 
-export function spawnWrappedServer(command: string, args: readonly string[]): WrappedServer {
-  const child: ChildProcess = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+export interface SpawnOptions {
+  /** Applied to the child's stderr, line by line, before it reaches ours (the editor's log). */
+  redact?: (text: string) => string;
+}
+
+/** Longest stderr line held back while waiting for its end; a longer one is passed on in pieces. */
+const maxHeldStderrChars = 64 * 1024;
+
+/**
+ * The child's environment: ours without the model providers' credentials.
+ * A language server has no use for them, and what it has not got it cannot
+ * print, log or hand to a plugin.
+ */
+function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('ANTHROPIC_')));
+}
+
+export function spawnWrappedServer(command: string, args: readonly string[], options: SpawnOptions = {}): WrappedServer {
+  const child: ChildProcess = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: childEnvironment(process.env) });
+  passStderrOn(child, options.redact ?? ((text) => text));
   const label = [command, ...args].join(' ');
   const listeners: ((reason: string) => void)[] = [];
   let exitReason: string | undefined;
@@ -63,4 +81,22 @@ export function spawnWrappedServer(command: string, args: readonly string[]): Wr
       if (exitReason === undefined) child.kill('SIGKILL');
     },
   };
+}
+
+/** The child's stderr, redacted by whole lines (a secret is never cut across two writes), onto ours. */
+function passStderrOn(child: ChildProcess, redact: (text: string) => string): void {
+  let held = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    held += chunk;
+    const lastBreak = held.lastIndexOf('\n');
+    const upTo = lastBreak >= 0 ? lastBreak + 1 : held.length > maxHeldStderrChars ? held.length : 0;
+    if (upTo === 0) return;
+    process.stderr.write(redact(held.slice(0, upTo)));
+    held = held.slice(upTo);
+  });
+  child.stderr?.on('end', () => {
+    if (held !== '') process.stderr.write(redact(held));
+    held = '';
+  });
 }

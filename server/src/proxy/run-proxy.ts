@@ -14,7 +14,9 @@ import { memoryLink } from './memory-transport.js';
 import { ProxyRouter } from './router.js';
 
 export function runProxy(command: string, args: readonly string[], logger: ServerLogger, version: string): void {
-  let child = spawnWrappedServer(command, args);
+  // Its stderr reaches the editor's log too, so it passes the same redactor as everything efrit-lsp writes.
+  const spawnOptions = { redact: (text: string) => logger.redactor.redact(text) };
+  let child = spawnWrappedServer(command, args, spawnOptions);
   // Whatever ends this process (exit, the editor's death, a watchdog in the server) must not leave the child behind.
   process.on('exit', () => child.killNow());
   const [routerSide, serverSide] = memoryLink();
@@ -28,7 +30,7 @@ export function runProxy(command: string, args: readonly string[], logger: Serve
     documents: { documents, sync },
     child,
     restartChild: () => {
-      child = spawnWrappedServer(command, args);
+      child = spawnWrappedServer(command, args, spawnOptions);
       logger.info(`proxy mode: restarted ${child.label} (pid ${child.pid ?? 'unknown'})`);
       return child;
     },
