@@ -8,11 +8,11 @@ import { repoRoot } from '../support/lsp-client.js';
 describe('the README', () => {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 
-  it('carries the settings table generated from the schema (node dist/scripts/settings-table.js)', () => {
+  it('carries the settings table generated from the schema (node dist/scripts/readme-tables.js)', () => {
     expect(readme).toContain(settingsTableMarkdown());
   });
 
-  it('carries the list of secret-looking files the agent refuses, generated from the one list (node dist/scripts/secret-files-table.js)', () => {
+  it('carries the list of secret-looking files the agent refuses, generated from the one list (node dist/scripts/readme-tables.js)', () => {
     expect(readme).toContain(secretFilesMarkdown());
   });
 

@@ -31,15 +31,6 @@
               (when (equal kind "text")
                 (push (efrit-test-buffer-text efrit-lsp-output-buffer-name) efrit-test-snapshots))))
 
-(defun efrit-test-bounds (start-re end-re)
-  "Bounds from the match of START-RE to the end of the next match of END-RE."
-  (save-excursion
-    (goto-char (point-min))
-    (unless (re-search-forward start-re nil t) (efrit-test-fail "no %s in the buffer" start-re))
-    (let ((beg (match-beginning 0)))
-      (unless (re-search-forward end-re nil t) (efrit-test-fail "no %s after %s" end-re start-re))
-      (list beg (match-end 0)))))
-
 (defun efrit-test-jobs-idle ()
   "Non-nil when no efrit request of ours is in flight."
   (null (efrit-lsp--live-jobs)))

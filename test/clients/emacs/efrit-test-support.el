@@ -49,6 +49,15 @@
       (accept-process-output nil 0.02))
     (or (funcall pred) (efrit-test-fail "timed out waiting for %s" what))))
 
+(defun efrit-test-bounds (start-re end-re)
+  "Bounds from the match of START-RE to the end of the next match of END-RE."
+  (save-excursion
+    (goto-char (point-min))
+    (unless (re-search-forward start-re nil t) (efrit-test-fail "no %s in the buffer" start-re))
+    (let ((beg (match-beginning 0)))
+      (unless (re-search-forward end-re nil t) (efrit-test-fail "no %s after %s" end-re start-re))
+      (list beg (match-end 0)))))
+
 (defun efrit-test-buffer-text (buffer)
   "BUFFER's text without properties."
   (with-current-buffer buffer (buffer-substring-no-properties (point-min) (point-max))))

@@ -14,15 +14,6 @@
 
 (load (expand-file-name "efrit-test-support.el" (file-name-directory (or load-file-name buffer-file-name))) nil t)
 
-(defun efrit-test-bounds (start-re end-re)
-  "Bounds from the match of START-RE to the end of the next match of END-RE."
-  (save-excursion
-    (goto-char (point-min))
-    (unless (re-search-forward start-re nil t) (efrit-test-fail "no %s in the buffer" start-re))
-    (let ((beg (match-beginning 0)))
-      (unless (re-search-forward end-re nil t) (efrit-test-fail "no %s after %s" end-re start-re))
-      (list beg (match-end 0)))))
-
 
 (defvar efrit-test-last-message nil "The latest echo-area message from efrit.")
 (advice-add 'message :filter-return

@@ -65,12 +65,8 @@ end
 
 local function main()
   local env = vim.env
-  for _, name in ipairs({ 'EFRIT_TEST_RTP', 'EFRIT_TEST_SERVER', 'EFRIT_TEST_FILE' }) do
-    if not env[name] or env[name] == '' then error(name .. ' is not set') end
-  end
-  vim.opt.runtimepath:prepend(env.EFRIT_TEST_RTP)
+  local efrit = support.load_efrit({ 'EFRIT_TEST_RTP', 'EFRIT_TEST_SERVER', 'EFRIT_TEST_FILE' })
   vim.o.showmode = false
-  local efrit = require('efrit')
   result.native_inline_completion = vim.lsp.inline_completion ~= nil
   local v = vim.version()
   result.nvim_version = { major = v.major, minor = v.minor }

@@ -7,8 +7,7 @@ local log, wait, result = support.log, support.wait, support.result
 
 local function main()
   local env = vim.env
-  vim.opt.runtimepath:prepend(env.EFRIT_TEST_RTP)
-  local efrit = require('efrit')
+  local efrit = support.load_efrit({ 'EFRIT_TEST_RTP', 'EFRIT_TEST_SERVER', 'EFRIT_TEST_PROJECT' })
   efrit.setup({ cmd = { 'node', env.EFRIT_TEST_SERVER, '--stdio' }, filetypes = { 'typescript' }, root_markers = { 'package.json' } })
 
   local buf, client = support.open_attached(efrit, env.EFRIT_TEST_PROJECT .. '/src/pricing.ts', 'typescript')
@@ -42,11 +41,4 @@ local function main()
   io.stdout:write('EFRIT_RESULT ' .. vim.fn.json_encode(result) .. '\n')
 end
 
-local ok, err = xpcall(main, debug.traceback)
-if ok then
-  vim.cmd('qa!')
-else
-  log('FAIL: %s', err)
-  io.stdout:write('EFRIT_RESULT ' .. vim.fn.json_encode({ error = tostring(err), notes = result.notes }) .. '\n')
-  vim.cmd('cq')
-end
+support.run(main)

@@ -12,11 +12,7 @@ local ms, log, wait, step, result = support.ms, support.log, support.wait, suppo
 
 local function main()
   local env = vim.env
-  for _, name in ipairs({ 'EFRIT_TEST_RTP', 'EFRIT_TEST_SERVER', 'EFRIT_TEST_PROJECT' }) do
-    if not env[name] or env[name] == '' then error(name .. ' is not set') end
-  end
-  vim.opt.runtimepath:prepend(env.EFRIT_TEST_RTP)
-  local efrit = require('efrit')
+  local efrit = support.load_efrit({ 'EFRIT_TEST_RTP', 'EFRIT_TEST_SERVER', 'EFRIT_TEST_PROJECT' })
 
   efrit.setup({
     cmd = { 'node', env.EFRIT_TEST_SERVER, '--stdio' },
@@ -270,11 +266,4 @@ local function main()
   log('OK')
 end
 
-local ok, err = xpcall(main, debug.traceback)
-if ok then
-  vim.cmd('qa!')
-else
-  log('FAIL: %s', err)
-  io.stdout:write('EFRIT_RESULT ' .. vim.fn.json_encode({ error = tostring(err), notes = result.notes, steps = result.steps }) .. '\n')
-  vim.cmd('cq')
-end
+support.run(main)

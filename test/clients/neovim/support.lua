@@ -32,7 +32,29 @@ function M.open_attached(efrit, path, filetype, wait)
   return buf, efrit.get_client(buf)
 end
 
+--- Checks that the TypeScript side set each of `names`, puts the plugin on the runtimepath and loads it.
+function M.load_efrit(names)
+  for _, name in ipairs(names) do
+    if not vim.env[name] or vim.env[name] == '' then error(name .. ' is not set', 2) end
+  end
+  vim.opt.runtimepath:prepend(vim.env.EFRIT_TEST_RTP)
+  return require('efrit')
+end
+
 M.result = { notes = {}, steps = {} }
+
+--- Runs a script's `main` (which prints its own EFRIT_RESULT line) and quits; a failure is printed as the
+--- EFRIT_RESULT line instead, with the messages shown and the steps taken, and quits with an error code.
+function M.run(main)
+  local ok, err = xpcall(main, debug.traceback)
+  if ok then
+    vim.cmd('qa!')
+  else
+    M.log('FAIL: %s', err)
+    io.stdout:write('EFRIT_RESULT ' .. vim.fn.json_encode({ error = tostring(err), notes = M.result.notes, steps = M.result.steps }) .. '\n')
+    vim.cmd('cq')
+  end
+end
 
 function M.step(name)
   table.insert(M.result.steps, name)
