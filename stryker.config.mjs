@@ -1,0 +1,34 @@
+// Mutation testing of the domain modules against their unit tests: `npm run test:mutation`
+// (not part of `npm test`). A surviving mutant is a behaviour no test pins.
+// One module: `npm run test:mutation -- --mutate server/src/documents/rebase.ts`.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts' },
+  coverageAnalysis: 'perTest',
+  // Each entry is a domain module with unit tests of its own; keep the list in step with the README's table.
+  mutate: [
+    // documents, sessions, context
+    'server/src/documents/rebase.ts',
+    'server/src/documents/edit-journal.ts',
+    'server/src/sessions/delta-tracker.ts',
+    'server/src/context/capture-context.ts',
+    // queue
+    'server/src/queue/*.ts',
+    // assistant and completion
+    'server/src/assistant/edit-proposal.ts',
+    'server/src/completion/clean-suggestion.ts',
+    'server/src/completion/inline-completion.ts',
+    // agent and proxy
+    'server/src/agent/workspace-paths.ts',
+    'server/src/agent/workspace-glob.ts',
+    'server/src/agent/workspace-search.ts',
+    'server/src/agent/work-log.ts',
+  ],
+  reporters: ['clear-text', 'progress', 'json'],
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  thresholds: { high: 90, low: 80, break: null },
+  concurrency: 2,
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+};
