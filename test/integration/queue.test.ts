@@ -3,6 +3,7 @@ import type { CodeAction } from 'vscode-languageserver-protocol';
 import type { RunActionResult, StatusResult } from '../../server/src/protocol.js';
 import { typoDiagnostic, typoFix } from '../fixtures/inventory-typo.js';
 import { inventoryTs, statsPy } from '../fixtures/samples.js';
+import { gate, never } from '../support/gate.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { eglotCapabilities, rangeOf, type TestClient } from '../support/lsp-client.js';
 
@@ -19,11 +20,13 @@ describe('the queue behind every model call', () => {
   it('runs independent requests concurrently, up to queue.concurrency', async () => {
     harness = await startHarness({ initializationOptions: { queue: { concurrency: 3 } } });
     const { client, fake } = harness;
-    fake.respondWith(() => ({ text: 'ok', latencyMs: 400 }));
+    const replies = gate();
+    fake.respondWith(() => ({ text: 'ok', hold: { until: replies.opened } }));
     const chats = Array.from({ length: 5 }, (_, i) => client.request('efrit/chat', { message: `question ${i}` }));
     await fake.waitForRequests(3);
     const midway = await status(client);
     expect(midway.queue).toMatchObject({ running: 3, queued: 2, concurrency: 3 });
+    replies.open();
     await Promise.all(chats);
     expect(fake.requests).toHaveLength(5);
   });
@@ -31,12 +34,16 @@ describe('the queue behind every model call', () => {
   it('says how many jobs are ahead while one waits', async () => {
     harness = await startHarness({ initializationOptions: { queue: { concurrency: 1 } } });
     const { client, fake } = harness;
-    fake.respondWith(() => ({ text: 'ok', latencyMs: 300 }));
+    const replies = gate();
+    fake.respondWith(() => ({ text: 'ok', hold: { until: replies.opened } }));
     const chats = [0, 1, 2].map((i) => client.request<{ jobId: string }>('efrit/chat', { message: `question ${i}` }));
+    await client.settled();
+    replies.open();
     const [, , last] = await Promise.all(chats);
     const notes = client.streams.filter((s) => s.jobId === last?.jobId && s.kind === 'status').map((s) => s.text);
     expect(notes[0]).toBe('queued (1 ahead)');
-    expect(client.progress.some((p) => p.value.message === 'queued (1 ahead)')).toBe(true);
+    // $/progress follows the client's answer to the token's creation, so it may come after the request's own answer.
+    await client.waitFor(() => client.progress.some((p) => p.value.message === 'queued (1 ahead)'), '$/progress saying the job is queued');
   });
 
   it('remembers a finished edit by its edits, not by the document it was computed on', async () => {
@@ -57,15 +64,16 @@ describe('the queue behind every model call', () => {
   it('shares one model call between identical requests', async () => {
     harness = await startHarness({ capabilities: eglotCapabilities });
     const { client, fake } = harness;
-    fake.queueReplies({ ...typoFix, latencyMs: 300 });
+    const reply = gate();
+    fake.queueReplies({ ...typoFix, hold: { until: reply.opened } });
     const uri = await client.open('src/inventory.ts', inventoryTs);
     const args = { actionId: 'fix', textDocument: { uri }, range: typoDiagnostic.range, diagnostics: [typoDiagnostic] };
 
-    // An impatient double click: the same action twice, on the same version.
-    const [first, second] = await Promise.all([
-      client.executeCommand<RunActionResult>('efrit.runAction', args),
-      client.executeCommand<RunActionResult>('efrit.runAction', args),
-    ]);
+    // An impatient double click: the same action twice, on the same version, both before the model answers.
+    const clicks = [client.executeCommand<RunActionResult>('efrit.runAction', args), client.executeCommand<RunActionResult>('efrit.runAction', args)] as const;
+    await client.settled();
+    reply.open();
+    const [first, second] = await Promise.all(clicks);
 
     expect(fake.requests).toHaveLength(1);
     expect(second).toEqual(first);
@@ -79,16 +87,20 @@ describe('the queue behind every model call', () => {
   it('replaces a queued explanation of a range with a newer one', async () => {
     harness = await startHarness({ initializationOptions: { queue: { concurrency: 1 } } });
     const { client, fake } = harness;
-    fake.respondWith(() => ({ text: 'It averages the values.', latencyMs: 300 }));
+    const replies = gate();
+    fake.respondWith(() => ({ text: 'It averages the values.', hold: { until: replies.opened } }));
     const uri = await client.open('stats.py', statsPy, 'python');
     const range = rangeOf(statsPy, 'def mean(values):');
     const blocker = client.request('efrit/chat', { message: 'unrelated' });
     await fake.waitForRequests(1);
     const older = client.executeCommand('efrit.runAction', { actionId: 'explain', textDocument: { uri }, range });
+    const olderOutcome = expect(older).rejects.toMatchObject({ code: -32802, data: { reason: 'superseded' }, message: expect.stringContaining('Superseded') });
     await client.edit(uri, '"""Summary statistics', '"""Simple summary statistics');
     const newer = client.executeCommand<RunActionResult>('efrit.runAction', { actionId: 'explain', textDocument: { uri }, range });
+    await client.settled();
+    replies.open();
 
-    await expect(older).rejects.toMatchObject({ code: -32802, data: { reason: 'superseded' }, message: expect.stringContaining('Superseded') });
+    await olderOutcome;
     await expect(newer).resolves.toMatchObject({ text: 'It averages the values.' });
     await blocker;
     expect(fake.requests).toHaveLength(2);
@@ -98,13 +110,15 @@ describe('the queue behind every model call', () => {
   it('refuses interactive work with a clear "busy" error once queue.maxQueued requests wait', async () => {
     harness = await startHarness({ initializationOptions: { queue: { concurrency: 1, maxQueued: 2 } } });
     const { client, fake } = harness;
-    fake.respondWith(() => ({ text: 'ok', latencyMs: 500 }));
+    const replies = gate();
+    fake.respondWith(() => ({ text: 'ok', hold: { until: replies.opened } }));
     const accepted = [0, 1, 2].map((i) => client.request('efrit/chat', { message: `question ${i}` }));
     await fake.waitForRequests(1);
     await expect(client.request('efrit/chat', { message: 'one too many' })).rejects.toMatchObject({
       data: { reason: 'busy' },
       message: expect.stringMatching(/busy: 2 requests are already waiting.*efrit\/cancel/),
     });
+    replies.open();
     await Promise.all(accepted);
   });
 
@@ -119,12 +133,15 @@ describe('the queue behind every model call', () => {
       }
       return { text: 'answered' };
     });
-    const started = Date.now();
     const results = await Promise.all([0, 1, 2].map((i) => client.request<{ reply: string }>('efrit/chat', { message: `question ${i}` })));
     expect(results.map((r) => r.reply)).toEqual(['answered', 'answered', 'answered']);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     // Two refusals, each job retried once, after the window: 3 first calls + 2 retries.
     expect(fake.requests).toHaveLength(5);
+    // No call went out while the API's retry-after was in force (a lower bound, so a slow machine cannot break it).
+    // The three first calls go out at once (concurrency 4); what comes after them are the retries.
+    const firstRefusal = Math.min(...fake.requests.filter((r) => r.status === 429).map((r) => r.receivedAt));
+    const retries = fake.requests.slice(3);
+    expect(retries.map((r) => r.receivedAt - firstRefusal >= 1000)).toEqual([true, true]);
     const after = await status(client);
     expect(after.queue.retries).toBe(2);
     expect(after.queue.concurrency).toBeLessThanOrEqual(after.queue.configuredConcurrency);
@@ -151,7 +168,7 @@ describe('prefetching fixes', () => {
   it('drops a prefetch when the document moves on, and counts it wasted', async () => {
     harness = await startHarness({ initializationOptions: { prefetch: true } });
     const { client, fake } = harness;
-    fake.respondWith(() => ({ ...typoFix, latencyMs: 2000 }));
+    fake.respondWith(() => ({ ...typoFix, hold: { until: never } }));
     const uri = await client.open('src/inventory.ts', inventoryTs);
     await client.codeActions(uri, typoDiagnostic.range, [typoDiagnostic]);
     await fake.waitForRequests(1);

@@ -285,6 +285,15 @@ export class TestClient {
       .join('');
   }
 
+  /**
+   * Resolves once the server has read and started handling everything sent
+   * before it: the connection hands messages to handlers in order, and each
+   * handler starts its work before its first await.
+   */
+  async settled(): Promise<void> {
+    await this.request('efrit/status', {});
+  }
+
   async waitFor(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {

@@ -130,6 +130,20 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   });
 }
 
+/** Resolves true once `until` settles, false if the exchange ended first. */
+function waitFor(until: Promise<unknown>, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const settle = (): void => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(!signal.aborted);
+    };
+    until.then(settle, settle);
+  });
+}
+
 /** Resolves true once `text` is handed to the OS, false if the exchange ended first. */
 function writeChunk(response: ServerResponse, text: string, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted || response.destroyed) return Promise.resolve(false);
@@ -466,6 +480,7 @@ class FakeAnthropicServer implements FakeAnthropic {
 
     const latency = reply.latencyMs ?? this.serverLatency();
     if (!(await sleep(latency, signal))) return;
+    if (reply.hold !== undefined && reply.hold.afterEvents === undefined && !(await waitFor(reply.hold.until, signal))) return;
 
     if (fault?.kind === 'status') {
       const type = fault.errorType ?? errorTypeForStatus(fault.status);
@@ -577,6 +592,7 @@ class FakeAnthropicServer implements FakeAnthropic {
       const event = events[position];
       if (event === undefined) break;
       if (position > 0 && !(await this.pauseWithPings(chunkDelayMs, response, signal))) return;
+      if (reply.hold?.afterEvents === position && !(await this.holdWithPings(reply.hold.until, response, signal))) return;
       const text = formatJsonSseEvent(event);
       this.options.onStreamEvent?.(entry, event);
       if (!(await writeChunk(response, text, signal))) return;
@@ -681,6 +697,21 @@ class FakeAnthropicServer implements FakeAnthropic {
       if (!(await sleep(step, signal))) return false;
       remaining -= step;
       if (remaining > 0 && !(await writeChunk(response, formatJsonSseEvent({ type: 'ping' }), signal))) return false;
+    }
+    return true;
+  }
+
+  /** Waits for `until` to settle, sending a ping every `pingIntervalMs` meanwhile; false if the exchange ended first. */
+  private async holdWithPings(until: Promise<unknown>, response: ServerResponse, signal: AbortSignal): Promise<boolean> {
+    let settled = false;
+    const done = until.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    while (!settled) {
+      await Promise.race([done, sleep(this.pingIntervalMs, signal)]);
+      if (signal.aborted) return false;
+      if (!settled && !(await writeChunk(response, formatJsonSseEvent({ type: 'ping' }), signal))) return false;
     }
     return true;
   }

@@ -64,6 +64,14 @@ export interface FakeReply {
   latencyMs?: number;
   /** Delay between streamed events. @default 0 */
   chunkDelayMs?: number;
+  /**
+   * Holds the reply until `until` settles, so a test can keep a model call
+   * running for exactly as long as it needs, with no latency to guess: before
+   * the response headers, or after `afterEvents` stream events (keep-alive
+   * pings go out meanwhile, as on a slow stream). See `gate()` in
+   * test/support/gate.ts.
+   */
+  hold?: { until: Promise<unknown>; afterEvents?: number };
   fault?: FakeFault;
 }
 
