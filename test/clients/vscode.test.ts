@@ -43,6 +43,7 @@ import { startFakeAnthropic } from '../support/fake-anthropic/server.js';
 import { editReply, startHarness, testApiKey, type Harness } from '../support/harness.js';
 import { rangeOf, repoRoot, vscodeCapabilities, type TestClient } from '../support/lsp-client.js';
 import { createVSCodeHost, type OutputChannelRecord } from './vscode-host.js';
+import { gate } from '../support/gate.js';
 
 const extensionDir = join(repoRoot, 'clients', 'vscode');
 const manifestPath = join(extensionDir, 'package.json');
@@ -203,14 +204,6 @@ async function applyLikeVSCode(client: TestClient, edit: WorkspaceEdit): Promise
   }
 }
 
-/** Holds a fake reply until the test opens it. */
-function gate(): { opened: Promise<void>; open(): void } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { opened, open };
-}
 
 /** The streamed text the transcript shows under a turn's heading (and its "(continued)" repeats), step notes left out. */
 function transcriptSections(transcript: string): (heading: string) => string {

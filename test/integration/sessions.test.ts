@@ -124,8 +124,7 @@ describe('a chat session about a document that keeps changing', () => {
     const running = client.request('efrit/chat', { message: 'Summarise the module.' }).catch((error: unknown) => error);
     await fake.waitForRequests(2);
     const waiting = client.request('efrit/chat', { message: 'And the prices?' }).catch((error: unknown) => error);
-    let before = await client.request<StatusResult>('efrit/status', {});
-    while (before.queue.queued < 1) before = await client.request<StatusResult>('efrit/status', {});
+    const before = await client.statusUntil((status) => status.queue.queued === 1, 'the second chat to wait');
 
     for (let i = 0; i < 12; i++) {
       await expect(client.request('efrit/chat', { message: `Flood ${i}` })).rejects.toMatchObject({ data: { reason: 'busy' } });

@@ -15,6 +15,7 @@ import { inventoryTs } from '../fixtures/samples.js';
 import type { RecordedRequest } from '../support/fake-anthropic/types.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { eglotCapabilities, rangeOf, type TestClient } from '../support/lsp-client.js';
+import { gate } from '../support/gate.js';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -22,14 +23,6 @@ afterEach(async () => {
   harness = undefined;
 });
 
-/** Holds a fake reply until the test opens it. */
-function gate(): { opened: Promise<void>; open(): void } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { opened, open };
-}
 
 const asks = (request: RecordedRequest, text: string): boolean => JSON.stringify(request.body.messages ?? []).includes(text);
 

@@ -39,7 +39,7 @@ import {
   type TextEdit,
 } from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type { StreamParams } from '../../server/src/protocol.js';
+import type { StatusResult, StreamParams } from '../../server/src/protocol.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -292,6 +292,16 @@ export class TestClient {
    */
   async settled(): Promise<void> {
     await this.request('efrit/status', {});
+  }
+
+  /** Asks `efrit/status` until `predicate` holds: the server observed reaching a state, not slept past it. */
+  async statusUntil(predicate: (status: StatusResult) => boolean, what: string, timeoutMs = 10_000): Promise<StatusResult> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await this.request<StatusResult>('efrit/status', {});
+      if (predicate(status)) return status;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the queue is ${JSON.stringify(status.queue)}`);
+    }
   }
 
   async waitFor(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
