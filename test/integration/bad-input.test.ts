@@ -8,6 +8,7 @@ import { allCommands, type ChatResult, type DocumentTextResult, type StatusResul
 import { inventoryTs } from '../fixtures/samples.js';
 import { editReply, startHarness, type Harness } from '../support/harness.js';
 import { eglotCapabilities, positionOf, rangeOf, type TestClient } from '../support/lsp-client.js';
+import { gate } from '../support/gate.js';
 
 /** JSON-RPC `InvalidParams`. */
 const invalidParams = -32602;
@@ -36,14 +37,8 @@ function serverText(client: TestClient, uri: string): Promise<DocumentTextResult
   return client.request<DocumentTextResult>('efrit/documentText', { textDocument: { uri } });
 }
 
-async function statusWhen(client: TestClient, predicate: (status: StatusResult) => boolean, what: string): Promise<StatusResult> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const status = await client.request<StatusResult>('efrit/status', {});
-    if (predicate(status)) return status;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; status is ${JSON.stringify(status)}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+function statusWhen(client: TestClient, predicate: (status: StatusResult) => boolean, what: string): Promise<StatusResult> {
+  return client.statusUntil(predicate, what);
 }
 
 const warnings = (client: TestClient): string[] => client.logMessages.filter((m) => m.type === warning).map((m) => m.message);
@@ -224,8 +219,9 @@ describe('document sync the server has to survive', () => {
     await client.edit(uri, 'amount: number', 'quantity: number');
     await client.edit(uri, 'item.stock + amount', 'item.stock + quantity');
     const atVersion3 = client.text(uri);
+    const reply = gate();
     fake.queueReplies(
-      editReply([{ old_text: 'item.stock < treshold', new_text: 'item.stock < threshold' }], 'Fixed the typo.', { latencyMs: 400 }),
+      editReply([{ old_text: 'item.stock < treshold', new_text: 'item.stock < threshold' }], 'Fixed the typo.', { hold: { until: reply.opened } }),
     );
     const running = client.executeCommand('efrit.runAction', {
       actionId: 'fix',
@@ -241,6 +237,8 @@ describe('document sync the server has to survive', () => {
     TextDocument.update(doc, [header], 3);
     await client.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version: 3 }, contentChanges: [header] });
     const typed = client.text(uri);
+    await client.settled();
+    reply.open();
 
     // The server cannot know where its edit belongs in this text, so it must not guess.
     await expect(running).rejects.toMatchObject({ data: { reason: 'editConflict' } });
@@ -253,8 +251,9 @@ describe('document sync the server has to survive', () => {
     harness = await startHarness({ capabilities: eglotCapabilities });
     const { client, fake } = harness;
     const uri = await client.open('src/inventory.ts', inventoryTs);
+    const reply = gate();
     fake.queueReplies(
-      editReply([{ old_text: 'item.stock < treshold', new_text: 'item.stock < threshold' }], 'Fixed the typo.', { latencyMs: 400 }),
+      editReply([{ old_text: 'item.stock < treshold', new_text: 'item.stock < threshold' }], 'Fixed the typo.', { hold: { until: reply.opened } }),
     );
     const running = client.executeCommand('efrit.runAction', {
       actionId: 'fix',
@@ -268,6 +267,8 @@ describe('document sync the server has to survive', () => {
     await client.close(uri);
     const reopened = `// Inventory helpers.\n// Loaded at start-up.\n${inventoryTs}`;
     await client.open('src/inventory.ts', reopened);
+    await client.settled();
+    reply.open();
 
     await expect(running).rejects.toMatchObject({ data: { reason: expect.stringMatching(/editConflict|documentNotOpen/) } });
     expect(client.appliedEdits).toHaveLength(0);

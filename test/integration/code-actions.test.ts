@@ -5,6 +5,7 @@ import { typoDiagnostic, typoFix } from '../fixtures/inventory-typo.js';
 import { inventoryTs } from '../fixtures/samples.js';
 import { editReply, startHarness, type Harness } from '../support/harness.js';
 import { eglotCapabilities, rangeOf } from '../support/lsp-client.js';
+import { gate } from '../support/gate.js';
 
 
 const asActions = (items: (CodeAction | Command)[]): CodeAction[] => items as CodeAction[];
@@ -113,7 +114,9 @@ describe('picking an action', () => {
   it('hands a slow resolve over to efrit.applyJob and never starts the job twice', async () => {
     harness = await startHarness({ initializationOptions: { codeActions: { resolveBudgetMs: 50 } } });
     const { client, fake } = harness;
-    fake.queueReplies({ ...typoFix, latencyMs: 600 });
+    // The model answers only once the handover has been seen: the resolve budget runs out first, whatever the machine's speed.
+    const reply = gate();
+    fake.queueReplies({ ...typoFix, hold: { until: reply.opened } });
     const uri = await client.open('src/inventory.ts', inventoryTs);
     const diagnostic = typoDiagnostic;
     const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
@@ -124,6 +127,7 @@ describe('picking an action', () => {
     // Resolving the same action again joins the running job.
     const again = await client.request<CodeAction>('codeAction/resolve', fix);
     expect(again.command?.arguments).toEqual(resolved.command?.arguments);
+    reply.open();
 
     const applied = await client.executeCommand<{ applied: boolean }>('efrit.applyJob', resolved.command?.arguments?.[0]);
 
@@ -135,13 +139,17 @@ describe('picking an action', () => {
   it('rebases the edit onto text the user typed elsewhere while the model worked', async () => {
     harness = await startHarness();
     const { client, fake } = harness;
-    fake.queueReplies({ ...typoFix, latencyMs: 300 });
+    const reply = gate();
+    fake.queueReplies({ ...typoFix, hold: { until: reply.opened } });
     const uri = await client.open('src/inventory.ts', inventoryTs);
     const diagnostic = typoDiagnostic;
     const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
 
     const resolving = client.request<CodeAction>('codeAction/resolve', fix);
+    await fake.waitForRequests(1);
     await client.edit(uri, 'export interface Item {', '/** A product line in the warehouse. */\nexport interface Item {');
+    await client.settled();
+    reply.open();
     const resolved = await resolving;
 
     const change = resolved.edit?.documentChanges?.[0] as { textDocument: { version: number }; edits: { range: unknown }[] };
@@ -152,14 +160,18 @@ describe('picking an action', () => {
   it('refuses an edit that overlaps what the user typed meanwhile, and changes nothing', async () => {
     harness = await startHarness({ capabilities: eglotCapabilities });
     const { client, fake } = harness;
-    fake.queueReplies({ ...typoFix, latencyMs: 300 });
+    const reply = gate();
+    fake.queueReplies({ ...typoFix, hold: { until: reply.opened } });
     const uri = await client.open('src/inventory.ts', inventoryTs);
     const diagnostic = typoDiagnostic;
     const [fix] = asActions(await client.codeActions(uri, diagnostic.range, [diagnostic]));
 
     const running = client.executeCommand<RunActionResult>('efrit.runAction', fix?.command?.arguments?.[0]);
+    await fake.waitForRequests(1);
     await client.edit(uri, 'item.stock < treshold', 'item.stock <= treshold');
     const typed = client.text(uri);
+    await client.settled();
+    reply.open();
 
     await expect(running).rejects.toMatchObject({ code: -32801, message: expect.stringMatching(/overlaps your change/) });
     expect(client.appliedEdits).toHaveLength(0);
