@@ -3,6 +3,7 @@ import type { CompletionItem, InlineCompletionList } from 'vscode-languageserver
 import type { StatusResult } from '../../server/src/protocol.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { eglotCapabilities, positionOf, type TestClient } from '../support/lsp-client.js';
+import { gate } from '../support/gate.js';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -106,12 +107,15 @@ describe('inline completion (ghost text)', () => {
   it('answers an older request empty when a newer one for the same file comes', async () => {
     harness = await startHarness();
     const { client, fake } = harness;
-    fake.respondWith(() => ({ text: 'order.unitPrice * order.quantity;', latencyMs: 300 }));
+    const reply = gate();
+    fake.respondWith(() => ({ text: 'order.unitPrice * order.quantity;', hold: { until: reply.opened } }));
     const uri = await client.open('src/pricing.ts', pricing);
     const line = positionOf(pricing, '  return ').line;
     const older = complete(client, uri, { line, character: 9 });
     await fake.waitForRequests(1);
     const newer = complete(client, uri, { line, character: 9 });
+    await client.settled();
+    reply.open();
 
     expect((await older).items).toEqual([]);
     expect((await newer).items[0]?.insertText).toBe('order.unitPrice * order.quantity;');

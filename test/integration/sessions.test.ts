@@ -89,17 +89,6 @@ describe('a chat session about a document that keeps changing', () => {
     expect(fake.requests[1]?.usage?.cache_read_input_tokens).toBe(0);
   });
 
-  it('forgets a session left idle past sessions.ttlMs', async () => {
-    harness = await startHarness({ initializationOptions: { sessions: { ttlMs: 1000 } } });
-    const { client, fake } = harness;
-    fake.respondWith(() => ({ text: 'Noted.' }));
-    const first = await client.request<ChatResult>('efrit/chat', { message: 'one' });
-    expect((await client.request<StatusResult>('efrit/status', {})).sessions.open).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 1300));
-    await expect(client.request('efrit/chat', { message: 'two', sessionId: first.sessionId })).rejects.toMatchObject({ data: { reason: 'unknownSession' } });
-    expect((await client.request<StatusResult>('efrit/status', {})).sessions.open).toBe(0);
-  });
-
   it('starts afresh about a document that was closed and opened again', async () => {
     harness = await startHarness();
     const { client, fake } = harness;

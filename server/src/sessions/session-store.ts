@@ -61,6 +61,9 @@ export class SessionStore {
       max: options.max ?? 64,
       ttl: options.ttlMs ?? 1_800_000,
       ttlAutopurge: true,
+      // Read the clock on every look-up: lru-cache otherwise reuses a reading for 1 ms of real time, which an
+      // injected clock never sees pass.
+      ttlResolution: 0,
       updateAgeOnGet: true,
       maxSize: options.maxBytes ?? 32 * 1024 * 1024,
       sizeCalculation: (session) => Math.max(1, session.bytes),
