@@ -50,6 +50,10 @@ if (useCache) {
 const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
 const script = new Script(wrapped, { filename: bundle, ...(cachedData === undefined ? {} : { cachedData }) });
 
+// What start-up made of the cache, for efrit/status (server/src/features/control.ts reads it).
+const codeCacheState = !useCache ? 'off' : cachedData === undefined ? 'missing' : script.cachedDataRejected === true ? 'rejected' : 'used';
+(globalThis as Record<symbol, unknown>)[Symbol.for('efrit.codeCache')] = codeCacheState;
+
 if (useCache && (cachedData === undefined || script.cachedDataRejected === true)) {
   setTimeout(() => {
     const temporary = `${cacheFile}.${process.pid}.tmp`;

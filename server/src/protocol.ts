@@ -228,7 +228,15 @@ export interface StatusResult {
   apiKeyConfigured: boolean;
   /** The server process's memory, in bytes: resident, and V8's heap (committed and used) and memory outside it. */
   memory: { rss: number; heapTotal: number; heapUsed: number; external: number };
+  /**
+   * What start-up made of V8's code cache (see server/src/launcher.ts): `used`;
+   * `missing` or `rejected` (a new one is written a few seconds after start);
+   * `off` (EFRIT_CODE_CACHE=off); `notLaunched` (started without the bin's launcher).
+   */
+  codeCache: CodeCacheState;
 }
+
+export type CodeCacheState = 'used' | 'missing' | 'rejected' | 'off' | 'notLaunched';
 
 export type StreamKind = 'text' | 'status' | 'tool' | 'done' | 'error';
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../server/src/protocol.js';
+import { eventually } from '../support/eventually.js';
 import { repoRoot, TestClient } from '../support/lsp-client.js';
 
 const dist = join(repoRoot, 'dist');
@@ -27,11 +28,6 @@ afterEach(async () => {
 
 const cachesIn = (folder: string): string[] => readdirSync(folder).filter((name) => name.endsWith('.cache'));
 
-async function waitFor(condition: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-}
-
 describe('the code cache', () => {
   it('is made by the build, named after the bundle it belongs to', () => {
     const built = cachesIn(dist);
@@ -43,17 +39,13 @@ describe('the code cache', () => {
   it('is written by a server that started without one, and used by the next', async () => {
     client = await TestClient.start({ entry: join(install, 'efrit-lsp.cjs') });
     expect(client.initializeResult.serverInfo?.version).toBe('9.8.7');
-    await waitFor(() => cachesIn(install).length > 0, 15_000);
+    expect((await client.request<StatusResult>('efrit/status', {})).codeCache).toBe('missing');
+    await eventually(() => (cachesIn(install).length > 0 ? true : undefined), 'the cache to be written', 30_000);
     expect(cachesIn(install)).toEqual(cachesIn(dist));
     await client.stop();
 
-    const written = statSync(join(install, cachesIn(install)[0] as string)).mtimeMs;
-
     client = await TestClient.start({ entry: join(install, 'efrit-lsp.cjs') });
-    expect((await client.connection.sendRequest<StatusResult>('efrit/status', {})).documents.open).toBe(0);
-    // Used, not refused: a refused cache is rewritten 3 s after start.
-    await new Promise((resolve) => setTimeout(resolve, 3_500));
-    expect(statSync(join(install, cachesIn(install)[0] as string)).mtimeMs).toBe(written);
+    expect((await client.request<StatusResult>('efrit/status', {})).codeCache).toBe('used');
     expect(client.stderr).toBe('');
   });
 
@@ -61,8 +53,8 @@ describe('the code cache', () => {
     const name = cachesIn(dist)[0] as string;
     writeFileSync(join(install, name), 'not bytecode at all');
     client = await TestClient.start({ entry: join(install, 'efrit-lsp.cjs') });
-    expect((await client.connection.sendRequest<StatusResult>('efrit/status', {})).documents.open).toBe(0);
-    await waitFor(() => statSync(join(install, name)).size > 1_000, 15_000);
+    expect((await client.request<StatusResult>('efrit/status', {})).codeCache).toBe('rejected');
+    await eventually(() => (statSync(join(install, name)).size > 1_000 ? true : undefined), 'the refused cache to be replaced', 30_000);
     expect(statSync(join(install, name)).size).toBeGreaterThan(100_000);
     expect(existsSync(join(install, `${name}.${client.child.pid}.tmp`))).toBe(false);
   });

@@ -10,6 +10,7 @@ import { DocumentStore } from '../../server/src/documents/document-store.js';
 import { createDocumentSync } from '../../server/src/features/document-sync.js';
 import { memoryLink, type Endpoint } from '../../server/src/proxy/memory-transport.js';
 import { ProxyRouter } from '../../server/src/proxy/router.js';
+import { eventually } from '../support/eventually.js';
 
 class Party {
   readonly received: Message[] = [];
@@ -19,13 +20,12 @@ class Party {
   send(message: RequestMessage | ResponseMessage | NotificationMessage): void {
     void this.endpoint.writer.write(message);
   }
-  async next(predicate: (message: Message & Record<string, unknown>) => boolean = () => true): Promise<Message & Record<string, unknown>> {
-    for (let i = 0; i < 200; i++) {
+  /** The first message received that matches, taken out of the list; waits for it to arrive. */
+  next(predicate: (message: Message & Record<string, unknown>) => boolean = () => true): Promise<Message & Record<string, unknown>> {
+    return eventually(() => {
       const index = this.received.findIndex((m) => predicate(m as Message & Record<string, unknown>));
-      if (index >= 0) return this.received.splice(index, 1)[0] as Message & Record<string, unknown>;
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    throw new Error('no such message');
+      return index >= 0 ? (this.received.splice(index, 1)[0] as Message & Record<string, unknown>) : undefined;
+    }, 'a message that matches');
   }
 }
 
@@ -159,7 +159,7 @@ describe('the proxy router', () => {
     efrit.send(result(4, null));
     expect(await editor.next((m) => m['id'] === 4)).toMatchObject({ result: null });
     editor.send({ jsonrpc: '2.0', method: 'exit' });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await eventually(() => (exits.length > 0 ? true : undefined), 'the router to exit');
     expect(exits).toEqual([0]);
     expect(child.received).toHaveLength(0);
   });

@@ -15,6 +15,7 @@ import { shouldRunEditorTests } from '../clients/editors.js';
 import { completePy, greeterPy } from '../fixtures/proxy/samples.js';
 import { editReply, startHarness, type Harness } from '../support/harness.js';
 import { positionOf, rangeOf, type TestClient } from '../support/lsp-client.js';
+import { eventually } from '../support/eventually.js';
 
 const runPylsp = shouldRunEditorTests('pylsp');
 if (!runPylsp) console.warn('proxy.test.ts: pylsp is not installed (apt-get install python3-pylsp); proxy-mode tests are skipped.');
@@ -183,13 +184,12 @@ describe.skipIf(!runPylsp)('proxy mode when pylsp crashes', () => {
     expect(chat.reply).toBe('It greets.');
 
     const edited = client.text(uri);
-    let hover: Hover | null = null;
-    for (let attempt = 0; attempt < 100 && hover === null; attempt++) {
-      hover = await client.request<Hover>('textDocument/hover', { textDocument: { uri }, position: positionOf(edited, 'greet("you")') }).catch(async () => {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        return null;
-      });
-    }
+    // pylsp answers once it is up again; until then the proxy says it is not running.
+    const hover = await eventually(
+      () => client.request<Hover | null>('textDocument/hover', { textDocument: { uri }, position: positionOf(edited, 'greet("you")') }).then((answer) => answer ?? undefined, () => undefined),
+      'the restarted pylsp to answer hover',
+      20_000,
+    );
     expect(JSON.stringify(hover?.contents)).toContain('Say hello to NAME, politely.');
     const [restarted] = childPids(client.child.pid);
     expect(restarted).toBeGreaterThan(0);

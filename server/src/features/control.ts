@@ -18,7 +18,13 @@ export function status(context: FeatureContext): StatusResult {
     usage: context.usage.summary(),
     apiKeyConfigured: context.apiKeyConfigured(),
     memory: memoryNow(),
+    codeCache: codeCacheState(),
   };
+}
+
+function codeCacheState(): StatusResult['codeCache'] {
+  const state = (globalThis as Record<symbol, unknown>)[Symbol.for('efrit.codeCache')];
+  return state === 'used' || state === 'missing' || state === 'rejected' || state === 'off' ? state : 'notLaunched';
 }
 
 function memoryNow(): StatusResult['memory'] {
