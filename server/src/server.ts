@@ -24,7 +24,6 @@ import { completionAccepted, completionItem, inlineCompletion } from './features
 import { Assistant } from './assistant/assistant.js';
 import { applySettings, defaultSettings, type Settings } from './config.js';
 import { DocumentStore } from './documents/document-store.js';
-import { createMemoryReleaser } from './memory-release.js';
 import { isEfritError } from './errors.js';
 import { cancel, documentText, endSession, status } from './features/control.js';
 import { applyJob, listCodeActions, resolveCodeAction, runAction } from './features/code-actions.js';
@@ -77,7 +76,6 @@ export function createServer({ connection, logger, version, env = process.env }:
   redactor.add(env['ANTHROPIC_API_KEY']);
 
   const documents = new DocumentStore({ logger });
-  const memory = createMemoryReleaser({ logger });
   const queue = new JobQueue({ concurrency: settings['queue.concurrency'], timeoutMs: settings['queue.timeoutMs'] });
   const sessions = new SessionStore({
     max: settings['sessions.max'],
@@ -255,12 +253,10 @@ export function createServer({ connection, logger, version, env = process.env }:
   connection.onShutdown(() => {
     lifecycle.shutDown();
     queue.cancelWhere(() => true, 'The server is shutting down.', 'shuttingDown');
-    memory.dispose();
   });
 
   // The store logs and survives every sync problem itself (unknown document, range outside the text, version going back).
   const sync = createDocumentSync(documents, {
-    textDiscarded: (chars) => memory.textDiscarded(chars),
     changed: (uri) => assistant.documentChanged(uri),
     // Runs before `changed`, which would end the same prefetches as merely outdated.
     closed: (uri) => {

@@ -35,7 +35,8 @@ describe('the command line', () => {
     expect(packageJson.bin['efrit-lsp']).toBe('dist/efrit-lsp.cjs');
     const { stdout } = await run('npx', ['--no-install', 'efrit-lsp', '--version'], { cwd: repoRoot });
     expect(stdout.trim()).toBe(packageJson.version);
-  });
+    // npx itself takes seconds to start on a loaded machine: a generous budget of its own.
+  }, 120_000);
 
   it('refuses to start without a transport and says how to start it', async () => {
     await expect(run(process.execPath, [serverEntry, '--bogus'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('--stdio') });

@@ -14,8 +14,6 @@ import type { DocumentStore, SyncProblem } from '../documents/document-store.js'
 import { isRecord } from '../json-shape.js';
 
 export interface DocumentSyncHooks {
-  /** `chars` characters of text became garbage (an edit or a close). */
-  textDiscarded?(chars: number): void;
   /** The document changed or closed: jobs and caches about its old text may go. */
   changed?(uri: string): void;
   /** The document closed. */
@@ -49,17 +47,13 @@ export function createDocumentSync(documents: DocumentStore, hooks: DocumentSync
       const uri = uriOf(params);
       if (uri === undefined) return malformed(method, 'without textDocument.uri (a non-empty string)');
       if (method === 'textDocument/didClose') {
-        const closedChars = documents.get(uri)?.text.length ?? 0;
         if (!documents.close(uri)) return malformed(method, `for ${uri}, which is not open,`);
-        hooks.textDiscarded?.(closedChars);
         hooks.closed?.(uri);
         hooks.changed?.(uri);
         return [];
       }
       const record = params as Record<string, unknown>;
       const problems = documents.change(uri, (record['textDocument'] as Record<string, unknown>)['version'], record['contentChanges']);
-      // Each change leaves the document's previous text behind as garbage.
-      hooks.textDiscarded?.(documents.get(uri)?.text.length ?? 0);
       hooks.changed?.(uri);
       return problems;
     },
