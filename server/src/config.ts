@@ -1,7 +1,7 @@
 /**
  * The one settings schema (the `efrit` section). Every setting is declared
  * once here with its default, its type and a description; validation, the
- * README's table and (later) the VS Code extension's contributed settings are
+ * README's table and the VS Code extension's contributed settings are
  * all derived from this list, so they cannot drift apart.
  */
 

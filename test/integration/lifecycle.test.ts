@@ -23,9 +23,9 @@ describe('the command line', () => {
   it('prints its version and help', async () => {
     const version = await run(process.execPath, [serverEntry, '--version']);
     expect(version.stdout.trim()).toBe(packageJson.version);
-    // The name the bin had before it became CommonJS still starts the same server.
-    const formerName = await run(process.execPath, [join(repoRoot, 'dist', 'efrit-lsp.js'), '--version']);
-    expect(formerName.stdout.trim()).toBe(packageJson.version);
+    // dist/efrit-lsp.js starts the same server, for editor configurations that name it.
+    const byOtherName = await run(process.execPath, [join(repoRoot, 'dist', 'efrit-lsp.js'), '--version']);
+    expect(byOtherName.stdout.trim()).toBe(packageJson.version);
     const help = await run(process.execPath, [serverEntry, '--help']);
     expect(help.stdout).toContain('efrit-lsp --stdio');
     expect(help.stdout).toContain('ANTHROPIC_API_KEY');
