@@ -5,6 +5,8 @@
  * all derived from this list, so they cannot drift apart.
  */
 
+import { isRecord } from './json-shape.js';
+
 export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'logLevel';
 
 interface SettingSpec<T> {
@@ -233,10 +235,6 @@ export interface SettingsUpdate {
   warnings: string[];
   /** Keys whose value actually changed. */
   changed: SettingKey[];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

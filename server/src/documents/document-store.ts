@@ -264,7 +264,7 @@ class OpenDocument implements TrackedDocument {
     // A `null` range (not valid LSP, but seen on the wire) reads as "no range".
     if (!('range' in change) || change.range === undefined || change.range === null) return this.applyFullText(change.text, version);
     const range = change.range;
-    if (typeof range !== 'object' || !isPosition(range.start) || !isPosition(range.end)) {
+    if (typeof range !== 'object' || !hasNumericLineAndCharacter(range.start) || !hasNumericLineAndCharacter(range.end)) {
       report('malformedChange', `a change with an invalid range (${JSON.stringify(range)}) was skipped.`);
       return undefined;
     }
@@ -324,7 +324,8 @@ class OpenDocument implements TrackedDocument {
   }
 }
 
-function isPosition(value: unknown): value is Position {
+/** Lenient on purpose: a change's position may be fractional or past the text; it is then floored and clamped, as editors do. */
+function hasNumericLineAndCharacter(value: unknown): value is Position {
   if (value === null || typeof value !== 'object') return false;
   const { line, character } = value as Partial<Record<'line' | 'character', unknown>>;
   return typeof line === 'number' && typeof character === 'number' && Number.isFinite(line) && Number.isFinite(character);

@@ -14,6 +14,7 @@
 import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken } from 'vscode-languageserver/node';
 import type { Diagnostic, Range } from 'vscode-languageserver-types';
 import { EfritError, isEfritError } from '../errors.js';
+import { isPosition, isRecord } from '../json-shape.js';
 import type { Logger, SecretRedactor } from '../logger.js';
 import { maxStreamIdLength, type ErrorReason, type ServerCancelReason, type StreamIdentity } from '../protocol.js';
 import type { Job, JobQueue } from '../queue/job-queue.js';
@@ -122,10 +123,6 @@ export function invalidParams(message: string): EfritError {
   return new EfritError('invalidParams', message);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 export function requireObject(value: unknown, what: string): Record<string, unknown> {
   if (!isRecord(value)) throw invalidParams(`${what}: expected an object of parameters.`);
   return value;
@@ -149,16 +146,6 @@ export function optionalBoolean(params: Record<string, unknown>, key: string, wh
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'boolean') throw invalidParams(`${what}: "${key}" must be true or false.`);
   return value;
-}
-
-function isPosition(value: unknown): boolean {
-  return (
-    isRecord(value) &&
-    Number.isInteger(value['line']) &&
-    Number.isInteger(value['character']) &&
-    (value['line'] as number) >= 0 &&
-    (value['character'] as number) >= 0
-  );
 }
 
 function isRange(value: unknown): value is Range {
