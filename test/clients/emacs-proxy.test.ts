@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.js';
 import type { FakeReply, RecordedRequest } from '../support/fake-anthropic/server.js';
 import { editReply } from '../support/harness.js';
 import { editorAvailable, shouldRunEditorTests } from './editors.js';
@@ -65,7 +66,7 @@ const lastUserText = (request: RecordedRequest): string => {
 /** What the scripted model says, by what it was asked. */
 function respond(request: RecordedRequest): FakeReply {
   const asked = lastUserText(request);
-  if (asked.includes('CHAT-PY')) return { text: ['`load` opens the file ', 'and parses its JSON.'], chunkDelayMs: 100 };
+  if (asked.includes('CHAT-PY')) return { text: ['`load` opens the file ', 'and parses its JSON.'] };
   if (asked.includes("'os' imported but unused")) {
     return editReply([{ old_text: 'import os\nimport json\n', new_text: 'import json\n' }], 'Removed the unused import of os.');
   }
@@ -121,12 +122,10 @@ describe.skipIf(!runTest)('Emacs client in proxy mode (eglot, efrit-lsp --wrap -
     const pylsp = children.filter(([, args]) => /pylsp/.test(args));
     expect(pylsp, JSON.stringify(children)).toHaveLength(1);
     const gone = new Set([connected.pid, ...children.map(([pid]) => pid)]);
-    const deadline = Date.now() + 5000;
-    let left = processTable().filter((p) => gone.has(p.pid));
-    while (left.length > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      left = processTable().filter((p) => gone.has(p.pid));
-    }
+    const stillRunning = () => processTable().filter((p) => gone.has(p.pid));
+    // On a timeout, the assertion below names what is left.
+    await eventually(() => (stillRunning().length === 0 ? true : undefined), 'efrit-lsp and pylsp to exit').catch(() => undefined);
+    const left = stillRunning();
     expect(left, JSON.stringify(left)).toEqual([]);
   }, 60_000);
 });

@@ -6,7 +6,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic, type Responder } from '../support/fake-anthropic/server.js';
+import type { NamedGates } from '../support/gate.js';
 import { testApiKey } from '../support/harness.js';
+import { openGatesOnSignals } from './script-signals.js';
 
 export interface RunResult {
   code: number | null;
@@ -15,11 +17,15 @@ export interface RunResult {
   ms: number;
 }
 
-/** Runs a command to its end (killed at `timeoutMs`), never rejecting: the exit code says how it went. */
-export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number }): Promise<RunResult> {
+/**
+ * Runs a command to its end (killed at `timeoutMs`), never rejecting: the exit
+ * code says how it went. With `signals`, each `EFRIT_SIGNAL <name>` line the
+ * command writes on stderr opens that gate as it arrives.
+ */
+export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number; signals?: NamedGates }): Promise<RunResult> {
   const started = Date.now();
   return new Promise((done) => {
-    execFile(
+    const child = execFile(
       command,
       args,
       { env: options.env ?? process.env, cwd: options.cwd, timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
@@ -28,6 +34,7 @@ export function run(command: string, args: string[], options: { env?: NodeJS.Pro
         done({ code, stdout, stderr, ms: Date.now() - started });
       },
     );
+    if (options.signals !== undefined && child.stderr !== null) openGatesOnSignals(child.stderr, options.signals);
   });
 }
 
@@ -54,6 +61,8 @@ export interface ScenarioOptions {
   /** The file the script visits. */
   file: string;
   timeoutMs: number;
+  /** The gates the script opens with `efrit-test-signal`, for the fake's held replies. */
+  signals?: NamedGates;
 }
 
 export interface Scenario {
@@ -74,6 +83,7 @@ export async function runEmacsScenario(options: ScenarioOptions): Promise<Scenar
   const result = await run('emacs', ['--batch', '-Q', '-l', options.script], {
     cwd: options.project,
     timeoutMs: options.timeoutMs,
+    ...(options.signals !== undefined ? { signals: options.signals } : {}),
     env: {
       ...process.env,
       HOME: options.work, // no user init, no stray state
@@ -87,7 +97,7 @@ export async function runEmacsScenario(options: ScenarioOptions): Promise<Scenar
   });
   const emitted = parseEmitted(result.stdout);
   const diagnostics = (): string =>
-    `exit ${result.code} after ${result.ms} ms\n--- stdout ---\n${result.stdout}\n--- stderr (tail) ---\n${result.stderr.slice(-6000)}` +
+    `exit ${result.code} after ${result.ms} ms, signals seen: ${options.signals?.openedNames.join(', ') || 'none'}\n--- stdout ---\n${result.stdout}\n--- stderr (tail) ---\n${result.stderr.slice(-6000)}` +
     (existsSync(eventsLog) ? `\n--- eglot events (tail) ---\n${readFileSync(eventsLog, 'utf8').slice(-8000)}` : '');
   if (process.env['EFRIT_TEST_VERBOSE'] === '1') console.log(diagnostics());
   return { emitted, diagnostics, passed: { failure: emitted.get('FAIL'), code: result.code, ok: emitted.has('OK') } };

@@ -43,7 +43,7 @@ import { startFakeAnthropic } from '../support/fake-anthropic/server.js';
 import { editReply, startHarness, testApiKey, type Harness } from '../support/harness.js';
 import { rangeOf, repoRoot, vscodeCapabilities, type TestClient } from '../support/lsp-client.js';
 import { createVSCodeHost, type OutputChannelRecord } from './vscode-host.js';
-import { gate } from '../support/gate.js';
+import { gate, never } from '../support/gate.js';
 
 const extensionDir = join(repoRoot, 'clients', 'vscode');
 const manifestPath = join(extensionDir, 'package.json');
@@ -312,7 +312,8 @@ describe('the extension over the wire, as VS Code', () => {
     expect(sink.text()).toContain('→ Documented restock. (edit applied)');
 
     // Cancel: from the progress notification (a token: $/cancelRequest), and Efrit: Cancel (efrit/cancel).
-    fake.queueReplies({ text: 'too late', latencyMs: 20_000 }, { text: 'too late', latencyMs: 20_000 });
+    // Neither is ever answered: each ends only by its cancellation.
+    fake.queueReplies({ text: 'too late', hold: { until: never } }, { text: 'too late', hold: { until: never } });
     const source = new CancellationTokenSource();
     let asked = fake.requests.length;
     const byToken = controller.do('rename everything', { textDocument: { uri } }, source.token).catch((error: unknown) => error);
@@ -551,7 +552,7 @@ describe('the bundled extension, activated in a stand-in extension host', () => 
       for (const command of [...Object.values(ExtensionCommands), ...allCommands]) expect(host.commands.has(command), command).toBe(true);
       expect(host.providers).toContain('registerCodeActionsProvider');
       const statusItem = host.statusBarItems[0];
-      await vi.waitFor(() => expect(statusItem?.text).toMatch(/^\$\(sparkle\) Efrit \d+ tok$/), { timeout: 5000 });
+      await vi.waitFor(() => expect(statusItem?.text).toMatch(/^\$\(sparkle\) Efrit \d+ tok$/), { timeout: 20_000 });
       expect(statusItem).toMatchObject({ visible: true, command: ExtensionCommands.status });
 
       // Chat, asked through the input box, streamed into the chat channel.
@@ -569,7 +570,7 @@ describe('the bundled extension, activated in a stand-in extension host', () => 
       const asked = fake?.requests.length ?? 0;
       host.inputAnswers.push('And then?');
       const chatting = run(ExtensionCommands.chat);
-      await vi.waitFor(() => expect(fake?.requests.length).toBeGreaterThan(asked), { timeout: 5000 });
+      await vi.waitFor(() => expect(fake?.requests.length).toBeGreaterThan(asked), { timeout: 20_000 });
       await run(ExtensionCommands.newChat);
       await chatting;
       expect(host.messages).toContainEqual({ level: 'warning', text: 'Efrit: the server cancelled it: The session ended.' });

@@ -24,3 +24,38 @@ export function gate(): Gate {
 
 /** A gate that is never opened: a reply that stays pending until the client gives up or the fake closes. */
 export const never: Promise<void> = new Promise<void>(() => undefined);
+
+/**
+ * Gates by name, each made on first mention, for a party that can only name
+ * them: an editor script that says on stderr it has seen a state (see
+ * test/clients/script-signals.ts). Asking for a gate before or after it
+ * was opened gives the same promise, so the order of the two does not matter.
+ */
+export interface NamedGates {
+  /** Settles once `open(name)` has been called. */
+  opened(name: string): Promise<void>;
+  open(name: string): void;
+  /** The names opened so far, in order: what to show when a test fails. */
+  readonly openedNames: readonly string[];
+}
+
+export function namedGates(): NamedGates {
+  const gates = new Map<string, Gate>();
+  const openedNames: string[] = [];
+  const named = (name: string): Gate => {
+    let found = gates.get(name);
+    if (found === undefined) {
+      found = gate();
+      gates.set(name, found);
+    }
+    return found;
+  };
+  return {
+    opened: (name) => named(name).opened,
+    open(name) {
+      if (!openedNames.includes(name)) openedNames.push(name);
+      named(name).open();
+    },
+    openedNames,
+  };
+}

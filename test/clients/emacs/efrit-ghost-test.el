@@ -118,12 +118,14 @@ point, :cursor whether the cursor stays before it, :tab what TAB runs."
       (efrit-test-wait (lambda () (eql (plist-get (efrit-test-completion-status) :accepted) 1))
                        "completion.accepted in efrit/status")
 
-      ;; 6. An answer that comes after point moved is dropped.
+      ;; 6. An answer that comes after point moved is dropped (the fake
+      ;; holds it until point has moved).
       (goto-char (point-min))
       (re-search-forward "^def with_tax.*\n    return ")
       (efrit-test-command #'efrit-lsp-ghost-complete)
       (efrit-test-emit "SLOW-PENDING" (and efrit-lsp--ghost-pending t))
       (efrit-test-command #'backward-char)
+      (efrit-test-signal "moved-away")
       (efrit-test-wait (lambda () (null efrit-lsp--ghost-pending)) "the slow answer" 15)
       (efrit-test-emit "AFTER-STALE-ANSWER" (efrit-test-ghost))
 

@@ -4,8 +4,9 @@
 ;; efrit-proxy-test.el): Debian's elpa folder
 ;; (which -Q hides), efrit-lsp.el from EFRIT_TEST_CLIENT_DIR, and the
 ;; helpers that log, print "EFRIT-TEST <key> <json>" lines for the
-;; TypeScript side, fail with Eglot's events saved, wait, check the
-;; server's copy of the buffer, and set eglot up for a headless run.
+;; TypeScript side, signal it that a state was seen, fail with Eglot's
+;; events saved, wait, check the server's copy of the buffer, and set
+;; eglot up for a headless run.
 
 ;;; Code:
 
@@ -31,6 +32,12 @@
   "Print KEY and VALUE (as one line of JSON) on stdout for the test to read."
   (efrit-test-log "%s" key)
   (princ (format "EFRIT-TEST %s %s\n" key (json-encode value))))
+
+(defun efrit-test-signal (name)
+  "Tell the TypeScript side that the state NAME was seen.
+It holds the fake API's reply until then (test/clients/script-signals.ts):
+the line goes to stderr, which batch `message' writes out at once."
+  (message "EFRIT_SIGNAL %s" name))
 
 (defun efrit-test-fail (fmt &rest args)
   "Report a failure (FMT with ARGS), save Eglot's events, exit 1."

@@ -53,9 +53,19 @@ local function wait(pred, what, timeout)
   end))
   if not coroutine.yield() then error('timeout waiting for ' .. what, 2) end
 end
-local function sleep(msecs)
-  local until_ = ms() + msecs
-  wait(function() return ms() >= until_ end, 'sleep', msecs + 1000)
+--- Yields until a timer started now with `msecs` has fired. Any timer armed
+--- before it with a delay no longer (the plugin's automatic request after a
+--- keystroke) has fired by then, and its scheduled callback has run: libuv
+--- runs due timers in the order they fall due, and vim.schedule callbacks in
+--- the order they were scheduled. So this shows what such a timer would have
+--- done, however slowly the machine runs, with no latency guessed.
+local function after_timers_of(msecs)
+  local timer = uv.new_timer()
+  timer:start(msecs, 0, vim.schedule_wrap(function()
+    timer:close()
+    resume(true)
+  end))
+  coroutine.yield()
 end
 
 --- Types keys as the user would (mappings apply).
@@ -220,7 +230,8 @@ local function main()
   type_keys('or')
   wait(function() return line(ret) == '    return or' end, 'the typed-ahead characters')
   result.typed_ahead = ghost() or vim.NIL
-  sleep(500)
+  -- Had the keystrokes armed the automatic request, it would have gone out by now.
+  after_timers_of(efrit.config().ghost_text.delay)
   result.typed_ahead_later = ghost() or vim.NIL
   result.typed_ahead_requests = #completions - asked
 
@@ -255,13 +266,15 @@ local function main()
   result.multi_cursor = { row = cursor[1] - total, col = cursor[2], eol = #line(cursor[1]) }
   result.after_multi = ghost() or vim.NIL
 
-  -- 8. An answer that arrives after the cursor moved is dropped; asked again it shows, and leaving Insert mode clears it.
+  -- 8. An answer that arrives after the cursor moved is dropped (the fake holds it until then);
+  --    asked again it shows, and leaving Insert mode clears it.
   step('stale')
   local tax = find_line('    return ', find_line('def with_tax'))
   append_at(tax)
   local answered = answers
   type_keys('<Cmd>EfritComplete<CR><Left>')
   wait(function() return api.nvim_win_get_cursor(0)[2] == #line(tax) - 1 end, 'the <Left>')
+  support.signal('moved-away')
   result.statusline_while_asking = efrit.statusline()
   result.busy_while_asking = efrit.busy()
   wait(function() return answers > answered end, 'the slow answer')

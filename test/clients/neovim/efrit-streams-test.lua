@@ -2,8 +2,9 @@
 -- Neovim client, headless against the real server and the fake Messages API
 -- (started by test/clients/neovim.test.ts, which holds replies to order them):
 --   1. two explanations at once, into the chat buffer; the API holds the
---      first until the second has been answered in full, so the second's text
---      streams while the first waits: each text must land in its own entry;
+--      first until this script has seen the second answered in full, so the
+--      second's text streams while the first waits: each text must land in
+--      its own entry;
 --   2. an explanation superseded by a newer one of the same lines (the server
 --      ends the older job): its entry says so at once, and the newer answers;
 --   3. :EfritCancel on a slow chat: the request is cancelled and shown so at once.
@@ -52,6 +53,13 @@ local function main()
   step('two explanations at once')
   efrit.explain({ bufnr = buf, where = 'chat', range = lines_of('export function subtotal', 3) })
   efrit.explain({ bufnr = buf, where = 'chat', range = lines_of('export function applyDiscount', 3) })
+  wait(function()
+    for _, n in ipairs(notes) do
+      if n.kind == 'done' then return true end
+    end
+    return false
+  end, 'the second explanation to be answered', 15000)
+  support.signal('second-explained')
   wait(function() return not efrit.busy() end, 'both explanations', 15000)
   result.snapshots = snapshots
   result.after_both = chat_text()
@@ -69,6 +77,7 @@ local function main()
   result.after_superseded = chat_text()
 
   step('cancel')
+  -- The model sends the first words, then nothing more until the chat is cancelled.
   vim.cmd('EfritChat Write me an essay about discounts.')
   wait(function() return chat_text():find('Well, ', 1, true) ~= nil end, 'the slow reply to start streaming')
   vim.cmd('EfritCancel')

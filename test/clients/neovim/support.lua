@@ -1,7 +1,8 @@
 -- What the headless Neovim client tests share (loaded with dofile by each
--- script): a log on stderr with the time since start, a wait with a timeout,
--- and `result`, which records every message the plugin shows (vim.notify)
--- and the steps taken, for the EFRIT_RESULT line the TypeScript side reads.
+-- script): a log on stderr with the time since start, a signal to the
+-- TypeScript side, a wait with a timeout, and `result`, which records every
+-- message the plugin shows (vim.notify) and the steps taken, for the
+-- EFRIT_RESULT line the TypeScript side reads.
 local M = {}
 
 local t0 = vim.loop.hrtime()
@@ -11,6 +12,14 @@ function M.ms() return (vim.loop.hrtime() - t0) / 1e6 end
 
 function M.log(fmt, ...)
   io.stderr:write(string.format('NVIM [%7.1fms] ' .. fmt .. '\n', M.ms(), ...))
+end
+
+--- Tells the TypeScript side that the state `name` was seen: it holds the fake API's reply
+--- until then (test/clients/script-signals.ts). One line on stderr, written out at once.
+function M.signal(name)
+  io.stderr:write('EFRIT_SIGNAL ' .. name .. '\n')
+  io.stderr:flush()
+  M.log('signal: %s', name)
 end
 
 --- Blocks (processing events) until pred() is true; an error naming `what` after `timeout` ms.
