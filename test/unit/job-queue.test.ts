@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EfritError } from '../../server/src/errors.js';
 import { JobQueue, type JobContext } from '../../server/src/queue/job-queue.js';
-
-const tick = () => new Promise((resolve) => setImmediate(resolve));
+import { ManualClock, tick } from '../support/manual-clock.js';
 
 /** A job body the test finishes by hand, recording when it started and whether it was told to stop. */
 function controllable<T>(log: string[], name: string) {
@@ -168,27 +167,6 @@ describe('the job queue', () => {
     expect(jobs.map((job) => queue.get(job.id) !== undefined)).toEqual([false, false, true, true, true]);
   });
 });
-
-/** A clock the test moves by hand: timers fire only when `advance` passes them. */
-class ManualClock {
-  private time = 0;
-  private timers: { at: number; callback: () => void; cancelled: boolean }[] = [];
-  now = () => this.time;
-  random = () => 0.5;
-  setTimer = (callback: () => void, ms: number) => {
-    const timer = { at: this.time + ms, callback, cancelled: false };
-    this.timers.push(timer);
-    return { cancel: () => void (timer.cancelled = true) };
-  };
-  async advance(ms: number): Promise<void> {
-    this.time += ms;
-    for (const timer of this.timers.filter((t) => !t.cancelled && t.at <= this.time)) {
-      timer.cancelled = true;
-      timer.callback();
-    }
-    await tick();
-  }
-}
 
 const throttled = (reason: 'rateLimited' | 'overloaded', retryAfterSeconds?: number) =>
   new EfritError(reason, reason === 'rateLimited' ? 'The API is rate limiting requests (429).' : 'The API is overloaded (529).', retryAfterSeconds);
