@@ -614,6 +614,17 @@ describe('preemption (a single slot)', () => {
     expect(log).toEqual(['start prefetch a', 'start chat', 'start prefetch a again', 'start prefetch b']);
   });
 
+  it('counts one preemption when two interactive requests arrive together', async () => {
+    const queue = new JobQueue({ concurrency: 1 });
+    const log: string[] = [];
+    queue.submit({ title: 'prefetch', priority: 'background', run: controllable<void>(log, 'prefetch').run });
+    await tick();
+    queue.submit({ title: 'chat 0', priority: 'interactive', run: async () => undefined });
+    queue.submit({ title: 'chat 1', priority: 'interactive', run: async () => undefined });
+    expect(queue.snapshot().preempted).toBe(1);
+    queue.cancelWhere(() => true);
+  });
+
   it('never preempts interactive work, and counts no waiting job as preempted', async () => {
     const queue = new JobQueue({ concurrency: 1 });
     const log: string[] = [];
@@ -715,6 +726,38 @@ describe('promotion', () => {
     await tick();
     await tick();
     expect(log.slice(4)).toEqual(['start prefetch 2']);
+    queue.cancelWhere(() => true);
+  });
+
+  it('moves a background job waiting at the gate ahead of other background work, keeping the slot reserved', async () => {
+    const queue = new JobQueue({ concurrency: 2 });
+    const log: string[] = [];
+    const first = controllable<void>(log, 'prefetch 0');
+    queue.submit({ title: 'prefetch 0', priority: 'background', run: first.run });
+    queue.submit({ title: 'prefetch 1', priority: 'background', run: controllable<void>(log, 'prefetch 1').run });
+    const asked = queue.submit({ title: 'prefetch 2', priority: 'background', run: controllable<void>(log, 'prefetch 2').run });
+    await tick();
+    queue.promote(asked.id, 'completion');
+    await tick();
+    expect(queue.snapshot().running).toBe(1);
+    first.finish();
+    await tick();
+    await tick();
+    expect(log).toEqual(['start prefetch 0', 'start prefetch 2']);
+    queue.cancelWhere(() => true);
+  });
+
+  it('raises the priority of a job already starting or running, and nothing else', async () => {
+    const queue = new JobQueue();
+    const starting = queue.submit({ title: 'completion', priority: 'completion', run: async () => 'suggestion' });
+    expect(() => queue.promote(starting.id, 'interactive')).not.toThrow();
+    expect(starting.priority).toBe('interactive');
+    await expect(starting.result).resolves.toBe('suggestion');
+    const log: string[] = [];
+    const running = queue.submit({ title: 'prefetch', priority: 'background', run: controllable<void>(log, 'prefetch').run });
+    await tick();
+    expect(() => queue.promote(running.id, 'interactive')).not.toThrow();
+    expect(running).toMatchObject({ state: 'running', priority: 'interactive' });
     queue.cancelWhere(() => true);
   });
 });

@@ -246,8 +246,8 @@ export class JobQueue {
       // Leave the gate's line: the gate task sees `queuedIn` changed and steps aside.
       this.addToMain(job, false);
       this.preemptForInteractive();
-    } else if (job.queuedIn === 'main') {
-      this.main.setPriority(job.id, priorityRank[priority]);
+    } else if (job.queuedIn !== undefined) {
+      (job.queuedIn === 'gate' ? this.gate : this.main).setPriority(job.id, priorityRank[priority]);
     }
   }
 
@@ -349,10 +349,11 @@ export class JobQueue {
   }
 
   private async runAttempt(job: Job): Promise<void> {
+    // Out of the main queue from now on: a promotion must not look for it there.
+    job.queuedIn = undefined;
     // p-queue may start a job inside `submit`: yield once, so the submitter holds the Job (and has announced it)
     // before its work reports anything.
     await Promise.resolve();
-    job.queuedIn = undefined;
     // Cancelled or timed out while p-queue was starting it: it never runs.
     const work = job.pendingWork;
     if (work === undefined) return;
@@ -395,7 +396,8 @@ export class JobQueue {
   /** Only where no slot can be reserved: an interactive job waiting aborts a running background attempt. */
   private preemptForInteractive(): void {
     if (this.backoff.concurrency > 1) return;
-    const victim = [...this.live.values()].find((job) => job.state === 'running' && job.priority !== 'interactive');
+    // An attempt already told to stop is on its way out: it is not preempted twice.
+    const victim = [...this.live.values()].find((job) => job.state === 'running' && job.priority !== 'interactive' && !job.currentAttempt.signal.aborted);
     if (victim === undefined) return;
     this.counts.preempted += 1;
     victim.currentAttempt.abort(new EfritError('cancelled', 'Paused for interactive work; it will run again.'));
