@@ -607,7 +607,13 @@ describe('preemption (a single slot)', () => {
     });
     const b = queue.submit({ title: 'prefetch b', priority: 'background', run: async () => void log.push('start prefetch b') });
     await tick();
-    const chat = queue.submit({ title: 'chat', priority: 'interactive', run: async () => void log.push('start chat') });
+    const asked = controllable<void>(log, 'chat');
+    const chat = queue.submit({ title: 'chat', priority: 'interactive', run: asked.run });
+    await tick();
+    // Waiting again, first of the background work.
+    expect(a.state).toBe('queued');
+    expect(queue.aheadOf(a.id)).toBe(0);
+    asked.finish();
     await chat.result;
     await Promise.all([a.result, b.result]);
     expect(first.stopReason()).toMatchObject({ reason: 'cancelled', message: 'Paused for interactive work; it will run again.' });
@@ -643,13 +649,15 @@ describe('preemption (a single slot)', () => {
     const queue = new JobQueue({ concurrency: 2 });
     const log: string[] = [];
     const prefetch = controllable<void>(log, 'prefetch');
-    queue.submit({ title: 'prefetch', priority: 'background', run: prefetch.run });
+    const running = queue.submit({ title: 'prefetch', priority: 'background', run: prefetch.run });
     queue.submit({ title: 'chat 0', priority: 'interactive', run: controllable<void>(log, 'chat 0').run });
     await tick();
     queue.submit({ title: 'chat 1', priority: 'interactive', run: controllable<void>(log, 'chat 1').run });
     await tick();
     expect(prefetch.aborted()).toBe(false);
     expect(queue.snapshot().preempted).toBe(0);
+    // Running: nothing is ahead of it, though more urgent work waits.
+    expect(queue.aheadOf(running.id)).toBe(0);
     queue.cancelWhere(() => true);
   });
 });
@@ -749,15 +757,18 @@ describe('promotion', () => {
 
   it('raises the priority of a job already starting or running, and nothing else', async () => {
     const queue = new JobQueue();
-    const starting = queue.submit({ title: 'completion', priority: 'completion', run: async () => 'suggestion' });
+    const log: string[] = [];
+    const starting = queue.submit({ title: 'completion', priority: 'completion', run: async () => String(log.push('start completion')) });
     expect(() => queue.promote(starting.id, 'interactive')).not.toThrow();
     expect(starting.priority).toBe('interactive');
-    await expect(starting.result).resolves.toBe('suggestion');
-    const log: string[] = [];
+    await expect(starting.result).resolves.toBe('1');
     const running = queue.submit({ title: 'prefetch', priority: 'background', run: controllable<void>(log, 'prefetch').run });
     await tick();
     expect(() => queue.promote(running.id, 'interactive')).not.toThrow();
+    await tick();
     expect(running).toMatchObject({ state: 'running', priority: 'interactive' });
+    // Started once each: a promotion never queues the work a second time.
+    expect(log).toEqual(['start completion', 'start prefetch']);
     queue.cancelWhere(() => true);
   });
 });

@@ -247,7 +247,7 @@ export class JobQueue {
       this.addToMain(job, false);
       this.preemptForInteractive();
     } else if (job.queuedIn !== undefined) {
-      (job.queuedIn === 'gate' ? this.gate : this.main).setPriority(job.id, priorityRank[priority]);
+      (job.queuedIn === 'main' ? this.main : this.gate).setPriority(job.id, priorityRank[priority]);
     }
   }
 
