@@ -1,7 +1,9 @@
 /**
  * Every model call runs as a job in this queue: bounded concurrency,
  * priorities, cancellation, a whole-job timeout, one shared backoff, retries,
- * supersession and a bound on its length. p-queue does the scheduling.
+ * supersession and a bound on its length. p-queue does the scheduling; the
+ * backoff (backoff.ts) and what is remembered of finished jobs
+ * (result-cache.ts) are modules of their own.
  *
  * Ordering rules:
  * - interactive (what the user just asked for) > completion > background;
@@ -30,9 +32,14 @@
  * are off, so retries are never doubled.
  */
 import PQueue from 'p-queue';
-import { LRUCache } from 'lru-cache';
-import { EfritError, isEfritError } from '../errors.js';
+import { EfritError } from '../errors.js';
 import type { Priority, ServerCancelReason } from '../protocol.js';
+import { Backoff, type BackoffState, isThrottle } from './backoff.js';
+import { type QueueClock, realClock } from './queue-clock.js';
+import { approximateBytes, ResultCache } from './result-cache.js';
+
+export type { BackoffState } from './backoff.js';
+export type { QueueClock } from './queue-clock.js';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -58,23 +65,6 @@ export interface JobSpec<T> {
   run(context: JobContext): Promise<T>;
 }
 
-/** Time, timers and randomness, injectable so tests can drive backoff deterministically. */
-export interface QueueClock {
-  now(): number;
-  setTimer(callback: () => void, ms: number): { cancel(): void };
-  random(): number;
-}
-
-export const realClock: QueueClock = {
-  now: () => Date.now(),
-  setTimer(callback, ms) {
-    const timer = setTimeout(callback, ms);
-    timer.unref();
-    return { cancel: () => clearTimeout(timer) };
-  },
-  random: () => Math.random(),
-};
-
 export class Job<T = unknown> {
   state: JobState = 'queued';
   priority: Priority;
@@ -87,12 +77,10 @@ export class Job<T = unknown> {
   retries = 0;
   /** Rough size of the result (`approximateBytes`), for the byte bound on remembered jobs. */
   resultBytes = 0;
-  /** @internal where the job waits: the non-interactive gate, the main queue, or nowhere (running or done). */
-  waitingIn: 'gate' | 'main' | 'none' = 'none';
+  /** @internal the queue it waits in: the non-interactive gate, the main queue, or none (running or done). */
+  queuedIn: 'gate' | 'main' | undefined;
   /** @internal aborts only the current attempt (preemption), not the job. */
-  currentAttempt: AbortController | undefined;
-  /** @internal p-queue id of the current wait in the main queue. */
-  mainQueueId = '';
+  currentAttempt = new AbortController();
   /**
    * The work itself, dropped when the job finishes: its closure may hold
    * captured documents and a session's history, and a remembered job must not
@@ -127,15 +115,13 @@ export class Job<T = unknown> {
     return this.state === 'succeeded' || this.state === 'failed' || this.state === 'cancelled';
   }
 
-  /** @internal runs one attempt of the work; a finished job has none left. */
-  runWork(context: JobContext): Promise<T> {
-    if (this.work === undefined) return Promise.reject(new EfritError('cancelled', 'The job has already finished.'));
-    return this.work(context);
+  /** @internal the work to run for an attempt; none once the job has finished. */
+  get pendingWork(): JobSpec<T>['run'] | undefined {
+    return this.work;
   }
 
-  /** @internal */
+  /** @internal the queue finishes a job once, while it is live. */
   finish(state: 'succeeded' | 'failed' | 'cancelled', value: T | undefined, error: unknown, at: number): void {
-    if (this.isFinished) return;
     this.work = undefined;
     this.state = state;
     this.finishedAt = at;
@@ -163,13 +149,6 @@ export interface JobQueueOptions {
   clock?: QueueClock;
 }
 
-export interface BackoffState {
-  active: boolean;
-  remainingMs: number;
-  /** Why: "rate limited (429)" or "overloaded (529)". */
-  reason: string | null;
-}
-
 export interface QueueSnapshot {
   running: number;
   queued: number;
@@ -187,50 +166,37 @@ export interface QueueSnapshot {
 export class JobQueue {
   private readonly main: PQueue;
   private readonly gate: PQueue;
+  /** Queued and running jobs; a job leaves when it finishes. */
   private readonly live = new Map<string, Job>();
-  /** Jobs that succeeded: the result cache behind `findByKey`, and `get` for a result asked for later. */
-  private readonly finished: LRUCache<string, Job>;
-  /**
-   * Jobs that failed or were cancelled, kept only so that `get` can still say
-   * how they ended; apart, so that a run of failures never pushes a useful
-   * result out of the cache.
-   */
-  private readonly ended = new LRUCache<string, Job>({ max: 64 });
-  private readonly byKey = new Map<string, Job>();
+  private readonly remembered: ResultCache<Job>;
+  private readonly backoff: Backoff;
   private readonly clock: QueueClock;
   private timeoutMs: number;
   private maxQueued: number;
   private maxRetries: number;
-  private readonly backoffBaseMs: number;
-  private readonly backoffMaxMs: number;
-  private configuredConcurrency: number;
-  private effectiveConcurrency: number;
-  private successesSinceChange = 0;
-  private consecutiveThrottles = 0;
-  private backoffUntil = 0;
-  private backoffReason: string | null = null;
-  private resumeTimer: { cancel(): void } | undefined;
   private nextId = 1;
-  private keyHits = 0;
-  private keyMisses = 0;
   private readonly counts = { retries: 0, dropped: 0, preempted: 0, superseded: 0 };
 
   constructor(options: JobQueueOptions = {}) {
     this.clock = options.clock ?? realClock;
-    this.configuredConcurrency = options.concurrency ?? 4;
-    this.effectiveConcurrency = this.configuredConcurrency;
-    this.main = new PQueue({ concurrency: this.configuredConcurrency });
-    this.gate = new PQueue({ concurrency: gateConcurrency(this.configuredConcurrency) });
+    const concurrency = options.concurrency ?? 4;
+    this.main = new PQueue({ concurrency });
+    this.gate = new PQueue({ concurrency: gateConcurrency(concurrency) });
+    this.backoff = new Backoff(
+      { concurrency, baseMs: options.backoffBaseMs ?? 1_000, maxMs: options.backoffMaxMs ?? 60_000, clock: this.clock },
+      {
+        setConcurrency: (slots) => {
+          this.main.concurrency = slots;
+          this.gate.concurrency = gateConcurrency(slots);
+        },
+        pause: () => this.main.pause(),
+        resume: () => this.main.start(),
+      },
+    );
+    this.remembered = new ResultCache({ maxEntries: options.finishedLimit ?? 256, maxBytes: options.finishedMaxBytes ?? 16 * 1024 * 1024 });
     this.timeoutMs = options.timeoutMs ?? 120_000;
     this.maxQueued = options.maxQueued ?? 128;
     this.maxRetries = options.maxRetries ?? 3;
-    this.backoffBaseMs = options.backoffBaseMs ?? 1_000;
-    this.backoffMaxMs = options.backoffMaxMs ?? 60_000;
-    this.finished = new LRUCache({
-      max: options.finishedLimit ?? 256,
-      maxSize: options.finishedMaxBytes ?? 16 * 1024 * 1024,
-      sizeCalculation: (job) => Math.max(1, job.resultBytes),
-    });
   }
 
   /** Applies settings; a lowered backoff concurrency is kept until it grows back. */
@@ -238,10 +204,7 @@ export class JobQueue {
     if (limits.timeoutMs !== undefined) this.timeoutMs = limits.timeoutMs;
     if (limits.maxQueued !== undefined) this.maxQueued = limits.maxQueued;
     if (limits.maxRetries !== undefined) this.maxRetries = limits.maxRetries;
-    if (limits.concurrency !== undefined && limits.concurrency !== this.configuredConcurrency) {
-      this.configuredConcurrency = limits.concurrency;
-      this.setEffectiveConcurrency(Math.min(limits.concurrency, this.backoffActive() ? this.effectiveConcurrency : limits.concurrency));
-    }
+    if (limits.concurrency !== undefined) this.backoff.configure(limits.concurrency);
   }
 
   setConcurrency(concurrency: number): void {
@@ -262,16 +225,16 @@ export class JobQueue {
       const superseded = this.cancelWhere((job) => job.spec.supersedes === spec.supersedes, 'Superseded by a newer request for the same thing.', 'superseded');
       this.counts.superseded += superseded;
     }
-    const job = new Job<T>(`job-${this.nextId}`, spec, this.clock.now(), this.nextId);
+    const job = new Job<T>(`job-${this.nextId}`, spec, this.clock.now(), this.nextId) as Job;
     this.nextId += 1;
-    this.live.set(job.id, job as Job);
-    if (spec.key !== undefined) this.byKey.set(spec.key, job as Job);
+    this.live.set(job.id, job);
+    this.remembered.track(job);
     const timer = this.clock.setTimer(() => {
-      this.abort(job as Job, new EfritError('timeout', `"${spec.title}" timed out after ${Math.round(this.timeoutMs / 1000)} s (efrit.queue.timeoutMs).`));
+      this.abort(job, new EfritError('timeout', `"${spec.title}" timed out after ${Math.round(this.timeoutMs / 1000)} s (efrit.queue.timeoutMs).`));
     }, this.timeoutMs);
     job.result.finally(() => timer.cancel()).catch(() => undefined);
-    this.enqueue(job as Job, false);
-    return job;
+    this.enqueue(job, false);
+    return job as Job<T>;
   }
 
   /** Raises a waiting job's priority (a prefetch the user has now asked for). */
@@ -279,32 +242,27 @@ export class JobQueue {
     const job = this.live.get(jobId);
     if (job === undefined || priorityRank[priority] <= priorityRank[job.priority]) return;
     job.priority = priority;
-    if (job.waitingIn === 'gate' && priority === 'interactive') {
-      // Leave the gate's line: the gate task sees `waitingIn` changed and steps aside.
+    if (job.queuedIn === 'gate' && priority === 'interactive') {
+      // Leave the gate's line: the gate task sees `queuedIn` changed and steps aside.
       this.addToMain(job, false);
       this.preemptForInteractive();
-    } else if (job.waitingIn === 'main') {
-      this.main.setPriority(job.mainQueueId, priorityRank[priority]);
+    } else if (job.queuedIn !== undefined) {
+      (job.queuedIn === 'main' ? this.main : this.gate).setPriority(job.id, priorityRank[priority]);
     }
   }
 
   get(jobId: string): Job | undefined {
-    return this.live.get(jobId) ?? this.finished.get(jobId) ?? this.ended.get(jobId);
+    return this.live.get(jobId) ?? this.remembered.get(jobId);
   }
 
   /** The job doing this work, if one is queued, running or finished successfully and remembered. */
   findByKey(key: string): Job | undefined {
-    const job = this.byKey.get(key);
-    const usable = job !== undefined && !(job.state === 'failed' || job.state === 'cancelled') && (!job.isFinished || this.finished.has(job.id));
-    if (job !== undefined && !usable) this.byKey.delete(key);
-    if (usable) this.keyHits += 1;
-    else this.keyMisses += 1;
-    return usable ? job : undefined;
+    return this.remembered.findByKey(key);
   }
 
   /** The remembered results that `findByKey` reuses, as `efrit/status` reports them. */
   resultCacheStats(): { entries: number; bytes: number; hits: number; misses: number } {
-    return { entries: this.finished.size, bytes: this.finished.calculatedSize, hits: this.keyHits, misses: this.keyMisses };
+    return this.remembered.stats();
   }
 
   /** `why` is the message a person reads; `reason` tells programs who ended the job (the client, by default). */
@@ -333,7 +291,7 @@ export class JobQueue {
     if (job === undefined || job.state !== 'queued') return 0;
     let ahead = 0;
     for (const other of this.live.values()) {
-      if (other === job || other.state !== 'queued') continue;
+      if (other.state !== 'queued') continue;
       const rankDiff = priorityRank[other.priority] - priorityRank[job.priority];
       if (rankDiff > 0 || (rankDiff === 0 && other.sequence < job.sequence)) ahead += 1;
     }
@@ -344,18 +302,17 @@ export class JobQueue {
     const byPriority = Object.fromEntries(priorities.map((p) => [p, { running: 0, queued: 0 }])) as QueueSnapshot['byPriority'];
     for (const job of this.live.values()) {
       if (job.state === 'running') byPriority[job.priority].running += 1;
-      else if (job.state === 'queued') byPriority[job.priority].queued += 1;
+      else byPriority[job.priority].queued += 1;
     }
     const running = priorities.reduce((n, p) => n + byPriority[p].running, 0);
     const queued = priorities.reduce((n, p) => n + byPriority[p].queued, 0);
-    const remainingMs = Math.max(0, this.backoffUntil - this.clock.now());
     return {
       running,
       queued,
-      concurrency: this.effectiveConcurrency,
-      configuredConcurrency: this.configuredConcurrency,
+      concurrency: this.backoff.concurrency,
+      configuredConcurrency: this.backoff.configuredConcurrency,
       byPriority,
-      backoff: { active: remainingMs > 0, remainingMs, reason: remainingMs > 0 ? this.backoffReason : null },
+      backoff: this.backoff.state(),
       ...this.counts,
     };
   }
@@ -372,92 +329,88 @@ export class JobQueue {
       this.preemptForInteractive();
       return;
     }
-    job.waitingIn = 'gate';
+    job.queuedIn = 'gate';
     this.gate
       .add(
         async () => {
-          // Promoted, cancelled or already let through: this gate place is no longer needed.
-          if (job.waitingIn !== 'gate' || job.isFinished) return;
+          // Promoted to interactive: already in the main queue, this gate place is no longer needed.
+          if (job.queuedIn !== 'gate') return;
           await this.addToMain(job, isRetry);
         },
-        { priority: priorityRank[job.priority] + (isRetry ? retryBoost : 0), signal: job.controller.signal },
+        { priority: rankOf(job, isRetry), id: job.id, signal: job.controller.signal },
       )
       .catch(() => undefined);
   }
 
   /** Resolves when this attempt has ended, so a gate place is held for exactly that long. */
   private addToMain(job: Job, isRetry: boolean): Promise<void> {
-    job.waitingIn = 'main';
-    job.mainQueueId = `${job.id}#${job.attempts + 1}`;
-    return this.main
-      .add(() => this.runAttempt(job), {
-        priority: priorityRank[job.priority] + (isRetry ? retryBoost : 0),
-        id: job.mainQueueId,
-        signal: job.controller.signal,
-      })
-      .catch(() => undefined);
+    job.queuedIn = 'main';
+    return this.main.add(() => this.runAttempt(job), { priority: rankOf(job, isRetry), id: job.id, signal: job.controller.signal }).catch(() => undefined);
   }
 
   private async runAttempt(job: Job): Promise<void> {
+    // Out of the main queue from now on: a promotion must not look for it there.
+    job.queuedIn = undefined;
     // p-queue may start a job inside `submit`: yield once, so the submitter holds the Job (and has announced it)
     // before its work reports anything.
     await Promise.resolve();
-    if (job.isFinished || job.controller.signal.aborted) return;
-    job.waitingIn = 'none';
+    // Cancelled or timed out while p-queue was starting it: it never runs.
+    const work = job.pendingWork;
+    if (work === undefined) return;
     job.state = 'running';
     job.startedAt ??= this.clock.now();
     job.attempts += 1;
     const attempt = new AbortController();
     job.currentAttempt = attempt;
     try {
-      const value = await job.runWork({ jobId: job.id, signal: AbortSignal.any([job.controller.signal, attempt.signal]) });
-      if (job.controller.signal.aborted) this.finish(job, 'cancelled', undefined, job.controller.signal.reason);
-      else {
-        this.finish(job, 'succeeded', value, undefined);
-        this.recordSuccess();
-      }
+      const value = await work({ jobId: job.id, signal: AbortSignal.any([job.controller.signal, attempt.signal]) });
+      // Cancelled while the call was ending: its waiters already have their answer.
+      if (job.isFinished) return;
+      this.finish(job, 'succeeded', value, undefined);
+      this.backoff.succeeded();
     } catch (error) {
-      if (job.controller.signal.aborted) {
-        this.finish(job, 'cancelled', undefined, job.controller.signal.reason);
-      } else if (attempt.signal.aborted) {
-        // Preempted for interactive work: wait again, keep everything else.
+      if (!job.isFinished) this.attemptFailed(job, attempt, error);
+    }
+  }
+
+  private attemptFailed(job: Job, attempt: AbortController, error: unknown): void {
+    if (attempt.signal.aborted) {
+      // Preempted for interactive work: wait again, keep everything else.
+      job.state = 'queued';
+      this.enqueue(job, true);
+    } else if (isThrottle(error)) {
+      this.backoff.throttled(error);
+      if (job.retries < this.maxRetries) {
+        job.retries += 1;
+        this.counts.retries += 1;
         job.state = 'queued';
         this.enqueue(job, true);
-      } else if (isThrottle(error)) {
-        this.throttle(error);
-        if (job.retries < this.maxRetries) {
-          job.retries += 1;
-          this.counts.retries += 1;
-          job.state = 'queued';
-          this.enqueue(job, true);
-        } else {
-          this.finish(job, 'failed', undefined, withRetryCount(error, job.retries));
-        }
       } else {
-        this.finish(job, 'failed', undefined, error);
+        this.finish(job, 'failed', undefined, withRetryCount(error, job.retries));
       }
-    } finally {
-      job.currentAttempt = undefined;
+    } else {
+      this.finish(job, 'failed', undefined, error);
     }
   }
 
   /** Only where no slot can be reserved: an interactive job waiting aborts a running background attempt. */
   private preemptForInteractive(): void {
-    if (this.effectiveConcurrency > 1) return;
-    if (this.main.pending < this.main.concurrency) return;
-    const victim = [...this.live.values()].find((job) => job.state === 'running' && job.priority !== 'interactive' && job.currentAttempt !== undefined);
+    if (this.backoff.concurrency > 1) return;
+    // An attempt already told to stop is on its way out: it is not preempted twice.
+    const victim = [...this.live.values()].find((job) => job.state === 'running' && job.priority !== 'interactive' && !job.currentAttempt.signal.aborted);
     if (victim === undefined) return;
     this.counts.preempted += 1;
-    victim.currentAttempt?.abort(new EfritError('cancelled', 'Paused for interactive work; it will run again.'));
+    victim.currentAttempt.abort(new EfritError('cancelled', 'Paused for interactive work; it will run again.'));
   }
 
   private makeRoomFor(priority: Priority): void {
     let waiting = 0;
+    // `live` is in submission order: the first queued background job is the oldest.
     let oldestBackground: Job | undefined;
     for (const job of this.live.values()) {
       if (job.state !== 'queued') continue;
       waiting += 1;
-      if (job.priority === 'background' && (oldestBackground === undefined || job.sequence < oldestBackground.sequence)) oldestBackground = job;
+      if (job.priority === 'background') oldestBackground ??= job;
     }
     if (waiting < this.maxQueued) return;
     if (oldestBackground !== undefined && priority !== 'background') {
@@ -471,77 +424,23 @@ export class JobQueue {
     );
   }
 
-  private throttle(error: EfritError): void {
-    this.consecutiveThrottles += 1;
-    const waitMs =
-      error.retryAfterSeconds !== undefined
-        ? error.retryAfterSeconds * 1000 * (1 + 0.1 * this.clock.random())
-        : Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (this.consecutiveThrottles - 1)) * (0.5 + 0.5 * this.clock.random());
-    const wasActive = this.backoffActive();
-    const until = this.clock.now() + waitMs;
-    this.backoffReason = error.reason === 'rateLimited' ? 'rate limited (429)' : 'overloaded (529)';
-    if (!wasActive) {
-      // Multiplicative decrease, once per backoff window however many jobs hit the limit in it.
-      this.setEffectiveConcurrency(Math.max(1, Math.floor(this.effectiveConcurrency / 2)));
-      this.successesSinceChange = 0;
-    }
-    if (until <= this.backoffUntil) return;
-    this.backoffUntil = until;
-    this.main.pause();
-    this.resumeTimer?.cancel();
-    this.resumeTimer = this.clock.setTimer(() => {
-      this.resumeTimer = undefined;
-      this.main.start();
-    }, waitMs);
-  }
-
-  private recordSuccess(): void {
-    this.consecutiveThrottles = 0;
-    if (this.effectiveConcurrency >= this.configuredConcurrency) return;
-    this.successesSinceChange += 1;
-    if (this.successesSinceChange >= this.effectiveConcurrency) {
-      this.successesSinceChange = 0;
-      this.setEffectiveConcurrency(this.effectiveConcurrency + 1);
-    }
-  }
-
-  private backoffActive(): boolean {
-    return this.backoffUntil > this.clock.now();
-  }
-
-  private setEffectiveConcurrency(concurrency: number): void {
-    this.effectiveConcurrency = concurrency;
-    this.main.concurrency = concurrency;
-    this.gate.concurrency = gateConcurrency(concurrency);
-  }
-
+  /** Ends a live job at once: its waiters hear now, whatever the running call is doing. */
   private abort(job: Job, reason: EfritError): void {
-    if (job.isFinished) return;
-    job.waitingIn = 'none';
     job.controller.abort(reason);
-    // Settle now: callers hear of the cancellation at once, whatever the running call is doing.
     this.finish(job, 'cancelled', undefined, reason);
   }
 
   private finish(job: Job, state: 'succeeded' | 'failed' | 'cancelled', value: unknown, error: unknown): void {
-    if (job.isFinished) return;
+    // A job leaves `live` once: the first ending stands.
+    if (!this.live.delete(job.id)) return;
     job.finish(state, value, error, this.clock.now());
     job.resultBytes = approximateBytes(value);
-    this.live.delete(job.id);
-    if (state === 'succeeded') this.finished.set(job.id, job);
-    else this.ended.set(job.id, job);
-    const key = job.spec.key;
-    if (key !== undefined && state !== 'succeeded' && this.byKey.get(key) === job) this.byKey.delete(key);
-    this.pruneKeys();
+    this.remembered.remember(job);
   }
+}
 
-  /** Keeps the key index no larger than what it can point at. */
-  private pruneKeys(): void {
-    if (this.byKey.size <= this.finished.max + this.live.size) return;
-    for (const [key, job] of this.byKey) {
-      if (job.isFinished && !this.finished.has(job.id)) this.byKey.delete(key);
-    }
-  }
+function rankOf(job: Job, isRetry: boolean): number {
+  return priorityRank[job.priority] + (isRetry ? retryBoost : 0);
 }
 
 /** Non-interactive jobs may fill all slots but one; with a single slot, preemption keeps it free instead. */
@@ -549,26 +448,7 @@ function gateConcurrency(concurrency: number): number {
   return Math.max(1, concurrency - 1);
 }
 
-function isThrottle(error: unknown): error is EfritError {
-  return isEfritError(error) && (error.reason === 'rateLimited' || error.reason === 'overloaded');
-}
-
 function withRetryCount(error: EfritError, retries: number): EfritError {
   if (retries === 0) return error;
   return new EfritError(error.reason, `${error.message} (gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'})`, error.retryAfterSeconds);
-}
-
-/**
- * Roughly what a result holds, in bytes, without serializing it: strings at
- * two bytes a character, a little for everything else. Results hold their
- * edits and texts, never a document, so this is what they keep alive.
- */
-export function approximateBytes(value: unknown, depth = 0): number {
-  if (typeof value === 'string') return 2 * value.length;
-  if (typeof value !== 'object' || value === null) return 8;
-  // Deeper than any result goes: a cycle or a foreign object is not walked on.
-  if (depth > 8) return 64;
-  let bytes = 16;
-  for (const item of Array.isArray(value) ? value : Object.values(value)) bytes += 8 + approximateBytes(item, depth + 1);
-  return bytes;
 }
