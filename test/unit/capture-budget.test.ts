@@ -246,14 +246,16 @@ describe('the window within its budget', () => {
     const text = ['import math', data, 'def is_prime(n):', '    return n in PRIMES', ''].join('\n');
     const doc = open(text);
     const selection = rangeOf(doc, 'def is_prime(n):');
-    const header = 'src/x.py (python) - lines 5-5 of 5, selection at 3:1-3:17'.length;
+    const options = { linesBefore: 1, linesAfter: 0, maxChars: 8000 };
+    const marker = `...[+${data.length} chars]`.length;
 
-    const large = capture(doc, selection, { linesBefore: 1, linesAfter: 0, maxChars: 8000 });
-    const quarter = Math.floor((8000 - (large.context.relativePath.length - 'src/x.py'.length) - header) / 4);
-    expect(large.rows[0]?.shown.length).toBe(quarter - `...[+${data.length} chars]`.length);
+    // The budget for rows is what the longest header leaves of it.
+    const large = capture(doc, selection, options);
+    const quarter = Math.floor((options.maxChars - longestHeader(doc, selection, options)) / 4);
+    expect(large.rows[0]?.shown.length).toBe(quarter - marker);
 
-    const small = capture(doc, selection, { linesBefore: 1, linesAfter: 0, maxChars: 800 });
-    expect(small.rows[0]?.shown.length).toBe(240 - `...[+${data.length} chars]`.length);
+    const small = capture(doc, selection, { ...options, maxChars: 800 });
+    expect(small.rows[0]?.shown.length).toBe(240 - marker);
   });
 
   it('cuts the header itself when the budget is smaller than it and one row', () => {
