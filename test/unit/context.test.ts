@@ -206,6 +206,59 @@ describe('captureContext', () => {
     expect(text.startsWith(context.selectedText)).toBe(true);
   });
 
+  it('leaves out, and says so, the half of an emoji a selection ends in', () => {
+    const doc = openDocument('label = "launch 🚀 now"\n');
+    const start = positionOf(doc, 'launch');
+    const inside = { line: start.line, character: doc.text.indexOf('🚀') + 1 };
+    const context = captureContext(doc, { start, end: inside }, { linesBefore: 0, linesAfter: 0, maxChars: 1000 });
+    expect(context.selectedText).toBe('launch ');
+    expect(context.truncated).toBe(true);
+
+    // A cursor there leaves nothing out.
+    const cursor = captureContext(doc, { start: inside, end: inside }, { linesBefore: 0, linesAfter: 0, maxChars: 1000 });
+    expect(cursor).toMatchObject({ selectedText: '', truncated: false });
+  });
+
+  it('marks every line of a selection that ends inside its last line', () => {
+    const doc = openDocument(inventory);
+    const selection = { start: positionOf(doc, 'def total'), end: rangeOf(doc, '    return sum').end };
+    const context = captureContext(doc, selection, { linesBefore: 0, linesAfter: 1, maxChars: 1000 });
+    expect(context.numbered.split('\n').slice(1)).toEqual(['11|>def total(items):', '12|>    return sum(item.price * item.quantity for item in items)', '13| ']);
+  });
+
+  it('orders a backwards selection and clamps one outside the document, as the editor would', () => {
+    const doc = openDocument(inventory);
+    const name = rangeOf(doc, 'name: str');
+    const options = { linesBefore: 0, linesAfter: 0, maxChars: 1000 };
+    expect(captureContext(doc, { start: name.end, end: name.start }, options)).toMatchObject({ selection: name, selectedText: 'name: str' });
+    const across = { start: positionOf(doc, 'price'), end: positionOf(doc, 'name: str') };
+    expect(captureContext(doc, { start: across.start, end: across.end }, options).selection).toEqual({ start: across.end, end: across.start });
+
+    const lastLine = doc.lineCount - 1;
+    const start = { line: 0, character: 0 };
+    const end = { line: lastLine, character: 0 };
+    expect(captureContext(doc, { start: { line: -3, character: 4 }, end: { line: 0, character: 4 } }, options).selection.start).toEqual(start);
+    expect(captureContext(doc, { start: { line: 2, character: 0 }, end: { line: doc.lineCount, character: 7 } }, options).selection.end).toEqual(end);
+    expect(captureContext(doc, { start: { line: 2, character: 0 }, end: { line: doc.lineCount + 1, character: 7 } }, options).selection.end).toEqual(end);
+    const line = positionOf(doc, 'class Item').line;
+    expect(captureContext(doc, { start: { line: Number.NaN, character: 3 }, end: { line, character: Number.NaN } }, options).selection).toEqual({ start: { line: 0, character: 3 }, end: { line, character: 0 } });
+    expect(captureContext(doc, { start: { line, character: -4 }, end: { line: line + 0.7, character: 5.9 } }, options).selection).toEqual({ start: { line, character: 0 }, end: { line, character: 5 } });
+    expect(captureContext(doc, { start: { line, character: 2 }, end: { line, character: 99 } }, options).selectedText).toBe('ass Item:');
+  });
+
+  it('takes a number of context lines that is not a whole one from 0 as its whole part, or none', () => {
+    const doc = openDocument(inventory);
+    const selection = rangeOf(doc, 'def total');
+    for (const [linesBefore, linesAfter, first, last] of [
+      [2.9, -1, 9, 11],
+      [Number.NaN, Number.POSITIVE_INFINITY, 11, 11],
+      [-0.5, 1.2, 11, 12],
+    ] as const) {
+      const context = captureContext(doc, selection, { linesBefore, linesAfter, maxChars: 10_000 });
+      expect([context.windowStartLine + 1, context.windowEndLine + 1]).toEqual([first, last]);
+    }
+  });
+
   it('formats the diagnostics inside the window, one line each', () => {
     const doc = openDocument(inventory);
     const diagnostics: Diagnostic[] = [
@@ -231,6 +284,79 @@ describe('captureContext', () => {
   });
 });
 
+describe('the diagnostics of the window', () => {
+  const doc = openDocument(inventory);
+  // Lines 4-8: from `@dataclass` to `quantity: int = 0`.
+  const selection = rangeOf(doc, 'name: str');
+  const options = { linesBefore: 2, linesAfter: 2, maxChars: 10_000 };
+  const at = (needle: string, message: string, extra: Partial<Diagnostic> = {}): Diagnostic => ({ range: rangeOf(doc, needle), message, ...extra });
+
+  it('keeps those touching the window, even from outside it, and drops the rest', () => {
+    const spanning = (from: string, to: string, message: string): Diagnostic => ({ range: { start: positionOf(doc, from), end: rangeOf(doc, to).end }, message, severity: 2 });
+    const context = captureContext(doc, selection, {
+      ...options,
+      diagnostics: [
+        at('dataclasses', 'Above the window.'),
+        spanning('from dataclasses', '@dataclass', 'Ends on the first line.'),
+        spanning('quantity', 'def total', 'Starts on the last line.'),
+        at('def total', 'Below the window.'),
+      ],
+    });
+    expect(context.diagnostics).toEqual(['line 1:1 warning Ends on the first line.', 'line 8:5 warning Starts on the last line.']);
+  });
+
+  it('orders them by line, then by column', () => {
+    const context = captureContext(doc, selection, {
+      ...options,
+      diagnostics: [at('float', 'Third.'), at('price', 'Second.'), at('name: str', 'First.'), at('    price', 'Before the second.')],
+    });
+    expect(context.diagnostics).toEqual(['line 6:5 error First.', 'line 7:1 error Before the second.', 'line 7:5 error Second.', 'line 7:12 error Third.']);
+  });
+
+  it('names every severity, and shows an unknown one as an error', () => {
+    const severities = [1, 2, 3, 4, 9] as const;
+    const context = captureContext(doc, selection, {
+      ...options,
+      diagnostics: severities.map((severity, i) => ({ range: { start: { line: 3 + i, character: 0 }, end: { line: 3 + i, character: 1 } }, message: `Severity ${severity}.`, severity: severity as NonNullable<Diagnostic['severity']> })),
+    });
+    expect(context.diagnostics.map((line) => line.split(' ')[2])).toEqual(['error', 'warning', 'info', 'hint', 'error']);
+  });
+
+  it('tags them with source and code when there are any', () => {
+    const context = captureContext(doc, selection, {
+      ...options,
+      diagnostics: [
+        at('@dataclass', 'Code only.', { code: 'E302' }),
+        at('class Item', 'Empty source and code.', { source: '', code: '' }),
+        at('name: str', 'Code zero.', { source: 'mypy', code: 0 }),
+      ],
+    });
+    expect(context.diagnostics).toEqual(['line 4:1 error [E302] Code only.', 'line 5:1 error Empty source and code.', 'line 6:5 error [mypy 0] Code zero.']);
+  });
+
+  it('puts a message on one line, from plain text or markdown, and cuts a very long one', () => {
+    const long = `Type of "price" is partially unknown: ${'float | '.repeat(80)}None.`;
+    const astral = `${'x'.repeat(499)}😀 and more`;
+    const context = captureContext(doc, selection, {
+      ...options,
+      diagnostics: [
+        at('@dataclass', '  Decorator\r\n    applied twice.  '),
+        at('class Item', { kind: 'markdown', value: 'Prefer `slots=True`.' } as unknown as string),
+        at('name: str', long),
+        at('price', astral),
+        at('quantity', 'y'.repeat(500)),
+      ],
+    });
+    expect(context.diagnostics).toEqual([
+      'line 4:1 error Decorator applied twice.',
+      'line 5:1 error Prefer `slots=True`.',
+      `line 6:5 error ${long.slice(0, 500)}...`,
+      `line 7:5 error ${'x'.repeat(499)}...`,
+      `line 8:5 error ${'y'.repeat(500)}`,
+    ]);
+  });
+});
+
 describe('relativePathOf', () => {
   it('names the file relative to the innermost workspace root', () => {
     const roots = ['/work/shop', '/work/shop/packages/api', '/work/other'];
@@ -238,6 +364,17 @@ describe('relativePathOf', () => {
     expect(relativePathOf('file:///work/shop/README.md', roots)).toBe('README.md');
     expect(relativePathOf('file:///work/shop/packages/web/index.ts', roots)).toBe('packages/web/index.ts');
     expect(relativePathOf('file:///work/shop/packages/web/index.ts', ['file:///work/shop/packages/'])).toBe('web/index.ts');
+  });
+
+  it('prefers the innermost root whatever the order, and skips roots it cannot read', () => {
+    expect(relativePathOf('file:///work/shop/packages/api/src/server.ts', ['/work/shop/packages/api', '/work/shop'])).toBe('src/server.ts');
+    expect(relativePathOf('file:///work/shop/src/app.ts', ['file://server/share', '/work/shop'])).toBe('src/app.ts');
+    expect(relativePathOf('file:///work/shop/src/app.ts', ['/'])).toBe('work/shop/src/app.ts');
+  });
+
+  it('names a file that is a root itself, or above a root, by its base name', () => {
+    expect(relativePathOf('file:///work/shop/notes.md', ['/work/shop/notes.md'])).toBe('notes.md');
+    expect(relativePathOf('file:///work/shop', ['/work/shop/packages'])).toBe('shop');
   });
 
   it('decodes percent-escapes and falls back to the file name or the URI', () => {
@@ -275,6 +412,13 @@ describe('validateRange', () => {
       'Range 21:1–21:1 is outside the document (it has 21 lines).',
     );
     expect(validateRange(doc, { start: { line: 5, character: 0 }, end: { line: 4, character: 0 } })).toBe('Range 5:0–4:0 ends before it starts.');
+    expect(validateRange(doc, { start: { line: 4, character: 30 }, end: { line: 4, character: 5 } })).toBe('Range 4:30–4:5 ends before it starts.');
+    expect(validateRange(doc, { start: { line: 4, character: 8 }, end: { line: 5, character: 2 } })).toBeUndefined();
+    for (const position of [{ line: 1.5, character: 0 }, { line: 1, character: 0.5 }, { line: -1, character: 0 }, { line: 1, character: -2 }, { line: Number.NaN, character: 0 }]) {
+      expect(validateRange(doc, { start: { line: 0, character: 0 }, end: position })).toBe(
+        `Range 0:0–${position.line}:${position.character} is not a valid range: lines and characters are whole numbers from 0.`,
+      );
+    }
     expect(validateRange(doc, { start: { line: -1, character: 0 }, end: { line: 4, character: 0 } })).toContain('is not a valid range');
     expect(validateRange(openDocument(''), { start: { line: 3, character: 0 }, end: { line: 3, character: 0 } })).toBe(
       'Range 3:0–3:0 is outside the document (it has 1 line).',

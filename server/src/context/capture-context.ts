@@ -122,8 +122,7 @@ export function captureContext(doc: TrackedDocument, range: Range, options: Capt
   for (let line = firstSelectedLine; line <= lastSelectedLine; line++) {
     const focusStart = line === firstSelectedLine ? selection.start.character : 0;
     const focusEnd = line === selection.end.line ? selection.end.character : focusStart;
-    const planned = planner.planSelectedLine(line, line === firstSelectedLine, focusStart, focusEnd);
-    if (planned === 'dropped' || planned === 'cut') {
+    if (!planner.planSelectedLine(line, line === firstSelectedLine, focusStart, focusEnd)) {
       selectionComplete = false;
       truncated = true;
       break;
@@ -144,6 +143,7 @@ export function captureContext(doc: TrackedDocument, range: Range, options: Capt
       aboveOpen = planned === 'whole' && above >= wantedFirstLine;
     }
     if (belowOpen) {
+      // Stryker disable next-line StringLiteral: equivalent, every side but 'above' is planned below
       const planned = planner.planContextLine(below, 'below');
       if (planned === 'cut') truncated = true;
       below++;
@@ -166,6 +166,7 @@ export function captureContext(doc: TrackedDocument, range: Range, options: Capt
   const windowStartOffset = firstRow.lineStart + firstRow.from;
   const windowEndOffset = lastRow.lineStart + lastRow.to;
   const selectedEnd = surrogateSafeEnd(text, selectionStartOffset, Math.min(selectionEndOffset, selectionStartOffset + maxChars));
+  // Also when only half of an astral character was left out: a selection may end inside one.
   if (selectedEnd < selectionEndOffset) truncated = true;
 
   return {
@@ -206,6 +207,7 @@ export function validateRange(doc: TrackedDocument, range: Range): string | unde
     if (position.line > lineCount || (position.line === lineCount && position.character !== 0)) {
       return `${label} is outside the document (it has ${lineCount} ${lineCount === 1 ? 'line' : 'lines'}).`;
     }
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, for the line past the last the document answers the end of the text for both offsets, so the length is 0 either way
     const length = position.line < lineCount ? doc.lineEndOffset(position.line) - doc.lineStartOffset(position.line) : 0;
     clamped.push({ line: position.line, character: Math.min(position.character, length) });
   }
@@ -228,24 +230,26 @@ export function relativePathOf(uri: string, workspaceRoots: readonly string[]): 
   let bestRootLength = -1;
   for (const root of workspaceRoots) {
     const rootPath = root.startsWith('file:') ? filePathOf(root) : resolve(root);
+    // Stryker disable next-line EqualityOperator: equivalent, two roots as long as each other that both contain the file are the same folder
     if (rootPath === undefined || rootPath.length <= bestRootLength) continue;
     const candidate = relative(rootPath, filePath);
     if (candidate === '' || candidate === '..' || candidate.startsWith(`..${sep}`) || isAbsolute(candidate)) continue;
     best = candidate;
     bestRootLength = rootPath.length;
   }
-  const shown = best ?? basename(filePath);
-  return sep === '/' ? shown : shown.split(sep).join('/');
+  return (best ?? basename(filePath)).split(sep).join('/');
 }
 
 function filePathOf(uri: string): string | undefined {
+  // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent, fileURLToPath refuses any other scheme too; this spares the exception
   if (!uri.startsWith('file:')) return undefined;
+  let filePath: string | undefined;
   try {
-    return fileURLToPath(uri);
+    filePath = fileURLToPath(uri);
   } catch {
     // e.g. a UNC host on POSIX; the URI itself is still a usable name.
-    return undefined;
   }
+  return filePath;
 }
 
 interface PlannedRow {
@@ -278,17 +282,22 @@ class WindowPlanner {
 
   /**
    * A selected line is shown whole if it fits; otherwise cut around the
-   * selection's columns. The first one is always shown (even if only its
-   * gutter fits) so the window is never empty.
+   * selection's columns, or left out. The first one is always shown (even if
+   * only its gutter fits) so the window is never empty. Whether it was shown
+   * whole: if not, nothing more is planned.
    */
-  planSelectedLine(line: number, isFirst: boolean, focusStart: number, focusEnd: number): PlanOutcome {
+  planSelectedLine(line: number, isFirst: boolean, focusStart: number, focusEnd: number): boolean {
     const row = this.rowOf(line);
     const available = this.remaining - this.rowOverhead();
-    if (row.length <= available) return this.take(this.middle, row);
-    if (!isFirst && available < minimumUsefulCut) return 'dropped';
-    const [from, to] = cutAround(this.doc.text, row.lineStart, row.length, focusStart, Math.max(focusStart, focusEnd), Math.max(0, available));
-    this.take(this.middle, { ...row, from, to });
-    return 'cut';
+    if (row.length <= available) {
+      this.take(this.middle, row);
+      return true;
+    }
+    if (!isFirst && available < minimumUsefulCut) return false;
+    const [from, to] = cutAround(this.doc.text, row.lineStart, row.length, focusStart, focusEnd, Math.max(0, available));
+    // Nothing is planned after a cut selected line, so what is left of the budget no longer matters.
+    this.middle.push({ ...row, from, to });
+    return false;
   }
 
   /** A context line is shown whole if it fits (and is not huge), else its start if enough of it fits. */
@@ -296,8 +305,12 @@ class WindowPlanner {
     const rows = side === 'above' ? this.above : this.below;
     const row = this.rowOf(line);
     const available = Math.min(this.contextLineCap, this.remaining - this.rowOverhead());
-    if (row.length <= available) return this.take(rows, row);
+    if (row.length <= available) {
+      this.take(rows, row);
+      return 'whole';
+    }
     const kept = available - markerLength(row.length);
+    // Stryker disable next-line StringLiteral: equivalent, the planner's callers tell only 'whole' and 'cut' apart from the rest
     if (kept < minimumUsefulCut) return 'dropped';
     this.take(rows, { ...row, to: surrogateSafeEnd(this.doc.text, row.lineStart, row.lineStart + kept) - row.lineStart });
     return 'cut';
@@ -305,7 +318,7 @@ class WindowPlanner {
 
   /** The planned rows, top to bottom. */
   rows(): PlannedRow[] {
-    return [...this.above.slice().reverse(), ...this.middle, ...this.below];
+    return [...this.above.toReversed(), ...this.middle, ...this.below];
   }
 
   render(rows: readonly PlannedRow[], firstSelectedLine: number, lastSelectedLine: number): string {
@@ -332,12 +345,11 @@ class WindowPlanner {
     return 1 + this.gutterWidth + 2;
   }
 
-  private take(rows: PlannedRow[], row: PlannedRow): PlanOutcome {
+  /** Plans a row shown from its start: whole, or cut at its end. */
+  private take(rows: PlannedRow[], row: PlannedRow): void {
     rows.push(row);
-    this.remaining -= this.rowOverhead() + row.to - row.from;
-    if (row.from > 0) this.remaining -= markerLength(row.from);
+    this.remaining -= this.rowOverhead() + row.to;
     if (row.to < row.length) this.remaining -= markerLength(row.length - row.to);
-    return row.from === 0 && row.to === row.length ? 'whole' : 'cut';
   }
 }
 
@@ -357,6 +369,7 @@ function cutAround(text: string, lineStart: number, length: number, focusStart: 
   } else {
     const keep = Math.max(0, available - 2 * marker);
     const focusLength = focusEnd - focusStart;
+    // Stryker disable next-line EqualityOperator: equivalent, when the selection is exactly as long as what is kept, centring it starts it at focusStart too
     from = focusLength >= keep ? focusStart : focusStart - Math.floor((keep - focusLength) / 2);
     to = from + keep;
     if (from <= 0) {
@@ -367,7 +380,7 @@ function cutAround(text: string, lineStart: number, length: number, focusStart: 
       from = Math.max(0, length - Math.max(0, available - marker));
     }
   }
-  from = surrogateSafeStart(text, lineStart, lineStart + Math.min(from, length)) - lineStart;
+  from = surrogateSafeStart(text, lineStart + Math.min(from, length)) - lineStart;
   to = surrogateSafeEnd(text, lineStart, lineStart + Math.min(to, length)) - lineStart;
   return [from, Math.max(from, to)];
 }
@@ -382,15 +395,16 @@ function markerLength(hidden: number): number {
 
 /** `end`, moved back one if it would split a surrogate pair (never before `floor`). */
 function surrogateSafeEnd(text: string, floor: number, end: number): number {
-  if (end > floor && end < text.length && isHighSurrogate(text.charCodeAt(end - 1)) && isLowSurrogate(text.charCodeAt(end))) {
+  // At the end of the text the character code is NaN, which is no low surrogate.
+  if (end > floor && isHighSurrogate(text.charCodeAt(end - 1)) && isLowSurrogate(text.charCodeAt(end))) {
     return end - 1;
   }
   return end;
 }
 
-/** `start`, moved forward one if it would split a surrogate pair. */
-function surrogateSafeStart(text: string, floor: number, start: number): number {
-  if (start > floor && isLowSurrogate(text.charCodeAt(start)) && isHighSurrogate(text.charCodeAt(start - 1))) return start + 1;
+/** `start`, moved forward one if it would split a surrogate pair (at the text's start the code before is NaN). */
+function surrogateSafeStart(text: string, start: number): number {
+  if (isLowSurrogate(text.charCodeAt(start)) && isHighSurrogate(text.charCodeAt(start - 1))) return start + 1;
   return start;
 }
 
@@ -414,6 +428,7 @@ function isWholePosition(position: Position): boolean {
 function clampRange(doc: TrackedDocument, range: Range): Range {
   let start = clampPosition(doc, range.start);
   let end = clampPosition(doc, range.end);
+  // Stryker disable next-line EqualityOperator: equivalent, swapping two equal positions changes nothing
   if (start.line > end.line || (start.line === end.line && start.character > end.character)) [start, end] = [end, start];
   return { start, end };
 }

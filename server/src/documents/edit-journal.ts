@@ -127,6 +127,12 @@ export class EditJournal implements ReadonlyEditJournal {
     return this.nextSpanSeq - this.firstSpanSeq;
   }
 
+  /** Bytes held by the rings (for tests and memory accounting): bounded by the limit, however long the document is edited. */
+  get retainedBytes(): number {
+    const rings = [this.spanStarts, this.spanEnds, this.spanInserted, this.stepFromVersions, this.stepToVersions, this.stepFirstSpans];
+    return rings.reduce((bytes, ring) => bytes + ring.byteLength, 0);
+  }
+
   /**
    * Records the step `fromVersion → toVersion`. A step that does not continue
    * from the current version, or does not move forward, leaves older versions
@@ -214,9 +220,9 @@ export class EditJournal implements ReadonlyEditJournal {
   /** Sequence number of the first span after `version`; the next one when it is current. */
   private firstSpanSince(version: number): number | undefined {
     if (version === this.current) return this.nextSpanSeq;
-    if (version < this.oldest || version > this.current) return undefined;
     // Versions only grow along the steps, so a binary search finds the step;
-    // a version between two recorded ones was never seen and is not answered.
+    // a version before the oldest kept step, after the current one, or between
+    // two recorded ones was never seen and is not answered.
     const capacity = this.stepFromVersions.length;
     let low = this.firstStepSeq;
     let high = this.nextStepSeq - 1;
@@ -224,6 +230,7 @@ export class EditJournal implements ReadonlyEditJournal {
       const mid = Math.floor((low + high) / 2);
       const from = this.stepFromVersions[mid % capacity] as number;
       if (from === version) return this.stepFirstSpans[mid % capacity] as number;
+      // Stryker disable next-line EqualityOperator: equivalent, the equal version returned just above
       if (from < version) low = mid + 1;
       else high = mid - 1;
     }
@@ -231,6 +238,7 @@ export class EditJournal implements ReadonlyEditJournal {
   }
 
   private dropOldestStep(): void {
+    // Stryker disable next-line ConditionalExpression: equivalent, record never drops from an empty journal (a step over the limit, or a limit of 0, resets instead); kept so that no future caller can run past the newest step
     if (this.firstStepSeq === this.nextStepSeq) return;
     const capacity = this.stepFromVersions.length;
     this.oldest = this.stepToVersions[this.firstStepSeq % capacity] as number;
@@ -240,11 +248,13 @@ export class EditJournal implements ReadonlyEditJournal {
 
   private ensureSpanCapacity(needed: number): void {
     const capacity = this.spanStarts.length;
+    // Stryker disable next-line EqualityOperator: equivalent, growing to exactly the capacity it has gives that capacity again (the ring never exceeds the limit), so it only copies the ring as it is
     if (needed <= capacity) return;
     const grown = grownCapacity(capacity, needed, this.limit);
     const starts = new Float64Array(grown);
     const ends = new Float64Array(grown);
     const inserted = new Float64Array(grown);
+    // Stryker disable next-line EqualityOperator: equivalent, one more copies the unused slot after the newest span into an unused slot of the grown ring
     for (let seq = this.firstSpanSeq; seq < this.nextSpanSeq; seq++) {
       const from = seq % capacity;
       const to = seq % grown;
@@ -259,11 +269,13 @@ export class EditJournal implements ReadonlyEditJournal {
 
   private ensureStepCapacity(needed: number): void {
     const capacity = this.stepFromVersions.length;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, a new step always needs a slot, so an empty ring grows either way, and growing a ring that is big enough gives the capacity it has (it never exceeds the limit), so it only copies the ring as it is
     if (needed <= capacity) return;
     const grown = grownCapacity(capacity, needed, this.limit);
     const fromVersions = new Float64Array(grown);
     const toVersions = new Float64Array(grown);
     const firstSpans = new Float64Array(grown);
+    // Stryker disable next-line EqualityOperator: equivalent, one more copies the unused slot after the newest step into an unused slot of the grown ring
     for (let seq = this.firstStepSeq; seq < this.nextStepSeq; seq++) {
       const from = seq % capacity;
       const to = seq % grown;

@@ -51,6 +51,7 @@ export function rebaseEdits(edits: readonly OffsetEdit[], baseVersion: number, d
 
   if (baseVersion === doc.version) return withinDocument(edits.slice(), doc, false);
 
+  // Stryker disable next-line EqualityOperator: equivalent, the equal version returned just above
   if (baseVersion > doc.version) {
     return {
       ok: false,
@@ -81,6 +82,7 @@ export function rebaseEdits(edits: readonly OffsetEdit[], baseVersion: number, d
           message: `The document changed at line ${line} while Efrit was working; the edit overlaps your change, so it was not applied. ${runAgain}`,
         };
       }
+      // Stryker disable next-line EqualityOperator: equivalent, a span ending exactly at `start` touches the edit and was refused above
       if (span.end < start) {
         const delta = span.insertedLength - (span.end - span.start);
         start += delta;

@@ -70,15 +70,31 @@ function fullTurn(doc: TrackedDocument, range: Range, options: DeltaOptions): Do
   return { kind: 'full', text: `${context.numbered}${diagnostics}`, match: context, view: viewOf(context, doc.journal.epoch), bytesSaved: 0 };
 }
 
-/** Offsets of the starts of lines in `text`, for line numbers inside the window the model knows. */
-function lineStarts(text: string): number[] {
+/** Where each line of a text starts, and where it ends (its line break excluded). */
+interface LineTable {
+  starts: number[];
+  ends: number[];
+}
+
+/**
+ * The lines of `text`, for line numbers inside the window the model knows. Lines break where the editor breaks
+ * them (`\r\n`, `\r` or `\n`), so that the numbers agree with the window the model was sent, which was numbered
+ * by the document's own line table.
+ */
+function lineTable(text: string): LineTable {
   const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return starts;
+  const ends: number[] = [];
+  for (const lineBreak of text.matchAll(/\r\n|\r|\n/g)) {
+    ends.push(lineBreak.index);
+    starts.push(lineBreak.index + lineBreak[0].length);
+  }
+  ends.push(text.length);
+  return { starts, ends };
 }
 
 function lineIndexAt(starts: readonly number[], offset: number): number {
   let low = 0;
+  // Stryker disable next-line ArithmeticOperator: equivalent, past the end reads undefined, which is never <= an offset, so the search never lands there
   let high = starts.length - 1;
   while (low < high) {
     const mid = (low + high + 1) >> 1;
@@ -96,13 +112,9 @@ interface Hunk {
 }
 
 /** The lines `[first, last]` of a text, each prefixed, without line-break characters. */
-function prefixedLines(text: string, starts: readonly number[], first: number, last: number, prefix: string): string[] {
+function prefixedLines(text: string, lines: LineTable, first: number, last: number, prefix: string): string[] {
   const out: string[] = [];
-  for (let line = first; line <= last; line++) {
-    const from = starts[line] as number;
-    const to = line + 1 < starts.length ? (starts[line + 1] as number) - 1 : text.length;
-    out.push(prefix + text.slice(from, to).replace(/\r$/, ''));
-  }
+  for (let line = first; line <= last; line++) out.push(prefix + text.slice(lines.starts[line], lines.ends[line]));
   return out;
 }
 
@@ -111,8 +123,9 @@ function prefixedLines(text: string, starts: readonly number[], first: number, l
  * window the model saw, or "unchanged".
  */
 export function documentTurn(doc: TrackedDocument, range: Range, seen: DocumentView | undefined, options: DeltaOptions, deltasEnabled: boolean): DocumentTurn {
-  if (!deltasEnabled || seen === undefined || seen.epoch !== doc.journal.epoch || seen.version > doc.version) return fullTurn(doc, range, options);
-  const regions: ChangedRegion[] | undefined = seen.version === doc.version ? [] : doc.journal.changedRegionsSince(seen.version);
+  if (!deltasEnabled || seen === undefined || seen.epoch !== doc.journal.epoch) return fullTurn(doc, range, options);
+  // None when the journal no longer reaches back to the version the model saw.
+  const regions: ChangedRegion[] | undefined = doc.journal.changedRegionsSince(seen.version);
   if (regions === undefined) return fullTurn(doc, range, options);
 
   // Where the window the model knows is now; a change across its edge makes the hunks ambiguous.
@@ -137,9 +150,13 @@ export function documentTurn(doc: TrackedDocument, range: Range, seen: DocumentV
   const view: DocumentView = { ...seen, version: doc.version, windowStartOffset: windowStart, windowEndOffset: windowEnd, windowStartLine, windowText };
   const match: MatchContext = { windowText, windowStartOffset: windowStart, windowStartLine, relativePath: seen.relativePath };
   const selection = `Selection: ${selectionLabel(range)}.`;
-  // What a fresh window of the same lines would have cost: the text plus each row's "<number>| " gutter.
-  const lastLine = doc.positionAt(windowEnd).line;
-  const fullCost = Buffer.byteLength(windowText) + (lastLine - windowStartLine + 1) * (String(lastLine + 1).length + 2);
+  // What a fresh window of the same lines would have cost: its rows, each line's text after a "<number>| " gutter
+  // as wide as the last number, one \n between rows whatever the document's line breaks.
+  const newLines = lineTable(windowText);
+  const rows = newLines.starts.length;
+  const lastLineNumber = windowStartLine + rows;
+  const rowsText = prefixedLines(windowText, newLines, 0, rows - 1, '').join('\n');
+  const fullCost = Buffer.byteLength(rowsText) + rows * (String(lastLineNumber).length + 2);
   const saved = (sent: string): number => Math.max(0, fullCost - Buffer.byteLength(sent));
 
   if (inside.length === 0) {
@@ -149,19 +166,18 @@ export function documentTurn(doc: TrackedDocument, range: Range, seen: DocumentV
   }
 
   // Line numbers: old ones as the model saw them, new ones as the document has them now.
-  const oldStarts = lineStarts(seen.windowText);
-  const newStarts = lineStarts(windowText);
-  const oldLineEnd = (line: number): number => (line + 1 < oldStarts.length ? (oldStarts[line + 1] as number) - 1 : seen.windowText.length);
+  const oldLines = lineTable(seen.windowText);
   // Regions that touch the same old line form one hunk; each hunk spans whole old lines, which are unchanged
   // text at both ends, so the same span in the current text is found by shifting with the changes before it.
   const hunks: (Hunk & { deltaBefore: number; delta: number })[] = [];
   let deltaSoFar = 0;
   for (const region of inside) {
     const delta = region.end - region.start - (region.oldEnd - region.oldStart);
-    const oldFirst = lineIndexAt(oldStarts, region.oldStart - seen.windowStartOffset);
-    let oldLast = lineIndexAt(oldStarts, region.oldEnd - seen.windowStartOffset);
-    // A change that ends just past a line break takes in the next line, whose start it moved.
-    if (region.oldEnd - seen.windowStartOffset > oldLineEnd(oldLast) && oldLast + 1 < oldStarts.length) oldLast += 1;
+    const oldFirst = lineIndexAt(oldLines.starts, region.oldStart - seen.windowStartOffset);
+    let oldLast = lineIndexAt(oldLines.starts, region.oldEnd - seen.windowStartOffset);
+    // A change that ends inside a line break (between its \r and \n; a full-text change can) takes in the next line,
+    // which the window always has, since the window itself ends before a line break.
+    if (region.oldEnd - seen.windowStartOffset > (oldLines.ends[oldLast] as number)) oldLast += 1;
     const previous = hunks[hunks.length - 1];
     if (previous !== undefined && oldFirst <= previous.oldLast) {
       previous.oldLast = Math.max(previous.oldLast, oldLast);
@@ -171,18 +187,19 @@ export function documentTurn(doc: TrackedDocument, range: Range, seen: DocumentV
   }
   const body: string[] = [];
   for (const hunk of hunks) {
-    const oldSpanStart = oldStarts[hunk.oldFirst] as number;
-    const oldSpanEnd = oldLineEnd(hunk.oldLast);
+    const oldSpanStart = oldLines.starts[hunk.oldFirst] as number;
+    const oldSpanEnd = oldLines.ends[hunk.oldLast] as number;
     const newSpanStart = seen.windowStartOffset + shift + oldSpanStart + hunk.deltaBefore - windowStart;
+    // Never before newSpanStart: the changes in a hunk lie inside its old span, so they cannot shrink it below empty.
     const newSpanEnd = seen.windowStartOffset + shift + oldSpanEnd + hunk.deltaBefore + hunk.delta - windowStart;
-    hunk.newFirst = lineIndexAt(newStarts, newSpanStart);
-    hunk.newLast = newSpanEnd < newSpanStart ? hunk.newFirst - 1 : lineIndexAt(newStarts, newSpanEnd);
-    const oldLines = prefixedLines(seen.windowText, oldStarts, hunk.oldFirst, hunk.oldLast, '-');
-    const newLines = prefixedLines(windowText, newStarts, hunk.newFirst, hunk.newLast, '+');
+    hunk.newFirst = lineIndexAt(newLines.starts, newSpanStart);
+    hunk.newLast = lineIndexAt(newLines.starts, newSpanEnd);
+    const removed = prefixedLines(seen.windowText, oldLines, hunk.oldFirst, hunk.oldLast, '-');
+    const added = prefixedLines(windowText, newLines, hunk.newFirst, hunk.newLast, '+');
     body.push(
-      `@@ -${seen.windowStartLine + hunk.oldFirst + 1},${oldLines.length} +${windowStartLine + hunk.newFirst + 1},${newLines.length} @@`,
-      ...oldLines,
-      ...newLines,
+      `@@ -${seen.windowStartLine + hunk.oldFirst + 1},${removed.length} +${windowStartLine + hunk.newFirst + 1},${added.length} @@`,
+      ...removed,
+      ...added,
     );
   }
   const hunkText = body.join('\n');
