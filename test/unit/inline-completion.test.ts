@@ -9,8 +9,8 @@ import {
   completionRequestParts,
   debounceMs,
   inCommentOrString,
-} from '../../server/src/completion/inline-completion.js';
-import type { CompletionClock, CompletionModel, CompletionPrompt, InlineCompletionOptions } from '../../server/src/completion/inline-completion.js';
+} from '../../server/src/completion/completion-engine.js';
+import type { CompletionClock, CompletionModel, CompletionPrompt, InlineCompletionOptions } from '../../server/src/completion/completion-engine.js';
 
 const uri = 'file:///work/project/src/cart.ts';
 const cart = [
