@@ -23,6 +23,7 @@ import { LRUCache } from 'lru-cache';
 import type { Position, Range } from 'vscode-languageserver-textdocument';
 import type { TrackedDocument } from '../documents/tracked-document.js';
 import type { CompletionStats } from '../protocol.js';
+import { SlidingWindowLimiter } from '../sliding-window-limiter.js';
 import { cleanSuggestion, type SuggestionContext } from './clean-suggestion.js';
 import { inCommentOrString } from './comment-or-string.js';
 import { buildCompletionPrompt, pathOfUri } from './completion-prompt.js';
@@ -179,7 +180,7 @@ export class InlineCompletionEngine {
   private cache: LRUCache<string, string>;
   /** Contexts (cache keys) whose model call failed or was refused: automatic triggers there are skipped. */
   private readonly refused = new LRUCache<string, true>({ max: 64 });
-  private callTimes: number[] = [];
+  private readonly callsPerMinute: SlidingWindowLimiter;
   private readonly counters: InlineCompletionStats = {
     requests: 0, modelCalls: 0, cacheHits: 0, typedAhead: 0, cancelled: 0, capped: 0, skipped: 0, stale: 0, errors: 0, joined: 0, shown: 0, accepted: 0,
   };
@@ -191,6 +192,7 @@ export class InlineCompletionEngine {
     private readonly deps: InlineCompletionDeps = {},
   ) {
     this.cache = new LRUCache({ max: Math.max(1, options().cacheEntries) });
+    this.callsPerMinute = new SlidingWindowLimiter(60_000, clock);
   }
 
   stats(): InlineCompletionStats {
@@ -304,13 +306,10 @@ export class InlineCompletionEngine {
         return [];
       }
 
-      const callNow = this.clock.now();
-      this.callTimes = this.callTimes.filter((t) => callNow - t < 60_000);
-      if (this.callTimes.length >= options.maxCallsPerMinute) {
+      if (!this.callsPerMinute.tryTake(options.maxCallsPerMinute)) {
         this.counters.capped++;
         return [];
       }
-      this.callTimes.push(callNow);
 
       const followingStart = cursor.line + 1 < doc.lineCount ? doc.lineStartOffset(cursor.line + 1) : text.length;
       const call = this.startCall(uri, buildCompletionPrompt(doc, cursor, options, this.recentSnippets(uri), this.displayPath(uri)), { version, offset, before, after, key }, {
