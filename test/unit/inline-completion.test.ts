@@ -5,7 +5,6 @@ import type { TrackedDocument } from '../../server/src/documents/tracked-documen
 import {
   InlineCompletionEngine,
   buildCompletionPrompt,
-  cleanSuggestion,
   completionRequestParts,
   debounceMs,
   inCommentOrString,
@@ -356,50 +355,6 @@ describe('InlineCompletionEngine', () => {
     const doc = store.get(uri) as TrackedDocument;
     await engine.provide(doc, endOf(doc, 'reduce('), 'invoked', never);
     expect(model.calls[1]?.recentSnippets).toEqual([{ path: '/work/project/src/item.ts', languageId: 'typescript', text: 'export interface Item {\n  name: string;\n  price: number;\n}' }]);
-  });
-});
-
-describe('cleanSuggestion', () => {
-  const ctx = { linePrefix: '    return this.items.reduce(', suffixOnLine: '', indent: '    ' };
-
-  it("writes the file's own line breaks, whatever mix the model sent", () => {
-    const reply = '(a, b) => {\r    const sum = a + b;\r\n    return sum;\n  }, 0);';
-    expect(cleanSuggestion(reply, { ...ctx, eol: '\r\n' })).toBe('(a, b) => {\r\n    const sum = a + b;\r\n    return sum;\r\n  }, 0);');
-    expect(cleanSuggestion(reply, { ...ctx, eol: '\n' })).toBe('(a, b) => {\n    const sum = a + b;\n    return sum;\n  }, 0);');
-  });
-
-  it('strips Markdown fences', () => {
-    expect(cleanSuggestion('```typescript\n(a, b) => a + b, 0);\n```', ctx)).toBe('(a, b) => a + b, 0);');
-    expect(cleanSuggestion('```\nfoo()\n```\n', ctx)).toBe('foo()');
-  });
-
-  it('removes an echo of the line and text already after the cursor', () => {
-    expect(cleanSuggestion('    return this.items.reduce((a, b) => a + b, 0);', ctx)).toBe('(a, b) => a + b, 0);');
-    const mid = { linePrefix: '  greet(name', suffixOnLine: ');', indent: '  ' };
-    expect(cleanSuggestion(': string);', mid)).toBe(': string');
-    expect(cleanSuggestion(': string)', mid)).toBe(': string');
-    expect(cleanSuggestion(': string\n  more', mid)).toBe(': string');
-    const x = { linePrefix: 'const y = ', suffixOnLine: 'x + 1', indent: '' };
-    expect(cleanSuggestion('2 * x', x)).toBe('2 * x');
-  });
-
-  it('drops trailing lines that repeat the lines after the cursor', () => {
-    const c = { linePrefix: '  total(): number {', suffixOnLine: '', indent: '  ', followingText: '  }\n}\n' };
-    expect(cleanSuggestion('\n    return 0;\n  }', c)).toBe('\n    return 0;');
-  });
-
-  it('matches indentation: shifts lines written at column 0 after an opener, and uses tabs when the file does', () => {
-    const c = { linePrefix: '    if (this.items.length === 0) {', suffixOnLine: '', indent: '    ' };
-    expect(cleanSuggestion('\nreturn 0;\n}', c)).toBe('\n    return 0;\n    }');
-    const tabs = { linePrefix: '\tif (x) {', suffixOnLine: '', indent: '\t', tabSize: 4 };
-    expect(cleanSuggestion('\n        return 0;\n    }', tabs)).toBe('\n\t\treturn 0;\n\t}');
-    const dedent = { linePrefix: '  foo();', suffixOnLine: '', indent: '  ' };
-    expect(cleanSuggestion('\n}', dedent)).toBe('\n}');
-  });
-
-  it('answers empty for whitespace and keeps CRLF documents CRLF', () => {
-    expect(cleanSuggestion('  \n ', ctx)).toBe('');
-    expect(cleanSuggestion('a\nb', { linePrefix: 'x', suffixOnLine: '', indent: '', eol: '\r\n' })).toBe('a\r\nb');
   });
 });
 
