@@ -93,6 +93,11 @@ function dropRepeatedFollowingLines(lines: string[], followingText: string | und
   return lines;
 }
 
+/** The spaces and tabs a line starts with. */
+export function indentationOf(line: string): string {
+  return line.slice(0, line.length - line.replace(/^[ \t]+/, '').length);
+}
+
 function indentWidth(whitespace: string, tabSize: number): number {
   let width = 0;
   for (const ch of whitespace) width += ch === '\t' ? tabSize : 1;
@@ -122,8 +127,7 @@ function matchIndentation(lines: string[], ctx: SuggestionContext): string[] {
   return lines.map((line, i) => {
     // Blank lines are empty by now (trailing whitespace is gone): they stay empty.
     if (i === 0 || line === '') return line;
-    const body = line.replace(/^[ \t]+/, '');
-    const lead = line.slice(0, line.length - body.length);
-    return makeIndent(indentWidth(lead, tabSize) + shift, useTabs, tabSize) + body;
+    const lead = indentationOf(line);
+    return makeIndent(indentWidth(lead, tabSize) + shift, useTabs, tabSize) + line.slice(lead.length);
   });
 }
