@@ -160,6 +160,7 @@ describe('cleanSuggestion: indentation', () => {
     // The opener may be in the suggestion's first line rather than before the cursor.
     expect(cleanSuggestion(' {\nreturn 0;\n}', atEnd('    if (this.items.length === 0)'))).toBe(' {\n    return 0;\n    }');
     expect(cleanSuggestion('\nreturn 0;\n\nfoo();', c)).toBe('\n    return 0;\n\n    foo();');
+    expect(cleanSuggestion('\nreturn 0;\n\u00a0\nfoo();', c)).toBe('\n    return 0;\n\n    foo();');
   });
 
   it('does not shift lines the model indented itself, or a dedent after anything but an opener', () => {

@@ -125,8 +125,9 @@ function matchIndentation(lines: string[], ctx: SuggestionContext): string[] {
   const opensBlock = /[{([:]\s*$/.test(ctx.linePrefix + first);
   const shift = opensBlock && /^\S/.test(second) ? indentWidth(ctx.indent, tabSize) : 0;
   return lines.map((line, i) => {
-    // Blank lines are empty by now (trailing whitespace is gone): they stay empty.
-    if (i === 0 || line === '') return line;
+    if (i === 0) return line;
+    // A blank line stays empty (one of other white space, such as no-break spaces, too).
+    if (line.trim() === '') return '';
     const lead = indentationOf(line);
     return makeIndent(indentWidth(lead, tabSize) + shift, useTabs, tabSize) + line.slice(lead.length);
   });
