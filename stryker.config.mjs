@@ -18,7 +18,9 @@ export default {
     // assistant and completion
     'server/src/assistant/edit-proposal.ts',
     'server/src/completion/clean-suggestion.ts',
-    'server/src/completion/inline-completion.ts',
+    'server/src/completion/completion-engine.ts',
+    'server/src/assistant/prefetch-policy.ts',
+    'server/src/sliding-window-limiter.ts',
     // agent and proxy
     'server/src/agent/workspace-paths.ts',
     'server/src/agent/workspace-glob.ts',

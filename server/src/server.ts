@@ -18,7 +18,7 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { searchDeadlineFor, WorkspaceTools } from './agent/workspace-tools.js';
-import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from './completion/inline-completion.js';
+import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from './completion/completion-engine.js';
 import { queuedCompletionModel } from './completion/queued-completion-model.js';
 import { completionAccepted, completionItem, inlineCompletion } from './features/inline-completion.js';
 import { Assistant } from './assistant/assistant.js';

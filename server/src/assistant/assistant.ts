@@ -6,7 +6,6 @@
  * as `PlannedEdit`s that the feature layer applies.
  */
 import type { ContentBlockParam, MessageParam, TextBlockParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
-import { LRUCache } from 'lru-cache';
 import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
 import type { Settings } from '../config.js';
 import { captureContext, validateRange, type CaptureOptions, type CapturedContext } from '../context/capture-context.js';
@@ -26,6 +25,8 @@ import { actionCatalog, actionTitle, findAction, type ActionDefinition } from '.
 import { notRunResults, runAgentLoop } from '../agent/do-agent.js';
 import { readOnlyToolDefinitions, type WorkspaceTools } from '../agent/workspace-tools.js';
 import { resolveProposedEdits } from './edit-proposal.js';
+import { PrefetchPolicy, type PrefetchStats } from './prefetch-policy.js';
+import type { LimiterClock } from '../sliding-window-limiter.js';
 
 /** How the domain tells the user what a job is doing; the feature layer maps it to LSP. */
 export interface JobReporter {
@@ -88,33 +89,20 @@ export interface AssistantDeps {
   logger: Logger;
   /** The read-only workspace tools of the efrit/do agent. */
   tools: WorkspaceTools;
+  /** Time for the prefetch cap. @default the system clock */
+  clock?: LimiterClock | undefined;
 }
 
 /** Every request offers the same tools (tool_choice says which may be used), so its cached prefix never depends on the action. */
 const allTools = [proposeEditsTool, ...readOnlyToolDefinitions];
 
-interface PrefetchRecord {
-  uri: string;
-  version: number;
-  used: boolean;
-  /** Counted once as used or wasted. */
-  settled: boolean;
-}
-
 export class Assistant {
-  /** Prefetched fixes by job id, to count them made / used / wasted; bounded, an evicted unused one counts as wasted. */
-  private readonly prefetches: LRUCache<string, PrefetchRecord>;
-  private readonly prefetchCounts = { made: 0, used: 0, wasted: 0 };
-  /** Start times of recent prefetches, for the per-minute cap. */
-  private prefetchTimes: number[] = [];
+  private readonly prefetches: PrefetchPolicy;
   /** Jobs started by startAction: the only ones efrit.applyJob may apply. */
   private readonly actionJobs = new WeakSet<Job<unknown>>();
 
   constructor(private readonly deps: AssistantDeps) {
-    this.prefetches = new LRUCache<string, PrefetchRecord>({
-      max: 256,
-      dispose: (record) => this.settlePrefetch(record, 'wasted'),
-    });
+    this.prefetches = new PrefetchPolicy({ clock: deps.clock });
   }
 
   actions(): ActionDefinition[] {
@@ -149,7 +137,7 @@ export class Assistant {
     const key = JSON.stringify([action.id, doc.uri, doc.version, request.range, request.instruction ?? null, diagnostics.map((d) => [d.range, d.message])]);
     const existing = this.deps.queue.findByKey(key);
     if (existing !== undefined) {
-      if (priority === 'interactive') this.claimPrefetch(existing.id);
+      if (priority === 'interactive') this.prefetches.claim(existing.id);
       this.deps.queue.promote(existing.id, priority);
       this.follow(existing, request.stream);
       return existing as Job<ActionOutcome>;
@@ -284,20 +272,14 @@ export class Assistant {
    * whose document moves on is dropped.
    */
   prefetchFix(uri: string, range: Range, diagnostic: Diagnostic): void {
-    const settings = this.deps.settings();
-    if (!settings.prefetch) return;
-    const now = Date.now();
-    this.prefetchTimes = this.prefetchTimes.filter((at) => now - at < 60_000);
-    if (this.prefetchTimes.length >= settings.prefetchPerMinute) return;
+    if (!this.prefetches.mayStart(this.deps.settings())) return;
     const doc = this.deps.documents.get(uri);
     if (doc === undefined) return;
     const key = JSON.stringify([BuiltinActions.fix, doc.uri, doc.version, range, null, [[diagnostic.range, diagnostic.message]]]);
     if (this.deps.queue.findByKey(key) !== undefined) return;
     try {
       const job = this.startAction({ actionId: BuiltinActions.fix, uri, range, diagnostics: [diagnostic], priority: 'background' });
-      this.prefetchTimes.push(now);
-      this.prefetchCounts.made += 1;
-      this.prefetches.set(job.id, { uri, version: doc.version, used: false, settled: false });
+      this.prefetches.started(job.id, uri, doc.version);
     } catch (error) {
       // A full queue or a bad range: a prefetch is only ever a guess, so it is skipped quietly.
       this.deps.logger.debug(`prefetch skipped: ${messageOf(error)}`);
@@ -306,30 +288,14 @@ export class Assistant {
 
   /** Drops prefetches made for older versions of a document that changed or closed. */
   documentChanged(uri: string): void {
-    if (this.prefetches.size === 0) return;
     const version = this.deps.documents.get(uri)?.version;
-    for (const [jobId, record] of this.prefetches.entries()) {
-      if (record.uri !== uri || record.version === version || record.used) continue;
+    for (const jobId of this.prefetches.outdated(uri, version)) {
       this.deps.queue.cancel(jobId, 'The document changed; the prefetched fix was for an older version.', 'documentChanged');
-      this.prefetches.delete(jobId);
     }
   }
 
-  prefetchStats(): { made: number; used: number; wasted: number } {
-    return { ...this.prefetchCounts };
-  }
-
-  private claimPrefetch(jobId: string): void {
-    const record = this.prefetches.get(jobId);
-    if (record === undefined || record.used) return;
-    record.used = true;
-    this.settlePrefetch(record, 'used');
-  }
-
-  private settlePrefetch(record: PrefetchRecord, outcome: 'used' | 'wasted'): void {
-    if (record.settled) return;
-    record.settled = true;
-    this.prefetchCounts[outcome] += 1;
+  prefetchStats(): PrefetchStats {
+    return this.prefetches.stats();
   }
 
   cancel(target: { jobId?: string | undefined; sessionId?: string | undefined }): number {

@@ -43,9 +43,9 @@ function readRawEdits(input: unknown): { summary: string; edits: RawEdit[] } {
   return { summary, edits: out };
 }
 
-/** True when `offset` lies between the \r and the \n of a line break. */
+/** True when `offset` lies between the \r and the \n of a line break (at 0 there is no character before: NaN). */
 function splitsLineBreak(text: string, offset: number): boolean {
-  return offset > 0 && text.charCodeAt(offset - 1) === 13 && text.charCodeAt(offset) === 10;
+  return text.charCodeAt(offset - 1) === 13 && text.charCodeAt(offset) === 10;
 }
 
 /** The gutter the excerpt shows ("  12| " or "  12|>"), which a model sometimes copies. */
@@ -60,9 +60,9 @@ function stripGutter(text: string): string | undefined {
 /** All start indexes of `needle` in `haystack`, stopping at two (we only care about 0, 1 or many). */
 function findAtMostTwo(haystack: string, needle: string): number[] {
   const first = haystack.indexOf(needle);
-  if (first < 0) return [];
+  if (first === -1) return [];
   const second = haystack.indexOf(needle, first + 1);
-  return second < 0 ? [first] : [first, second];
+  return second === -1 ? [first] : [first, second];
 }
 
 function lineOfWindowOffset(context: MatchContext, offset: number): number {

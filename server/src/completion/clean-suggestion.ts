@@ -34,17 +34,18 @@ export function cleanSuggestion(raw: string, ctx: SuggestionContext): string {
   // "x = " followed by " 1" would double the space.
   if (/[ \t]$/.test(ctx.linePrefix)) text = text.replace(/^[ \t]+/, '');
 
+  // Trailing whitespace and blank lines at the end are noise; a reply of nothing else leaves no line at all.
   let lines = text.split('\n').map((l) => l.replace(/[ \t]+$/, ''));
-  while (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  while (lines[lines.length - 1] === '') lines.pop();
 
   // Mid-line, a multi-line insertion would split the user's line: keep the first line only.
   if (ctx.suffixOnLine.trim() !== '') lines = lines.slice(0, 1);
 
-  lines = dropRepeatedFollowingLines(lines, ctx.followingText ?? '');
+  lines = dropRepeatedFollowingLines(lines, ctx.followingText);
   lines = matchIndentation(lines, ctx);
 
-  let result = lines.join('\n');
-  result = removeSuffixOverlap(result, ctx.suffixOnLine);
+  const result = removeSuffixOverlap(lines.join('\n'), ctx.suffixOnLine);
+  // Cutting the overlap may leave only spaces (" )" before ")"): nothing worth showing.
   if (result.trim() === '') return '';
   // Whatever breaks the model wrote, the file's own: never a \r\r\n, never a style the file does not use.
   return result.replace(/\r\n|\r|\n/g, ctx.eol ?? '\n');
@@ -52,16 +53,21 @@ export function cleanSuggestion(raw: string, ctx: SuggestionContext): string {
 
 /** The body of a ```fenced``` reply; also a lone opening or closing fence. */
 export function stripFences(text: string): string {
-  const fenced = /^\s*```[^\n]*\n([\s\S]*?)\n?```\s*$/.exec(text);
-  if (fenced) return fenced[1] ?? '';
+  const body = /^\s*```[^\n]*\n([\s\S]*?)\n?```\s*$/.exec(text)?.[1];
+  if (body !== undefined) return body;
   return text.replace(/^\s*```[\w+-]*[ \t]*\n/, '').replace(/\n```\s*$/, '');
 }
 
-/** The longest tail of `text` that the line after the cursor already starts with, when it is clearly a repeat. */
+/**
+ * The longest tail of `text` that the line after the cursor already starts
+ * with, when it is clearly a repeat. `text` has one line whenever there is
+ * text after the cursor (a mid-line suggestion keeps only its first).
+ */
 function removeSuffixOverlap(text: string, suffixOnLine: string): string {
   const suffix = suffixOnLine.replace(/\s+$/, '');
-  if (suffix === '' || text.includes('\n')) return text;
+  // The whole rest of the line, however short, is a repeat (an empty rest of the line cuts nothing).
   if (text.endsWith(suffix)) return text.slice(0, text.length - suffix.length);
+  // Stryker disable next-line MethodExpression,EqualityOperator: equivalent, a longer overlap is the whole suffix (handled above) and an empty one cuts nothing
   for (let n = Math.min(text.length, suffix.length); n > 0; n--) {
     const overlap = suffix.slice(0, n);
     // A one-letter overlap of identifiers ("x" + "x + 1") is a coincidence; brackets and long runs are not.
@@ -70,17 +76,26 @@ function removeSuffixOverlap(text: string, suffixOnLine: string): string {
   return text;
 }
 
-/** Cuts the suggestion where its remaining lines are exactly the lines that already follow the cursor's line. */
-function dropRepeatedFollowingLines(lines: string[], followingText: string): string[] {
-  if (lines.length < 2 || followingText === '') return lines;
+/**
+ * Cuts the suggestion where its remaining lines are exactly the lines that
+ * already follow the cursor's line, a blank line right after it aside.
+ * Unknown following text cuts nothing.
+ */
+function dropRepeatedFollowingLines(lines: string[], followingText: string | undefined): string[] {
+  if (followingText === undefined) return lines;
   const following = followingText.replace(/\r\n/g, '\n').split('\n').map((l) => l.replace(/[ \t]+$/, ''));
-  if (following[0] === '' && followingText.startsWith('\n')) following.shift();
+  if (following[0] === '') following.shift();
+  // Every tail ends in a line with text (blank lines at the end are gone), so a match is never of blank lines only.
+  // Stryker disable next-line EqualityOperator: equivalent, the empty tail past the end matches and cuts nothing
   for (let start = 1; start < lines.length; start++) {
-    const tail = lines.slice(start);
-    if (tail.every((l) => l.trim() === '')) continue;
-    if (tail.every((l, i) => l === following[i])) return lines.slice(0, start);
+    if (lines.slice(start).every((l, i) => l === following[i])) return lines.slice(0, start);
   }
   return lines;
+}
+
+/** The spaces and tabs a line starts with. */
+export function indentationOf(line: string): string {
+  return line.slice(0, line.length - line.replace(/^[ \t]+/, '').length);
 }
 
 function indentWidth(whitespace: string, tabSize: number): number {
@@ -101,17 +116,19 @@ function makeIndent(width: number, useTabs: boolean, tabSize: number): string {
  * dedent after anything else may be (closing an outer block), so it is kept.
  */
 function matchIndentation(lines: string[], ctx: SuggestionContext): string[] {
+  // Stryker disable next-line ConditionalExpression: equivalent, the map below leaves a lone first line as it is
   if (lines.length < 2) return lines;
+  const first = lines[0] as string;
+  const second = lines[1] as string;
   const tabSize = ctx.tabSize ?? 4;
   const useTabs = ctx.useTabs ?? ctx.indent.includes('\t');
-  const currentWidth = indentWidth(ctx.indent, tabSize);
-  const first = lines[0] ?? '';
-  const second = lines[1] ?? '';
   const opensBlock = /[{([:]\s*$/.test(ctx.linePrefix + first);
-  const shift = currentWidth > 0 && opensBlock && second.trim() !== '' && /^\S/.test(second) ? currentWidth : 0;
+  const shift = opensBlock && /^\S/.test(second) ? indentWidth(ctx.indent, tabSize) : 0;
   return lines.map((line, i) => {
-    if (i === 0 || line.trim() === '') return i === 0 ? line : '';
-    const lead = /^[ \t]*/.exec(line)?.[0] ?? '';
+    if (i === 0) return line;
+    // A blank line stays empty (one of other white space, such as no-break spaces, too).
+    if (line.trim() === '') return '';
+    const lead = indentationOf(line);
     return makeIndent(indentWidth(lead, tabSize) + shift, useTabs, tabSize) + line.slice(lead.length);
   });
 }

@@ -9,7 +9,7 @@ import type { Settings } from '../config.js';
 import type { ModelClient } from '../model/model-client.js';
 import type { UsageMeter } from '../model/usage-meter.js';
 import type { JobQueue } from '../queue/job-queue.js';
-import { completionRequestParts, type CompletionModel } from './inline-completion.js';
+import { completionRequestParts, type CompletionModel } from './completion-engine.js';
 
 /** Ghost text is a few lines at most; a long answer would only be cut by cleaning. */
 const completionMaxTokens = 256;

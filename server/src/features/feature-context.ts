@@ -6,7 +6,7 @@
 import type { ClientCapabilities, Connection } from 'vscode-languageserver/node';
 import type { WorkspaceEdit } from 'vscode-languageserver-types';
 import type { Assistant, PlannedEdit } from '../assistant/assistant.js';
-import type { InlineCompletionEngine } from '../completion/inline-completion.js';
+import type { InlineCompletionEngine } from '../completion/completion-engine.js';
 import type { Settings } from '../config.js';
 import { EfritError } from '../errors.js';
 import type { Logger, SecretRedactor } from '../logger.js';

@@ -37,7 +37,7 @@ import {
   completionRequestParts,
   debounceMs,
   defaultInlineCompletionOptions,
-} from '../../../server/src/completion/inline-completion.js';
+} from '../../../server/src/completion/completion-engine.js';
 import { DocumentStore } from '../../../server/src/documents/document-store.js';
 import type { TrackedDocument } from '../../../server/src/documents/tracked-document.js';
 import { Methods, type DocumentTextResult, type StatusResult } from '../../../server/src/protocol.js';

@@ -23,7 +23,8 @@ import { LRUCache } from 'lru-cache';
 import type { Position, Range } from 'vscode-languageserver-textdocument';
 import type { TrackedDocument } from '../documents/tracked-document.js';
 import type { CompletionStats } from '../protocol.js';
-import { cleanSuggestion, type SuggestionContext } from './clean-suggestion.js';
+import { SlidingWindowLimiter } from '../sliding-window-limiter.js';
+import { cleanSuggestion, indentationOf, type SuggestionContext } from './clean-suggestion.js';
 import { inCommentOrString } from './comment-or-string.js';
 import { buildCompletionPrompt, pathOfUri } from './completion-prompt.js';
 import type { CompletionPrompt, RecentSnippet } from './completion-prompt.js';
@@ -56,7 +57,7 @@ export const systemClock: CompletionClock = {
         signal.removeEventListener('abort', done);
         resolve();
       }
-      signal.addEventListener('abort', done, { once: true });
+      signal.addEventListener('abort', done);
     }),
 };
 
@@ -148,12 +149,13 @@ function typedSince(spot: Spot, text: string, offset: number): string | undefine
   return unchangedAround ? typed : undefined;
 }
 
-/** `promise`'s value, or undefined as soon as `signal` aborts. */
-function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+/** `promise`'s value (undefined if it rejects), or undefined as soon as `signal` aborts. */
+export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
   if (signal.aborted) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     const onAbort = (): void => resolve(undefined);
-    signal.addEventListener('abort', onAbort, { once: true });
+    // Removed once the promise settles, so a long-lived signal does not collect listeners.
+    signal.addEventListener('abort', onAbort);
     void promise.then(
       (value) => {
         signal.removeEventListener('abort', onAbort);
@@ -179,7 +181,7 @@ export class InlineCompletionEngine {
   private cache: LRUCache<string, string>;
   /** Contexts (cache keys) whose model call failed or was refused: automatic triggers there are skipped. */
   private readonly refused = new LRUCache<string, true>({ max: 64 });
-  private callTimes: number[] = [];
+  private readonly callsPerMinute: SlidingWindowLimiter;
   private readonly counters: InlineCompletionStats = {
     requests: 0, modelCalls: 0, cacheHits: 0, typedAhead: 0, cancelled: 0, capped: 0, skipped: 0, stale: 0, errors: 0, joined: 0, shown: 0, accepted: 0,
   };
@@ -191,6 +193,7 @@ export class InlineCompletionEngine {
     private readonly deps: InlineCompletionDeps = {},
   ) {
     this.cache = new LRUCache({ max: Math.max(1, options().cacheEntries) });
+    this.callsPerMinute = new SlidingWindowLimiter(60_000, clock);
   }
 
   stats(): InlineCompletionStats {
@@ -237,7 +240,7 @@ export class InlineCompletionEngine {
     const controller = new AbortController();
     this.pending.set(uri, controller);
     const onClientAbort = (): void => controller.abort();
-    signal.addEventListener('abort', onClientAbort, { once: true });
+    signal.addEventListener('abort', onClientAbort);
     if (signal.aborted) controller.abort();
 
     const now = this.clock.now();
@@ -245,10 +248,7 @@ export class InlineCompletionEngine {
     this.lastRequestAt.set(uri, now);
     this.recentEdits.set(uri, cursor.line);
 
-    // A call made where the user is still typing may yet serve this request; one made elsewhere cannot.
-    const running = this.running.get(uri);
-    const typedSinceCall = running === undefined ? undefined : typedSince(running, text, offset);
-    if (running !== undefined && typedSinceCall === undefined) this.abandonCall(uri);
+    const join = this.callToJoin(uri, text, offset);
 
     try {
       const typed = this.typedAhead(uri, text, offset);
@@ -278,19 +278,19 @@ export class InlineCompletionEngine {
         return reply(cached);
       }
 
-      if (running !== undefined && typedSinceCall !== undefined && this.running.get(uri) === running) {
-        const suggestion = await unlessAborted(running.suggestion, controller.signal);
+      if (join !== undefined) {
+        const suggestion = await unlessAborted(join.call.suggestion, controller.signal);
         if (controller.signal.aborted) {
           this.counters.cancelled++;
           return [];
         }
-        if (suggestion !== undefined && suggestion.length > typedSinceCall.length && suggestion.startsWith(typedSinceCall)) {
+        if (suggestion !== undefined && suggestion.length > join.typed.length && suggestion.startsWith(join.typed)) {
           if (doc.version !== version) {
             this.counters.stale++;
             return [];
           }
           this.counters.joined++;
-          return reply(suggestion.slice(typedSinceCall.length));
+          return reply(suggestion.slice(join.typed.length));
         }
         // It did not fit what was typed meanwhile: ask afresh.
       }
@@ -304,20 +304,18 @@ export class InlineCompletionEngine {
         return [];
       }
 
-      const callNow = this.clock.now();
-      this.callTimes = this.callTimes.filter((t) => callNow - t < 60_000);
-      if (this.callTimes.length >= options.maxCallsPerMinute) {
+      if (!this.callsPerMinute.tryTake(options.maxCallsPerMinute)) {
         this.counters.capped++;
         return [];
       }
-      this.callTimes.push(callNow);
 
-      const followingStart = cursor.line + 1 < doc.lineCount ? doc.lineStartOffset(cursor.line + 1) : text.length;
+      // Past the last line this is the end of the text: positions clamp to the document, as in LSP.
+      const followingStart = doc.lineStartOffset(cursor.line + 1);
       const call = this.startCall(uri, buildCompletionPrompt(doc, cursor, options, this.recentSnippets(uri), this.displayPath(uri)), { version, offset, before, after, key }, {
         linePrefix,
         suffixOnLine,
         followingText: text.slice(followingStart, followingStart + 400),
-        indent: /^[ \t]*/.exec(lineText)?.[0] ?? '',
+        indent: indentationOf(lineText),
         eol: doc.eol,
       });
       const suggestion = await unlessAborted(call.suggestion, controller.signal);
@@ -333,6 +331,7 @@ export class InlineCompletionEngine {
       return reply(suggestion);
     } finally {
       signal.removeEventListener('abort', onClientAbort);
+      // Stryker disable next-line ConditionalExpression: equivalent when always false, a finished request's controller left behind is only aborted again (a no-op) and goes with forget()
       if (this.pending.get(uri) === controller) this.pending.delete(uri);
     }
   }
@@ -360,6 +359,7 @@ export class InlineCompletionEngine {
       (error: unknown) => {
         if (!controller.signal.aborted) {
           this.counters.errors++;
+          // Stryker disable next-line BooleanLiteral: equivalent, only whether a key is there is read
           this.refused.set(made.key, true);
           this.deps.onError?.(error);
         }
@@ -374,6 +374,22 @@ export class InlineCompletionEngine {
     return call;
   }
 
+  /**
+   * The call still running for `uri` and what was typed since it was made,
+   * when the user typed on from where it was made; a call made elsewhere can
+   * no longer serve them, so it is abandoned.
+   */
+  private callToJoin(uri: string, text: string, offset: number): { call: RunningCall; typed: string } | undefined {
+    const call = this.running.get(uri);
+    if (call === undefined) return undefined;
+    const typed = typedSince(call, text, offset);
+    if (typed === undefined) {
+      this.abandonCall(uri);
+      return undefined;
+    }
+    return { call, typed };
+  }
+
   private abandonCall(uri: string): void {
     this.running.get(uri)?.controller.abort();
     this.running.delete(uri);
@@ -386,11 +402,13 @@ export class InlineCompletionEngine {
    */
   private typedAhead(uri: string, text: string, offset: number): string | undefined {
     const last = this.lastSuggestion.get(uri);
-    if (last === undefined || last.text === '') return undefined;
+    if (last === undefined) return undefined;
     const typed = typedSince(last, text, offset);
-    if (typed === undefined || typed === '' || typed.length >= last.text.length || !last.text.startsWith(typed)) {
-      // The same spot again (typed nothing) is left to the cache; anything else moved on.
-      if (typed !== '') this.lastSuggestion.delete(uri);
+    // The same spot again (typed nothing) is left to the cache.
+    if (typed === '') return undefined;
+    // Anything but the beginning of the suggestion (an empty one has none) moved on from it.
+    if (typed === undefined || typed.length >= last.text.length || !last.text.startsWith(typed)) {
+      this.lastSuggestion.delete(uri);
       return undefined;
     }
     return last.text.slice(typed.length);
@@ -410,10 +428,9 @@ export class InlineCompletionEngine {
       if (uri === currentUri) continue;
       const other = getDocument(uri);
       if (other === undefined) continue;
-      const first = Math.max(0, line - recentLinesAround);
-      const last = Math.min(other.lineCount - 1, line + recentLinesAround);
-      const text = other.text.slice(other.lineStartOffset(first), other.lineEndOffset(last)).trimEnd();
-      if (text.trim() !== '') snippets.push({ path: this.displayPath(uri), languageId: other.languageId, text });
+      // Lines before the first or past the last clamp to the document, as LSP positions do.
+      const text = other.text.slice(other.lineStartOffset(line - recentLinesAround), other.lineEndOffset(line + recentLinesAround)).trimEnd();
+      if (text !== '') snippets.push({ path: this.displayPath(uri), languageId: other.languageId, text });
     }
     return snippets;
   }
@@ -430,7 +447,8 @@ export class InlineCompletionEngine {
 export function debounceMs(debounce: { minMs: number; maxMs: number }, gapMs: number | undefined, atEndOfLine: boolean): number {
   const min = Math.max(0, debounce.minMs);
   const max = Math.max(min, debounce.maxMs);
-  if (gapMs === undefined || gapMs >= pauseMs) return min;
-  const typing = max - (max - min) * (Math.max(0, gapMs) / pauseMs);
+  if (gapMs === undefined) return min;
+  // A gap of `pauseMs` or more is a pause: the shortest wait.
+  const typing = max - (max - min) * (Math.min(pauseMs, Math.max(0, gapMs)) / pauseMs);
   return Math.round(atEndOfLine ? min + (typing - min) / 2 : typing);
 }
