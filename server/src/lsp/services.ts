@@ -1,0 +1,161 @@
+/**
+ * Builds every part of the server once, wired together: the domain services,
+ * the settings they read, and the feature context the handlers hand to
+ * features/. Nothing here registers a handler (lsp/handlers.ts does), so what
+ * the server is made of reads apart from what it answers.
+ */
+import type { ClientCapabilities, Connection, InitializeParams } from 'vscode-languageserver/node';
+import { searchDeadlineFor, WorkspaceTools } from '../agent/workspace-tools.js';
+import { Assistant } from '../assistant/assistant.js';
+import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from '../completion/completion-engine.js';
+import { queuedCompletionModel } from '../completion/queued-completion-model.js';
+import { applySettings, defaultSettings, type Settings } from '../config.js';
+import { relativePathOf } from '../context/capture-context.js';
+import { DocumentStore } from '../documents/document-store.js';
+import { createDocumentSync, type DocumentSync } from '../features/document-sync.js';
+import type { FeatureContext } from '../features/feature-context.js';
+import { LspJobReporter } from '../features/job-reporter.js';
+import { Lifecycle } from '../features/lifecycle.js';
+import { WorkspaceFolders } from '../features/workspace-folders.js';
+import type { ServerLogger } from '../logger.js';
+import { ModelClient } from '../model/model-client.js';
+import { UsageMeter } from '../model/usage-meter.js';
+import { JobQueue } from '../queue/job-queue.js';
+import { SessionStore } from '../sessions/session-store.js';
+
+export interface ServerOptions {
+  connection: Connection;
+  logger: ServerLogger;
+  version: string;
+  /** The process environment, injectable for tests. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Services {
+  readonly connection: Connection;
+  readonly logger: ServerLogger;
+  readonly version: string;
+  readonly documents: DocumentStore;
+  readonly sync: DocumentSync;
+  readonly queue: JobQueue;
+  readonly model: ModelClient;
+  readonly folders: WorkspaceFolders;
+  readonly lifecycle: Lifecycle;
+  /** What every feature handler is given. */
+  readonly context: FeatureContext;
+  settings(): Settings;
+  capabilities(): ClientCapabilities;
+  /** `initialize`: the client's capabilities, folders and first settings. */
+  initialize(params: InitializeParams): void;
+  /** Takes a settings section from `origin` (warnings name it) and applies it to every service. */
+  useSettings(raw: unknown, origin: string): void;
+}
+
+export function buildServices({ connection, logger, version, env = process.env }: ServerOptions): Services {
+  let settings: Settings = defaultSettings();
+  let capabilities: ClientCapabilities = {};
+  const folders = new WorkspaceFolders(logger);
+  const workspaceRoots = () => folders.paths();
+  const redactor = logger.redactor;
+  redactor.add(env['ANTHROPIC_API_KEY']);
+  const credentials = () => ({
+    apiKey: settings.apiKey !== '' ? settings.apiKey : env['ANTHROPIC_API_KEY'],
+    baseURL: settings.baseURL !== '' ? settings.baseURL : env['ANTHROPIC_BASE_URL'],
+  });
+
+  const documents = new DocumentStore({ logger });
+  const queue = new JobQueue({ concurrency: settings['queue.concurrency'], timeoutMs: settings['queue.timeoutMs'] });
+  const sessions = new SessionStore({
+    max: settings['sessions.max'],
+    ttlMs: settings['sessions.ttlMs'],
+    maxTurns: settings['sessions.maxTurns'],
+    onDrop: (sessionId) => logger.debug(`session ${sessionId} dropped`),
+  });
+  const usage = new UsageMeter();
+  const model = new ModelClient(credentials, logger);
+  const reporter = new LspJobReporter(connection, () => capabilities.window?.workDoneProgress === true, redactor, logger);
+  const tools = new WorkspaceTools({
+    roots: workspaceRoots,
+    documents,
+    allowSecretFiles: () => settings['agent.allowSecretFiles'],
+    searchDeadlineMs: () => searchDeadlineFor(settings['queue.timeoutMs']),
+  });
+  const assistant = new Assistant({ tools, documents, queue, model, sessions, usage, reporter, logger, settings: () => settings, workspaceRoots });
+  const completions = new InlineCompletionEngine(
+    queuedCompletionModel({ queue, model, usage, settings: () => settings }),
+    systemClock,
+    () => ({
+      ...defaultInlineCompletionOptions,
+      maxCallsPerMinute: settings['completion.maxCallsPerMinute'],
+      skipInCommentsAndStrings: settings['completion.skipInCommentsAndStrings'],
+      skipRefusedSpots: settings['completion.skipRefusedSpots'],
+    }),
+    {
+      getDocument: (uri) => documents.get(uri),
+      onError: (error) => logger.debug('inline completion failed', error),
+      displayPath: (uri) => relativePathOf(uri, workspaceRoots()),
+    },
+  );
+  // The store logs and survives every sync problem itself (unknown document, range outside the text, version going back).
+  const sync = createDocumentSync(documents, {
+    changed: (uri) => assistant.documentChanged(uri),
+    // Runs before `changed`, which would end the same prefetches as merely outdated.
+    closed: (uri) => {
+      sessions.forgetDocument(uri);
+      completions.forget(uri);
+      queue.cancelWhere((job) => job.spec.uri === uri && job.priority === 'background', 'The document was closed.', 'documentClosed');
+    },
+  });
+  const context: FeatureContext = {
+    completions,
+    connection,
+    assistant,
+    queue,
+    documents,
+    sessions,
+    usage,
+    logger,
+    redactor,
+    version,
+    settings: () => settings,
+    capabilities: () => capabilities,
+    apiKeyConfigured: () => model.hasApiKey(),
+  };
+
+  function useSettings(raw: unknown, origin: string): void {
+    const update = applySettings(settings, raw);
+    for (const warning of update.warnings) logger.warn(`${warning} (from ${origin})`);
+    settings = update.settings;
+    redactor.add(settings.apiKey);
+    logger.level = settings.logLevel;
+    queue.configure({
+      concurrency: settings['queue.concurrency'],
+      timeoutMs: settings['queue.timeoutMs'],
+      maxQueued: settings['queue.maxQueued'],
+      maxRetries: settings['queue.maxRetries'],
+    });
+    sessions.configure({ max: settings['sessions.max'], ttlMs: settings['sessions.ttlMs'], maxTurns: settings['sessions.maxTurns'] });
+    if (update.changed.length > 0) logger.info(`settings changed: ${update.changed.join(', ')} (from ${origin})`);
+  }
+
+  return {
+    connection,
+    logger,
+    version,
+    documents,
+    sync,
+    queue,
+    model,
+    folders,
+    lifecycle: new Lifecycle(),
+    context,
+    settings: () => settings,
+    capabilities: () => capabilities,
+    initialize(params) {
+      capabilities = params.capabilities;
+      folders.initialize(params);
+      useSettings(params.initializationOptions, 'initializationOptions');
+    },
+    useSettings,
+  };
+}
