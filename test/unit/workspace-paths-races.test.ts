@@ -24,6 +24,8 @@ const hooks = vi.hoisted(() => ({
   procfs: undefined as string | null | undefined,
   /** Every handle the module opened on the target, to see that it closed them. */
   opened: [] as { fd: number }[],
+  /** Plays what a precise look (bigint lstat) at the target sees, e.g. a file on another device. */
+  seen: undefined as ((stats: { dev: bigint; ino: bigint }) => object) | undefined,
 }));
 
 vi.mock('node:fs/promises', async (importOriginal) => {
@@ -42,9 +44,14 @@ vi.mock('node:fs/promises', async (importOriginal) => {
       return value;
     };
   const open = wrap('open', real.open);
+  const lstat = wrap('lstat', real.lstat as (...args: unknown[]) => Promise<unknown>);
   return {
     ...real,
-    lstat: wrap('lstat', real.lstat as (...args: unknown[]) => Promise<unknown>),
+    lstat: async (path: unknown, options?: { bigint?: boolean }) => {
+      const stats = await lstat(path, options);
+      const onTarget = typeof path === 'string' && hooks.target !== '' && path.endsWith(hooks.target);
+      return onTarget && options?.bigint === true && hooks.seen !== undefined ? hooks.seen(stats as { dev: bigint; ino: bigint }) : stats;
+    },
     stat: wrap('stat', real.stat as (...args: unknown[]) => Promise<unknown>),
     open: async (...args: Parameters<typeof real.open>) => {
       const handle = await open(...args);
@@ -70,7 +77,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   };
 });
 
-const { listDirectoryExactly, readTextFile, resolveRoots } = await import('../../server/src/agent/workspace-paths.js');
+const { listDirectoryExactly, locate, readTextFile, resolveRoots } = await import('../../server/src/agent/workspace-paths.js');
 
 const outsideMarker = 'OUTSIDE-e41b77c0-never-read';
 const cartText = 'export const cartTotal = (cents: number): number => cents;\n';
@@ -112,6 +119,7 @@ afterEach(() => {
   hooks.after.clear();
   hooks.procfs = undefined;
   hooks.opened = [];
+  hooks.seen = undefined;
 });
 
 const nothing: Step = async () => undefined;
@@ -269,6 +277,25 @@ describe('without procfs (macOS, BSD): the path is resolved again around a look 
     expect(await readCart()).toMatchObject({ kind: 'refused', cause: 'pathChanged' });
   });
 
+  it('refuses a file whose path shows a swap at the first look, even when it is back for the others', async () => {
+    hooks.target = 'src/cart.ts';
+    when('after', 'open', swapSrcForLink);
+    when('after', 'realpath', swapSrcBack);
+    expect(await readCart()).toMatchObject({ kind: 'refused', cause: 'pathChanged' });
+  });
+
+  it('refuses a file whose path holds a file with the same inode number on another device', async () => {
+    hooks.target = 'src/cart.ts';
+    hooks.seen = (stats) => ({ dev: stats.dev + 1n, ino: stats.ino });
+    expect(await readCart()).toMatchObject({ kind: 'refused', cause: 'pathChanged' });
+  });
+
+  it('refuses a file that is gone by the time it looks at it', async () => {
+    hooks.target = 'src/cart.ts';
+    when('after', 'realpath', async (path) => unlink(path));
+    expect(await readCart()).toMatchObject({ kind: 'refused', cause: 'pathChanged' });
+  });
+
   it('refuses a file whose path is gone when it looks again', async () => {
     hooks.target = 'src/cart.ts';
     when('after', 'open', async (path) => unlink(path));
@@ -287,6 +314,27 @@ describe('without procfs (macOS, BSD): the path is resolved again around a look 
     when('after', 'readdir', swapSrcBack);
     when('after', 'realpath', swapSrcForLink);
     expect(await listDirectoryExactly(join(root, 'src', 'util'))).toBeUndefined();
+  });
+});
+
+describe('a folder swapped for something else', () => {
+  it('never opens a FIFO put in place of a folder', async () => {
+    hooks.target = 'src/util';
+    when('before', 'open', async (path) => {
+      await rename(path, `${path}-parked`);
+      execFileSync('mkfifo', [path]);
+    });
+    expect(await listDirectoryExactly(join(root, 'src', 'util'))).toBeUndefined();
+    expect(hooks.opened).toEqual([]);
+  });
+});
+
+describe('locate', () => {
+  it('still locates a file that disappears right after it is found; the read then says it is gone', async () => {
+    const roots = await resolveRoots([root]);
+    hooks.target = 'src/cart.ts';
+    when('after', 'realpath', async (path) => unlink(path));
+    expect(await locate('src/cart.ts', roots, { allowSecretFiles: false })).toMatchObject({ kind: 'inside', displayPath: 'src/cart.ts', realPath: cartPath() });
   });
 });
 

@@ -59,10 +59,11 @@ export async function resolveRoots(configured: readonly string[]): Promise<Works
     // A relative folder would mean "relative to the server's cwd", which is no workspace.
     if (folder === undefined || !isAbsolute(folder)) continue;
     const path = resolve(folder);
-    const realPath = await realpathOrUndefined(path);
+    // Canonical, and a folder: a file or a dangling link is no workspace.
+    const realPath = await realpath(path)
+      .then(async (real) => ((await stat(real)).isDirectory() ? real : undefined))
+      .catch(() => undefined);
     if (realPath === undefined || roots.some((root) => root.realPath === realPath)) continue;
-    const stats = await stat(realPath).catch(() => undefined);
-    if (stats === undefined || !stats.isDirectory()) continue;
     roots.push({ path, realPath, name: basename(realPath) || realPath });
   }
   return roots;
@@ -83,7 +84,7 @@ export async function locate(requested: string, roots: readonly WorkspaceRoot[],
   const path = toFilePath(text);
   if (path === undefined) return refused(`"${text}" is not a file path or a file: URI.`);
 
-  let missingInside: Located | undefined;
+  let missingInside: (Located & { kind: 'inside' }) | undefined;
   for (const candidate of candidatePaths(path, roots)) {
     const realPath = await realpathOrUndefined(candidate);
     if (realPath !== undefined) {
@@ -112,7 +113,6 @@ export function containingRoot(path: string, roots: readonly WorkspaceRoot[], ke
   for (const root of roots) {
     if (relativeInside(key(root), path) === undefined) continue;
     // The innermost folder names the file when folders are nested.
-    // Stryker disable next-line EqualityOperator: equivalent, two folders holding the path with keys of one length have the same key, and roots are unique
     if (best === undefined || key(root).length > key(best).length) best = root;
   }
   return best;
@@ -126,20 +126,16 @@ export function toPosix(path: string): string {
 export function toFilePath(pathOrUri: string): string | undefined {
   if (!pathOrUri.startsWith('file:')) return pathOrUri;
   try {
+    // Stryker disable BlockStatement: equivalent, an empty catch also answers undefined
     return fileURLToPath(pathOrUri);
-    // Stryker disable next-line BlockStatement: equivalent, an empty catch also answers undefined
   } catch {
+    // Stryker restore BlockStatement
     return undefined;
   }
 }
 
 export async function realpathOrUndefined(path: string): Promise<string | undefined> {
-  try {
-    return await realpath(path);
-    // Stryker disable next-line BlockStatement: equivalent, an empty catch also answers undefined
-  } catch {
-    return undefined;
-  }
+  return realpath(path).catch(() => undefined);
 }
 
 export type ReadRefusalCause = 'directory' | 'notRegularFile' | 'tooBig' | 'binary' | 'hardLinked' | 'pathChanged' | 'unreadable';
@@ -192,7 +188,6 @@ export async function readTextFile(realPath: string, limits: ReadLimits): Promis
     if (size > maxFileBytes) return refusedRead('tooBig', tooBigMessage(displayPath, size, maxFileBytes));
     const buffer = Buffer.alloc(Math.min(size, maxFileBytes) + 1);
     let length = 0;
-    // Stryker disable next-line EqualityOperator: equivalent, a read of 0 bytes at the buffer's end answers 0 and ends the loop
     while (length < buffer.length) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
       if (bytesRead === 0) break;
@@ -230,7 +225,6 @@ export async function listDirectoryExactly(realPath: string): Promise<Dirent[] |
         (constants.O_NONBLOCK ?? 0),
     );
     const opened = await handle.stat({ bigint: true });
-    // Stryker disable next-line ConditionalExpression: equivalent, O_DIRECTORY already refused anything else; kept for systems without it
     if (!opened.isDirectory()) return undefined;
     const kernelPath = await kernelPathOf(handle);
     if (kernelPath !== undefined) {
@@ -239,9 +233,10 @@ export async function listDirectoryExactly(realPath: string): Promise<Dirent[] |
       return await readdir(procFdPath(handle), { withFileTypes: true });
     }
     const entries = await readdir(realPath, { withFileTypes: true });
+    // Stryker disable BlockStatement: equivalent, an empty catch also answers undefined
     return (await stillAt(realPath, opened)) ? entries : undefined;
-    // Stryker disable next-line BlockStatement: equivalent, an empty catch also answers undefined
   } catch {
+    // Stryker restore BlockStatement
     return undefined;
   } finally {
     await handle?.close().catch(() => undefined);
@@ -316,13 +311,12 @@ function describeFsError(error: unknown): string {
 }
 
 /**
- * Where a request might point: an absolute path is itself; a relative one is
- * tried in each folder, and with several folders `name/rest` also names the
- * folder called `name` (how `displayPathOf` shows them).
+ * Where a request might point: a relative path is tried in each folder, and
+ * with several folders `name/rest` also names the folder called `name` (how
+ * `displayPathOf` shows them); an absolute path resolves to itself in every
+ * folder, so it is its only candidate.
  */
 function candidatePaths(path: string, roots: readonly WorkspaceRoot[]): string[] {
-  // Stryker disable next-line ConditionalExpression: equivalent, resolving an absolute path in each folder gives the path itself, once
-  if (isAbsolute(path)) return [resolve(path)];
   const candidates: string[] = [];
   if (roots.length > 1) {
     const normalized = path.replace(/\\/g, '/');
@@ -345,8 +339,8 @@ function displayPathIn(root: WorkspaceRoot, lexicalPath: string, realPath: strin
   return roots.length > 1 ? `${root.name}/${shown}` : shown;
 }
 
-function secretCheck(located: Located, options: LocateOptions): Located {
-  if (located.kind !== 'inside' || options.allowSecretFiles) return located;
+function secretCheck(located: Located & { kind: 'inside' }, options: LocateOptions): Located {
+  if (options.allowSecretFiles) return located;
   // Both names count: a harmless-looking symlink to `.env` is still `.env`.
   if (looksSecret(located.lexicalPath) || (located.realPath !== undefined && looksSecret(located.realPath))) {
     return refused(
