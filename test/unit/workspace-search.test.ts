@@ -215,6 +215,27 @@ describe('searchWorkspace', () => {
   });
 });
 
+describe('the order of the walk', () => {
+  it('takes names in UTF-16 code-unit order, whatever order the folder lists them in', async () => {
+    const folder = join(base, 'order');
+    // Node lists a folder sorted by UTF-8 bytes on Linux and unsorted elsewhere; the fullwidth Ａ (U+FF21) and 😀 (U+1F600) come in the other order by UTF-16.
+    for (const name of ['b.ts', 'a.ts', 'C.ts', '_x.ts', '9.ts', '10.ts', 'é.ts', 'Ａ.ts', '😀.ts', 'Z', 'A']) {
+      await write(name === 'Z' || name === 'A' ? join(folder, name, 'inner.ts') : join(folder, name), 'addItem\n');
+    }
+    const orderRoots = await resolveRoots([folder]);
+    const result = await searchWorkspace(orderRoots, [], request({}, orderRoots));
+    expect(result.matches.map((match) => match.displayPath)).toEqual(['10.ts', '9.ts', 'C.ts', '_x.ts', 'a.ts', 'b.ts', 'é.ts', '😀.ts', 'Ａ.ts', 'A/inner.ts', 'Z/inner.ts']);
+  });
+
+  it('skips a folder that is gone by the time it is walked', async () => {
+    const folder = join(base, 'short-lived');
+    await write(join(folder, 'cart.ts'), 'addItem\n');
+    const goneRoots = await resolveRoots([folder]);
+    await rm(folder, { recursive: true });
+    expect(await searchWorkspace(goneRoots, [], request({}, goneRoots))).toEqual({ matches: [], stop: 'complete', ...emptyCounts() });
+  });
+});
+
 describe('several folders', () => {
   let nested: WorkspaceRoot[];
   let twoFolders: WorkspaceRoot[];
