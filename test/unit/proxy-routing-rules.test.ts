@@ -28,7 +28,11 @@ import {
 const uri = 'file:///work/cart.py';
 const cartPy = 'total = 1\nprint(total)\n';
 const cart = TextDocument.create(uri, 'python', 3, cartPy);
-const documentAt: DocumentLookup = (asked) => (asked === uri ? cart : undefined);
+/** efrit-lsp's store as the router asks it: by uri, which is a string. */
+const documentAt: DocumentLookup = (asked) => {
+  if (typeof asked !== 'string') throw new TypeError(`asked for a document by ${JSON.stringify(asked)}, which is no uri`);
+  return asked === uri ? cart : undefined;
+};
 
 const request = (method: string, params?: unknown, id: number | string = 1): RequestMessage => ({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params: params as object }) });
 const notification = (method: string, params?: unknown): NotificationMessage => ({ jsonrpc: '2.0', method, ...(params === undefined ? {} : { params: params as object }) });
@@ -187,8 +191,9 @@ describe('clamping positions to the text', () => {
   it('does not clamp in a document that is not open, or without a uri', () => {
     const elsewhere = { textDocument: { uri: 'file:///work/other.py' }, range: range(0, 0, 0, 50) };
     expect((clampActionArguments(request('workspace/executeCommand', { command: 'efrit.runAction', arguments: [elsewhere] }), documentAt).params as { arguments: unknown[] }).arguments).toEqual([elsewhere]);
-    const noUri = { textDocument: { uri: 7 }, range: range(0, 0, 0, 50) };
-    expect((clampActionArguments(request('workspace/executeCommand', { command: 'efrit.runAction', arguments: [noUri] }), documentAt).params as { arguments: unknown[] }).arguments).toEqual([noUri]);
+    for (const noUri of [{ textDocument: { uri: 7 }, range: range(0, 0, 0, 50) }, { textDocument: {}, range: range(0, 0, 0, 50) }, { range: range(0, 0, 0, 50) }]) {
+      expect((clampActionArguments(request('workspace/executeCommand', { command: 'efrit.runAction', arguments: [noUri] }), documentAt).params as { arguments: unknown[] }).arguments).toEqual([noUri]);
+    }
   });
 
   it('leaves other commands, and runAction without a usable argument, as they are', () => {
@@ -290,6 +295,13 @@ describe('mergeCodeActionResponses', () => {
     expect(mergeCodeActionResponses(answer(4, null), answer(4, [explain])).result).toEqual([explain]);
     // An answer that is no list adds nothing, but is not "none" either.
     expect(mergeCodeActionResponses(answer(4, { title: 'not a list' }), answer(4, null)).result).toEqual([]);
+    expect(mergeCodeActionResponses(failure(4, 'gone'), answer(4, { title: 'not a list' }))).toEqual({ jsonrpc: '2.0', id: 4, result: [] });
+  });
+
+  it('takes nothing from a side that failed, even when its answer also carries a result', () => {
+    const failedWithActions: ResponseMessage = { jsonrpc: '2.0', id: 4, error: { code: -32603, message: 'half an answer' }, result: [organize] as unknown as null };
+    expect(mergeCodeActionResponses(failedWithActions, answer(4, [explain])).result).toEqual([explain]);
+    expect(mergeCodeActionResponses(answer(4, [explain]), failedWithActions).result).toEqual([explain]);
   });
 });
 

@@ -116,13 +116,14 @@ export function codeActionRequestForEfrit(request: RequestMessage, keptDiagnosti
   const params = request.params as { textDocument?: { uri?: string }; range?: unknown; context?: { diagnostics?: unknown } } | undefined;
   const uri = params?.textDocument?.uri;
   const range = params?.range;
-  const sent = params?.context?.diagnostics ?? [];
+  const context = params?.context;
+  const sent = context?.diagnostics ?? [];
   if (uri === undefined || !Range.is(range) || !Array.isArray(sent)) return request;
-  const diagnostics: Diagnostic[] = sent.length > 0 ? sent : (keptDiagnostics ?? []).filter((diagnostic) => hasRange(diagnostic) && rangesTouch(diagnostic.range, range));
+  const diagnostics: Diagnostic[] = sent.length > 0 ? sent : (keptDiagnostics?.filter((diagnostic) => hasRange(diagnostic) && rangesTouch(diagnostic.range, range)) ?? []);
   const doc = lookup(documentAt, uri);
   return {
     ...request,
-    params: { ...params, range: clampToText(doc, { range }).range, context: { ...params?.context, diagnostics: diagnostics.map((d) => clampToText(doc, d)) } },
+    params: { ...params, range: clampToText(doc, { range }).range, context: { ...context, diagnostics: diagnostics.map((d) => clampToText(doc, d)) } },
   };
 }
 
@@ -175,7 +176,7 @@ export function childGoneMessage(label: string, reason: string, gaveUp: { maxRes
 }
 
 function hasRange(item: unknown): item is { range: Range } {
-  return typeof item === 'object' && item !== null && Range.is((item as { range?: unknown }).range);
+  return Range.is((item as { range?: unknown } | null | undefined)?.range);
 }
 
 function lookup(documentAt: DocumentLookup, uri: string | undefined): PositionClamp | undefined {
