@@ -284,5 +284,12 @@ describe('the proxy router', () => {
       expect((await answered(3, efrit))['params']).toMatchObject({ command: 'efrit.runAction', arguments: { 0: { textDocument: { uri } } } });
       expect(await editor.next((m) => m['id'] === 3)).toMatchObject({ result: [] });
     });
+
+    it('passes efrit.runAction with a malformed diagnostic to efrit-lsp as it is', async () => {
+      const { editor, efrit } = await withOpenDocument();
+      editor.send(request(4, 'workspace/executeCommand', { command: 'efrit.runAction', arguments: [{ textDocument: { uri }, range: cursor, diagnostics: [null] }] }));
+      expect((await answered(4, efrit))['params']).toMatchObject({ arguments: [{ textDocument: { uri }, range: cursor, diagnostics: [null] }] });
+      expect(await editor.next((m) => m['id'] === 4)).toMatchObject({ result: [] });
+    });
   });
 });

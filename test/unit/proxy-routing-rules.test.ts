@@ -186,6 +186,12 @@ describe('clamping positions to the text', () => {
     expect((withoutDiagnostics.params as { arguments: unknown[] }).arguments).toEqual([{ textDocument: { uri }, range: range(0, 0, 0, 9) }]);
     const oddDiagnostics = clampActionArguments(request('workspace/executeCommand', { command: 'efrit.runAction', arguments: [{ textDocument: { uri }, diagnostics: 'none' }] }), documentAt);
     expect((oddDiagnostics.params as { arguments: unknown[] }).arguments).toEqual([{ textDocument: { uri }, diagnostics: 'none' }]);
+    // Malformed ones pass as they are, for efrit-lsp to refuse with a reason.
+    const malformed = clampActionArguments(
+      request('workspace/executeCommand', { command: 'efrit.runAction', arguments: [{ textDocument: { uri }, diagnostics: [null, { message: 'no range' }, diagnostic(range(0, 0, 0, 40), 'ok')] }] }),
+      documentAt,
+    );
+    expect((malformed.params as { arguments: unknown[] }).arguments).toEqual([{ textDocument: { uri }, diagnostics: [null, { message: 'no range' }, diagnostic(range(0, 0, 0, 9), 'ok')] }]);
   });
 
   it('does not clamp in a document that is not open, or without a uri', () => {
