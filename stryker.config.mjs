@@ -26,6 +26,8 @@ export default {
     'server/src/agent/workspace-glob.ts',
     'server/src/agent/workspace-search.ts',
     'server/src/agent/work-log.ts',
+    'server/src/proxy/routing-rules.ts',
+    'server/src/proxy/capabilities.ts',
   ],
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },

@@ -244,4 +244,52 @@ describe('the proxy router', () => {
     expect(child.received.filter((m) => JSON.stringify(m).includes('other.py'))).toEqual([]);
     expect(efrit.received.filter((m) => (m as { method?: string }).method?.startsWith('textDocument/did'))).toEqual([]);
   });
+  describe('malformed ranges and diagnostics get an answer instead of leaving the editor waiting', () => {
+    const uri = 'file:///work/cart.py';
+    const cursor = { start: { line: 1, character: 3 }, end: { line: 1, character: 3 } };
+    async function withOpenDocument() {
+      const parties = setup();
+      parties.editor.send({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'python', version: 1, text: 'total = 1\nprint(total)\n' } } });
+      await parties.child.next((m) => m['method'] === 'textDocument/didOpen');
+      return parties;
+    }
+    async function answered(id: number, side: Party) {
+      const asked = await side.next((m) => m['id'] === id);
+      side.send(result(id, []));
+      return asked;
+    }
+
+    it("leaves out the wrapped server's diagnostics that have no range (it is third-party code)", async () => {
+      const { editor, efrit, child } = await withOpenDocument();
+      const good = { range: { start: { line: 1, character: 0 }, end: { line: 1, character: 12 } }, message: 'print is fine' };
+      child.send({ jsonrpc: '2.0', method: 'textDocument/publishDiagnostics', params: { uri, diagnostics: [{ message: 'no range' }, null, good] } });
+      await editor.next((m) => m['method'] === 'textDocument/publishDiagnostics');
+      editor.send(request(1, 'textDocument/codeAction', { textDocument: { uri }, range: cursor, context: { diagnostics: [] } }));
+      await answered(1, child);
+      expect((await answered(1, efrit))['params']).toMatchObject({ context: { diagnostics: [good] } });
+      expect(await editor.next((m) => m['id'] === 1)).toMatchObject({ result: [] });
+    });
+
+    it("passes the editor's malformed range and diagnostics to efrit-lsp as they are, for it to refuse with a reason", async () => {
+      const { editor, efrit, child } = await withOpenDocument();
+      editor.send(request(2, 'textDocument/codeAction', { textDocument: { uri }, range: { start: null, end: 3 }, context: { diagnostics: [null, { message: 'no range' }] } }));
+      await answered(2, child);
+      expect((await answered(2, efrit))['params']).toMatchObject({ range: { start: null, end: 3 }, context: { diagnostics: [null, { message: 'no range' }] } });
+      expect(await editor.next((m) => m['id'] === 2)).toMatchObject({ result: [] });
+    });
+
+    it('passes efrit.runAction with arguments that are not a list to efrit-lsp as they are', async () => {
+      const { editor, efrit } = await withOpenDocument();
+      editor.send(request(3, 'workspace/executeCommand', { command: 'efrit.runAction', arguments: { 0: { textDocument: { uri }, range: cursor } } }));
+      expect((await answered(3, efrit))['params']).toMatchObject({ command: 'efrit.runAction', arguments: { 0: { textDocument: { uri } } } });
+      expect(await editor.next((m) => m['id'] === 3)).toMatchObject({ result: [] });
+    });
+
+    it('passes efrit.runAction with a malformed diagnostic to efrit-lsp as it is', async () => {
+      const { editor, efrit } = await withOpenDocument();
+      editor.send(request(4, 'workspace/executeCommand', { command: 'efrit.runAction', arguments: [{ textDocument: { uri }, range: cursor, diagnostics: [null] }] }));
+      expect((await answered(4, efrit))['params']).toMatchObject({ arguments: [{ textDocument: { uri }, range: cursor, diagnostics: [null] }] });
+      expect(await editor.next((m) => m['id'] === 4)).toMatchObject({ result: [] });
+    });
+  });
 });

@@ -397,3 +397,164 @@ describe('WorkLog', () => {
     expect(rebases).toBeLessThanOrEqual(5);
   });
 });
+
+describe('WorkLog, in detail', () => {
+  /** A read whose result is shorter than its summary: compressing it would cost information and save nothing. */
+  const tinyRead = (path: string): Call => ({ tool: 'read_file', input: { path }, result: '1  export {};', summary: `read_file ${path} lines 1–1 (13 chars): call read_file again to see it` });
+  const stepOf = (n: number, calls: Call[], text?: string) => makeStep(n, calls, text);
+
+  it('refuses options it cannot work with, saying which and why', () => {
+    const refusal = (options: WorkLogOptions, message: string) => {
+      expect(() => new WorkLog(options)).toThrow(RangeError);
+      expect(() => new WorkLog(options)).toThrow(expect.objectContaining({ message }));
+    };
+    for (const budgetTokens of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) refusal({ budgetTokens, keepRecentSteps: 1 }, `budgetTokens must be a positive number, got ${budgetTokens}`);
+    for (const keepRecentSteps of [-1, 1.5]) refusal({ budgetTokens: 1_000, keepRecentSteps }, `keepRecentSteps must be a whole number ≥ 0, got ${keepRecentSteps}`);
+    for (const rebaseTarget of [0, -0.25, 1.01, Number.NaN]) refusal({ budgetTokens: 1_000, keepRecentSteps: 1, rebaseTarget }, `rebaseTarget must be in (0, 1], got ${rebaseTarget}`);
+    for (const rebaseTarget of [1, 0.01]) expect(new WorkLog({ budgetTokens: 1_000, keepRecentSteps: 1, rebaseTarget }).stepCount).toBe(0);
+  });
+
+  it('estimates an empty log as the JSON of no messages', () => {
+    const log = new WorkLog({ budgetTokens: 1, keepRecentSteps: 0 });
+    expect(log.estimatedTokens).toBe(tokensOf([]));
+    expect(log.overBudget).toBe(false);
+    expect(log.messages()).toEqual([]);
+  });
+
+  it('is within budget at exactly the budget: nothing is compressed, nothing is over', () => {
+    const exact = build({ budgetTokens: 1_000_000, keepRecentSteps: 0 }, 4).estimatedTokens;
+    const atBudget = build({ budgetTokens: exact, keepRecentSteps: 0 }, 4);
+    expect(atBudget.estimatedTokens).toBe(exact);
+    expect(atBudget.compressedSteps).toBe(0);
+    expect(atBudget.overBudget).toBe(false);
+    const oneUnder = build({ budgetTokens: exact - 1, keepRecentSteps: 0 }, 4);
+    expect(oneUnder.compressedSteps).toBeGreaterThan(0);
+  });
+
+  it('refuses a result from another tool than the tool_use it answers', () => {
+    const log = new WorkLog({ budgetTokens: 1_000, keepRecentSteps: 1 });
+    const step = stepOf(0, [readFile('src/cart.ts')]);
+    const fromGrep = { ...(step.results[0] as WorkLogEntry), tool: 'grep' };
+    expect(() => log.addStep(step.assistant, [fromGrep])).toThrow(TypeError);
+    expect(() => log.addStep(step.assistant, [fromGrep])).toThrow(expect.objectContaining({ message: `the result for tool_use ${toolUseId(0, 0)} is from grep, not read_file` }));
+    expect(log.stepCount).toBe(0);
+  });
+
+  it('hands out a new array each time; changing it changes nothing in the log', () => {
+    const log = build({ budgetTokens: 1_000_000, keepRecentSteps: 1 }, 2);
+    const handed = log.messages();
+    handed.pop();
+    handed.push({ role: 'user', content: 'injected' });
+    expect(log.messages()).toHaveLength(4);
+    expect(JSON.stringify(log.messages())).not.toContain('injected');
+  });
+
+  it('refuses to freeze a negative count, naming the count and the steps it has', () => {
+    const log = build({ budgetTokens: 1_000_000, keepRecentSteps: 1 }, 2);
+    expect(() => log.freezeThrough(-1)).toThrow(RangeError);
+    expect(() => log.freezeThrough(-1)).toThrow(expect.objectContaining({ message: 'freezeThrough(-1): the log has 2 steps' }));
+    expect(() => log.freezeThrough(3)).toThrow(expect.objectContaining({ message: 'freezeThrough(3): the log has 2 steps' }));
+  });
+
+  it('compresses after the frozen steps only, even when freezing follows steps that were not compressed', () => {
+    const log = new WorkLog({ budgetTokens: 1_000_000, keepRecentSteps: 0 });
+    for (let n = 0; n < 3; n++) add(log, scriptedStep(n));
+    log.freezeThrough(2);
+    const frozen = JSON.stringify(log.messages().slice(0, 4));
+    // The same steps with a budget they meet exactly, so none was compressed; one more step goes over it.
+    const squeezed = new WorkLog({ budgetTokens: log.estimatedTokens, keepRecentSteps: 0 });
+    for (let n = 0; n < 3; n++) add(squeezed, scriptedStep(n));
+    squeezed.freezeThrough(2);
+    add(squeezed, scriptedStep(3));
+    expect(JSON.stringify(squeezed.messages().slice(0, 4))).toBe(frozen);
+    expect(isElided(squeezed.messages()[5])).toBe(true);
+  });
+
+  it('says a rebase changed nothing when the steps it may compress cannot shrink or are compressed already', () => {
+    const log = new WorkLog({ budgetTokens: 1, keepRecentSteps: 1, rebaseTarget: 0.01 });
+    for (let n = 0; n < 3; n++) add(log, stepOf(n, [tinyRead(`src/empty-${n}.ts`)], 'Short.'));
+    log.freezeThrough();
+    for (let n = 3; n < 6; n++) add(log, stepOf(n, [readFile(paths[n % paths.length] as string)]));
+    expect(log.compressedSteps).toBe(2);
+    const before = JSON.stringify(log.messages());
+    expect(log.rebase()).toBe(false);
+    expect(log.compressedSteps).toBe(2);
+    expect(JSON.stringify(log.messages())).toBe(before);
+  });
+
+  it('does not count or rebuild a step whose compression changes nothing', () => {
+    const log = new WorkLog({ budgetTokens: 1, keepRecentSteps: 0 });
+    add(log, stepOf(0, [tinyRead('src/empty.ts')], 'Short.'));
+    const before = log.messages();
+    add(log, stepOf(1, [tinyRead('src/other.ts')], 'Short.'));
+    expect(log.compressedSteps).toBe(0);
+    expect(log.messages()[0]).toBe(before[0]);
+    expect(log.messages()[1]).toBe(before[1]);
+  });
+
+  it('elides a result only when that is shorter, keeps is_error only on errors, and makes the summary one line', () => {
+    const summary = 'read_file src/a.ts lines 1–3 (12 chars): call read_file again to see it';
+    const elidedLength = `[elided] ${summary}`.length;
+    const sameLength: Call = { tool: 'read_file', input: { path: 'src/a.ts' }, result: 'x'.repeat(elidedLength), summary };
+    const oneLonger: Call = { tool: 'read_file', input: { path: 'src/b.ts' }, result: 'y'.repeat(elidedLength + 1), summary };
+    const multiline: Call = { tool: 'grep', input: { pattern: 'times' }, result: 'z'.repeat(400), summary: '  grep "times"\r\n\n   in src (12 matches):\ncall grep again  ' };
+    const log = new WorkLog({ budgetTokens: 1, keepRecentSteps: 1 });
+    add(log, stepOf(0, [sameLength, oneLonger, multiline], 'Short.'));
+    add(log, stepOf(1, [tinyRead('src/empty.ts')], 'Short.'));
+    expect(toolResults(log.messages()[1])).toEqual([
+      { type: 'tool_result', tool_use_id: toolUseId(0, 0), content: 'x'.repeat(elidedLength) },
+      { type: 'tool_result', tool_use_id: toolUseId(0, 1), content: `[elided] ${summary}` },
+      { type: 'tool_result', tool_use_id: toolUseId(0, 2), content: '[elided] grep "times" in src (12 matches): call grep again' },
+    ]);
+    expect(log.estimatedTokens).toBe(tokensOf(log.messages()));
+  });
+
+  it('trims assistant text longer than 1,000 characters to its first line, up to 200 characters, unless it carries citations', () => {
+    const exactly = `${'a'.repeat(999)}.`;
+    const longer = `\n\n  The discount rounds per line.   \n${'Details follow. '.repeat(70)}`;
+    const oneLine = 'b'.repeat(1_500);
+    const cited = { type: 'text' as const, text: 'c'.repeat(1_500), citations: [{ type: 'char_location' as const, cited_text: 'c', document_index: 0, document_title: null, start_char_index: 0, end_char_index: 1 }] };
+    const log = new WorkLog({ budgetTokens: 1, keepRecentSteps: 1 });
+    for (const [n, text] of [exactly, longer, oneLine].entries()) add(log, stepOf(n, [tinyRead(`src/t${n}.ts`)], text));
+    const citedStep = stepOf(3, [tinyRead('src/t3.ts')]);
+    log.addStep([cited, ...citedStep.assistant.slice(1)], citedStep.results);
+    add(log, stepOf(4, [tinyRead('src/t4.ts')], 'Recent.'));
+    const texts = [0, 1, 2, 3].map((step) => (log.messages()[2 * step]?.content as ContentBlockParam[])[0]);
+    expect(texts[0]).toEqual({ type: 'text', text: exactly });
+    expect(texts[1]).toEqual({ type: 'text', text: `The discount rounds per line. [… ${longer.length - 'The discount rounds per line.'.length} more chars trimmed]` });
+    expect(texts[2]).toEqual({ type: 'text', text: `${'b'.repeat(200)} [… 1300 more chars trimmed]` });
+    expect(texts[3]).toEqual(cited);
+    expect(log.messages()[2]).toMatchObject({ role: 'assistant' });
+    expect(log.compressedSteps).toBe(2);
+    expect(log.estimatedTokens).toBe(tokensOf(log.messages()));
+  });
+
+  it('rebuilds only the message whose bytes changed: the other of the step stays the same object', () => {
+    const log = new WorkLog({ budgetTokens: 1, keepRecentSteps: 1 });
+    add(log, stepOf(0, [tinyRead('src/empty.ts')], 'x'.repeat(1_200)));
+    const first = log.messages();
+    // Step 0 is compressed now: only its text shrinks.
+    add(log, stepOf(1, [readFile('src/cart.ts')], 'Short.'));
+    const second = log.messages();
+    expect(second[0]).not.toBe(first[0]);
+    expect(second[1]).toBe(first[1]);
+    // Step 1 is compressed now: only its result shrinks.
+    add(log, stepOf(2, [tinyRead('src/last.ts')], 'Short.'));
+    const third = log.messages();
+    expect(third[2]).toBe(second[2]);
+    expect(third[3]).not.toBe(second[3]);
+    expect(log.compressedSteps).toBe(2);
+  });
+
+  it('freezes what it keeps all the way down, so nothing nested can be changed behind its back', () => {
+    const log = new WorkLog({ budgetTokens: 1_000_000, keepRecentSteps: 1 });
+    add(log, stepOf(0, [{ ...readFile('src/cart.ts'), input: { path: 'src/cart.ts', range: { start: 1, end: 80 }, flags: ['a'] } }]));
+    const [assistant] = log.messages();
+    const content = assistant?.content as ContentBlockParam[];
+    const use = content[1] as ToolUseBlockParam;
+    expect(() => content.push({ type: 'text', text: 'more' })).toThrow(TypeError);
+    expect(() => Object.assign(use.input as object, { path: '../secret' })).toThrow(TypeError);
+    expect(() => Object.assign((use.input as { range: object }).range, { end: 9_999 })).toThrow(TypeError);
+    expect(() => (use.input as { flags: string[] }).flags.push('b')).toThrow(TypeError);
+  });
+});

@@ -41,6 +41,11 @@ describe('glob matcher', () => {
     expectMatches('src/**', { 'src/cart.ts': true, 'src/a/b/c.ts': true, 'srcs/cart.ts': false });
     // Inside a segment, ** is any run of characters, / included.
     expectMatches('src/a**z.ts', { 'src/az.ts': true, 'src/a/b/z.ts': true, 'src/b/z.ts': false });
+    // ** ending a segment it did not start still needs the / after it.
+    expectMatches('test**/*.ts', { 'test/cart.ts': true, 'tests/cart.ts': true, 'test/unit/cart.ts': true, 'testcart.ts': false });
+    // **/ stands for whole directories: what comes before the name ends with a /.
+    expectMatches('**/money.ts', { 'xmoney.ts': false, 'src/xmoney.ts': false, 'src/money.ts': true });
+    expectMatches('{src,lib}/**/money.ts', { 'src/money.ts': true, 'lib/util/money.ts': true, 'srcmoney.ts': false });
   });
 
   it('character classes: sets, ranges, negation with ! or ^, never a /', () => {
@@ -50,6 +55,15 @@ describe('glob matcher', () => {
     expectMatches('[^a-c].md', { 'b.md': false, 'z.md': true });
     expectMatches('a[!x]b/*', { 'a/b/c': false, 'ayb/c': true });
     expectMatches('[]]x', { ']x': true, 'ax': false });
+    expectMatches('[!]]x', { ']x': false, 'ax': true });
+    expectMatches('[!a]x', { '!x': true, 'ax': false, 'bx': true });
+    expectMatches('[b-d].md', { 'a.md': false, 'b.md': true, 'd.md': true, 'e.md': false });
+    // A range either way round; a member between others is not a range; a - first or last is a member.
+    expectMatches('v[9-0].ts', { 'v0.ts': true, 'v5.ts': true, 'va.ts': false });
+    expectMatches('[azb].md', { 'z.md': true, 'a.md': true, 'c.md': false });
+    expectMatches('[a-].md', { 'a.md': true, '-.md': true, 'b.md': false });
+    expectMatches('[-a].md', { 'a.md': true, '-.md': true, 'b.md': false });
+    expectMatches('[a-cx-z].md', { 'b.md': true, 'y.md': true, 'm.md': false });
     // An unclosed [ is a literal.
     expectMatches('a[b', { 'a[b': true, 'ab': false });
   });
@@ -68,6 +82,9 @@ describe('glob matcher', () => {
     expectMatches('money.ts', { 'money.ts': true, 'src/util/money.ts': true, 'src/util/money.tsx': false });
     expectMatches('src/util', { 'src/util/money.ts': true, 'src/utility.ts': false });
     expectMatches('/src/*.ts', { 'src/cart.ts': true });
+    expectMatches('  src/*.ts\n', { 'src/cart.ts': true });
+    // With wildcards a pattern names whole paths only: pages/[id] is a class (pages/i, pages/d), not the folder called [id].
+    expectMatches('pages/[id]', { 'pages/i': true, 'pages/[id]/index.tsx': false, 'pages/i/index.tsx': false });
     expectMatches('src\\util\\*.ts', { 'src/util/money.ts': true });
   });
 
@@ -77,8 +94,13 @@ describe('glob matcher', () => {
     expectMatches('[😀-😂].txt', { '😁.txt': true, '😃.txt': false });
   });
 
-  it('refuses braces nested absurdly deep, with a reason', () => {
-    expect(() => compileGlob(`${'{a,'.repeat(40)}b${'}'.repeat(40)}`)).toThrow(GlobSyntaxError);
+  it('takes braces nested 16 deep and refuses deeper ones, with a reason', () => {
+    const nested = (depth: number) => `${'{a,'.repeat(depth)}b${'}'.repeat(depth)}`;
+    expectMatches(nested(16), { a: true, b: true, c: false });
+    for (const depth of [17, 40]) {
+      expect(() => compileGlob(nested(depth))).toThrow(GlobSyntaxError);
+      expect(() => compileGlob(nested(depth))).toThrow(expect.objectContaining({ message: 'braces are nested more than 16 deep' }));
+    }
   });
 
   // Each of these takes exponential time as a backtracking regex (`[^/]*a[^/]*a…`

@@ -106,8 +106,8 @@ export class WorkLog {
 
   /** ceil(chars / 4) of `JSON.stringify(this.messages())`, kept as a running sum. */
   get estimatedTokens(): number {
-    const messageCount = this.list.length;
-    const chars = messageCount === 0 ? 2 : 2 + this.contentChars + (messageCount - 1);
+    // `[` and `]`, the messages, and a comma between each two.
+    const chars = 2 + this.contentChars + Math.max(0, this.list.length - 1);
     return Math.ceil(chars / 4);
   }
 
@@ -174,7 +174,8 @@ export class WorkLog {
     this.list.push(assistantMessage, userMessage);
     this.contentChars += record.assistantChars + record.userChars;
 
-    this.cursor = this.compressFrom(Math.max(this.cursor, this.frozen), this.budgetTokens).stoppedAt;
+    // The cursor never trails the frozen steps (freezeThrough moves it past them).
+    this.cursor = this.compressFrom(this.cursor, this.budgetTokens).stoppedAt;
   }
 
   /**
@@ -198,9 +199,8 @@ export class WorkLog {
     if (!Number.isInteger(stepCount) || stepCount < 0 || stepCount > this.steps.length) {
       throw new RangeError(`freezeThrough(${stepCount}): the log has ${this.steps.length} steps`);
     }
-    if (stepCount <= this.frozen) return;
-    this.frozen = stepCount;
-    this.cursor = Math.max(this.cursor, stepCount);
+    this.frozen = Math.max(this.frozen, stepCount);
+    this.cursor = Math.max(this.cursor, this.frozen);
   }
 
   /**
@@ -285,20 +285,19 @@ function toolResult(toolUseId: string, content: string, isError: boolean): ToolR
 
 /** A summary is promised to be one line; a stray newline would make the elided result read as more. */
 function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+  return text.replace(/\s*[\r\n]\s*/g, ' ').trim();
 }
 
 function trimmedText(block: TextBlockParam): TextBlockParam {
-  const text = block.text.trimStart();
-  const newline = text.indexOf('\n');
-  const line = (newline < 0 ? text : text.slice(0, newline)).trimEnd().slice(0, FIRST_LINE_CHARS);
+  const line = (block.text.trimStart().split('\n', 1)[0] as string).trimEnd().slice(0, FIRST_LINE_CHARS);
   return { type: 'text', text: `${line} [… ${block.text.length - line.length} more chars trimmed]` };
 }
 
+/** Freezes what JSON.parse made, all the way down; primitives and null count as frozen already. */
 function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+  if (!Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+    for (const key of Object.keys(value as object)) deepFreeze((value as Record<string, unknown>)[key]);
   }
   return value;
 }

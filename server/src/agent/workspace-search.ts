@@ -11,6 +11,7 @@
  * what it had. Symlinks are never followed, so the walk cannot leave the
  * workspace or loop; dependency, build and VCS folders are skipped.
  */
+import type { Dirent } from 'node:fs';
 import { join } from 'node:path';
 import type { PathMatcher } from './workspace-glob.js';
 import { listDirectoryExactly, readTextFile, relativeInside, toPosix } from './workspace-paths.js';
@@ -222,5 +223,7 @@ function shownLine(line: string, matchAt: number): string {
  */
 async function listDirectory(directory: string): Promise<{ name: string; isDirectory(): boolean; isFile(): boolean }[]> {
   const entries = (await listDirectoryExactly(directory)) ?? [];
-  return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // Names in a folder are unique; sorted by UTF-16 code units (sort's default), the same on every system.
+  const byName = new Map(entries.map((entry) => [entry.name, entry] as const));
+  return [...byName.keys()].sort().map((name) => byName.get(name) as Dirent);
 }

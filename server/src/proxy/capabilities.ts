@@ -22,8 +22,9 @@ export function childSyncKind(capabilities: ServerCapabilities | undefined): Tex
 function mergeCodeActions(child: ServerCapabilities['codeActionProvider'], efrit: ServerCapabilities['codeActionProvider']): ServerCapabilities['codeActionProvider'] {
   if (child === undefined || child === false) return efrit;
   if (efrit === undefined || efrit === false) return child;
-  const a: CodeActionOptions = child === true ? {} : child;
-  const b: CodeActionOptions = efrit === true ? {} : efrit;
+  // `true` (every kind, no resolve) spreads to no fields at all.
+  const a: CodeActionOptions = { ...(child as CodeActionOptions) };
+  const b: CodeActionOptions = { ...(efrit as CodeActionOptions) };
   const merged: CodeActionOptions = {};
   // A side without a kind list offers every kind; a union with it must not narrow it.
   if (a.codeActionKinds !== undefined && b.codeActionKinds !== undefined) merged.codeActionKinds = [...new Set([...a.codeActionKinds, ...b.codeActionKinds])];

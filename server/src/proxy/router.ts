@@ -38,23 +38,34 @@ import {
   Message,
   MessageType,
   TextDocumentSyncKind,
-  type CodeAction,
-  type Command,
   type Diagnostic,
   type InitializeResult,
   type NotificationMessage,
-  type Range,
   type RequestMessage,
   type ResponseMessage,
 } from 'vscode-languageserver/node';
 import type { DocumentStore } from '../documents/document-store.js';
-import type { TrackedDocument } from '../documents/tracked-document.js';
 import type { DocumentSync, SyncMethod } from '../features/document-sync.js';
 import { childSyncKind, mergeInitializeResults } from './capabilities.js';
 import type { Endpoint } from './memory-transport.js';
+import {
+  childGoneMessage,
+  clampActionArguments,
+  codeActionRequestForEfrit,
+  fullTextChange,
+  mergeCodeActionResponses,
+  openNotification,
+  ownerOfMethod,
+  ownerOfRequest,
+  publishedDiagnostics,
+  recentRestarts,
+  settingsForChild,
+  splitInitializationOptions,
+  type DocumentLookup,
+  type Side,
+} from './routing-rules.js';
 
 type Id = number | string;
-type Side = 'child' | 'efrit';
 
 /** The part of a wrapped server the router needs; `spawnWrappedServer` gives one. */
 export interface WrappedEndpoint {
@@ -93,16 +104,6 @@ const efritIdPrefix = 'efrit:';
 /** Ids of the router's own requests to the wrapped server (a restart's `initialize`). */
 const routerIdPrefix = 'efrit-proxy:';
 
-function rangesTouch(a: Range, b: Range): boolean {
-  const before = (p: Range['start'], q: Range['start']) => p.line < q.line || (p.line === q.line && p.character < q.character);
-  return !before(a.end, b.start) && !before(b.end, a.start);
-}
-
-function isEfritAction(action: unknown): boolean {
-  const data = (action as { data?: unknown } | null)?.data;
-  return typeof data === 'object' && data !== null && (data as { efrit?: unknown }).efrit === 1;
-}
-
 export class ProxyRouter {
   private child: WrappedEndpoint;
   /** `restarting`: a new child is being initialized; editor traffic for it is answered or dropped as if it were gone. */
@@ -111,7 +112,7 @@ export class ProxyRouter {
   private childInitialize: RequestMessage | undefined;
   private childInitialized = false;
   private childSettings: NotificationMessage | undefined;
-  private readonly restarts: number[] = [];
+  private restarts: number[] = [];
   private nextRouterRequest = 0;
   private shutdownRequested = false;
   private exiting = false;
@@ -124,6 +125,7 @@ export class ProxyRouter {
   /** The wrapped server's latest diagnostics per document, for code actions asked without them. */
   readonly diagnostics = new Map<string, Diagnostic[]>();
   private readonly log: (message: string) => void;
+  private readonly documentAt: DocumentLookup = (uri) => this.options.documents.documents.get(uri);
 
   constructor(private readonly options: RouterOptions) {
     this.log = options.log ?? (() => undefined);
@@ -169,17 +171,10 @@ export class ProxyRouter {
       case 'textDocument/codeAction':
         void this.codeActions(request);
         return;
-      case 'codeAction/resolve':
-        this.forward(isEfritAction(request.params) ? 'efrit' : 'child', request);
-        return;
-      case 'workspace/executeCommand': {
-        const command = (request.params as { command?: unknown } | undefined)?.command;
-        if (typeof command === 'string' && command.startsWith('efrit.')) this.forward('efrit', this.clampActionArgs(request), request);
-        else this.forward('child', request);
-        return;
+      default: {
+        const side = ownerOfRequest(request);
+        this.forward(side, side === 'efrit' && request.method === 'workspace/executeCommand' ? clampActionArguments(request, this.documentAt) : request, request);
       }
-      default:
-        this.forward(request.method.startsWith('efrit/') ? 'efrit' : 'child', request);
     }
   }
 
@@ -207,18 +202,11 @@ export class ProxyRouter {
         for (const side of ['child', 'efrit'] as const) if (this.pending[side].has(id)) this.send(side, notification);
         return;
       }
-      case 'workspace/didChangeConfiguration': {
+      case 'workspace/didChangeConfiguration':
         this.send('efrit', notification);
-        const settings = params?.['settings'];
-        if (typeof settings === 'object' && settings !== null && !Array.isArray(settings)) {
-          const { efrit: _efrit, ...rest } = settings as Record<string, unknown>;
-          this.childSettings = { ...notification, params: { ...params, settings: rest } };
-        } else {
-          this.childSettings = notification;
-        }
+        this.childSettings = settingsForChild(notification);
         this.send('child', this.childSettings);
         return;
-      }
       case 'textDocument/didOpen':
       case 'textDocument/didChange':
       case 'textDocument/didClose':
@@ -237,7 +225,7 @@ export class ProxyRouter {
         this.send('child', notification);
         return;
       default:
-        this.send(notification.method.startsWith('efrit/') ? 'efrit' : 'child', notification);
+        this.send(ownerOfMethod(notification.method), notification);
     }
   }
 
@@ -268,32 +256,7 @@ export class ProxyRouter {
       return;
     }
     if (problems.length > 0) this.log(`proxy: ${doc.uri} was resynced with ${this.child.label} in full after a change efrit-lsp had to repair`);
-    this.send('child', {
-      jsonrpc: '2.0',
-      method: 'textDocument/didChange',
-      params: { textDocument: { uri: doc.uri, version: doc.version }, contentChanges: [{ text: doc.text }] },
-    } as NotificationMessage);
-  }
-
-  /**
-   * LSP says a character past the end of a line means the end of the line, and
-   * servers rely on it (pyflakes' ranges in pylsp end one past the line); efrit-lsp
-   * refuses such ranges, so what goes to it is clamped to the text.
-   */
-  private clamp<T extends { range?: Range }>(uri: string | undefined, item: T): T {
-    const doc = typeof uri === 'string' ? this.options.documents.documents.get(uri) : undefined;
-    if (doc === undefined || item.range === undefined) return item;
-    const at = (position: Range['start']) => doc.positionAt(doc.offsetAt(position));
-    return { ...item, range: { start: at(item.range.start), end: at(item.range.end) } };
-  }
-
-  private clampActionArgs(request: RequestMessage): RequestMessage {
-    const params = request.params as { command?: string; arguments?: unknown[] } | undefined;
-    const argument = params?.arguments?.[0] as { textDocument?: { uri?: string }; range?: Range; diagnostics?: Diagnostic[] } | undefined;
-    if (params?.command !== 'efrit.runAction' || typeof argument !== 'object' || argument === null) return request;
-    const uri = argument.textDocument?.uri;
-    const clamped = { ...this.clamp(uri, argument), ...(argument.diagnostics !== undefined ? { diagnostics: argument.diagnostics.map((d) => this.clamp(uri, d)) } : {}) };
-    return { ...request, params: { ...params, arguments: [clamped, ...(params.arguments ?? []).slice(1)] } };
+    this.send('child', fullTextChange(doc));
   }
 
   // ── the requests both sides answer ────────────────────────────────────
@@ -327,30 +290,14 @@ export class ProxyRouter {
   }
 
   private async codeActions(request: RequestMessage): Promise<void> {
-    const params = request.params as { textDocument?: { uri?: string }; range?: Range; context?: { diagnostics?: Diagnostic[] } } | undefined;
-    const uri = params?.textDocument?.uri;
-    const range = params?.range;
-    let efritRequest = request;
-    if (uri !== undefined && range !== undefined) {
-      // Efrit's Fix needs the wrapped server's diagnostics; an editor that sends none gets the kept copy used.
-      const sent = params?.context?.diagnostics ?? [];
-      const diagnostics = sent.length > 0 ? sent : (this.diagnostics.get(uri) ?? []).filter((diagnostic) => rangesTouch(diagnostic.range, range));
-      efritRequest = {
-        ...request,
-        params: { ...params, range: this.clamp(uri, { range }).range, context: { ...params?.context, diagnostics: diagnostics.map((d) => this.clamp(uri, d)) } },
-      };
-    }
+    const uri = (request.params as { textDocument?: { uri?: unknown } } | undefined)?.textDocument?.uri;
+    const kept = typeof uri === 'string' ? this.diagnostics.get(uri) : undefined;
+    const efritRequest = codeActionRequestForEfrit(request, kept, this.documentAt);
     const [child, efrit] = await Promise.all([this.ask('child', request), this.ask('efrit', efritRequest)]);
-    if (child.error !== undefined && efrit.error !== undefined) {
-      this.reply(request, efrit);
-      return;
-    }
-    if (child.error !== undefined && this.childRunning) this.log(`proxy: ${this.child.label} failed textDocument/codeAction: ${child.error.message}`);
-    if (efrit.error !== undefined) this.log(`proxy: efrit-lsp failed textDocument/codeAction: ${efrit.error.message}`);
-    const list = (response: ResponseMessage) => (response.error === undefined && Array.isArray(response.result) ? (response.result as (CodeAction | Command)[]) : []);
-    const merged = [...list(child), ...list(efrit)];
-    const bothEmpty = (child.error !== undefined || child.result === null) && (efrit.error !== undefined || efrit.result === null);
-    this.reply(request, { jsonrpc: '2.0', id: request.id, result: bothEmpty ? null : merged });
+    const bothFailed = child.error !== undefined && efrit.error !== undefined;
+    if (!bothFailed && child.error !== undefined && this.childRunning) this.log(`proxy: ${this.child.label} failed textDocument/codeAction: ${child.error.message}`);
+    if (!bothFailed && efrit.error !== undefined) this.log(`proxy: efrit-lsp failed textDocument/codeAction: ${efrit.error.message}`);
+    this.reply(request, mergeCodeActionResponses(child, efrit));
   }
 
   // ── wrapped server → ──────────────────────────────────────────────────
@@ -361,12 +308,10 @@ export class ProxyRouter {
     } else if (Message.isRequest(message)) {
       this.send('editor', message);
     } else if (Message.isNotification(message)) {
-      if (message.method === 'textDocument/publishDiagnostics') {
-        const params = message.params as { uri?: unknown; diagnostics?: unknown };
-        if (typeof params?.uri === 'string' && Array.isArray(params.diagnostics)) {
-          if (params.diagnostics.length === 0) this.diagnostics.delete(params.uri);
-          else this.diagnostics.set(params.uri, params.diagnostics as Diagnostic[]);
-        }
+      const published = message.method === 'textDocument/publishDiagnostics' ? publishedDiagnostics(message.params) : undefined;
+      if (published !== undefined) {
+        if (published.diagnostics.length === 0) this.diagnostics.delete(published.uri);
+        else this.diagnostics.set(published.uri, published.diagnostics);
       }
       this.send('editor', message);
     }
@@ -386,15 +331,14 @@ export class ProxyRouter {
     const maxRestarts = this.options.maxRestarts ?? 4;
     const windowMs = this.options.restartWindowMs ?? 180_000;
     const now = Date.now();
-    while (this.restarts.length > 0 && now - (this.restarts[0] as number) >= windowMs) this.restarts.shift();
+    this.restarts = recentRestarts(this.restarts, now, windowMs);
     if (this.options.restartChild !== undefined && this.childInitialize !== undefined && this.restarts.length < maxRestarts) {
       this.restarts.push(now);
       this.showMessage(MessageType.Warning, `Efrit: the wrapped language server "${label}" ${reason}; restarting it.`);
       void this.restart(this.options.restartChild());
       return;
     }
-    const why = this.restarts.length >= maxRestarts ? ` It has crashed ${maxRestarts + 1} times in ${Math.round(windowMs / 60_000)} minutes, so it is not restarted again.` : '';
-    this.showError(`Efrit: the wrapped language server "${label}" ${reason}.${why} Its features are gone until the editor restarts it; efrit-lsp's own features keep working.`);
+    this.showError(childGoneMessage(label, reason, this.restarts.length >= maxRestarts ? { maxRestarts, windowMs } : undefined));
   }
 
   /** A new child: initialized as the first was, given the latest settings, then every open document. */
@@ -504,29 +448,4 @@ export class ProxyRouter {
     await this.child.stop(this.shutdownRequested ? 2000 : 300);
     this.options.exit(code);
   }
-}
-
-/**
- * `initializationOptions` of the form `{ efrit: {…}, …rest }` are split: the
- * `efrit` section is efrit-lsp's, the rest the wrapped server's (as settings
- * are). Options without an `efrit` key go to both unchanged, so flat efrit
- * settings keep working.
- */
-function splitInitializationOptions(request: RequestMessage): [RequestMessage, RequestMessage] {
-  const params = (request.params ?? {}) as { initializationOptions?: unknown };
-  const options = params.initializationOptions;
-  if (typeof options !== 'object' || options === null || Array.isArray(options) || !Object.hasOwn(options, 'efrit')) return [request, request];
-  const { efrit, ...rest } = options as Record<string, unknown>;
-  return [
-    { ...request, params: { ...params, initializationOptions: rest } },
-    { ...request, params: { ...params, initializationOptions: { efrit } } },
-  ];
-}
-
-function openNotification(doc: TrackedDocument): NotificationMessage {
-  return {
-    jsonrpc: '2.0',
-    method: 'textDocument/didOpen',
-    params: { textDocument: { uri: doc.uri, languageId: doc.languageId, version: doc.version, text: doc.text } },
-  } as NotificationMessage;
 }
