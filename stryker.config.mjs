@@ -20,7 +20,7 @@ export default {
     'server/src/completion/clean-suggestion.ts',
     'server/src/completion/completion-engine.ts',
     'server/src/assistant/prefetch-policy.ts',
-    'server/src/sliding-window-limiter.ts',
+    'server/src/common/sliding-window-limiter.ts',
     // agent and proxy
     'server/src/agent/workspace-paths.ts',
     'server/src/agent/workspace-glob.ts',

@@ -1,7 +1,7 @@
 /**
  * Rewrites the README's generated parts from their one source each:
  * `node dist/scripts/readme-tables.js` (a unit test fails while they differ).
- * - the settings table, from the schema in server/src/config.ts;
+ * - the settings table, from the schema in server/src/settings/config.ts;
  * - the list of secret-looking files, from server/src/agent/workspace-secrets.ts.
  * Each part runs from its first line to the next blank line after its table.
  */
@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { secretFilesMarkdown } from '../server/src/agent/workspace-secrets.js';
-import { settingsTableMarkdown } from '../server/src/settings-table.js';
+import { settingsTableMarkdown } from '../server/src/settings/settings-table.js';
 
 const readmePath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md');
 

@@ -5,7 +5,7 @@
  * build script (scripts/vscode-build.ts) writes them into the manifest and a
  * test fails while the committed manifest differs.
  */
-import { settingsSchema, type SettingType } from '../server/src/config.js';
+import { settingsSchema, type SettingType } from '../server/src/settings/config.js';
 
 /** One `contributes.configuration.properties` entry, as VS Code reads it. */
 export interface ContributedSetting {
@@ -34,7 +34,7 @@ export interface ContributedConfiguration {
  */
 export const userOnlySettings: readonly string[] = ['apiKey', 'baseURL', 'agent.allowSecretFiles'];
 
-/** The values `logLevel` accepts (mirrors the check in server/src/config.ts). */
+/** The values `logLevel` accepts (mirrors the check in server/src/settings/config.ts). */
 export const logLevels = ['error', 'warn', 'info', 'debug'];
 
 const userActionItems = {

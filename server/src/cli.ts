@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /** The entry point: argv → connection → createServer. Nothing else lives here. */
-import { routeConsoleTo, ServerLogger } from './logger.js';
+import { routeConsoleTo, ServerLogger } from './common/logger.js';
 import { runProxy } from './proxy/run-proxy.js';
 import { createServer } from './server.js';
-import { redactedConnection } from './transport.js';
-import { packageVersion } from './version.js';
+import { redactedConnection } from './lsp/transport.js';
+import { packageVersion } from './common/version.js';
 
 const usage = `efrit-lsp — an AI coding assistant as a language server
 

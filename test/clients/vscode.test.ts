@@ -36,7 +36,7 @@ import {
 import { ExtensionCommands } from '../../clients/vscode/src/command-ids.js';
 import { EfritController, isCancellation, serverCancellation, statusBarView, Transcript, type TranscriptSink } from '../../clients/vscode/src/efrit-controller.js';
 import { contributedConfiguration, manifestText, syncedManifest, userOnlySettings } from '../../scripts/vscode-manifest.js';
-import { settingsSchema } from '../../server/src/config.js';
+import { settingsSchema } from '../../server/src/settings/config.js';
 import { allCommands, Methods, type ChatResult, type DocumentTextResult, type StreamParams } from '../../server/src/protocol.js';
 import { inventoryTs, statsPy } from '../fixtures/samples.js';
 import { startFakeAnthropic } from '../support/fake-anthropic/server.js';

@@ -10,7 +10,7 @@
  */
 import fc from 'fast-check';
 import { allCommands, BuiltinActions } from '../../server/src/protocol.js';
-import { settingsSchema } from '../../server/src/config.js';
+import { settingsSchema } from '../../server/src/settings/config.js';
 
 /** Filled in at send time: the open sample document, a session or a job the server really has. */
 export const Placeholder = {

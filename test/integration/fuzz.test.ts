@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ResponseError, type ClientCapabilities } from 'vscode-languageserver-protocol/node';
-import { settingsSchema } from '../../server/src/config.js';
+import { settingsSchema } from '../../server/src/settings/config.js';
 import type { ChatResult, DocumentTextResult, StatusResult } from '../../server/src/protocol.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { vscodeCapabilities, type TestClient } from '../support/lsp-client.js';
@@ -357,7 +357,7 @@ describe('what the fuzzer found', () => {
   });
 
   /*
-   * applySettings (server/src/config.ts) tests `key in settingsSchema`, which
+   * applySettings (server/src/settings/config.ts) tests `key in settingsSchema`, which
    * is true for "constructor", "toString", "hasOwnProperty", "__proto__"…,
    * inherited from Object.prototype. Such a key is then taken as a setting:
    * no "unknown setting" warning (docs/protocol.md: unknown keys are ignored with

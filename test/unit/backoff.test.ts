@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EfritError } from '../../server/src/errors.js';
+import { EfritError } from '../../server/src/common/errors.js';
 import { Backoff, isThrottle, type BackoffOptions } from '../../server/src/queue/backoff.js';
 import { ManualClock } from '../support/manual-clock.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applySettings, defaultSettings, settingsSchema } from '../../server/src/config.js';
+import { applySettings, defaultSettings, settingsSchema } from '../../server/src/settings/config.js';
 
 describe('settings', () => {
   it('has a default and a description for every key', () => {

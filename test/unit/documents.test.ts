@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Position, Range } from 'vscode-languageserver-textdocument';
 import { DocumentStore } from '../../server/src/documents/document-store.js';
 import type { TrackedDocument } from '../../server/src/documents/tracked-document.js';
-import type { Logger } from '../../server/src/logger.js';
+import type { Logger } from '../../server/src/common/logger.js';
 
 const uri = 'file:///work/project/src/greeter.ts';
 

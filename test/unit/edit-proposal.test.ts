@@ -3,7 +3,7 @@ import { resolveProposedEdits } from '../../server/src/assistant/edit-proposal.j
 import { captureContext } from '../../server/src/context/capture-context.js';
 import { DocumentStore } from '../../server/src/documents/document-store.js';
 import type { OffsetEdit } from '../../server/src/documents/rebase.js';
-import { EfritError } from '../../server/src/errors.js';
+import { EfritError } from '../../server/src/common/errors.js';
 import { inventoryTs } from '../fixtures/samples.js';
 import { rangeOf } from '../support/lsp-client.js';
 

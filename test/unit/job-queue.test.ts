@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EfritError } from '../../server/src/errors.js';
+import { EfritError } from '../../server/src/common/errors.js';
 import { JobQueue, type JobContext } from '../../server/src/queue/job-queue.js';
 import { ManualClock, tick } from '../support/manual-clock.js';
 

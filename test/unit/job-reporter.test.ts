@@ -9,10 +9,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
 import { createProtocolConnection, type ProtocolConnection } from 'vscode-languageserver-protocol/node';
 import { LspJobReporter } from '../../server/src/features/job-reporter.js';
-import { silentLogger } from '../../server/src/logger.js';
+import { silentLogger } from '../../server/src/common/logger.js';
 import type { StreamParams } from '../../server/src/protocol.js';
 import { memoryLink } from '../../server/src/proxy/memory-transport.js';
-import { SecretRedactor } from '../../server/src/redaction.js';
+import { SecretRedactor } from '../../server/src/common/redaction.js';
 
 const key = 'sk-ant-test-0123456789abcdefghijklmnopqrstuvwxyz';
 

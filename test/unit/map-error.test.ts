@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EfritError } from '../../server/src/errors.js';
+import { EfritError } from '../../server/src/common/errors.js';
 import { mapModelError } from '../../server/src/model/map-error.js';
 
 /** The shape the SDK's APIError has, without loading the SDK. */

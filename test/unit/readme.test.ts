@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { secretFilesMarkdown } from '../../server/src/agent/workspace-secrets.js';
-import { settingsTableMarkdown } from '../../server/src/settings-table.js';
+import { settingsTableMarkdown } from '../../server/src/settings/settings-table.js';
 import { repoRoot } from '../support/lsp-client.js';
 
 describe('the README', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Emitter, type Message, type MessageWriter } from 'vscode-languageserver/node';
-import { RedactingMessageWriter, SecretRedactor, StreamRedactor } from '../../server/src/redaction.js';
+import { RedactingMessageWriter, SecretRedactor, StreamRedactor } from '../../server/src/common/redaction.js';
 
 const key = 'sk-ant-api03-Zx9_Qm7-k2LpW4vT8yHn';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SlidingWindowLimiter, systemTime } from '../../server/src/sliding-window-limiter.js';
+import { SlidingWindowLimiter, systemTime } from '../../server/src/common/sliding-window-limiter.js';
 
 /** Time that moves only when the test says so. */
 function manualTime(start = 1_000_000) {

@@ -17,7 +17,7 @@
  */
 import PQueue from 'p-queue';
 import type { ContentBlockParam, MessageParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
-import { EfritError } from '../errors.js';
+import { EfritError } from '../common/errors.js';
 import type { ModelReply, ToolCall } from '../model/model-client.js';
 import { addCallUsage, emptyCallUsage, type CallUsage } from '../model/usage-meter.js';
 import { WorkLog, type WorkLogEntry } from './work-log.js';

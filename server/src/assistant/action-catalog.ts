@@ -4,7 +4,7 @@
  * model call and no document scan.
  */
 import type { Diagnostic } from 'vscode-languageserver-types';
-import type { UserAction } from '../config.js';
+import type { UserAction } from '../settings/config.js';
 import { BuiltinActions } from '../protocol.js';
 
 export interface ActionDefinition {

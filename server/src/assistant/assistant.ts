@@ -7,14 +7,14 @@
  */
 import type { ContentBlockParam, MessageParam, TextBlockParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
-import type { Settings } from '../config.js';
+import type { Settings } from '../settings/config.js';
 import { captureContext, validateRange, type CaptureOptions, type CapturedContext } from '../context/capture-context.js';
 import { documentTurn, type DocumentTurn, type MatchContext } from '../sessions/delta-tracker.js';
 import type { DocumentStore } from '../documents/document-store.js';
 import type { TrackedDocument } from '../documents/tracked-document.js';
 import { rebaseEdits, toTextEdits, type OffsetEdit } from '../documents/rebase.js';
-import { EfritError, messageOf } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { EfritError, messageOf } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import type { ModelClient, ModelReply, ModelRequest } from '../model/model-client.js';
 import { excerptText, proposeEditsTool, systemBlocks, withCacheBreakpoints } from '../model/prompts.js';
 import type { CallUsage, UsageMeter } from '../model/usage-meter.js';
@@ -26,7 +26,7 @@ import { notRunResults, runAgentLoop } from '../agent/do-agent.js';
 import { readOnlyToolDefinitions, type WorkspaceTools } from '../agent/workspace-tools.js';
 import { resolveProposedEdits } from './edit-proposal.js';
 import { PrefetchPolicy, type PrefetchStats } from './prefetch-policy.js';
-import type { LimiterClock } from '../sliding-window-limiter.js';
+import type { LimiterClock } from '../common/sliding-window-limiter.js';
 
 /** How the domain tells the user what a job is doing; the feature layer maps it to LSP. */
 export interface JobReporter {

@@ -9,7 +9,7 @@
  */
 import type { MatchContext } from '../sessions/delta-tracker.js';
 import type { OffsetEdit } from '../documents/rebase.js';
-import { EfritError } from '../errors.js';
+import { EfritError } from '../common/errors.js';
 
 export interface ProposedEdits {
   summary: string;

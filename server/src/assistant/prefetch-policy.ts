@@ -8,7 +8,7 @@
  * The policy only decides and counts; the Assistant starts and cancels the jobs.
  */
 import { LRUCache } from 'lru-cache';
-import { SlidingWindowLimiter, systemTime, type LimiterClock } from '../sliding-window-limiter.js';
+import { SlidingWindowLimiter, systemTime, type LimiterClock } from '../common/sliding-window-limiter.js';
 
 export interface PrefetchSettings {
   /** Whether prefetching is on at all. */

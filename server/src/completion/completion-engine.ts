@@ -23,7 +23,7 @@ import { LRUCache } from 'lru-cache';
 import type { Position, Range } from 'vscode-languageserver-textdocument';
 import type { TrackedDocument } from '../documents/tracked-document.js';
 import type { CompletionStats } from '../protocol.js';
-import { SlidingWindowLimiter } from '../sliding-window-limiter.js';
+import { SlidingWindowLimiter } from '../common/sliding-window-limiter.js';
 import { cleanSuggestion, indentationOf, type SuggestionContext } from './clean-suggestion.js';
 import { inCommentOrString } from './comment-or-string.js';
 import { buildCompletionPrompt, pathOfUri } from './completion-prompt.js';

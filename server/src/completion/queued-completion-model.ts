@@ -5,7 +5,7 @@
  * call. It reports nothing to `efrit/stream`: ghost text is not a job anyone
  * wants to watch.
  */
-import type { Settings } from '../config.js';
+import type { Settings } from '../settings/config.js';
 import type { ModelClient } from '../model/model-client.js';
 import type { UsageMeter } from '../model/usage-meter.js';
 import type { JobQueue } from '../queue/job-queue.js';

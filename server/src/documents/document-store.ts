@@ -10,8 +10,8 @@
  */
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Position, Range, TextDocumentContentChangeEvent } from 'vscode-languageserver-textdocument';
-import { silentLogger } from '../logger.js';
-import type { Logger } from '../logger.js';
+import { silentLogger } from '../common/logger.js';
+import type { Logger } from '../common/logger.js';
 import { EditJournal, defaultJournalLimit } from './edit-journal.js';
 import type { ChangeSpan } from './edit-journal.js';
 import type { EndOfLine, TrackedDocument } from './tracked-document.js';

@@ -17,11 +17,11 @@ import type { Diagnostic, Range } from 'vscode-languageserver-types';
 import type { ActionOutcome } from '../assistant/assistant.js';
 import { actionTitle, type ActionDefinition } from '../assistant/action-catalog.js';
 import { validateRange } from '../context/capture-context.js';
-import { EfritError } from '../errors.js';
+import { EfritError } from '../common/errors.js';
 import { BuiltinActions, Commands, type ApplyJobArgs, type RunActionArgs, type RunActionResult } from '../protocol.js';
 import type { Job } from '../queue/job-queue.js';
 import { applyPlannedEdit, clientResolvesEdits, workspaceEditFor, type FeatureContext } from './feature-context.js';
-import { isRecord } from '../json-shape.js';
+import { isRecord } from '../common/json-shape.js';
 import {
   awaitJob,
   invalidParams,

@@ -11,7 +11,7 @@
  * is reported (logged by the store, and returned as problems) and survived.
  */
 import type { DocumentStore, SyncProblem } from '../documents/document-store.js';
-import { isRecord } from '../json-shape.js';
+import { isRecord } from '../common/json-shape.js';
 
 export interface DocumentSyncHooks {
   /** The document changed or closed: jobs and caches about its old text may go. */

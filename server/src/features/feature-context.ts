@@ -7,9 +7,9 @@ import type { ClientCapabilities, Connection } from 'vscode-languageserver/node'
 import type { WorkspaceEdit } from 'vscode-languageserver-types';
 import type { Assistant, PlannedEdit } from '../assistant/assistant.js';
 import type { InlineCompletionEngine } from '../completion/completion-engine.js';
-import type { Settings } from '../config.js';
-import { EfritError } from '../errors.js';
-import type { Logger, SecretRedactor } from '../logger.js';
+import type { Settings } from '../settings/config.js';
+import { EfritError } from '../common/errors.js';
+import type { Logger, SecretRedactor } from '../common/logger.js';
 import type { UsageMeter } from '../model/usage-meter.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { DocumentStore } from '../documents/document-store.js';

@@ -16,7 +16,7 @@ import {
   type InlineCompletionParams,
 } from 'vscode-languageserver/node';
 import { validateRange } from '../context/capture-context.js';
-import { EfritError } from '../errors.js';
+import { EfritError } from '../common/errors.js';
 import { Commands } from '../protocol.js';
 import type { FeatureContext } from './feature-context.js';
 import { requireDocumentUri, requireObject, requireRange } from './respond.js';

@@ -29,9 +29,9 @@ import {
   type WorkDoneProgressReport,
 } from 'vscode-languageserver/node';
 import type { JobReporter } from '../assistant/assistant.js';
-import type { Logger, SecretRedactor } from '../logger.js';
+import type { Logger, SecretRedactor } from '../common/logger.js';
 import { Methods, type ProgressToken, type StreamIdentity, type StreamKind, type StreamParams } from '../protocol.js';
-import { StreamRedactor } from '../redaction.js';
+import { StreamRedactor } from '../common/redaction.js';
 
 interface JobProgress {
   sessionId: string | undefined;

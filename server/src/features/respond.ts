@@ -13,9 +13,9 @@
  */
 import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken } from 'vscode-languageserver/node';
 import type { Diagnostic, Range } from 'vscode-languageserver-types';
-import { EfritError, isEfritError } from '../errors.js';
-import { isPosition, isRecord } from '../json-shape.js';
-import type { Logger, SecretRedactor } from '../logger.js';
+import { EfritError, isEfritError } from '../common/errors.js';
+import { isPosition, isRecord } from '../common/json-shape.js';
+import type { Logger, SecretRedactor } from '../common/logger.js';
 import { maxStreamIdLength, type ErrorReason, type ServerCancelReason, type StreamIdentity } from '../protocol.js';
 import type { Job, JobQueue } from '../queue/job-queue.js';
 

@@ -6,8 +6,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { InitializeParams } from 'vscode-languageserver/node';
-import { isRecord } from '../json-shape.js';
-import type { Logger } from '../logger.js';
+import { isRecord } from '../common/json-shape.js';
+import type { Logger } from '../common/logger.js';
 
 export class WorkspaceFolders {
   /** Folder URIs in the client's order; only `file:` ones can be read. */

@@ -1,6 +1,6 @@
 /** What the server declares in its `initialize` answer. */
 import { CodeActionKind, TextDocumentSyncKind, type ServerCapabilities } from 'vscode-languageserver/node';
-import type { Settings } from '../config.js';
+import type { Settings } from '../settings/config.js';
 import { allCommands } from '../protocol.js';
 
 export function serverCapabilities(settings: Settings): ServerCapabilities {

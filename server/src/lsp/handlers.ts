@@ -15,14 +15,14 @@ import {
   type InitializeParams,
   type InitializeResult,
 } from 'vscode-languageserver/node';
-import { isEfritError } from '../errors.js';
+import { isEfritError } from '../common/errors.js';
 import { applyJob, listCodeActions, resolveCodeAction, runAction } from '../features/code-actions.js';
 import { cancel, documentText, endSession, status } from '../features/control.js';
 import { chat, doInstruction } from '../features/conversation.js';
 import type { SyncMethod } from '../features/document-sync.js';
 import { completionAccepted, completionItem, inlineCompletion } from '../features/inline-completion.js';
 import { invalidParams, requireObject, requireString, toResponseError } from '../features/respond.js';
-import { isRecord } from '../json-shape.js';
+import { isRecord } from '../common/json-shape.js';
 import { allCommands, Commands, Methods } from '../protocol.js';
 import { serverCapabilities } from './capabilities.js';
 import type { Services } from './services.js';

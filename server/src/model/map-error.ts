@@ -3,7 +3,7 @@
  * a person can act on. Works by duck typing on the SDK's error shape (status,
  * headers, apiMessage) so the SDK need not be loaded to classify its errors.
  */
-import { EfritError, isEfritError } from '../errors.js';
+import { EfritError, isEfritError } from '../common/errors.js';
 
 interface ApiErrorShape {
   status?: unknown;

@@ -20,9 +20,9 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import type { MessageCreateParamsStreaming, MessageParam, TextBlockParam, Tool, ToolChoice } from '@anthropic-ai/sdk/resources/messages/messages.js';
-import { EfritError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { SecretRedactor } from '../redaction.js';
+import { EfritError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { SecretRedactor } from '../common/redaction.js';
 import { mapModelError } from './map-error.js';
 import { emptyCallUsage, type CallUsage } from './usage-meter.js';
 

@@ -6,8 +6,8 @@
  * them in sync (see router.ts).
  */
 import { createConnection, ProposedFeatures, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
-import type { ServerLogger } from '../logger.js';
-import { RedactingMessageWriter } from '../redaction.js';
+import type { ServerLogger } from '../common/logger.js';
+import { RedactingMessageWriter } from '../common/redaction.js';
 import { createServer } from '../server.js';
 import { spawnWrappedServer } from './child.js';
 import { memoryLink } from './memory-transport.js';

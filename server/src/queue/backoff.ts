@@ -11,7 +11,7 @@
  *   jobs were refused in it; then one more slot per window of successes as
  *   long as the slots now in force, never past the configured cap.
  */
-import { type EfritError, isEfritError } from '../errors.js';
+import { type EfritError, isEfritError } from '../common/errors.js';
 import type { QueueClock } from './queue-clock.js';
 
 export interface BackoffState {

@@ -32,7 +32,7 @@
  * are off, so retries are never doubled.
  */
 import PQueue from 'p-queue';
-import { EfritError } from '../errors.js';
+import { EfritError } from '../common/errors.js';
 import type { Priority, ServerCancelReason } from '../protocol.js';
 import { Backoff, type BackoffState, isThrottle } from './backoff.js';
 import { type QueueClock, realClock } from './queue-clock.js';

@@ -8,7 +8,7 @@
  * 5–7 ms from small to large.
  */
 import { ModelClient } from '../../../server/src/model/model-client.js';
-import { silentLogger } from '../../../server/src/logger.js';
+import { silentLogger } from '../../../server/src/common/logger.js';
 import { startFakeAnthropic, type FakeReply } from '../../support/fake-anthropic/server.js';
 import { testApiKey } from '../../support/harness.js';
 import { fixed, median, type Scenario, type ScenarioContext } from '../scenario.js';

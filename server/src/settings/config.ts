@@ -5,7 +5,7 @@
  * all derived from this list, so they cannot drift apart.
  */
 
-import { isRecord } from './json-shape.js';
+import { isRecord } from '../common/json-shape.js';
 
 export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'logLevel';
 

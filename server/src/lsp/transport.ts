@@ -18,7 +18,7 @@ import {
   type MessageReader,
   type MessageWriter,
 } from 'vscode-languageserver/node';
-import { RedactingMessageWriter, type SecretRedactor } from './redaction.js';
+import { RedactingMessageWriter, type SecretRedactor } from '../common/redaction.js';
 
 /** The transport of the first transport argument, read as vscode-languageserver reads it. */
 function transport(args: readonly string[]): [MessageReader, MessageWriter] {

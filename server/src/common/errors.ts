@@ -4,7 +4,7 @@
  * LSP `ResponseError` (see features/respond.ts), so nothing below it needs the
  * connection.
  */
-import type { ErrorReason } from './protocol.js';
+import type { ErrorReason } from '../protocol.js';
 
 export class EfritError extends Error {
   override readonly name = 'EfritError';
