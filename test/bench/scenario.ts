@@ -8,6 +8,7 @@
  * measured in the same run wherever one exists, and reports percentiles or
  * medians, never a single run or a mean alone.
  */
+import { readFileSync } from 'node:fs';
 
 export interface ScenarioContext {
   /** Fewer iterations and runs, so the whole suite finishes well under a minute. */
@@ -128,4 +129,10 @@ export function verdict(met: boolean): string {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A process's resident memory now, in MB (`VmRSS` from /proc); NaN when it cannot be read. */
+export function residentMB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match === null ? Number.NaN : Number(match[1]) / 1024;
 }

@@ -4,35 +4,14 @@ import { captureContext } from '../../server/src/context/capture-context.js';
 import type { CaptureOptions, CapturedContext } from '../../server/src/context/capture-context.js';
 import { DocumentStore } from '../../server/src/documents/document-store.js';
 import type { TrackedDocument } from '../../server/src/documents/tracked-document.js';
+import { inventoryPy } from '../fixtures/samples.js';
 
 /**
  * How the window fits its character budget, checked the way the model reads it: every row is parsed back and
  * compared with the document, so a capture that shows a line it should not, or hides what it says it hides, fails.
  */
 
-const inventory = [
-  'from dataclasses import dataclass',
-  '',
-  '',
-  '@dataclass',
-  'class Item:',
-  '    name: str',
-  '    price: float',
-  '    quantity: int = 0',
-  '',
-  '',
-  'def total(items):',
-  '    return sum(item.price * item.quantity for item in items)',
-  '',
-  '',
-  'def restock(items, name, amount):',
-  '    for item in items:',
-  '        if item.name == name:',
-  '            item.quantity += amount',
-  '            return item',
-  '    raise KeyError(name)',
-  '',
-].join('\n');
+const inventory = inventoryPy;
 
 let documentCounter = 0;
 

@@ -5,30 +5,9 @@ import { captureContext, relativePathOf, validateRange } from '../../server/src/
 import type { CaptureOptions } from '../../server/src/context/capture-context.js';
 import { DocumentStore } from '../../server/src/documents/document-store.js';
 import type { TrackedDocument } from '../../server/src/documents/tracked-document.js';
+import { inventoryPy } from '../fixtures/samples.js';
 
-const inventory = [
-  'from dataclasses import dataclass',
-  '',
-  '',
-  '@dataclass',
-  'class Item:',
-  '    name: str',
-  '    price: float',
-  '    quantity: int = 0',
-  '',
-  '',
-  'def total(items):',
-  '    return sum(item.price * item.quantity for item in items)',
-  '',
-  '',
-  'def restock(items, name, amount):',
-  '    for item in items:',
-  '        if item.name == name:',
-  '            item.quantity += amount',
-  '            return item',
-  '    raise KeyError(name)',
-  '',
-].join('\n');
+const inventory = inventoryPy;
 
 let documentCounter = 0;
 

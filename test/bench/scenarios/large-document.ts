@@ -7,16 +7,9 @@
  * this happens within 30 s of the close, judged against the server's own
  * resident memory before it opened the document.
  */
-import { readFileSync } from 'node:fs';
 import type { DocumentTextResult, StatusResult } from '../../../server/src/protocol.js';
 import { TestClient } from '../../support/lsp-client.js';
-import { fixed, percentile, type Scenario, type ScenarioContext } from '../scenario.js';
-
-function rssMB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (match === null) throw new Error(`no VmRSS for ${pid}`);
-  return Number(match[1]) / 1024;
-}
+import { fixed, percentile, residentMB, type Scenario, type ScenarioContext } from '../scenario.js';
 
 const settleLimitMs = 30_000;
 
@@ -31,10 +24,10 @@ export const largeDocumentScenario: Scenario = {
     try {
       const pid = client.child.pid as number;
       await client.request<StatusResult>('efrit/status', {});
-      const baseMB = rssMB(pid);
+      const baseMB = residentMB(pid);
       let peakMB = baseMB;
       const sample = (): void => {
-        peakMB = Math.max(peakMB, rssMB(pid));
+        peakMB = Math.max(peakMB, residentMB(pid));
       };
 
       const uri = await client.open('big/fifty-megabytes.txt', text, 'plaintext');
@@ -61,10 +54,10 @@ export const largeDocumentScenario: Scenario = {
       const grewMB = peakMB - baseMB;
       const boundMB = baseMB + Math.max(96, grewMB * 0.2);
       const closedAt = performance.now();
-      let afterMB = rssMB(pid);
+      let afterMB = residentMB(pid);
       while (afterMB > boundMB && performance.now() - closedAt < settleLimitMs) {
         await new Promise((resolve) => setTimeout(resolve, 250));
-        afterMB = rssMB(pid);
+        afterMB = residentMB(pid);
       }
       const settledS = (performance.now() - closedAt) / 1000;
       const met = afterMB <= boundMB;

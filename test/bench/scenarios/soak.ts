@@ -8,19 +8,13 @@
  * the median of the second quarter (the first quarter is warm-up: module
  * loading, the SDK's first import, JIT).
  */
-import { readFileSync } from 'node:fs';
 import type { CodeAction, Diagnostic } from 'vscode-languageserver-protocol';
 import type { ChatResult, StatusResult } from '../../../server/src/protocol.js';
 import { startFakeAnthropic } from '../../support/fake-anthropic/server.js';
 import { editReply, testApiKey } from '../../support/harness.js';
 import { rangeOf, TestClient } from '../../support/lsp-client.js';
-import { fixed, median, sleep, verdict, type GoalCheck, type Scenario, type ScenarioContext } from '../scenario.js';
+import { fixed, median, residentMB, sleep, verdict, type GoalCheck, type Scenario, type ScenarioContext } from '../scenario.js';
 import { generateSource } from '../source-text.js';
-
-function residentMB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match === null ? Number.NaN : Number(match[1]) / 1024;
-}
 
 const growthGoal = 0.1;
 
