@@ -5,6 +5,7 @@
  * in test/support cannot do this: vscode-jsonrpc always frames correctly.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { eventually } from '../support/eventually.js';
 import { serverEntry } from '../support/lsp-client.js';
 
 /** One JSON-RPC message as the server sent it. */
@@ -117,14 +118,11 @@ export class RawServer {
   }
 
   async waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) {
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; server ${this.alive ? 'alive' : `exited (${String(this.exitCode)})`}; stderr: ${this.stderr.slice(-500)}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    try {
+      return await eventually(probe, what, timeoutMs);
+    } catch (error) {
+      const server = this.alive ? 'alive' : `exited (${String(this.exitCode)})`;
+      throw new Error(`${(error as Error).message} after ${timeoutMs} ms; server ${server}; stderr: ${this.stderr.slice(-500)}`);
     }
   }
 

@@ -40,6 +40,7 @@ import {
 } from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { StatusResult, StreamParams } from '../../server/src/protocol.js';
+import { eventually } from './eventually.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -305,11 +306,7 @@ export class TestClient {
   }
 
   async waitFor(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await eventually(() => (predicate() ? true : undefined), what, timeoutMs);
   }
 
   /** `shutdown` then `exit`; resolves with the exit code. */

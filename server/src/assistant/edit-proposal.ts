@@ -10,6 +10,7 @@
 import type { MatchContext } from '../sessions/delta-tracker.js';
 import type { OffsetEdit } from '../documents/rebase.js';
 import { EfritError } from '../common/errors.js';
+import { isRecord } from '../common/json-shape.js';
 
 export interface ProposedEdits {
   summary: string;
@@ -19,10 +20,6 @@ export interface ProposedEdits {
 interface RawEdit {
   old_text: string;
   new_text: string;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function readRawEdits(input: unknown): { summary: string; edits: RawEdit[] } {
