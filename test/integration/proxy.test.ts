@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CodeAction, CompletionItem, CompletionList, Diagnostic, Hover, PublishDiagnosticsParams, TextDocumentEdit, TextEdit } from 'vscode-languageserver-protocol';
+import type { CodeAction, CompletionItem, CompletionList, Diagnostic, Hover, InlineCompletionList, PublishDiagnosticsParams, TextDocumentEdit, TextEdit } from 'vscode-languageserver-protocol';
 import type { ChatResult } from '../../server/src/protocol.js';
 import { shouldRunEditorTests } from '../clients/editors.js';
 import { completePy, greeterPy } from '../fixtures/proxy/samples.js';
@@ -150,6 +150,16 @@ describe.skipIf(!runPylsp)('proxy mode around pylsp', () => {
     expect(result.applied).toBe(true);
     expect(client.appliedEdits).toHaveLength(1);
     await client.waitFor(() => client.text(uri).includes('print("defined")'), 'the fix in the buffer');
+  });
+
+  it("offers efrit-lsp's ghost text beside pylsp, and answers it from the model", async () => {
+    expect(client.initializeResult.capabilities.inlineCompletionProvider).toBe(true);
+    harness.fake.queueReplies({ text: 'f"Hello, {name}!"' });
+    const draftUri = await client.open('src/draft.py', 'def welcome(name):\n    return \n', 'python');
+    const cursor = { line: 1, character: '    return '.length };
+    const list = await client.request<InlineCompletionList>('textDocument/inlineCompletion', { textDocument: { uri: draftUri }, position: cursor, context: { triggerKind: 1 } });
+    expect(list.items.map((item) => item.insertText)).toEqual(['f"Hello, {name}!"']);
+    expect(JSON.stringify(harness.fake.requests.at(-1)?.body.messages)).toContain('def welcome(name):');
   });
 
   it('shuts down with exit code 0 and leaves no process behind', async () => {

@@ -5,7 +5,9 @@
  */
 import { TextDocumentSyncKind, type InitializeResult, type ServerCapabilities } from 'vscode-languageserver/node';
 import { describe, expect, it } from 'vitest';
-import { childSyncKind, mergeInitializeResults } from '../../server/src/proxy/capabilities.js';
+import { childSyncKind, mergeInitializeResults, methodsEfritAnswers } from '../../server/src/proxy/capabilities.js';
+import { serverCapabilities } from '../../server/src/lsp/capabilities.js';
+import { defaultSettings } from '../../server/src/settings/config.js';
 
 /** efrit-lsp's own answer, as server.ts declares it (abridged). */
 const efrit: InitializeResult = {
@@ -124,5 +126,79 @@ describe('merged code action options', () => {
     expect(merge({ resolveProvider: true }, { codeActionKinds: ['quickfix'] })).toEqual({ resolveProvider: true });
     expect(merge({ codeActionKinds: ['quickfix'] }, { resolveProvider: false })).toEqual({});
     expect(merge(true, true)).toEqual({});
+  });
+});
+
+describe("efrit-lsp's own features in front of another server", () => {
+  /** What pylsp 1.7 declares (abridged to the parts that meet efrit-lsp's). */
+  const pylspCapabilities: ServerCapabilities = {
+    textDocumentSync: { change: TextDocumentSyncKind.Incremental, save: { includeText: true }, openClose: true },
+    completionProvider: { resolveProvider: true, triggerCharacters: ['.'] },
+    hoverProvider: true,
+    codeActionProvider: true,
+    executeCommandProvider: { commands: [] },
+    workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
+  };
+  const efritAlone = (popup: boolean): InitializeResult => ({
+    capabilities: serverCapabilities({ ...defaultSettings(), 'completion.popup': popup }),
+    serverInfo: { name: 'efrit-lsp', version: '0.1.0' },
+  });
+
+  it('declares every capability efrit-lsp declares alone, whatever the wrapped server offers', () => {
+    for (const popup of [false, true]) {
+      for (const child of [pylsp(pylspCapabilities), pylsp({}), undefined]) {
+        const efrit = efritAlone(popup);
+        const merged = mergeInitializeResults(child, efrit).capabilities as Record<string, unknown>;
+        for (const [name, value] of Object.entries(efrit.capabilities)) {
+          expect(merged[name], `${name} (popup ${String(popup)}, child ${JSON.stringify(child?.capabilities)})`).toBeTruthy();
+          expect(merged[name], name).not.toBe(false);
+          if (value === true) expect(merged[name], name).toBe(true);
+        }
+      }
+    }
+  });
+
+  it("offers efrit-lsp's ghost text, and sends inline completion to it, even when the wrapped server offers its own", () => {
+    const efrit = efritAlone(false);
+    expect(mergeInitializeResults(pylsp(pylspCapabilities), efrit).capabilities.inlineCompletionProvider).toBe(true);
+    expect(methodsEfritAnswers(pylspCapabilities, efrit.capabilities)).toEqual(new Set(['textDocument/inlineCompletion']));
+    const copilotLike = pylsp({ inlineCompletionProvider: { workDoneProgress: true } });
+    expect(mergeInitializeResults(copilotLike, efrit).capabilities.inlineCompletionProvider).toBe(true);
+    expect(methodsEfritAnswers(copilotLike.capabilities, efrit.capabilities)).toEqual(new Set(['textDocument/inlineCompletion']));
+    // Without efrit-lsp's ghost text, the wrapped server's is passed on and asked.
+    const withoutGhostText = efritWith({ inlineCompletionProvider: false });
+    expect(mergeInitializeResults(copilotLike, withoutGhostText).capabilities.inlineCompletionProvider).toEqual({ workDoneProgress: true });
+    expect(methodsEfritAnswers(copilotLike.capabilities, withoutGhostText.capabilities)).toEqual(new Set());
+  });
+
+  it("leaves popup completion to the wrapped server that has it, and gives it to efrit-lsp (with resolve) when it has none", () => {
+    const efrit = efritAlone(true);
+    expect(mergeInitializeResults(pylsp(pylspCapabilities), efrit).capabilities.completionProvider).toEqual(pylspCapabilities.completionProvider);
+    expect(methodsEfritAnswers(pylspCapabilities, efrit.capabilities).has('textDocument/completion')).toBe(false);
+    for (const none of [{}, { completionProvider: false as unknown as undefined }]) {
+      expect(mergeInitializeResults(pylsp(none), efrit).capabilities.completionProvider).toEqual(efrit.capabilities.completionProvider);
+      expect(methodsEfritAnswers(none, efrit.capabilities)).toEqual(new Set(['textDocument/inlineCompletion', 'textDocument/completion', 'completionItem/resolve']));
+    }
+    expect(methodsEfritAnswers(undefined, efrit.capabilities).has('completionItem/resolve')).toBe(true);
+    expect(methodsEfritAnswers({}, efritAlone(false).capabilities).has('textDocument/completion')).toBe(false);
+  });
+
+  it("unites workspace folder support, keeping the wrapped server's other workspace options", () => {
+    const folders = (child: ServerCapabilities['workspace'], efrit: ServerCapabilities['workspace']) =>
+      mergeInitializeResults(pylsp(child === undefined ? {} : { workspace: child }), efritWith(efrit === undefined ? {} : { workspace: efrit })).capabilities.workspace;
+    const fileOperations = { didRename: { filters: [{ pattern: { glob: '**/*.py' } }] } };
+    expect(folders({ fileOperations }, { workspaceFolders: { supported: true, changeNotifications: true } })).toEqual({
+      fileOperations,
+      workspaceFolders: { supported: true, changeNotifications: true },
+    });
+    expect(folders({ workspaceFolders: { supported: true, changeNotifications: 'pylsp-folders' } }, { workspaceFolders: { supported: false } })).toEqual({
+      workspaceFolders: { supported: true, changeNotifications: true },
+    });
+    expect(folders({ workspaceFolders: { supported: false, changeNotifications: false } }, { workspaceFolders: { supported: true } })).toEqual({ workspaceFolders: { supported: true } });
+    expect(folders({ workspaceFolders: { supported: false } }, { workspaceFolders: { supported: false } })).toEqual({ workspaceFolders: { supported: false } });
+    expect(folders(undefined, { workspaceFolders: { supported: true, changeNotifications: true } })).toEqual({ workspaceFolders: { supported: true, changeNotifications: true } });
+    expect(folders({ workspaceFolders: { supported: true } }, undefined)).toEqual({ workspaceFolders: { supported: true } });
+    expect(folders({ fileOperations }, undefined)).toEqual({ fileOperations });
+    expect(folders(undefined, undefined)).toBeUndefined();
   });
 });

@@ -46,7 +46,7 @@ import {
 } from 'vscode-languageserver/node';
 import type { DocumentStore } from '../documents/document-store.js';
 import type { DocumentSync, SyncMethod } from '../features/document-sync.js';
-import { childSyncKind, mergeInitializeResults } from './capabilities.js';
+import { childSyncKind, mergeInitializeResults, methodsEfritAnswers } from './capabilities.js';
 import type { Endpoint } from './memory-transport.js';
 import {
   childGoneMessage,
@@ -117,6 +117,8 @@ export class ProxyRouter {
   private shutdownRequested = false;
   private exiting = false;
   private childSync: TextDocumentSyncKind = TextDocumentSyncKind.Incremental;
+  /** Set at `initialize`: the requests efrit-lsp answers beyond `efrit/*` (see `methodsEfritAnswers`). */
+  private answeredByEfrit = new Set<string>();
   private readonly pending: Record<Side, Map<Id, (response: ResponseMessage) => void>> = { child: new Map(), efrit: new Map() };
   /** editor-facing id → efrit-lsp's own id, for efrit's server→client requests. */
   private readonly efritRequests = new Map<string, Id>();
@@ -172,7 +174,7 @@ export class ProxyRouter {
         void this.codeActions(request);
         return;
       default: {
-        const side = ownerOfRequest(request);
+        const side = this.answeredByEfrit.has(request.method) ? 'efrit' : ownerOfRequest(request);
         this.forward(side, side === 'efrit' && request.method === 'workspace/executeCommand' ? clampActionArguments(request, this.documentAt) : request, request);
       }
     }
@@ -276,7 +278,9 @@ export class ProxyRouter {
       childResult = child.result as InitializeResult;
       this.childSync = childSyncKind(childResult.capabilities);
     }
-    this.reply(request, { jsonrpc: '2.0', id: request.id, result: mergeInitializeResults(childResult, efrit.result as InitializeResult) });
+    const efritResult = efrit.result as InitializeResult;
+    this.answeredByEfrit = methodsEfritAnswers(childResult?.capabilities, efritResult.capabilities);
+    this.reply(request, { jsonrpc: '2.0', id: request.id, result: mergeInitializeResults(childResult, efritResult) });
   }
 
   private async shutdown(request: RequestMessage): Promise<void> {
