@@ -175,7 +175,9 @@ describe("efrit-lsp's own features in front of another server", () => {
     const efrit = efritAlone(true);
     expect(mergeInitializeResults(pylsp(pylspCapabilities), efrit).capabilities.completionProvider).toEqual(pylspCapabilities.completionProvider);
     expect(methodsEfritAnswers(pylspCapabilities, efrit.capabilities).has('textDocument/completion')).toBe(false);
-    for (const none of [{}, { completionProvider: false as unknown as undefined }]) {
+    // `false` is what some servers send for a capability they lack, though the spec's type has no such value.
+    const lacking: ServerCapabilities[] = [{}, { completionProvider: false } as unknown as ServerCapabilities];
+    for (const none of lacking) {
       expect(mergeInitializeResults(pylsp(none), efrit).capabilities.completionProvider).toEqual(efrit.capabilities.completionProvider);
       expect(methodsEfritAnswers(none, efrit.capabilities)).toEqual(new Set(['textDocument/inlineCompletion', 'textDocument/completion', 'completionItem/resolve']));
     }
