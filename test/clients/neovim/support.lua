@@ -47,6 +47,8 @@ function M.load_efrit(names)
     if not vim.env[name] or vim.env[name] == '' then error(name .. ' is not set', 2) end
   end
   vim.opt.runtimepath:prepend(vim.env.EFRIT_TEST_RTP)
+  -- -u NONE loads no plugins: load efrit's plugin/ file as Neovim would at startup.
+  vim.cmd('runtime! plugin/efrit.lua')
   return require('efrit')
 end
 
