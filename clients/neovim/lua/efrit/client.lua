@@ -116,8 +116,8 @@ local function wait_for(client_id, bufnr, run, fail)
   waiter.timer:start(timeout, 0, vim.schedule_wrap(function()
     if not waiter.timer then return end
     forget(waiter)
-    fail(string.format('the efrit-lsp server did not start within %d s (%s); see :checkhealth efrit',
-      math.floor(timeout / 1000), table.concat(config.values.cmd, ' ')))
+    fail(string.format('the efrit-lsp server did not start within %g s (%s); see :checkhealth efrit',
+      timeout / 1000, table.concat(config.values.cmd, ' ')))
   end))
 end
 

@@ -67,12 +67,14 @@ local function ghost_show(bufnr, row, col, text, command, client_id)
   if text == '' then return false end
   local line = buf_line(bufnr, row)
   local lines = vim.split(text, '\n', { plain = true })
-  -- Before 0.10 virtual text cannot sit between characters ('overlay' would hide them).
+  -- Before 0.10 virtual text cannot sit between characters ('overlay' would hide them), so it shows only
+  -- at the end of the line, as 'overlay' at the cursor's column: 'eol' text starts one cell further right,
+  -- where <Tab> would not insert it.
   local inline = has('nvim-0.10')
   if col < #line and not inline then return false end
   local tab = string.rep(' ', vim.bo[bufnr].tabstop)
   local function chunk(s) return { { (s:gsub('\t', tab)), 'EfritGhost' } } end
-  local opts = { virt_text = chunk(lines[1]), virt_text_pos = inline and 'inline' or 'eol', hl_mode = 'combine' }
+  local opts = { virt_text = chunk(lines[1]), virt_text_pos = inline and 'inline' or 'overlay', hl_mode = 'combine' }
   if #lines > 1 then
     opts.virt_lines = {}
     for i = 2, #lines do table.insert(opts.virt_lines, chunk(lines[i])) end
