@@ -235,7 +235,7 @@ const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\`]
 const errorsIn = (notes: Note[]): Note[] => notes.filter((n) => n.level >= 4);
 
 interface MainResult {
-  before_setup: { exist: Record<string, boolean>; notes: Note[] };
+  before_setup: { exist: Record<string, boolean>; notes: Note[]; cmd: string[] };
   root_dir: string;
   offset_encoding: string;
   resolve_provider: boolean;
@@ -295,6 +295,10 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
         { msg: 'Efrit: call require("efrit").setup() first, e.g. in your init.lua (see :help efrit-setup)', level: 3 },
       ]);
       scenario.passed('setup');
+    });
+
+    it('starts efrit-lsp from PATH by default, never through a registry lookup', () => {
+      expect(scenario.passed('commands before setup').before_setup.cmd).toEqual(['efrit-lsp', '--stdio']);
     });
 
     it('attaches to the project root (package.json), with codeAction/resolve', () => {
@@ -433,6 +437,7 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       startup: { ready_before: boolean; busy_while_starting: boolean; chat_text: string; notes: Note[] };
       exits: { busy: boolean; notes: Note[] };
       silent: { busy: boolean; notes: Note[] };
+      health_missing: string;
     }>('efrit-startup-test.lua', async (dir) => {
       const project = makeProject(dir);
       const fake = await startFakeAnthropic({
@@ -464,10 +469,25 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       expect(silent.notes).toContainEqual({ msg: 'Efrit: the efrit-lsp server did not start within 0.05 s (sleep 60); see :checkhealth efrit', level: 3 });
       expect(silent.busy).toBe(false);
     });
+
+    it('says in :checkhealth efrit when the server command is not on PATH, and how to install it', () => {
+      const result = scenario.passed('checkhealth with a server command not on PATH');
+      expect(result.health_missing).toMatch(/ERROR:? efrit-lsp-not-installed is not on PATH or not executable/);
+      expect(result.health_missing).toContain('npm install -g');
+    });
   });
 
   describe('without an API key', () => {
-    const scenario = useScenario<{ actions: string[]; chat_text: string; chat_notes: Note[]; do_notes: Note[]; status_note: string; statusline: string }>(
+    const scenario = useScenario<{
+      actions: string[];
+      chat_text: string;
+      chat_notes: Note[];
+      do_notes: Note[];
+      status_note: string;
+      statusline: string;
+      status_online: string;
+      status_offline: string;
+    }>(
       'efrit-nokey.lua',
       async (dir) => ({ env: { EFRIT_TEST_PROJECT: makeProject(dir) } }),
     );
@@ -492,6 +512,13 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       expect(result.status_note).toContain('no API key (set ANTHROPIC_API_KEY)');
       expect(result.statusline).toBe('');
       expect(scenario.run().code).toBe(0);
+    });
+
+    it('says "offline" in :EfritStatus when the server answers with its built-in demo model (efrit/status offline)', () => {
+      const result = scenario.passed('status display offline');
+      expect(result.status_offline.split('\n')[0]).toBe('efrit-lsp 1.2.3 — offline: the built-in demo model answers, no API calls');
+      // An answer without the field is not offline.
+      expect(result.status_online.split('\n')[0]).toBe('efrit-lsp 1.2.3 — model claude-test-model — no API key (set ANTHROPIC_API_KEY)');
     });
   });
 

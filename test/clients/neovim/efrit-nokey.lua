@@ -46,6 +46,16 @@ local function main()
     result.status_note = result.notes[#result.notes].msg
     result.statusline = efrit.statusline()
   end)
+
+  -- What :EfritStatus shows for a server that answers with its built-in demo model (efrit/status
+  -- `offline`), and for one whose answer has no such field.
+  case('status display offline', function()
+    local status = require('efrit.status')
+    local s = { version = '1.2.3', model = 'claude-test-model', apiKeyConfigured = false }
+    result.status_online = status.format(s)
+    s.offline = true
+    result.status_offline = status.format(s)
+  end)
 end
 
 support.run(main)

@@ -66,6 +66,13 @@ local function main()
     wait(function() return support.noted('did not start within', before) end, 'the timeout')
     result.silent = { busy = efrit.busy(), notes = vim.list_slice(result.notes, before + 1) }
   end)
+
+  case('checkhealth with a server command not on PATH', function()
+    efrit.setup({ cmd = { 'efrit-lsp-not-installed', '--stdio' }, filetypes = { 'typescript' } })
+    vim.cmd('checkhealth efrit')
+    result.health_missing = table.concat(api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+    vim.cmd('tabclose')
+  end)
 end
 
 support.run(main)

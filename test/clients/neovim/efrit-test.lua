@@ -24,7 +24,7 @@ local function main()
     local before = #result.notes
     vim.cmd('EfritChat Hello?')
     vim.cmd('EfritStatus')
-    result.before_setup = { exist = exist, notes = vim.list_slice(result.notes, before + 1) }
+    result.before_setup = { exist = exist, notes = vim.list_slice(result.notes, before + 1), cmd = efrit.config().cmd }
   end)
 
   case('setup', function()

@@ -47,18 +47,28 @@ M.defaults = {
 M.values = vim.deepcopy(M.defaults)
 M.set_up = false
 
+--- The type of each option setup() checks.
+local kinds = {
+  cmd = 'table',
+  filetypes = 'table',
+  init_options = 'table',
+  root_markers = 'table',
+  on_attach = 'function',
+  ghost_text = 'table',
+  attach_timeout = 'number',
+}
+
 --- Merges `opts` over the defaults (lists replace, tables merge) and makes them the options in use.
 function M.apply(opts)
   opts = opts or {}
-  vim.validate({
-    cmd = { opts.cmd, 't', true },
-    filetypes = { opts.filetypes, 't', true },
-    init_options = { opts.init_options, 't', true },
-    root_markers = { opts.root_markers, 't', true },
-    on_attach = { opts.on_attach, 'f', true },
-    ghost_text = { opts.ghost_text, 't', true },
-    attach_timeout = { opts.attach_timeout, 'n', true },
-  })
+  for key, kind in pairs(kinds) do
+    -- 0.11 takes (name, value, type, optional) and deprecates the table form 0.7 needs.
+    if vim.fn.has('nvim-0.11') == 1 then
+      vim.validate('efrit.setup: ' .. key, opts[key], kind, true)
+    else
+      vim.validate({ ['efrit.setup: ' .. key] = { opts[key], kind, true } })
+    end
+  end
   local values = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
   for _, key in ipairs({ 'cmd', 'filetypes', 'root_markers' }) do
     if opts[key] then values[key] = opts[key] end

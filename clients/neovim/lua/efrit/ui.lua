@@ -36,7 +36,7 @@ local function render(entry)
   if entry.text == '' then
     if entry.placeholder then table.insert(lines, entry.placeholder) end -- false: none
   else
-    vim.list_extend(lines, vim.split(entry.text, '\n', true))
+    vim.list_extend(lines, vim.split(entry.text, '\n', { plain = true }))
   end
   if entry.footer then
     if lines[#lines] ~= '' then table.insert(lines, '') end
@@ -192,7 +192,7 @@ local function float_lines(f)
   if f.text == '' then
     table.insert(lines, '…')
   else
-    vim.list_extend(lines, vim.split(f.text, '\n', true))
+    vim.list_extend(lines, vim.split(f.text, '\n', { plain = true }))
   end
   if f.footer then
     table.insert(lines, '')
