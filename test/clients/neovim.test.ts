@@ -13,12 +13,12 @@
  * its keys) and into the chat buffer; :EfritStatus; :EfritCancel; the
  * server's copy of the document; :checkhealth efrit.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { shouldRunEditorTests } from './editors.js';
-import { pluginDir, runCommand, scriptDir, useScenario, type Note } from './neovim-runner.js';
+import { pluginDir, runCommand, scriptDir, serverEntry, useScenario, type Note } from './neovim-runner.js';
 import { eventually } from '../support/eventually.js';
 import { startFakeAnthropic, type FakeReply, type RecordedRequest } from '../support/fake-anthropic/server.js';
 import { never, type NamedGates } from '../support/gate.js';
@@ -280,10 +280,18 @@ interface MainResult {
 describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
   describe('in a TypeScript project', () => {
     let project = '';
+    let bin = '';
     const scenario = useScenario<MainResult>('efrit-test.lua', async (dir, signals) => {
       project = makeProject(dir);
+      // efrit-lsp on PATH, as `npm install -g` of the checkout puts it there: the plugin's default command finds it.
+      bin = join(dir, 'bin');
+      mkdirSync(bin);
+      symlinkSync(serverEntry, join(bin, 'efrit-lsp'));
       const fake = await startFakeAnthropic({ apiKey: testApiKey, respond: (request) => respond(request, signals) });
-      return { fake, env: { ANTHROPIC_API_KEY: testApiKey, ANTHROPIC_BASE_URL: fake.url, EFRIT_TEST_PROJECT: project } };
+      return {
+        fake,
+        env: { PATH: `${bin}${delimiter}${process.env['PATH'] ?? ''}`, ANTHROPIC_API_KEY: testApiKey, ANTHROPIC_BASE_URL: fake.url, EFRIT_TEST_PROJECT: project },
+      };
     });
     const requestAsking = (text: string): RecordedRequest | undefined => scenario.fake().requests.find((r) => lastUserText(r).includes(text));
 
@@ -301,7 +309,7 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       expect(scenario.passed('commands before setup').before_setup.cmd).toEqual(['efrit-lsp', '--stdio']);
     });
 
-    it('attaches to the project root (package.json), with codeAction/resolve', () => {
+    it('attaches to the project root (package.json), with codeAction/resolve, starting efrit-lsp from PATH', () => {
       const result = scenario.passed('attach');
       expect(result.root_dir).toBe(project);
       expect(result.resolve_provider).toBe(true);
@@ -413,7 +421,7 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
     it('reports Neovim, the server command, Node and the key (never shown) in :checkhealth efrit', () => {
       const result = scenario.passed('checkhealth');
       expect(result.health).toMatch(/OK:? Neovim 0\.\d+\.\d+; the server is started with vim\.lsp\./);
-      expect(result.health).toMatch(/OK:? command: node \S+efrit-lsp\.cjs --stdio \(\/\S+\/node\)/);
+      expect(result.health).toContain(`command: efrit-lsp --stdio (${join(bin, 'efrit-lsp')})`);
       expect(result.health).toMatch(/OK:? Node v\d+\.\d+\.\d+/);
       expect(result.health).toMatch(/OK:? API key: ANTHROPIC_API_KEY is set/);
       expect(result.health).not.toContain(testApiKey);

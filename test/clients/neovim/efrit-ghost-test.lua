@@ -27,7 +27,7 @@ end
 
 --- Yields to the main loop until pred() holds (checked every 10 ms).
 local function wait(pred, what, timeout)
-  local deadline = ms() + (timeout or 8000)
+  local deadline = ms() + (timeout or 20000)
   local timer = uv.new_timer()
   local done = false
   timer:start(0, 10, vim.schedule_wrap(function()

@@ -58,9 +58,9 @@ local function main()
         if n.kind == 'done' then return true end
       end
       return false
-    end, 'the second explanation to be answered', 15000)
+    end, 'the second explanation to be answered')
     support.signal('second-explained')
-    wait(function() return not efrit.busy() end, 'both explanations', 15000)
+    wait(function() return not efrit.busy() end, 'both explanations')
     result.snapshots = snapshots
     result.after_both = chat_text()
     result.stream_notes = notes
@@ -74,7 +74,7 @@ local function main()
     -- The user edits below it; then asks again about the same lines: the older job is replaced.
     vim.api.nvim_buf_set_lines(buf, -1, -1, true, { '// end of pricing' })
     efrit.explain({ bufnr = buf, where = 'chat', range = total })
-    wait(function() return not efrit.busy() end, 'the newer explanation', 15000)
+    wait(function() return not efrit.busy() end, 'the newer explanation')
     result.after_superseded = chat_text()
   end)
 

@@ -28,8 +28,8 @@ local function main()
   end)
 
   case('setup', function()
+    -- The default command: efrit-lsp from PATH, where the TypeScript side put it as `npm install -g` would.
     efrit.setup({
-      cmd = { 'node', env.EFRIT_TEST_SERVER, '--stdio' },
       filetypes = { 'typescript' },
       root_markers = { 'package.json' },
       -- A resolve budget no answer outlasts (the most the server takes); the slow case sets one every answer outlasts.

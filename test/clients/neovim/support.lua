@@ -22,9 +22,10 @@ function M.signal(name)
   M.log('signal: %s', name)
 end
 
---- Blocks (processing events) until pred() is true; an error naming `what` after `timeout` ms.
+--- Blocks (processing events) until pred() is true; an error naming `what` after `timeout` ms (20 s:
+--- a budget for a loaded machine, never a latency the test relies on).
 function M.wait(pred, what, timeout)
-  if not vim.wait(timeout or 8000, pred, 10) then error('timeout waiting for ' .. what, 2) end
+  if not vim.wait(timeout or 20000, pred, 10) then error('timeout waiting for ' .. what, 2) end
 end
 
 --- Opens `path` as `filetype` (-u NONE detects none; setting it fires FileType, which attaches efrit)
