@@ -16,7 +16,7 @@ import { openGatesOnSignals } from './script-signals.js';
 import type { FakeAnthropic } from '../support/fake-anthropic/server.js';
 import { namedGates, type NamedGates } from '../support/gate.js';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const serverEntry = join(repoRoot, 'dist', 'efrit-lsp.cjs');
 export const pluginDir = join(repoRoot, 'clients', 'neovim');
 export const scriptDir = join(repoRoot, 'test', 'clients', 'neovim');

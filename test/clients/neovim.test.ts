@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { shouldRunEditorTests } from './editors.js';
-import { pluginDir, runCommand, scriptDir, serverEntry, useScenario, type Note } from './neovim-runner.js';
+import { pluginDir, repoRoot, runCommand, scriptDir, serverEntry, useScenario, type Note } from './neovim-runner.js';
 import { eventually } from '../support/eventually.js';
 import { startFakeAnthropic, type FakeReply, type RecordedRequest } from '../support/fake-anthropic/server.js';
 import { never, type NamedGates } from '../support/gate.js';
@@ -753,13 +753,14 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
   });
 });
 
-/** luacheck (Debian's lua-check) over the plugin and these test scripts, each with its .luacheckrc. */
+/** luacheck (Debian's lua-check) over the plugin and these test scripts, each with its .luacheckrc, and from the repository root. */
 describe.skipIf(!shouldRunEditorTests('luacheck'))('the Neovim client’s Lua', () => {
   it.each([
-    ['the plugin', pluginDir],
-    ['the test scripts', scriptDir],
-  ])('passes luacheck with no warning: %s', async (_what, dir) => {
-    const luacheck = await runCommand('luacheck', ['--no-color', '--formatter', 'plain', '.'], { env: { PATH: process.env['PATH'], HOME: dir }, cwd: dir, timeoutMs: 60_000 });
+    ['the plugin, in its folder', pluginDir, ['.']],
+    ['the test scripts, in their folder', scriptDir, ['.']],
+    ['both, from the repository root', repoRoot, ['clients/neovim', 'test/clients/neovim']],
+  ])('passes luacheck with no warning: %s', async (_what, cwd, paths) => {
+    const luacheck = await runCommand('luacheck', ['--no-color', '--formatter', 'plain', ...paths], { env: { PATH: process.env['PATH'], HOME: cwd }, cwd, timeoutMs: 60_000 });
     expect(luacheck.stdout + luacheck.stderr).toBe('');
     expect(luacheck.code).toBe(0);
   });
