@@ -256,6 +256,7 @@ interface MainResult {
   float_keys: {
     shown: number;
     while_shown: { q: { buffer: boolean; desc: string | null }; esc: { buffer: boolean; desc: string | null } };
+    replaced: string[];
     after_q: number;
     recording: string;
     q_after: string;
@@ -372,13 +373,16 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       expect(lastUserText(asked as RecordedRequest)).toContain(`selection at ${docLine}:${column}-${docLine}:${column + 'quantity'.length}`);
     });
 
-    it('closes the explain float with q from the source window (no macro recorded), and gives the buffer its own <Esc> back', () => {
+    it('closes the explain float with q from the source window (no macro recorded), and gives the buffer its own <Esc> back, also after a newer float replaced it', () => {
       const { float_keys: keys } = scenario.passed('explain float keys');
       expect(keys.shown).toBe(1);
       expect(keys.while_shown).toEqual({
         q: { buffer: true, desc: 'Efrit: close the explanation' },
         esc: { buffer: true, desc: 'Efrit: close the explanation' },
       });
+      // A second explanation replaced the first float; q closed it all the same.
+      expect(keys.replaced).toHaveLength(1);
+      expect(keys.replaced[0]).toMatch(/^# Explain ~\/shop\/src\/pricing\.ts:\d+-\d+\n/);
       expect(keys.after_q).toBe(0);
       expect(keys.recording).toBe('');
       expect(keys.q_after).toBe('');
@@ -408,12 +412,12 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       expect(result.server_text).toBe(result.buffer_text);
       expect(result.server_version).toBe(result.changedtick);
       expect(result.stream_kinds['text'] ?? 0).toBeGreaterThanOrEqual(5);
-      expect(result.stream_kinds['done'] ?? 0).toBeGreaterThanOrEqual(8);
+      expect(result.stream_kinds['done'] ?? 0).toBeGreaterThanOrEqual(9);
       expect(result.stream_kinds['error']).toBe(1);
       // $/progress went through Neovim's own handler (User LspProgressUpdate), one token per model job, each ended.
       if (result.progress !== undefined) {
-        expect(result.progress_updates).toBeGreaterThanOrEqual(9);
-        expect(result.progress.filter((p) => p.done)).toHaveLength(9);
+        expect(result.progress_updates).toBeGreaterThanOrEqual(10);
+        expect(result.progress.filter((p) => p.done)).toHaveLength(10);
         expect(result.progress.map((p) => p.title)).toEqual(expect.arrayContaining(['Efrit: Chat', 'Efrit: Add documentation']));
       }
     });
@@ -433,7 +437,7 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       expect(scenario.run().code).toBe(0);
       expect(errorsIn(result.notes)).toEqual([]);
       const requests = scenario.fake().requests;
-      expect(requests).toHaveLength(9);
+      expect(requests).toHaveLength(10);
       expect(requests.every((r) => r.apiKeyMatched)).toBe(true);
       expect(requests.map((r) => lastUserText(r)).filter((t) => t.includes('(unexpected request)'))).toEqual([]);
       expect(requests.every((r) => r.body.model === 'claude-test-model')).toBe(true);

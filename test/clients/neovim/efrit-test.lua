@@ -255,10 +255,16 @@ local function main()
     end
     local shown = #floats()
     local while_shown = { q = mapping('q'), esc = mapping('<Esc>') }
+    -- A second explanation while the first shows replaces it (and gives the keys back before taking them).
+    local item = find_line('export interface LineItem')
+    efrit.explain({ range = { start = { line = item - 1, character = 0 }, ['end'] = { line = item, character = 0 } } })
+    wait(function() return not efrit.busy() end, 'the second explanation')
+    local replaced = floats()
     vim.cmd('normal q')
     result.float_keys = {
       shown = shown,
       while_shown = while_shown,
+      replaced = replaced,
       after_q = #floats(),
       recording = vim.fn.reg_recording(),
       q_after = vim.fn.maparg('q', 'n'),

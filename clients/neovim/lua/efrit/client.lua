@@ -92,7 +92,9 @@ local function attached(client, bufnr)
   for _, w in ipairs(vim.list_extend({}, waiting)) do
     if w.client_id == client.id and (w.bufnr == nil or w.bufnr == bufnr) then
       forget(w)
-      w.run(client)
+      -- Inside Neovim's on_attach: an error here must not stop the other waiters or the attach.
+      local ok, err = xpcall(w.run, debug.traceback, client)
+      if not ok then util.notify('internal error: ' .. tostring(err), vim.log.levels.ERROR) end
     end
   end
 end
@@ -235,12 +237,12 @@ end
 --- at once when it is, else when the server it is starting has attached to the buffer.
 --- opts.any: a buffer efrit does not attach to (the chat buffer) uses any efrit client, and
 ---   `run(client, false)` says the buffer is not the client's.
---- opts.quiet: no message when there is none; opts.fail(message) is called instead of notifying.
+--- opts.fail(message): called instead of showing the message when there is no client, or it never gets ready.
 function M.when_ready(bufnr, run, opts)
   opts = opts or {}
   local function fail(message)
     if opts.fail then return opts.fail(message) end
-    if not opts.quiet then util.notify(message, vim.log.levels.WARN) end
+    util.notify(message, vim.log.levels.WARN)
   end
   if bufnr and api.nvim_buf_is_valid(bufnr) then
     local client = M.get(bufnr)

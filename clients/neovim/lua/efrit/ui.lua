@@ -218,6 +218,9 @@ end
 --- The keys that close the float, in it and in the source buffer while it shows.
 local close_keys = { 'q', '<Esc>' }
 
+--- The float on screen, if any.
+local current_float
+
 --- Maps `close_keys` in `buf` to `close` (buffer-local, Normal mode) and returns what undoes it:
 --- the buffer's own mappings of those keys come back as they were.
 local function map_close_keys(buf, close)
@@ -250,7 +253,10 @@ end
 --- when the cursor moves in the source buffer.
 ---@return EfritFloat
 function M.open_float(title)
+  -- One at a time: the newer replaces the older, whose keys in the source buffer are given back first.
+  if current_float then current_float.close() end
   local f = { text = '', title = title }
+  current_float = f
   local source = api.nvim_get_current_buf()
   f.buf = api.nvim_create_buf(false, true)
   vim.bo[f.buf].buftype = 'nofile'
@@ -270,6 +276,7 @@ function M.open_float(title)
   local function close()
     local win = f.win
     f.win = nil
+    if current_float == f then current_float = nil end
     if unmap_source then
       unmap_source()
       unmap_source = nil
