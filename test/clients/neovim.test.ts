@@ -6,12 +6,17 @@
  * fixture of its tests; each test asserts on one case of it
  * (test/clients/neovim-runner.ts), so a failure names what broke.
  *
- * efrit-test.lua: the commands before setup(); attaching; an "Efrit: Add
- * documentation" code action through vim.lsp.buf.code_action() (resolved),
- * and a slow "Efrit: Write tests" one (resolve hands back efrit.applyJob);
- * a two-turn :EfritChat; an :EfritDo edit; :EfritExplain into a float (and
- * its keys) and into the chat buffer; :EfritStatus; :EfritCancel; the
- * server's copy of the document; :checkhealth efrit.
+ * efrit-test.lua: the commands before setup(); attaching with the default
+ * command (efrit-lsp on PATH); an "Efrit: Add documentation" code action
+ * through vim.lsp.buf.code_action() (resolved), and a slow "Efrit: Write
+ * tests" one (resolve hands back efrit.applyJob); a two-turn :EfritChat; an
+ * :EfritDo edit; :EfritExplain into a float (and its keys) and into the chat
+ * buffer; :EfritStatus; :EfritCancel; the server's copy of the document;
+ * :checkhealth efrit.
+ * efrit-startup-test.lua: commands given while the server is starting.
+ * efrit-nokey.lua: no API key; the status display offline.
+ * efrit-ghost-test.lua: the plugin's own ghost text, typed for real.
+ * efrit-streams-test.lua: streams tied to their requests, cancellations.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
