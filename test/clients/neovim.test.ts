@@ -455,6 +455,7 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       exits: { busy: boolean; notes: Note[] };
       silent: { busy: boolean; notes: Note[] };
       health_missing: string;
+      commands_left: number;
     }>('efrit-startup-test.lua', async (dir) => {
       const project = makeProject(dir);
       const fake = await startFakeAnthropic({
@@ -491,6 +492,10 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       const result = scenario.passed('checkhealth with a server command not on PATH');
       expect(result.health_missing).toMatch(/ERROR:? efrit-lsp-not-installed is not on PATH or not executable/);
       expect(result.health_missing).toContain('npm install -g');
+    });
+
+    it('removes its commands with create_commands = false', () => {
+      expect(scenario.passed('setup without commands').commands_left).toBe(0);
     });
   });
 

@@ -73,6 +73,11 @@ local function main()
     result.health_missing = table.concat(api.nvim_buf_get_lines(0, 0, -1, false), '\n')
     vim.cmd('tabclose')
   end)
+
+  case('setup without commands', function()
+    efrit.setup({ create_commands = false, autostart = false })
+    result.commands_left = vim.fn.exists(':EfritChat') + vim.fn.exists(':EfritComplete')
+  end)
 end
 
 support.run(main)
