@@ -1,31 +1,33 @@
 /**
  * The Neovim client (clients/neovim) in the real editor: headless Neovim runs
- * test/clients/neovim/efrit-test.lua, which sets the plugin up, attaches it to
- * a TypeScript file, edits it, applies an "Efrit: Add documentation" code
- * action through vim.lsp.buf.code_action() (codeAction/resolve) and a slow
- * "Efrit: Write tests" one (resolve hands back efrit.applyJob), holds a
- * two-turn :EfritChat, applies an :EfritDo edit, streams :EfritExplain into a
- * float, cancels a slow chat with :EfritCancel, and checks the server's copy
- * of the document against the buffer. The fake Messages API runs in this
- * process, so its request log can be asserted on.
+ * the Lua scenarios in test/clients/neovim/ against the built server and the
+ * fake Messages API (which runs in this process, so its request log can be
+ * asserted on). Each describe block runs one scenario once, as the shared
+ * fixture of its tests; each test asserts on one case of it
+ * (test/clients/neovim-runner.ts), so a failure names what broke.
+ *
+ * efrit-test.lua: the commands before setup(); attaching with the default
+ * command (efrit-lsp on PATH); an "Efrit: Add documentation" code action
+ * through vim.lsp.buf.code_action() (resolved), and a slow "Efrit: Write
+ * tests" one (resolve hands back efrit.applyJob); a two-turn :EfritChat; an
+ * :EfritDo edit; :EfritExplain into a float (and its keys) and into the chat
+ * buffer; :EfritStatus; :EfritCancel; the server's copy of the document;
+ * :checkhealth efrit.
+ * efrit-startup-test.lua: commands given while the server is starting.
+ * efrit-nokey.lua: no API key; the status display offline.
+ * efrit-ghost-test.lua: the plugin's own ghost text, typed for real.
+ * efrit-streams-test.lua: streams tied to their requests, cancellations.
  */
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { delimiter, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { shouldRunEditorTests } from './editors.js';
-import { openGatesOnSignals } from './script-signals.js';
+import { pluginDir, repoRoot, runCommand, scriptDir, serverEntry, useScenario, type Note } from './neovim-runner.js';
 import { eventually } from '../support/eventually.js';
-import { startFakeAnthropic, type FakeAnthropic, type FakeReply, type RecordedRequest } from '../support/fake-anthropic/server.js';
-import { namedGates, never, type NamedGates } from '../support/gate.js';
+import { startFakeAnthropic, type FakeReply, type RecordedRequest } from '../support/fake-anthropic/server.js';
+import { never, type NamedGates } from '../support/gate.js';
 import { editReply, testApiKey } from '../support/harness.js';
-
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const serverEntry = join(repoRoot, 'dist', 'efrit-lsp.cjs');
-const pluginDir = join(repoRoot, 'clients', 'neovim');
-const scriptDir = join(repoRoot, 'test', 'clients', 'neovim');
 
 const runNvim = shouldRunEditorTests('nvim');
 
@@ -170,7 +172,6 @@ function respondGhost(request: RecordedRequest, signals: NamedGates): FakeReply 
   if (inFunction === 'with_tax' && cursorLine === '    return ') return { text: 'amount * (1 + TAX_RATE)', hold: { until: signals.opened('moved-away') } };
   return { text: '' };
 }
-
 interface GhostShown {
   count: number;
   text: string;
@@ -181,7 +182,6 @@ interface GhostShown {
 }
 
 interface GhostResult {
-  notes: { msg: string; level: number }[];
   complete_command: boolean;
   nvim_version: { major: number; minor: number };
   inline_provider: boolean;
@@ -202,6 +202,10 @@ interface GhostResult {
   typed_ahead_later: GhostShown | null;
   typed_ahead_requests: number;
   accepted_line: string;
+  /** The ghost text extmark's column (0-based bytes) and the screen column its text was drawn at. */
+  ghost_place: { col: number; screen_col: number | null } | null;
+  /** Where <Tab> put the accepted text: its column in the line and the screen column that shows it. */
+  inserted_place: { col: number; screen_col: number };
   after_accept: GhostShown | null;
   cursor_after_accept: { row: number; col: number; eol: number; line: number };
   accept_insert_mode: boolean;
@@ -223,357 +227,440 @@ interface GhostResult {
   commands: string[];
 }
 
-interface NvimRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
+/** A temporary project holding src/pricing.ts, in `dir`. */
+function makeProject(dir: string): string {
+  const project = join(dir, 'shop');
+  mkdirSync(join(project, 'src'), { recursive: true });
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'shop', version: '1.0.0', type: 'module' }, null, 2));
+  writeFileSync(join(project, 'src', 'pricing.ts'), pricingTs);
+  return project;
 }
 
-/** Runs a command to its end (killed after `timeoutMs`); with `signals`, its `EFRIT_SIGNAL <name>` stderr lines open those gates as they arrive. */
-function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, signals?: NamedGates): Promise<NvimRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    if (signals !== undefined) openGatesOnSignals(child.stderr, signals);
-    const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 5000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(killer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\`]/g, '\\$&');
+const errorsIn = (notes: Note[]): Note[] => notes.filter((n) => n.level >= 4);
 
-interface ScenarioResult {
-  error?: string;
-  steps: string[];
-  notes: { msg: string; level: number }[];
+interface MainResult {
+  before_setup: { exist: Record<string, boolean>; notes: Note[]; cmd: string[] };
   root_dir: string;
   offset_encoding: string;
   resolve_provider: boolean;
   offered: string[];
   code_action_methods: string[];
   slow_action_methods: string[];
+  chat_range: { first: number; last: number; last_text: string };
+  chat_kept_cursor: boolean;
   chat_visible: boolean;
   session1: string;
   session2: string;
   partial_chat: string[];
-  partial_chat2: string[];
+  chat_after_first: string;
+  chat_after_second: string;
+  after_do: string;
   floats: string[];
+  explain_selection: { line: number; text: string };
+  float_keys: {
+    shown: number;
+    while_shown: { q: { buffer: boolean; desc: string | null }; esc: { buffer: boolean; desc: string | null } };
+    replaced: string[];
+    after_q: number;
+    recording: string;
+    q_after: string;
+    esc_after: { buffer: boolean; desc: string | null };
+  };
+  chat_after_explain: string;
+  status_note: string;
   statusline_busy: string;
   statusline_idle: string;
+  chat_after_cancel: string;
   server_text: string;
   server_version: number;
   buffer_text: string;
   changedtick: number;
-  chat_text: string;
   stream_kinds: Record<string, number>;
-  chat_range: { first: number; last: number; last_text: string };
-  explain_selection: { line: number; text: string };
   /** Absent on Neovim 0.10+, which keeps $/progress elsewhere. */
   progress_updates?: number;
   progress?: { token: string; title: string; done: boolean }[];
   health: string;
 }
 
-/** A temporary project holding src/pricing.ts, in a folder that is also the editor's HOME. */
-function makeProject(): { workDir: string; project: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'efrit-nvim-'));
-  const project = join(dir, 'shop');
-  mkdirSync(join(project, 'src'), { recursive: true });
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'shop', version: '1.0.0', type: 'module' }, null, 2));
-  writeFileSync(join(project, 'src', 'pricing.ts'), pricingTs);
-  return { workDir: dir, project };
-}
-
-/** Runs one Lua scenario in headless Neovim (under `timeout`) and parses its EFRIT_RESULT line; `signals` are the gates the script opens. */
-async function runScenario<T>(script: string, dir: string, env: NodeJS.ProcessEnv, signals?: NamedGates): Promise<{ result: T & { error?: string }; nvim: NvimRun; detail: string }> {
-  const xdg = join(dir, 'xdg');
-  const nvim = await run(
-    'timeout',
-    ['60', 'nvim', '--headless', '-u', 'NONE', '-i', 'NONE', '-n', '-c', `luafile ${join(scriptDir, script)}`],
-    {
-      PATH: process.env['PATH'],
-      HOME: dir,
-      XDG_CACHE_HOME: join(xdg, 'cache'),
-      XDG_STATE_HOME: join(xdg, 'state'),
-      XDG_DATA_HOME: join(xdg, 'data'),
-      XDG_CONFIG_HOME: join(xdg, 'config'),
-      EFRIT_TEST_RTP: pluginDir,
-      EFRIT_TEST_SERVER: serverEntry,
-      ...env,
-    },
-    60_000,
-    signals,
-  );
-  const detail = `exit ${nvim.code} signal ${nvim.signal}\n--- stdout\n${nvim.stdout}\n--- stderr\n${nvim.stderr}`;
-  const line = nvim.stdout.split('\n').find((l) => l.startsWith('EFRIT_RESULT '));
-  if (line === undefined) throw new Error(`no EFRIT_RESULT line\n${detail}`);
-  return { result: JSON.parse(line.slice('EFRIT_RESULT '.length)) as T & { error?: string }, nvim, detail };
-}
-
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\`]/g, '\\$&');
-
-let fake: FakeAnthropic | undefined;
-let workDir: string | undefined;
-afterEach(async () => {
-  await fake?.close();
-  fake = undefined;
-  if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
-  workDir = undefined;
-});
-
 describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
-  it('attaches, applies a resolved code action, chats, does, explains, cancels and stays in sync', async () => {
-    const signals = namedGates();
-    fake = await startFakeAnthropic({ apiKey: testApiKey, respond: (request) => respond(request, signals) });
-    const made = makeProject();
-    workDir = made.workDir;
-    const { project } = made;
+  describe('in a TypeScript project', () => {
+    let project = '';
+    let bin = '';
+    const scenario = useScenario<MainResult>('efrit-test.lua', async (dir, signals) => {
+      project = makeProject(dir);
+      // efrit-lsp on PATH, as `npm install -g` of the checkout puts it there: the plugin's default command finds it.
+      bin = join(dir, 'bin');
+      mkdirSync(bin);
+      symlinkSync(serverEntry, join(bin, 'efrit-lsp'));
+      const fake = await startFakeAnthropic({ apiKey: testApiKey, respond: (request) => respond(request, signals) });
+      return {
+        fake,
+        env: { PATH: `${bin}${delimiter}${process.env['PATH'] ?? ''}`, ANTHROPIC_API_KEY: testApiKey, ANTHROPIC_BASE_URL: fake.url, EFRIT_TEST_PROJECT: project },
+      };
+    });
+    const requestAsking = (text: string): RecordedRequest | undefined => scenario.fake().requests.find((r) => lastUserText(r).includes(text));
 
-    const { result, nvim, detail } = await runScenario<ScenarioResult>(
-      'efrit-test.lua',
-      workDir,
-      {
-        ANTHROPIC_API_KEY: testApiKey,
-        ANTHROPIC_BASE_URL: fake.url,
-        EFRIT_TEST_PROJECT: project,
-      },
-      signals,
-    );
-    expect(result.error, detail).toBeUndefined();
-    expect(nvim.code, detail).toBe(0);
+    it('defines its commands at startup (plugin/efrit.lua); before setup() they say to call it', () => {
+      const { before_setup: before } = scenario.passed('commands before setup');
+      expect(Object.values(before.exist)).toEqual([true, true, true, true, true, true]);
+      expect(before.notes).toEqual([
+        { msg: 'Efrit: call require("efrit").setup() first, e.g. in your init.lua (see :help efrit-setup)', level: 3 },
+        { msg: 'Efrit: call require("efrit").setup() first, e.g. in your init.lua (see :help efrit-setup)', level: 3 },
+      ]);
+      scenario.passed('setup');
+    });
 
-    // Attached to the project root (package.json), with resolve support.
-    expect(result.root_dir).toBe(project);
-    expect(result.resolve_provider).toBe(true);
+    it('starts efrit-lsp from PATH by default, never through a registry lookup', () => {
+      expect(scenario.passed('commands before setup').before_setup.cmd).toEqual(['efrit-lsp', '--stdio']);
+    });
 
-    // The code action was listed, resolved lazily and applied by Neovim itself.
-    expect(result.offered).toEqual(expect.arrayContaining(['Efrit: Explain', 'Efrit: Add documentation', 'Efrit: Write tests']));
-    expect(result.code_action_methods).toEqual(['textDocument/codeAction', 'codeAction/resolve']);
-    expect(result.buffer_text).toContain('/** Sums unit price × quantity over all line items, in cents. */\nexport function subtotal(');
-    // The slow one outlasted the resolve budget: resolve handed back efrit.applyJob, which Neovim ran.
-    expect(result.slow_action_methods).toEqual(['textDocument/codeAction', 'codeAction/resolve', 'workspace/executeCommand']);
-    expect(result.buffer_text).toContain(`  return Math.round(discounted * (1 + TAX_RATE));\n}\n${inSourceTests}`);
-    // ...after the user's own edits, which reached the server first.
-    const docRequest = fake.requests.find((r) => lastUserText(r).includes('Add documentation comments'));
-    expect(JSON.stringify(docRequest?.body.messages)).toContain('TAX_RATE = 0.25');
-    expect(JSON.stringify(docRequest?.body.messages)).toContain('// Prices are in cents');
+    it('attaches to the project root (package.json), with codeAction/resolve, starting efrit-lsp from PATH', () => {
+      const result = scenario.passed('attach');
+      expect(result.root_dir).toBe(project);
+      expect(result.resolve_provider).toBe(true);
+    });
 
-    // Chat: streamed into the chat buffer (seen part-way), two turns in one session.
-    expect(result.chat_visible).toBe(true);
-    expect(result.partial_chat.some((t) => t.includes(firstReply[0] ?? '') && !t.includes(firstReply.join('')))).toBe(true);
-    expect(result.chat_text).toContain(`## You\nWhat does applyDiscount do?`);
-    expect(result.chat_text).toContain(`## Efrit\n${firstReply.join('')}`);
-    expect(result.chat_text).toContain(`## Efrit\n${secondReply.join('')}`);
-    expect(result.session1).toMatch(/^session-/);
-    expect(result.session2).toBe(result.session1);
-    const chat1 = fake.requests.find((r) => lastUserText(r).includes('What does applyDiscount do?'));
-    const chat2 = fake.requests.find((r) => lastUserText(r).includes('Does it check that percent is in range?'));
-    // The first turn is about the selected lines of the file; the second carries the first.
-    expect(textOf(messagesOf(chat1)[0])).toContain('export function applyDiscount(price: number, percent: number): number {');
-    expect(messagesOf(chat2).map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
-    expect(textOf(messagesOf(chat2)[1])).toBe(firstReply.join(''));
+    it('applies a code action through vim.lsp.buf.code_action(), resolved lazily, after the user’s edits', () => {
+      const result = scenario.passed('code action');
+      expect(result.offered).toEqual(expect.arrayContaining(['Efrit: Explain', 'Efrit: Add documentation', 'Efrit: Write tests']));
+      expect(result.code_action_methods).toEqual(['textDocument/codeAction', 'codeAction/resolve']);
+      expect(result.buffer_text).toContain('/** Sums unit price × quantity over all line items, in cents. */\nexport function subtotal(');
+      // The user's own edits reached the server first.
+      const asked = JSON.stringify(requestAsking('Add documentation comments')?.body.messages);
+      expect(asked).toContain('TAX_RATE = 0.25');
+      expect(asked).toContain('// Prices are in cents');
+    });
 
-    // Do: the agent's edit, applied through workspace/applyEdit.
-    expect(result.buffer_text).toContain('  const clamped = Math.min(Math.max(percent, 0), 100);\n  return price - (price * clamped) / 100;');
-    expect(result.notes.some((n) => n.msg === 'Efrit: done: applyDiscount() clamps percent to 0..100.')).toBe(true);
+    it('applies a slow code action through efrit.applyJob when the model outlasts the resolve budget', () => {
+      const result = scenario.passed('slow code action');
+      expect(result.slow_action_methods).toEqual(['textDocument/codeAction', 'codeAction/resolve', 'workspace/executeCommand']);
+      expect(result.buffer_text).toContain(`  return Math.round(discounted * (1 + TAX_RATE));\n}\n${inSourceTests}`);
+    });
 
-    // The ranges reached the server as selected: whole lines, and characterwise in UTF-16 columns.
-    const { first, last, last_text: lastText } = result.chat_range;
-    expect(textOf(messagesOf(chat1)[0])).toContain(`selection at ${first}:1-${last}:${lastText.length + 1}`);
-    const explainRequest = fake.requests.find((r) => lastUserText(r).includes('Explain what the selected code does'));
-    const { line: docLine, text: docText } = result.explain_selection;
-    const column = docText.indexOf('quantity') + 1;
-    expect(Buffer.byteLength(docText.slice(0, column - 1))).toBeGreaterThan(column - 1); // bytes ≠ UTF-16 units here
-    expect(lastUserText(explainRequest as RecordedRequest)).toContain(`selection at ${docLine}:${column}-${docLine}:${column + 'quantity'.length}`);
+    it('streams a chat reply into the chat buffer, about the lines given, leaving the cursor in the source', () => {
+      const result = scenario.passed('chat');
+      expect(result.chat_kept_cursor).toBe(true);
+      expect(result.chat_visible).toBe(true);
+      expect(result.partial_chat.some((t) => t.includes(firstReply[0] ?? '') && !t.includes(firstReply.join('')))).toBe(true);
+      expect(result.chat_after_first).toContain('## You\nWhat does applyDiscount do?');
+      expect(result.chat_after_first).toContain(`## Efrit\n${firstReply.join('')}`);
+      expect(result.session1).toMatch(/^session-/);
+      const chat1 = requestAsking('What does applyDiscount do?');
+      expect(textOf(messagesOf(chat1)[0])).toContain('export function applyDiscount(price: number, percent: number): number {');
+      // Whole lines, as the command's range gave them.
+      const { first, last, last_text: lastText } = result.chat_range;
+      expect(textOf(messagesOf(chat1)[0])).toContain(`selection at ${first}:1-${last}:${lastText.length + 1}`);
+    });
 
-    // Explain: streamed into a float, and (Lua API) into the chat buffer.
-    expect(result.floats.some((f) => f.includes(explanation.join('')))).toBe(true);
-    expect(result.chat_text).toMatch(new RegExp(`## Explain ~/shop/src/pricing\\.ts:\\d+-\\d+\\n${explanation.join('').replace(/[.*+?^${}()|[\]\\`]/g, '\\$&')}`));
+    it('continues the conversation in the same session', () => {
+      const result = scenario.passed('chat follow-up');
+      expect(result.chat_after_second).toContain(`## Efrit\n${secondReply.join('')}`);
+      expect(result.session2).toBe(result.session1);
+      const chat2 = requestAsking('Does it check that percent is in range?');
+      expect(messagesOf(chat2).map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+      expect(textOf(messagesOf(chat2)[1])).toBe(firstReply.join(''));
+    });
 
-    // Status.
-    expect(result.notes.some((n) => n.msg.includes('efrit-lsp') && n.msg.includes('model claude-test-model'))).toBe(true);
+    it('applies an :EfritDo edit through workspace/applyEdit and says what it did', () => {
+      const result = scenario.passed('do');
+      expect(result.after_do).toContain('  const clamped = Math.min(Math.max(percent, 0), 100);\n  return price - (price * clamped) / 100;');
+      expect(result.notes.some((n) => n.msg === 'Efrit: done: applyDiscount() clamps percent to 0..100.')).toBe(true);
+    });
 
-    // Cancel: answered, the API call hung up on, the chat buffer says so.
-    expect(result.statusline_busy).toMatch(/^Efrit chat/);
-    expect(result.statusline_idle).toBe('');
-    expect(result.chat_text).toMatch(/Well, [^\n]*\n\n_\[cancelled\]_/);
-    const essayRequest = fake.requests.find((r) => lastUserText(r).includes('Write me an essay'));
-    expect(essayRequest?.outcome).toBe('aborted-by-client');
+    it('streams :EfritExplain into a float, for a characterwise selection in UTF-16 columns', () => {
+      const result = scenario.passed('explain in a float');
+      expect(result.floats.some((f) => f.includes(explanation.join('')))).toBe(true);
+      const { line: docLine, text: docText } = result.explain_selection;
+      const column = docText.indexOf('quantity') + 1;
+      expect(Buffer.byteLength(docText.slice(0, column - 1))).toBeGreaterThan(column - 1); // bytes ≠ UTF-16 units here
+      const asked = requestAsking('Explain what the selected code does');
+      expect(lastUserText(asked as RecordedRequest)).toContain(`selection at ${docLine}:${column}-${docLine}:${column + 'quantity'.length}`);
+    });
 
-    // Streaming happened through efrit/stream.
-    expect(result.stream_kinds['text'] ?? 0).toBeGreaterThanOrEqual(5);
-    expect(result.stream_kinds['done'] ?? 0).toBeGreaterThanOrEqual(7);
-    expect(result.stream_kinds['error']).toBe(1);
+    it('closes the explain float with q from the source window (no macro recorded), and gives the buffer its own <Esc> back, also after a newer float replaced it', () => {
+      const { float_keys: keys } = scenario.passed('explain float keys');
+      expect(keys.shown).toBe(1);
+      expect(keys.while_shown).toEqual({
+        q: { buffer: true, desc: 'Efrit: close the explanation' },
+        esc: { buffer: true, desc: 'Efrit: close the explanation' },
+      });
+      // A second explanation replaced the first float; q closed it all the same.
+      expect(keys.replaced).toHaveLength(1);
+      expect(keys.replaced[0]).toMatch(/^# Explain ~\/shop\/src\/pricing\.ts:\d+-\d+\n/);
+      expect(keys.after_q).toBe(0);
+      expect(keys.recording).toBe('');
+      expect(keys.q_after).toBe('');
+      expect(keys.esc_after).toEqual({ buffer: true, desc: 'the user’s own' });
+    });
 
-    // $/progress went through Neovim's own handler (User LspProgressUpdate), one token per model job, each ended.
-    if (result.progress !== undefined) {
-      expect(result.progress_updates).toBeGreaterThanOrEqual(8);
-      expect(result.progress.filter((p) => p.done)).toHaveLength(8);
-      expect(result.progress.map((p) => p.title)).toEqual(expect.arrayContaining(['Efrit: Chat', 'Efrit: Add documentation']));
-    }
+    it('streams an explanation into the chat buffer through the Lua API', () => {
+      const result = scenario.passed('explain into the chat buffer');
+      expect(result.chat_after_explain).toMatch(new RegExp(`## Explain ~/shop/src/pricing\\.ts:\\d+-\\d+\\n${escapeRegExp(explanation.join(''))}`));
+    });
 
-    // :checkhealth efrit
-    expect(result.health).toMatch(/OK:? Neovim 0\.\d+\.\d+; the server is started with vim\.lsp\./);
-    expect(result.health).toMatch(/OK:? API key: ANTHROPIC_API_KEY is set/);
-    expect(result.health).not.toContain(testApiKey);
-    expect(result.health).toMatch(/OK:? client \d+ running, root .*shop/);
+    it('shows the server status with :EfritStatus', () => {
+      const result = scenario.passed('status');
+      expect(result.status_note).toMatch(/^Efrit: efrit-lsp \S+ — model claude-test-model\n/);
+    });
 
-    // No errors shown, and the server's copy of the document is the buffer.
-    expect(result.notes.filter((n) => n.level >= 4)).toEqual([]);
-    expect(result.server_text).toBe(result.buffer_text);
-    expect(result.server_version).toBe(result.changedtick);
+    it('cancels a running chat with :EfritCancel: marked cancelled, the API call hung up on', () => {
+      const result = scenario.passed('cancel');
+      expect(result.statusline_busy).toMatch(/^Efrit chat/);
+      expect(result.statusline_idle).toBe('');
+      expect(result.chat_after_cancel).toMatch(/Well, [^\n]*\n\n_\[cancelled\]_/);
+      expect(requestAsking('Write me an essay')?.outcome).toBe('aborted-by-client');
+    });
 
-    // Eight model calls, each with the key, none unexpected.
-    expect(fake.requests).toHaveLength(8);
-    expect(fake.requests.every((r) => r.apiKeyMatched)).toBe(true);
-    expect(fake.requests.map((r) => lastUserText(r)).filter((t) => t.includes('(unexpected request)'))).toEqual([]);
-    expect(fake.requests.every((r) => r.body.model === 'claude-test-model')).toBe(true);
-  }, 45_000);
+    it('keeps the server’s copy of the document equal to the buffer, streams through efrit/stream, ends every $/progress', () => {
+      const result = scenario.passed('sync');
+      expect(result.server_text).toBe(result.buffer_text);
+      expect(result.server_version).toBe(result.changedtick);
+      expect(result.stream_kinds['text'] ?? 0).toBeGreaterThanOrEqual(5);
+      expect(result.stream_kinds['done'] ?? 0).toBeGreaterThanOrEqual(9);
+      expect(result.stream_kinds['error']).toBe(1);
+      // $/progress went through Neovim's own handler (User LspProgressUpdate), one token per model job, each ended.
+      if (result.progress !== undefined) {
+        expect(result.progress_updates).toBeGreaterThanOrEqual(10);
+        expect(result.progress.filter((p) => p.done)).toHaveLength(10);
+        expect(result.progress.map((p) => p.title)).toEqual(expect.arrayContaining(['Efrit: Chat', 'Efrit: Add documentation']));
+      }
+    });
 
-  it('shows a clear error naming ANTHROPIC_API_KEY when the server has no key, and keeps working', async () => {
-    const made = makeProject();
-    workDir = made.workDir;
-    const { result, nvim, detail } = await runScenario<{ actions: string[]; chat_text: string; notes: { msg: string; level: number }[]; statusline: string }>(
+    it('reports Neovim, the server command, Node and the key (never shown) in :checkhealth efrit', () => {
+      const result = scenario.passed('checkhealth');
+      expect(result.health).toMatch(/OK:? Neovim 0\.\d+\.\d+; the server is started with vim\.lsp\./);
+      expect(result.health).toContain(`command: efrit-lsp --stdio (${join(bin, 'efrit-lsp')})`);
+      expect(result.health).toMatch(/OK:? Node v\d+\.\d+\.\d+/);
+      expect(result.health).toMatch(/OK:? API key: ANTHROPIC_API_KEY is set/);
+      expect(result.health).not.toContain(testApiKey);
+      expect(result.health).toMatch(/OK:? client \d+ running, root .*shop/);
+    });
+
+    it('ran to its end with no error shown and no model call unexpected', () => {
+      const result = scenario.passed('checkhealth');
+      expect(scenario.run().code).toBe(0);
+      expect(errorsIn(result.notes)).toEqual([]);
+      const requests = scenario.fake().requests;
+      expect(requests).toHaveLength(10);
+      expect(requests.every((r) => r.apiKeyMatched)).toBe(true);
+      expect(requests.map((r) => lastUserText(r)).filter((t) => t.includes('(unexpected request)'))).toEqual([]);
+      expect(requests.every((r) => r.body.model === 'claude-test-model')).toBe(true);
+    });
+  });
+
+  describe('while the server starts', () => {
+    const scenario = useScenario<{
+      startup: { ready_before: boolean; busy_while_starting: boolean; chat_text: string; notes: Note[] };
+      exits: { busy: boolean; notes: Note[] };
+      silent: { busy: boolean; notes: Note[] };
+      health_missing: string;
+      commands_left: number;
+    }>('efrit-startup-test.lua', async (dir) => {
+      const project = makeProject(dir);
+      const fake = await startFakeAnthropic({
+        apiKey: testApiKey,
+        respond: (request) => (lastUserText(request).includes('What is TAX_RATE?') ? { text: ['TAX_RATE is the tax rate, ', '20%.'] } : { text: `(unexpected request) ${lastUserText(request).slice(0, 200)}` }),
+      });
+      return { fake, env: { ANTHROPIC_API_KEY: testApiKey, ANTHROPIC_BASE_URL: fake.url, EFRIT_TEST_PROJECT: project } };
+    });
+
+    it('runs :EfritChat and :EfritStatus given right after opening a file once the client has attached', () => {
+      const { startup } = scenario.passed('chat while the server starts');
+      expect(startup.ready_before).toBe(false);
+      expect(startup.busy_while_starting).toBe(true);
+      expect(startup.chat_text).toContain('## You\nWhat is TAX_RATE?');
+      expect(startup.chat_text).toContain('## Efrit\nTAX_RATE is the tax rate, 20%.');
+      expect(startup.notes.filter((n) => n.msg.includes('no efrit-lsp server'))).toEqual([]);
+      expect(startup.notes.some((n) => /^Efrit: efrit-lsp \S+ — model claude-test-model/.test(n.msg))).toBe(true);
+      expect(errorsIn(startup.notes)).toEqual([]);
+    });
+
+    it('says so when the server exits before it is ready', () => {
+      const { exits } = scenario.passed('a server that exits before it is ready');
+      expect(exits.notes).toContainEqual({ msg: 'Efrit: the efrit-lsp server stopped before it was ready (false)', level: 3 });
+      expect(exits.busy).toBe(false);
+    });
+
+    it('gives up after attach_timeout when the server never answers, naming the command', () => {
+      const { silent } = scenario.passed('a server that never answers');
+      expect(silent.notes).toContainEqual({ msg: 'Efrit: the efrit-lsp server did not start within 0.05 s (sleep 60); see :checkhealth efrit', level: 3 });
+      expect(silent.busy).toBe(false);
+    });
+
+    it('says in :checkhealth efrit when the server command is not on PATH, and how to install it', () => {
+      const result = scenario.passed('checkhealth with a server command not on PATH');
+      expect(result.health_missing).toMatch(/ERROR:? efrit-lsp-not-installed is not on PATH or not executable/);
+      expect(result.health_missing).toContain('npm install -g');
+    });
+
+    it('removes its commands with create_commands = false', () => {
+      expect(scenario.passed('setup without commands').commands_left).toBe(0);
+    });
+  });
+
+  describe('without an API key', () => {
+    const scenario = useScenario<{
+      actions: string[];
+      chat_text: string;
+      chat_notes: Note[];
+      do_notes: Note[];
+      status_note: string;
+      statusline: string;
+      status_online: string;
+      status_offline: string;
+    }>(
       'efrit-nokey.lua',
-      workDir,
-      { EFRIT_TEST_PROJECT: made.project },
+      async (dir) => ({ env: { EFRIT_TEST_PROJECT: makeProject(dir) } }),
     );
-    expect(result.error, detail).toBeUndefined();
-    expect(nvim.code, detail).toBe(0);
-    expect(result.actions).toEqual(expect.arrayContaining(['Efrit: Explain', 'Efrit: Add documentation']));
-    expect(result.chat_text).toMatch(/## Efrit\n\n\*\*Error:\*\* .*ANTHROPIC_API_KEY/);
-    const errors = result.notes.filter((n) => n.level === 4).map((n) => n.msg);
-    expect(errors.filter((m) => m.startsWith('Efrit: ') && m.includes('ANTHROPIC_API_KEY'))).toHaveLength(2); // chat and do
-    expect(result.notes.some((n) => n.msg.includes('no API key (set ANTHROPIC_API_KEY)'))).toBe(true);
-    expect(result.statusline).toBe('');
-  }, 30_000);
+    const keyError = (notes: Note[]): Note[] => notes.filter((n) => n.level === 4 && n.msg.startsWith('Efrit: ') && n.msg.includes('ANTHROPIC_API_KEY'));
 
-  it('shows ghost text on Neovim without vim.lsp.inline_completion: explicit, automatic, typed ahead, cleared, dropped when stale, accepted with <Tab>', async () => {
-    const signals = namedGates();
-    fake = await startFakeAnthropic({ apiKey: testApiKey, respond: (request) => respondGhost(request, signals) });
-    workDir = mkdtempSync(join(tmpdir(), 'efrit-nvim-ghost-'));
-    const project = join(workDir, 'shop');
-    mkdirSync(join(project, '.git'), { recursive: true });
-    const file = join(project, 'pricing.py');
-    writeFileSync(file, pricingPy);
+    it('lists the code actions, which need no model', () => {
+      expect(scenario.passed('code actions without a key').actions).toEqual(expect.arrayContaining(['Efrit: Explain', 'Efrit: Add documentation']));
+    });
 
-    const { result, nvim, detail } = await runScenario<GhostResult>(
-      'efrit-ghost-test.lua',
-      workDir,
-      {
-        ANTHROPIC_API_KEY: testApiKey,
-        ANTHROPIC_BASE_URL: fake.url,
-        EFRIT_TEST_FILE: file,
-      },
-      signals,
-    );
-    expect(result.error, detail).toBeUndefined();
-    expect(nvim.code, detail).toBe(0);
-    expect(result.complete_command).toBe(true);
-    expect(result.inline_provider).toBe(true);
-    expect(result.tab_mapping).toEqual({ buffer: true, expr: true });
+    it('ends a chat with an error naming ANTHROPIC_API_KEY, in the chat buffer and as a message', () => {
+      const result = scenario.passed('chat without a key');
+      expect(result.chat_text).toMatch(/## Efrit\n\n\*\*Error:\*\* .*ANTHROPIC_API_KEY/);
+      expect(keyError(result.chat_notes)).toHaveLength(1);
+    });
 
-    // <Tab> does its usual job while no suggestion shows.
-    expect(result.ghost_before).toBeNull();
-    expect(result.tab_line).toBe('# Prices are in cents.\t');
+    it('ends :EfritDo with an error naming ANTHROPIC_API_KEY', () => {
+      expect(keyError(scenario.passed('do without a key').do_notes)).toHaveLength(1);
+    });
 
-    // Asked explicitly: the cleaned suggestion, at the end of the line at the cursor, the buffer untouched.
+    it('says "no API key" in :EfritStatus, and the statusline is idle', () => {
+      const result = scenario.passed('status without a key');
+      expect(result.status_note).toContain('no API key (set ANTHROPIC_API_KEY)');
+      expect(result.statusline).toBe('');
+      expect(scenario.run().code).toBe(0);
+    });
+
+    it('says "offline" in :EfritStatus when the server answers with its built-in demo model (efrit/status offline)', () => {
+      const result = scenario.passed('status display offline');
+      expect(result.status_offline.split('\n')[0]).toBe('efrit-lsp 1.2.3 — offline: the built-in demo model answers, no API calls');
+      // An answer without the field is not offline.
+      expect(result.status_online.split('\n')[0]).toBe('efrit-lsp 1.2.3 — model claude-test-model — no API key (set ANTHROPIC_API_KEY)');
+    });
+  });
+
+  describe('ghost text on Neovim without vim.lsp.inline_completion', () => {
+    let file = '';
+    const scenario = useScenario<GhostResult>('efrit-ghost-test.lua', async (dir, signals) => {
+      const project = join(dir, 'shop');
+      mkdirSync(join(project, '.git'), { recursive: true });
+      file = join(project, 'pricing.py');
+      writeFileSync(file, pricingPy);
+      const fake = await startFakeAnthropic({ apiKey: testApiKey, respond: (request) => respondGhost(request, signals) });
+      return { fake, env: { ANTHROPIC_API_KEY: testApiKey, ANTHROPIC_BASE_URL: fake.url, EFRIT_TEST_FILE: file } };
+    });
     const suggestion = 'order.unit_price * order.quantity';
-    // After the line's end before 0.10 (Debian 12 has 0.7.2), inline virtual text at the cursor from 0.10.
-    const { major, minor } = result.nvim_version;
-    const pos = major === 0 && minor < 10 ? 'eol' : 'inline';
-    const ghost = (text: string, virtLines: string[] = []) => ({ count: 1, text, hl: 'EfritGhost', pos, virt_lines: virtLines, at_cursor: true });
-    expect(result.shown).toEqual(ghost(suggestion));
-    expect(result.shown_api).toBe(suggestion);
-    expect(result.shown_trigger).toBe(1);
-    expect(result.shown_buffer_unchanged).toBe(true);
-    expect(result.shown_insert_mode).toBe(true);
-    // Ghost text requests are not efrit work to show in the statusline.
-    expect(result.statusline_while_shown).toBe('');
+    /** What the ghost text extmark shows: at the cursor, after the line's text (overlay before 0.10, inline from 0.10). */
+    const ghost = (result: GhostResult, text: string, virtLines: string[] = []): GhostShown => {
+      const { major, minor } = result.nvim_version;
+      const pos = major === 0 && minor < 10 ? 'overlay' : 'inline';
+      return { count: 1, text, hl: 'EfritGhost', pos, virt_lines: virtLines, at_cursor: true };
+    };
 
-    // A character that does not match clears it.
-    expect(result.after_mismatch).toBeNull();
-    expect(result.after_mismatch_api).toBeNull();
+    it('maps <Tab> buffer-locally, and <Tab> does its usual job while no suggestion shows', () => {
+      const result = scenario.passed('tab without suggestion');
+      expect(result.complete_command).toBe(true);
+      expect(result.inline_provider).toBe(true);
+      expect(result.tab_mapping).toEqual({ buffer: true, expr: true });
+      expect(result.ghost_before).toBeNull();
+      expect(result.tab_line).toBe('# Prices are in cents.\t');
+    });
 
-    // After a pause in typing, the automatic request (triggerKind 2) shows it again.
-    expect(result.automatic).toEqual(ghost(suggestion));
-    expect(result.automatic_triggers.length).toBeGreaterThanOrEqual(1);
-    expect(result.automatic_triggers.every((k) => k === 2)).toBe(true);
+    it('shows the cleaned suggestion at the cursor when asked (:EfritComplete), the buffer untouched', () => {
+      const result = scenario.passed('explicit');
+      expect(result.shown).toEqual(ghost(result, suggestion));
+      expect(result.shown_api).toBe(suggestion);
+      expect(result.shown_trigger).toBe(1);
+      expect(result.shown_buffer_unchanged).toBe(true);
+      expect(result.shown_insert_mode).toBe(true);
+      // Ghost text requests are not efrit work to show in the statusline.
+      expect(result.statusline_while_shown).toBe('');
+    });
 
-    // Typing its beginning keeps the rest, with no request.
-    expect(result.typed_ahead).toEqual(ghost('der.unit_price * order.quantity'));
-    expect(result.typed_ahead_later).toEqual(ghost('der.unit_price * order.quantity'));
-    expect(result.typed_ahead_requests).toBe(0);
+    it('clears it when a character that does not match is typed', () => {
+      const result = scenario.passed('mismatch');
+      expect(result.after_mismatch).toBeNull();
+      expect(result.after_mismatch_api).toBeNull();
+    });
 
-    // <Tab> accepts: the text is in, the cursor after it (still in Insert mode), the ghost gone, the server in sync.
-    expect(result.accepted_line).toBe('    return order.unit_price * order.quantity');
-    expect(result.after_accept).toBeNull();
-    expect(result.cursor_after_accept.col).toBe(result.cursor_after_accept.eol);
-    expect(result.cursor_after_accept.row).toBe(result.cursor_after_accept.line);
-    expect(result.accept_insert_mode).toBe(true);
-    expect(result.sync_after_accept).toBe(true);
+    it('asks by itself (triggerKind 2) after a pause in typing', () => {
+      const result = scenario.passed('automatic');
+      expect(result.automatic).toEqual(ghost(result, suggestion));
+      expect(result.automatic_triggers.length).toBeGreaterThanOrEqual(1);
+      expect(result.automatic_triggers.every((k) => k === 2)).toBe(true);
+    });
 
-    // Two lines: the first after the line, the second as a virtual line; accepted whole, cursor at its end.
-    expect(result.multi).toEqual(ghost('order_total(order)', ['    return f"{total:.2f}"']));
-    expect(result.multi_api).toBe('order_total(order)\n    return f"{total:.2f}"');
-    expect(result.multi_lines).toEqual(['    total = order_total(order)', '    return f"{total:.2f}"']);
-    expect(result.multi_cursor).toEqual({ row: 1, col: '    return f"{total:.2f}"'.length, eol: '    return f"{total:.2f}"'.length });
-    expect(result.after_multi).toBeNull();
+    it('keeps the rest when the user types its beginning, with no new request', () => {
+      const result = scenario.passed('typed ahead');
+      expect(result.typed_ahead).toEqual(ghost(result, 'der.unit_price * order.quantity'));
+      expect(result.typed_ahead_later).toEqual(ghost(result, 'der.unit_price * order.quantity'));
+      expect(result.typed_ahead_requests).toBe(0);
+    });
 
-    // An answer that came after the cursor moved was dropped; asked again it showed; leaving Insert mode cleared it.
-    expect(result.statusline_while_asking).toBe('');
-    expect(result.busy_while_asking).toBe(false);
-    expect(result.after_stale_answer).toBeNull();
-    expect(result.with_tax).toEqual(ghost('amount * (1 + TAX_RATE)'));
-    expect(result.after_insert_leave).toBeNull();
+    it('draws the suggestion in the column where <Tab> inserts it', () => {
+      const result = scenario.passed('accept');
+      expect(result.ghost_place?.screen_col).not.toBeNull();
+      expect(result.ghost_place).toEqual(result.inserted_place);
+    });
 
-    // The server: the same text as the buffer; both accepted suggestions counted, through their command.
-    expect(result.server_text).toBe(result.buffer_text);
-    expect(result.buffer_text).toBe(
-      pricingPy
-        .replace('    return \n\n\ndef receipt', '    return order.unit_price * order.quantity\n\n\ndef receipt')
-        .replace('    total = \n', '    total = order_total(order)\n    return f"{total:.2f}"\n'),
-    );
-    expect(result.commands.filter((c) => c === 'efrit.completionAccepted')).toHaveLength(2);
-    expect(result.status).toMatchObject({ accepted: 2 });
-    expect(result.status.shown).toBeGreaterThanOrEqual(5);
-    expect(result.notes.filter((n) => n.level >= 3)).toEqual([]);
-    expect(fake.requests.length).toBeGreaterThanOrEqual(3);
-    expect(fake.requests.every((r) => r.apiKeyMatched)).toBe(true);
-    expect(fake.requests.map((r) => lastUserText(r)).filter((t) => t.includes('UNEXPECTED'))).toEqual([]);
-  }, 45_000);
+    it('accepts with <Tab>: inserted, the cursor after it in Insert mode, the server told and in sync', () => {
+      const result = scenario.passed('accept');
+      expect(result.accepted_line).toBe('    return order.unit_price * order.quantity');
+      expect(result.after_accept).toBeNull();
+      expect(result.cursor_after_accept.col).toBe(result.cursor_after_accept.eol);
+      expect(result.cursor_after_accept.row).toBe(result.cursor_after_accept.line);
+      expect(result.accept_insert_mode).toBe(true);
+      expect(result.sync_after_accept).toBe(true);
+    });
 
-  it('ties each stream to its request from the first note on, and shows a cancellation the server made at once', async () => {
+    it('shows a two-line suggestion as the line’s end plus a virtual line, and accepts it whole', () => {
+      const result = scenario.passed('multi-line');
+      expect(result.multi).toEqual(ghost(result, 'order_total(order)', ['    return f"{total:.2f}"']));
+      expect(result.multi_api).toBe('order_total(order)\n    return f"{total:.2f}"');
+      expect(result.multi_lines).toEqual(['    total = order_total(order)', '    return f"{total:.2f}"']);
+      expect(result.multi_cursor).toEqual({ row: 1, col: '    return f"{total:.2f}"'.length, eol: '    return f"{total:.2f}"'.length });
+      expect(result.after_multi).toBeNull();
+    });
+
+    it('drops an answer that comes after the cursor moved, and clears the suggestion on leaving Insert mode', () => {
+      const result = scenario.passed('stale');
+      expect(result.statusline_while_asking).toBe('');
+      expect(result.busy_while_asking).toBe(false);
+      expect(result.after_stale_answer).toBeNull();
+      expect(result.with_tax).toEqual(ghost(result, 'amount * (1 + TAX_RATE)'));
+      expect(result.after_insert_leave).toBeNull();
+    });
+
+    it('leaves the server’s copy equal to the buffer, with both accepted suggestions counted', () => {
+      const result = scenario.passed('sync');
+      expect(result.server_text).toBe(result.buffer_text);
+      expect(result.buffer_text).toBe(
+        pricingPy
+          .replace('    return \n\n\ndef receipt', '    return order.unit_price * order.quantity\n\n\ndef receipt')
+          .replace('    total = \n', '    total = order_total(order)\n    return f"{total:.2f}"\n'),
+      );
+      expect(result.commands.filter((c) => c === 'efrit.completionAccepted')).toHaveLength(2);
+      expect(result.status).toMatchObject({ accepted: 2 });
+      expect(result.status.shown).toBeGreaterThanOrEqual(5);
+      expect(result.notes.filter((n) => n.level >= 3)).toEqual([]);
+      const requests = scenario.fake().requests;
+      expect(requests.length).toBeGreaterThanOrEqual(3);
+      expect(requests.every((r) => r.apiKeyMatched)).toBe(true);
+      expect(requests.map((r) => lastUserText(r)).filter((t) => t.includes('UNEXPECTED'))).toEqual([]);
+    });
+  });
+
+  describe('streams and cancellations', () => {
     const lineOf = (needle: string): number => pricingTs.slice(0, pricingTs.indexOf(needle)).split('\n').length;
     const asksAbout = (request: RecordedRequest, needle: string): boolean => lastUserText(request).includes(`selection at ${lineOf(needle)}:1-`);
     const subtotalText = ['`subtotal` multiplies ', 'and sums.'];
     const discountText = ['`applyDiscount` takes ', 'a percentage off.'];
-    const signals = namedGates();
-    fake = await startFakeAnthropic({
-      apiKey: testApiKey,
-      respond: (request) => {
-        // Held until the script has seen the second explanation answered in full: its text streams while this one waits.
-        if (asksAbout(request, 'export function subtotal')) return { text: subtotalText, hold: { until: signals.opened('second-explained') } };
-        if (asksAbout(request, 'export function applyDiscount')) return { text: discountText };
-        if (asksAbout(request, 'export function total')) {
-          // The older explanation is held until the server hangs up on it (the newer one replaces it).
-          if (!lastUserText(request).includes('// end of pricing')) return { text: 'Too late.', hold: { until: never } };
-          return { text: ['`total` applies ', 'the discount and the tax.'] };
-        }
-        // The first words, then nothing until the user cancels.
-        if (lastUserText(request).includes('Write me an essay')) return { text: essay, hold: { until: never, afterEvents: afterFirstDelta } };
-        return { text: `(unexpected request) ${lastUserText(request).slice(0, 200)}` };
-      },
-    });
-    const made = makeProject();
-    workDir = made.workDir;
-    const { result, nvim, detail } = await runScenario<{
+    const scenario = useScenario<{
       snapshots: string[];
       after_both: string;
       stream_notes: { jobId: string; streamId: string | null; kind: string }[];
@@ -581,53 +668,114 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       busy_after_cancel: boolean;
       statusline_after_cancel: string;
       after_cancel: string;
-      notes: { msg: string; level: number }[];
-    }>('efrit-streams-test.lua', workDir, { ANTHROPIC_API_KEY: testApiKey, ANTHROPIC_BASE_URL: fake.url, EFRIT_TEST_PROJECT: made.project }, signals);
-    expect(result.error, detail).toBeUndefined();
-    expect(nvim.code, detail).toBe(0);
+    }>('efrit-streams-test.lua', async (dir, signals) => {
+      const project = makeProject(dir);
+      const fake = await startFakeAnthropic({
+        apiKey: testApiKey,
+        respond: (request) => {
+          // Held until the script has seen the second explanation answered in full: its text streams while this one waits.
+          if (asksAbout(request, 'export function subtotal')) return { text: subtotalText, hold: { until: signals.opened('second-explained') } };
+          if (asksAbout(request, 'export function applyDiscount')) return { text: discountText };
+          if (asksAbout(request, 'export function total')) {
+            // The older explanation is held until the server hangs up on it (the newer one replaces it).
+            if (!lastUserText(request).includes('// end of pricing')) return { text: 'Too late.', hold: { until: never } };
+            return { text: ['`total` applies ', 'the discount and the tax.'] };
+          }
+          // The first words, then nothing until the user cancels.
+          if (lastUserText(request).includes('Write me an essay')) return { text: essay, hold: { until: never, afterEvents: afterFirstDelta } };
+          return { text: `(unexpected request) ${lastUserText(request).slice(0, 200)}` };
+        },
+      });
+      return { fake, env: { ANTHROPIC_API_KEY: testApiKey, ANTHROPIC_BASE_URL: fake.url, EFRIT_TEST_PROJECT: project } };
+    });
 
-    // Every note of the two explanations carried the name of its request, the first one included.
-    const secondDone = result.stream_notes.map((n, i) => (n.kind === 'done' ? i : -1)).filter((i) => i >= 0)[1] as number;
-    const explainNotes = result.stream_notes.slice(0, secondDone + 1);
-    expect(explainNotes.every((n) => typeof n.streamId === 'string' && n.streamId.startsWith('nvim-'))).toBe(true);
-    expect(new Set(explainNotes.map((n) => n.streamId)).size).toBe(2);
-    // While the texts streamed, each stayed in its own entry: the second's never above the second's heading.
-    const secondHeading = new RegExp(`## Explain [^\\n]*:${lineOf('export function applyDiscount')}-`);
-    for (const snapshot of result.snapshots) {
-      const split = snapshot.search(secondHeading);
-      expect(split, snapshot).toBeGreaterThan(0);
-      expect(snapshot.slice(0, split), snapshot).not.toContain(discountText[0]);
-      expect(snapshot.slice(split), snapshot).not.toContain(subtotalText[0]);
-    }
-    expect(result.snapshots.some((s) => s.includes(discountText.join('')) && !s.includes(subtotalText[0] ?? ''))).toBe(true);
-    expect(result.after_both).toMatch(new RegExp(`:${lineOf('export function subtotal')}-\\d+\\n${escapeRegExp(subtotalText.join(''))}\\n`));
-    expect(result.after_both).toMatch(new RegExp(`:${lineOf('export function applyDiscount')}-\\d+\\n${escapeRegExp(discountText.join(''))}\\n`));
+    it('ties each stream to its request from the first note on: two explanations at once each land in their own entry', () => {
+      const result = scenario.passed('two explanations at once');
+      // Every note of the two explanations carried the name of its request, the first one included.
+      const secondDone = result.stream_notes.map((n, i) => (n.kind === 'done' ? i : -1)).filter((i) => i >= 0)[1] as number;
+      const explainNotes = result.stream_notes.slice(0, secondDone + 1);
+      expect(explainNotes.every((n) => typeof n.streamId === 'string' && n.streamId.startsWith('nvim-'))).toBe(true);
+      expect(new Set(explainNotes.map((n) => n.streamId)).size).toBe(2);
+      // While the texts streamed, each stayed in its own entry: the second's never above the second's heading.
+      const secondHeading = new RegExp(`## Explain [^\\n]*:${lineOf('export function applyDiscount')}-`);
+      for (const snapshot of result.snapshots) {
+        const split = snapshot.search(secondHeading);
+        expect(split, snapshot).toBeGreaterThan(0);
+        expect(snapshot.slice(0, split), snapshot).not.toContain(discountText[0]);
+        expect(snapshot.slice(split), snapshot).not.toContain(subtotalText[0]);
+      }
+      expect(result.snapshots.some((s) => s.includes(discountText.join('')) && !s.includes(subtotalText[0] ?? ''))).toBe(true);
+      expect(result.after_both).toMatch(new RegExp(`:${lineOf('export function subtotal')}-\\d+\\n${escapeRegExp(subtotalText.join(''))}\\n`));
+      expect(result.after_both).toMatch(new RegExp(`:${lineOf('export function applyDiscount')}-\\d+\\n${escapeRegExp(discountText.join(''))}\\n`));
+    });
 
-    // The older explanation: ended by the server, and said so in its entry and as a warning.
-    expect(result.after_superseded).toMatch(/_\[the server cancelled it: Superseded by a newer request for the same thing\.\]_\n\n## Explain [^\n]*\n`total` applies the discount and the tax\.\n/);
-    expect(result.notes).toContainEqual({ msg: 'Efrit: the server cancelled it: Superseded by a newer request for the same thing.', level: 3 });
+    it('shows at once that the server ended an explanation superseded by a newer one', () => {
+      const result = scenario.passed('superseded');
+      expect(result.after_superseded).toMatch(/_\[the server cancelled it: Superseded by a newer request for the same thing\.\]_\n\n## Explain [^\n]*\n`total` applies the discount and the tax\.\n/);
+      expect(result.notes).toContainEqual({ msg: 'Efrit: the server cancelled it: Superseded by a newer request for the same thing.', level: 3 });
+    });
 
-    // :EfritCancel: done the moment it returns, the API call hung up on.
-    expect(result.busy_after_cancel).toBe(false);
-    expect(result.statusline_after_cancel).toBe('');
-    expect(result.after_cancel).toMatch(/Well, [^\n]*\n\n_\[cancelled\]_/);
-    expect(result.notes.some((n) => /cancelled 1 job/.test(n.msg))).toBe(true);
-    const essayOutcome = () => fake?.requests.find((r) => lastUserText(r).includes('Write me an essay'))?.outcome;
-    await eventually(() => (essayOutcome() === 'aborted-by-client' ? true : undefined), 'the essay request to be hung up on');
-    expect(result.notes.filter((n) => n.level >= 4)).toEqual([]);
-  }, 45_000);
+    it('is done the moment :EfritCancel returns, the API call hung up on', async () => {
+      const result = scenario.passed('cancel');
+      expect(result.busy_after_cancel).toBe(false);
+      expect(result.statusline_after_cancel).toBe('');
+      expect(result.after_cancel).toMatch(/Well, [^\n]*\n\n_\[cancelled\]_/);
+      expect(result.notes.some((n) => /cancelled 1 job/.test(n.msg))).toBe(true);
+      const essayOutcome = () => scenario.fake().requests.find((r) => lastUserText(r).includes('Write me an essay'))?.outcome;
+      await eventually(() => (essayOutcome() === 'aborted-by-client' ? true : undefined), 'the essay request to be hung up on');
+      expect(errorsIn(result.notes)).toEqual([]);
+    });
+  });
 
   it('ships a help file whose tags Neovim accepts', async () => {
-    workDir = mkdtempSync(join(tmpdir(), 'efrit-nvim-doc-'));
-    const doc = join(workDir, 'doc');
-    cpSync(join(pluginDir, 'doc'), doc, { recursive: true });
-    const nvim = await run('timeout', ['20', 'nvim', '--headless', '-u', 'NONE', '-i', 'NONE', '-n', '-c', `helptags ${doc}`, '-c', 'qa!'], { PATH: process.env['PATH'], HOME: workDir }, 20_000);
-    expect(nvim.code, nvim.stderr).toBe(0);
-    expect(nvim.stderr).not.toMatch(/E\d+:/);
-    expect(existsSync(join(doc, 'tags'))).toBe(true);
-    const tags = readFileSync(join(doc, 'tags'), 'utf8');
-    for (const tag of ['efrit.txt', ':EfritChat', ':EfritDo', ':EfritExplain', ':EfritStatus', ':EfritCancel', 'efrit.setup()', 'efrit.statusline()', 'User_EfritStream', ':EfritComplete', 'efrit.complete()', 'efrit.accept()', 'efrit-ghost-text', 'hl-EfritGhost']) {
-      expect(tags).toContain(`${tag}\tefrit.txt`);
+    const dir = mkdtempSync(join(tmpdir(), 'efrit-nvim-doc-'));
+    try {
+      const doc = join(dir, 'doc');
+      cpSync(join(pluginDir, 'doc'), doc, { recursive: true });
+      const nvim = await runCommand('timeout', ['20', 'nvim', '--headless', '-u', 'NONE', '-i', 'NONE', '-n', '-c', `helptags ${doc}`, '-c', 'qa!'], {
+        env: { PATH: process.env['PATH'], HOME: dir },
+        timeoutMs: 25_000,
+      });
+      expect(nvim.code, nvim.stderr).toBe(0);
+      expect(nvim.stderr).not.toMatch(/E\d+:/);
+      expect(existsSync(join(doc, 'tags'))).toBe(true);
+      const tags = readFileSync(join(doc, 'tags'), 'utf8');
+      for (const tag of [
+        'efrit.txt',
+        'efrit-setup',
+        ':EfritChat',
+        ':EfritDo',
+        ':EfritExplain',
+        ':EfritStatus',
+        ':EfritCancel',
+        'efrit.setup()',
+        'efrit.statusline()',
+        'User_EfritStream',
+        ':EfritComplete',
+        'efrit.complete()',
+        'efrit.accept()',
+        'efrit-ghost-text',
+        'hl-EfritGhost',
+        'efrit-health',
+        'efrit-offline',
+      ]) {
+        expect(tags).toContain(`${tag}\tefrit.txt`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** luacheck (Debian's lua-check) over the plugin and these test scripts, each with its .luacheckrc, and from the repository root. */
+describe.skipIf(!shouldRunEditorTests('luacheck'))('the Neovim client’s Lua', () => {
+  it.each([
+    ['the plugin, in its folder', pluginDir, ['.']],
+    ['the test scripts, in their folder', scriptDir, ['.']],
+    ['both, from the repository root', repoRoot, ['clients/neovim', 'test/clients/neovim']],
+  ])('passes luacheck with no warning: %s', async (_what, cwd, paths) => {
+    const luacheck = await runCommand('luacheck', ['--no-color', '--formatter', 'plain', ...paths], { env: { PATH: process.env['PATH'], HOME: cwd }, cwd, timeoutMs: 60_000 });
+    expect(luacheck.stdout + luacheck.stderr).toBe('');
+    expect(luacheck.code).toBe(0);
   });
 });

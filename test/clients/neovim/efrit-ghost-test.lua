@@ -13,32 +13,21 @@
 local uv = vim.loop
 local api = vim.api
 local support = dofile(debug.getinfo(1, 'S').source:sub(2):match('(.*/)') .. 'support.lua')
-local ms, log, step, result = support.ms, support.log, support.step, support.result
+local ms, case, result = support.ms, support.case, support.result
 
 local co
-local function finish(ok, err)
-  if ok then
-    io.stdout:write('\nEFRIT_RESULT ' .. vim.fn.json_encode(result) .. '\n')
-    log('OK')
-    vim.cmd('qa!')
-  else
-    log('FAIL: %s', err)
-    io.stdout:write('\nEFRIT_RESULT ' .. vim.fn.json_encode({ error = tostring(err), notes = result.notes, steps = result.steps }) .. '\n')
-    vim.cmd('cq')
-  end
-end
 local function resume(...)
   local ok, err = coroutine.resume(co, ...)
   if not ok then
-    finish(false, debug.traceback(co, err))
+    support.finish(false, debug.traceback(co, err))
   elseif coroutine.status(co) == 'dead' then
-    finish(true)
+    support.finish(true)
   end
 end
 
 --- Yields to the main loop until pred() holds (checked every 10 ms).
 local function wait(pred, what, timeout)
-  local deadline = ms() + (timeout or 8000)
+  local deadline = ms() + (timeout or 20000)
   local timer = uv.new_timer()
   local done = false
   timer:start(0, 10, vim.schedule_wrap(function()
@@ -90,58 +79,19 @@ local function main()
   })
   result.complete_command = vim.fn.exists(':EfritComplete') == 2
 
-  step('attach')
-  local buf, client = support.open_attached(efrit, env.EFRIT_TEST_FILE, 'python', wait)
-  vim.bo[buf].expandtab = false
-  local caps = client.server_capabilities or client.resolved_capabilities or {}
-  result.inline_provider = caps.inlineCompletionProvider == true
-  local tab_map = vim.fn.maparg('<Tab>', 'i', false, true)
-  result.tab_mapping = { buffer = tab_map.buffer == 1, expr = tab_map.expr == 1 }
-
-  -- Every inline completion request (and, for explicit ones, when the plugin has handled the answer) and executed command.
-  local colon = vim.fn.has('nvim-0.11') == 1
+  -- What the cases share: the buffer, its client, and every request the client sends.
+  local buf, client
   local completions, answers, commands = {}, 0, {}
-  local request = client.request
-  local function spy(method, params, handler)
-    if method == 'textDocument/inlineCompletion' then
-      table.insert(completions, params.context.triggerKind)
-      if params.context.triggerKind == 1 then
-        local inner = handler
-        handler = function(...)
-          local r = { inner(...) }
-          answers = answers + 1
-          return unpack(r)
-        end
-      end
-    elseif method == 'workspace/executeCommand' then
-      table.insert(commands, params.command)
-    end
-    return handler
-  end
-  if colon then
-    client.request = function(self, method, params, handler, ...)
-      return request(self, method, params, spy(method, params, handler), ...)
-    end
-  else
-    client.request = function(method, params, handler, ...)
-      return request(method, params, spy(method, params, handler), ...)
-    end
-  end
+  local colon = vim.fn.has('nvim-0.11') == 1
   local function request_sync(method, params)
     local answer
     if colon then answer = client:request_sync(method, params, 5000, buf) else answer = client.request_sync(method, params, 5000, buf) end
     if not (answer and answer.result) then error(method .. ' failed: ' .. vim.inspect(answer)) end
     return answer.result
   end
-
   local function line(n) return api.nvim_buf_get_lines(buf, n - 1, n, true)[1] end
-  local function text() return table.concat(api.nvim_buf_get_lines(buf, 0, -1, true), '\n') .. '\n' end
-  local function find_line(needle, after)
-    for i, l in ipairs(api.nvim_buf_get_lines(buf, 0, -1, true)) do
-      if i > (after or 0) and l:find(needle, 1, true) then return i end
-    end
-    error('no line with ' .. needle)
-  end
+  local function text() return support.text(buf) end
+  local function find_line(needle, after) return support.find_line(buf, needle, after) end
   local ns = api.nvim_create_namespace('efrit_ghost')
   --- What the ghost text extmarks show: nil when there are none.
   local function ghost()
@@ -165,6 +115,16 @@ local function main()
       at_cursor = m[2] == cursor[1] - 1 and m[3] == cursor[2],
     }
   end
+  --- The extmark's column (0-based bytes) and the screen column where its text shows (1-based; nil: not on screen).
+  local function ghost_place(row)
+    local marks = api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })
+    local m = marks[1]
+    if not m then return nil end
+    local shown = m[4].virt_text[1][1]
+    local screen_row = vim.fn.screenpos(0, row, 1).row
+    local at = support.screen_row(screen_row):find(shown, 1, true)
+    return { col = m[3], screen_col = at or vim.NIL }
+  end
   local function suggestion()
     local s = efrit.suggestion()
     return s and s.text or vim.NIL
@@ -181,118 +141,170 @@ local function main()
     type_keys('A')
     wait(function() return insert_mode() and api.nvim_win_get_cursor(0)[2] == #line(n) end, 'Insert mode at the end of line ' .. n)
   end
+  local ret, asked
 
-  -- 1. <Tab> is <Tab> while no suggestion shows (in a comment: no automatic suggestion there).
-  step('tab without suggestion')
-  local comment = find_line('# Prices are in cents.')
-  append_at(comment)
-  result.ghost_before = ghost() or vim.NIL
-  type_keys('<Tab>')
-  wait(function() return line(comment) ~= '# Prices are in cents.' end, 'the <Tab>')
-  result.tab_line = line(comment)
-  type_keys('<BS><Esc>')
-  wait(function() return normal_mode() and line(comment) == '# Prices are in cents.' end, 'the <BS>')
+  case('attach', function()
+    buf, client = support.open_attached(efrit, env.EFRIT_TEST_FILE, 'python', wait)
+    vim.bo[buf].expandtab = false
+    local caps = client.server_capabilities or client.resolved_capabilities or {}
+    result.inline_provider = caps.inlineCompletionProvider == true
+    local tab_map = vim.fn.maparg('<Tab>', 'i', false, true)
+    result.tab_mapping = { buffer = tab_map.buffer == 1, expr = tab_map.expr == 1 }
 
-  -- 2. Asked explicitly (:EfritComplete from Insert mode): the cleaned suggestion, at the cursor.
-  step('explicit')
-  local ret = find_line('    return ')
-  append_at(ret)
-  local tick = api.nvim_buf_get_changedtick(buf)
-  local asked = #completions
-  type_keys('<Cmd>EfritComplete<CR>')
-  wait(function() return ghost() ~= nil end, 'the suggestion to show')
-  result.shown = ghost()
-  result.shown_api = suggestion()
-  result.shown_trigger = completions[asked + 1]
-  result.shown_buffer_unchanged = api.nvim_buf_get_changedtick(buf) == tick and line(ret) == '    return '
-  result.shown_insert_mode = insert_mode()
-  result.statusline_while_shown = efrit.statusline()
+    -- Every inline completion request (and, for explicit ones, when the plugin has handled the answer) and executed command.
+    local request = client.request
+    local function spy(method, params, handler)
+      if method == 'textDocument/inlineCompletion' then
+        table.insert(completions, params.context.triggerKind)
+        if params.context.triggerKind == 1 then
+          local inner = handler
+          handler = function(...)
+            local r = { inner(...) }
+            answers = answers + 1
+            return unpack(r)
+          end
+        end
+      elseif method == 'workspace/executeCommand' then
+        table.insert(commands, params.command)
+      end
+      return handler
+    end
+    if colon then
+      client.request = function(self, method, params, handler, ...)
+        return request(self, method, params, spy(method, params, handler), ...)
+      end
+    else
+      client.request = function(method, params, handler, ...)
+        return request(method, params, spy(method, params, handler), ...)
+      end
+    end
+  end)
 
-  -- 3. A character that does not match clears it.
-  step('mismatch')
-  type_keys('x')
-  wait(function() return line(ret) == '    return x' end, 'the x')
-  result.after_mismatch = ghost() or vim.NIL
-  result.after_mismatch_api = suggestion()
+  -- <Tab> is <Tab> while no suggestion shows (in a comment: no automatic suggestion there).
+  case('tab without suggestion', function()
+    local comment = find_line('# Prices are in cents.')
+    append_at(comment)
+    result.ghost_before = ghost() or vim.NIL
+    type_keys('<Tab>')
+    wait(function() return line(comment) ~= '# Prices are in cents.' end, 'the <Tab>')
+    result.tab_line = line(comment)
+    type_keys('<BS><Esc>')
+    wait(function() return normal_mode() and line(comment) == '# Prices are in cents.' end, 'the <BS>')
+  end)
 
-  -- 4. Deleting it again: the automatic request (after the pause) shows the suggestion again.
-  step('automatic')
-  asked = #completions
-  type_keys('<BS>')
-  wait(function() return line(ret) == '    return ' end, 'the <BS>')
-  wait(function() return ghost() ~= nil end, 'the automatic suggestion')
-  result.automatic = ghost()
-  result.automatic_triggers = vim.list_slice(completions, asked + 1)
+  -- Asked explicitly (:EfritComplete from Insert mode): the cleaned suggestion, at the cursor.
+  case('explicit', function()
+    ret = find_line('    return ')
+    append_at(ret)
+    local tick = api.nvim_buf_get_changedtick(buf)
+    asked = #completions
+    type_keys('<Cmd>EfritComplete<CR>')
+    wait(function() return ghost() ~= nil end, 'the suggestion to show')
+    result.shown = ghost()
+    result.shown_api = suggestion()
+    result.shown_trigger = completions[asked + 1]
+    result.shown_buffer_unchanged = api.nvim_buf_get_changedtick(buf) == tick and line(ret) == '    return '
+    result.shown_insert_mode = insert_mode()
+    result.statusline_while_shown = efrit.statusline()
+  end)
 
-  -- 5. Typing its beginning keeps the rest, without asking the server.
-  step('typed ahead')
-  asked = #completions
-  type_keys('or')
-  wait(function() return line(ret) == '    return or' end, 'the typed-ahead characters')
-  result.typed_ahead = ghost() or vim.NIL
-  -- Had the keystrokes armed the automatic request, it would have gone out by now.
-  after_timers_of(efrit.config().ghost_text.delay)
-  result.typed_ahead_later = ghost() or vim.NIL
-  result.typed_ahead_requests = #completions - asked
+  -- A character that does not match clears it.
+  case('mismatch', function()
+    type_keys('x')
+    wait(function() return line(ret) == '    return x' end, 'the x')
+    result.after_mismatch = ghost() or vim.NIL
+    result.after_mismatch_api = suggestion()
+  end)
 
-  -- 6. <Tab> accepts: inserted, cursor after it, ghost gone, the server told.
-  step('accept')
-  type_keys('<Tab>')
-  wait(function() return line(ret) ~= '    return or' end, 'the accept')
-  result.accepted_line = line(ret)
-  result.after_accept = ghost() or vim.NIL
-  result.cursor_after_accept = { row = api.nvim_win_get_cursor(0)[1], col = api.nvim_win_get_cursor(0)[2], eol = #line(ret), line = ret }
-  result.accept_insert_mode = insert_mode()
-  wait(function() return vim.tbl_contains(commands, 'efrit.completionAccepted') end, 'the accepted command')
-  local status
-  wait(function()
-    status = request_sync('efrit/status', vim.empty_dict())
-    return (status.completion or {}).accepted == 1
-  end, 'completion.accepted = 1 in efrit/status')
-  result.sync_after_accept = request_sync('efrit/documentText', { textDocument = { uri = vim.uri_from_bufnr(buf) } }).text == text()
+  -- Deleting it again: the automatic request (after the pause) shows the suggestion again.
+  case('automatic', function()
+    asked = #completions
+    type_keys('<BS>')
+    wait(function() return line(ret) == '    return ' end, 'the <BS>')
+    wait(function() return ghost() ~= nil end, 'the automatic suggestion')
+    result.automatic = ghost()
+    result.automatic_triggers = vim.list_slice(completions, asked + 1)
+  end)
 
-  -- 7. A suggestion of two lines: the first at the end of the line, the second as a virtual line; accepted whole.
-  step('multi-line')
-  local total = find_line('    total = ')
-  append_at(total)
-  type_keys('<Cmd>lua require("efrit").complete()<CR>')
-  wait(function() return ghost() ~= nil end, 'the two-line suggestion')
-  result.multi = ghost()
-  result.multi_api = suggestion()
-  type_keys('<Tab>')
-  wait(function() return line(total) ~= '    total = ' end, 'the two-line accept')
-  result.multi_lines = api.nvim_buf_get_lines(buf, total - 1, total + 1, true)
-  local cursor = api.nvim_win_get_cursor(0)
-  result.multi_cursor = { row = cursor[1] - total, col = cursor[2], eol = #line(cursor[1]) }
-  result.after_multi = ghost() or vim.NIL
+  -- Typing its beginning keeps the rest, without asking the server.
+  case('typed ahead', function()
+    asked = #completions
+    type_keys('or')
+    wait(function() return line(ret) == '    return or' end, 'the typed-ahead characters')
+    result.typed_ahead = ghost() or vim.NIL
+    -- Had the keystrokes armed the automatic request, it would have gone out by now.
+    after_timers_of(efrit.config().ghost_text.delay)
+    result.typed_ahead_later = ghost() or vim.NIL
+    result.typed_ahead_requests = #completions - asked
+  end)
 
-  -- 8. An answer that arrives after the cursor moved is dropped (the fake holds it until then);
-  --    asked again it shows, and leaving Insert mode clears it.
-  step('stale')
-  local tax = find_line('    return ', find_line('def with_tax'))
-  append_at(tax)
-  local answered = answers
-  type_keys('<Cmd>EfritComplete<CR><Left>')
-  wait(function() return api.nvim_win_get_cursor(0)[2] == #line(tax) - 1 end, 'the <Left>')
-  support.signal('moved-away')
-  result.statusline_while_asking = efrit.statusline()
-  result.busy_while_asking = efrit.busy()
-  wait(function() return answers > answered end, 'the slow answer')
-  result.after_stale_answer = ghost() or vim.NIL
-  type_keys('<End><Cmd>EfritComplete<CR>')
-  wait(function() return ghost() ~= nil end, 'the slow suggestion')
-  result.with_tax = ghost()
-  type_keys('<Esc>')
-  wait(normal_mode, 'Normal mode')
-  result.after_insert_leave = ghost() or vim.NIL
+  -- <Tab> accepts: inserted where the ghost text was drawn, cursor after it, ghost gone, the server told.
+  case('accept', function()
+    local before = ghost_place(ret)
+    local typed = line(ret)
+    type_keys('<Tab>')
+    wait(function() return line(ret) ~= typed end, 'the accept')
+    result.accepted_line = line(ret)
+    -- Where the accepted text went: its first byte's column, and the screen column that shows it.
+    result.ghost_place = before or vim.NIL
+    result.inserted_place = { col = #typed, screen_col = vim.fn.screenpos(0, ret, #typed + 1).col }
+    result.after_accept = ghost() or vim.NIL
+    result.cursor_after_accept = { row = api.nvim_win_get_cursor(0)[1], col = api.nvim_win_get_cursor(0)[2], eol = #line(ret), line = ret }
+    result.accept_insert_mode = insert_mode()
+    wait(function() return vim.tbl_contains(commands, 'efrit.completionAccepted') end, 'the accepted command')
+    local status
+    wait(function()
+      status = request_sync('efrit/status', vim.empty_dict())
+      return (status.completion or {}).accepted == 1
+    end, 'completion.accepted = 1 in efrit/status')
+    result.sync_after_accept = request_sync('efrit/documentText', { textDocument = { uri = vim.uri_from_bufnr(buf) } }).text == text()
+  end)
 
-  -- 9. The server's copy is the buffer; its counters.
-  step('sync')
-  result.server_text = request_sync('efrit/documentText', { textDocument = { uri = vim.uri_from_bufnr(buf) } }).text
-  result.buffer_text = text()
-  result.status = request_sync('efrit/status', vim.empty_dict()).completion
-  result.triggers = completions
-  result.commands = commands
+  -- A suggestion of two lines: the first at the end of the line, the second as a virtual line; accepted whole.
+  case('multi-line', function()
+    local total = find_line('    total = ')
+    append_at(total)
+    type_keys('<Cmd>lua require("efrit").complete()<CR>')
+    wait(function() return ghost() ~= nil end, 'the two-line suggestion')
+    result.multi = ghost()
+    result.multi_api = suggestion()
+    type_keys('<Tab>')
+    wait(function() return line(total) ~= '    total = ' end, 'the two-line accept')
+    result.multi_lines = api.nvim_buf_get_lines(buf, total - 1, total + 1, true)
+    local cursor = api.nvim_win_get_cursor(0)
+    result.multi_cursor = { row = cursor[1] - total, col = cursor[2], eol = #line(cursor[1]) }
+    result.after_multi = ghost() or vim.NIL
+  end)
+
+  -- An answer that arrives after the cursor moved is dropped (the fake holds it until then);
+  -- asked again it shows, and leaving Insert mode clears it.
+  case('stale', function()
+    local tax = find_line('    return ', find_line('def with_tax'))
+    append_at(tax)
+    local answered = answers
+    type_keys('<Cmd>EfritComplete<CR><Left>')
+    wait(function() return api.nvim_win_get_cursor(0)[2] == #line(tax) - 1 end, 'the <Left>')
+    support.signal('moved-away')
+    result.statusline_while_asking = efrit.statusline()
+    result.busy_while_asking = efrit.busy()
+    wait(function() return answers > answered end, 'the slow answer')
+    result.after_stale_answer = ghost() or vim.NIL
+    type_keys('<End><Cmd>EfritComplete<CR>')
+    wait(function() return ghost() ~= nil end, 'the slow suggestion')
+    result.with_tax = ghost()
+    type_keys('<Esc>')
+    wait(normal_mode, 'Normal mode')
+    result.after_insert_leave = ghost() or vim.NIL
+  end)
+
+  -- The server's copy is the buffer; its counters.
+  case('sync', function()
+    result.server_text = request_sync('efrit/documentText', { textDocument = { uri = vim.uri_from_bufnr(buf) } }).text
+    result.buffer_text = text()
+    result.status = request_sync('efrit/status', vim.empty_dict()).completion
+    result.triggers = completions
+    result.commands = commands
+  end)
 end
 
 co = coroutine.create(main)

@@ -10,7 +10,7 @@
 --   3. :EfritCancel on a slow chat: the request is cancelled and shown so at once.
 -- Run like efrit-test.lua. Prints one `EFRIT_RESULT {json}` line.
 local support = dofile(debug.getinfo(1, 'S').source:sub(2):match('(.*/)') .. 'support.lua')
-local log, wait, step, result = support.log, support.wait, support.step, support.result
+local log, wait, case, result = support.log, support.wait, support.case, support.result
 
 local function main()
   local env = vim.env
@@ -50,50 +50,50 @@ local function main()
     end,
   })
 
-  step('two explanations at once')
-  efrit.explain({ bufnr = buf, where = 'chat', range = lines_of('export function subtotal', 3) })
-  efrit.explain({ bufnr = buf, where = 'chat', range = lines_of('export function applyDiscount', 3) })
-  wait(function()
-    for _, n in ipairs(notes) do
-      if n.kind == 'done' then return true end
-    end
-    return false
-  end, 'the second explanation to be answered', 15000)
-  support.signal('second-explained')
-  wait(function() return not efrit.busy() end, 'both explanations', 15000)
-  result.snapshots = snapshots
-  result.after_both = chat_text()
-  result.stream_notes = notes
+  case('two explanations at once', function()
+    efrit.explain({ bufnr = buf, where = 'chat', range = lines_of('export function subtotal', 3) })
+    efrit.explain({ bufnr = buf, where = 'chat', range = lines_of('export function applyDiscount', 3) })
+    wait(function()
+      for _, n in ipairs(notes) do
+        if n.kind == 'done' then return true end
+      end
+      return false
+    end, 'the second explanation to be answered')
+    support.signal('second-explained')
+    wait(function() return not efrit.busy() end, 'both explanations')
+    result.snapshots = snapshots
+    result.after_both = chat_text()
+    result.stream_notes = notes
+  end)
 
-  step('superseded')
-  local total = lines_of('export function total', 4)
-  local seen = #notes
-  efrit.explain({ bufnr = buf, where = 'chat', range = total })
-  wait(function() return #notes > seen and notes[#notes].kind == 'status' end, 'the older explanation to ask the model')
-  -- The user edits below it; then asks again about the same lines: the older job is replaced.
-  vim.api.nvim_buf_set_lines(buf, -1, -1, true, { '// end of pricing' })
-  efrit.explain({ bufnr = buf, where = 'chat', range = total })
-  wait(function() return not efrit.busy() end, 'the newer explanation', 15000)
-  result.after_superseded = chat_text()
+  case('superseded', function()
+    local total = lines_of('export function total', 4)
+    local seen = #notes
+    efrit.explain({ bufnr = buf, where = 'chat', range = total })
+    wait(function() return #notes > seen and notes[#notes].kind == 'status' end, 'the older explanation to ask the model')
+    -- The user edits below it; then asks again about the same lines: the older job is replaced.
+    vim.api.nvim_buf_set_lines(buf, -1, -1, true, { '// end of pricing' })
+    efrit.explain({ bufnr = buf, where = 'chat', range = total })
+    wait(function() return not efrit.busy() end, 'the newer explanation')
+    result.after_superseded = chat_text()
+  end)
 
-  step('cancel')
-  -- The model sends the first words, then nothing more until the chat is cancelled.
-  vim.cmd('EfritChat Write me an essay about discounts.')
-  wait(function() return chat_text():find('Well, ', 1, true) ~= nil end, 'the slow reply to start streaming')
-  vim.cmd('EfritCancel')
-  -- Finished by cancel() itself: nothing waits for an answer Neovim would never hand over.
-  result.busy_after_cancel = efrit.busy()
-  result.statusline_after_cancel = efrit.statusline()
-  result.after_cancel = chat_text()
-  wait(function()
-    for _, n in ipairs(result.notes) do
-      if n.msg:find('cancelled %d+ job') then return true end
-    end
-    return false
-  end, 'the cancel count')
-
-  io.stdout:write('EFRIT_RESULT ' .. vim.fn.json_encode(result) .. '\n')
-  log('OK')
+  case('cancel', function()
+    -- The model sends the first words, then nothing more until the chat is cancelled.
+    vim.cmd('EfritChat Write me an essay about discounts.')
+    wait(function() return chat_text():find('Well, ', 1, true) ~= nil end, 'the slow reply to start streaming')
+    vim.cmd('EfritCancel')
+    -- Finished by cancel() itself: nothing waits for an answer Neovim would never hand over.
+    result.busy_after_cancel = efrit.busy()
+    result.statusline_after_cancel = efrit.statusline()
+    result.after_cancel = chat_text()
+    wait(function()
+      for _, n in ipairs(result.notes) do
+        if n.msg:find('cancelled %d+ job') then return true end
+      end
+      return false
+    end, 'the cancel count')
+  end)
 end
 
 support.run(main)

@@ -36,7 +36,7 @@ local function render(entry)
   if entry.text == '' then
     if entry.placeholder then table.insert(lines, entry.placeholder) end -- false: none
   else
-    vim.list_extend(lines, vim.split(entry.text, '\n', true))
+    vim.list_extend(lines, vim.split(entry.text, '\n', { plain = true }))
   end
   if entry.footer then
     if lines[#lines] ~= '' then table.insert(lines, '') end
@@ -192,7 +192,7 @@ local function float_lines(f)
   if f.text == '' then
     table.insert(lines, '…')
   else
-    vim.list_extend(lines, vim.split(f.text, '\n', true))
+    vim.list_extend(lines, vim.split(f.text, '\n', { plain = true }))
   end
   if f.footer then
     table.insert(lines, '')
@@ -215,11 +215,48 @@ local function float_size(lines)
   return width, height
 end
 
---- Opens a float at the cursor that streamed text can be written into. It
---- closes on `q`/`<Esc>` inside it, or when the cursor moves in the source buffer.
+--- The keys that close the float, in it and in the source buffer while it shows.
+local close_keys = { 'q', '<Esc>' }
+
+--- The float on screen, if any.
+local current_float
+
+--- Maps `close_keys` in `buf` to `close` (buffer-local, Normal mode) and returns what undoes it:
+--- the buffer's own mappings of those keys come back as they were.
+local function map_close_keys(buf, close)
+  local saved = {}
+  for _, m in ipairs(api.nvim_buf_get_keymap(buf, 'n')) do
+    for _, lhs in ipairs(close_keys) do
+      if vim.fn.toupper(m.lhs) == vim.fn.toupper(lhs) then saved[lhs] = m end
+    end
+  end
+  for _, lhs in ipairs(close_keys) do
+    vim.keymap.set('n', lhs, close, { buffer = buf, nowait = true, silent = true, desc = 'Efrit: close the explanation' })
+  end
+  return function()
+    if not api.nvim_buf_is_valid(buf) then return end
+    for _, lhs in ipairs(close_keys) do
+      pcall(api.nvim_buf_del_keymap, buf, 'n', lhs)
+      local m = saved[lhs]
+      if m then
+        pcall(api.nvim_buf_set_keymap, buf, 'n', lhs, m.rhs or '', {
+          callback = m.callback, expr = m.expr == 1, noremap = m.noremap == 1,
+          nowait = m.nowait == 1, silent = m.silent == 1, desc = m.desc,
+        })
+      end
+    end
+  end
+end
+
+--- Opens a float at the cursor that streamed text can be written into. It closes on `q`/`<Esc>`,
+--- inside it and in the source buffer (mapped there while it shows: `q` would start a macro), or
+--- when the cursor moves in the source buffer.
 ---@return EfritFloat
 function M.open_float(title)
+  -- One at a time: the newer replaces the older, whose keys in the source buffer are given back first.
+  if current_float then current_float.close() end
   local f = { text = '', title = title }
+  current_float = f
   local source = api.nvim_get_current_buf()
   f.buf = api.nvim_create_buf(false, true)
   vim.bo[f.buf].buftype = 'nofile'
@@ -234,18 +271,33 @@ function M.open_float(title)
   })
   vim.wo[f.win].wrap = true
   vim.wo[f.win].linebreak = true
+  local group = api.nvim_create_augroup('efrit_float_' .. f.buf, { clear = true })
+  local unmap_source
   local function close()
-    if f.win and api.nvim_win_is_valid(f.win) then api.nvim_win_close(f.win, true) end
+    local win = f.win
     f.win = nil
+    if current_float == f then current_float = nil end
+    if unmap_source then
+      unmap_source()
+      unmap_source = nil
+    end
+    pcall(api.nvim_del_augroup_by_id, group)
+    if win and api.nvim_win_is_valid(win) then api.nvim_win_close(win, true) end
   end
   f.close = close
-  for _, lhs in ipairs({ 'q', '<Esc>' }) do
+  for _, lhs in ipairs(close_keys) do
     vim.keymap.set('n', lhs, close, { buffer = f.buf, nowait = true, silent = true })
   end
+  unmap_source = map_close_keys(source, close)
+  -- Closed some other way (:close in it, <C-w>o): the source buffer's keys are given back all the same.
+  api.nvim_create_autocmd('WinClosed', {
+    group = group,
+    pattern = tostring(f.win),
+    callback = function() vim.schedule(close) end,
+  })
   -- Deferred so that the cursor movement of the command itself does not close it.
   vim.schedule(function()
     if not f.win or not api.nvim_buf_is_valid(source) then return end
-    local group = api.nvim_create_augroup('efrit_float_' .. f.buf, { clear = true })
     api.nvim_create_autocmd({ 'CursorMoved', 'CursorMovedI', 'InsertEnter', 'BufLeave' }, {
       group = group,
       buffer = source,
@@ -253,7 +305,6 @@ function M.open_float(title)
         -- Entering the float (to scroll it) leaves the source buffer: keep it open then.
         if f.win and api.nvim_get_current_win() == f.win then return end
         close()
-        pcall(api.nvim_del_augroup_by_id, group)
         return true
       end,
     })
