@@ -87,7 +87,7 @@ describe.skipIf(!runTest)('Emacs client in proxy mode (eglot, efrit-lsp --wrap -
     expect(passed, diagnostics()).toEqual({ failure: undefined, code: 0, ok: true });
 
     // Setup: python-mode gets efrit-lsp in front of pylsp.
-    expect(emitted.get('PYTHON-CONTACT')).toEqual([process.execPath, serverBundle, '--stdio', '--wrap', '--', 'pylsp', 'initializationOptions', 'efrit-lsp--initialization-options']);
+    expect(emitted.get('PYTHON-CONTACT')).toEqual([process.execPath, serverBundle, '--stdio', '--wrap', '--', 'pylsp', 'initializationOptions', 'efrit-lsp-eglot--initialization-options']);
     const connected = emitted.get('CONNECTED') as { mode: string; server: string; command: string[]; efrit: boolean; pid: number };
     expect(connected).toMatchObject({ mode: 'python-mode', efrit: true });
     expect(connected.server).toMatch(/^efrit-lsp \+ pylsp/);

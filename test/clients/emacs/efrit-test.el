@@ -38,7 +38,7 @@
            (chat nil)
            beg-end)
       (efrit-lsp-setup)
-      (efrit-test-emit "REGISTERED" (and (cl-find-if #'efrit-lsp--entry-p eglot-server-programs) t))
+      (efrit-test-emit "REGISTERED" (and (cl-find-if #'efrit-lsp-eglot--entry-p eglot-server-programs) t))
       (with-current-buffer (find-file-noselect file)
         ;; Not connected yet: every command says what to do.
         (efrit-test-emit "NOT-CONNECTED"
