@@ -194,7 +194,7 @@ ON-RESULT, ON-ERROR and TIMEOUT as there."
   (jsonrpc-notify server method params))
 
 (cl-defmethod efrit-lsp--live-p ((server eglot-lsp-server))
-  "Non-nil if the Eglot SERVER runs."
+  "Return non-nil if the Eglot SERVER is running."
   (jsonrpc-running-p server))
 
 (cl-defmethod efrit-lsp--name ((server eglot-lsp-server))

@@ -75,7 +75,7 @@ Keys: :overlay, :text, :command (the item's LSP command), :server, and
   (plist-get efrit-lsp--ghost :text))
 
 (defun efrit-lsp--ghost-inline-p (server)
-  "Non-nil if SERVER offers inline completion."
+  "Return non-nil if SERVER has inline completion."
   (not (efrit-lsp--false-p
         (efrit-lsp--capability server '(:inlineCompletionProvider)))))
 
@@ -94,7 +94,7 @@ Keys: :overlay, :text, :command (the item's LSP command), :server, and
     (remove-hook 'post-command-hook #'efrit-lsp--ghost-post-command t)))
 
 (defun efrit-lsp--ghost-show (server text command)
-  "Show TEXT from SERVER as ghost text at point; COMMAND runs on accepting."
+  "Show TEXT from SERVER as ghost text at point; run COMMAND on accepting."
   (efrit-lsp--ghost-clear)
   ;; Empty, and rear-advance so that its `keymap' applies at point.
   (let ((overlay (make-overlay (point) (point) nil nil t))

@@ -62,7 +62,7 @@ Eglot gives them.  Arrays stay vectors."
   (eq (lsp--client-server-id (lsp--workspace-client workspace)) 'efrit-lsp))
 
 (defun efrit-lsp-mode--current-server ()
-  "The lsp-mode server of the current buffer: the efrit one, if it runs."
+  "Return the current buffer's lsp-mode server: the efrit one, if any."
   (when (bound-and-true-p lsp-mode)
     (let ((workspaces (lsp-workspaces)))
       (or (cl-find-if #'efrit-lsp-mode--efrit-workspace-p workspaces)
@@ -119,12 +119,12 @@ applies to its synchronous requests only, so TIMEOUT is kept here."
     (lsp-notify (efrit-lsp-mode--method method) params)))
 
 (cl-defmethod efrit-lsp--live-p ((server lsp--workspace))
-  "Non-nil if the lsp-mode SERVER runs and is initialized."
+  "Return non-nil if the lsp-mode SERVER is running and initialized."
   (and (eq (lsp--workspace-status server) 'initialized)
        (process-live-p (lsp--workspace-proc server))))
 
 (cl-defmethod efrit-lsp--name ((server lsp--workspace))
-  "The lsp-mode SERVER's name, as `lsp-describe-session' shows it."
+  "Return the lsp-mode SERVER's name, as in `lsp-describe-session'."
   (lsp--workspace-print server))
 
 (cl-defmethod efrit-lsp--capability ((server lsp--workspace) path)
@@ -147,7 +147,7 @@ applies to its synchronous requests only, so TIMEOUT is kept here."
   (lsp--flush-delayed-changes))
 
 (cl-defmethod efrit-lsp--code-actions ((_server lsp--workspace))
-  "lsp-mode's code action menu for the region or point."
+  "Show the code actions of lsp-mode for the region or point."
   (call-interactively #'lsp-execute-code-action))
 
 ;;;; Notifications and commands from lsp-mode

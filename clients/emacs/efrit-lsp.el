@@ -1,4 +1,4 @@
-;;; efrit-lsp.el --- Claude in Emacs through the efrit-lsp language server  -*- lexical-binding: t -*-
+;;; efrit-lsp.el --- Chat, agent and code actions of the efrit-lsp AI server  -*- lexical-binding: t -*-
 
 ;; Copyright (C) 2025 The efrit-lsp authors
 
@@ -74,9 +74,9 @@
 
 (defcustom efrit-lsp-server-command '("efrit-lsp" "--stdio")
   "Command line that starts the efrit-lsp server, as a list of strings.
-The default finds `efrit-lsp' on `exec-path' (`npm install -g' of the
-checkout puts it there).  For a checkout without installing, something
-like
+The default finds `efrit-lsp' on the variable `exec-path' (`npm install -g'
+of the checkout puts it there).  For a checkout without installing,
+something like
   (\"node\" \"/path/to/efrit-lsp/dist/efrit-lsp.cjs\" \"--stdio\").
 Add \"--offline\" to try the built-in demo model without an API key.
 Eglot reads it at the next `efrit-lsp-setup', lsp-mode at the next
@@ -158,7 +158,7 @@ Signal an error if none came within TIMEOUT seconds.")
   "Send the notification METHOD with PARAMS to SERVER.")
 
 (cl-defgeneric efrit-lsp--live-p (server)
-  "Non-nil if SERVER is a server object whose process runs."
+  "Return non-nil if SERVER is a server object with a live process."
   (ignore server)
   nil)
 
@@ -175,15 +175,15 @@ Signal an error if none came within TIMEOUT seconds.")
   "The LSP position of POS in the current buffer, as SERVER counts it.")
 
 (cl-defgeneric efrit-lsp--flush (server)
-  "Send SERVER the current buffer's pending changes now.
-The server must see the current text before any request about it."
+  "Send SERVER what was typed in the current buffer and not yet sent.
+Call this before any request about the buffer's text."
   (ignore server))
 
 (cl-defgeneric efrit-lsp--code-actions (server)
   "Let the user pick one of SERVER's code actions for the region or point.")
 
 (defun efrit-lsp--false-p (value)
-  "Non-nil if VALUE is JSON false or null, as either client reads it."
+  "Return non-nil if VALUE is JSON false or null, as either client gives it."
   (memq value '(nil :json-false)))
 
 (defun efrit-lsp--timeout-error (seconds)
@@ -414,7 +414,7 @@ client's backend calls this for every efrit/stream notification."
         (message "efrit: %s — %s" (efrit-lsp--job-title job) text))))))
 
 (defun efrit-lsp--with-stream-id (method params stream-id)
-  "PARAMS of METHOD with STREAM-ID where the server reads it.
+  "Return PARAMS of METHOD with STREAM-ID where the server expects it.
 That is the params themselves, or for a command its first argument."
   (if (not (eq method :workspace/executeCommand))
       (append params (list :streamId stream-id))
@@ -536,7 +536,7 @@ Return (START . END), markers around its text."
       (insert (efrit-lsp--heading text) "\n\n"))))
 
 (defun efrit-lsp--chat-forget-session ()
-  "In the chat buffer: the next message starts a new conversation."
+  "In the chat buffer: let the next message begin a new conversation."
   (setq efrit-lsp--chat-session nil
         efrit-lsp--chat-turns 0))
 

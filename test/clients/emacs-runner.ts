@@ -186,12 +186,17 @@ export function ertSuite(bed: TestBed, options: { script: string; project: () =>
     run.emitted = scenario.emitted;
     run.diagnostics = scenario.diagnostics;
   }, options.timeoutMs + 10_000);
-  for (const name of ertTestNames(options.script)) {
+  ertCases(options.script, run);
+  return run;
+}
+
+/** One vitest case per `ert-deftest` of `script`, each passing when its ert test did in `run`. */
+export function ertCases(script: string, run: ErtRun): void {
+  for (const name of ertTestNames(script)) {
     it(name, () => {
       const result = run.results.get(name);
       expect(result, `${name} did not report\n${run.diagnostics()}`).toBeDefined();
       expect(result?.status, `${result?.message ?? ''}\n${run.diagnostics()}`).toBe('passed');
     });
   }
-  return run;
 }
