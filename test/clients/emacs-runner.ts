@@ -65,6 +65,8 @@ export interface ScenarioOptions {
   signals?: NamedGates;
   /** More environment for Emacs. */
   env?: NodeJS.ProcessEnv;
+  /** Files Emacs loads before the script, as an init file would be. */
+  preload?: string[];
 }
 
 export interface Scenario {
@@ -83,7 +85,7 @@ export const serverBundle = join(repo, 'dist/efrit-lsp.cjs');
 /** Runs one headless Emacs test script against the real server (the built bin) and reads what it printed. */
 export async function runEmacsScenario(options: ScenarioOptions): Promise<Scenario> {
   const eventsLog = join(options.work, 'eglot-events.log');
-  const result = await run('emacs', ['--batch', '-Q', '-l', options.script], {
+  const result = await run('emacs', ['--batch', '-Q', ...(options.preload ?? []).flatMap((file) => ['-l', file]), '-l', options.script], {
     cwd: options.project,
     timeoutMs: options.timeoutMs,
     ...(options.signals !== undefined ? { signals: options.signals } : {}),
@@ -168,10 +170,13 @@ export interface ErtRun {
  * vitest case per `ert-deftest`, so each ert failure is reported under its
  * own name. Returns the run, for cases that check what the fake API saw.
  */
-export function ertSuite(bed: TestBed, options: { script: string; project: () => { project: string; file: string }; signals?: NamedGates; timeoutMs: number; env?: NodeJS.ProcessEnv }): ErtRun {
+export function ertSuite(
+  bed: TestBed,
+  options: { script: string; project: () => { project: string; file: string; preload?: string[]; env?: NodeJS.ProcessEnv }; signals?: NamedGates; timeoutMs: number },
+): ErtRun {
   const run: ErtRun = { results: new Map(), emitted: new Map(), diagnostics: () => 'the Emacs run did not happen' };
   beforeAll(async () => {
-    const { project, file } = options.project();
+    const { project, file, preload, env } = options.project();
     const scenario = await runEmacsScenario({
       script: options.script,
       project,
@@ -180,7 +185,8 @@ export function ertSuite(bed: TestBed, options: { script: string; project: () =>
       file,
       timeoutMs: options.timeoutMs,
       ...(options.signals !== undefined ? { signals: options.signals } : {}),
-      ...(options.env !== undefined ? { env: options.env } : {}),
+      ...(env !== undefined ? { env } : {}),
+      ...(preload !== undefined ? { preload } : {}),
     });
     run.results = parseErtResults(scenario.stdout);
     run.emitted = scenario.emitted;
