@@ -17,7 +17,7 @@ import type { FakeReply, RecordedRequest } from '../support/fake-anthropic/serve
 import { namedGates, never, type NamedGates } from '../support/gate.js';
 import { editReply } from '../support/harness.js';
 import { shouldRunEditorTests } from './editors.js';
-import { emacsTestBed, ertSuite, runEmacsScenario } from './emacs-runner.js';
+import { emacsTestBed, ertSuite } from './emacs-runner.js';
 import { cartJs, docComment, lastUserText, textOf, type Message } from './emacs-fixtures.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -120,51 +120,22 @@ describe.skipIf(!runEmacs)('Emacs client: streams tied to their requests, cancel
     return { text: `UNEXPECTED REQUEST: ${lastUserText(request).slice(0, 200)}` };
   });
 
-  it('puts each request’s text in its own place from the first note on, whatever order the notes come in, and says when the server replaced one', async () => {
-    const { fake, work } = bed;
-    const project = join(work, 'shop');
-    mkdirSync(join(project, '.git'), { recursive: true });
-    mkdirSync(join(project, 'src'));
-    const file = join(project, 'src', 'cart.js');
-    writeFileSync(file, cartJs);
+  ertSuite(bed, {
+    script: streamsScript,
+    timeoutMs: 90_000,
+    project: () => {
+      const project = join(bed.work, 'shop');
+      mkdirSync(join(project, '.git'), { recursive: true });
+      mkdirSync(join(project, 'src'));
+      const file = join(project, 'src', 'cart.js');
+      writeFileSync(file, cartJs);
+      return { project, file };
+    },
+  });
 
-    const { emitted, diagnostics, passed } = await runEmacsScenario({ script: streamsScript, project, work, apiUrl: fake.url, file, timeoutMs: 40_000 });
-    expect(passed, diagnostics()).toEqual({ failure: undefined, code: 0, ok: true });
-
-    // Every note of the chat and the two explanations named its request's stream, the first one included.
-    const notes = emitted.get('NOTES') as [string, string | null, string][];
-    expect(notes.length).toBeGreaterThanOrEqual(8);
-    expect(notes.every(([, stream]) => typeof stream === 'string' && stream.startsWith('emacs-'))).toBe(true);
-    expect(new Set(notes.map(([, stream]) => stream)).size).toBe(3);
-    expect(String(emitted.get('CHAT-BUFFER'))).toMatch(/You: STREAMS-CHAT Which function rounds\?\n[^]*\nEfrit: \[cancelled\]\n\n$/);
-    // The second explanation heard first ("queued (1 ahead)"), while the first waited without a word.
-    // Stream ids are numbered in the order the requests were sent.
-    const sent = [...new Set(notes.map(([, stream]) => String(stream)))].sort((a, b) => Number(a.split('-').at(-1)) - Number(b.split('-').at(-1)));
-    const [chatStream, firstStream, secondStream] = sent;
-    expect(notes.findIndex(([, stream]) => stream === secondStream)).toBeLessThan(notes.findIndex(([, stream]) => stream === firstStream));
-    expect(chatStream).toBe(notes[0]?.[1]);
-    // While the texts streamed, each stayed in its own section: the second's never above the second's heading.
-    const secondHeading = `── Efrit: Explain (cart.js, lines ${lineOf('function total')}–`;
-    const snapshots = emitted.get('SNAPSHOTS') as string[];
-    expect(snapshots.some((s) => s.includes(subtotalText.join('')) && !s.includes(totalText[0] ?? ''))).toBe(true);
-    for (const snapshot of snapshots) {
-      const split = snapshot.indexOf(secondHeading);
-      expect(split, snapshot).toBeGreaterThan(0);
-      expect(snapshot.slice(0, split), snapshot).not.toContain(totalText[0]);
-      expect(snapshot.slice(split), snapshot).not.toContain(subtotalText[0]);
-      expect(snapshot, snapshot).not.toContain('Efrit job');
-    }
-    const output = String(emitted.get('OUTPUT-AFTER-BOTH'));
-    expect(output).toContain(`── Efrit: Explain (cart.js, lines ${lineOf('function subtotal')}–`);
-    expect(output).toMatch(new RegExp(`lines ${lineOf('function subtotal')}–\\d+\\) ──\\n${subtotalText.join('')}\\n`));
-    expect(output).toMatch(new RegExp(`lines ${lineOf('function total')}–\\d+\\) ──\\n${totalText.join('').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`));
-
-    // The older explanation of the same lines: ended by the server, and said so where it was and in the echo area.
-    const after = String(emitted.get('OUTPUT-AFTER-SUPERSEDED'));
-    expect(after).toMatch(/── Efrit: Explain \(cart\.js, line 4\) ──\n\[the server cancelled it: Superseded by a newer request for the same thing\.\]\n\n── Efrit: Explain \(cart\.js, line 4\) ──\nThe tax rate, as a fraction\.\n/);
-    expect(emitted.get('MESSAGES')).toContain('efrit: Explain: the server cancelled it: Superseded by a newer request for the same thing.');
-    expect(fake.requests.filter((r) => asksAbout(r, 'const TAX_RATE')).map((r) => r.outcome)).toEqual(['aborted-by-client', 'completed']);
-  }, 60_000);
+  it('let the model call of the older explanation go when the server replaced it', () => {
+    expect(bed.fake.requests.filter((r) => asksAbout(r, 'const TAX_RATE')).map((r) => r.outcome)).toEqual(['aborted-by-client', 'completed']);
+  });
 });
 
 const pricingPy = `"""Prices for the checkout page."""
@@ -206,68 +177,21 @@ describe.skipIf(!runEmacs)('Emacs client: ghost text (efrit-lsp-ghost-mode)', ()
   const signals = namedGates();
   const bed = emacsTestBed('emacs-ghost', (request) => respondGhost(request, signals));
 
-  it('shows a suggestion at point, keeps it while its beginning is typed, clears it otherwise, and accepts it with TAB', async () => {
-    const { fake, work } = bed;
-    const project = join(work, 'shop');
-    mkdirSync(join(project, '.git'), { recursive: true });
-    const file = join(project, 'pricing.py');
-    writeFileSync(file, pricingPy);
+  ertSuite(bed, {
+    script: join(repo, 'test/clients/emacs/efrit-ghost-test.el'),
+    signals,
+    timeoutMs: 90_000,
+    project: () => {
+      const project = join(bed.work, 'shop');
+      mkdirSync(join(project, '.git'), { recursive: true });
+      const file = join(project, 'pricing.py');
+      writeFileSync(file, pricingPy);
+      return { project, file };
+    },
+  });
 
-    const { emitted, diagnostics, passed } = await runEmacsScenario({
-      script: join(repo, 'test/clients/emacs/efrit-ghost-test.el'),
-      project,
-      work,
-      apiUrl: fake.url,
-      file,
-      timeoutMs: 40_000,
-      signals,
-    });
-    expect(passed, diagnostics()).toEqual({ failure: undefined, code: 0, ok: true });
-    expect(emitted.get('CONNECTED')).toEqual({ mode: 'python-mode', server: 'efrit-lsp' });
-    expect(emitted.get('GHOST-MODE')).toBe(true);
-
-    // TAB is the mode's usual command until a suggestion shows.
-    expect(emitted.get('TAB-WITHOUT-SUGGESTION')).toBe('indent-for-tab-command');
-
-    // The explicit request: the cleaned suggestion, at point, point before it, the buffer untouched.
-    const suggestion = 'order.unit_price * order.quantity';
-    const ghost = (text: string) => ({ text, atPoint: true, cursor: true, face: 'efrit-lsp-ghost', api: text, tab: 'efrit-lsp-ghost-accept' });
-    expect(emitted.get('SHOWN')).toEqual(ghost(suggestion));
-    expect(emitted.get('SHOWN-POINT-UNMOVED')).toBe(true);
-    expect(emitted.get('SHOWN-BUFFER-UNCHANGED')).toBe(true);
-
-    // A character that does not match clears it, TAB is TAB again, and the idle request is armed.
-    expect(emitted.get('AFTER-MISMATCH')).toBeNull();
-    expect(emitted.get('TAB-AFTER-MISMATCH')).toBe('indent-for-tab-command');
-    expect(emitted.get('TIMER-ARMED')).toBe(true);
-
-    // The automatic request at the same spot (answered from the server's cache).
-    expect(emitted.get('AUTOMATIC')).toEqual(ghost(suggestion));
-
-    // Typing its beginning leaves the rest; moving point clears it, and coming back does not bring it back.
-    expect(emitted.get('TYPED-AHEAD')).toEqual(ghost('der.unit_price * order.quantity'));
-    expect(emitted.get('AFTER-MOVE')).toBeNull();
-    expect(emitted.get('AFTER-MOVE-BACK')).toBeNull();
-
-    // Asked again: the rest; TAB inserts it, the overlay goes, the server's copy follows.
-    expect(emitted.get('REST')).toEqual(ghost('der.unit_price * order.quantity'));
-    expect(emitted.get('AFTER-ACCEPT')).toBeNull();
-    expect(emitted.get('ACCEPTED-LINE')).toBe('    return order.unit_price * order.quantity');
-    expect(emitted.get('POINT-AFTER-ACCEPT-AT-EOL')).toBe(true);
-    expect(typeof emitted.get('SYNC-AFTER-ACCEPT')).toBe('number');
-
-    // An answer that arrived after point moved was dropped; asked again, it shows, and C-g dismisses it.
-    expect(emitted.get('SLOW-PENDING')).toBe(true);
-    expect(emitted.get('AFTER-STALE-ANSWER')).toBeNull();
-    expect(emitted.get('WITH-TAX')).toEqual(ghost('amount * (1 + TAX_RATE)'));
-    expect(emitted.get('AFTER-DISMISS')).toBeNull();
-    expect(emitted.get('MODE-OFF-HOOK')).toBeNull();
-
-    // The server: every suggestion shown, one accepted, two model calls (the rest came from its cache and the typed-ahead check).
-    expect(typeof emitted.get('SYNC-FINAL')).toBe('number');
-    expect(emitted.get('STATUS')).toMatchObject({ requests: 5, modelCalls: 2, shown: 5, accepted: 1 });
-    expect(emitted.get('FINAL-BUFFER')).toBe(pricingPy.replace('    return \n\n', '    return order.unit_price * order.quantity\n\n'));
-    expect(fake.requests).toHaveLength(2);
-    expect(fake.requests.every((r) => r.apiKeyMatched)).toBe(true);
-  }, 60_000);
+  it('asked the fast model only for completions, with the key', () => {
+    expect(bed.fake.requests.length).toBeGreaterThan(0);
+    expect(bed.fake.requests.every((r) => r.apiKeyMatched && JSON.stringify(r.body.system ?? '').includes('code completion engine'))).toBe(true);
+  });
 });

@@ -1,7 +1,7 @@
 ;;; efrit-test-support.el --- what the headless Emacs client tests share  -*- lexical-binding: t -*-
 
-;; Loaded by the client test scripts (efrit-test.el, efrit-ghost-test.el,
-;; efrit-proxy-test.el): Debian's elpa folder
+;; Loaded by the client test scripts (test/clients/emacs/*-test.el):
+;; Debian's elpa folder
 ;; (which -Q hides), efrit-lsp.el from EFRIT_TEST_CLIENT_DIR, and the
 ;; helpers that log, print "EFRIT-TEST <key> <json>" lines for the
 ;; TypeScript side, signal it that a state was seen, fail with Eglot's
@@ -69,14 +69,20 @@ Under `efrit-test-run-ert', fail the running test; else exit 1."
                                       :status status
                                       :message (and detail (substring detail 0 (min 4000 (length detail))))))))))
 
+(defvar efrit-test-after-ert-hook nil
+  "Run after the ert tests, before Emacs exits: what must come last (a shutdown).")
+
 (defun efrit-test-run-ert ()
   "Run every ert test defined, one \"EFRIT-ERT <json>\" line each, then exit 0.
-test/clients/emacs-runner.ts maps each line to a vitest case of that name."
+test/clients/emacs-runner.ts maps each line to a vitest case of that name.
+Before exiting, `efrit-test-after-ert-hook' runs."
   (setq efrit-test--ert t)
   (ert-run-tests t (lambda (event &rest args)
                      (pcase event
                        ('test-started (efrit-test-log "ert: %s" (ert-test-name (nth 1 args))))
                        ('test-ended (efrit-test--ert-line (nth 1 args) (nth 2 args))))))
+  (setq efrit-test--ert nil)
+  (run-hooks 'efrit-test-after-ert-hook)
   (kill-emacs 0))
 
 (defun efrit-test-fixture-copy (name)
