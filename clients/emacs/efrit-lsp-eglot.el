@@ -234,9 +234,33 @@ JOBID, SESSIONID, STREAMID, KIND and TEXT are the notification's
 parameters."
   (efrit-lsp--on-stream server jobId sessionId streamId kind text))
 
-;; Eglot 1.9 runs the command of a picked code action with a synchronous
-;; `jsonrpc-request': Emacs would wait for the model, and give up after
-;; ten seconds.  The efrit ones run asynchronously instead.
+;; Eglot runs the command of a picked code action with a synchronous
+;; request: Emacs would wait for the model (Eglot 1.9 gives up after ten
+;; seconds, the Eglot of Emacs 30 never).  The efrit ones run
+;; asynchronously instead.  Eglot 1.9 runs a command through
+;; `eglot-execute-command', Eglot 1.16 and later through `eglot-execute'.
+
+(defun efrit-lsp-eglot--efrit-command (action)
+  "Return the efrit command in ACTION as (:command NAME :arguments ARGS), or nil.
+ACTION is what Eglot executes: a Command, ExecuteCommandParams or
+CodeAction (without an edit of its own) as a plist."
+  (let ((command (plist-get action :command)))
+    (cond ((member command '("efrit.runAction" "efrit.applyJob"))
+           (list :command command :arguments (or (plist-get action :arguments) [])))
+          ((and (consp command) (not (plist-get action :edit)))
+           (efrit-lsp-eglot--efrit-command command)))))
+
+(when (fboundp 'eglot-execute)
+  (cl-defmethod eglot-execute :around (server action)
+    "Run an efrit command of ACTION on SERVER without blocking Emacs."
+    (let ((efrit (and efrit-lsp-async-code-actions
+                      (efrit-lsp-eglot--efrit-command action))))
+      (if (not efrit)
+          (cl-call-next-method)
+        (let ((arguments (plist-get efrit :arguments)))
+          (efrit-lsp--execute server (plist-get efrit :command) arguments
+                              (efrit-lsp--explain-p arguments)))))))
+
 (cl-defmethod eglot-execute-command
   (server (_command (eql efrit.runAction)) arguments)
   "Run efrit.runAction with ARGUMENTS on SERVER without blocking Emacs."

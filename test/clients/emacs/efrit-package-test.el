@@ -152,6 +152,38 @@ Secondary files are linted against the main file's headers."
     (efrit-lsp--chat-forget-session)
     (should (string-match-p "new conversation\\'" (efrit-lsp--chat-header)))))
 
+(ert-deftest efrit-eglot-capability-uses-eglot-server-capable-where-eglot-has-it ()
+  "Eglot 1.16's public `eglot-server-capable' answers for the buffer's own server.
+Any other server, and Eglot 1.9 (which lacks it), is read from the
+server object."
+  (cl-letf (((symbol-function 'eglot-server-capable) (lambda (&rest path) (cons 'public path)))
+            ((symbol-function 'eglot-managed-p) (lambda () t))
+            ((symbol-function 'eglot-current-server) (lambda () 'this-buffers-server))
+            ((symbol-function 'eglot--capabilities) (lambda (_server) '(:executeCommandProvider (:commands ["efrit.runAction"])))))
+    (should (equal (efrit-lsp-eglot--capability 'this-buffers-server '(:executeCommandProvider :commands))
+                   '(public :executeCommandProvider :commands)))
+    (should (equal (efrit-lsp-eglot--capability 'another-server '(:executeCommandProvider :commands))
+                   ["efrit.runAction"])))
+  (unless (fboundp 'eglot-server-capable)   ; Eglot 1.9, as on Debian 12
+    (cl-letf (((symbol-function 'eglot--capabilities) (lambda (_server) '(:inlineCompletionProvider t))))
+      (should (eq (efrit-lsp-eglot--capability 'any-server '(:inlineCompletionProvider)) t)))))
+
+(ert-deftest efrit-eglot-knows-the-efrit-commands-in-what-eglot-executes ()
+  "Commands, ExecuteCommandParams and edit-less CodeActions of efrit run asynchronously."
+  (let ((arguments [(:actionId "explain")]))
+    (should (equal (efrit-lsp-eglot--efrit-command (list :title "Efrit: Explain" :command "efrit.runAction" :arguments arguments))
+                   (list :command "efrit.runAction" :arguments arguments)))
+    (should (equal (efrit-lsp-eglot--efrit-command (list :command "efrit.applyJob" :arguments [(:jobId "job-1")]))
+                   '(:command "efrit.applyJob" :arguments [(:jobId "job-1")])))
+    (should (equal (efrit-lsp-eglot--efrit-command
+                    (list :title "Efrit: Explain" :kind "refactor"
+                          :command (list :title "Efrit: Explain" :command "efrit.runAction" :arguments arguments)))
+                   (list :command "efrit.runAction" :arguments arguments)))
+    (should-not (efrit-lsp-eglot--efrit-command (list :title "Organize imports" :command "pylsp.organize")))
+    (should-not (efrit-lsp-eglot--efrit-command
+                 (list :title "Efrit: Fix" :edit '(:changes nil)
+                       :command (list :command "efrit.runAction" :arguments arguments))))))
+
 (efrit-test-run-ert)
 
 ;;; efrit-package-test.el ends here
