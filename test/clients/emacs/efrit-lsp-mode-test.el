@@ -154,6 +154,25 @@
         (when (get-buffer name)
           (should-not (string-match-p "Unknown notification" (efrit-test-buffer-text name))))))))
 
+(ert-deftest efrit-lsp-mode-ghost-text-shows-and-tab-accepts-it ()
+  "Ghost text over lsp-mode: C-c e g shows the suggestion, TAB inserts it, the server counts it."
+  (with-current-buffer (efrit-test-lsp-visit "ghost.js")
+    (switch-to-buffer (current-buffer))
+    (let ((accepted (plist-get (plist-get (efrit-lsp-status) :completion) :accepted)))
+      (goto-char (point-max))
+      (insert "\nfunction count(items) {\n  return ")
+      (save-excursion (insert "\n}\n"))
+      (efrit-lsp-ghost-complete)
+      (efrit-test-wait #'efrit-lsp-ghost-text "the suggestion" 20)
+      (should (equal (efrit-lsp-ghost-text) "items.length;"))
+      (should (eq (key-binding (kbd "TAB")) 'efrit-lsp-ghost-accept))
+      (call-interactively (key-binding (kbd "TAB")))
+      (should (equal (buffer-substring-no-properties (line-beginning-position) (line-end-position))
+                     "  return items.length;"))
+      (efrit-test-check-sync "AFTER-ACCEPT")
+      (efrit-test-wait (lambda () (eql (plist-get (plist-get (efrit-lsp-status) :completion) :accepted) (1+ accepted)))
+                       "completion.accepted in efrit/status" 20))))
+
 (efrit-test-run-ert)
 
 ;;; efrit-lsp-mode-test.el ends here
