@@ -51,7 +51,7 @@ describe.skipIf(!shouldRunEditorTests('emacs'))('Emacs client over lsp-mode (efr
   ertSuite(bed, {
     script,
     signals,
-    timeoutMs: 120_000,
+    timeoutMs: 240_000,
     project: () => {
       const project = join(bed.work, 'shop');
       mkdirSync(join(project, '.git'), { recursive: true });

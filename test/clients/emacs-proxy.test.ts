@@ -69,7 +69,7 @@ describe.skipIf(!runTest)('Emacs client in proxy mode (eglot, efrit-lsp --wrap -
 
   const run = ertSuite(bed, {
     script: testScript,
-    timeoutMs: 120_000,
+    timeoutMs: 240_000,
     project: () => {
       const project = join(bed.work, 'store');
       mkdirSync(join(project, '.git'), { recursive: true }); // a VC root: Eglot's project is the folder

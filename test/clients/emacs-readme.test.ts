@@ -55,7 +55,7 @@ const runEmacs = shouldRunEditorTests('emacs');
 
 describe.skipIf(!runEmacs)('clients/emacs/README.md: the Eglot init, as written, under emacs -Q', () => {
   const bed = emacsTestBed('emacs-readme-eglot', respond);
-  ertSuite(bed, { script, timeoutMs: 90_000, project: () => setUp(bed, '## With Eglot', 'eglot') });
+  ertSuite(bed, { script, timeoutMs: 240_000, project: () => setUp(bed, '## With Eglot', 'eglot') });
   it('sent the model only the explanation', () => {
     expect(bed.fake.requests.map(lastUserText).filter((t) => !t.includes('Explain what the selected code does'))).toEqual([]);
   });
@@ -63,7 +63,7 @@ describe.skipIf(!runEmacs)('clients/emacs/README.md: the Eglot init, as written,
 
 describe.skipIf(!runEmacs)('clients/emacs/README.md: the lsp-mode init, as written, under emacs -Q', () => {
   const bed = emacsTestBed('emacs-readme-lsp-mode', respond);
-  ertSuite(bed, { script, timeoutMs: 90_000, project: () => setUp(bed, '## With lsp-mode', 'lsp-mode') });
+  ertSuite(bed, { script, timeoutMs: 240_000, project: () => setUp(bed, '## With lsp-mode', 'lsp-mode') });
   it('sent the model only the explanation', () => {
     expect(bed.fake.requests.map(lastUserText).filter((t) => !t.includes('Explain what the selected code does'))).toEqual([]);
   });

@@ -74,8 +74,6 @@ export interface Scenario {
   stdout: string;
   /** Everything to look at when an assertion fails: exit, stdout, stderr and eglot's events, tails. */
   diagnostics(): string;
-  /** The script ran to its end: no FAIL, exit 0, OK printed. */
-  passed: { failure: unknown; code: number | null; ok: boolean };
 }
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -106,7 +104,7 @@ export async function runEmacsScenario(options: ScenarioOptions): Promise<Scenar
     `exit ${result.code} after ${result.ms} ms, signals seen: ${options.signals?.openedNames.join(', ') || 'none'}\n--- stdout ---\n${result.stdout}\n--- stderr (tail) ---\n${result.stderr.slice(-6000)}` +
     (existsSync(eventsLog) ? `\n--- eglot events (tail) ---\n${readFileSync(eventsLog, 'utf8').slice(-8000)}` : '');
   if (process.env['EFRIT_TEST_VERBOSE'] === '1') console.log(diagnostics());
-  return { emitted, stdout: result.stdout, diagnostics, passed: { failure: emitted.get('FAIL'), code: result.code, ok: emitted.has('OK') } };
+  return { emitted, stdout: result.stdout, diagnostics };
 }
 
 export interface TestBed {

@@ -70,7 +70,7 @@ describe.skipIf(!runEmacs)('Emacs client over Eglot (efrit-lsp.el)', () => {
   ertSuite(bed, {
     script: testScript,
     signals,
-    timeoutMs: 120_000,
+    timeoutMs: 240_000,
     project: () => {
       const project = join(bed.work, 'shop');
       mkdirSync(join(project, '.git'), { recursive: true }); // a VC root: Eglot's project is the folder
@@ -122,7 +122,7 @@ describe.skipIf(!runEmacs)('Emacs client: streams tied to their requests, cancel
 
   ertSuite(bed, {
     script: streamsScript,
-    timeoutMs: 90_000,
+    timeoutMs: 240_000,
     project: () => {
       const project = join(bed.work, 'shop');
       mkdirSync(join(project, '.git'), { recursive: true });
@@ -180,7 +180,7 @@ describe.skipIf(!runEmacs)('Emacs client: ghost text (efrit-lsp-ghost-mode)', ()
   ertSuite(bed, {
     script: join(repo, 'test/clients/emacs/efrit-ghost-test.el'),
     signals,
-    timeoutMs: 90_000,
+    timeoutMs: 240_000,
     project: () => {
       const project = join(bed.work, 'shop');
       mkdirSync(join(project, '.git'), { recursive: true });

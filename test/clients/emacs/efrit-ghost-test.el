@@ -63,7 +63,7 @@ for the buffer of the selected window."
     (unless (or eglot--managed-mode (eglot-current-server))
       (apply #'eglot (eglot--guess-contact)))
     (efrit-test-wait (lambda () (and eglot--managed-mode (efrit-lsp--efrit-server-p (eglot-current-server))))
-                     "Eglot to manage the buffer" 20)
+                     "Eglot to manage the buffer" 60)
     (setq efrit-test-server (eglot-current-server))
     (efrit-lsp-ghost-mode 1)
     buffer))
@@ -76,7 +76,7 @@ for the buffer of the selected window."
 (defun efrit-test-ask ()
   "Ask for a suggestion at point, as C-c e g does, and wait for it to show."
   (efrit-test-command #'efrit-lsp-ghost-complete)
-  (efrit-test-wait #'efrit-test-ghost "the suggestion" 15))
+  (efrit-test-wait #'efrit-test-ghost "the suggestion" 60))
 
 (ert-deftest efrit-ghost-mode-watches-commands-and-leaves-tab-alone ()
   "The mode hooks post-command; TAB indents while no suggestion shows."
@@ -110,7 +110,7 @@ for the buffer of the selected window."
       (should (timerp timer))
       (cancel-timer timer)
       (apply (timer--function timer) (timer--args timer)))
-    (efrit-test-wait #'efrit-test-ghost "the automatic suggestion" 15)
+    (efrit-test-wait #'efrit-test-ghost "the automatic suggestion" 60)
     (should (equal (efrit-test-ghost) (efrit-test-shown "order.unit_price * order.quantity")))))
 
 (ert-deftest efrit-ghost-typing-its-beginning-keeps-the-rest-moving-clears-it ()
@@ -151,7 +151,7 @@ for the buffer of the selected window."
     (should efrit-lsp--ghost-pending)
     (efrit-test-command #'backward-char)
     (efrit-test-signal "moved-away")
-    (efrit-test-wait (lambda () (null efrit-lsp--ghost-pending)) "the slow answer" 15)
+    (efrit-test-wait (lambda () (null efrit-lsp--ghost-pending)) "the slow answer" 60)
     (should-not (efrit-test-ghost))))
 
 (ert-deftest efrit-ghost-c-g-dismisses-it-and-turning-the-mode-off-unhooks ()

@@ -37,7 +37,7 @@
            collect (cons (string-to-number (match-string 1 line)) (match-string 2 line))))
 
 (efrit-test-configure '(js-mode))
-(setq eglot-connect-timeout 20 ; pylsp starts too
+(setq eglot-connect-timeout 60 ; pylsp starts too
       efrit-lsp-wrapped-servers '((python-mode . ("pylsp"))))
 (efrit-lsp-setup)
 (efrit-test-emit "PYTHON-CONTACT" (cdr (assq 'python-mode eglot-server-programs)))
@@ -51,7 +51,7 @@ The first one starts efrit-lsp in front of pylsp; the others join it."
       (unless (or eglot--managed-mode (eglot-current-server))
         ;; batch Emacs has no command loop for eglot-ensure: connect directly.
         (apply #'eglot (eglot--guess-contact)))
-      (efrit-test-wait (lambda () (and eglot--managed-mode (eglot-current-server))) "the connection" 20)
+      (efrit-test-wait (lambda () (and eglot--managed-mode (eglot-current-server))) "the connection" 60)
       (setq efrit-test-server (eglot-current-server))
       ;; Flymake defers its first run to post-command-hook, which batch never runs.
       (flymake-start))
@@ -72,7 +72,7 @@ The first one starts efrit-lsp in front of pylsp; the others join it."
   "pyflakes' diagnostic comes from pylsp through efrit-lsp into Flymake."
   (with-current-buffer (efrit-test-visit "diagnostics.py")
     (efrit-test-wait (lambda () (efrit-test-diagnostic "'os' imported but unused"))
-                     "pyflakes' diagnostic in Flymake" 20)))
+                     "pyflakes' diagnostic in Flymake" 60)))
 
 (ert-deftest efrit-proxy-pylsp-hover-and-completion-work-through-it ()
   "Hover on a stdlib function and completion of json.du come from pylsp."
@@ -93,7 +93,7 @@ The first one starts efrit-lsp in front of pylsp; the others join it."
   "\"Efrit: Fix: …\" for pyflakes' diagnostic, from Eglot's menu, removes the import."
   (with-current-buffer (efrit-test-visit "fix.py")
     (efrit-test-wait (lambda () (efrit-test-diagnostic "'os' imported but unused"))
-                     "pyflakes' diagnostic in Flymake" 20)
+                     "pyflakes' diagnostic in Flymake" 60)
     (let* ((diag (efrit-test-diagnostic "'os' imported but unused"))
            (last-nonmenu-event ?\r) ; else Eglot pops an x-popup-menu
            (picked nil))
@@ -105,14 +105,14 @@ The first one starts efrit-lsp in front of pylsp; the others join it."
         (eglot-code-actions (flymake-diagnostic-beg diag) (flymake-diagnostic-end diag) nil t))
       (should (equal picked "Efrit: Fix: 'os' imported but unused")))
     (efrit-test-wait (lambda () (not (string-match-p "^import os$" (efrit-test-buffer-text (current-buffer)))))
-                     "the fix edit" 15)
+                     "the fix edit" 60)
     (efrit-test-wait #'efrit-test-jobs-idle "the fix's answer")
     (efrit-test-check-sync "AFTER-FIX")
     ;; pylsp saw the edit through the proxy: it lints again, without the 'os' diagnostic.
     (eglot--signal-textDocument/didChange)
     (flymake-start)
     (efrit-test-wait (lambda () (not (efrit-test-diagnostic "'os' imported but unused")))
-                     "pylsp re-linting the fixed text" 15)
+                     "pylsp re-linting the fixed text" 60)
     (should (string-prefix-p "import json\n" (efrit-test-buffer-text (current-buffer))))))
 
 (ert-deftest efrit-proxy-chat-works-in-front-of-pylsp ()
@@ -121,7 +121,7 @@ The first one starts efrit-lsp in front of pylsp; the others join it."
     (goto-char (point-min))
     (re-search-forward "^def load")
     (let ((chat (efrit-lsp-chat "CHAT-PY What does load do?" (match-beginning 0) (point-max))))
-      (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the chat reply" 15)
+      (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the chat reply" 60)
       (should (string-match-p "You: CHAT-PY What does load do\\?\n[^\0]*Efrit: `load` opens the file and parses its JSON\\.\n\n\\'"
                               (efrit-test-buffer-text chat))))
     (goto-char (point-max))
@@ -138,7 +138,7 @@ The first one starts efrit-lsp in front of pylsp; the others join it."
                 (dolist (buffer (buffer-list))
                   (with-current-buffer buffer (set-buffer-modified-p nil)))
                 (eglot-shutdown efrit-test-server)
-                (efrit-test-wait (lambda () (not (process-live-p process))) "efrit-lsp to exit" 10)
+                (efrit-test-wait (lambda () (not (process-live-p process))) "efrit-lsp to exit" 60)
                 (efrit-test-emit "SHUT-DOWN" t)))))
 
 (efrit-test-run-ert)

@@ -24,7 +24,7 @@
 
 (setq eglot-confirm-server-initiated-edits nil
       eglot-sync-connect t
-      eglot-connect-timeout 15
+      eglot-connect-timeout 60
       eglot-autoreconnect nil)
 (when (equal efrit-test-readme-client "lsp-mode")
   ;; What M-x lsp asks interactively (the project root) is answered here.
@@ -42,7 +42,7 @@
             (lsp)
           (call-interactively #'eglot)))
       (efrit-test-wait (lambda () (efrit-lsp--efrit-server-p (efrit-lsp--buffer-server)))
-                       "the connection" 30)
+                       "the connection" 60)
       (setq efrit-test-server (efrit-lsp--buffer-server)))
     buffer))
 
@@ -67,7 +67,7 @@
     (goto-char (point-min))
     (re-search-forward "^function subtotal")
     (call-interactively (key-binding (kbd "C-c e e")))
-    (efrit-test-wait (lambda () (null (efrit-lsp--live-jobs))) "the explanation" 20)
+    (efrit-test-wait (lambda () (null (efrit-lsp--live-jobs))) "the explanation" 60)
     (should (string-match-p "── Efrit: Explain (cart\\.js, lines [0-9]+–[0-9]+) ──\n`subtotal` adds up price × quantity\\.\n"
                             (efrit-test-buffer-text efrit-lsp-output-buffer-name)))))
 

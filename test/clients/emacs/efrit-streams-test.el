@@ -41,7 +41,7 @@
       (unless (or eglot--managed-mode (eglot-current-server))
         (apply #'eglot (eglot--guess-contact)))
       (efrit-test-wait (lambda () (and eglot--managed-mode (efrit-lsp--efrit-server-p (eglot-current-server))))
-                       "Eglot to manage the buffer" 20)
+                       "Eglot to manage the buffer" 60)
       (setq efrit-test-server (eglot-current-server)))
     buffer))
 
@@ -67,7 +67,7 @@
       (efrit-test-wait (lambda () (eql (funcall queued) 2)) "the second explanation to wait")
       (efrit-test-wait (lambda () (equal (aref (car efrit-test-notes) 2) "status")) "the second one's queued note")
       (with-current-buffer chat (efrit-lsp-cancel))
-      (efrit-test-wait #'efrit-test-jobs-idle "both explanations" 15)
+      (efrit-test-wait #'efrit-test-jobs-idle "both explanations" 60)
       (should (string-match-p "You: STREAMS-CHAT Which function rounds\\?\n[^\0]*\nEfrit: \\[cancelled\\]\n\n\\'"
                               (efrit-test-buffer-text chat))))
     (let* ((notes (reverse efrit-test-notes))
@@ -112,7 +112,7 @@
         (goto-char (point-max))
         (insert "// end of cart.js\n"))
       (efrit-lsp-explain (car lines) (cadr lines)))
-    (efrit-test-wait #'efrit-test-jobs-idle "the newer explanation" 15)
+    (efrit-test-wait #'efrit-test-jobs-idle "the newer explanation" 60)
     (should (equal (efrit-test-section-from "── Efrit: Explain (superseded.js, line 4) ──")
                    (concat "── Efrit: Explain (superseded.js, line 4) ──\n"
                            "[the server cancelled it: Superseded by a newer request for the same thing.]\n\n"

@@ -95,7 +95,7 @@ Each test works in its own file, so none depends on what another did."
 
 (defun efrit-test-wait (pred what &optional timeout)
   "Process events until PRED holds; fail naming WHAT after TIMEOUT seconds."
-  (let ((deadline (+ (float-time) (or timeout 10))))
+  (let ((deadline (+ (float-time) (or timeout 60))))
     (while (and (not (funcall pred)) (< (float-time) deadline))
       (accept-process-output nil 0.02))
     (or (funcall pred) (efrit-test-fail "timed out waiting for %s" what))))
@@ -131,7 +131,7 @@ Each test works in its own file, so none depends on what another did."
   "Set eglot and efrit up for a headless run of the server in EFRIT_TEST_SERVER, for MODES."
   (setq eglot-confirm-server-initiated-edits nil ; else y-or-n-p reads stdin
         eglot-sync-connect t
-        eglot-connect-timeout 15
+        eglot-connect-timeout 60
         eglot-autoreconnect nil
         efrit-lsp-server-command (append (json-read-from-string (getenv "EFRIT_TEST_SERVER")) nil)
         efrit-lsp-major-modes modes
