@@ -1,4 +1,4 @@
-;;; efrit-lsp.el --- Eglot client for efrit-lsp  -*- lexical-binding: t -*-
+;;; efrit-lsp.el --- Chat, agent and code actions of the efrit-lsp AI server  -*- lexical-binding: t -*-
 
 ;; Copyright (C) 2025 The efrit-lsp authors
 
@@ -15,9 +15,9 @@
 ;;; Commentary:
 
 ;; efrit-lsp is an AI coding assistant that runs as a Language Server
-;; (`npx efrit-lsp --stdio').  Plain Eglot already gets its code actions
-;; ("Efrit: Explain", "Efrit: Add documentation", "Efrit: Fix: …") through
-;; `eglot-code-actions'; this package adds what plain LSP cannot carry:
+;; (`efrit-lsp --stdio').  Any LSP client already gets its code actions
+;; ("Efrit: Explain", "Efrit: Add documentation", "Efrit: Fix: …"); this
+;; package adds what plain LSP cannot carry:
 ;;
 ;;   `efrit-lsp-chat'        a conversation in the *efrit-chat* buffer about
 ;;                           the current file and region; replies stream
@@ -31,115 +31,80 @@
 ;;   `efrit-lsp-cancel'      stop what was started here (C-u: every job).
 ;;   `efrit-lsp-check-sync'  compare the server's copy of the buffer with it.
 ;;   `efrit-lsp-ghost-mode'  ghost text: suggestions after point as you
-;;                           type; TAB accepts while one shows.
-;;   `efrit-lsp-ghost-complete'  a suggestion at point now, also without
-;;                           the mode.
+;;                           type; TAB accepts while one shows
+;;                           (efrit-lsp-ghost.el).
+;;
+;; The commands work over Eglot (efrit-lsp-eglot.el, loaded with this
+;; file) and over lsp-mode (efrit-lsp-mode.el, loaded by
+;; (require 'efrit-lsp-mode)).  Both plug into the same few transport
+;; functions below, so every command behaves the same with either.
 ;;
 ;; Every request is asynchronous: Emacs stays responsive while the model
-;; works, and text arrives through `efrit/stream' notifications.  Code
-;; actions picked from Eglot's menu run asynchronously too (see
-;; `efrit-lsp-async-code-actions'), so a slow model never runs into
-;; jsonrpc's ten-second timeout.
+;; works, and text arrives through `efrit/stream' notifications.
 ;;
-;; Setup:
+;; Setup with Eglot:
 ;;
 ;;   (require 'efrit-lsp)
-;;   (setq efrit-lsp-major-modes '(python-mode js-mode typescript-mode))
+;;   (setq efrit-lsp-major-modes '(python-mode js-mode))
 ;;   (efrit-lsp-setup)            ; adds the server to `eglot-server-programs'
 ;;   (global-set-key (kbd "C-c e") efrit-lsp-command-map)
 ;;
-;; then M-x eglot in a source buffer.  The server needs ANTHROPIC_API_KEY
-;; in its environment (or `:apiKey' in `efrit-lsp-initialization-options').
-;; Settings reach the server as initializationOptions, from
-;; `efrit-lsp-initialization-options'; per project they can also be given
-;; as the `:efrit' section of `eglot-workspace-configuration'.
+;; then M-x eglot in a source buffer.  With lsp-mode:
 ;;
-;; Eglot (before Emacs 30) manages a buffer with one server only, so a
-;; major mode registered for efrit-lsp uses it instead of that language's
-;; usual server, unless it is listed in `efrit-lsp-wrapped-servers': then
-;; efrit-lsp runs in proxy mode in front of that server (`--wrap --
-;; COMMAND'), and the buffer gets both, the language server's features
-;; and Efrit's:
+;;   (require 'efrit-lsp-mode)    ; registers an add-on client
+;;   (global-set-key (kbd "C-c e") efrit-lsp-command-map)
 ;;
-;;   (setq efrit-lsp-wrapped-servers '((python-mode . ("pylsp"))))
-;;   (efrit-lsp-setup)
+;; then M-x lsp.  The server needs ANTHROPIC_API_KEY in its environment
+;; (or `:apiKey' in `efrit-lsp-initialization-options'), or runs a
+;; built-in demo model with --offline.
 
 ;;; Code:
 
 (require 'cl-lib)
-(require 'eglot)
-(require 'jsonrpc)
 (require 'seq)
 (require 'subr-x)
 
 ;;;; Customization
 
 (defgroup efrit-lsp nil
-  "Claude in Emacs through the efrit-lsp language server and Eglot."
+  "Claude in Emacs through the efrit-lsp language server."
   :group 'tools
   :prefix "efrit-lsp-"
   :link '(emacs-commentary-link "efrit-lsp"))
 
-(defcustom efrit-lsp-server-command '("npx" "efrit-lsp" "--stdio")
+(defcustom efrit-lsp-server-command '("efrit-lsp" "--stdio")
   "Command line that starts the efrit-lsp server, as a list of strings.
-For a checkout, something like
+The default finds `efrit-lsp' on the variable `exec-path' (`npm install -g'
+of the checkout puts it there).  For a checkout without installing,
+something like
   (\"node\" \"/path/to/efrit-lsp/dist/efrit-lsp.cjs\" \"--stdio\").
-Takes effect on the next `efrit-lsp-setup'."
+Add \"--offline\" to try the built-in demo model without an API key.
+Eglot reads it at the next `efrit-lsp-setup', lsp-mode at the next
+server start."
   :type '(repeat string))
 
 (defcustom efrit-lsp-major-modes
-  '(python-mode python-ts-mode js-mode js-ts-mode typescript-mode
-    typescript-ts-mode tsx-ts-mode go-mode go-ts-mode rust-mode rust-ts-mode
-    c-mode c++-mode java-mode ruby-mode sh-mode)
-  "Major modes whose buffers `efrit-lsp-setup' has Eglot manage with efrit-lsp."
+  '(python-mode python-ts-mode js-mode js-ts-mode typescript-ts-mode
+    tsx-ts-mode go-mode go-ts-mode rust-mode rust-ts-mode c-mode c++-mode
+    java-mode ruby-mode sh-mode)
+  "Major modes whose buffers efrit-lsp serves.
+Eglot: the modes `efrit-lsp-setup' registers.  lsp-mode: the modes
+the add-on client activates in."
   :type '(repeat symbol))
-
-(defcustom efrit-lsp-wrapped-servers nil
-  "Language servers that efrit-lsp runs behind, by major mode (proxy mode).
-An alist of (MODE . COMMAND): MODE is a major mode or a list of them,
-COMMAND the list of strings that starts your usual language server for
-it, for example
-  ((python-mode . (\"pylsp\"))
-   ((c-mode c++-mode) . (\"clangd\")))
-For these modes `efrit-lsp-setup' has Eglot start
-  `efrit-lsp-server-command' --wrap -- COMMAND
-so the buffer keeps that server's completion, hover, diagnostics, code
-actions and the rest, and gains Efrit's code actions, chat and do.
-They need not be in `efrit-lsp-major-modes'.  Takes effect on the next
-`efrit-lsp-setup'."
-  :type '(alist :key-type (choice (symbol :tag "Major mode")
-                                  (repeat :tag "Major modes" symbol))
-                :value-type (repeat :tag "Command" string)))
 
 (defcustom efrit-lsp-initialization-options nil
   "Settings sent to the server as `initializationOptions', as a plist.
 The keys are the server's settings (see its README), for example
   (:model \"claude-sonnet-5-5\" :maxTokens 8192 :queue (:concurrency 2))
 Write JSON arrays as vectors and false as `:json-false'.  Read each
-time a server starts, so a change applies after \\[eglot-reconnect]."
+time a server starts."
   :type '(plist :key-type symbol :value-type sexp))
-
-(defcustom efrit-lsp-auto-start nil
-  "When non-nil, `efrit-lsp-setup' starts Eglot in efrit-lsp's modes.
-Those are `efrit-lsp-major-modes' and the modes of
-`efrit-lsp-wrapped-servers'.
-It adds `eglot-ensure' to each mode's hook."
-  :type 'boolean)
 
 (defcustom efrit-lsp-request-timeout 300
   "Seconds to wait for a chat, do or action request before giving up on it.
 The server bounds every job itself (its `queue.timeoutMs', two minutes
 by default), so this is only a safety net; nil waits forever."
   :type '(choice (integer :tag "Seconds") (const :tag "No limit" nil)))
-
-(defcustom efrit-lsp-async-code-actions t
-  "When non-nil, Efrit code actions picked from Eglot's menu run asynchronously.
-Eglot 1.9 runs a picked command synchronously, so Emacs would wait for
-the model, and jsonrpc gives up after ten seconds (the server still
-applies the edit when it is ready).  Asynchronously, Emacs stays
-responsive, streamed text goes to the output buffer, and the edit
-arrives through workspace/applyEdit."
-  :type 'boolean)
 
 (defcustom efrit-lsp-chat-buffer-name "*efrit-chat*"
   "Name of the chat buffer."
@@ -162,130 +127,112 @@ arrives through workspace/applyEdit."
 (defface efrit-lsp-error '((t :inherit error))
   "Face of errors and cancellations in efrit buffers.")
 
-;;;; Registering the server with Eglot
+;;;; Transport: where Eglot and lsp-mode plug in
+;;
+;; A SERVER below is whatever object the LSP client uses for one
+;; running server: an `eglot-lsp-server' (efrit-lsp-eglot.el) or an
+;; `lsp--workspace' (efrit-lsp-mode.el).  Each of those files gives these
+;; generic functions a method for its kind, adds a function to
+;; `efrit-lsp-server-functions', and routes `efrit/stream' notifications
+;; to `efrit-lsp--on-stream'.  Nothing else here knows which client runs.
+;; Methods are keywords (:efrit/chat), parameters and results plists, as
+;; JSON objects read with keyword keys.
 
-(defun efrit-lsp--initialization-options (_server)
-  "Return `efrit-lsp-initialization-options' for Eglot's initialize request."
-  (or efrit-lsp-initialization-options (make-hash-table)))
+(defvar efrit-lsp-server-functions nil
+  "Functions that return the language server managing the current buffer.
+Each is called with no arguments in a source buffer and returns a
+server object of its LSP client, or nil; the first non-nil one wins.")
 
-(defun efrit-lsp--contact (&optional wrapped)
-  "The Eglot contact for efrit-lsp: command and initialization options.
-With WRAPPED, a language server's command (a list of strings), the
-contact runs efrit-lsp in proxy mode in front of that server."
-  (unless (and (consp efrit-lsp-server-command)
-               (cl-every #'stringp efrit-lsp-server-command))
-    (user-error "efrit: `efrit-lsp-server-command' must be a list of \
-strings, not %S" efrit-lsp-server-command))
-  (when wrapped
-    (unless (and (consp wrapped) (cl-every #'stringp wrapped))
-      (user-error "efrit: a command in `efrit-lsp-wrapped-servers' must be \
-a list of strings, not %S" wrapped)))
-  (append efrit-lsp-server-command
-          (and wrapped (append '("--wrap" "--") wrapped))
-          (list :initializationOptions #'efrit-lsp--initialization-options)))
+(cl-defgeneric efrit-lsp--send-request (server method params on-result on-error timeout)
+  "Send the request METHOD with PARAMS to SERVER, asynchronously.
+ON-RESULT is called with the result, ON-ERROR with a JSON-RPC error
+plist (:code :message :data); after TIMEOUT seconds (nil: never)
+ON-ERROR is called with `efrit-lsp--timeout-error'.  Returns the
+request's id, for $/cancelRequest, or nil when the client hides it.")
 
-(defun efrit-lsp--wrapped-modes ()
-  "The major modes of `efrit-lsp-wrapped-servers', as a flat list."
-  (cl-loop for (modes . _) in efrit-lsp-wrapped-servers
-           append (mapcar (lambda (mode) (if (consp mode) (car mode) mode))
-                          (if (listp modes) modes (list modes)))))
+(cl-defgeneric efrit-lsp--request (server method params timeout)
+  "Send the request METHOD with PARAMS to SERVER and wait for its result.
+Signal an error if none came within TIMEOUT seconds.")
 
-(defun efrit-lsp--wrapped-entries ()
-  "`eglot-server-programs' entries for `efrit-lsp-wrapped-servers'."
-  (cl-loop for (modes . command) in efrit-lsp-wrapped-servers
-           collect (cons modes (efrit-lsp--contact command))))
+(cl-defgeneric efrit-lsp--notify (server method params)
+  "Send the notification METHOD with PARAMS to SERVER.")
 
-(defun efrit-lsp--entry-p (entry)
-  "Non-nil if `efrit-lsp-register' added ENTRY to `eglot-server-programs'."
-  (and (consp entry) (listp (cdr entry))
-       (memq #'efrit-lsp--initialization-options (cdr entry))))
+(cl-defgeneric efrit-lsp--live-p (server)
+  "Return non-nil if SERVER is a server object with a live process."
+  (ignore server)
+  nil)
 
-;;;###autoload
-(defun efrit-lsp-register (&optional modes)
-  "Make Eglot use efrit-lsp for MODES (default `efrit-lsp-major-modes').
-Puts one entry at the front of `eglot-server-programs', replacing any
-entry an earlier call added, and returns it.  Ahead of it go the
-entries for `efrit-lsp-wrapped-servers' (proxy mode), which win for
-their modes; MODES leaves those out."
-  (interactive)
-  (let* ((wrapped (efrit-lsp--wrapped-modes))
-         (entry (cons (cl-remove-if (lambda (mode) (memq mode wrapped))
-                                    (or modes efrit-lsp-major-modes))
-                      (efrit-lsp--contact)))
-         (proxies (efrit-lsp--wrapped-entries)))
-    (setq eglot-server-programs
-          (append proxies
-                  (and (car entry) (list entry))
-                  (cl-remove-if #'efrit-lsp--entry-p eglot-server-programs)))
-    (when (called-interactively-p 'interactive)
-      (message "efrit: Eglot will start %s in %d major modes%s; \
-M-x eglot to connect" (car efrit-lsp-server-command) (length (car entry))
-               (if wrapped
-                   (format " and in front of your server in %d more"
-                           (length wrapped))
-                 "")))
-    entry))
+(cl-defgeneric efrit-lsp--name (server)
+  "A short name for SERVER, for messages.")
 
-;;;###autoload
-(defun efrit-lsp-setup ()
-  "Register efrit-lsp with Eglot for `efrit-lsp-major-modes'.
-For the modes of `efrit-lsp-wrapped-servers', efrit-lsp is registered
-in proxy mode, in front of the language server given there.  With
-`efrit-lsp-auto-start', also start Eglot in all those modes."
-  (interactive)
-  (efrit-lsp-register)
-  (when efrit-lsp-auto-start
-    (dolist (mode (cl-remove-duplicates
-                   (append efrit-lsp-major-modes (efrit-lsp--wrapped-modes))))
-      (add-hook (intern (format "%s-hook" mode)) #'eglot-ensure)))
-  (when (called-interactively-p 'interactive)
-    (message "efrit: registered with Eglot; \
-M-x eglot in a source buffer to connect")))
+(cl-defgeneric efrit-lsp--capability (server path)
+  "The value of SERVER's capability at PATH, a list of keywords, or nil.")
+
+(cl-defgeneric efrit-lsp--document (server)
+  "The current buffer's TextDocumentIdentifier for SERVER.")
+
+(cl-defgeneric efrit-lsp--position (server pos)
+  "The LSP position of POS in the current buffer, as SERVER counts it.")
+
+(cl-defgeneric efrit-lsp--flush (server)
+  "Send SERVER what was typed in the current buffer and not yet sent.
+Call this before any request about the buffer's text."
+  (ignore server))
+
+(cl-defgeneric efrit-lsp--code-actions (server)
+  "Let the user pick one of SERVER's code actions for the region or point.")
+
+(defun efrit-lsp--false-p (value)
+  "Return non-nil if VALUE is JSON false or null, as either client gives it."
+  (memq value '(nil :json-false)))
+
+(defun efrit-lsp--timeout-error (seconds)
+  "The error plist reported when a request had no answer after SECONDS."
+  (list :message (format "no answer after %s s; the job may still run on \
+the server (%s)" seconds (efrit-lsp--cancel-hint))
+        :data (list :reason "timeout")))
 
 ;;;; Servers, positions, errors
 
 (defvar-local efrit-lsp--chat-server nil
-  "In the chat buffer: the Eglot server the conversation runs on.")
+  "In the chat buffer: the server the conversation runs on.")
 (defvar-local efrit-lsp--chat-session nil
   "In the chat buffer: the server's session id, once a reply named it.")
 (defvar-local efrit-lsp--chat-source nil
   "In the chat buffer: the source buffer of the latest message.")
+(defvar-local efrit-lsp--chat-turns 0
+  "In the chat buffer: the replies of the current conversation so far.")
 
 (defun efrit-lsp--efrit-server-p (server)
   "Non-nil if SERVER is a running efrit-lsp server."
-  (and server
-       (jsonrpc-running-p server)
-       (seq-contains-p (plist-get (plist-get (eglot--capabilities server)
-                                             :executeCommandProvider)
-                                  :commands)
+  (and (efrit-lsp--live-p server)
+       (seq-contains-p (efrit-lsp--capability
+                        server '(:executeCommandProvider :commands))
                        "efrit.runAction")))
+
+(defun efrit-lsp--buffer-server ()
+  "The language server managing the current buffer, or nil.
+Asks `efrit-lsp-server-functions'."
+  (run-hook-with-args-until-success 'efrit-lsp-server-functions))
 
 (defun efrit-lsp--server ()
   "The efrit-lsp server of the current buffer.
 Signal a `user-error' that says what to do when there is none."
   (let ((server (if (derived-mode-p 'efrit-lsp-chat-mode)
                     efrit-lsp--chat-server
-                  (eglot-current-server))))
+                  (efrit-lsp--buffer-server))))
     (cond ((efrit-lsp--efrit-server-p server) server)
-          ((and server (jsonrpc-running-p server))
-           (user-error "efrit: this buffer's Eglot server is %s, not efrit-lsp; \
-see `efrit-lsp-setup'"
-                       (jsonrpc-name server)))
+          ((efrit-lsp--live-p server)
+           (user-error "efrit: this buffer's language server is %s, not \
+efrit-lsp; see `efrit-lsp-setup' (Eglot) or efrit-lsp-mode.el (lsp-mode)"
+                       (efrit-lsp--name server)))
           (t (user-error "efrit: not connected — M-x eglot first \
-(after M-x efrit-lsp-setup)")))))
+(after M-x efrit-lsp-setup), or M-x lsp with efrit-lsp-mode loaded")))))
 
-(defun efrit-lsp--flush ()
-  "Send Eglot's pending didChange now.
-Eglot flushes it only before its own deferred requests; the server
-must see the current text before any request about it."
-  (when (and (bound-and-true-p eglot--managed-mode)
-             (fboundp 'eglot--signal-textDocument/didChange))
-    (eglot--signal-textDocument/didChange)))
-
-(defun efrit-lsp--range (beg end)
-  "The LSP range from BEG to END in the current buffer."
-  (list :start (eglot--pos-to-lsp-position (min beg end))
-        :end (eglot--pos-to-lsp-position (max beg end))))
+(defun efrit-lsp--range (server beg end)
+  "The LSP range from BEG to END in the current buffer, for SERVER."
+  (list :start (efrit-lsp--position server (min beg end))
+        :end (efrit-lsp--position server (max beg end))))
 
 (defun efrit-lsp--region-or (thing)
   "Bounds of the active region, else of THING at point, else of the line."
@@ -380,7 +327,7 @@ Their late notifications are dropped.")
   "`efrit-lsp--jobs', without those whose server has gone."
   (setq efrit-lsp--jobs
         (cl-remove-if-not
-         (lambda (job) (jsonrpc-running-p (efrit-lsp--job-server job)))
+         (lambda (job) (efrit-lsp--live-p (efrit-lsp--job-server job)))
          efrit-lsp--jobs)))
 
 (defun efrit-lsp--finish (job)
@@ -444,7 +391,8 @@ Windows whose point was at MARKER follow the text."
   "Route an efrit/stream notification from SERVER.
 JOB-ID, SESSION-ID, STREAM-ID, KIND and TEXT are its parameters.  The
 note goes to the request of ours that named its stream STREAM-ID;
-text of a job no request here named goes to the output buffer."
+text of a job no request here named goes to the output buffer.  Each
+client's backend calls this for every efrit/stream notification."
   (unless (member stream-id efrit-lsp--finished-streams)
     (let ((job (efrit-lsp--stream-job server stream-id)))
       (when job
@@ -465,21 +413,8 @@ text of a job no request here named goes to the output buffer."
        ((member kind '("status" "tool"))
         (message "efrit: %s — %s" (efrit-lsp--job-title job) text))))))
 
-(cl-defmethod eglot-handle-notification
-  (server (_method (eql efrit/stream))
-          &key jobId sessionId streamId kind text &allow-other-keys)
-  "Route efrit/stream from SERVER: a job's text deltas and notes.
-JOBID, SESSIONID, STREAMID, KIND and TEXT are the notification's
-parameters."
-  (efrit-lsp--on-stream server jobId sessionId streamId kind text))
-
-(defun efrit-lsp--timeout-error ()
-  "The error plist reported when a request timed out."
-  (list :message (format "no answer after %s s; the job may still run on \
-the server (%s)" efrit-lsp-request-timeout (efrit-lsp--cancel-hint))))
-
 (defun efrit-lsp--with-stream-id (method params stream-id)
-  "PARAMS of METHOD with STREAM-ID where the server reads it.
+  "Return PARAMS of METHOD with STREAM-ID where the server expects it.
 That is the params themselves, or for a command its first argument."
   (if (not (eq method :workspace/executeCommand))
       (append params (list :streamId stream-id))
@@ -506,31 +441,22 @@ reported as one); JOB is finished after either."
                 (cl-incf efrit-lsp--stream-counter)))
   (setq params (efrit-lsp--with-stream-id
                 method params (efrit-lsp--job-stream-id job)))
-  (let* ((finishing (lambda (fn)
-                      (lambda (&optional value)
-                        (unwind-protect (when fn (funcall fn value))
-                          (efrit-lsp--finish job)))))
-         (args (list :success-fn
-                     (let ((done (funcall finishing on-result)))
-                       (lambda (result)
-                         (when-let ((id (plist-get result :jobId)))
-                           (setf (efrit-lsp--job-job-id job) id))
-                         (funcall done result)))
-                     :error-fn (funcall finishing on-error)
-                     :timeout-fn
-                     (let ((failed (funcall finishing on-error)))
-                       (lambda () (funcall failed (efrit-lsp--timeout-error))))
-                     :timeout efrit-lsp-request-timeout)))
+  (let ((finishing (lambda (fn)
+                     (lambda (value)
+                       (unwind-protect (when fn (funcall fn value))
+                         (efrit-lsp--finish job))))))
     (setq efrit-lsp--jobs (append (efrit-lsp--live-jobs) (list job)))
-    ;; The request id lets `efrit-lsp-cancel' send $/cancelRequest; only
-    ;; the internal function returns it (as every jsonrpc.el since Emacs 27).
     (condition-case err
-        (if (fboundp 'jsonrpc--async-request-1)
-            (setf (efrit-lsp--job-request-id job)
-                  (car (apply #'jsonrpc--async-request-1
-                              (efrit-lsp--job-server job) method params args)))
-          (apply #'jsonrpc-async-request
-                 (efrit-lsp--job-server job) method params args))
+        (setf (efrit-lsp--job-request-id job)
+              (efrit-lsp--send-request
+               (efrit-lsp--job-server job) method params
+               (let ((done (funcall finishing on-result)))
+                 (lambda (result)
+                   (when-let ((id (plist-get result :jobId)))
+                     (setf (efrit-lsp--job-job-id job) id))
+                   (funcall done result)))
+               (funcall finishing on-error)
+               efrit-lsp-request-timeout))
       (error (efrit-lsp--finish job)
              (signal (car err) (cdr err))))
     job))
@@ -590,13 +516,15 @@ Return (START . END), markers around its text."
   (setq-local header-line-format '(:eval (efrit-lsp--chat-header))))
 
 (defun efrit-lsp--chat-header ()
-  "Header line of the chat buffer: the source buffer and the session."
+  "Header line of the chat buffer: the source buffer and the conversation."
   (format " efrit chat — %s — %s"
           (if (buffer-live-p efrit-lsp--chat-source)
               (buffer-name efrit-lsp--chat-source)
             "no file")
-          (if efrit-lsp--chat-session
-              "continuing the conversation"
+          (if (and efrit-lsp--chat-session (> efrit-lsp--chat-turns 0))
+              (format "conversation of %d %s; the next message continues it"
+                      efrit-lsp--chat-turns
+                      (if (= efrit-lsp--chat-turns 1) "turn" "turns"))
             "new conversation")))
 
 (defun efrit-lsp--chat-note (text)
@@ -607,6 +535,11 @@ Return (START . END), markers around its text."
       (unless (bolp) (insert "\n"))
       (insert (efrit-lsp--heading text) "\n\n"))))
 
+(defun efrit-lsp--chat-forget-session ()
+  "In the chat buffer: let the next message begin a new conversation."
+  (setq efrit-lsp--chat-session nil
+        efrit-lsp--chat-turns 0))
+
 (defun efrit-lsp--chat-buffer (server)
   "The chat buffer, set up for SERVER.
 A different server than last time starts a new conversation."
@@ -615,9 +548,9 @@ A different server than last time starts a new conversation."
     (unless (eq efrit-lsp--chat-server server)
       (when efrit-lsp--chat-server
         (efrit-lsp--chat-note
-         (format "New conversation, with %s" (jsonrpc-name server))))
-      (setq efrit-lsp--chat-server server
-            efrit-lsp--chat-session nil))
+         (format "New conversation, with %s" (efrit-lsp--name server))))
+      (setq efrit-lsp--chat-server server)
+      (efrit-lsp--chat-forget-session))
     (current-buffer)))
 
 (defun efrit-lsp--chat-pending (chat)
@@ -636,7 +569,7 @@ still managed by the same server, else nil."
       (let ((source efrit-lsp--chat-source)
             (server efrit-lsp--chat-server))
         (and (buffer-live-p source)
-             (eq server (with-current-buffer source (eglot-current-server)))
+             (eq server (with-current-buffer source (efrit-lsp--buffer-server)))
              source))
     (current-buffer)))
 
@@ -665,11 +598,11 @@ Returns the chat buffer."
                   (efrit-lsp--cancel-hint)))
     (when source
       (with-current-buffer source
-        (efrit-lsp--flush)
+        (efrit-lsp--flush server)
         (let* ((beg (or beg (point)))
                (end (or end beg)))
-          (setq document (list :textDocument (eglot--TextDocumentIdentifier)
-                               :range (efrit-lsp--range beg end))
+          (setq document (list :textDocument (efrit-lsp--document server)
+                               :range (efrit-lsp--range server beg end))
                 where (efrit-lsp--where beg end)))))
     (with-current-buffer chat
       (when source (setq efrit-lsp--chat-source source))
@@ -706,9 +639,15 @@ Returns the chat buffer."
   "Show RESULT, the answer to JOB, in the chat buffer CHAT."
   (when (buffer-live-p chat)
     (with-current-buffer chat
-      (setq efrit-lsp--chat-session (plist-get result :sessionId)))
+      (let ((session (plist-get result :sessionId)))
+        (unless (equal session efrit-lsp--chat-session)
+          (setq efrit-lsp--chat-turns 0))
+        (setq efrit-lsp--chat-session session)
+        (cl-incf efrit-lsp--chat-turns)))
     (efrit-lsp--set-text job (or (plist-get result :reply) ""))
-    (efrit-lsp--insert (efrit-lsp--job-end job) "\n\n")))
+    (efrit-lsp--insert (efrit-lsp--job-end job) "\n\n"))
+  ;; Replaces the job's last status note ("asking …") in the echo area.
+  (message "efrit: chat — replied in %s" efrit-lsp-chat-buffer-name))
 
 (defun efrit-lsp--chat-failed (job chat error)
   "Show ERROR, the failure of JOB, in the chat buffer CHAT."
@@ -722,7 +661,7 @@ Returns the chat buffer."
       (efrit-lsp--insert (efrit-lsp--job-end job) "\n\n")
       (when (equal (efrit-lsp--error-reason error) "unknownSession")
         (with-current-buffer chat
-          (setq efrit-lsp--chat-session nil)
+          (efrit-lsp--chat-forget-session)
           (efrit-lsp--chat-note "The server no longer has this conversation; \
 the next message starts a new one"))))
     (message "efrit: chat: %s" text)))
@@ -734,11 +673,11 @@ the next message starts a new one"))))
   (when-let ((chat (get-buffer efrit-lsp-chat-buffer-name)))
     (with-current-buffer chat
       (when (and efrit-lsp--chat-session
-                 (jsonrpc-running-p efrit-lsp--chat-server))
-        (jsonrpc-async-request efrit-lsp--chat-server :efrit/endSession
-                               (list :sessionId efrit-lsp--chat-session)
-                               :success-fn #'ignore :error-fn #'ignore))
-      (setq efrit-lsp--chat-session nil)
+                 (efrit-lsp--live-p efrit-lsp--chat-server))
+        (efrit-lsp--send-request efrit-lsp--chat-server :efrit/endSession
+                                 (list :sessionId efrit-lsp--chat-session)
+                                 #'ignore #'ignore 10))
+      (efrit-lsp--chat-forget-session)
       (efrit-lsp--chat-note "New conversation"))))
 
 ;;;; Do
@@ -764,12 +703,12 @@ area and the output buffer."
          (job (efrit-lsp--job-create :server server :kind 'do :title title
                                      :origin (current-buffer)
                                      :start (car section) :end (cdr section))))
-    (efrit-lsp--flush)
+    (efrit-lsp--flush server)
     (efrit-lsp--send
      job :efrit/do
      (list :instruction instruction
-           :textDocument (eglot--TextDocumentIdentifier)
-           :range (efrit-lsp--range beg end)
+           :textDocument (efrit-lsp--document server)
+           :range (efrit-lsp--range server beg end)
            :apply t)
      :on-result
      (lambda (result)
@@ -790,7 +729,7 @@ area and the output buffer."
     (message "efrit: working on it… (%s)" (efrit-lsp--cancel-hint))
     job))
 
-;;;; Actions (explain, rewrite, …), also when picked from Eglot's menu
+;;;; Actions (explain, rewrite, …), also when picked from the client's menu
 
 (defun efrit-lsp--action-title (action-id)
   "A title for the action ACTION-ID."
@@ -802,11 +741,19 @@ area and the output buffer."
     ("fix" "Fix")
     (_ action-id)))
 
+(defun efrit-lsp--explain-p (arguments)
+  "Non-nil if ARGUMENTS, a command's arguments, run the explain action."
+  (equal (plist-get (and (> (length arguments) 0) (aref arguments 0))
+                    :actionId)
+         "explain"))
+
 (defun efrit-lsp--execute (server command arguments &optional display)
   "Run the efrit COMMAND with ARGUMENTS on SERVER, asynchronously.
 COMMAND is a string, ARGUMENTS a vector.  The text the job streams goes
 to the output buffer, displayed at once when DISPLAY; an edit comes
-back through workspace/applyEdit.  Returns the job."
+back through workspace/applyEdit.  Each backend runs the efrit
+commands of a code action picked from its client's menu with this.
+Returns the job."
   (let* ((argument (and (> (length arguments) 0) (aref arguments 0)))
          (action-id (plist-get argument :actionId))
          (title (if action-id (efrit-lsp--action-title action-id) command))
@@ -855,12 +802,12 @@ active region, else the defun at point, else the line."
                           '("explain" "document" "rewrite" "tests" "fix"))
          (efrit-lsp--region-or 'defun)))
   (let ((server (efrit-lsp--server)))
-    (efrit-lsp--flush)
+    (efrit-lsp--flush server)
     (efrit-lsp--execute
      server "efrit.runAction"
      (vector (append (list :actionId action-id
-                           :textDocument (eglot--TextDocumentIdentifier)
-                           :range (efrit-lsp--range beg end))
+                           :textDocument (efrit-lsp--document server)
+                           :range (efrit-lsp--range server beg end))
                      (and instruction (list :instruction instruction))))
      (equal action-id "explain"))))
 
@@ -881,42 +828,35 @@ Interactively, the active region, else the defun at point, else the line."
                         (unless (string-empty-p (string-trim instruction))
                           instruction)))
 
-;; Eglot 1.9 runs the command of a picked code action with a synchronous
-;; `jsonrpc-request': Emacs would wait for the model, and give up after
-;; ten seconds.  The efrit ones run asynchronously instead.
-(cl-defmethod eglot-execute-command
-  (server (_command (eql efrit.runAction)) arguments)
-  "Run efrit.runAction with ARGUMENTS on SERVER without blocking Emacs."
-  (if efrit-lsp-async-code-actions
-      (efrit-lsp--execute
-       server "efrit.runAction" arguments
-       (equal (plist-get (and (> (length arguments) 0) (aref arguments 0))
-                         :actionId)
-              "explain"))
-    (cl-call-next-method)))
-
-(cl-defmethod eglot-execute-command
-  (server (_command (eql efrit.applyJob)) arguments)
-  "Run efrit.applyJob with ARGUMENTS on SERVER without blocking Emacs."
-  (if efrit-lsp-async-code-actions
-      (efrit-lsp--execute server "efrit.applyJob" arguments)
-    (cl-call-next-method)))
+;;;###autoload
+(defun efrit-lsp-code-actions ()
+  "Pick one of the code actions for the region or point, from any server.
+The efrit ones (\"Efrit: …\") are among them; they run asynchronously."
+  (interactive)
+  (efrit-lsp--code-actions (efrit-lsp--server)))
 
 ;;;; Status, cancel, sync check
 
 (defun efrit-lsp--status-line (status)
-  "One line summing up STATUS, an efrit/status result."
-  (let ((queue (plist-get status :queue))
-        (usage (plist-get status :usage)))
-    (format (concat "efrit-lsp %s · %s · jobs: %s running, %s queued"
+  "One line summing up STATUS, an efrit/status result.
+Tokens in are all the prompt's tokens: the uncached input plus what
+was written to the prompt cache; those read from it are counted apart."
+  (let* ((queue (plist-get status :queue))
+         (usage (plist-get status :usage))
+         (tokens (lambda (key) (or (plist-get usage key) 0))))
+    (format (concat "efrit-lsp %s%s · %s · jobs: %s running, %s queued"
                     " · sessions: %s · model calls: %s, tokens in %s"
                     " (+%s from the prompt cache) / out %s%s")
-            (plist-get status :version) (plist-get status :model)
+            (plist-get status :version)
+            (if (eq (plist-get status :offline) t) " (offline: demo model)" "")
+            (plist-get status :model)
             (plist-get queue :running) (plist-get queue :queued)
             (plist-get (plist-get status :sessions) :open)
-            (plist-get usage :requests) (plist-get usage :inputTokens)
-            (plist-get usage :cacheReadTokens) (plist-get usage :outputTokens)
-            (if (eq (plist-get status :apiKeyConfigured) :json-false)
+            (plist-get usage :requests)
+            (+ (funcall tokens :inputTokens) (funcall tokens :cacheWriteTokens))
+            (funcall tokens :cacheReadTokens) (funcall tokens :outputTokens)
+            (if (and (efrit-lsp--false-p (plist-get status :apiKeyConfigured))
+                     (not (eq (plist-get status :offline) t)))
                 " · NO API KEY: set ANTHROPIC_API_KEY for the server"
               ""))))
 
@@ -926,8 +866,8 @@ Interactively, the active region, else the defun at point, else the line."
 With prefix argument DETAILS, show all of it in a buffer.  Returns the
 status as a plist."
   (interactive "P")
-  (let ((status (jsonrpc-request (efrit-lsp--server) :efrit/status
-                                 (make-hash-table) :timeout 10)))
+  (let ((status (efrit-lsp--request (efrit-lsp--server) :efrit/status
+                                    (make-hash-table) 10)))
     (if (not details)
         (message "%s" (efrit-lsp--status-line status))
       (with-current-buffer (get-buffer-create "*efrit-status*")
@@ -944,12 +884,12 @@ status as a plist."
   "Cancel JOB: $/cancelRequest for its request, efrit/cancel for its job."
   (let ((server (efrit-lsp--job-server job)))
     (when (efrit-lsp--job-request-id job)
-      (jsonrpc-notify server :$/cancelRequest
-                      (list :id (efrit-lsp--job-request-id job))))
+      (efrit-lsp--notify server :$/cancelRequest
+                         (list :id (efrit-lsp--job-request-id job))))
     (when (efrit-lsp--job-job-id job)
-      (jsonrpc-async-request server :efrit/cancel
-                             (list :jobId (efrit-lsp--job-job-id job))
-                             :success-fn #'ignore :error-fn #'ignore))))
+      (efrit-lsp--send-request server :efrit/cancel
+                               (list :jobId (efrit-lsp--job-job-id job))
+                               #'ignore #'ignore 10))))
 
 ;;;###autoload
 (defun efrit-lsp-cancel (&optional all)
@@ -975,23 +915,22 @@ this buffer's efrit server."
           (message "efrit: cancelling %s"
                    (mapconcat #'efrit-lsp--job-title here ", ")))
       (mapc #'efrit-lsp--cancel-job ours)
-      (jsonrpc-async-request
+      (efrit-lsp--send-request
        server :efrit/cancel (make-hash-table)
-       :success-fn (lambda (result)
-                     (message "efrit: cancelled %s job(s)"
-                              (plist-get result :cancelled)))
-       :error-fn (lambda (error)
-                   (message "efrit: cancel failed: %s"
-                            (efrit-lsp--error-message error)))))))
+       (lambda (result)
+         (message "efrit: cancelled %s job(s)" (plist-get result :cancelled)))
+       (lambda (error)
+         (message "efrit: cancel failed: %s" (efrit-lsp--error-message error)))
+       10))))
 
 (defun efrit-lsp-document-text ()
   "The server's copy of the current buffer, as a plist (:uri :version :text).
 Sends pending changes first."
   (let ((server (efrit-lsp--server)))
-    (efrit-lsp--flush)
-    (jsonrpc-request server :efrit/documentText
-                     (list :textDocument (eglot--TextDocumentIdentifier))
-                     :timeout 10)))
+    (efrit-lsp--flush server)
+    (efrit-lsp--request server :efrit/documentText
+                        (list :textDocument (efrit-lsp--document server))
+                        10)))
 
 ;;;###autoload
 (defun efrit-lsp-check-sync ()
@@ -1008,269 +947,9 @@ Returns non-nil when it does."
         (message "efrit: the server's copy of %s is in sync (version %s)"
                  (buffer-name) (plist-get copy :version))
       (message "efrit: the server's copy of %s differs from the buffer \
-(version %s); M-x eglot-reconnect sends it afresh"
+(version %s); reconnecting sends it afresh"
                (buffer-name) (plist-get copy :version)))
     same))
-
-;;;; Ghost text (inline completion)
-
-(defcustom efrit-lsp-ghost-idle-delay 0.2
-  "Seconds of idle time after an edit before `efrit-lsp-ghost-mode' asks.
-The server waits a little more itself (it debounces automatic
-requests), and answers an older request empty when a newer one for the
-same file comes, so a short delay does not cost a model call per
-keystroke."
-  :type 'number)
-
-(defcustom efrit-lsp-ghost-timeout 30
-  "Seconds to wait for a suggestion before giving up on it."
-  :type 'number)
-
-(defface efrit-lsp-ghost '((t :inherit shadow))
-  "Face of the suggestion shown as ghost text after point.")
-
-(defvar efrit-lsp-ghost-map
-  (let ((map (make-sparse-keymap)))
-    (define-key map (kbd "TAB") #'efrit-lsp-ghost-accept)
-    (define-key map (kbd "<tab>") #'efrit-lsp-ghost-accept)
-    (define-key map (kbd "C-g") #'efrit-lsp-ghost-dismiss)
-    map)
-  "Keys active only while a suggestion shows at point.
-The map is the `keymap' property of the suggestion's overlay, so TAB
-accepts while a suggestion shows and does what it always does
-otherwise.")
-
-(defvar efrit-lsp-ghost-mode)
-
-(defvar-local efrit-lsp--ghost nil
-  "The suggestion shown in this buffer, as a plist, or nil.
-Keys: :overlay, :text, :command (the item's LSP command), :server, and
-:point, :tick and :size, where it shows and the buffer when it came.")
-
-(defvar-local efrit-lsp--ghost-requests 0
-  "Suggestion requests sent from this buffer; the latest is the number.")
-
-(defvar-local efrit-lsp--ghost-pending nil
-  "The number of the latest suggestion request while it is unanswered.")
-
-(defvar-local efrit-lsp--ghost-timer nil
-  "The idle timer that asks for a suggestion after an edit.")
-
-(defvar-local efrit-lsp--ghost-last-tick nil
-  "`buffer-chars-modified-tick' after the previous command.")
-
-(defun efrit-lsp-ghost-text ()
-  "The suggestion shown at point in the current buffer, or nil."
-  (plist-get efrit-lsp--ghost :text))
-
-(defun efrit-lsp--ghost-inline-p (server)
-  "Non-nil if SERVER offers inline completion."
-  (not (memq (plist-get (eglot--capabilities server) :inlineCompletionProvider)
-             '(nil :json-false))))
-
-(defun efrit-lsp--ghost-cancel-timer ()
-  "Cancel the pending idle request of the current buffer, if any."
-  (when (timerp efrit-lsp--ghost-timer)
-    (cancel-timer efrit-lsp--ghost-timer))
-  (setq efrit-lsp--ghost-timer nil))
-
-(defun efrit-lsp--ghost-clear ()
-  "Remove the suggestion shown in the current buffer, if any."
-  (when-let ((overlay (plist-get efrit-lsp--ghost :overlay)))
-    (delete-overlay overlay))
-  (setq efrit-lsp--ghost nil)
-  (unless efrit-lsp-ghost-mode
-    (remove-hook 'post-command-hook #'efrit-lsp--ghost-post-command t)))
-
-(defun efrit-lsp--ghost-show (server text command)
-  "Show TEXT from SERVER as ghost text at point; COMMAND runs on accepting."
-  (efrit-lsp--ghost-clear)
-  ;; Empty, and rear-advance so that its `keymap' applies at point.
-  (let ((overlay (make-overlay (point) (point) nil nil t))
-        (display (propertize text 'face 'efrit-lsp-ghost)))
-    ;; The cursor stays at point, before the suggestion.
-    (put-text-property 0 1 'cursor t display)
-    (overlay-put overlay 'after-string display)
-    (overlay-put overlay 'keymap efrit-lsp-ghost-map)
-    (overlay-put overlay 'priority 100)
-    (overlay-put overlay 'efrit-lsp-ghost t)
-    (setq efrit-lsp--ghost (list :overlay overlay :text text :command command
-                                 :server server :point (point)
-                                 :tick (buffer-chars-modified-tick)
-                                 :size (buffer-size)))
-    (add-hook 'post-command-hook #'efrit-lsp--ghost-post-command nil t)))
-
-(defun efrit-lsp--ghost-request (server trigger)
-  "Ask SERVER for a suggestion at point, asynchronously.
-TRIGGER is 1 when the user asked, 2 when typing did.  The answer is
-shown only if it answers the latest request and neither the buffer nor
-point changed meanwhile.  Returns the request's number."
-  (efrit-lsp--flush)
-  (let* ((buffer (current-buffer))
-         (id (cl-incf efrit-lsp--ghost-requests))
-         (tick (buffer-chars-modified-tick))
-         (point (point))
-         (invoked (eql trigger 1))
-         (failed (lambda (text)
-                   (when (buffer-live-p buffer)
-                     (with-current-buffer buffer
-                       (when (eql id efrit-lsp--ghost-pending)
-                         (setq efrit-lsp--ghost-pending nil)
-                         (when invoked
-                           (message "efrit: no suggestion: %s" text))))))))
-    (setq efrit-lsp--ghost-pending id)
-    (jsonrpc-async-request
-     server :textDocument/inlineCompletion
-     (list :textDocument (eglot--TextDocumentIdentifier)
-           :position (eglot--pos-to-lsp-position)
-           :context (list :triggerKind trigger))
-     :success-fn
-     (lambda (result)
-       (when (buffer-live-p buffer)
-         (with-current-buffer buffer
-           (when (eql id efrit-lsp--ghost-pending)
-             (setq efrit-lsp--ghost-pending nil)
-             (efrit-lsp--ghost-answer server result tick point invoked)))))
-     :error-fn (lambda (error)
-                 (funcall failed (efrit-lsp--error-message error)))
-     :timeout-fn (lambda () (funcall failed "no answer in time"))
-     :timeout efrit-lsp-ghost-timeout)
-    id))
-
-(defun efrit-lsp--ghost-answer (server result tick point invoked)
-  "Show the first suggestion of RESULT, SERVER's answer, if still wanted.
-TICK and POINT are the buffer's when it was asked; INVOKED says the
-user asked, so an empty answer is said."
-  (let* ((items (if (vectorp result) result (plist-get result :items)))
-         (item (seq-find (lambda (item)
-                           (let ((text (plist-get item :insertText)))
-                             (and (stringp text) (not (string-empty-p text)))))
-                         items)))
-    (cond ((or (/= tick (buffer-chars-modified-tick)) (/= point (point))))
-          (item (efrit-lsp--ghost-show server (plist-get item :insertText)
-                                       (plist-get item :command)))
-          (invoked (message "efrit: no suggestion here")))))
-
-(defun efrit-lsp--ghost-typed-ahead (ghost)
-  "Show the rest of GHOST if the last command typed its beginning.
-Returns non-nil if it did."
-  (let* ((start (plist-get ghost :point))
-         (text (plist-get ghost :text))
-         (typed (- (point) start)))
-    (when (and (> typed 0) (< typed (length text))
-               (>= start (point-min))
-               (= (buffer-size) (+ (plist-get ghost :size) typed))
-               (string= (buffer-substring-no-properties start (point))
-                        (substring text 0 typed)))
-      (efrit-lsp--ghost-show (plist-get ghost :server) (substring text typed)
-                             (plist-get ghost :command))
-      t)))
-
-(defun efrit-lsp--ghost-post-command ()
-  "After a command: keep, shorten or clear the suggestion; maybe ask anew.
-The suggestion stays while neither point nor the buffer changed; typing
-its beginning leaves the rest; anything else clears it.  In
-`efrit-lsp-ghost-mode', an edit arms the idle request."
-  (let ((tick (buffer-chars-modified-tick))
-        (ghost efrit-lsp--ghost))
-    (when (and ghost
-               (not (and (= (point) (plist-get ghost :point))
-                         (= tick (plist-get ghost :tick))))
-               (not (efrit-lsp--ghost-typed-ahead ghost)))
-      (efrit-lsp--ghost-clear))
-    (when (and efrit-lsp-ghost-mode
-               (not (eql tick efrit-lsp--ghost-last-tick))
-               (not efrit-lsp--ghost)
-               (not (eq this-command 'efrit-lsp-ghost-accept)))
-      (efrit-lsp--ghost-cancel-timer)
-      (setq efrit-lsp--ghost-timer
-            (run-with-idle-timer efrit-lsp-ghost-idle-delay nil
-                                 #'efrit-lsp--ghost-idle (current-buffer))))
-    (setq efrit-lsp--ghost-last-tick tick)))
-
-(defun efrit-lsp--ghost-idle (buffer)
-  "Ask for a suggestion in BUFFER, if the user is still typing there."
-  (when (and (buffer-live-p buffer)
-             (eq buffer (window-buffer (selected-window))))
-    (with-current-buffer buffer
-      (setq efrit-lsp--ghost-timer nil)
-      (let ((server (eglot-current-server)))
-        (when (and efrit-lsp-ghost-mode
-                   (not efrit-lsp--ghost)
-                   (not buffer-read-only)
-                   (not (use-region-p))
-                   (efrit-lsp--efrit-server-p server)
-                   (efrit-lsp--ghost-inline-p server))
-          (efrit-lsp--ghost-request server 2))))))
-
-;;;###autoload
-(defun efrit-lsp-ghost-complete ()
-  "Ask efrit for a suggestion at point now, and show it as ghost text.
-Works with or without `efrit-lsp-ghost-mode'; the server never skips
-or delays a request made this way.\\<efrit-lsp-ghost-map>
-\\[efrit-lsp-ghost-accept] accepts the suggestion;
-\\[efrit-lsp-ghost-dismiss], or any command that moves point or edits,
-clears it."
-  (interactive)
-  (let ((server (efrit-lsp--server)))
-    (unless (efrit-lsp--ghost-inline-p server)
-      (user-error "efrit: the server offers no inline completion"))
-    (efrit-lsp--ghost-cancel-timer)
-    (efrit-lsp--ghost-clear)
-    (efrit-lsp--ghost-request server 1)))
-
-(defun efrit-lsp-ghost-accept ()
-  "Insert the suggestion shown at point, and tell the server.
-The server counts it as accepted (`completion.accepted' in
-\\[efrit-lsp-status] with a prefix argument)."
-  (interactive)
-  (let ((ghost efrit-lsp--ghost))
-    (unless ghost (user-error "efrit: no suggestion to accept"))
-    (let ((server (plist-get ghost :server))
-          (command (plist-get ghost :command)))
-      (efrit-lsp--ghost-clear)
-      (goto-char (plist-get ghost :point))
-      (insert (plist-get ghost :text))
-      (when (and command (jsonrpc-running-p server))
-        (efrit-lsp--flush)
-        (jsonrpc-async-request
-         server :workspace/executeCommand
-         (append (list :command (plist-get command :command))
-                 (and (plist-get command :arguments)
-                      (list :arguments (plist-get command :arguments))))
-         :success-fn #'ignore
-         :error-fn (lambda (error)
-                     (message "efrit: %s: %s" (plist-get command :command)
-                              (efrit-lsp--error-message error)))
-         :timeout-fn #'ignore)))))
-
-(defun efrit-lsp-ghost-dismiss ()
-  "Clear the suggestion, and drop the answer to a request in flight."
-  (interactive)
-  (efrit-lsp--ghost-cancel-timer)
-  (setq efrit-lsp--ghost-pending nil)
-  (efrit-lsp--ghost-clear))
-
-;;;###autoload
-(define-minor-mode efrit-lsp-ghost-mode
-  "Show efrit's suggestions as ghost text after point while you type.
-After an edit and `efrit-lsp-ghost-idle-delay' seconds of idle time,
-the buffer's efrit server is asked for a suggestion at point; it shows
-in the face `efrit-lsp-ghost'.\\<efrit-lsp-ghost-map>
-
-While a suggestion shows (and only then, so TAB otherwise does what
-it always does), \\[efrit-lsp-ghost-accept] accepts it and
-\\[efrit-lsp-ghost-dismiss] clears it; any command that moves point or
-edits clears it too, except typing its beginning, which leaves the
-rest.  These keys are in `efrit-lsp-ghost-map'.
-\\[efrit-lsp-ghost-complete] asks at once, also without this mode."
-  :lighter " Ghost"
-  (efrit-lsp-ghost-dismiss)
-  (if efrit-lsp-ghost-mode
-      (progn
-        (setq efrit-lsp--ghost-last-tick (buffer-chars-modified-tick))
-        (add-hook 'post-command-hook #'efrit-lsp--ghost-post-command nil t))
-    (remove-hook 'post-command-hook #'efrit-lsp--ghost-post-command t)))
 
 ;;;; Key map
 
@@ -1281,7 +960,7 @@ rest.  These keys are in `efrit-lsp-ghost-map'.
     (define-key map (kbd "d") #'efrit-lsp-do)
     (define-key map (kbd "e") #'efrit-lsp-explain)
     (define-key map (kbd "r") #'efrit-lsp-rewrite)
-    (define-key map (kbd "a") #'eglot-code-actions)
+    (define-key map (kbd "a") #'efrit-lsp-code-actions)
     (define-key map (kbd "s") #'efrit-lsp-status)
     (define-key map (kbd "k") #'efrit-lsp-cancel)
     (define-key map (kbd "n") #'efrit-lsp-chat-new-session)
@@ -1290,5 +969,15 @@ rest.  These keys are in `efrit-lsp-ghost-map'.
     map)
   "Keymap of efrit commands, to bind to a prefix key of your choice.")
 
+(declare-function efrit-lsp-ghost-complete "efrit-lsp-ghost" ())
+(declare-function efrit-lsp-ghost-mode "efrit-lsp-ghost" (&optional arg))
+
 (provide 'efrit-lsp)
+
+;; The Eglot backend (Eglot is this package's dependency) and ghost text.
+;; After `provide', since both require this file; not while compiling it.
+(cl-eval-when (load eval)
+  (require 'efrit-lsp-eglot)
+  (require 'efrit-lsp-ghost))
+
 ;;; efrit-lsp.el ends here

@@ -2,16 +2,12 @@
 
 ;; Run by test/clients/emacs.test.ts:
 ;;   emacs --batch -Q -l test/clients/emacs/efrit-ghost-test.el
-;; with the environment:
-;;   EFRIT_TEST_CLIENT_DIR  the folder of efrit-lsp.el
-;;   EFRIT_TEST_SERVER      the server command, as a JSON array of strings
-;;   EFRIT_TEST_FILE        the Python file to open (inside a temp project)
-;;   EFRIT_TEST_EVENTS_LOG  where to write Eglot's JSON-RPC log on failure
+;; with the environment of efrit-test.el, EFRIT_TEST_FILE a Python file.
 ;; Batch Emacs has no command loop: `efrit-test-command' runs a command
 ;; the way it would (pre-command-hook, the command, post-command-hook),
-;; and idle timers never fire, so the test runs the ghost mode's timer
-;; itself once it is armed.  Prints "EFRIT-TEST <key> <json>" lines on
-;; stdout; exits 0 when every step passed.
+;; and idle timers never fire, so a test runs the ghost mode's timer
+;; itself once it is armed.  One ert test per behaviour, each in its own
+;; copy of the fixture; one "EFRIT-ERT <json>" line per test.
 
 ;;; Code:
 
@@ -46,106 +42,129 @@ point, :cursor whether the cursor stays before it, :tab what TAB runs."
               :api (efrit-lsp-ghost-text)
               :tab (key-binding (kbd "TAB")))))))
 
+(defun efrit-test-shown (text)
+  "What `efrit-test-ghost' returns while TEXT shows as it should."
+  (list :text text :atPoint t :cursor t :face 'efrit-lsp-ghost :api text :tab 'efrit-lsp-ghost-accept))
+
 (defun efrit-test-completion-status ()
   "The server's completion counters (efrit/status)."
   (plist-get (efrit-lsp-status) :completion))
 
 (efrit-test-configure '(python-mode))
+(efrit-lsp-setup)
 
-(condition-case err
-    (let ((file (getenv "EFRIT_TEST_FILE")))
-      (efrit-lsp-setup)
-      ;; Displayed, as the buffer one types in is: the idle request asks
-      ;; only for the buffer of the selected window.
-      (switch-to-buffer (find-file-noselect file))
-      (unless (eq major-mode 'python-mode) (efrit-test-fail "major mode is %s" major-mode))
-      (apply #'eglot (eglot--guess-contact))
-      (efrit-test-wait (lambda () (and eglot--managed-mode (eglot-current-server))) "the connection" 15)
-      (setq efrit-test-server (eglot-current-server))
-      (efrit-test-emit "CONNECTED" (list :mode (symbol-name major-mode)
-                                         :server (plist-get (eglot--server-info efrit-test-server) :name)))
+(defun efrit-test-visit (name)
+  "Visit a fresh copy of the fixture as NAME in ghost mode, displayed; return it.
+Displayed, as the buffer one types in is: the idle request asks only
+for the buffer of the selected window."
+  (let ((buffer (efrit-test-fixture-copy name)))
+    (switch-to-buffer buffer)
+    (unless (eq major-mode 'python-mode) (efrit-test-fail "major mode is %s" major-mode))
+    (unless (or eglot--managed-mode (eglot-current-server))
+      (apply #'eglot (eglot--guess-contact)))
+    (efrit-test-wait (lambda () (and eglot--managed-mode (efrit-lsp--efrit-server-p (eglot-current-server))))
+                     "Eglot to manage the buffer" 60)
+    (setq efrit-test-server (eglot-current-server))
+    (efrit-lsp-ghost-mode 1)
+    buffer))
 
-      (efrit-lsp-ghost-mode 1)
-      (efrit-test-emit "GHOST-MODE" (and efrit-lsp-ghost-mode (memq #'efrit-lsp--ghost-post-command post-command-hook) t))
+(defun efrit-test-at-order-total ()
+  "Move point to the unfinished return of `order_total'."
+  (goto-char (point-min))
+  (re-search-forward "^def order_total.*\n.*\n    return "))
 
-      ;; 1. An explicit request at the unfinished return: the fenced echo
-      ;; the fake writes comes back cleaned, and shows at point.
-      (goto-char (point-min))
-      (re-search-forward "^def order_total.*\n.*\n    return ")
-      (efrit-test-emit "TAB-WITHOUT-SUGGESTION" (key-binding (kbd "TAB")))
-      (let ((before (point)))
-        (efrit-test-command #'efrit-lsp-ghost-complete)
-        (efrit-test-wait #'efrit-test-ghost "the suggestion" 15)
-        (efrit-test-emit "SHOWN" (efrit-test-ghost))
-        (efrit-test-emit "SHOWN-POINT-UNMOVED" (= (point) before)))
-      (efrit-test-emit "SHOWN-BUFFER-UNCHANGED"
-                       (not (string-match-p "unit_price \\* order" (efrit-test-buffer-text (current-buffer)))))
+(defun efrit-test-ask ()
+  "Ask for a suggestion at point, as C-c e g does, and wait for it to show."
+  (efrit-test-command #'efrit-lsp-ghost-complete)
+  (efrit-test-wait #'efrit-test-ghost "the suggestion" 60))
 
-      ;; 2. Typing what does not match clears it, and arms the idle request.
-      (efrit-test-type "s")
-      (efrit-test-emit "AFTER-MISMATCH" (efrit-test-ghost))
-      (efrit-test-emit "TAB-AFTER-MISMATCH" (key-binding (kbd "TAB")))
-      (efrit-test-emit "TIMER-ARMED" (and (timerp efrit-lsp--ghost-timer) (memq efrit-lsp--ghost-timer timer-idle-list) t))
+(ert-deftest efrit-ghost-mode-watches-commands-and-leaves-tab-alone ()
+  "The mode hooks post-command; TAB indents while no suggestion shows."
+  (with-current-buffer (efrit-test-visit "mode.py")
+    (should (memq #'efrit-lsp--ghost-post-command post-command-hook))
+    (efrit-test-at-order-total)
+    (should (eq (key-binding (kbd "TAB")) 'indent-for-tab-command))))
 
-      ;; 3. Backspace, then what the idle timer does: an automatic request,
-      ;; at the same spot, so the server answers it from its cache.
-      (efrit-test-command #'delete-backward-char ?\d)
-      (let ((timer efrit-lsp--ghost-timer))
-        (unless (timerp timer) (efrit-test-fail "no idle timer after backspace"))
-        (cancel-timer timer)
-        (apply (timer--function timer) (timer--args timer)))
-      (efrit-test-wait #'efrit-test-ghost "the automatic suggestion" 15)
-      (efrit-test-emit "AUTOMATIC" (efrit-test-ghost))
+(ert-deftest efrit-ghost-complete-shows-the-cleaned-suggestion-at-point ()
+  "The fenced echo the model writes comes back cleaned, after point, the buffer untouched."
+  (with-current-buffer (efrit-test-visit "shown.py")
+    (efrit-test-at-order-total)
+    (let ((before (point)))
+      (efrit-test-ask)
+      (should (equal (efrit-test-ghost) (efrit-test-shown "order.unit_price * order.quantity")))
+      (should (= (point) before))
+      (should-not (string-match-p "unit_price \\* order" (efrit-test-buffer-text (current-buffer)))))))
 
-      ;; 4. Typing its beginning leaves the rest; moving point clears it.
+(ert-deftest efrit-ghost-a-mismatch-clears-it-and-the-idle-request-brings-it-back ()
+  "Typing what does not match clears it and arms the idle request, which shows it again."
+  (with-current-buffer (efrit-test-visit "mismatch.py")
+    (efrit-test-at-order-total)
+    (efrit-test-ask)
+    (efrit-test-type "s")
+    (should-not (efrit-test-ghost))
+    (should (eq (key-binding (kbd "TAB")) 'indent-for-tab-command))
+    (should (memq efrit-lsp--ghost-timer timer-idle-list))
+    (efrit-test-command #'delete-backward-char ?\d)
+    ;; What the idle timer does, at the same spot (the server's cache answers).
+    (let ((timer efrit-lsp--ghost-timer))
+      (should (timerp timer))
+      (cancel-timer timer)
+      (apply (timer--function timer) (timer--args timer)))
+    (efrit-test-wait #'efrit-test-ghost "the automatic suggestion" 60)
+    (should (equal (efrit-test-ghost) (efrit-test-shown "order.unit_price * order.quantity")))))
+
+(ert-deftest efrit-ghost-typing-its-beginning-keeps-the-rest-moving-clears-it ()
+  "Typing the suggestion's beginning leaves the rest; moving point clears it for good."
+  (with-current-buffer (efrit-test-visit "typed.py")
+    (efrit-test-at-order-total)
+    (efrit-test-ask)
+    (efrit-test-type "or")
+    (should (equal (efrit-test-ghost) (efrit-test-shown "der.unit_price * order.quantity")))
+    (efrit-test-command #'backward-char)
+    (should-not (efrit-test-ghost))
+    (efrit-test-command #'forward-char)
+    (should-not (efrit-test-ghost))))
+
+(ert-deftest efrit-ghost-tab-accepts-it-and-tells-the-server ()
+  "TAB inserts the suggestion, point after it; the server counts it accepted."
+  (with-current-buffer (efrit-test-visit "accept.py")
+    (let ((accepted (plist-get (efrit-test-completion-status) :accepted)))
+      (efrit-test-at-order-total)
       (efrit-test-type "or")
-      (efrit-test-emit "TYPED-AHEAD" (efrit-test-ghost))
-      (efrit-test-command #'backward-char)
-      (efrit-test-emit "AFTER-MOVE" (efrit-test-ghost))
-      (efrit-test-command #'forward-char)
-      (efrit-test-emit "AFTER-MOVE-BACK" (efrit-test-ghost))
-
-      ;; 5. Asked again after "or": the server's rest of its suggestion;
-      ;; TAB accepts it, and the server hears of it.
-      (efrit-test-command #'efrit-lsp-ghost-complete)
-      (efrit-test-wait #'efrit-test-ghost "the rest of the suggestion" 15)
-      (efrit-test-emit "REST" (efrit-test-ghost))
+      (efrit-test-ask)
+      (should (equal (efrit-test-ghost) (efrit-test-shown "der.unit_price * order.quantity")))
       (efrit-test-command (key-binding (kbd "TAB")) ?\t)
-      (efrit-test-emit "AFTER-ACCEPT" (efrit-test-ghost))
-      (efrit-test-emit "ACCEPTED-LINE" (buffer-substring-no-properties (line-beginning-position) (line-end-position)))
-      (efrit-test-emit "POINT-AFTER-ACCEPT-AT-EOL" (eolp))
+      (should-not (efrit-test-ghost))
+      (should (equal (buffer-substring-no-properties (line-beginning-position) (line-end-position))
+                     "    return order.unit_price * order.quantity"))
+      (should (eolp))
       (efrit-test-check-sync "AFTER-ACCEPT")
-      (efrit-test-wait (lambda () (eql (plist-get (efrit-test-completion-status) :accepted) 1))
-                       "completion.accepted in efrit/status")
+      (efrit-test-wait (lambda () (eql (plist-get (efrit-test-completion-status) :accepted) (1+ accepted)))
+                       "completion.accepted in efrit/status"))))
 
-      ;; 6. An answer that comes after point moved is dropped (the fake
-      ;; holds it until point has moved).
-      (goto-char (point-min))
-      (re-search-forward "^def with_tax.*\n    return ")
-      (efrit-test-command #'efrit-lsp-ghost-complete)
-      (efrit-test-emit "SLOW-PENDING" (and efrit-lsp--ghost-pending t))
-      (efrit-test-command #'backward-char)
-      (efrit-test-signal "moved-away")
-      (efrit-test-wait (lambda () (null efrit-lsp--ghost-pending)) "the slow answer" 15)
-      (efrit-test-emit "AFTER-STALE-ANSWER" (efrit-test-ghost))
+(ert-deftest efrit-ghost-an-answer-that-comes-after-point-moved-is-dropped ()
+  "The fake holds the answer until point has moved; it never shows."
+  (with-current-buffer (efrit-test-visit "stale.py")
+    (goto-char (point-min))
+    (re-search-forward "^def with_tax.*\n    return ")
+    (efrit-test-command #'efrit-lsp-ghost-complete)
+    (should efrit-lsp--ghost-pending)
+    (efrit-test-command #'backward-char)
+    (efrit-test-signal "moved-away")
+    (efrit-test-wait (lambda () (null efrit-lsp--ghost-pending)) "the slow answer" 60)
+    (should-not (efrit-test-ghost))))
 
-      ;; 7. Dismiss clears a suggestion; turning the mode off removes its hook.
-      (efrit-test-command #'forward-char)
-      (efrit-test-command #'efrit-lsp-ghost-complete)
-      (efrit-test-wait #'efrit-test-ghost "the suggestion in with_tax" 15)
-      (efrit-test-emit "WITH-TAX" (efrit-test-ghost))
-      (efrit-test-command (key-binding (kbd "C-g")))
-      (efrit-test-emit "AFTER-DISMISS" (efrit-test-ghost))
-      (efrit-lsp-ghost-mode -1)
-      (efrit-test-emit "MODE-OFF-HOOK" (and (memq #'efrit-lsp--ghost-post-command post-command-hook) t))
+(ert-deftest efrit-ghost-c-g-dismisses-it-and-turning-the-mode-off-unhooks ()
+  "C-g clears a suggestion; without the mode, no post-command hook is left."
+  (with-current-buffer (efrit-test-visit "dismiss.py")
+    (efrit-test-at-order-total)
+    (efrit-test-ask)
+    (efrit-test-command (key-binding (kbd "C-g")))
+    (should-not (efrit-test-ghost))
+    (efrit-lsp-ghost-mode -1)
+    (should-not (memq #'efrit-lsp--ghost-post-command post-command-hook))
+    (efrit-test-check-sync "FINAL")))
 
-      (efrit-test-check-sync "FINAL")
-      (efrit-test-emit "STATUS" (efrit-test-completion-status))
-      (efrit-test-emit "FINAL-BUFFER" (efrit-test-buffer-text (current-buffer)))
-      (set-buffer-modified-p nil)
-      (eglot-shutdown efrit-test-server)
-      (efrit-test-emit "OK" (- (float-time) efrit-test-t0))
-      (kill-emacs 0))
-  (error (efrit-test-fail "error: %S" err)))
+(efrit-test-run-ert)
 
 ;;; efrit-ghost-test.el ends here

@@ -1,21 +1,15 @@
 ;;; efrit-streams-test.el --- streams tied to their requests, in a real, headless Emacs  -*- lexical-binding: t -*-
 
 ;; Run by test/clients/emacs.test.ts like efrit-test.el (same environment),
-;; against a fake API that holds replies to order them:
-;;   1. a chat and two explanations at once, with one model call at a time:
-;;      the chat holds the slot, the first explanation waits silently and
-;;      the second is told "queued (1 ahead)" before the first hears
-;;      anything; the chat is cancelled, then both explanations stream.
-;;      Each text must land in its own place, from the first note on;
-;;   2. an explanation superseded by a newer one of the same lines (the
-;;      server ends the older job): its section says so, and the newer answers.
-;; Prints "EFRIT-TEST <key> <json>" lines; exits 0 when every step passed.
+;; on a server that makes one model call at a time, against a fake API
+;; that holds replies to order them.  One ert test per behaviour, each in
+;; its own copy of the fixture; one "EFRIT-ERT <json>" line per test.
 
 ;;; Code:
 
 (load (expand-file-name "efrit-test-support.el" (file-name-directory (or load-file-name buffer-file-name))) nil t)
 
-(defvar efrit-test-notes nil "Every efrit/stream note, newest first: (JOB STREAM KIND).")
+(defvar efrit-test-notes nil "Every efrit/stream note, newest first: [JOB STREAM KIND].")
 (defvar efrit-test-snapshots nil "The output buffer each time a text note arrived, newest first.")
 (defvar efrit-test-messages nil "The echo-area messages from efrit, newest first.")
 
@@ -38,57 +32,94 @@
 (efrit-test-configure '(js-mode))
 (setq efrit-lsp-initialization-options
       (append efrit-lsp-initialization-options '(:queue (:concurrency 1))))
+(efrit-lsp-setup)
 
-(condition-case err
-    (let ((file (getenv "EFRIT_TEST_FILE")))
-      (efrit-lsp-setup)
-      (with-current-buffer (find-file-noselect file)
-        (eglot-ensure)
-        (run-hooks 'post-command-hook)
-        (unless (or eglot--managed-mode
-                    (cl-some (lambda (p) (string-prefix-p "EGLOT" (process-name p))) (process-list)))
-          (apply #'eglot (eglot--guess-contact)))
-        (efrit-test-wait (lambda () (and eglot--managed-mode (eglot-current-server))) "the connection" 15)
-        (setq efrit-test-server (eglot-current-server))
+(defun efrit-test-visit (name)
+  "Visit a fresh copy of the fixture as NAME, managed by Eglot; return its buffer."
+  (let ((buffer (efrit-test-fixture-copy name)))
+    (with-current-buffer buffer
+      (unless (or eglot--managed-mode (eglot-current-server))
+        (apply #'eglot (eglot--guess-contact)))
+      (efrit-test-wait (lambda () (and eglot--managed-mode (efrit-lsp--efrit-server-p (eglot-current-server))))
+                       "Eglot to manage the buffer" 60)
+      (setq efrit-test-server (eglot-current-server)))
+    buffer))
 
-        ;; 1. A chat and two explanations in flight together.
-        (let* ((first (efrit-test-bounds "^function subtotal" "^}\n"))
-               (second (efrit-test-bounds "^function total" "^}\n"))
-               (chat (efrit-lsp-chat "STREAMS-CHAT Which function rounds?" (point-min) (point-min)))
-               (queued (lambda () (plist-get (plist-get (efrit-lsp-status) :queue) :queued))))
-          (efrit-test-wait (lambda () (cl-some (lambda (note) (equal (aref note 2) "status")) efrit-test-notes))
-                           "the chat to ask the model")
-          (efrit-lsp-explain (car first) (cadr first))
-          (efrit-test-wait (lambda () (eql (funcall queued) 1)) "the first explanation to wait")
-          (efrit-lsp-explain (car second) (cadr second))
-          (efrit-test-wait (lambda () (eql (funcall queued) 2)) "the second explanation to wait")
-          (efrit-test-wait (lambda () (equal (aref (car efrit-test-notes) 2) "status")) "the second one's queued note")
-          (with-current-buffer chat (efrit-lsp-cancel)))
-        (efrit-test-wait #'efrit-test-jobs-idle "both explanations" 15)
-        (efrit-test-emit "CHAT-BUFFER" (efrit-test-buffer-text efrit-lsp-chat-buffer-name))
-        (efrit-test-emit "NOTES" (vconcat (reverse efrit-test-notes)))
-        (efrit-test-emit "SNAPSHOTS" (vconcat (reverse efrit-test-snapshots)))
-        (efrit-test-emit "OUTPUT-AFTER-BOTH" (efrit-test-buffer-text efrit-lsp-output-buffer-name))
+(defun efrit-test-section-from (heading)
+  "The output buffer's text from its last line starting with HEADING on."
+  (let ((text (efrit-test-buffer-text efrit-lsp-output-buffer-name)))
+    (substring text (or (string-match (concat "^" (regexp-quote heading) "[^\0]*\\'") text)
+                        (efrit-test-fail "no %s in the output:\n%s" heading text)))))
 
-        ;; 2. The older of two explanations of the same lines is ended by the server.
-        (let ((lines (efrit-test-bounds "^const TAX_RATE" ";\n"))
-              (seen (length efrit-test-notes)))
-          (efrit-lsp-explain (car lines) (cadr lines))
-          (efrit-test-wait (lambda () (> (length efrit-test-notes) seen))
-                           "the older explanation to ask the model")
-          ;; The user types below it, then asks again about the same lines.
-          (save-excursion
-            (goto-char (point-max))
-            (insert "// end of cart.js\n"))
-          (efrit-lsp-explain (car lines) (cadr lines)))
-        (efrit-test-wait #'efrit-test-jobs-idle "the newer explanation" 15)
-        (efrit-test-emit "OUTPUT-AFTER-SUPERSEDED" (efrit-test-buffer-text efrit-lsp-output-buffer-name))
-        (efrit-test-emit "MESSAGES" (vconcat (reverse efrit-test-messages)))
+(ert-deftest efrit-streams-each-text-stays-in-its-own-section-whatever-the-order ()
+  "A chat and two explanations in flight: every note names its stream, each text its place."
+  (with-current-buffer (efrit-test-visit "streams.js")
+    (setq efrit-test-notes nil efrit-test-snapshots nil)
+    (let* ((first (efrit-test-bounds "^function subtotal" "^}\n"))
+           (second (efrit-test-bounds "^function total" "^}\n"))
+           (chat (efrit-lsp-chat "STREAMS-CHAT Which function rounds?" (point-min) (point-min)))
+           (queued (lambda () (plist-get (plist-get (efrit-lsp-status) :queue) :queued))))
+      (efrit-test-wait (lambda () (cl-some (lambda (note) (equal (aref note 2) "status")) efrit-test-notes))
+                       "the chat to ask the model")
+      (efrit-lsp-explain (car first) (cadr first))
+      (efrit-test-wait (lambda () (eql (funcall queued) 1)) "the first explanation to wait")
+      (efrit-lsp-explain (car second) (cadr second))
+      (efrit-test-wait (lambda () (eql (funcall queued) 2)) "the second explanation to wait")
+      (efrit-test-wait (lambda () (equal (aref (car efrit-test-notes) 2) "status")) "the second one's queued note")
+      (with-current-buffer chat (efrit-lsp-cancel))
+      (efrit-test-wait #'efrit-test-jobs-idle "both explanations" 60)
+      (should (string-match-p "You: STREAMS-CHAT Which function rounds\\?\n[^\0]*\nEfrit: \\[cancelled\\]\n\n\\'"
+                              (efrit-test-buffer-text chat))))
+    (let* ((notes (reverse efrit-test-notes))
+           (streams (mapcar (lambda (note) (aref note 1)) notes))
+           (sent (sort (delete-dups (copy-sequence streams))
+                       (lambda (a b) (< (string-to-number (car (last (split-string a "-"))))
+                                        (string-to-number (car (last (split-string b "-")))))))))
+      ;; Every note named its request's stream, the first one included.
+      (should (>= (length notes) 8))
+      (should (cl-every (lambda (stream) (and (stringp stream) (string-prefix-p "emacs-" stream))) streams))
+      (should (= (length sent) 3))
+      ;; Sent in the order chat, first, second; the second heard first ("queued (1 ahead)").
+      (should (equal (car streams) (nth 0 sent)))
+      (should (< (cl-position (nth 2 sent) streams :test #'equal)
+                 (cl-position (nth 1 sent) streams :test #'equal))))
+    ;; While the texts streamed, each stayed in its own section.
+    (let ((second-heading "── Efrit: Explain (streams.js, lines 14–"))
+      (should (cl-some (lambda (s) (and (string-match-p "`subtotal` adds price × quantity\\." s)
+                                        (not (string-match-p "`total` takes off" s))))
+                       efrit-test-snapshots))
+      (dolist (snapshot efrit-test-snapshots)
+        (let ((split (string-match (regexp-quote second-heading) snapshot)))
+          (should split)
+          (should-not (string-match-p "`total` takes off" (substring snapshot 0 split)))
+          (should-not (string-match-p "`subtotal` adds" (substring snapshot split)))
+          (should-not (string-match-p "Efrit job" snapshot)))))
+    (should (string-prefix-p
+             (concat "── Efrit: Explain (streams.js, lines 6–12) ──\n`subtotal` adds price × quantity.\n\n"
+                     "── Efrit: Explain (streams.js, lines 14–18) ──\n`total` takes off the coupon and adds tax.\n")
+             (efrit-test-section-from "── Efrit: Explain (streams.js, lines 6–12) ──")))))
 
-        (set-buffer-modified-p nil)
-        (eglot-shutdown efrit-test-server)
-        (efrit-test-emit "OK" (- (float-time) efrit-test-t0))
-        (kill-emacs 0)))
-  (error (efrit-test-fail "error: %S" err)))
+(ert-deftest efrit-streams-the-server-ending-an-older-explanation-is-said-where-it-was ()
+  "An explanation superseded by a newer one of the same lines: its section and the echo area say so."
+  (with-current-buffer (efrit-test-visit "superseded.js")
+    (let ((lines (efrit-test-bounds "^const TAX_RATE" ";\n"))
+          (seen (length efrit-test-notes)))
+      (efrit-lsp-explain (car lines) (cadr lines))
+      (efrit-test-wait (lambda () (> (length efrit-test-notes) seen))
+                       "the older explanation to ask the model")
+      ;; The user types below it, then asks again about the same lines.
+      (save-excursion
+        (goto-char (point-max))
+        (insert "// end of cart.js\n"))
+      (efrit-lsp-explain (car lines) (cadr lines)))
+    (efrit-test-wait #'efrit-test-jobs-idle "the newer explanation" 60)
+    (should (equal (efrit-test-section-from "── Efrit: Explain (superseded.js, line 4) ──")
+                   (concat "── Efrit: Explain (superseded.js, line 4) ──\n"
+                           "[the server cancelled it: Superseded by a newer request for the same thing.]\n\n"
+                           "── Efrit: Explain (superseded.js, line 4) ──\nThe tax rate, as a fraction.\n")))
+    (should (member "efrit: Explain: the server cancelled it: Superseded by a newer request for the same thing."
+                    efrit-test-messages))))
+
+(efrit-test-run-ert)
 
 ;;; efrit-streams-test.el ends here

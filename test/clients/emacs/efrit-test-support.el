@@ -1,7 +1,7 @@
 ;;; efrit-test-support.el --- what the headless Emacs client tests share  -*- lexical-binding: t -*-
 
-;; Loaded by the client test scripts (efrit-test.el, efrit-ghost-test.el,
-;; efrit-proxy-test.el): Debian's elpa folder
+;; Loaded by the client test scripts (test/clients/emacs/*-test.el):
+;; Debian's elpa folder
 ;; (which -Q hides), efrit-lsp.el from EFRIT_TEST_CLIENT_DIR, and the
 ;; helpers that log, print "EFRIT-TEST <key> <json>" lines for the
 ;; TypeScript side, signal it that a state was seen, fail with Eglot's
@@ -16,6 +16,7 @@
 (package-initialize)
 (require 'cl-lib)
 (require 'json)
+(require 'ert)
 (require 'eglot)
 (require 'flymake)
 (add-to-list 'load-path (getenv "EFRIT_TEST_CLIENT_DIR"))
@@ -39,19 +40,62 @@ It holds the fake API's reply until then (test/clients/script-signals.ts):
 the line goes to stderr, which batch `message' writes out at once."
   (message "EFRIT_SIGNAL %s" name))
 
+(defvar efrit-test--ert nil
+  "Non-nil while `efrit-test-run-ert' runs the tests.
+A failure then fails the one test, and the others still run.")
+
 (defun efrit-test-fail (fmt &rest args)
-  "Report a failure (FMT with ARGS), save Eglot's events, exit 1."
+  "Report a failure (FMT with ARGS) and save Eglot's events.
+Under `efrit-test-run-ert', fail the running test; else exit 1."
   (let ((text (apply #'format fmt args)))
-    (efrit-test-emit "FAIL" text)
     (message "efrit-test FAIL: %s" text)
-    (when (and efrit-test-server (getenv "EFRIT_TEST_EVENTS_LOG"))
+    (when (and (cl-typep efrit-test-server 'jsonrpc-connection) (getenv "EFRIT_TEST_EVENTS_LOG"))
       (with-current-buffer (jsonrpc-events-buffer efrit-test-server)
         (write-region nil nil (getenv "EFRIT_TEST_EVENTS_LOG"))))
-    (kill-emacs 1)))
+    (if efrit-test--ert
+        (ert-fail text)
+      (efrit-test-emit "FAIL" text)
+      (kill-emacs 1))))
+
+(defun efrit-test--ert-line (test result)
+  "Print the \"EFRIT-ERT <json>\" line of TEST's RESULT for the TypeScript side."
+  (let ((status (cond ((ert-test-passed-p result) "passed")
+                      ((ert-test-skipped-p result) "skipped")
+                      (t "failed")))
+        (detail (and (ert-test-result-with-condition-p result)
+                     (format "%S" (ert-test-result-with-condition-condition result)))))
+    (princ (format "EFRIT-ERT %s\n"
+                   (json-encode (list :name (symbol-name (ert-test-name test))
+                                      :status status
+                                      :message (and detail (substring detail 0 (min 4000 (length detail))))))))))
+
+(defvar efrit-test-after-ert-hook nil
+  "Run after the ert tests, before Emacs exits: what must come last (a shutdown).")
+
+(defun efrit-test-run-ert ()
+  "Run every ert test defined, one \"EFRIT-ERT <json>\" line each, then exit 0.
+test/clients/emacs-runner.ts maps each line to a vitest case of that name.
+Before exiting, `efrit-test-after-ert-hook' runs."
+  (setq efrit-test--ert t)
+  (ert-run-tests t (lambda (event &rest args)
+                     (pcase event
+                       ('test-started (efrit-test-log "ert: %s" (ert-test-name (nth 1 args))))
+                       ('test-ended (efrit-test--ert-line (nth 1 args) (nth 2 args))))))
+  (setq efrit-test--ert nil)
+  (run-hooks 'efrit-test-after-ert-hook)
+  (kill-emacs 0))
+
+(defun efrit-test-fixture-copy (name)
+  "Visit NAME, a fresh copy of EFRIT_TEST_FILE beside it, and return its buffer.
+Each test works in its own file, so none depends on what another did."
+  (let* ((fixture (getenv "EFRIT_TEST_FILE"))
+         (file (expand-file-name name (file-name-directory fixture))))
+    (copy-file fixture file t)
+    (find-file-noselect file)))
 
 (defun efrit-test-wait (pred what &optional timeout)
   "Process events until PRED holds; fail naming WHAT after TIMEOUT seconds."
-  (let ((deadline (+ (float-time) (or timeout 10))))
+  (let ((deadline (+ (float-time) (or timeout 60))))
     (while (and (not (funcall pred)) (< (float-time) deadline))
       (accept-process-output nil 0.02))
     (or (funcall pred) (efrit-test-fail "timed out waiting for %s" what))))
@@ -75,16 +119,19 @@ the line goes to stderr, which batch `message' writes out at once."
     (unless (equal (plist-get copy :text) (efrit-test-buffer-text (current-buffer)))
       (efrit-test-fail "%s: server copy differs:\n%s\n--- buffer ---\n%s"
                        label (plist-get copy :text) (efrit-test-buffer-text (current-buffer))))
-    (unless (eql (plist-get copy :version) eglot--versioned-identifier)
-      (efrit-test-fail "%s: server has version %s, Eglot %s"
-                       label (plist-get copy :version) eglot--versioned-identifier))
+    (let ((ours (if (bound-and-true-p eglot--managed-mode)
+                    eglot--versioned-identifier
+                  (bound-and-true-p lsp--cur-version))))
+      (unless (eql (plist-get copy :version) ours)
+        (efrit-test-fail "%s: server has version %s, the client %s"
+                         label (plist-get copy :version) ours)))
     (efrit-test-emit (concat "SYNC-" label) (plist-get copy :version))))
 
 (defun efrit-test-configure (modes)
   "Set eglot and efrit up for a headless run of the server in EFRIT_TEST_SERVER, for MODES."
   (setq eglot-confirm-server-initiated-edits nil ; else y-or-n-p reads stdin
         eglot-sync-connect t
-        eglot-connect-timeout 15
+        eglot-connect-timeout 60
         eglot-autoreconnect nil
         efrit-lsp-server-command (append (json-read-from-string (getenv "EFRIT_TEST_SERVER")) nil)
         efrit-lsp-major-modes modes

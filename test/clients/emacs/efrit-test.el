@@ -1,191 +1,232 @@
-;;; efrit-test.el --- drive efrit-lsp.el in a real, headless Emacs  -*- lexical-binding: t -*-
+;;; efrit-test.el --- efrit-lsp.el over Eglot in a real, headless Emacs  -*- lexical-binding: t -*-
 
 ;; Run by test/clients/emacs.test.ts:
 ;;   emacs --batch -Q -l test/clients/emacs/efrit-test.el
 ;; with the environment:
 ;;   EFRIT_TEST_CLIENT_DIR  the folder of efrit-lsp.el
 ;;   EFRIT_TEST_SERVER      the server command, as a JSON array of strings
-;;   EFRIT_TEST_FILE        the source file to open (inside a temp project)
+;;   EFRIT_TEST_FILE        the source file (inside a temp project); each
+;;                          test works in its own copy of it
 ;;   EFRIT_TEST_EVENTS_LOG  where to write Eglot's JSON-RPC log on failure
-;; Prints "EFRIT-TEST <key> <json>" lines on stdout (diagnostics go to
-;; stderr through `message'); exits 0 when every step passed.  Where the
-;; fake API holds a reply until a state is seen here, `efrit-test-signal'
-;; says so on stderr.
+;; One ert test per behaviour, all on one server; one "EFRIT-ERT <json>"
+;; line per test (`efrit-test-run-ert').  Where the fake API holds a reply
+;; until a state is seen here, `efrit-test-signal' says so on stderr.
 
 ;;; Code:
 
 (load (expand-file-name "efrit-test-support.el" (file-name-directory (or load-file-name buffer-file-name))) nil t)
 
-
-(defvar efrit-test-last-message nil "The latest echo-area message from efrit.")
+(defvar efrit-test-messages nil "The echo-area messages from efrit, newest first.")
 (advice-add 'message :filter-return
             (lambda (text)
               (when (and (stringp text) (string-prefix-p "efrit:" text))
-                (setq efrit-test-last-message text))
+                (push text efrit-test-messages))
               text))
-(advice-add 'efrit-lsp--on-stream :before
-            (lambda (_server job-id session-id stream-id kind text)
-              (efrit-test-log "efrit/stream %s %s %s %s %S" job-id session-id stream-id kind text)))
 
 (defun efrit-test-jobs-idle ()
   "Non-nil when no efrit request of ours is in flight."
   (null (efrit-lsp--live-jobs)))
 
 (efrit-test-configure '(js-mode))
+(efrit-lsp-setup)
 
-(condition-case err
-    (let* ((file (getenv "EFRIT_TEST_FILE"))
-           (chat nil)
-           beg-end)
-      (efrit-lsp-setup)
-      (efrit-test-emit "REGISTERED" (and (cl-find-if #'efrit-lsp--entry-p eglot-server-programs) t))
-      (with-current-buffer (find-file-noselect file)
-        ;; Not connected yet: every command says what to do.
-        (efrit-test-emit "NOT-CONNECTED"
-                         (condition-case e (progn (efrit-lsp-status) "no error")
-                           (user-error (error-message-string e))))
-        ;; eglot-ensure only arms post-command-hook; batch Emacs has no command loop.
-        (eglot-ensure)
-        (run-hooks 'post-command-hook)
-        (unless (or eglot--managed-mode
-                    (cl-some (lambda (p) (string-prefix-p "EGLOT" (process-name p))) (process-list)))
-          (apply #'eglot (eglot--guess-contact)))
-        (efrit-test-wait (lambda () (and eglot--managed-mode (eglot-current-server))) "the connection" 15)
-        (setq efrit-test-server (eglot-current-server))
-        (efrit-test-emit "CONNECTED" (list :mode (symbol-name major-mode)
-                                           :project (project-root (eglot--project efrit-test-server))
-                                           :server (plist-get (eglot--server-info efrit-test-server) :name)))
-        (efrit-test-emit "MODEL" (plist-get (efrit-lsp-status) :model))
+(defun efrit-test-visit (name)
+  "Visit a fresh copy of the fixture as NAME, managed by Eglot; return its buffer.
+The first one starts the server; the others join it."
+  (let ((buffer (efrit-test-fixture-copy name)))
+    (with-current-buffer buffer
+      (unless (eq major-mode 'js-mode) (efrit-test-fail "%s is in %s" name major-mode))
+      (unless (or eglot--managed-mode (eglot-current-server))
+        (apply #'eglot (eglot--guess-contact)))
+      (efrit-test-wait (lambda () (and eglot--managed-mode (efrit-lsp--efrit-server-p (eglot-current-server))))
+                       "Eglot to manage the buffer" 60)
+      (setq efrit-test-server (eglot-current-server)))
+    buffer))
 
-        ;; 1. The user types; the server must follow.
-        (goto-char (point-min))
-        (search-forward "'use strict';\n")
-        (insert "\nconst CURRENCY = 'EUR';\n")
-        (efrit-test-check-sync "AFTER-TYPING")
+(defun efrit-test-chat-since-new ()
+  "The chat buffer's text since its last \"New conversation\" note."
+  (let ((text (efrit-test-buffer-text efrit-lsp-chat-buffer-name))
+        (from 0))
+    (while (string-match "── New conversation ──\n\n" text from)
+      (setq from (match-end 0)))
+    (substring text from)))
 
-        ;; 2. A code action from Eglot's own menu, the pick faked.
-        (setq beg-end (efrit-test-bounds "^function subtotal" "^}\n"))
-        (let ((last-nonmenu-event ?\r)   ; else Eglot pops an x-popup-menu
-              (titles nil))
-          (cl-letf (((symbol-function 'completing-read)
-                     (lambda (_prompt collection &rest _)
-                       (setq titles (mapcar #'car collection))
-                       "Efrit: Add documentation")))
-            (eglot-code-actions (car beg-end) (cadr beg-end) nil t))
-          (efrit-test-emit "MENU" titles))
-        (efrit-test-emit "ACTION-RETURNED-AT-ONCE" (not (efrit-test-jobs-idle)))
-        (efrit-test-wait (lambda () (save-excursion (goto-char (point-min)) (search-forward "@returns {number}" nil t)))
-                         "the documentation edit")
-        (efrit-test-wait #'efrit-test-jobs-idle "the action's answer")
-        (efrit-test-emit "ACTION-APPLIED" t)
-        (efrit-test-check-sync "AFTER-ACTION")
+(defun efrit-test-output-section (heading-re)
+  "The text of the output buffer's latest section whose heading matches HEADING-RE."
+  (with-current-buffer efrit-lsp-output-buffer-name
+    (save-excursion
+      (goto-char (point-max))
+      (unless (re-search-backward (concat "^── " heading-re) nil t)
+        (efrit-test-fail "no section %s in the output:\n%s" heading-re (buffer-string)))
+      (forward-line 1)
+      (buffer-substring-no-properties (point) (if (re-search-forward "^── " nil t) (match-beginning 0) (point-max))))))
 
-        ;; 3. Chat, two turns in one session; the first reply streams in
-        ;; (the fake holds its rest until the first part has been seen).
-        (setq beg-end (efrit-test-bounds "^function total" "^}\n"))
-        ;; Interactively (M-x efrit-lsp-chat), with the function as the active region.
-        (transient-mark-mode 1)
-        (goto-char (car beg-end))
-        (push-mark (cadr beg-end) t t)
-        (setq chat (cl-letf (((symbol-function 'read-string)
-                              (lambda (&rest _) "CHAT-1 What does total do?")))
-                     (call-interactively #'efrit-lsp-chat)))
-        (deactivate-mark)
-        (let ((streamed nil))
-          (efrit-test-wait (lambda ()
-                             (when (and (efrit-lsp--chat-pending chat)
-                                        (string-match-p "takes the subtotal" (efrit-test-buffer-text chat)))
-                               (setq streamed (efrit-test-buffer-text chat)))
-                             (or streamed (null (efrit-lsp--chat-pending chat))))
-                           "the first chat reply")
-          (efrit-test-emit "CHAT-1-PARTIAL" streamed)
-          (efrit-test-signal "chat-1-partial"))
-        (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the end of the first chat reply")
-        (let ((session1 (buffer-local-value 'efrit-lsp--chat-session chat)))
-          (efrit-test-emit "CHAT-1-SESSION" session1)
-          ;; The second turn is sent from the chat buffer itself, about the same file.
-          (with-current-buffer chat (efrit-lsp-chat "CHAT-2 Does it round?"))
-          (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the second chat reply")
-          (efrit-test-emit "CHAT-2-SESSION" (buffer-local-value 'efrit-lsp--chat-session chat))
-          (efrit-test-emit "CHAT-SAME-SESSION" (equal session1 (buffer-local-value 'efrit-lsp--chat-session chat))))
-        (efrit-test-emit "CHAT-BUFFER" (efrit-test-buffer-text chat))
+(defun efrit-test-select (bounds)
+  "Make BOUNDS, (BEG END), the active region, as the user would."
+  (transient-mark-mode 1)
+  (goto-char (car bounds))
+  (push-mark (cadr bounds) t t))
 
-        ;; 4. Do: the agent's edit lands in the buffer.
-        ;; An edit the model gets wrong (its quote is not in the file) is refused, and said so.
-        (efrit-lsp-do "DO-BAD change what is not there" (point-min) (point-min))
-        (efrit-test-wait #'efrit-test-jobs-idle "the refused do")
-        (efrit-test-emit "DO-BAD-MESSAGE" efrit-test-last-message)
-        (setq beg-end (efrit-test-bounds "^function total" "^}\n"))
-        (goto-char (car beg-end))
-        (push-mark (cadr beg-end) t t)
-        (cl-letf (((symbol-function 'read-string)
-                   (lambda (&rest _) "DO-ROUND round the total to cents")))
-          (call-interactively #'efrit-lsp-do))
-        (deactivate-mark)
-        ;; The user goes on typing while the model works (the fake answers
-        ;; once the server has the new text); the server rebases the edit
-        ;; onto it.
-        (goto-char (point-min))
-        (forward-line 1)
-        (insert "// Prices are in cents.\n")
-        (eglot--signal-textDocument/didChange) ; what Eglot's idle timer does
-        (efrit-test-check-sync "DURING-DO")
-        (efrit-test-signal "typed-during-do")
-        (efrit-test-wait (lambda () (save-excursion (goto-char (point-min)) (search-forward "Math.round" nil t)))
-                         "the do edit")
-        (efrit-test-wait #'efrit-test-jobs-idle "the do answer")
-        (efrit-test-emit "DO-APPLIED" t)
-        (efrit-test-check-sync "AFTER-DO")
+(ert-deftest efrit-eglot-commands-say-how-to-connect-first ()
+  "Before Eglot manages a buffer, every command says what to do."
+  (with-current-buffer (find-file-noselect (expand-file-name "notes.txt" (file-name-directory (getenv "EFRIT_TEST_FILE"))))
+    (should (string-match-p "not connected — M-x eglot first"
+                            (condition-case e (progn (efrit-lsp-status) "no error")
+                              (user-error (error-message-string e)))))))
 
-        ;; 5. Explain and a chat in a new conversation, in flight together:
-        ;; each one's streamed text must land in its own buffer.  The fake
-        ;; holds both after their first words until both show here, so the
-        ;; two streams interleave.
-        (efrit-lsp-chat-new-session)
-        (setq beg-end (efrit-test-bounds "^function subtotal" "^}\n"))
-        (efrit-lsp-explain (car beg-end) (cadr beg-end))
-        (efrit-lsp-chat "CHAT-3 Is subtotal pure?" (car beg-end) (car beg-end))
-        (efrit-test-emit "CONCURRENT-JOBS" (length (efrit-lsp--live-jobs)))
-        (efrit-test-wait (lambda ()
-                           (and (string-match-p "adds up price" (efrit-test-buffer-text efrit-lsp-output-buffer-name))
-                                (string-match-p "Yes: it reads" (efrit-test-buffer-text chat))))
-                         "the explanation and the third chat to begin")
-        (efrit-test-signal "both-streaming")
-        (efrit-test-wait #'efrit-test-jobs-idle "the explanation and the third chat")
-        (efrit-test-emit "CHAT-3-SESSION" (buffer-local-value 'efrit-lsp--chat-session chat))
-        (efrit-test-emit "OUTPUT-BUFFER" (efrit-test-buffer-text efrit-lsp-output-buffer-name))
+(ert-deftest efrit-eglot-setup-registers-and-connects ()
+  "efrit-lsp-setup puts efrit-lsp in Eglot's programs; Eglot connects with the settings."
+  (should (cl-find-if #'efrit-lsp-eglot--entry-p eglot-server-programs))
+  (with-current-buffer (efrit-test-visit "connect.js")
+    (should (string-match-p "shop/\\'" (project-root (eglot--project efrit-test-server))))
+    (should (equal (plist-get (eglot--server-info efrit-test-server) :name) "efrit-lsp"))
+    (should (equal (plist-get (efrit-lsp-status) :model) "claude-emacs-test"))))
 
-        ;; 6. A first turn of a new conversation the model never answers,
-        ;; cancelled from the chat buffer before the server named its job or
-        ;; session ($/cancelRequest).
-        (efrit-lsp-chat-new-session)
-        (efrit-lsp-chat "SLOW-CHAT Think about this for a long time." (point) (point))
-        (efrit-test-wait (lambda () (> (plist-get (plist-get (efrit-lsp-status) :queue) :running) 0))
-                         "the slow chat to start")
-        (efrit-test-emit "SLOW-CHAT-IDS" (let ((job (efrit-lsp--chat-pending chat)))
-                                           (list (efrit-lsp--job-job-id job)
-                                                 (efrit-lsp--job-request-id job))))
-        (with-current-buffer chat (efrit-lsp-cancel))
-        (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the cancelled chat to end")
-        (efrit-test-emit "CHAT-BUFFER-AFTER-CANCEL" (efrit-test-buffer-text chat))
-        (efrit-test-emit "RUNNING-AFTER-CANCEL" (plist-get (plist-get (efrit-lsp-status) :queue) :running))
+(ert-deftest efrit-eglot-code-action-from-the-menu-applies-without-blocking ()
+  "\"Efrit: Add documentation\" picked from Eglot's menu returns at once and edits later."
+  (with-current-buffer (efrit-test-visit "action.js")
+    (let ((bounds (efrit-test-bounds "^function subtotal" "^}\n"))
+          (last-nonmenu-event ?\r)          ; else Eglot pops an x-popup-menu
+          (titles nil))
+      (cl-letf (((symbol-function 'completing-read)
+                 (lambda (_prompt collection &rest _)
+                   (setq titles (mapcar #'car collection))
+                   "Efrit: Add documentation")))
+        (eglot-code-actions (car bounds) (cadr bounds) nil t))
+      (should (cl-subsetp '("Efrit: Explain" "Efrit: Rewrite…" "Efrit: Add documentation" "Efrit: Write tests")
+                          titles :test #'equal))
+      (should-not (efrit-test-jobs-idle))   ; it returned while the job runs
+      (efrit-test-wait #'efrit-test-jobs-idle "the action's answer" 60)
+      (should (string-match-p "@returns {number}\n \\*/\nfunction subtotal(items) {" (efrit-test-buffer-text (current-buffer))))
+      (should (string-match-p "\\`Documented subtotal" (efrit-test-output-section "Efrit: Add documentation (action\\.js, lines 6–12) ──")))
+      (efrit-test-check-sync "AFTER-ACTION"))))
 
-        ;; 7. More typing, then the server's copy must equal the buffer.
-        (goto-char (point-max))
-        (insert "// end of cart.js\n")
-        (goto-char (point-min))
-        ;; FIXEDCASE: with case conversion (an all-caps match), Emacs 28 runs
-        ;; before-change-functions twice and after-change once, and Eglot 1.9
-        ;; then sends a wrong range; that Eglot bug is not what this tests.
-        (when (search-forward "TAX_RATE = 0.2" nil t) (replace-match "TAX_RATE = 0.25" t t))
-        (efrit-test-check-sync "FINAL")
-        (efrit-test-emit "CHECK-SYNC-COMMAND" (efrit-lsp-check-sync))
-        (efrit-test-emit "USAGE" (plist-get (efrit-lsp-status) :usage))
-        (efrit-test-emit "FINAL-BUFFER" (efrit-test-buffer-text (current-buffer)))
-        (set-buffer-modified-p nil)
-        (eglot-shutdown efrit-test-server)
-        (efrit-test-emit "OK" (- (float-time) efrit-test-t0))
-        (kill-emacs 0)))
-  (error (efrit-test-fail "error: %S" err)))
+(ert-deftest efrit-eglot-chat-streams-and-continues-the-conversation ()
+  "A reply streams in while pending; the next message, from the chat buffer, continues it."
+  (with-current-buffer (efrit-test-visit "chat.js")
+    (efrit-lsp-chat-new-session)
+    (efrit-test-select (efrit-test-bounds "^function total" "^}\n"))
+    (let ((chat (cl-letf (((symbol-function 'read-string) (lambda (&rest _) "CHAT-1 What does total do?")))
+                  (call-interactively #'efrit-lsp-chat)))
+          (streamed nil))
+      (deactivate-mark)
+      (efrit-test-wait (lambda ()
+                         (when (and (efrit-lsp--chat-pending chat)
+                                    (string-match-p "takes the subtotal" (efrit-test-buffer-text chat)))
+                           (setq streamed (efrit-test-buffer-text chat)))
+                         (or streamed (null (efrit-lsp--chat-pending chat))))
+                       "the first chat reply" 60)
+      (should streamed)
+      (should-not (string-match-p "and adds tax\\." streamed))
+      (efrit-test-signal "chat-1-partial")
+      (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the end of the first chat reply" 60)
+      (let ((session (buffer-local-value 'efrit-lsp--chat-session chat)))
+        (should (string-prefix-p "session-" session))
+        (with-current-buffer chat (efrit-lsp-chat "CHAT-2 Does it round?"))
+        (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the second chat reply" 60)
+        (should (equal (buffer-local-value 'efrit-lsp--chat-session chat) session)))
+      (should (equal (efrit-test-chat-since-new)
+                     (concat "You: CHAT-1 What does total do?\n  (about chat.js, lines 14–18)\n\n"
+                             "Efrit: `total` takes the subtotal, subtracts the coupon discount and adds tax.\n\n"
+                             "You: CHAT-2 Does it round?\n  (about chat.js, line 14)\n\n"
+                             "Efrit: No: it returns the unrounded amount.\n\n"))))))
+
+(ert-deftest efrit-eglot-chat-header-and-echo-area-after-the-first-reply ()
+  "The first turn is a new conversation; after its reply the echo area no longer says asking."
+  (with-current-buffer (efrit-test-visit "header.js")
+    (efrit-lsp-chat-new-session)
+    (let ((chat (efrit-lsp-chat "CHAT-HEADER Is this a new conversation?" (point) (point))))
+      (with-current-buffer chat
+        (should (string-match-p "new conversation\\'" (efrit-lsp--chat-header))))
+      (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the reply" 60)
+      (should (member "efrit: chat — asking claude-emacs-test" efrit-test-messages))
+      (should (equal (car efrit-test-messages) "efrit: chat — replied in *efrit-chat*"))
+      (with-current-buffer chat
+        (should (string-match-p "conversation of 1 turn; the next message continues it\\'" (efrit-lsp--chat-header)))))))
+
+(ert-deftest efrit-eglot-do-rebases-its-edit-onto-what-was-typed-meanwhile ()
+  "The agent's edit lands although the user typed above it while the model worked."
+  (with-current-buffer (efrit-test-visit "do.js")
+    (efrit-test-select (efrit-test-bounds "^function total" "^}\n"))
+    (cl-letf (((symbol-function 'read-string) (lambda (&rest _) "DO-ROUND round the total to cents")))
+      (call-interactively #'efrit-lsp-do))
+    (deactivate-mark)
+    (goto-char (point-min))
+    (forward-line 1)
+    (insert "// Prices are in cents.\n")
+    (eglot--signal-textDocument/didChange) ; what Eglot's idle timer does
+    (efrit-test-check-sync "DURING-DO")
+    (efrit-test-signal "typed-during-do")
+    (efrit-test-wait #'efrit-test-jobs-idle "the do answer" 60)
+    (let ((text (efrit-test-buffer-text (current-buffer))))
+      (should (string-match-p "// Prices are in cents.\n'use strict';\n" text))
+      (should (string-match-p "  return Math.round((base - discount) \\* (1 \\+ TAX_RATE) \\* 100) / 100;" text)))
+    (should (equal (efrit-test-output-section "Do: DO-ROUND") "Rounded the total to cents.\n[edit applied]\n"))
+    (should (equal (car efrit-test-messages) "efrit: Rounded the total to cents. — edit applied"))
+    (efrit-test-check-sync "AFTER-DO")))
+
+(ert-deftest efrit-eglot-do-refuses-an-edit-of-text-that-is-not-there ()
+  "An edit quoting text not in the file changes nothing, and says so."
+  (with-current-buffer (efrit-test-visit "do-bad.js")
+    (let ((before (efrit-test-buffer-text (current-buffer))))
+      (efrit-lsp-do "DO-BAD change what is not there" (point-min) (point-min))
+      (efrit-test-wait #'efrit-test-jobs-idle "the refused do" 60)
+      (should (equal (efrit-test-buffer-text (current-buffer)) before)))
+    (should (string-match-p "\\`efrit: do: .+" (car efrit-test-messages)))
+    (should (equal (efrit-test-output-section "Do: DO-BAD change what is not there (do-bad\\.js, line 1) ──")
+                   "[The model's edit 1 quotes text that is not in src/do-bad.js; nothing was changed. Try again.]\n"))))
+
+(ert-deftest efrit-eglot-explain-and-chat-stream-each-into-its-own-buffer ()
+  "An explanation and a chat in flight together: each text lands in its own buffer."
+  (with-current-buffer (efrit-test-visit "explain.js")
+    (efrit-lsp-chat-new-session)
+    (let* ((bounds (efrit-test-bounds "^function subtotal" "^}\n"))
+           (chat (progn (efrit-lsp-explain (car bounds) (cadr bounds))
+                        (efrit-lsp-chat "CHAT-3 Is subtotal pure?" (car bounds) (car bounds)))))
+      (should (= (length (efrit-lsp--live-jobs)) 2))
+      (efrit-test-wait (lambda ()
+                         (and (string-match-p "adds up price" (efrit-test-buffer-text efrit-lsp-output-buffer-name))
+                              (string-match-p "Yes: it reads" (efrit-test-buffer-text chat))))
+                       "the explanation and the chat to begin" 60)
+      (efrit-test-signal "both-streaming")
+      (efrit-test-wait #'efrit-test-jobs-idle "the explanation and the chat" 60)
+      (should (equal (efrit-test-output-section "Efrit: Explain (explain\\.js, lines 6–12) ──")
+                     "`subtotal` adds up price × quantity for every item in the cart.\n"))
+      (should (equal (efrit-test-chat-since-new)
+                     "You: CHAT-3 Is subtotal pure?\n  (about explain.js, line 6)\n\nEfrit: Yes: it reads its argument and changes nothing.\n\n"))
+      (should-not (string-match-p "Efrit job\\|changes nothing" (efrit-test-buffer-text efrit-lsp-output-buffer-name))))))
+
+(ert-deftest efrit-eglot-cancel-ends-a-chat-the-model-never-answers ()
+  "Cancelling from the chat buffer ends the reply, marks it, and leaves nothing running."
+  (with-current-buffer (efrit-test-visit "cancel.js")
+    (efrit-lsp-chat-new-session)
+    (let ((chat (efrit-lsp-chat "SLOW-CHAT Think about this for a long time." (point) (point))))
+      (efrit-test-wait (lambda () (> (plist-get (plist-get (efrit-lsp-status) :queue) :running) 0))
+                       "the slow chat to start" 60)
+      (should (numberp (efrit-lsp--job-request-id (efrit-lsp--chat-pending chat))))
+      (with-current-buffer chat (efrit-lsp-cancel))
+      (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the cancelled chat to end" 60)
+      (should (string-match-p "\\`You: SLOW-CHAT[^\n]*\n[^\0]*Efrit: \\[cancelled\\]\n\n\\'" (efrit-test-chat-since-new)))
+      (efrit-test-wait (lambda () (eql (plist-get (plist-get (efrit-lsp-status) :queue) :running) 0))
+                       "nothing left running" 60))))
+
+(ert-deftest efrit-eglot-server-copy-follows-the-buffer-through-edits ()
+  "Typing at both ends and a replacement: the server's copy equals the buffer."
+  (with-current-buffer (efrit-test-visit "sync.js")
+    (goto-char (point-min))
+    (search-forward "'use strict';\n")
+    (insert "\nconst CURRENCY = 'EUR';\n")
+    (efrit-test-check-sync "AFTER-TYPING")
+    (goto-char (point-max))
+    (insert "// end of cart.js\n")
+    (goto-char (point-min))
+    ;; FIXEDCASE: with case conversion (an all-caps match), Emacs 28 runs
+    ;; before-change-functions twice and after-change once, and Eglot 1.9
+    ;; then sends a wrong range; that Eglot bug is not what this tests.
+    (when (search-forward "TAX_RATE = 0.2" nil t) (replace-match "TAX_RATE = 0.25" t t))
+    (efrit-test-check-sync "FINAL")
+    (should (efrit-lsp-check-sync))))
+
+(efrit-test-run-ert)
 
 ;;; efrit-test.el ends here
