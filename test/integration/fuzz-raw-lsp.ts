@@ -96,14 +96,14 @@ export class RawServer {
   }
 
   /** Sends a well-formed request and waits for its response. */
-  async request(method: string, params?: unknown, timeoutMs = 5000): Promise<RawMessage> {
+  async request(method: string, params?: unknown, timeoutMs = 20_000): Promise<RawMessage> {
     const id = this.id();
     await this.send({ jsonrpc: '2.0', id, method, ...(params !== undefined ? { params } : {}) });
     return this.response(id, timeoutMs);
   }
 
   /** The response with this id, once it arrives. */
-  async response(id: number | string, timeoutMs = 5000): Promise<RawMessage> {
+  async response(id: number | string, timeoutMs = 20_000): Promise<RawMessage> {
     const found = await this.waitFor(() => this.responseTo(id), `the response to request ${JSON.stringify(id)}`, timeoutMs);
     return found;
   }
@@ -117,7 +117,7 @@ export class RawServer {
     return this.messages.filter((m) => m.method === method && m.id === undefined);
   }
 
-  async waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
+  async waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
     try {
       return await eventually(probe, what, timeoutMs);
     } catch (error) {
@@ -143,7 +143,7 @@ export class RawServer {
       try {
         const id = this.id();
         await this.send({ jsonrpc: '2.0', id, method: 'shutdown' });
-        await this.waitFor(() => this.responseTo(id), 'shutdown', 2000);
+        await this.waitFor(() => this.responseTo(id), 'shutdown', 10_000);
         await this.send({ jsonrpc: '2.0', method: 'exit' });
       } catch {
         // A test may have left the stream out of sync on purpose; closing stdin ends the server too.

@@ -252,7 +252,7 @@ describe('what the fuzzer found', () => {
     const doJob = (await client.request<{ jobId: string }>('efrit/do', { instruction: 'Look.', textDocument: { uri }, apply: false })).jobId;
 
     for (const jobId of [chatJob, doJob]) {
-      const outcome = await outcomeOf(client.executeCommand('efrit.applyJob', { jobId }), 5000);
+      const outcome = await outcomeOf(client.executeCommand('efrit.applyJob', { jobId }), 20_000);
       expect(outcome.kind).toBe('error');
       const error = (outcome as { error: ResponseError<{ reason: string }> }).error;
       expect({ code: error.code, reason: error.data?.reason }).toEqual({ code: invalidParams, reason: 'unknownJob' });
@@ -291,7 +291,7 @@ describe('what the fuzzer found', () => {
     for (const [label, fields] of bad) {
       const uri = client.uriOf(`src/half-open-${label.replace(/ /g, '-')}.ts`);
       await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, ...fields } });
-      const copy = await outcomeOf(client.request<DocumentTextResult>('efrit/documentText', { textDocument: { uri } }), 5000);
+      const copy = await outcomeOf(client.request<DocumentTextResult>('efrit/documentText', { textDocument: { uri } }), 20_000);
       if (copy.kind === 'result') {
         const { text, version } = copy.value as DocumentTextResult;
         if (typeof text !== 'string' || !Number.isInteger(version)) report.push(`${label}: efrit/documentText answered ${show(copy.value)}`);
@@ -300,7 +300,7 @@ describe('what the fuzzer found', () => {
         ['efrit/chat', { message: 'What is this?', textDocument: { uri }, range }],
         ['efrit/do', { instruction: 'Tidy up.', textDocument: { uri }, apply: false }],
       ] as const) {
-        const outcome = await outcomeOf(client.request(method, params), 5000);
+        const outcome = await outcomeOf(client.request(method, params), 20_000);
         if (outcome.kind === 'error' && outcome.error instanceof ResponseError && outcome.error.code === internalError) {
           report.push(`${label}: ${method} → ${outcome.error.message}`);
         }
@@ -347,7 +347,7 @@ describe('what the fuzzer found', () => {
     ];
     const wrong: string[] = [];
     for (const [method, params, expected] of cases) {
-      const outcome = await outcomeOf(client.request(method, params), 5000);
+      const outcome = await outcomeOf(client.request(method, params), 20_000);
       const error = outcome.kind === 'error' && outcome.error instanceof ResponseError ? outcome.error : undefined;
       const ok = expected === 'invalid' ? error?.code === invalidParams : outcome.kind === 'result' || error?.code === invalidParams;
       if (!ok) wrong.push(`${method} ${show(params)} → ${error === undefined ? show(outcome) : `${error.code} ${error.message}`}`);
@@ -427,7 +427,7 @@ describe('what the fuzzer found, in notifications and language ids', () => {
     fake.respondWith(() => ({ text: ' + amount;' }));
     for (const languageId of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
       const uri = await client.open(`src/${languageId}.txt`, 'const total = price', languageId);
-      const outcome = await outcomeOf(client.request('textDocument/inlineCompletion', { textDocument: { uri }, position: { line: 0, character: 19 }, context: { triggerKind: 2 } }), 5000);
+      const outcome = await outcomeOf(client.request('textDocument/inlineCompletion', { textDocument: { uri }, position: { line: 0, character: 19 }, context: { triggerKind: 2 } }), 20_000);
       expect(outcome.kind, `${languageId}: ${show(outcome)}`).toBe('result');
     }
   });

@@ -181,6 +181,6 @@ describe.skipIf(!available)('proxy mode around typescript-language-server', () =
     // typescript-language-server and at least one tsserver under it.
     expect(pids.length).toBeGreaterThanOrEqual(2);
     expect(await client.stop()).toBe(0);
-    for (const pid of pids) await client.waitFor(() => !alive(pid), `process ${pid} to exit`, 5000);
+    for (const pid of pids) await client.waitFor(() => !alive(pid), `process ${pid} to exit`, 20_000);
   });
 });

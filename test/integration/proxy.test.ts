@@ -112,7 +112,7 @@ describe.skipIf(!runPylsp)('proxy mode around pylsp', () => {
     expect(titles.slice(firstEfrit).every((title) => title.startsWith('Efrit: '))).toBe(true);
     expect(titles[firstEfrit]).toBe("Efrit: Fix: 'sys' imported but unused");
     // The request reached pylsp too.
-    await client.waitFor(() => readFileSync(logFile, 'utf8').includes('textDocument/codeAction'), 'pylsp logging the codeAction request', 5000);
+    await client.waitFor(() => readFileSync(logFile, 'utf8').includes('textDocument/codeAction'), 'pylsp logging the codeAction request', 20_000);
 
     // An editor that sends no diagnostics still gets a Fix, from the kept copy.
     const withoutContext = (await client.codeActions(uri, unused.range)) as CodeAction[];
@@ -166,7 +166,7 @@ describe.skipIf(!runPylsp)('proxy mode around pylsp', () => {
     const pids = childPids(client.child.pid);
     expect(pids).toHaveLength(1);
     expect(await client.stop()).toBe(0);
-    for (const pid of pids) await client.waitFor(() => !alive(pid), `pylsp (${pid}) to exit`, 3000);
+    for (const pid of pids) await client.waitFor(() => !alive(pid), `pylsp (${pid}) to exit`, 20_000);
   });
 });
 
@@ -209,7 +209,7 @@ describe.skipIf(!runPylsp)('proxy mode when pylsp crashes', () => {
 
     expect(await client.stop()).toBe(0);
     harness = undefined;
-    await client.waitFor(() => !alive(restarted as number), `the restarted pylsp (${restarted}) to exit`, 3000);
+    await client.waitFor(() => !alive(restarted as number), `the restarted pylsp (${restarted}) to exit`, 20_000);
     await fake.close();
   });
 });

@@ -6,7 +6,7 @@
  * test code waits on the wall clock, and only to look again, never to let a
  * race play out.
  */
-export async function eventually<T>(attempt: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(attempt: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await attempt();

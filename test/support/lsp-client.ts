@@ -305,7 +305,7 @@ export class TestClient {
     }
   }
 
-  async waitFor(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  async waitFor(predicate: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
     await eventually(() => (predicate() ? true : undefined), what, timeoutMs);
   }
 
