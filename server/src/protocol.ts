@@ -261,6 +261,12 @@ export interface StreamParams {
   streamId?: string;
   /** The `workDoneToken` of the request this note answers, when it gave one. */
   workDoneToken?: ProgressToken;
+  /**
+   * What the job is, for a heading over notes no request of the client named
+   * (an action picked from a menu): its title and, for a job on a document,
+   * that document's path in the workspace, e.g. `Efrit: Explain · src/calc.ts`.
+   */
+  title?: string;
   kind: StreamKind;
   text: string;
 }

@@ -233,6 +233,17 @@ function recordingSink(): TranscriptSink & { text(): string } {
   };
 }
 
+describe('the transcript', () => {
+  it('heads a job no turn named with what the server says it is, and with its id when a server does not say', () => {
+    const sink = recordingSink();
+    const transcript = new Transcript(sink);
+    transcript.stream({ jobId: 'job-2', title: 'Efrit: Add documentation · src/calc.ts', kind: 'status', text: 'asking the model' });
+    transcript.stream({ jobId: 'job-3', kind: 'text', text: 'From an older server.' });
+    transcript.stream({ jobId: 'job-3', kind: 'done', text: 'done' });
+    expect(sink.text()).toBe('\n── Add documentation · src/calc.ts ──\n  · asking the model\n\n── job-3 ──\nFrom an older server.\n');
+  });
+});
+
 describe('the extension over the wire, as VS Code', () => {
   let harness: Harness | undefined;
   afterEach(async () => {
@@ -386,7 +397,9 @@ describe('the extension over the wire, as VS Code', () => {
     // VS Code runs the action's command through the LanguageClient: workspace/executeCommand.
     await client.executeCommand(explain?.command?.command ?? '', explain?.command?.arguments?.[0]);
     expect(unannounced()).toBe(1);
-    expect(sink.text()).toMatch(turn('── job-', 'Population variance.'));
+    // Named by what it is and where, not by its job id.
+    expect(sink.text()).toMatch(turn('── Explain · stats.py ──', 'Population variance.'));
+    expect(sink.text()).not.toContain('── job-');
     expect(statusBarView(await controller.status()).text).toMatch(/Efrit/);
   });
 

@@ -296,6 +296,8 @@ describe('picking an action', () => {
     expect(result).toMatchObject({ applied: false, text: '`restock` returns a copy of the item with more stock; the original is left alone.' });
     await client.waitFor(() => client.streams.some((s) => s.jobId === result.jobId && s.kind === 'done'), 'the done note');
     expect(client.streamedText(result.jobId)).toBe(result.text);
+    // Every note names the action and the file, for a client that shows the job under a heading of its own.
+    expect(new Set(client.streams.filter((s) => s.jobId === result.jobId).map((s) => s.title))).toEqual(new Set(['Efrit: Explain · src/inventory.ts']));
     // $/progress end follows the token's creation, so it may land just after the done note.
     await client.waitFor(() => client.progress.at(-1)?.value.kind === 'end', 'the progress end');
     expect(client.progress[0]?.value.kind).toBe('begin');

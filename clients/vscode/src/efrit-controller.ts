@@ -118,7 +118,7 @@ export class Transcript {
       this.sink.appendLine('');
       if (turn !== undefined) this.sink.appendLine(`${turn} (continued)`);
       else {
-        this.sink.appendLine(`── ${params.jobId} ──`);
+        this.sink.appendLine(`── ${jobHeading(params)} ──`);
         this.unannounced.add(params.jobId);
       }
       this.current = place;
@@ -255,6 +255,17 @@ export class EfritController<Token> {
       return send(undefined);
     }
   }
+}
+
+/**
+ * The heading of a job no turn named: what the server says the job is
+ * ("Efrit: Explain · src/calc.ts" becomes "Explain · src/calc.ts": the whole
+ * channel is Efrit's), or its id from a server that does not say.
+ */
+export function jobHeading(params: Pick<StreamParams, 'jobId' | 'title'>): string {
+  const title = params.title?.trim();
+  if (title === undefined || title === '') return params.jobId;
+  return title.startsWith('Efrit: ') ? title.slice('Efrit: '.length) : title;
 }
 
 function withSession(sessionId: string | undefined): { sessionId?: string } {
