@@ -616,3 +616,45 @@ describe('the bundled extension, activated in a stand-in extension host', () => 
     }
   });
 });
+
+describe('the bundled extension, when the key is set in the settings while it runs', () => {
+  const saved = { key: process.env['ANTHROPIC_API_KEY'], url: process.env['ANTHROPIC_BASE_URL'] };
+  let fake: Awaited<ReturnType<typeof startFakeAnthropic>> | undefined;
+  beforeAll(async () => {
+    fake = await startFakeAnthropic({ apiKey: testApiKey });
+    delete process.env['ANTHROPIC_API_KEY'];
+    delete process.env['ANTHROPIC_BASE_URL'];
+  });
+  afterAll(async () => {
+    for (const [name, value] of [['ANTHROPIC_API_KEY', saved.key], ['ANTHROPIC_BASE_URL', saved.url]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    await fake?.close();
+  });
+
+  it('shows the key in the status bar once the setting changes, without waiting for the next poll', async () => {
+    const bundle = join(staged, 'dist', 'extension.js');
+    expect(existsSync(bundle), 'built by the packaging test above').toBe(true);
+    const settings = vscodeSettingsSection();
+    settings['baseURL'] = fake?.url;
+    const host = createVSCodeHost({ efrit: settings });
+    // The status poll runs only while the window has the focus: here only the settings change can refresh it.
+    host.focused = false;
+    const extension = host.load(bundle);
+    const context = host.context(staged) as { subscriptions: { dispose(): unknown }[] };
+    try {
+      await extension.activate(context);
+      const statusItem = host.statusBarItems[0];
+      await vi.waitFor(() => expect(statusItem?.text).toBe('$(warning) Efrit: no API key'), { timeout: 20_000 });
+
+      host.changeSetting('efrit.apiKey', testApiKey);
+
+      await vi.waitFor(() => expect(statusItem?.text).toMatch(/^\$\(sparkle\) Efrit \d+ tok$/), { timeout: 20_000 });
+      expect(statusItem?.backgroundColor).toBeUndefined();
+    } finally {
+      await extension.deactivate();
+      for (const disposable of context.subscriptions) disposable.dispose();
+    }
+  });
+});
