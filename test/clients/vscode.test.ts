@@ -465,6 +465,18 @@ describe('the extension over the wire, as VS Code', () => {
     held.open();
   });
 
+  it('labels the status bar "offline" when the built-in demo model answers, with no key warning', async () => {
+    harness = await startHarness({ capabilities: vscodeCapabilities, apiKey: null });
+    const { controller } = extensionOn(harness.client);
+    const status = await controller.status();
+    // The field as a server with the demo model reports it; a server without the field is online.
+    const offline = statusBarView({ ...status, offline: true } as typeof status);
+    expect(offline).toMatchObject({ text: '$(sparkle) Efrit (offline)', warning: false });
+    expect(offline.tooltip).toContain('offline: the built-in demo model answers');
+    expect(offline.tooltip).not.toContain('No API key');
+    expect(statusBarView(status).text).toBe('$(warning) Efrit: no API key');
+  });
+
   it('marks the status bar when no key is configured', async () => {
     harness = await startHarness({ capabilities: vscodeCapabilities, apiKey: null });
     const { controller } = extensionOn(harness.client);

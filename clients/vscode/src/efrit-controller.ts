@@ -288,21 +288,25 @@ export function formatCount(n: number): string {
 export function statusBarView(status: StatusResult): { text: string; tooltip: string; warning: boolean } {
   const { queue, usage } = status;
   const tokens = usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens;
+  // `offline` (the server's built-in demo model answers) is newer than some servers: missing means false.
+  const offline = (status as StatusResult & { offline?: unknown }).offline === true;
+  const missingKey = !status.apiKeyConfigured && !offline;
   let text: string;
-  if (!status.apiKeyConfigured) text = '$(warning) Efrit: no API key';
+  if (missingKey) text = '$(warning) Efrit: no API key';
   else if (queue.backoff.active) text = `$(watch) Efrit: waiting ${Math.ceil(queue.backoff.remainingMs / 1000)}s`;
   else if (queue.running + queue.queued > 0) text = `$(loading~spin) Efrit ${queue.running} running${queue.queued > 0 ? `, ${queue.queued} queued` : ''}`;
-  else text = `$(sparkle) Efrit ${formatCount(tokens)} tok`;
+  else text = offline ? '$(sparkle) Efrit' : `$(sparkle) Efrit ${formatCount(tokens)} tok`;
+  if (offline) text += ' (offline)';
   const tooltip = [
-    `efrit-lsp ${status.version} · ${status.model}`,
+    `efrit-lsp ${status.version} · ${offline ? 'offline: the built-in demo model answers, nothing is sent to an API' : status.model}`,
     `queue: ${queue.running} running, ${queue.queued} queued, concurrency ${queue.concurrency}/${queue.configuredConcurrency}` +
       (queue.backoff.active ? ` (backing off: ${queue.backoff.reason ?? 'rate limited'})` : ''),
     `requests: ${usage.requests} · tokens in ${formatCount(usage.inputTokens)}, out ${formatCount(usage.outputTokens)}`,
     `cache: read ${formatCount(usage.cacheReadTokens)}, written ${formatCount(usage.cacheWriteTokens)} · saved by deltas ${formatCount(usage.bytesSavedByDeltas)} B`,
     `sessions open: ${status.sessions.open} · documents open: ${status.documents.open}`,
-    status.apiKeyConfigured ? '' : 'No API key: set ANTHROPIC_API_KEY for VS Code, or efrit.apiKey in your user settings.',
+    missingKey ? 'No API key: set ANTHROPIC_API_KEY for VS Code, or efrit.apiKey in your user settings.' : '',
   ]
     .filter((line) => line !== '')
     .join('\n');
-  return { text, tooltip, warning: !status.apiKeyConfigured };
+  return { text, tooltip, warning: missingKey };
 }
