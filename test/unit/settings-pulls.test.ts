@@ -12,9 +12,12 @@ async function settledYet(promise: Promise<void>): Promise<boolean> {
 }
 
 describe('SettingsPulls', () => {
-  it('is settled at once when no pull is in flight', async () => {
-    const pulls = new SettingsPulls(new ManualClock(), 2000);
-    expect(await settledYet(pulls.settled())).toBe(true);
+  it('is settled at once when no pull is in flight, and sets no timer', async () => {
+    const clock = new ManualClock();
+    const pulls = new SettingsPulls(clock, 2000);
+    const settled = pulls.settled();
+    expect(clock.pendingTimers()).toBe(0);
+    expect(await settledYet(settled)).toBe(true);
   });
 
   it('waits for every pull in flight, then sets no timer going', async () => {
@@ -30,7 +33,10 @@ describe('SettingsPulls', () => {
     second.open();
     expect(await settledYet(settled)).toBe(true);
     expect(clock.pendingTimers()).toBe(0);
-    expect(await settledYet(pulls.settled())).toBe(true);
+    // Arrived pulls are forgotten: the next wait has nothing to wait for.
+    const next = pulls.settled();
+    expect(clock.pendingTimers()).toBe(0);
+    expect(await settledYet(next)).toBe(true);
   });
 
   it('counts a pull that failed as arrived', async () => {
