@@ -33,10 +33,13 @@ fi
 for tool in /usr/bin/chromium /usr/bin/rg; do
   [ -x "$tool" ] || { echo "install-vscode-real: $tool is missing (apt-get install chromium ripgrep)" >&2; exit 1; }
 done
-[ -f /usr/include/node/node.h ] || { echo "install-vscode-real: Node's headers are missing in /usr/include/node" >&2; exit 1; }
-
-# node-gyp must use the headers of the installed Node: fetching them from nodejs.org is not possible here.
+# node-gyp must use the headers of the installed Node (Debian's nodejs: /usr/include/node): fetching them
+# from nodejs.org is not possible here. npm_config_nodedir points elsewhere for another Node.
 export npm_config_nodedir=${npm_config_nodedir:-/usr}
+[ -f "$npm_config_nodedir/include/node/node.h" ] || {
+  echo "install-vscode-real: Node's headers are missing in $npm_config_nodedir/include/node (set npm_config_nodedir)" >&2
+  exit 1
+}
 npm_quiet=(--no-audit --no-fund --loglevel=error)
 
 # A half-finished earlier attempt is started over, so every step below runs on a clean folder.
