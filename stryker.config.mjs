@@ -28,6 +28,8 @@ export default {
     'server/src/agent/work-log.ts',
     'server/src/proxy/routing-rules.ts',
     'server/src/proxy/capabilities.ts',
+    // settings from the client
+    'server/src/features/settings-pulls.ts',
   ],
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },

@@ -40,6 +40,20 @@ export const BuiltinActions = {
   tests: 'tests',
 } as const;
 
+/**
+ * Code action kinds of built-in actions that LSP has no constant for.
+ * Explain changes no code, and LSP has no kind for reading code; VS Code shows
+ * only `quickfix`, `refactor.extract|inline|rewrite|move`, `surround` and
+ * `source` under headings of their own (everything else lands in "More
+ * Actions…"), and an explanation of the selection belongs beside Rewrite,
+ * Document and Write tests, which work on the selection too.
+ */
+export const ActionKinds = {
+  explain: 'refactor.rewrite.explain',
+  /** Still declared and honoured in `context.only`, so clients and keybindings that ask for it keep getting Explain. */
+  explainAlias: 'refactor.explain',
+} as const;
+
 export interface TextDocumentRef {
   uri: string;
 }
@@ -247,6 +261,12 @@ export interface StreamParams {
   streamId?: string;
   /** The `workDoneToken` of the request this note answers, when it gave one. */
   workDoneToken?: ProgressToken;
+  /**
+   * What the job is, for a heading over notes no request of the client named
+   * (an action picked from a menu): its title and, for a job on a document,
+   * that document's path in the workspace, e.g. `Efrit: Explain · src/calc.ts`.
+   */
+  title?: string;
   kind: StreamKind;
   text: string;
 }

@@ -190,6 +190,10 @@ export interface VSCodeHost {
   /** The `languages.register…Provider` calls the client made for the server's capabilities. */
   providers: string[];
   unmodelled: Set<string>;
+  /** Whether the window has the focus (`window.state.focused`); the extension polls status only while it does. */
+  focused: boolean;
+  /** Sets a setting (`efrit.apiKey`) and fires `workspace.onDidChangeConfiguration` for it, as VS Code does after an edit. */
+  changeSetting(dottedKey: string, value: unknown): void;
   /** Opens a document (fires onDidOpenTextDocument) and makes it the active editor with `selection`. */
   openEditor(path: string, languageId: string, text: string, selection?: { start: [number, number]; end: [number, number] }): StubDocument;
   context(extensionDir: string): Record<string, unknown>;
@@ -208,6 +212,8 @@ export function createVSCodeHost(settings: Record<string, unknown> = {}): VSCode
   const textDocuments: StubDocument[] = [];
   const onDidOpenTextDocument = new EventEmitter();
   const onDidChangeActiveTextEditor = new EventEmitter();
+  const onDidChangeConfiguration = new EventEmitter();
+  const windowState = { focused: true };
   let activeTextEditor: { document: StubDocument; selection: Selection } | undefined;
 
   const event = (): ((listener: Listener) => Disposable) => new EventEmitter().event;
@@ -272,7 +278,7 @@ export function createVSCodeHost(settings: Record<string, unknown> = {}): VSCode
         get visibleTextEditors() {
           return activeTextEditor === undefined ? [] : [activeTextEditor];
         },
-        state: { focused: true },
+        state: windowState,
         tabGroups: { all: [], onDidChangeTabs: event(), onDidChangeTabGroups: event() },
         onDidChangeActiveTextEditor: onDidChangeActiveTextEditor.event,
         onDidChangeVisibleTextEditors: event(),
@@ -326,7 +332,7 @@ export function createVSCodeHost(settings: Record<string, unknown> = {}): VSCode
         onDidCloseTextDocument: event(),
         onDidSaveTextDocument: event(),
         onWillSaveTextDocument: event(),
-        onDidChangeConfiguration: event(),
+        onDidChangeConfiguration: onDidChangeConfiguration.event,
         onDidChangeWorkspaceFolders: event(),
         applyEdit(edit: unknown) {
           workspaceEdits.push(edit);
@@ -380,6 +386,22 @@ export function createVSCodeHost(settings: Record<string, unknown> = {}): VSCode
     workspaceEdits,
     providers,
     unmodelled,
+    get focused() {
+      return windowState.focused;
+    },
+    set focused(focused: boolean) {
+      windowState.focused = focused;
+    },
+    changeSetting(dottedKey, value) {
+      const parts = dottedKey.split('.');
+      let at = settings;
+      for (const part of parts.slice(0, -1)) {
+        const next = at[part];
+        at = typeof next === 'object' && next !== null ? (next as Record<string, unknown>) : (at[part] = {});
+      }
+      at[parts.at(-1) ?? dottedKey] = value;
+      onDidChangeConfiguration.fire({ affectsConfiguration: (section: string) => dottedKey === section || dottedKey.startsWith(`${section}.`) });
+    },
     openEditor(path, languageId, text, selection) {
       const lines = text.split('\n');
       const document: StubDocument = {
@@ -424,6 +446,8 @@ export function createVSCodeHost(settings: Record<string, unknown> = {}): VSCode
         return request === 'vscode' ? module : original.call(this, request, ...rest);
       };
       try {
+        // A fresh copy per host: a cached one would still talk to the host that loaded it first.
+        delete require.cache[require.resolve(bundle)];
         return require(bundle) as ReturnType<VSCodeHost['load']>;
       } finally {
         loader._load = original;

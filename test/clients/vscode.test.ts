@@ -233,6 +233,17 @@ function recordingSink(): TranscriptSink & { text(): string } {
   };
 }
 
+describe('the transcript', () => {
+  it('heads a job no turn named with what the server says it is, and with its id when a server does not say', () => {
+    const sink = recordingSink();
+    const transcript = new Transcript(sink);
+    transcript.stream({ jobId: 'job-2', title: 'Efrit: Add documentation · src/calc.ts', kind: 'status', text: 'asking the model' });
+    transcript.stream({ jobId: 'job-3', kind: 'text', text: 'From an older server.' });
+    transcript.stream({ jobId: 'job-3', kind: 'done', text: 'done' });
+    expect(sink.text()).toBe('\n── Add documentation · src/calc.ts ──\n  · asking the model\n\n── job-3 ──\nFrom an older server.\n');
+  });
+});
+
 describe('the extension over the wire, as VS Code', () => {
   let harness: Harness | undefined;
   afterEach(async () => {
@@ -386,7 +397,9 @@ describe('the extension over the wire, as VS Code', () => {
     // VS Code runs the action's command through the LanguageClient: workspace/executeCommand.
     await client.executeCommand(explain?.command?.command ?? '', explain?.command?.arguments?.[0]);
     expect(unannounced()).toBe(1);
-    expect(sink.text()).toMatch(turn('── job-', 'Population variance.'));
+    // Named by what it is and where, not by its job id.
+    expect(sink.text()).toMatch(turn('── Explain · stats.py ──', 'Population variance.'));
+    expect(sink.text()).not.toContain('── job-');
     expect(statusBarView(await controller.status()).text).toMatch(/Efrit/);
   });
 
@@ -450,6 +463,18 @@ describe('the extension over the wire, as VS Code', () => {
     expect(isCancellation(cancelled)).toBe(true);
     expect(serverCancellation(cancelled)).toBeUndefined();
     held.open();
+  });
+
+  it('labels the status bar "offline" when the built-in demo model answers, with no key warning', async () => {
+    harness = await startHarness({ capabilities: vscodeCapabilities, apiKey: null });
+    const { controller } = extensionOn(harness.client);
+    const status = await controller.status();
+    // The field as a server with the demo model reports it; a server without the field is online.
+    const offline = statusBarView({ ...status, offline: true } as typeof status);
+    expect(offline).toMatchObject({ text: '$(sparkle) Efrit (offline)', warning: false });
+    expect(offline.tooltip).toContain('offline: the built-in demo model answers');
+    expect(offline.tooltip).not.toContain('No API key');
+    expect(statusBarView(status).text).toBe('$(warning) Efrit: no API key');
   });
 
   it('marks the status bar when no key is configured', async () => {
@@ -597,6 +622,48 @@ describe('the bundled extension, activated in a stand-in extension host', () => 
       await run(ExtensionCommands.status);
       expect(chatChannel()?.text).toMatch(/requests: 3 · tokens in/);
       expect(host.messages.filter((m) => m.level === 'error')).toEqual([]);
+    } finally {
+      await extension.deactivate();
+      for (const disposable of context.subscriptions) disposable.dispose();
+    }
+  });
+});
+
+describe('the bundled extension, when the key is set in the settings while it runs', () => {
+  const saved = { key: process.env['ANTHROPIC_API_KEY'], url: process.env['ANTHROPIC_BASE_URL'] };
+  let fake: Awaited<ReturnType<typeof startFakeAnthropic>> | undefined;
+  beforeAll(async () => {
+    fake = await startFakeAnthropic({ apiKey: testApiKey });
+    delete process.env['ANTHROPIC_API_KEY'];
+    delete process.env['ANTHROPIC_BASE_URL'];
+  });
+  afterAll(async () => {
+    for (const [name, value] of [['ANTHROPIC_API_KEY', saved.key], ['ANTHROPIC_BASE_URL', saved.url]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    await fake?.close();
+  });
+
+  it('shows the key in the status bar once the setting changes, without waiting for the next poll', async () => {
+    const bundle = join(staged, 'dist', 'extension.js');
+    expect(existsSync(bundle), 'built by the packaging test above').toBe(true);
+    const settings = vscodeSettingsSection();
+    settings['baseURL'] = fake?.url;
+    const host = createVSCodeHost({ efrit: settings });
+    // The status poll runs only while the window has the focus: here only the settings change can refresh it.
+    host.focused = false;
+    const extension = host.load(bundle);
+    const context = host.context(staged) as { subscriptions: { dispose(): unknown }[] };
+    try {
+      await extension.activate(context);
+      const statusItem = host.statusBarItems[0];
+      await vi.waitFor(() => expect(statusItem?.text).toBe('$(warning) Efrit: no API key'), { timeout: 20_000 });
+
+      host.changeSetting('efrit.apiKey', testApiKey);
+
+      await vi.waitFor(() => expect(statusItem?.text).toMatch(/^\$\(sparkle\) Efrit \d+ tok$/), { timeout: 20_000 });
+      expect(statusItem?.backgroundColor).toBeUndefined();
     } finally {
       await extension.deactivate();
       for (const disposable of context.subscriptions) disposable.dispose();

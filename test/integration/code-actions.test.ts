@@ -61,9 +61,70 @@ describe('listing code actions', () => {
     const uri = await harness.client.open('src/inventory.ts', inventoryTs);
     const range = rangeOf(inventoryTs, 'restock');
     const rewrites = asActions(await harness.client.codeActions(uri, range, [], ['refactor.rewrite']));
-    expect(rewrites.map((a) => a.title)).toEqual(['Efrit: Rewrite…', 'Efrit: Add documentation', 'Efrit: Write tests', 'Efrit: Tighten types']);
+    expect(rewrites.map((a) => a.title)).toEqual(['Efrit: Explain', 'Efrit: Rewrite…', 'Efrit: Add documentation', 'Efrit: Write tests', 'Efrit: Tighten types']);
     const quickfixes = await harness.client.codeActions(uri, range, [], ['quickfix']);
     expect(quickfixes).toEqual([]);
+  });
+
+  it('lists Explain under refactor.rewrite, where VS Code shows it with Rewrite, and still under refactor.explain for clients that ask for that', async () => {
+    harness = await startHarness();
+    const uri = await harness.client.open('src/inventory.ts', inventoryTs);
+    const range = rangeOf(inventoryTs, 'restock');
+
+    const explainOf = async (only?: string[]): Promise<CodeAction | undefined> =>
+      asActions(await harness!.client.codeActions(uri, range, [], only)).find((action) => action.title === 'Efrit: Explain');
+
+    expect((await explainOf())?.kind).toBe('refactor.rewrite.explain');
+    expect((await explainOf(['refactor']))?.kind).toBe('refactor.rewrite.explain');
+    expect((await explainOf(['refactor.rewrite']))?.kind).toBe('refactor.rewrite.explain');
+    // The kind clients knew Explain by: listed under the kind asked for, since clients filter answers by it too.
+    expect(await harness.client.codeActions(uri, range, [], ['refactor.explain'])).toEqual([
+      expect.objectContaining({ title: 'Efrit: Explain', kind: 'refactor.explain', command: expect.objectContaining({ command: 'efrit.runAction' }) }),
+    ]);
+    expect(harness.client.initializeResult.capabilities.codeActionProvider).toMatchObject({
+      codeActionKinds: expect.arrayContaining(['quickfix', 'refactor.rewrite', 'refactor.explain']),
+    });
+  });
+
+  describe('automatic and invoked requests', () => {
+    const listed = async (triggerKind: number | undefined, diagnostics = [typoDiagnostic]): Promise<string[]> => {
+      const uri = await harness!.client.open('src/inventory.ts', inventoryTs);
+      const context = { diagnostics, ...(triggerKind === undefined ? {} : { triggerKind }) };
+      const actions = await harness!.client.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri }, range: typoDiagnostic.range, context });
+      return actions.map((action) => action.title);
+    };
+    const everything = [
+      "Efrit: Fix: Cannot find name 'treshold'. Did you mean 'threshold'?",
+      'Efrit: Explain',
+      'Efrit: Rewrite…',
+      'Efrit: Add documentation',
+      'Efrit: Write tests',
+    ];
+
+    it('offers only the fix for the diagnostics in range when the editor asks by itself (triggerKind Automatic)', async () => {
+      harness = await startHarness();
+      expect(await listed(2)).toEqual(["Efrit: Fix: Cannot find name 'treshold'. Did you mean 'threshold'?"]);
+    });
+
+    it('offers nothing on an automatic request where there is no diagnostic, so no light bulb shows on every line', async () => {
+      harness = await startHarness();
+      expect(await listed(2, [])).toEqual([]);
+    });
+
+    it('offers every action when the user asks (triggerKind Invoked)', async () => {
+      harness = await startHarness();
+      expect(await listed(1)).toEqual(everything);
+    });
+
+    it('offers every action to clients that send no triggerKind (eglot, Neovim 0.7)', async () => {
+      harness = await startHarness({ capabilities: eglotCapabilities });
+      expect(await listed(undefined)).toEqual(everything);
+    });
+
+    it('refuses a triggerKind that is not a number, naming the field', async () => {
+      harness = await startHarness();
+      await expect(listed('automatic' as unknown as number)).rejects.toThrow(/context\.triggerKind/);
+    });
   });
 
   it('refuses a range outside the document with a message naming it', async () => {
@@ -235,6 +296,8 @@ describe('picking an action', () => {
     expect(result).toMatchObject({ applied: false, text: '`restock` returns a copy of the item with more stock; the original is left alone.' });
     await client.waitFor(() => client.streams.some((s) => s.jobId === result.jobId && s.kind === 'done'), 'the done note');
     expect(client.streamedText(result.jobId)).toBe(result.text);
+    // Every note names the action and the file, for a client that shows the job under a heading of its own.
+    expect(new Set(client.streams.filter((s) => s.jobId === result.jobId).map((s) => s.title))).toEqual(new Set(['Efrit: Explain · src/inventory.ts']));
     // $/progress end follows the token's creation, so it may land just after the done note.
     await client.waitFor(() => client.progress.at(-1)?.value.kind === 'end', 'the progress end');
     expect(client.progress[0]?.value.kind).toBe('begin');

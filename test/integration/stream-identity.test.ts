@@ -216,7 +216,9 @@ describe('a request that names nothing (clients before stream names)', () => {
 
     const notes = notesOf(client, result.jobId);
     expect(notes.map((n) => n.kind)).toEqual(expect.arrayContaining(['status', 'text', 'done']));
-    for (const note of notes) expect(Object.keys(note).sort()).toEqual(['jobId', 'kind', 'sessionId', 'text']);
+    // No stream name on them; every note names the job (what it is) for the client's heading.
+    for (const note of notes) expect(Object.keys(note).sort()).toEqual(['jobId', 'kind', 'sessionId', 'text', 'title']);
+    expect(new Set(notes.map((n) => n.title))).toEqual(new Set(['Efrit: Chat']));
     expect(created).toEqual([`efrit-${result.jobId}`]);
     await client.waitFor(() => client.progress.some((p) => p.token === `efrit-${result.jobId}` && p.value.kind === 'end'), 'the end of the progress');
     expect(client.streamedText(result.jobId)).toBe('Plain as ever.');

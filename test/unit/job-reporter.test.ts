@@ -85,4 +85,19 @@ describe('LspJobReporter', () => {
     expect(texts().join('')).toBe('Your key is [redacted]. Keep it safe.');
     expect(received.at(-1)).toMatchObject({ kind: 'done' });
   });
+
+  it("names the job on every note, with the document it works on, so a client can head a job no request of its named", async () => {
+    reporter.begin({ jobId: 'job-2', title: 'Efrit: Explain', document: 'src/calc.ts' });
+    reporter.note('job-2', 'status', 'asking the model');
+    reporter.text('job-2', 'It adds.');
+    reporter.end('job-2', { ok: true });
+    await delivered();
+
+    const notes = received.filter((note) => note.jobId === 'job-2');
+    expect(notes.map((note) => note.kind)).toEqual(['status', 'text', 'done']);
+    for (const note of notes) expect(note.title).toBe('Efrit: Explain · src/calc.ts');
+    reporter.text('job-1', 'Hi.');
+    await delivered();
+    expect(received.at(-1)).toMatchObject({ jobId: 'job-1', title: 'Chat', text: 'Hi.' });
+  });
 });

@@ -118,7 +118,7 @@ export class Transcript {
       this.sink.appendLine('');
       if (turn !== undefined) this.sink.appendLine(`${turn} (continued)`);
       else {
-        this.sink.appendLine(`── ${params.jobId} ──`);
+        this.sink.appendLine(`── ${jobHeading(params)} ──`);
         this.unannounced.add(params.jobId);
       }
       this.current = place;
@@ -257,6 +257,17 @@ export class EfritController<Token> {
   }
 }
 
+/**
+ * The heading of a job no turn named: what the server says the job is
+ * ("Efrit: Explain · src/calc.ts" becomes "Explain · src/calc.ts": the whole
+ * channel is Efrit's), or its id from a server that does not say.
+ */
+export function jobHeading(params: Pick<StreamParams, 'jobId' | 'title'>): string {
+  const title = params.title?.trim();
+  if (title === undefined || title === '') return params.jobId;
+  return title.startsWith('Efrit: ') ? title.slice('Efrit: '.length) : title;
+}
+
 function withSession(sessionId: string | undefined): { sessionId?: string } {
   return sessionId === undefined ? {} : { sessionId };
 }
@@ -277,21 +288,25 @@ export function formatCount(n: number): string {
 export function statusBarView(status: StatusResult): { text: string; tooltip: string; warning: boolean } {
   const { queue, usage } = status;
   const tokens = usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens;
+  // `offline` (the server's built-in demo model answers) is newer than some servers: missing means false.
+  const offline = (status as StatusResult & { offline?: unknown }).offline === true;
+  const missingKey = !status.apiKeyConfigured && !offline;
   let text: string;
-  if (!status.apiKeyConfigured) text = '$(warning) Efrit: no API key';
+  if (missingKey) text = '$(warning) Efrit: no API key';
   else if (queue.backoff.active) text = `$(watch) Efrit: waiting ${Math.ceil(queue.backoff.remainingMs / 1000)}s`;
   else if (queue.running + queue.queued > 0) text = `$(loading~spin) Efrit ${queue.running} running${queue.queued > 0 ? `, ${queue.queued} queued` : ''}`;
-  else text = `$(sparkle) Efrit ${formatCount(tokens)} tok`;
+  else text = offline ? '$(sparkle) Efrit' : `$(sparkle) Efrit ${formatCount(tokens)} tok`;
+  if (offline) text += ' (offline)';
   const tooltip = [
-    `efrit-lsp ${status.version} · ${status.model}`,
+    `efrit-lsp ${status.version} · ${offline ? 'offline: the built-in demo model answers, nothing is sent to an API' : status.model}`,
     `queue: ${queue.running} running, ${queue.queued} queued, concurrency ${queue.concurrency}/${queue.configuredConcurrency}` +
       (queue.backoff.active ? ` (backing off: ${queue.backoff.reason ?? 'rate limited'})` : ''),
     `requests: ${usage.requests} · tokens in ${formatCount(usage.inputTokens)}, out ${formatCount(usage.outputTokens)}`,
     `cache: read ${formatCount(usage.cacheReadTokens)}, written ${formatCount(usage.cacheWriteTokens)} · saved by deltas ${formatCount(usage.bytesSavedByDeltas)} B`,
     `sessions open: ${status.sessions.open} · documents open: ${status.documents.open}`,
-    status.apiKeyConfigured ? '' : 'No API key: set ANTHROPIC_API_KEY for VS Code, or efrit.apiKey in your user settings.',
+    missingKey ? 'No API key: set ANTHROPIC_API_KEY for VS Code, or efrit.apiKey in your user settings.' : '',
   ]
     .filter((line) => line !== '')
     .join('\n');
-  return { text, tooltip, warning: !status.apiKeyConfigured };
+  return { text, tooltip, warning: missingKey };
 }

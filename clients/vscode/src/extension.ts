@@ -103,6 +103,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       controller.onStream(params);
       refreshSoon();
     }),
+    // A changed key or model shows at once: the server re-reads the section first and answers status after it.
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration('efrit')) refreshSoon();
+    }),
     languageClient.onDidChangeState(({ newState }) => {
       if (newState === State.Running) void refreshStatus();
       if (newState === State.Stopped) {

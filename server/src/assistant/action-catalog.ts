@@ -5,13 +5,15 @@
  */
 import type { Diagnostic } from 'vscode-languageserver-types';
 import type { UserAction } from '../settings/config.js';
-import { BuiltinActions } from '../protocol.js';
+import { ActionKinds, BuiltinActions } from '../protocol.js';
 
 export interface ActionDefinition {
   id: string;
   /** Without the "Efrit: " prefix. */
   title: string;
   kind: string;
+  /** Other kinds a client may ask for in `context.only` to get this action; it is then listed with the kind asked for. */
+  kindAliases?: readonly string[];
   /** Whether the answer is an edit (true) or text for the user to read (false). */
   producesEdit: boolean;
   /** The request put to the model. */
@@ -42,7 +44,8 @@ const builtins: readonly ActionDefinition[] = [
   {
     id: BuiltinActions.explain,
     title: 'Explain',
-    kind: 'refactor.explain',
+    kind: ActionKinds.explain,
+    kindAliases: [ActionKinds.explainAlias],
     producesEdit: false,
     request: () => 'Explain what the selected code does, how, and anything surprising about it. Do not propose edits.',
   },

@@ -8,7 +8,7 @@
 import type { ContentBlockParam, MessageParam, TextBlockParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
 import type { Settings } from '../settings/config.js';
-import { captureContext, validateRange, type CaptureOptions, type CapturedContext } from '../context/capture-context.js';
+import { captureContext, relativePathOf, validateRange, type CaptureOptions, type CapturedContext } from '../context/capture-context.js';
 import { documentTurn, type DocumentTurn, type MatchContext } from '../sessions/delta-tracker.js';
 import type { DocumentStore } from '../documents/document-store.js';
 import type { TrackedDocument } from '../documents/tracked-document.js';
@@ -30,8 +30,8 @@ import type { LimiterClock } from '../common/sliding-window-limiter.js';
 
 /** How the domain tells the user what a job is doing; the feature layer maps it to LSP. */
 export interface JobReporter {
-  /** `stream`: how the request that started the job names its notes. */
-  begin(job: { jobId: string; title: string; sessionId?: string | undefined; stream?: StreamIdentity | undefined }): void;
+  /** `stream`: how the request that started the job names its notes; `document`: the path of the document it works on, for people. */
+  begin(job: { jobId: string; title: string; document?: string | undefined; sessionId?: string | undefined; stream?: StreamIdentity | undefined }): void;
   /** Another request now waits for a running job: its notes carry that request's identity too. */
   follow(jobId: string, stream: StreamIdentity | undefined): void;
   queued(jobId: string, ahead: number): void;
@@ -462,7 +462,8 @@ export class Assistant {
       sessionId: spec.sessionId,
       run: ({ signal, jobId }) => spec.run(signal, jobId),
     });
-    reporter.begin({ jobId: job.id, title: spec.title, sessionId: spec.sessionId, stream: spec.stream });
+    const document = spec.uri === undefined ? undefined : relativePathOf(spec.uri, this.deps.workspaceRoots());
+    reporter.begin({ jobId: job.id, title: spec.title, document, sessionId: spec.sessionId, stream: spec.stream });
     const ahead = queue.aheadOf(job.id);
     if (job.state === 'queued' && ahead > 0) reporter.queued(job.id, ahead);
     job.result.then(

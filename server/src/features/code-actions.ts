@@ -42,27 +42,64 @@ interface ActionData {
   range: CodeActionParams['range'];
 }
 
-function matchesOnly(kind: string, only: readonly string[] | undefined): boolean {
-  if (only === undefined || only.length === 0) return true;
-  return only.some((wanted) => kind === wanted || kind.startsWith(`${wanted}.`));
+function kindCovers(wanted: string, kind: string): boolean {
+  return kind === wanted || kind.startsWith(`${wanted}.`);
 }
 
-function parseCodeActionParams(raw: unknown): { uri: string; range: Range; diagnostics: Diagnostic[]; only: string[] | undefined } {
+/**
+ * The kind to list an action with for this request's `context.only`, or
+ * undefined when the request does not want it: its own kind, else an alias
+ * the client asked for by name (listed under that alias, since clients filter
+ * the answer by the kinds they asked for too).
+ */
+function kindFor(action: ActionDefinition, only: readonly string[] | undefined): string | undefined {
+  if (only === undefined || only.length === 0 || only.some((wanted) => kindCovers(wanted, action.kind))) return action.kind;
+  return action.kindAliases?.find((alias) => only.some((wanted) => kindCovers(wanted, alias)));
+}
+
+/** LSP's CodeActionTriggerKind.Automatic: the editor asks by itself (cursor moved, text changed) to decide on a light bulb. */
+const automaticTrigger = 2;
+
+interface CodeActionRequest {
+  uri: string;
+  range: Range;
+  diagnostics: Diagnostic[];
+  only: string[] | undefined;
+  /** True when the editor asked by itself; false when the user asked, or the client does not say (before LSP 3.17). */
+  automatic: boolean;
+}
+
+function parseCodeActionParams(raw: unknown): CodeActionRequest {
   const what = 'textDocument/codeAction';
   const params = requireObject(raw, what);
   const uri = requireDocumentUri(params, what);
   const range = requireRange(params, 'range', what);
   const actionContext = params['context'] ?? {};
   if (typeof actionContext !== 'object' || actionContext === null || Array.isArray(actionContext)) {
-    throw invalidParams(`${what}: "context" must be { diagnostics, only? }.`);
+    throw invalidParams(`${what}: "context" must be { diagnostics, only?, triggerKind? }.`);
   }
-  const { diagnostics, only } = actionContext as Record<string, unknown>;
+  const { diagnostics, only, triggerKind } = actionContext as Record<string, unknown>;
   if (only !== undefined && only !== null && !(Array.isArray(only) && only.every((kind) => typeof kind === 'string'))) {
     throw invalidParams(`${what}: "context.only" must be a list of code action kinds.`);
   }
-  return { uri, range, diagnostics: optionalDiagnostics(diagnostics, `${what} context`) ?? [], only: (only ?? undefined) as string[] | undefined };
+  if (triggerKind !== undefined && triggerKind !== null && !Number.isInteger(triggerKind)) {
+    throw invalidParams(`${what}: "context.triggerKind" must be 1 (invoked) or 2 (automatic).`);
+  }
+  return {
+    uri,
+    range,
+    diagnostics: optionalDiagnostics(diagnostics, `${what} context`) ?? [],
+    only: (only ?? undefined) as string[] | undefined,
+    automatic: triggerKind === automaticTrigger,
+  };
 }
 
+/**
+ * Lists the "Efrit: …" actions for a range. Asked automatically, an editor
+ * decides from the answer whether to show a light bulb, so only what is
+ * relevant right there is offered: a Fix per diagnostic in the range. Asked
+ * by the user (or by a client that does not say), every action is offered.
+ */
 export function listCodeActions(context: FeatureContext, raw: CodeActionParams): (CodeAction | Command)[] {
   const params = parseCodeActionParams(raw);
   const doc = context.documents.get(params.uri);
@@ -73,13 +110,13 @@ export function listCodeActions(context: FeatureContext, raw: CodeActionParams):
   const problem = validateRange(doc, params.range);
   if (problem !== undefined) throw new EfritError('rangeOutOfBounds', problem);
   const resolves = clientResolvesEdits(context.capabilities());
-  const only = params.only;
   const actions: CodeAction[] = [];
   const offer = (action: ActionDefinition, diagnostic?: Diagnostic): void => {
-    if (!matchesOnly(action.kind, only)) return;
+    const kind = kindFor(action, params.only);
+    if (kind === undefined) return;
     const title = actionTitle(action, diagnostic);
     const diagnostics = diagnostic === undefined ? undefined : [diagnostic];
-    const listed: CodeAction = { title, kind: action.kind, ...(diagnostics !== undefined ? { diagnostics } : {}) };
+    const listed: CodeAction = { title, kind, ...(diagnostics !== undefined ? { diagnostics } : {}) };
     if (resolves && action.producesEdit) {
       const data: ActionData = { efrit: 1, actionId: action.id, uri: doc.uri, range: params.range };
       listed.data = data;
@@ -100,7 +137,7 @@ export function listCodeActions(context: FeatureContext, raw: CodeActionParams):
         offer(action, diagnostic);
         context.assistant.prefetchFix(doc.uri, params.range, diagnostic);
       }
-    } else {
+    } else if (!params.automatic) {
       offer(action);
     }
   }

@@ -36,6 +36,8 @@ import { StreamRedactor } from '../common/redaction.js';
 interface JobProgress {
   sessionId: string | undefined;
   title: string;
+  /** The title with the document's path: what every note carries for a client's heading. */
+  heading: string;
   pendingText: string;
   flushTimer: NodeJS.Timeout | undefined;
   /** Each resolves to a progress token once it has begun (the client accepted a server-created one), or undefined. */
@@ -67,10 +69,11 @@ export class LspJobReporter implements JobReporter {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  begin(job: { jobId: string; title: string; sessionId?: string | undefined; stream?: StreamIdentity | undefined }): void {
+  begin(job: { jobId: string; title: string; document?: string | undefined; sessionId?: string | undefined; stream?: StreamIdentity | undefined }): void {
     const progress: JobProgress = {
       sessionId: job.sessionId,
       title: job.title,
+      heading: job.document === undefined ? job.title : `${job.title} · ${job.document}`,
       pendingText: '',
       flushTimer: undefined,
       tokens: [],
@@ -153,7 +156,13 @@ export class LspJobReporter implements JobReporter {
 
   private notify(jobId: string, kind: StreamKind, text: string, job = this.jobs.get(jobId)): void {
     const sessionId = job?.sessionId;
-    const note: StreamParams = { jobId, kind, text: this.redactor.redact(text), ...(sessionId !== undefined ? { sessionId } : {}) };
+    const note: StreamParams = {
+      jobId,
+      ...(sessionId !== undefined ? { sessionId } : {}),
+      ...(job !== undefined ? { title: this.redactor.redact(job.heading) } : {}),
+      kind,
+      text: this.redactor.redact(text),
+    };
     const identities = job === undefined || job.identities.length === 0 ? [{}] : job.identities;
     for (const identity of identities) {
       this.connection.sendNotification(Methods.stream, { ...note, ...identity }).catch((error: unknown) => this.logger.debug('efrit/stream not sent', error));

@@ -1,13 +1,13 @@
 /** What the server declares in its `initialize` answer. */
 import { CodeActionKind, TextDocumentSyncKind, type ServerCapabilities } from 'vscode-languageserver/node';
 import type { Settings } from '../settings/config.js';
-import { allCommands } from '../protocol.js';
+import { ActionKinds, allCommands } from '../protocol.js';
 
 export function serverCapabilities(settings: Settings): ServerCapabilities {
   return {
     textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
     codeActionProvider: {
-      codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite, 'refactor.explain'],
+      codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite, ActionKinds.explainAlias],
       resolveProvider: true,
     },
     executeCommandProvider: { commands: [...allCommands] },

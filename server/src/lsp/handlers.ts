@@ -22,9 +22,11 @@ import { chat, doInstruction } from '../features/conversation.js';
 import type { SyncMethod } from '../features/document-sync.js';
 import { completionAccepted, completionItem, inlineCompletion } from '../features/inline-completion.js';
 import { invalidParams, requireObject, requireString, toResponseError } from '../features/respond.js';
+import { SettingsPulls } from '../features/settings-pulls.js';
 import { isRecord } from '../common/json-shape.js';
-import { allCommands, Commands, Methods } from '../protocol.js';
+import { allCommands, Commands, Methods, type StatusResult } from '../protocol.js';
 import { serverCapabilities } from './capabilities.js';
+import { realClock } from '../queue/queue-clock.js';
 import type { Services } from './services.js';
 
 export function registerHandlers(services: Services): void {
@@ -62,14 +64,26 @@ export function registerHandlers(services: Services): void {
     };
   }
 
-  async function pullSettings(): Promise<void> {
+  const settingsPulls = new SettingsPulls(realClock);
+
+  function pullSettings(): void {
     if (services.capabilities().workspace?.configuration !== true) return;
-    try {
-      const [section] = (await connection.workspace.getConfiguration([{ section: 'efrit' }])) as unknown[];
-      services.useSettings(section, 'workspace/configuration');
-    } catch (error) {
-      logger.warn('workspace/configuration failed; keeping the current settings', error);
-    }
+    settingsPulls.track(
+      (async () => {
+        try {
+          const [section] = (await connection.workspace.getConfiguration([{ section: 'efrit' }])) as unknown[];
+          services.useSettings(section, 'workspace/configuration');
+        } catch (error) {
+          logger.warn('workspace/configuration failed; keeping the current settings', error);
+        }
+      })(),
+    );
+  }
+
+  /** The status as of the settings the client has: after the pulls in flight have answered (bounded). */
+  async function statusWithSettings(): Promise<StatusResult> {
+    await settingsPulls.settled();
+    return status(context);
   }
 
   // ── lifecycle and workspace ─────────────────────────────────────────────
@@ -90,14 +104,17 @@ export function registerHandlers(services: Services): void {
       if (services.capabilities().workspace?.didChangeConfiguration?.dynamicRegistration === true) {
         void connection.client.register(DidChangeConfigurationNotification.type, { section: 'efrit' }).catch(() => undefined);
       }
-      void pullSettings();
-      if (!services.model.hasApiKey()) logger.info('No API key yet (ANTHROPIC_API_KEY or efrit.apiKey): model actions will say so when used.');
+      pullSettings();
+      // After the pulled settings, which may carry the key.
+      void settingsPulls.settled().then(() => {
+        if (!services.model.hasApiKey()) logger.info('No API key yet (ANTHROPIC_API_KEY or efrit.apiKey): model actions will say so when used.');
+      });
     }),
   );
   connection.onDidChangeConfiguration(
     heed('workspace/didChangeConfiguration', (params: unknown) => {
       if (services.capabilities().workspace?.configuration === true) {
-        void pullSettings();
+        pullSettings();
         return;
       }
       const pushed = isRecord(params) ? params['settings'] : undefined;
@@ -147,7 +164,7 @@ export function registerHandlers(services: Services): void {
         case Commands.cancel:
           return cancel(context, argument);
         case Commands.status:
-          return status(context);
+          return statusWithSettings();
         case Commands.completionAccepted:
           return completionAccepted(context, argument);
         default:
@@ -165,7 +182,7 @@ export function registerHandlers(services: Services): void {
 
   connection.onRequest(Methods.chat, answer(Methods.chat, (params: unknown, token) => chat(context, params, token)));
   connection.onRequest(Methods.do, answer(Methods.do, (params: unknown, token) => doInstruction(context, params, token)));
-  connection.onRequest(Methods.status, answer(Methods.status, () => status(context)));
+  connection.onRequest(Methods.status, answer(Methods.status, statusWithSettings));
   connection.onRequest(Methods.cancel, answer(Methods.cancel, (params: unknown) => cancel(context, params)));
   connection.onRequest(Methods.endSession, answer(Methods.endSession, (params: unknown) => endSession(context, params)));
   connection.onRequest(Methods.documentText, answer(Methods.documentText, (params: unknown) => documentText(context, params)));
