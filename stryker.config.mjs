@@ -28,6 +28,10 @@ export default {
     'server/src/agent/work-log.ts',
     'server/src/proxy/routing-rules.ts',
     'server/src/proxy/capabilities.ts',
+    // offline demo model
+    'server/src/offline/demo-answers.ts',
+    'server/src/offline/demo-request.ts',
+    'server/src/offline/code-shapes.ts',
   ],
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },

@@ -80,7 +80,7 @@ describe.each(['flag', 'environment'] as const)('the offline demo model (started
     const result = await runAction(uri, 'document', rangeOf(cartTs, 'let subtotal = 0;'));
     expect(result.applied).toBe(true);
     expect(client.text(uri)).toContain(
-      ['/**', ' * Computes the cart total.', ' *', ' * @param items - the items', ' * @param taxRate - the tax rate', ' * @returns the total', ' */', 'export function cartTotal('].join('\n'),
+      ['/**', ' * Computes the cart total.', ' *', ' * @param items - the items', ' * @param taxRate - the tax rate', ' * @returns the cart total', ' */', 'export function cartTotal('].join('\n'),
     );
   });
 });

@@ -138,10 +138,16 @@ function headerEnd(excerpt: Excerpt, line: number, family: LanguageFamily): { en
   let depth = 0;
   let started = false;
   let paramsText = '';
+  // Lisp's definition is a list itself: its parameters are the next list.
+  let openingsToSkip = family === 'lisp' ? 1 : 0;
   const last = Math.min(line + 11, (excerpt.lines[excerpt.lines.length - 1]?.number ?? line));
   for (let number = line; number <= last; number++) {
     const text = lineAt(excerpt, number)?.text ?? '';
     for (const character of text) {
+      if (character === '(' && openingsToSkip > 0) {
+        openingsToSkip -= 1;
+        continue;
+      }
       if (character === '(') {
         depth += 1;
         if (!started) {
@@ -290,9 +296,9 @@ export function functionAtSelection(excerpt: Excerpt): FunctionShape | undefined
   return undefined;
 }
 
-/** `cartTotal`, `cart_total`, `cart-total` → ['cart', 'total']. */
+/** `cartTotal`, `cart_total`, `cart-total` → ['cart', 'total']; a qualified name (`M.cart_total`, `Cart:total`) by its last part. */
 export function wordsOf(name: string): string[] {
-  return name
+  return (name.split(/[.:]/).pop() ?? name)
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
     .split(/[\s_\-.:$]+/)
@@ -357,6 +363,12 @@ const verbs: Record<string, string> = {
   resolve: 'Resolves',
   list: 'Lists',
 };
+
+/** Whether a name starts with a verb the demo knows (`formatTotal`), rather than being a noun phrase (`cartTotal`). */
+export function startsWithVerb(name: string): boolean {
+  const first = wordsOf(name)[0] ?? '';
+  return Object.hasOwn(verbs, first) || ['is', 'has', 'can', 'should', 'to', 'as', 'on'].includes(first);
+}
 
 /** One sentence saying what a function named `name` does, from its name alone. */
 export function summaryFromName(name: string, isClass = false): string {

@@ -16,6 +16,7 @@ import {
   lineCommentOf,
   returnsSomething,
   sampleArgument,
+  startsWithVerb,
   summaryFromName,
   wordsOf,
   type FunctionShape,
@@ -137,6 +138,7 @@ function imperative(sentence: string): string {
 function returnPhrase(shape: FunctionShape): string {
   const [first = '', ...rest] = wordsOf(shape.name);
   if (['is', 'has', 'can', 'should'].includes(first)) return 'true when it does, false otherwise';
+  if (!startsWithVerb(shape.name)) return `the ${[first, ...rest].join(' ')}`;
   return rest.length > 0 ? `the ${rest.join(' ')}` : 'the result';
 }
 

@@ -1,0 +1,345 @@
+/**
+ * The offline demo model's answers, fed requests built by the server's own
+ * parts (capture, prompts, the action catalog) and judged by them: each edit
+ * goes through `resolveProposedEdits`, as the server does, and is applied to
+ * the text. The demo API itself is driven over loopback HTTP.
+ */
+import type { MessageParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Diagnostic, Range } from 'vscode-languageserver-types';
+import { readOnlyToolDefinitions } from '../../server/src/agent/workspace-tools.js';
+import { findAction } from '../../server/src/assistant/action-catalog.js';
+import { resolveProposedEdits } from '../../server/src/assistant/edit-proposal.js';
+import { captureContext, type CapturedContext } from '../../server/src/context/capture-context.js';
+import { DocumentStore } from '../../server/src/documents/document-store.js';
+import type { TrackedDocument } from '../../server/src/documents/tracked-document.js';
+import { excerptText, proposeEditsTool, systemBlocks, withCacheBreakpoints } from '../../server/src/model/prompts.js';
+import { answerDemoRequest, completionFor, offlineLabel, type DemoAnswer } from '../../server/src/offline/demo-answers.js';
+import { startOfflineDemoApi, type OfflineDemoApi } from '../../server/src/offline/demo-api.js';
+import { readDemoRequest } from '../../server/src/offline/demo-request.js';
+import { offlineRequested } from '../../server/src/offline/offline-mode.js';
+
+let opened = 0;
+
+function open(text: string, languageId: string, path: string): TrackedDocument {
+  const store = new DocumentStore();
+  const uri = `file:///work/shop/${path.replace(/(\.\w+)$/, `${opened++}$1`)}`;
+  store.open({ uri, languageId, version: 1, text });
+  return store.get(uri) as TrackedDocument;
+}
+
+function rangeOf(doc: TrackedDocument, needle: string, length = needle.length): Range {
+  const offset = doc.text.indexOf(needle);
+  if (offset < 0) throw new Error(`${JSON.stringify(needle)} is not in the document`);
+  return { start: doc.positionAt(offset), end: doc.positionAt(offset + length) };
+}
+
+/** The request the Assistant sends for an action, built by the same functions. */
+function actionRequest(doc: TrackedDocument, range: Range, actionId: string, extra: { diagnostics?: Diagnostic[]; instruction?: string } = {}) {
+  const diagnostics = extra.diagnostics ?? [];
+  const context = captureContext(doc, range, { linesBefore: 200, linesAfter: 80, maxChars: 24_000, workspaceRoots: ['/work/shop'], diagnostics });
+  const action = findAction([], actionId);
+  if (action === undefined) throw new Error(`no action ${actionId}`);
+  const userText = `${excerptText(context)}\n\n${action.request({ instruction: extra.instruction, diagnostics })}`;
+  const body = {
+    model: 'efrit-offline-demo',
+    max_tokens: 4096,
+    system: systemBlocks(true),
+    tools: [proposeEditsTool, ...readOnlyToolDefinitions],
+    messages: withCacheBreakpoints([{ role: 'user', content: userText }], true),
+    tool_choice: action.producesEdit ? { type: 'tool', name: 'propose_edits' } : { type: 'none' },
+    stream: true,
+  };
+  return { body, context };
+}
+
+/** The answer's edits as the server resolves them, applied to the document's text. */
+function applied(doc: TrackedDocument, range: Range, context: CapturedContext, answer: DemoAnswer): string {
+  expect(answer.toolUse?.name).toBe('propose_edits');
+  const proposal = resolveProposedEdits(answer.toolUse?.input, context, doc.eol, doc.offsetAt(range.start));
+  expect(proposal.summary.startsWith('Offline demo model: ')).toBe(true);
+  let text = doc.text;
+  for (const edit of [...proposal.edits].reverse()) text = `${text.slice(0, edit.start)}${edit.newText}${text.slice(edit.end)}`;
+  return text;
+}
+
+function runAction(text: string, languageId: string, path: string, needle: string, actionId: string, extra: { diagnostics?: (doc: TrackedDocument) => Diagnostic[]; instruction?: string } = {}): string {
+  const doc = open(text, languageId, path);
+  const range = rangeOf(doc, needle);
+  const diagnostics = extra.diagnostics?.(doc) ?? [];
+  const { body, context } = actionRequest(doc, range, actionId, { diagnostics, ...(extra.instruction === undefined ? {} : { instruction: extra.instruction }) });
+  return applied(doc, range, context, answerDemoRequest(body));
+}
+
+const cartTs = `import { round } from './money.js';
+
+export interface LineItem {
+  name: string;
+  unitPrice: number;
+  quantity: number;
+}
+
+export function cartTotal(items: LineItem[], taxRate: number): number {
+  let subtotal = 0;
+  for (const item of items) {
+    subtotal = subtotal + item.unitPrice * item.quantity;
+  }
+  return round(subtotal * (1 + taxRate));
+}
+
+export function formatTotal(total: number, currency: string): string {
+  if (!(currency === 'EUR')) {
+    return \`\${total.toFixed(2)} \${currencySymbol}\`;
+  }
+  return \`€\${total.toFixed(2)}\`
+}
+`;
+
+const inventoryPy = `from dataclasses import dataclass, field
+import os
+
+
+@dataclass
+class Item:
+    name: str
+    quantity: int
+
+
+def restock(items, name, amount):
+    for item in items:
+        if item.name == name:
+            item.quantity += amount
+            return item
+    if name == None:
+        raise ValueError("no name")
+    raise KeyError(name)
+`;
+
+function diagnosticAt(doc: TrackedDocument, needle: string, message: string, source = 'ts'): Diagnostic[] {
+  return [{ range: rangeOf(doc, needle), severity: 1, source, message }];
+}
+
+describe('the offline demo model: Add documentation', () => {
+  it('writes a JSDoc comment above the TypeScript function the cursor is in, naming its parameters and return', () => {
+    const text = runAction(cartTs, 'typescript', 'src/cart.ts', 'let subtotal', 'document');
+    expect(text).toContain(
+      ['', '/**', ' * Computes the cart total.', ' *', ' * @param items - the items', ' * @param taxRate - the tax rate', ' * @returns the cart total', ' */', 'export function cartTotal('].join('\n'),
+    );
+    expect(text.replace(/\/\*\*[\s\S]*?\*\/\n/, '')).toBe(cartTs);
+  });
+
+  it('writes a Google-style docstring under a Python def, indented like its body', () => {
+    const text = runAction(inventoryPy, 'python', 'src/inventory.py', 'item.quantity += amount', 'document');
+    expect(text).toContain('def restock(items, name, amount):\n    """Restocks it.\n\n    Args:\n        items: The items.\n        name: The name.\n        amount: The amount.\n\n    Returns:\n        The result.\n    """\n    for item in items:');
+  });
+
+  it('speaks each language: Go, Rust, Lua and Emacs Lisp', () => {
+    expect(runAction('package shop\n\nfunc CartTotal(items []Item, rate float64) float64 {\n\treturn 0\n}\n', 'go', 'shop/cart.go', 'return 0', 'document')).toContain(
+      '// CartTotal computes the cart total.\nfunc CartTotal(',
+    );
+    expect(runAction('pub fn cart_total(items: &[Item], tax_rate: f64) -> f64 {\n    0.0\n}\n', 'rust', 'src/cart.rs', '0.0', 'document')).toContain(
+      '/// Computes the cart total.\n///\n/// # Arguments\n///\n/// * `items` - the items\n/// * `tax_rate` - the tax rate\npub fn cart_total(',
+    );
+    expect(runAction('local M = {}\n\nfunction M.cart_total(items, rate)\n  return 0\nend\n\nreturn M\n', 'lua', 'lua/cart.lua', 'return 0', 'document')).toContain(
+      '--- Computes the cart total.\n-- @param items the items\n-- @param rate the rate\n-- @return the cart total\nfunction M.cart_total(',
+    );
+    expect(runAction('(defun shop-cart-total (items rate)\n  (* rate (length items)))\n', 'emacs-lisp', 'shop.el', '(* rate', 'document')).toContain(
+      '(defun shop-cart-total (items rate)\n  "Compute the shop cart total from ITEMS and RATE."\n  (* rate',
+    );
+  });
+});
+
+describe('the offline demo model: Fix', () => {
+  it("makes the diagnostic's own suggestion on its line", () => {
+    const text = runAction(cartTs, 'typescript', 'src/cart.ts', 'currencySymbol', 'fix', {
+      diagnostics: (doc) => diagnosticAt(doc, 'currencySymbol', "Cannot find name 'currencySymbol'. Did you mean 'currency'?"),
+    });
+    expect(text).toBe(cartTs.replace('${currencySymbol}', '${currency}'));
+  });
+
+  it('without a suggestion, uses the nearest name in view', () => {
+    const broken = inventoryPy.replace('item.quantity += amount', 'item.quantity += amout');
+    const text = runAction(broken, 'python', 'src/inventory.py', 'amout', 'fix', { diagnostics: (doc) => diagnosticAt(doc, 'amout', "undefined name 'amout'", 'pyflakes') });
+    expect(text).toBe(inventoryPy);
+  });
+
+  it('removes an unused name from an import list, keeping the others', () => {
+    const text = runAction(inventoryPy, 'python', 'src/inventory.py', 'field', 'fix', { diagnostics: (doc) => diagnosticAt(doc, 'field', "'dataclasses.field' imported but unused", 'pyflakes') });
+    expect(text).toBe(inventoryPy.replace('from dataclasses import dataclass, field\n', 'from dataclasses import dataclass\n'));
+  });
+
+  it('removes a whole unused import line, line break included', () => {
+    const text = runAction(inventoryPy, 'python', 'src/inventory.py', 'import os', 'fix', { diagnostics: (doc) => diagnosticAt(doc, 'os', "'os' imported but unused", 'pyflakes') });
+    expect(text).toBe(inventoryPy.replace('import os\n', ''));
+  });
+
+  it('adds a missing semicolon', () => {
+    const text = runAction(cartTs, 'typescript', 'src/cart.ts', 'return `€', 'fix', { diagnostics: (doc) => diagnosticAt(doc, 'return `€', "';' expected.") });
+    expect(text).toBe(cartTs.replace('return `€${total.toFixed(2)}`\n', 'return `€${total.toFixed(2)}`;\n'));
+  });
+
+  it('otherwise marks the line with a FIXME comment that quotes the diagnostic, in the language\'s comment style', () => {
+    const text = runAction(inventoryPy, 'python', 'src/inventory.py', 'raise KeyError', 'fix', { diagnostics: (doc) => diagnosticAt(doc, 'raise KeyError', 'Function is too complex (12)', 'mccabe') });
+    expect(text).toContain('    # FIXME: Function is too complex (12) (offline demo model: a real model would change the line below)\n    raise KeyError(name)\n');
+  });
+});
+
+describe('the offline demo model: Rewrite and Write tests', () => {
+  it('turns x = x + y into x += y and !(a === b) into a !== b, and leaves everything else alone', () => {
+    const text = runAction(cartTs, 'typescript', 'src/cart.ts', 'subtotal = subtotal +', 'rewrite');
+    expect(text).toBe(cartTs.replace('subtotal = subtotal + item', 'subtotal += item'));
+    const negated = runAction(cartTs, 'typescript', 'src/cart.ts', "if (!(currency === 'EUR')) {", 'rewrite');
+    expect(negated).toBe(cartTs.replace("if (!(currency === 'EUR')) {", "if (currency !== 'EUR') {"));
+  });
+
+  it('never rewrites x = x - a + b, which would change its meaning; says so in a comment instead', () => {
+    const source = 'let stock = 10;\nstock = stock - sold + returned;\n';
+    const text = runAction(source, 'typescript', 'src/stock.ts', 'stock = stock - sold + returned;', 'rewrite');
+    expect(text).toContain('stock = stock - sold + returned;');
+    expect(text).toContain('// Offline demo model: "Make this code clearer and simpler without changing what it does." needs the real model');
+  });
+
+  it('renames as the instruction says, in the selected function only', () => {
+    const text = runAction(cartTs, 'typescript', 'src/cart.ts', 'cartTotal', 'rewrite', { instruction: 'rename subtotal to net' });
+    expect(text).toContain('  let net = 0;\n  for (const item of items) {\n    net = net + item.unitPrice * item.quantity;\n  }\n  return round(net * (1 + taxRate));');
+  });
+
+  it('writes vitest tests after the function, quoting enough of its end to be unambiguous', () => {
+    const text = runAction(cartTs, 'typescript', 'src/cart.ts', 'cartTotal', 'tests');
+    const inserted = "\n\nimport { describe, expect, it } from 'vitest';\n\ndescribe('cartTotal', () => {\n  it('gives the same answer for the same input', () => {\n    expect(cartTotal([], 0.2)).toEqual(cartTotal([], 0.2));\n";
+    expect(text).toContain(`  return round(subtotal * (1 + taxRate));\n}${inserted}`);
+  });
+
+  it('writes pytest functions after a Python function', () => {
+    const text = runAction(inventoryPy, 'python', 'src/inventory.py', 'def restock', 'tests');
+    expect(text.endsWith('    raise KeyError(name)\n\n\ndef test_restock_gives_the_same_answer_for_the_same_input():\n    assert restock([], "sample", 2) == restock([], "sample", 2)\n\n\ndef test_restock_accepts_empty_input():\n    restock([], "sample", 2)\n')).toBe(true);
+  });
+});
+
+describe('the offline demo model: text answers', () => {
+  it('explains the selected function by its lines, starting with the label', () => {
+    const doc = open(cartTs, 'typescript', 'src/cart.ts');
+    const range = rangeOf(doc, 'export function cartTotal');
+    const { body } = actionRequest(doc, range, 'explain');
+    const answer = answerDemoRequest(body);
+    expect(answer.toolUse).toBeUndefined();
+    expect(answer.text?.startsWith(offlineLabel)).toBe(true);
+    expect(answer.text).toContain('Lines 9-15 of `src/cart');
+    expect(answer.text).toContain('are `cartTotal`, taking `items`, `taxRate`');
+    expect(answer.text).toContain('It loops at line 11: `for (const item of items) {`.');
+    expect(answer.text).toContain('It calls `round`.');
+    expect(answer.text).toContain('It returns at line 14: `return round(subtotal * (1 + taxRate));`.');
+  });
+
+  it('answers chat by quoting the question and counting the turns', () => {
+    const messages: MessageParam[] = [
+      { role: 'user', content: [{ type: 'text', text: 'Is this thread-safe?' }] },
+      { role: 'assistant', content: [{ type: 'text', text: `${offlineLabel} …` }] },
+      { role: 'user', content: [{ type: 'text', text: 'And the tests?' }] },
+    ];
+    const answer = answerDemoRequest({ model: 'x', max_tokens: 100, system: systemBlocks(false), messages, tool_choice: { type: 'none' } });
+    expect(answer.text).toMatch(/^\[offline demo model\] You asked: "And the tests\?"\. .* This is turn 2 of our conversation/);
+    expect(answer.text).toContain('No code came with this message.');
+  });
+});
+
+describe('the offline demo model: the do agent', () => {
+  const doc = open(cartTs, 'typescript', 'src/cart.ts');
+  const range = rangeOf(doc, 'let subtotal');
+  const context = captureContext(doc, range, { linesBefore: 200, linesAfter: 80, maxChars: 24_000, workspaceRoots: ['/work/shop'] });
+  const instruction = (text: string): MessageParam => ({ role: 'user', content: [{ type: 'text', text: excerptText(context) }, { type: 'text', text: `Instruction: ${text}` }] });
+  const request = (messages: MessageParam[]) => ({ model: 'x', max_tokens: 4096, system: systemBlocks(true), tools: [proposeEditsTool, ...readOnlyToolDefinitions], messages, tool_choice: { type: 'auto' } });
+
+  it('first searches the workspace for the function at the cursor', () => {
+    const answer = answerDemoRequest(request([instruction('Add tests for this')]));
+    expect(answer.text).toBe(`${offlineLabel} First, where \`cartTotal\` is used.`);
+    expect(answer.toolUse).toEqual({ name: 'search_workspace', input: { query: 'cartTotal', max_results: 20 } });
+  });
+
+  it('then, with the search result, edits as the instruction says and reports what it found', () => {
+    const messages: MessageParam[] = [
+      instruction('Document this function'),
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'search_workspace', input: { query: 'cartTotal' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'src/cart.ts:9: export function cartTotal(\nsrc/checkout.ts:4: cartTotal(items, 0.2)' }] },
+    ];
+    const answer = answerDemoRequest(request(messages));
+    expect(answer.text).toBe(`${offlineLabel} The search found 2 lines in 2 files (src/cart.ts, src/checkout.ts). Now the edit.`);
+    const text = applied(doc, range, context, answer);
+    expect(text).toContain(' * Computes the cart total.\n');
+  });
+
+  it('answers in words when the instruction is nothing it can do', () => {
+    const messages: MessageParam[] = [
+      instruction('Port this to Haskell'),
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'search_workspace', input: { query: 'cartTotal' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'No matches.' }] },
+    ];
+    const answer = answerDemoRequest(request(messages));
+    expect(answer.toolUse).toBeUndefined();
+    expect(answer.text).toContain('"Port this to Haskell" needs the real model');
+  });
+});
+
+describe('the offline demo model: completion and requests', () => {
+  it('completes by closing the brackets the line left open, ignoring those inside strings', () => {
+    expect(completionFor('  total = round(prices[index')).toBe('])');
+    expect(completionFor("  log('(' + name")).toBe(')');
+    expect(completionFor('  done();')).toBe('');
+  });
+
+  it('reads an inline completion request as one', () => {
+    const answer = answerDemoRequest({
+      model: 'x',
+      max_tokens: 256,
+      system: [{ type: 'text', text: 'You are a code completion engine inside the user\'s editor.' }],
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'File: src/cart.ts (typescript)\n<prefix>\nconst a = 1;\n' }, { type: 'text', text: 'const b = max(a, 2</prefix>\n<suffix>\n</suffix>' }] }],
+    });
+    expect(answer).toEqual({ text: ')' });
+  });
+
+  it('refuses a body that is not a Messages request, with a message saying what it expected', () => {
+    expect(() => readDemoRequest({ prompt: 'hi' })).toThrow(expect.objectContaining({ message: 'expected a Messages API request with a "messages" list' }));
+  });
+
+  it('is asked for by --offline or EFRIT_OFFLINE=1/true/yes/on, and by nothing else', () => {
+    expect(offlineRequested(['--stdio', '--offline'], {})).toBe(true);
+    for (const value of ['1', 'true', 'YES', ' on ']) expect(offlineRequested(['--stdio'], { EFRIT_OFFLINE: value })).toBe(true);
+    for (const value of ['', '0', 'false', 'no']) expect(offlineRequested(['--stdio'], { EFRIT_OFFLINE: value })).toBe(false);
+  });
+});
+
+describe('the offline demo API on loopback', () => {
+  let api: OfflineDemoApi | undefined;
+  afterEach(async () => {
+    await api?.close();
+    api = undefined;
+  });
+
+  const post = (target: OfflineDemoApi, body: string, key = target.apiKey) =>
+    fetch(`${target.baseURL}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+
+  it('listens on 127.0.0.1 only and answers only its own key', async () => {
+    api = await startOfflineDemoApi();
+    expect(api.baseURL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const refused = await post(api, '{"messages":[]}', 'sk-ant-someone-else');
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+  });
+
+  it('refuses a body over its limit unread, and a body that is not JSON, as the API would', async () => {
+    api = await startOfflineDemoApi({ maxBodyBytes: 1024 });
+    expect((await post(api, JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(4096) }] }))).status).toBe(413);
+    const notJson = await post(api, 'hello');
+    expect(notJson.status).toBe(400);
+    expect(await notJson.json()).toMatchObject({ error: { type: 'invalid_request_error', message: 'The request body is not JSON.' } });
+  });
+
+  it('cuts an answer at max_tokens and says so in stop_reason', async () => {
+    api = await startOfflineDemoApi();
+    const response = await post(api, JSON.stringify({ model: 'x', max_tokens: 5, messages: [{ role: 'user', content: 'Tell me everything.' }] }));
+    const message = (await response.json()) as { stop_reason: string; content: { text: string }[]; model: string };
+    expect(message.model).toBe('efrit-offline-demo');
+    expect(message.stop_reason).toBe('max_tokens');
+    expect(message.content[0]?.text).toBe(`${offlineLabel} You a`.slice(0, 20));
+  });
+});
