@@ -174,6 +174,8 @@ describe('efrit-lsp installed globally from the tarball', () => {
     expect(started.initialize.capabilities.codeActionProvider).toBeTruthy();
     expect(started.initialize.capabilities.executeCommandProvider?.commands).toEqual(expect.arrayContaining(['efrit.runAction']));
     expect(started.status.apiKeyConfigured).toBe(false);
+    // The code cache built with this Node travels in the package and is taken, wherever the package lands.
+    expect(started.status.codeCache).toBe('used');
     expect(started.exitCode).toBe(0);
   });
 

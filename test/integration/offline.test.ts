@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Diagnostic } from 'vscode-languageserver-protocol';
 import type { ChatResult, DoResult, RunActionResult, StatusResult } from '../../server/src/protocol.js';
+import { shouldRunEditorTests } from '../clients/editors.js';
 import { eglotCapabilities, rangeOf, TestClient } from '../support/lsp-client.js';
 
 const cartTs = `// cart.ts — totals for a small shop.
@@ -171,5 +172,16 @@ describe('each action offline', () => {
     const result = await runAction(uri, 'fix', range, { diagnostics: [diagnostic] });
     expect(result.applied).toBe(true);
     expect(client.text(uri).startsWith('from dataclasses import dataclass\n')).toBe(true);
+  });
+});
+
+describe.skipIf(!shouldRunEditorTests('pylsp'))('offline behind the proxy', () => {
+  it('efrit-lsp --stdio --offline --wrap -- pylsp answers from the demo model too', async () => {
+    client = await TestClient.start({ capabilities: eglotCapabilities, serverArgs: ['--offline', '--wrap', '--', 'pylsp'] });
+    expect(await client.request<StatusResult>('efrit/status', {})).toMatchObject({ offline: true, model: 'efrit-offline-demo' });
+    const uri = await client.open('src/inventory.py', inventoryPy, 'python');
+    const result = await runAction(uri, 'document', rangeOf(inventoryPy, 'def restock'));
+    expect(result.applied).toBe(true);
+    expect(client.text(uri)).toContain('def restock(items, name, amount):\n    """Restocks it.\n');
   });
 });
