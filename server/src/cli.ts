@@ -5,7 +5,6 @@ import { runProxy } from './proxy/run-proxy.js';
 import { createServer } from './server.js';
 import { redactedConnection } from './lsp/transport.js';
 import { packageVersion } from './common/version.js';
-import { startOfflineDemoApi } from './offline/demo-api.js';
 import { offlineRequested, type OfflineEndpoint } from './offline/offline-mode.js';
 
 const usage = `efrit-lsp — an AI coding assistant as a language server
@@ -61,8 +60,9 @@ if (args.includes('--version') || args.includes('-v')) {
     }
   };
   // Offline, the demo model listens first, so the server's very first model call finds it; the editor's messages wait in stdin meanwhile.
+  // Loaded only then: every other start-up skips its code.
   if (offlineRequested(args, process.env)) {
-    startOfflineDemoApi().then(start, (error: unknown) => {
+    import('./offline/demo-api.js').then(({ startOfflineDemoApi }) => startOfflineDemoApi()).then(start, (error: unknown) => {
       process.stderr.write(`efrit-lsp: the offline demo model could not start: ${error instanceof Error ? error.message : String(error)}\n`);
       process.exit(1);
     });

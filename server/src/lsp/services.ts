@@ -22,8 +22,7 @@ import { ModelClient } from '../model/model-client.js';
 import { UsageMeter } from '../model/usage-meter.js';
 import { JobQueue } from '../queue/job-queue.js';
 import { SessionStore } from '../sessions/session-store.js';
-import { offlineModelName } from '../offline/demo-answers.js';
-import type { OfflineEndpoint } from '../offline/offline-mode.js';
+import { offlineModelName, type OfflineEndpoint } from '../offline/offline-mode.js';
 
 export interface ServerOptions {
   connection: Connection;

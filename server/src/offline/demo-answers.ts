@@ -24,7 +24,7 @@ import {
 } from './code-shapes.js';
 import { readDemoRequest, type DemoDiagnostic, type DemoRequest, type Excerpt } from './demo-request.js';
 
-export const offlineModelName = 'efrit-offline-demo';
+export { offlineModelName } from './offline-mode.js';
 export const offlineLabel = '[offline demo model]';
 
 export interface DemoToolUse {

@@ -15,7 +15,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { answerDemoRequest, offlineModelName, type DemoAnswer } from './demo-answers.js';
+import { answerDemoRequest, type DemoAnswer } from './demo-answers.js';
+import { offlineModelName } from './offline-mode.js';
 
 export interface OfflineDemoApi {
   /** What the SDK's `baseURL` is set to. */
