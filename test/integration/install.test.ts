@@ -28,7 +28,8 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver-protocol/node';
 import type { StatusResult } from '../../server/src/protocol.js';
-import { readmeServerCommands, type ReadmeCommand } from '../support/readme-snippets.js';
+import { shouldRunEditorTests } from '../clients/editors.js';
+import { readmeElispBlocks, readmeServerCommands, type ReadmeCommand } from '../support/readme-snippets.js';
 import { repoRoot } from '../support/lsp-client.js';
 
 const run = promisify(execFile);
@@ -202,5 +203,18 @@ describe('every server command README.md gives an editor', () => {
     expect(started.initialize.serverInfo?.name).toBe('efrit-lsp');
     expect(started.status.offline).toBe(command.argv.includes('--offline') || command.env['EFRIT_OFFLINE'] === '1');
     expect(started.exitCode).toBe(0);
+  });
+});
+
+describe.skipIf(!shouldRunEditorTests('emacs'))("README's eglot snippet under emacs -Q", () => {
+  it('loads eglot and the installed client, and sets the server command, as written (with /path/to/efrit-lsp the installed package)', async () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const snippet = readmeElispBlocks(readme).find((block) => block.includes("(require 'efrit-lsp)"));
+    if (snippet === undefined) throw new Error("README has no Emacs Lisp block that requires 'efrit-lsp");
+    const init = join(scratch, 'init.el');
+    writeFileSync(init, `${snippet.replaceAll('/path/to/efrit-lsp', join(prefix, 'lib', 'node_modules', 'efrit-lsp'))}\n`);
+    const report = "(princ (format \"eglot:%s server:%S\" (featurep 'eglot) efrit-lsp-server-command))";
+    const { stdout } = await run('emacs', ['-Q', '--batch', '-l', init, '--eval', report], { cwd: elsewhere, timeout: 60_000 });
+    expect(stdout).toBe('eglot:t server:("efrit-lsp" "--stdio")');
   });
 });

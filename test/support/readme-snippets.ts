@@ -74,6 +74,13 @@ function shellCommands(block: CodeBlock): ReadmeCommand[] {
   return commands;
 }
 
+/** The Emacs Lisp blocks of the README, each as written. */
+export function readmeElispBlocks(markdown: string): string[] {
+  return codeBlocks(markdown)
+    .filter((block) => block.language === 'elisp' || block.language === 'emacs-lisp')
+    .map((block) => block.text);
+}
+
 /** Every command README's code blocks start the server with. */
 export function readmeServerCommands(markdown: string): ReadmeCommand[] {
   return codeBlocks(markdown).flatMap((block) => {
