@@ -29,7 +29,7 @@ import {
 } from 'vscode-languageserver-protocol/node';
 import type { StatusResult } from '../../server/src/protocol.js';
 import { shouldRunEditorTests } from '../clients/editors.js';
-import { readmeElispBlocks, readmeServerCommands, type ReadmeCommand } from '../support/readme-snippets.js';
+import { readmeBlocks, readmeServerCommands, type ReadmeCommand } from '../support/readme-snippets.js';
 import { repoRoot } from '../support/lsp-client.js';
 
 const run = promisify(execFile);
@@ -209,12 +209,37 @@ describe('every server command README.md gives an editor', () => {
 describe.skipIf(!shouldRunEditorTests('emacs'))("README's eglot snippet under emacs -Q", () => {
   it('loads eglot and the installed client, and sets the server command, as written (with /path/to/efrit-lsp the installed package)', async () => {
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-    const snippet = readmeElispBlocks(readme).find((block) => block.includes("(require 'efrit-lsp)"));
+    const snippet = readmeBlocks(readme, 'elisp').find((block) => block.includes("(require 'efrit-lsp)"));
     if (snippet === undefined) throw new Error("README has no Emacs Lisp block that requires 'efrit-lsp");
     const init = join(scratch, 'init.el');
     writeFileSync(init, `${snippet.replaceAll('/path/to/efrit-lsp', join(prefix, 'lib', 'node_modules', 'efrit-lsp'))}\n`);
     const report = "(princ (format \"eglot:%s server:%S\" (featurep 'eglot) efrit-lsp-server-command))";
     const { stdout } = await run('emacs', ['-Q', '--batch', '-l', init, '--eval', report], { cwd: elsewhere, timeout: 60_000 });
     expect(stdout).toBe('eglot:t server:("efrit-lsp" "--stdio")');
+  });
+});
+
+describe.skipIf(!shouldRunEditorTests('nvim'))("README's Neovim snippet", () => {
+  it('starts efrit-lsp from PATH for a Python file in an unrelated folder, as written (with the installed client on the runtimepath)', async () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const snippet = readmeBlocks(readme, 'lua').find((block) => block.includes("require('efrit').setup"));
+    if (snippet === undefined) throw new Error("README has no Lua block that calls require('efrit').setup");
+    const init = join(scratch, 'init.lua');
+    writeFileSync(init, `vim.opt.runtimepath:append(${JSON.stringify(join(prefix, 'lib', 'node_modules', 'efrit-lsp', 'clients', 'neovim'))})\n${snippet}\n`);
+    const check = join(scratch, 'check.lua');
+    writeFileSync(
+      check,
+      [
+        "vim.cmd('edit main.py')",
+        'vim.wait(60000, function()',
+        '  for _, client in pairs(vim.lsp.get_active_clients()) do if client.initialized then return true end end',
+        '  return false',
+        'end, 50)',
+        "for _, client in pairs(vim.lsp.get_active_clients()) do io.stdout:write(client.name .. ' ' .. table.concat(client.config.cmd, ' ') .. ' ' .. tostring(client.initialized) .. '\\n') end",
+        "vim.cmd('qa!')",
+      ].join('\n'),
+    );
+    const { stdout } = await run('nvim', ['--headless', '-u', init, '-c', `luafile ${check}`], { cwd: elsewhere, env: { ...process.env, PATH: pathWithInstall() }, timeout: 90_000 });
+    expect(stdout.trim()).toBe('efrit efrit-lsp --stdio true');
   });
 });

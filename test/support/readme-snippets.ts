@@ -74,10 +74,10 @@ function shellCommands(block: CodeBlock): ReadmeCommand[] {
   return commands;
 }
 
-/** The Emacs Lisp blocks of the README, each as written. */
-export function readmeElispBlocks(markdown: string): string[] {
+/** The README's blocks in one language (`elisp`, `lua`, …), each as written. */
+export function readmeBlocks(markdown: string, language: string): string[] {
   return codeBlocks(markdown)
-    .filter((block) => block.language === 'elisp' || block.language === 'emacs-lisp')
+    .filter((block) => block.language === language)
     .map((block) => block.text);
 }
 
