@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ContentBlock, Message, MessageDeltaUsage, RawMessageStreamEvent, StopReason, Usage } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import { answerDemoRequest, type DemoAnswer } from './demo-answers.js';
 import { offlineModelName } from './offline-mode.js';
 
@@ -60,78 +61,96 @@ function pieces(text: string, size: number): string[] {
   return out;
 }
 
+interface Reply {
+  answer: DemoAnswer;
+  stopReason: StopReason;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+}
+
 /** The answer cut to `max_tokens` as the real API cuts it: text shortened, a tool call dropped, stop reason `max_tokens`. */
-function withinMaxTokens(answer: DemoAnswer, maxTokens: number): { answer: DemoAnswer; stopReason: string; outputTokens: number } {
+function replyWithin(answer: DemoAnswer, meta: { model: string; inputTokens: number; maxTokens: number }): Reply {
   const textTokens = estimateTokens(answer.text ?? '');
   const toolTokens = answer.toolUse === undefined ? 0 : estimateTokens(JSON.stringify(answer.toolUse.input));
-  if (textTokens + toolTokens <= maxTokens) {
-    return { answer, stopReason: answer.toolUse === undefined ? 'end_turn' : 'tool_use', outputTokens: Math.max(1, textTokens + toolTokens) };
+  if (textTokens + toolTokens <= meta.maxTokens) {
+    return { answer, stopReason: answer.toolUse === undefined ? 'end_turn' : 'tool_use', model: meta.model, inputTokens: meta.inputTokens, outputTokens: Math.max(1, textTokens + toolTokens) };
   }
-  const text = (answer.text ?? '').slice(0, maxTokens * 4);
-  return { answer: { text }, stopReason: 'max_tokens', outputTokens: maxTokens };
+  return { answer: { text: (answer.text ?? '').slice(0, meta.maxTokens * 4) }, stopReason: 'max_tokens', model: meta.model, inputTokens: meta.inputTokens, outputTokens: meta.maxTokens };
 }
 
-function sseEvent(event: { type: string }): string {
-  return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+function usage(reply: Reply, outputTokens: number): Usage {
+  return {
+    input_tokens: reply.inputTokens,
+    output_tokens: outputTokens,
+    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: 0,
+    cache_creation: null,
+    output_tokens_details: null,
+    server_tool_use: null,
+    service_tier: 'standard',
+    inference_geo: 'not_available',
+    speed: 'standard',
+  };
 }
 
-async function stream(response: ServerResponse, answer: DemoAnswer, meta: { model: string; inputTokens: number; maxTokens: number }, pieceDelayMs: number): Promise<void> {
-  const { answer: shown, stopReason, outputTokens } = withinMaxTokens(answer, meta.maxTokens);
+const messageId = (): string => `msg_offline_${randomBytes(8).toString('hex')}`;
+const toolUseId = (): string => `toolu_offline_${randomBytes(8).toString('hex')}`;
+
+/** The reply as the real API streams it: message_start, each block's start, deltas and stop, message_delta, message_stop. */
+async function stream(response: ServerResponse, reply: Reply, pieceDelayMs: number): Promise<void> {
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  const write = (event: { type: string }): boolean => !response.destroyed && response.write(sseEvent(event));
+  // Every event has its `event:` line: the SDK drops those without one.
+  const write = (event: RawMessageStreamEvent): void => {
+    if (!response.destroyed) response.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+  };
   const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, pieceDelayMs));
-  const id = `msg_offline_${randomBytes(8).toString('hex')}`;
   write({
     type: 'message_start',
-    message: {
-      id,
-      type: 'message',
-      role: 'assistant',
-      model: meta.model,
-      content: [],
-      stop_reason: null,
-      stop_sequence: null,
-      usage: { input_tokens: meta.inputTokens, output_tokens: 1, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
-    },
-  } as { type: string });
+    message: { id: messageId(), type: 'message', role: 'assistant', model: reply.model, content: [], stop_reason: null, stop_sequence: null, stop_details: null, container: null, diagnostics: null, usage: usage(reply, 1) },
+  });
   let index = 0;
-  if (shown.text !== undefined && shown.text !== '') {
-    write({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } } as { type: string });
-    for (const piece of pieces(shown.text, textPieceChars)) {
+  const { text, toolUse } = reply.answer;
+  if (text !== undefined && text !== '') {
+    write({ type: 'content_block_start', index, content_block: { type: 'text', text: '', citations: null } });
+    for (const piece of pieces(text, textPieceChars)) {
+      // The editor went away (a cancel, a closed connection): nothing more to say.
       if (response.destroyed) return;
-      write({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: piece } } as { type: string });
+      write({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: piece } });
       if (pieceDelayMs > 0) await pause();
     }
-    write({ type: 'content_block_stop', index } as { type: string });
+    write({ type: 'content_block_stop', index });
     index += 1;
   }
-  if (shown.toolUse !== undefined) {
-    const toolId = `toolu_offline_${randomBytes(8).toString('hex')}`;
-    write({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: toolId, name: shown.toolUse.name, input: {} } } as { type: string });
-    for (const piece of pieces(JSON.stringify(shown.toolUse.input), jsonPieceChars)) {
-      write({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } } as { type: string });
-    }
-    write({ type: 'content_block_stop', index } as { type: string });
+  if (toolUse !== undefined) {
+    write({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: toolUseId(), name: toolUse.name, input: {}, caller: { type: 'direct' } } });
+    for (const partial_json of pieces(JSON.stringify(toolUse.input), jsonPieceChars)) write({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json } });
+    write({ type: 'content_block_stop', index });
   }
-  write({ type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } } as { type: string });
+  const final: MessageDeltaUsage = { input_tokens: reply.inputTokens, output_tokens: reply.outputTokens, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens_details: null, server_tool_use: null };
+  write({ type: 'message_delta', delta: { stop_reason: reply.stopReason, stop_sequence: null, stop_details: null, container: null }, usage: final });
   write({ type: 'message_stop' });
   response.end();
 }
 
-function message(answer: DemoAnswer, meta: { model: string; inputTokens: number; maxTokens: number }): unknown {
-  const { answer: shown, stopReason, outputTokens } = withinMaxTokens(answer, meta.maxTokens);
-  const content: unknown[] = [];
-  if (shown.text !== undefined && shown.text !== '') content.push({ type: 'text', text: shown.text });
-  if (shown.toolUse !== undefined) content.push({ type: 'tool_use', id: `toolu_offline_${randomBytes(8).toString('hex')}`, name: shown.toolUse.name, input: shown.toolUse.input });
+/** The reply as one Message, for a request without `stream`. */
+function message(reply: Reply): Message {
+  const content: ContentBlock[] = [];
+  const { text, toolUse } = reply.answer;
+  if (text !== undefined && text !== '') content.push({ type: 'text', text, citations: null });
+  if (toolUse !== undefined) content.push({ type: 'tool_use', id: toolUseId(), name: toolUse.name, input: toolUse.input, caller: { type: 'direct' } });
   return {
-    id: `msg_offline_${randomBytes(8).toString('hex')}`,
+    id: messageId(),
     type: 'message',
     role: 'assistant',
-    model: meta.model,
+    model: reply.model,
     content,
-    stop_reason: stopReason,
+    stop_reason: reply.stopReason,
     stop_sequence: null,
-    usage: { input_tokens: meta.inputTokens, output_tokens: outputTokens, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+    stop_details: null,
+    container: null,
+    diagnostics: null,
+    usage: usage(reply, reply.outputTokens),
   };
 }
 
@@ -200,11 +219,11 @@ export async function startOfflineDemoApi(options: OfflineDemoApiOptions = {}): 
       return;
     }
     const fields = body as { stream?: unknown; max_tokens?: unknown };
-    const meta = { model: offlineModelName, inputTokens: estimateTokens(raw.toString('utf8')), maxTokens: typeof fields.max_tokens === 'number' ? fields.max_tokens : 4096 };
-    if (fields.stream === true) await stream(response, reply, meta, pieceDelayMs);
+    const within = replyWithin(reply, { model: offlineModelName, inputTokens: estimateTokens(raw.toString('utf8')), maxTokens: typeof fields.max_tokens === 'number' ? fields.max_tokens : 4096 });
+    if (fields.stream === true) await stream(response, within, pieceDelayMs);
     else {
       response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(message(reply, meta)));
+      response.end(JSON.stringify(message(within)));
     }
   }
 
