@@ -343,3 +343,97 @@ describe('the offline demo API on loopback', () => {
     expect(message.content[0]?.text).toBe(`${offlineLabel} You a`.slice(0, 20));
   });
 });
+
+describe('how the offline demo model reads a request', () => {
+  const excerpt = [
+    'src/cart.ts (typescript) - lines 3-7 of 40, selection at 4:3-6:1',
+    '3| export function cartTotal(items: LineItem[]): number {',
+    '4|>  let subtotal = 0;',
+    '5|>  for (const item of items) subtotal += item.price;',
+    '6|   return subtotal; // ...[+120 chars]',
+    '7| }',
+    '',
+    'Diagnostics:',
+    "line 5:34 warning [eslint prefer-const] 'item' is never reassigned.",
+    'line 6:3 hint Unreachable code.',
+  ].join('\n');
+  const body = (messages: unknown[], extra: Record<string, unknown> = {}) => ({ model: 'x', max_tokens: 300, system: systemBlocks(false), messages, ...extra });
+
+  it('reads the excerpt: header, numbered rows with their selection and cut marks, and each diagnostic', () => {
+    const request = readDemoRequest(body([{ role: 'user', content: `${excerpt}\n\nFix the problem in the selected code.` }], { tool_choice: { type: 'tool', name: 'propose_edits' } }));
+    expect(request.kind).toBe('edit');
+    expect(request.maxTokens).toBe(300);
+    expect(request.instruction).toBe('Fix the problem in the selected code.');
+    expect(request.excerpt).toEqual({
+      path: 'src/cart.ts',
+      language: 'typescript',
+      totalLines: 40,
+      selection: { startLine: 4, startColumn: 3, endLine: 6, endColumn: 1 },
+      lines: [
+        { number: 3, text: 'export function cartTotal(items: LineItem[]): number {', selected: false, cut: false },
+        { number: 4, text: '  let subtotal = 0;', selected: true, cut: false },
+        { number: 5, text: '  for (const item of items) subtotal += item.price;', selected: true, cut: false },
+        { number: 6, text: '  return subtotal; // ...[+120 chars]', selected: false, cut: true },
+        { number: 7, text: '}', selected: false, cut: false },
+      ],
+      diagnostics: [
+        { line: 5, column: 34, severity: 'warning', tag: 'eslint prefer-const', message: "'item' is never reassigned." },
+        { line: 6, column: 3, severity: 'hint', tag: '', message: 'Unreachable code.' },
+      ],
+    });
+  });
+
+  it('on a later turn, takes the excerpt from history and the selection the turn names (a selection ending at column 1 leaves that line out)', () => {
+    const request = readDemoRequest(
+      body([
+        { role: 'user', content: [{ type: 'text', text: excerpt }, { type: 'text', text: 'What does this do?' }] },
+        { role: 'assistant', content: [{ type: 'text', text: 'It sums.' }] },
+        { role: 'user', content: [{ type: 'text', text: 'src/cart.ts is as you last saw it (now version 4). Selection: lines 3-5 (3:1-5:1).' }, { type: 'text', text: 'And now?' }] },
+      ]),
+    );
+    expect(request.kind).toBe('text');
+    expect(request.userTurns).toBe(2);
+    expect(request.instruction).toBe('And now?');
+    // The "unchanged" note ends with the selection; a delta puts it on a line of its own.
+    expect(request.excerpt?.selection).toEqual({ startLine: 3, startColumn: 1, endLine: 5, endColumn: 1 });
+    const delta = readDemoRequest(
+      body([
+        { role: 'user', content: [{ type: 'text', text: excerpt }, { type: 'text', text: 'What does this do?' }] },
+        { role: 'assistant', content: [{ type: 'text', text: 'It sums.' }] },
+        { role: 'user', content: [{ type: 'text', text: 'Changes to src/cart.ts since you last saw it:\n@@ -7,1 +7,1 @@\n-}\n+}\nSelection: lines 3-5 (3:1-5:1).' }, { type: 'text', text: 'And now?' }] },
+      ]),
+    );
+    expect(delta.excerpt?.selection).toEqual({ startLine: 3, startColumn: 1, endLine: 5, endColumn: 1 });
+    expect(delta.excerpt?.lines.filter((line) => line.selected).map((line) => line.number)).toEqual([3, 4]);
+  });
+
+  it("counts the agent's steps since the instruction and reads the tool results, in either content form", () => {
+    const request = readDemoRequest(
+      body(
+        [
+          { role: 'user', content: [{ type: 'text', text: excerpt }, { type: 'text', text: 'Instruction: Document it' }] },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'search_workspace', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'src/a.ts:1: cartTotal' }] },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't2', name: 'read_file', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't2', content: [{ type: 'text', text: 'line one' }, { type: 'text', text: 'line two' }] }, { nothing: true }] },
+        ],
+        { tool_choice: { type: 'auto' } },
+      ),
+    );
+    expect(request).toMatchObject({ kind: 'agent', agentSteps: 2, instruction: 'Document it', toolResults: ['line one\nline two'] });
+    expect(readDemoRequest(body([{ role: 'user', content: 'Instruction: x' }], { tool_choice: { type: 'any' } })).kind).toBe('agent');
+  });
+
+  it('reads a completion: the language, the text before the cursor on its line, and after it', () => {
+    const request = readDemoRequest(
+      body([{ role: 'user', content: [{ type: 'text', text: 'File: src/a.py (python)\n<prefix>\nimport os\n' }, { type: 'text', text: 'print(os.getcwd(</prefix>\n<suffix>\nx = 1\n</suffix>' }] }], { system: [{ type: 'text', text: 'Something else' }] }),
+    );
+    expect(request.kind).toBe('completion');
+    expect(request.completion).toEqual({ prefixLine: 'print(os.getcwd(', suffix: '\nx = 1\n', language: 'python' });
+  });
+
+  it('takes a chat message without code whole, and 4096 tokens when max_tokens is missing or nonsense', () => {
+    const request = readDemoRequest({ messages: [{ role: 'user', content: 'First line.\n\nSecond paragraph.' }], max_tokens: -3 });
+    expect(request).toMatchObject({ kind: 'text', maxTokens: 4096, instruction: 'First line.\n\nSecond paragraph.', excerpt: undefined, agentSteps: 0 });
+  });
+});

@@ -92,7 +92,8 @@ const headerPattern = /^(.+) \(([^()]*)\) - lines (\d+)-(\d+) of (\d+), selectio
 const rowPattern = /^ *(\d+)\|([ >])(.*)$/;
 const diagnosticPattern = /^line (\d+):(\d+) (error|warning|info|hint)(?: \[([^\]]*)\])? (.*)$/;
 const cutMarker = /\.\.\.\[\+\d+ chars\]/;
-const deltaSelectionPattern = /^Selection: lines \d+-\d+ \((\d+):(\d+)-(\d+):(\d+)\)\.$/;
+/** How a later turn names the selection: on a line of its own after a delta, at the end of the "unchanged" note. */
+const deltaSelectionPattern = /(?:^|\. )Selection: lines \d+-\d+ \((\d+):(\d+)-(\d+):(\d+)\)\.$/;
 
 /** The excerpt in one text block, if it has one. */
 export function parseExcerpt(text: string): Excerpt | undefined {
