@@ -437,3 +437,74 @@ describe('how the offline demo model reads a request', () => {
     expect(request).toMatchObject({ kind: 'text', maxTokens: 4096, instruction: 'First line.\n\nSecond paragraph.', excerpt: undefined, agentSteps: 0 });
   });
 });
+
+describe('the offline demo model in more languages and corners', () => {
+  it('writes Go, Rust, Lua (busted) and Emacs Lisp (ERT) tests after the function', () => {
+    expect(runAction('package shop\n\nfunc CartTotal(items []Item, rate float64) float64 {\n\treturn 0\n}\n', 'go', 'shop/cart.go', 'return 0', 'tests')).toContain(
+      '}\n\nfunc TestCartTotal(t *testing.T) {\n\tfirst := CartTotal(nil, 0.2)\n\tif again := CartTotal(nil, 0.2); again != first {\n\t\tt.Errorf("CartTotal gave %v, then %v for the same input", first, again)\n\t}\n}\n',
+    );
+    expect(runAction('pub fn cart_total(items: &[Item], tax_rate: f64) -> f64 {\n    0.0\n}\n', 'rust', 'src/cart.rs', '0.0', 'tests')).toContain(
+      '}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn cart_total_gives_the_same_answer_for_the_same_input() {\n        assert_eq!(cart_total(&[], 0.2), cart_total(&[], 0.2));\n    }\n}\n',
+    );
+    expect(runAction('local function total(items)\n  return #items\nend\n', 'lua', 'lua/total.lua', 'return #items', 'tests')).toContain(
+      'end\n\ndescribe("total", function()\n  it("gives the same answer for the same input", function()\n    assert.are.same(total({}), total({}))\n  end)\nend)\n',
+    );
+    expect(runAction('(defun shop-count (items)\n  (length items))\n', 'emacs-lisp', 'shop.el', '(length', 'tests')).toContain(
+      "(length items))\n\n(ert-deftest shop-count-gives-the-same-answer ()\n  (should (equal (shop-count '()) (shop-count '()))))\n",
+    );
+  });
+
+  it('notes in a comment what tests a Java method needs, rather than guessing a framework', () => {
+    const java = 'class Cart {\n  public int total(int count) {\n    return count * 2;\n  }\n}\n';
+    expect(runAction(java, 'java', 'src/Cart.java', 'return count', 'tests')).toContain('  }\n\n// Tests for total: the same input gives the same answer; empty input is accepted.\n}\n');
+  });
+
+  it('documents a Java method with @param and @return, and a shell function with # comments', () => {
+    const java = 'class Cart {\n  public int countItems(int limit) {\n    return limit;\n  }\n}\n';
+    expect(runAction(java, 'java', 'src/Cart.java', 'return limit', 'document')).toContain('  /**\n   * Counts the items.\n   *\n   * @param limit the limit\n   * @return the items\n   */\n  public int countItems(');
+    expect(runAction('#!/bin/sh\nbuild_site() {\n  make all\n}\n', 'shellscript', 'build.sh', 'make all', 'document')).toContain('# Builds the site.\nbuild_site() {');
+  });
+
+  it('summarises names by their verb: is/has ask a question, to converts, on handles, nouns are computed', () => {
+    const doc = (name: string) => runAction(`export function ${name}(value: number) {\n  return value;\n}\n`, 'typescript', 'src/names.ts', 'return value', 'document').split('\n')[1];
+    expect(doc('isEmpty')).toBe(' * Tells whether it is empty.');
+    expect(doc('hasItems')).toBe(' * Tells whether it has items.');
+    expect(doc('toCents')).toBe(' * Converts the value to cents.');
+    expect(doc('onClick')).toBe(' * Handles the click event.');
+    expect(doc('parseAmount')).toBe(' * Parses the amount.');
+    expect(doc('shippingCost')).toBe(' * Computes the shipping cost.');
+  });
+
+  it('without a function at the cursor, documents the selected line with a comment above it', () => {
+    const text = runAction('const rate = 0.2;\nconst limit = 10;\n', 'typescript', 'src/config.ts', 'const limit', 'document');
+    expect(text).toBe('const rate = 0.2;\n// The limit.\nconst limit = 10;\n');
+  });
+
+  it('Fix with no diagnostic marks the selected line for a look', () => {
+    const text = runAction(cartTs, 'typescript', 'src/cart.ts', 'let subtotal = 0;', 'fix');
+    expect(text).toContain('  // FIXME: check this line (offline demo model: no diagnostic was given to fix).\n  let subtotal = 0;\n');
+  });
+
+  it('Rewrite says `is None` in Python rather than `== None`', () => {
+    const text = runAction(inventoryPy, 'python', 'src/inventory.py', '    if name == None:', 'rewrite');
+    expect(text).toBe(inventoryPy.replace('if name == None:', 'if name is None:'));
+  });
+
+  it('explains a selection outside any function by its lines and what they do', () => {
+    const doc = open('const rates = load();\nif (rates.length === 0) {\n  throw new Error("none");\n}\n', 'typescript', 'src/rates.ts');
+    const range = { start: { line: 0, character: 0 }, end: { line: 3, character: 1 } };
+    const { body } = actionRequest(doc, range, 'explain');
+    const text = answerDemoRequest(body).text ?? '';
+    expect(text).toContain('Lines 1-4 of `src/rates');
+    expect(text).toContain('are 4 lines of typescript.');
+    expect(text).toContain('It branches at line 2: `if (rates.length === 0) {`.');
+    expect(text).toContain('It calls `load`, `Error`.');
+  });
+
+  it('the do agent lists the open documents first when the cursor is in no function, and fixes or tests as told', () => {
+    const doc = open('const limit = 10;\n', 'typescript', 'src/config.ts');
+    const context = captureContext(doc, { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, { linesBefore: 5, linesAfter: 5, maxChars: 2000 });
+    const first = answerDemoRequest({ model: 'x', max_tokens: 500, messages: [{ role: 'user', content: [{ type: 'text', text: excerptText(context) }, { type: 'text', text: 'Instruction: Fix it' }] }], tool_choice: { type: 'auto' } });
+    expect(first.toolUse).toEqual({ name: 'list_documents', input: {} });
+  });
+});

@@ -204,15 +204,20 @@ export function documentEdit(excerpt: Excerpt): EditPlan | undefined {
   const shape = functionAtSelection(excerpt);
   if (shape === undefined) {
     const { first } = selectedLineNumbers(excerpt);
-    return plan(`documented line ${first}`, commentAbove(excerpt, first, `${summaryFromName(firstIdentifier(lineAt(excerpt, first)?.text ?? '') ?? 'code')}`));
+    const name = declaredName(lineAt(excerpt, first)?.text ?? '');
+    return plan(`documented line ${first}`, commentAbove(excerpt, first, name === undefined ? 'What the next lines do.' : `The ${wordsOf(name).join(' ')}.`));
   }
   const doc = docLines(excerpt, shape);
   const edit = doc.after ? insertAfter(excerpt, shape.headerEndLine, doc.lines) : insertBefore(excerpt, shape.line, doc.lines);
   return plan(`added a doc comment to \`${shape.name}\` (line ${shape.line}).`, edit);
 }
 
-function firstIdentifier(text: string): string | undefined {
-  return /[A-Za-z_$][\w$]*/.exec(text.slice(0, 400))?.[0];
+const declarationWords = new Set(['const', 'let', 'var', 'val', 'local', 'export', 'static', 'final', 'public', 'private', 'protected', 'readonly', 'mut', 'pub', 'def', 'defvar', 'defconst', 'return', 'await', 'new', 'import', 'from']);
+
+/** The name a line declares or starts with, keywords skipped. */
+function declaredName(text: string): string | undefined {
+  for (const match of text.slice(0, 400).matchAll(/[A-Za-z_$][\w$]*/g)) if (!declarationWords.has(match[0])) return match[0];
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------
