@@ -240,6 +240,8 @@ export interface StatusResult {
   cache: { entries: number; bytes: number; hits: number; misses: number };
   usage: UsageSummary;
   apiKeyConfigured: boolean;
+  /** True when the built-in offline demo model answers (`efrit-lsp --stdio --offline` or EFRIT_OFFLINE=1), not a real one. */
+  offline: boolean;
   /** The server process's memory, in bytes: resident, and V8's heap (committed and used) and memory outside it. */
   memory: { rss: number; heapTotal: number; heapUsed: number; external: number };
   /**

@@ -26,6 +26,8 @@ export interface FeatureContext {
   settings(): Settings;
   capabilities(): ClientCapabilities;
   apiKeyConfigured(): boolean;
+  /** The built-in demo model answers (`--offline`). */
+  offline: boolean;
   logger: Logger;
   redactor: SecretRedactor;
   version: string;

@@ -22,6 +22,7 @@ import { ModelClient } from '../model/model-client.js';
 import { UsageMeter } from '../model/usage-meter.js';
 import { JobQueue } from '../queue/job-queue.js';
 import { SessionStore } from '../sessions/session-store.js';
+import { offlineModelName, type OfflineEndpoint } from '../offline/offline-mode.js';
 
 export interface ServerOptions {
   connection: Connection;
@@ -29,6 +30,8 @@ export interface ServerOptions {
   version: string;
   /** The process environment, injectable for tests. */
   env?: NodeJS.ProcessEnv;
+  /** `--offline`: every model call goes to the demo model here, whatever the key and endpoint settings say. */
+  offline?: OfflineEndpoint | undefined;
 }
 
 export interface Services {
@@ -51,17 +54,27 @@ export interface Services {
   useSettings(raw: unknown, origin: string): void;
 }
 
-export function buildServices({ connection, logger, version, env = process.env }: ServerOptions): Services {
-  let settings: Settings = defaultSettings();
+/** Offline, both models are the demo model, so status and every "asking …" note name it. */
+function effectiveSettings(configured: Settings, offline: boolean): Settings {
+  return offline ? { ...configured, model: offlineModelName, fastModel: offlineModelName } : configured;
+}
+
+export function buildServices({ connection, logger, version, env = process.env, offline }: ServerOptions): Services {
+  // What the user configured, and what is in force (the same, except the model while offline).
+  let configured: Settings = defaultSettings();
+  let settings: Settings = effectiveSettings(configured, offline !== undefined);
   let capabilities: ClientCapabilities = {};
   const folders = new WorkspaceFolders(logger);
   const workspaceRoots = () => folders.paths();
   const redactor = logger.redactor;
   redactor.add(env['ANTHROPIC_API_KEY']);
-  const credentials = () => ({
-    apiKey: settings.apiKey !== '' ? settings.apiKey : env['ANTHROPIC_API_KEY'],
-    baseURL: settings.baseURL !== '' ? settings.baseURL : env['ANTHROPIC_BASE_URL'],
-  });
+  redactor.add(offline?.apiKey);
+  const credentials = () =>
+    offline ?? {
+      apiKey: settings.apiKey !== '' ? settings.apiKey : env['ANTHROPIC_API_KEY'],
+      baseURL: settings.baseURL !== '' ? settings.baseURL : env['ANTHROPIC_BASE_URL'],
+    };
+  if (offline !== undefined) logger.info(`offline: every answer comes from the demo model built into efrit-lsp (${offline.baseURL}); nothing leaves this machine.`);
 
   const documents = new DocumentStore({ logger });
   const queue = new JobQueue({ concurrency: settings['queue.concurrency'], timeoutMs: settings['queue.timeoutMs'] });
@@ -120,12 +133,14 @@ export function buildServices({ connection, logger, version, env = process.env }
     settings: () => settings,
     capabilities: () => capabilities,
     apiKeyConfigured: () => model.hasApiKey(),
+    offline: offline !== undefined,
   };
 
   function useSettings(raw: unknown, origin: string): void {
-    const update = applySettings(settings, raw);
+    const update = applySettings(configured, raw);
     for (const warning of update.warnings) logger.warn(`${warning} (from ${origin})`);
-    settings = update.settings;
+    configured = update.settings;
+    settings = effectiveSettings(configured, offline !== undefined);
     redactor.add(settings.apiKey);
     logger.level = settings.logLevel;
     queue.configure({

@@ -8,12 +8,13 @@
 import { createConnection, ProposedFeatures, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
 import type { ServerLogger } from '../common/logger.js';
 import { RedactingMessageWriter } from '../common/redaction.js';
+import type { OfflineEndpoint } from '../offline/offline-mode.js';
 import { createServer } from '../server.js';
 import { spawnWrappedServer } from './child.js';
 import { memoryLink } from './memory-transport.js';
 import { ProxyRouter } from './router.js';
 
-export function runProxy(command: string, args: readonly string[], logger: ServerLogger, version: string): void {
+export function runProxy(command: string, args: readonly string[], logger: ServerLogger, version: string, offline?: OfflineEndpoint): void {
   // Its stderr reaches the editor's log too, so it passes the same redactor as everything efrit-lsp writes.
   const spawnOptions = { redact: (text: string) => logger.redactor.redact(text) };
   let child = spawnWrappedServer(command, args, spawnOptions);
@@ -22,7 +23,7 @@ export function runProxy(command: string, args: readonly string[], logger: Serve
   const [routerSide, serverSide] = memoryLink();
   // Everything efrit-lsp itself says leaves redacted; the wrapped server's messages pass as it sent them.
   const connection = createConnection(ProposedFeatures.all, serverSide.reader, new RedactingMessageWriter(serverSide.writer, logger.redactor));
-  const { documents, sync } = createServer({ connection, logger, version });
+  const { documents, sync } = createServer({ connection, logger, version, offline });
   connection.listen();
   new ProxyRouter({
     editor: { reader: new StreamMessageReader(process.stdin), writer: new StreamMessageWriter(process.stdout) },
