@@ -1,4 +1,6 @@
 /** What the Emacs client tests share: the JavaScript fixture, and reading what the model was asked. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RecordedRequest } from '../support/fake-anthropic/server.js';
 
 export const cartJs = `// cart.js — the shopping cart behind the checkout page.
@@ -41,3 +43,13 @@ export const lastUserText = (request: RecordedRequest): string => {
   const messages = (request.body.messages ?? []) as Message[];
   return textOf([...messages].reverse().find((m) => m.role === 'user'));
 };
+
+/** A project folder `shop` in `work`, a VC root (Eglot's project is the folder), holding `src/cart.js`. */
+export function cartProject(work: string): { project: string; file: string } {
+  const project = join(work, 'shop');
+  mkdirSync(join(project, '.git'), { recursive: true });
+  mkdirSync(join(project, 'src'));
+  const file = join(project, 'src', 'cart.js');
+  writeFileSync(file, cartJs);
+  return { project, file };
+}

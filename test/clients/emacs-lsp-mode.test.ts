@@ -4,7 +4,6 @@
  * bundle and the fake Messages API: one ert test per behaviour
  * (test/clients/emacs/efrit-lsp-mode-test.el), each a vitest case here.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +12,7 @@ import { namedGates, never, type NamedGates } from '../support/gate.js';
 import { editReply } from '../support/harness.js';
 import { shouldRunEditorTests } from './editors.js';
 import { emacsTestBed, ertSuite } from './emacs-runner.js';
-import { cartJs, docComment, lastUserText } from './emacs-fixtures.js';
+import { cartProject, docComment, lastUserText } from './emacs-fixtures.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const script = join(repo, 'test/clients/emacs/efrit-lsp-mode-test.el');
@@ -53,12 +52,7 @@ describe.skipIf(!shouldRunEditorTests('emacs'))('Emacs client over lsp-mode (efr
     signals,
     timeoutMs: 240_000,
     project: () => {
-      const project = join(bed.work, 'shop');
-      mkdirSync(join(project, '.git'), { recursive: true });
-      mkdirSync(join(project, 'src'));
-      const file = join(project, 'src', 'cart.js');
-      writeFileSync(file, cartJs);
-      return { project, file };
+      return cartProject(bed.work);
     },
   });
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { FakeReply, RecordedRequest } from '../support/fake-anthropic/server.js';
 import { shouldRunEditorTests } from './editors.js';
-import { cartJs, lastUserText } from './emacs-fixtures.js';
+import { cartProject, lastUserText } from './emacs-fixtures.js';
 import { emacsTestBed, ertSuite, serverBundle, type TestBed } from './emacs-runner.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -36,11 +36,7 @@ function respond(request: RecordedRequest): FakeReply {
 
 /** A project, the README block as the init file, and `efrit-lsp` on PATH starting the built server. */
 function setUp(bed: TestBed, heading: string, client: string) {
-  const project = join(bed.work, 'shop');
-  mkdirSync(join(project, '.git'), { recursive: true });
-  mkdirSync(join(project, 'src'));
-  const file = join(project, 'src', 'cart.js');
-  writeFileSync(file, cartJs);
+  const { project, file } = cartProject(bed.work);
   const init = join(bed.work, 'init.el');
   writeFileSync(init, elispBlockAfter(readme, heading).replaceAll('/path/to/efrit-lsp', repo));
   const bin = join(bed.work, 'bin');

@@ -18,7 +18,7 @@ import { namedGates, never, type NamedGates } from '../support/gate.js';
 import { editReply } from '../support/harness.js';
 import { shouldRunEditorTests } from './editors.js';
 import { emacsTestBed, ertSuite } from './emacs-runner.js';
-import { cartJs, docComment, lastUserText, textOf, type Message } from './emacs-fixtures.js';
+import { cartProject, cartJs, docComment, lastUserText, textOf, type Message } from './emacs-fixtures.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const testScript = join(repo, 'test/clients/emacs/efrit-test.el');
@@ -72,11 +72,7 @@ describe.skipIf(!runEmacs)('Emacs client over Eglot (efrit-lsp.el)', () => {
     signals,
     timeoutMs: 240_000,
     project: () => {
-      const project = join(bed.work, 'shop');
-      mkdirSync(join(project, '.git'), { recursive: true }); // a VC root: Eglot's project is the folder
-      mkdirSync(join(project, 'src'));
-      const file = join(project, 'src', 'cart.js');
-      writeFileSync(file, cartJs);
+      const { project, file } = cartProject(bed.work);
       writeFileSync(join(project, 'src', 'notes.txt'), 'Not a source file.\n');
       return { project, file };
     },
@@ -124,12 +120,7 @@ describe.skipIf(!runEmacs)('Emacs client: streams tied to their requests, cancel
     script: streamsScript,
     timeoutMs: 240_000,
     project: () => {
-      const project = join(bed.work, 'shop');
-      mkdirSync(join(project, '.git'), { recursive: true });
-      mkdirSync(join(project, 'src'));
-      const file = join(project, 'src', 'cart.js');
-      writeFileSync(file, cartJs);
-      return { project, file };
+      return cartProject(bed.work);
     },
   });
 
