@@ -80,10 +80,21 @@ export function registerHandlers(services: Services): void {
     );
   }
 
+  /**
+   * A request that calls the model, sent while no key is known and the
+   * client's settings are still on the way (right after start, or after a
+   * change), waits for them (bounded), so a key set as a setting is not
+   * "missing" for the first action. With a key at hand it runs at once, in
+   * the order requests came.
+   */
+  async function withKeyFromSettings<R>(run: () => R | Promise<R>): Promise<Awaited<R>> {
+    if (!services.model.hasApiKey()) await settingsPulls.settled();
+    return await run();
+  }
+
   /** The status as of the settings the client has: after the pulls in flight have answered (bounded). */
-  async function statusWithSettings(): Promise<StatusResult> {
-    await settingsPulls.settled();
-    return status(context);
+  function statusWithSettings(): Promise<StatusResult> {
+    return settingsPulls.settled().then(() => status(context));
   }
 
   // ── lifecycle and workspace ─────────────────────────────────────────────
@@ -137,7 +148,7 @@ export function registerHandlers(services: Services): void {
   // ── code actions and commands ───────────────────────────────────────────
 
   connection.onCodeAction(answer('textDocument/codeAction', (params) => listCodeActions(context, params)));
-  connection.onCodeActionResolve(answer('codeAction/resolve', (action, token) => resolveCodeAction(context, action, token ?? CancellationToken.None)));
+  connection.onCodeActionResolve(answer('codeAction/resolve', (action, token) => withKeyFromSettings(() => resolveCodeAction(context, action, token ?? CancellationToken.None))));
   // onRequest, not onExecuteCommand: that one takes workDoneToken out of the params (into a progress reporter
   // of its own), and the token is the request's stream identity here.
   connection.onRequest(
@@ -154,13 +165,13 @@ export function registerHandlers(services: Services): void {
       const commandToken: unknown = params['workDoneToken'];
       switch (command) {
         case Commands.runAction:
-          return runAction(context, argument, token, commandToken);
+          return withKeyFromSettings(() => runAction(context, argument, token, commandToken));
         case Commands.applyJob:
           return applyJob(context, argument, token, commandToken);
         case Commands.chat:
-          return chat(context, argument, token, commandToken);
+          return withKeyFromSettings(() => chat(context, argument, token, commandToken));
         case Commands.do:
-          return doInstruction(context, argument, token, commandToken);
+          return withKeyFromSettings(() => doInstruction(context, argument, token, commandToken));
         case Commands.cancel:
           return cancel(context, argument);
         case Commands.status:
@@ -180,8 +191,8 @@ export function registerHandlers(services: Services): void {
 
   // ── efrit's own requests ────────────────────────────────────────────────
 
-  connection.onRequest(Methods.chat, answer(Methods.chat, (params: unknown, token) => chat(context, params, token)));
-  connection.onRequest(Methods.do, answer(Methods.do, (params: unknown, token) => doInstruction(context, params, token)));
+  connection.onRequest(Methods.chat, answer(Methods.chat, (params: unknown, token) => withKeyFromSettings(() => chat(context, params, token))));
+  connection.onRequest(Methods.do, answer(Methods.do, (params: unknown, token) => withKeyFromSettings(() => doInstruction(context, params, token))));
   connection.onRequest(Methods.status, answer(Methods.status, statusWithSettings));
   connection.onRequest(Methods.cancel, answer(Methods.cancel, (params: unknown) => cancel(context, params)));
   connection.onRequest(Methods.endSession, answer(Methods.endSession, (params: unknown) => endSession(context, params)));
