@@ -57,9 +57,9 @@ function npm(args: string[]): Promise<{ stdout: string; stderr: string }> {
   return run('npm', args, { cwd: repoRoot, env, timeout: npmBudgetMs, maxBuffer: 16 * 1024 * 1024 });
 }
 
-/** PATH as an editor started by the user has it, with the install's bin folder first and this Node on it. */
-function pathWithInstall(): string {
-  return [join(prefix, 'bin'), dirname(process.execPath), process.env['PATH'] ?? ''].join(delimiter);
+/** PATH as an editor started by the user has it, with an install's bin folder first and this Node on it. */
+function pathWithInstall(installedPrefix = prefix): string {
+  return [join(installedPrefix, 'bin'), dirname(process.execPath), process.env['PATH'] ?? ''].join(delimiter);
 }
 
 interface Started {
@@ -70,10 +70,10 @@ interface Started {
 }
 
 /** Starts `command` as an editor would (cwd: a folder unrelated to the checkout), initializes, asks the status, shuts down. */
-async function startAsAnEditorWould(command: ReadmeCommand): Promise<Started> {
+async function startAsAnEditorWould(command: ReadmeCommand, installedPrefix = prefix): Promise<Started> {
   const [file, ...args] = command.argv;
   if (file === undefined) throw new Error(`empty command from ${command.source}`);
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: pathWithInstall(), ...command.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: pathWithInstall(installedPrefix), ...command.env };
   for (const key of ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'ANTHROPIC_AUTH_TOKEN', 'EFRIT_OFFLINE']) if (!(key in command.env)) delete env[key];
   const child = spawn(file, args, { cwd: elsewhere, env, stdio: 'pipe' });
   let stderr = '';
@@ -220,12 +220,12 @@ describe.skipIf(!shouldRunEditorTests('emacs'))("README's eglot snippet under em
 });
 
 describe.skipIf(!shouldRunEditorTests('nvim'))("README's Neovim snippet", () => {
-  it('starts efrit-lsp from PATH for a Python file in an unrelated folder, as written (with the installed client on the runtimepath)', async () => {
+  it('starts efrit-lsp from PATH for a Python file in an unrelated folder, as written (with /path/to/efrit-lsp the installed package)', async () => {
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
     const snippet = readmeBlocks(readme, 'lua').find((block) => block.includes("require('efrit').setup"));
     if (snippet === undefined) throw new Error("README has no Lua block that calls require('efrit').setup");
     const init = join(scratch, 'init.lua');
-    writeFileSync(init, `vim.opt.runtimepath:append(${JSON.stringify(join(prefix, 'lib', 'node_modules', 'efrit-lsp', 'clients', 'neovim'))})\n${snippet}\n`);
+    writeFileSync(init, `${snippet.replaceAll('/path/to/efrit-lsp', join(prefix, 'lib', 'node_modules', 'efrit-lsp'))}\n`);
     const check = join(scratch, 'check.lua');
     writeFileSync(
       check,
@@ -242,4 +242,18 @@ describe.skipIf(!shouldRunEditorTests('nvim'))("README's Neovim snippet", () => 
     const { stdout } = await run('nvim', ['--headless', '-u', init, '-c', `luafile ${check}`], { cwd: elsewhere, env: { ...process.env, PATH: pathWithInstall() }, timeout: 90_000 });
     expect(stdout.trim()).toBe('efrit efrit-lsp --stdio true');
   });
+});
+
+describe('npm install -g of the checkout', () => {
+  it('links efrit-lsp onto PATH, and it starts from an unrelated folder', async () => {
+    const linkedPrefix = join(scratch, 'linked-prefix');
+    mkdirSync(join(linkedPrefix, 'lib'), { recursive: true });
+    // --ignore-scripts: the checkout's dist/ is already built for the tests, and prepare would rebuild it under them.
+    await npm(['install', '--global', '--prefix', linkedPrefix, '--offline', '--ignore-scripts', repoRoot]);
+    // A link to the checkout, not a copy: a rebuild is picked up without installing again.
+    expect(realpathSync(join(linkedPrefix, 'lib', 'node_modules', 'efrit-lsp'))).toBe(realpathSync(repoRoot));
+    const started = await startAsAnEditorWould({ source: 'linked install', argv: ['efrit-lsp', '--stdio'], env: {} }, linkedPrefix);
+    expect(started.initialize.serverInfo?.name).toBe('efrit-lsp');
+    expect(started.exitCode).toBe(0);
+  }, npmBudgetMs);
 });
