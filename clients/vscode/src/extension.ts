@@ -4,7 +4,8 @@
  * actions with codeAction/resolve, workspace/applyEdit, server progress and
  * the settings), and adds what plain LSP has no UI for: Chat, Do, Explain,
  * Status and Cancel commands, a chat transcript that `efrit/stream` text
- * streams into, and a status bar item with the queue and token usage.
+ * streams into, a status bar item with the queue and token usage, and the
+ * `efrit.offline` setting, which restarts the server with its demo model.
  *
  * The protocol logic lives in efrit-controller.ts, which the tests run
  * against the real server; this file is the VS Code glue around it.
@@ -15,6 +16,7 @@ import * as vscode from 'vscode';
 import { LanguageClient, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { Methods, type StatusResult, type StreamParams } from '../../../server/src/protocol.js';
 import { ExtensionCommands } from './command-ids.js';
+import { extensionSettings, offlineSettingName, serverArgs, serverSection } from './extension-settings.js';
 import { EfritController, Transcript, errorMessage, errorReason, isCancellation, serverCancellation, statusBarView, type EditorContext } from './efrit-controller.js';
 
 const statusPollMs = 10_000;
@@ -46,9 +48,24 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(chatChannel, statusItem);
 
   const module = serverModule(context);
+  const offline = (): boolean => vscode.workspace.getConfiguration().get<boolean>(offlineSettingName, extensionSettings.offline.default) === true;
+  // Getters: the client reads the arguments at every start, so a restart (or a restart after a crash) follows the setting.
   const serverOptions: ServerOptions = {
-    run: { module, transport: TransportKind.ipc },
-    debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6009'] } },
+    run: {
+      module,
+      transport: TransportKind.ipc,
+      get args() {
+        return serverArgs(offline());
+      },
+    },
+    debug: {
+      module,
+      transport: TransportKind.ipc,
+      get args() {
+        return serverArgs(offline());
+      },
+      options: { execArgv: ['--nolazy', '--inspect=6009'] },
+    },
   };
   const clientOptions: LanguageClientOptions = {
     // An assistant for any language: every file and unsaved buffer is synced.
@@ -57,6 +74,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     // didChangeConfiguration on it, so the client needs no (deprecated) synchronize.configurationSection,
     // which would only send every change twice.
     outputChannelName: 'Efrit',
+    middleware: {
+      workspace: {
+        // The extension's own settings (efrit.offline) stay out of the section the server pulls.
+        configuration: async (params, token, next) => {
+          const values = await next(params, token);
+          if (!Array.isArray(values)) return values;
+          return values.map((value: unknown, index) => (params.items[index]?.section === 'efrit' ? serverSection(value) : value));
+        },
+      },
+    },
   };
   const languageClient = new LanguageClient('efrit-lsp', 'Efrit', serverOptions, clientOptions);
   client = languageClient;
@@ -105,7 +132,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     // A changed key or model shows at once: the server re-reads the section first and answers status after it.
     vscode.workspace.onDidChangeConfiguration((event) => {
-      if (event.affectsConfiguration('efrit')) refreshSoon();
+      if (event.affectsConfiguration(offlineSettingName)) void restartForOffline();
+      else if (event.affectsConfiguration('efrit')) refreshSoon();
     }),
     languageClient.onDidChangeState(({ newState }) => {
       if (newState === State.Running) void refreshStatus();
@@ -115,6 +143,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
     }),
   );
+
+  /**
+   * The server reads offline only at start, so turning the setting on or off
+   * restarts it at once (no question asked: the setting was just changed on
+   * purpose, and a restart loses only the chat sessions), and says which model
+   * answers from now on.
+   */
+  const restartForOffline = async (): Promise<void> => {
+    const now = offline();
+    try {
+      if (languageClient.state === State.Stopped) await languageClient.start();
+      else await languageClient.restart();
+      void vscode.window.showInformationMessage(
+        now ? 'Efrit: restarted offline: the built-in demo model answers; nothing is sent to an API.' : 'Efrit: restarted with the model API.',
+      );
+    } catch (error) {
+      void vscode.window.showErrorMessage(`Efrit: the server did not restart: ${errorMessage(error)}`);
+    }
+  };
 
   /** The active editor as the server knows it; undefined when there is none or it is not synced. */
   const editorContext = (options: { wholeLineIfEmpty?: boolean } = {}): (EditorContext & { selectionEmpty: boolean }) | undefined => {
