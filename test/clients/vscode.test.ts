@@ -785,4 +785,24 @@ describe('the bundled extension with efrit.offline', () => {
       await close();
     }
   });
+
+  it('says the server stays offline when the setting is turned off but EFRIT_OFFLINE is in VS Code’s environment', async () => {
+    process.env['EFRIT_OFFLINE'] = '1';
+    const settings = contributedDefaults();
+    settings['offline'] = true;
+    const { host, close, activate } = activated(settings);
+    try {
+      await activate();
+      const statusItem = host.statusBarItems[0];
+      await vi.waitFor(() => expect(statusItem?.text).toBe('$(sparkle) Efrit (offline)'), { timeout: 30_000 });
+      host.changeSetting('efrit.offline', false);
+      await vi.waitFor(() => expect(host.messages).toContainEqual({ level: 'info', text: "Efrit: restarted, still offline: EFRIT_OFFLINE is set in VS Code's environment." }), {
+        timeout: 30_000,
+      });
+      await vi.waitFor(() => expect(statusItem?.text).toBe('$(sparkle) Efrit (offline)'), { timeout: 30_000 });
+    } finally {
+      delete process.env['EFRIT_OFFLINE'];
+      await close();
+    }
+  });
 });

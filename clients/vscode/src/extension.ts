@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { offlineRequested } from '../../../server/src/offline/offline-mode.js';
 import { Methods, type StatusResult, type StreamParams } from '../../../server/src/protocol.js';
 import { ExtensionCommands } from './command-ids.js';
 import { extensionSettings, offlineSettingName, serverArgs, serverSection } from './extension-settings.js';
@@ -151,13 +152,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
    * answers from now on.
    */
   const restartForOffline = async (): Promise<void> => {
-    const now = offline();
+    const setting = offline();
+    // The server is forked with VS Code's environment, where EFRIT_OFFLINE keeps it offline whatever the setting says.
+    const forcedByEnvironment = !setting && offlineRequested([], process.env);
     try {
       if (languageClient.state === State.Stopped) await languageClient.start();
       else await languageClient.restart();
-      void vscode.window.showInformationMessage(
-        now ? 'Efrit: restarted offline: the built-in demo model answers; nothing is sent to an API.' : 'Efrit: restarted with the model API.',
-      );
+      let message = 'Efrit: restarted with the model API.';
+      if (setting) message = 'Efrit: restarted offline: the built-in demo model answers; nothing is sent to an API.';
+      if (forcedByEnvironment) message = "Efrit: restarted, still offline: EFRIT_OFFLINE is set in VS Code's environment.";
+      void vscode.window.showInformationMessage(message);
     } catch (error) {
       void vscode.window.showErrorMessage(`Efrit: the server did not restart: ${errorMessage(error)}`);
     }
