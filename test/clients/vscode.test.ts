@@ -764,6 +764,8 @@ describe('the bundled extension with efrit.offline', () => {
       const statusItem = host.statusBarItems[0];
       await vi.waitFor(() => expect(statusItem?.text).toMatch(/^\$\(sparkle\) Efrit \d+ tok$/), { timeout: 30_000 });
 
+      // Set twice (as a user and a workspace value may both change): one restart.
+      host.changeSetting('efrit.offline', true);
       host.changeSetting('efrit.offline', true);
       await vi.waitFor(() => expect(statusItem?.text).toBe('$(sparkle) Efrit (offline)'), { timeout: 30_000 });
       expect(host.messages).toContainEqual({ level: 'info', text: 'Efrit: restarted offline: the built-in demo model answers; nothing is sent to an API.' });
@@ -780,6 +782,8 @@ describe('the bundled extension with efrit.offline', () => {
       await run(ExtensionCommands.chat);
       expect(chatText()).toContain('From the API again.');
       expect(fake?.requests).toHaveLength(1);
+      // Restarts run in order, so the second "on" was dealt with before the "off": it restarted nothing.
+      expect(host.messages.filter((m) => m.text.startsWith('Efrit: restarted'))).toHaveLength(2);
       expect(host.messages.filter((m) => m.level === 'error')).toEqual([]);
     } finally {
       await close();

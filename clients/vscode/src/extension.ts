@@ -50,20 +50,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   const module = serverModule(context);
   const offline = (): boolean => vscode.workspace.getConfiguration().get<boolean>(offlineSettingName, extensionSettings.offline.default) === true;
+  /** The setting's value the running server was started with. */
+  let startedOffline: boolean | undefined;
+  const startingOffline = (): boolean => (startedOffline = offline());
   // Getters: the client reads the arguments at every start, so a restart (or a restart after a crash) follows the setting.
   const serverOptions: ServerOptions = {
     run: {
       module,
       transport: TransportKind.ipc,
       get args() {
-        return serverArgs(offline());
+        return serverArgs(startingOffline());
       },
     },
     debug: {
       module,
       transport: TransportKind.ipc,
       get args() {
-        return serverArgs(offline());
+        return serverArgs(startingOffline());
       },
       options: { execArgv: ['--nolazy', '--inspect=6009'] },
     },
@@ -82,6 +85,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
           const values = await next(params, token);
           if (!Array.isArray(values)) return values;
           return values.map((value: unknown, index) => (params.items[index]?.section === 'efrit' ? serverSection(value) : value));
+        },
+        // A server about to be restarted for efrit.offline (or not running) is not told of the change:
+        // the one that starts pulls the settings itself, and a notice sent into the restart fails.
+        didChangeConfiguration: async (sections, next) => {
+          if (languageClient.state !== State.Running || offline() !== startedOffline) return;
+          await next(sections);
         },
       },
     },
@@ -133,7 +142,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     // A changed key or model shows at once: the server re-reads the section first and answers status after it.
     vscode.workspace.onDidChangeConfiguration((event) => {
-      if (event.affectsConfiguration(offlineSettingName)) void restartForOffline();
+      if (event.affectsConfiguration(offlineSettingName)) restartForOffline();
       else if (event.affectsConfiguration('efrit')) refreshSoon();
     }),
     languageClient.onDidChangeState(({ newState }) => {
@@ -149,10 +158,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
    * The server reads offline only at start, so turning the setting on or off
    * restarts it at once (no question asked: the setting was just changed on
    * purpose, and a restart loses only the chat sessions), and says which model
-   * answers from now on.
+   * answers from now on. Restarts run one after another, and one whose value
+   * the server already started with is skipped (a change in another scope, or
+   * a quick toggle back).
    */
-  const restartForOffline = async (): Promise<void> => {
+  let restarts = Promise.resolve();
+  const restartIfOfflineChanged = async (): Promise<void> => {
     const setting = offline();
+    if (setting === startedOffline) return;
     // The server is forked with VS Code's environment, where EFRIT_OFFLINE keeps it offline whatever the setting says.
     const forcedByEnvironment = !setting && offlineRequested([], process.env);
     try {
@@ -165,6 +178,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     } catch (error) {
       void vscode.window.showErrorMessage(`Efrit: the server did not restart: ${errorMessage(error)}`);
     }
+  };
+  const restartForOffline = (): void => {
+    restarts = restarts.then(restartIfOfflineChanged);
   };
 
   /** The active editor as the server knows it; undefined when there is none or it is not synced. */
