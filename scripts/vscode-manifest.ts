@@ -1,10 +1,12 @@
 /**
  * The generated parts of the VS Code extension's manifest
  * (clients/vscode/package.json): its `contributes.configuration`, derived from
- * the one settings schema, and its version, the server's. Pure functions: the
+ * the one settings schema plus the few settings the extension reads itself
+ * (clients/vscode/src/extension-settings.ts), and its version, the server's. Pure functions: the
  * build script (scripts/vscode-build.ts) writes them into the manifest and a
  * test fails while the committed manifest differs.
  */
+import { extensionSettings } from '../clients/vscode/src/extension-settings.js';
 import { settingsSchema, type SettingType } from '../server/src/settings/config.js';
 
 /** One `contributes.configuration.properties` entry, as VS Code reads it. */
@@ -64,7 +66,10 @@ function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enu
   }
 }
 
-/** `contributes.configuration` for every key of the schema, in the schema's order. */
+/**
+ * `contributes.configuration` for every key of the schema, in the schema's
+ * order, then the extension's own settings (which the server is never sent).
+ */
 export function contributedConfiguration(): ContributedConfiguration {
   const properties: Record<string, ContributedSetting> = {};
   Object.entries(settingsSchema).forEach(([key, spec], order) => {
@@ -76,6 +81,10 @@ export function contributedConfiguration(): ContributedConfiguration {
     if (items !== undefined) entry.items = items;
     if (userOnlySettings.includes(key)) entry.scope = 'machine';
     properties[`efrit.${key}`] = entry;
+  });
+  const schemaCount = Object.keys(settingsSchema).length;
+  Object.entries(extensionSettings).forEach(([key, spec], index) => {
+    properties[`efrit.${key}`] = { type: spec.type, default: spec.default, description: spec.description, order: schemaCount + index };
   });
   return { title: 'Efrit', properties };
 }

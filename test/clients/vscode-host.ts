@@ -147,6 +147,35 @@ class ThemeColor {
   constructor(readonly id: string) {}
 }
 
+class TextEdit {
+  constructor(
+    readonly range: Range,
+    readonly newText: string,
+  ) {}
+}
+
+/** Text edits per document, as the client converts a server's edit; what a test reads of an applied edit. */
+export class WorkspaceEdit {
+  private readonly byUri = new Map<string, { uri: Uri; edits: TextEdit[] }>();
+  set(uri: Uri, edits: (TextEdit | [TextEdit, unknown])[]): void {
+    this.byUri.set(uri.toString(), { uri, edits: edits.map((edit) => (Array.isArray(edit) ? edit[0] : edit)) });
+  }
+  replace(uri: Uri, range: Range, newText: string): void {
+    const entry = this.byUri.get(uri.toString()) ?? { uri, edits: [] };
+    entry.edits.push(new TextEdit(range, newText));
+    this.byUri.set(uri.toString(), entry);
+  }
+  insert(uri: Uri, position: Position, newText: string): void {
+    this.replace(uri, new Range(position, position), newText);
+  }
+  entries(): [Uri, TextEdit[]][] {
+    return [...this.byUri.values()].map(({ uri, edits }) => [uri, edits]);
+  }
+  get size(): number {
+    return this.byUri.size;
+  }
+}
+
 /** A text document as VS Code hands it out; `text` is fixed (the stub never edits). */
 export interface StubDocument {
   uri: Uri;
@@ -250,6 +279,8 @@ export function createVSCodeHost(settings: Record<string, unknown> = {}): VSCode
     Range,
     Selection,
     ThemeColor,
+    TextEdit,
+    WorkspaceEdit,
     StatusBarAlignment: { Left: 1, Right: 2 },
     ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
     LogLevel: { Off: 0, Trace: 1, Debug: 2, Info: 3, Warning: 4, Error: 5 },

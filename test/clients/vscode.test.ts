@@ -34,15 +34,16 @@ import {
   type WorkspaceEdit,
 } from 'vscode-languageserver-protocol/node';
 import { ExtensionCommands } from '../../clients/vscode/src/command-ids.js';
+import { extensionSettings, serverSection } from '../../clients/vscode/src/extension-settings.js';
 import { EfritController, isCancellation, serverCancellation, statusBarView, Transcript, type TranscriptSink } from '../../clients/vscode/src/efrit-controller.js';
 import { contributedConfiguration, manifestText, syncedManifest, userOnlySettings } from '../../scripts/vscode-manifest.js';
 import { settingsSchema } from '../../server/src/settings/config.js';
-import { allCommands, Methods, type ChatResult, type DocumentTextResult, type StreamParams } from '../../server/src/protocol.js';
+import { allCommands, Methods, type ChatResult, type DocumentTextResult, type RunActionResult, type StreamParams } from '../../server/src/protocol.js';
 import { inventoryTs, statsPy } from '../fixtures/samples.js';
 import { startFakeAnthropic } from '../support/fake-anthropic/server.js';
 import { editReply, startHarness, testApiKey, type Harness } from '../support/harness.js';
 import { rangeOf, repoRoot, vscodeCapabilities, type TestClient } from '../support/lsp-client.js';
-import { createVSCodeHost, type OutputChannelRecord } from './vscode-host.js';
+import { createVSCodeHost, WorkspaceEdit as HostWorkspaceEdit, type OutputChannelRecord } from './vscode-host.js';
 import { gate, never } from '../support/gate.js';
 
 const extensionDir = join(repoRoot, 'clients', 'vscode');
@@ -151,10 +152,14 @@ describe('the manifest', () => {
   it('contributes exactly the settings the schema generates (else: npm run build:vscode)', () => {
     expect(readFileSync(manifestPath, 'utf8'), 'clients/vscode/package.json is stale: run npm run build:vscode').toBe(manifestText(syncedManifest(manifest, rootVersion)));
     const properties = manifest.contributes.configuration.properties;
-    expect(Object.keys(properties)).toEqual(Object.keys(settingsSchema).map((key) => `efrit.${key}`));
+    expect(Object.keys(properties)).toEqual([...Object.keys(settingsSchema), ...Object.keys(extensionSettings)].map((key) => `efrit.${key}`));
     expect(properties['efrit.queue.concurrency']).toMatchObject({ type: 'integer', default: 4, minimum: 1, maximum: 64 });
     expect(properties['efrit.logLevel']).toMatchObject({ type: 'string', default: 'info', enum: ['error', 'warn', 'info', 'debug'] });
     expect(properties['efrit.actions']).toMatchObject({ type: 'array', default: [] });
+    // The extension's own setting, after the server's; the server is never sent it.
+    expect(properties['efrit.offline']).toMatchObject({ type: 'boolean', default: false, order: Object.keys(settingsSchema).length });
+    expect((properties['efrit.offline'] as { description: string }).description).toMatch(/^Try Efrit without an API key: a built-in demo model answers \(clearly labelled offline\); nothing is sent to an API\./);
+    expect('offline' in settingsSchema).toBe(false);
     // Settings a cloned repository must not set are the user's own.
     for (const key of userOnlySettings) {
       expect(key in settingsSchema, `${key} is no longer in the schema`).toBe(true);
@@ -182,8 +187,8 @@ describe('the manifest', () => {
 
 // ---------------------------------------------------------------- the protocol
 
-/** The `efrit` section as VS Code sends it: every contributed default, dotted keys as nested objects. */
-function vscodeSettingsSection(): Record<string, unknown> {
+/** What VS Code's settings hold under `efrit` when nothing is set: every contributed default, dotted keys as nested objects. */
+function contributedDefaults(): Record<string, unknown> {
   const section: Record<string, unknown> = {};
   for (const [key, property] of Object.entries(contributedConfiguration().properties)) {
     const path = key.split('.').slice(1);
@@ -192,6 +197,11 @@ function vscodeSettingsSection(): Record<string, unknown> {
     at[path.at(-1) as string] = structuredClone(property.default);
   }
   return section;
+}
+
+/** The `efrit` section as the extension answers the server's pull: the defaults without the extension's own settings. */
+function vscodeSettingsSection(): Record<string, unknown> {
+  return serverSection(contributedDefaults()) as Record<string, unknown>;
 }
 
 /** What VS Code does with a resolved code action's edit: checks the version, applies it, reports it as a didChange. */
@@ -561,7 +571,7 @@ describe('the bundled extension, activated in a stand-in extension host', () => 
   it('starts the shipped server and runs Chat, Explain, Do, Status and Cancel through VS Code’s API', async () => {
     const bundle = join(staged, 'dist', 'extension.js');
     expect(existsSync(bundle), 'built by the packaging test above').toBe(true);
-    const host = createVSCodeHost({ efrit: vscodeSettingsSection() });
+    const host = createVSCodeHost({ efrit: contributedDefaults() });
     const extension = host.load(bundle);
     const context = host.context(staged) as { subscriptions: { dispose(): unknown }[] };
     const run = async (command: string, ...args: unknown[]): Promise<void> => {
@@ -622,6 +632,8 @@ describe('the bundled extension, activated in a stand-in extension host', () => 
       await run(ExtensionCommands.status);
       expect(chatChannel()?.text).toMatch(/requests: 3 · tokens in/);
       expect(host.messages.filter((m) => m.level === 'error')).toEqual([]);
+      // efrit.offline is the extension's: the section the server pulled did not carry it.
+      expect(host.outputChannels.find((c) => c.name === 'Efrit')?.text).not.toContain('efrit.offline');
     } finally {
       await extension.deactivate();
       for (const disposable of context.subscriptions) disposable.dispose();
@@ -667,6 +679,134 @@ describe('the bundled extension, when the key is set in the settings while it ru
     } finally {
       await extension.deactivate();
       for (const disposable of context.subscriptions) disposable.dispose();
+    }
+  });
+});
+
+// ---------------------------------------------------------------- efrit.offline
+
+describe('the bundled extension with efrit.offline', () => {
+  const saved = { key: process.env['ANTHROPIC_API_KEY'], url: process.env['ANTHROPIC_BASE_URL'], offline: process.env['EFRIT_OFFLINE'] };
+  let fake: Awaited<ReturnType<typeof startFakeAnthropic>> | undefined;
+  beforeAll(async () => {
+    fake = await startFakeAnthropic({ apiKey: testApiKey });
+    // No key and no offline switch in the environment the server is forked with: only the setting turns offline on.
+    delete process.env['ANTHROPIC_API_KEY'];
+    delete process.env['ANTHROPIC_BASE_URL'];
+    delete process.env['EFRIT_OFFLINE'];
+  });
+  afterAll(async () => {
+    for (const [name, value] of [['ANTHROPIC_API_KEY', saved.key], ['ANTHROPIC_BASE_URL', saved.url], ['EFRIT_OFFLINE', saved.offline]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    await fake?.close();
+  });
+
+  function activated(settings: Record<string, unknown>) {
+    const bundle = join(staged, 'dist', 'extension.js');
+    expect(existsSync(bundle), 'built by the packaging test above').toBe(true);
+    const host = createVSCodeHost({ efrit: settings });
+    const extension = host.load(bundle);
+    const context = host.context(staged) as { subscriptions: { dispose(): unknown }[] };
+    const run = async (command: string, ...args: unknown[]): Promise<unknown> => {
+      const callback = host.commands.get(command);
+      if (callback === undefined) throw new Error(`${command} is not registered`);
+      return callback(...args);
+    };
+    const chatText = (): string => host.outputChannels.find((c) => c.name === 'Efrit Chat')?.text ?? '';
+    const close = async (): Promise<void> => {
+      await extension.deactivate();
+      for (const disposable of context.subscriptions) disposable.dispose();
+    };
+    return { host, run, chatText, close, activate: () => extension.activate(context) };
+  }
+
+  it('starts the server with its demo model: "(offline)" in the status bar and Status, and Add documentation edits with no API key anywhere', async () => {
+    const settings = contributedDefaults();
+    settings['offline'] = true;
+    expect(settings['apiKey']).toBe('');
+    const { host, run, chatText, close, activate } = activated(settings);
+    try {
+      await activate();
+      const statusItem = host.statusBarItems[0];
+      await vi.waitFor(() => expect(statusItem?.text).toBe('$(sparkle) Efrit (offline)'), { timeout: 30_000 });
+      expect(statusItem?.backgroundColor).toBeUndefined();
+      await run(ExtensionCommands.status);
+      expect(chatText()).toContain('offline: the built-in demo model answers, nothing is sent to an API');
+
+      // The "Efrit: Add documentation" code action, picked: VS Code runs the command its resolve gave.
+      const file = join(repoRoot, 'test', 'fixtures', 'workspace', 'src', 'inventory.ts');
+      const body = rangeOf(inventoryTs, 'return { ...item, stock: item.stock + amount };');
+      host.openEditor(file, 'typescript', inventoryTs, { start: [body.start.line, body.start.character], end: [body.start.line, body.start.character] });
+      const result = (await run('efrit.runAction', { actionId: 'document', textDocument: { uri: pathToFileURL(file).href }, range: body })) as RunActionResult;
+      expect(result.applied).toBe(true);
+      expect(host.workspaceEdits).toHaveLength(1);
+      const [[uri, edits] = []] = (host.workspaceEdits[0] as HostWorkspaceEdit).entries();
+      expect(uri?.toString()).toBe(pathToFileURL(file).href);
+      const inserted = (edits ?? []).map((edit) => edit.newText).join('');
+      expect(inserted).toContain('/**');
+      expect(inserted).toContain('@param amount');
+      expect(fake?.requests).toEqual([]);
+      expect(host.messages.filter((m) => m.level === 'error')).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('restarts the server offline when the setting is turned on, and back on the API when it is turned off', async () => {
+    const settings = contributedDefaults();
+    settings['apiKey'] = testApiKey;
+    settings['baseURL'] = fake?.url;
+    const { host, run, chatText, close, activate } = activated(settings);
+    try {
+      await activate();
+      const statusItem = host.statusBarItems[0];
+      await vi.waitFor(() => expect(statusItem?.text).toMatch(/^\$\(sparkle\) Efrit \d+ tok$/), { timeout: 30_000 });
+
+      // Set twice (as a user and a workspace value may both change): one restart.
+      host.changeSetting('efrit.offline', true);
+      host.changeSetting('efrit.offline', true);
+      await vi.waitFor(() => expect(statusItem?.text).toBe('$(sparkle) Efrit (offline)'), { timeout: 30_000 });
+      expect(host.messages).toContainEqual({ level: 'info', text: 'Efrit: restarted offline: the built-in demo model answers; nothing is sent to an API.' });
+      host.inputAnswers.push('What is in this project?');
+      await run(ExtensionCommands.chat);
+      expect(chatText()).toContain('[offline demo model]');
+      expect(fake?.requests).toEqual([]);
+
+      host.changeSetting('efrit.offline', false);
+      await vi.waitFor(() => expect(statusItem?.text).toMatch(/^\$\(sparkle\) Efrit \d+ tok$/), { timeout: 30_000 });
+      expect(host.messages).toContainEqual({ level: 'info', text: 'Efrit: restarted with the model API.' });
+      fake?.queueReplies({ text: 'From the API again.' });
+      host.inputAnswers.push('And now?');
+      await run(ExtensionCommands.chat);
+      expect(chatText()).toContain('From the API again.');
+      expect(fake?.requests).toHaveLength(1);
+      // Restarts run in order, so the second "on" was dealt with before the "off": it restarted nothing.
+      expect(host.messages.filter((m) => m.text.startsWith('Efrit: restarted'))).toHaveLength(2);
+      expect(host.messages.filter((m) => m.level === 'error')).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('says the server stays offline when the setting is turned off but EFRIT_OFFLINE is in VS Code’s environment', async () => {
+    process.env['EFRIT_OFFLINE'] = '1';
+    const settings = contributedDefaults();
+    settings['offline'] = true;
+    const { host, close, activate } = activated(settings);
+    try {
+      await activate();
+      const statusItem = host.statusBarItems[0];
+      await vi.waitFor(() => expect(statusItem?.text).toBe('$(sparkle) Efrit (offline)'), { timeout: 30_000 });
+      host.changeSetting('efrit.offline', false);
+      await vi.waitFor(() => expect(host.messages).toContainEqual({ level: 'info', text: "Efrit: restarted, still offline: EFRIT_OFFLINE is set in VS Code's environment." }), {
+        timeout: 30_000,
+      });
+      await vi.waitFor(() => expect(statusItem?.text).toBe('$(sparkle) Efrit (offline)'), { timeout: 30_000 });
+    } finally {
+      delete process.env['EFRIT_OFFLINE'];
+      await close();
     }
   });
 });

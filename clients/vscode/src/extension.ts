@@ -4,7 +4,8 @@
  * actions with codeAction/resolve, workspace/applyEdit, server progress and
  * the settings), and adds what plain LSP has no UI for: Chat, Do, Explain,
  * Status and Cancel commands, a chat transcript that `efrit/stream` text
- * streams into, and a status bar item with the queue and token usage.
+ * streams into, a status bar item with the queue and token usage, and the
+ * `efrit.offline` setting, which restarts the server with its demo model.
  *
  * The protocol logic lives in efrit-controller.ts, which the tests run
  * against the real server; this file is the VS Code glue around it.
@@ -13,8 +14,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { offlineRequested } from '../../../server/src/offline/offline-mode.js';
 import { Methods, type StatusResult, type StreamParams } from '../../../server/src/protocol.js';
 import { ExtensionCommands } from './command-ids.js';
+import { extensionSettings, offlineSettingName, serverArgs, serverSection } from './extension-settings.js';
 import { EfritController, Transcript, errorMessage, errorReason, isCancellation, serverCancellation, statusBarView, type EditorContext } from './efrit-controller.js';
 
 const statusPollMs = 10_000;
@@ -46,9 +49,27 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(chatChannel, statusItem);
 
   const module = serverModule(context);
+  const offline = (): boolean => vscode.workspace.getConfiguration().get<boolean>(offlineSettingName, extensionSettings.offline.default) === true;
+  /** The setting's value the running server was started with. */
+  let startedOffline: boolean | undefined;
+  const startingOffline = (): boolean => (startedOffline = offline());
+  // Getters: the client reads the arguments at every start, so a restart (or a restart after a crash) follows the setting.
   const serverOptions: ServerOptions = {
-    run: { module, transport: TransportKind.ipc },
-    debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6009'] } },
+    run: {
+      module,
+      transport: TransportKind.ipc,
+      get args() {
+        return serverArgs(startingOffline());
+      },
+    },
+    debug: {
+      module,
+      transport: TransportKind.ipc,
+      get args() {
+        return serverArgs(startingOffline());
+      },
+      options: { execArgv: ['--nolazy', '--inspect=6009'] },
+    },
   };
   const clientOptions: LanguageClientOptions = {
     // An assistant for any language: every file and unsaved buffer is synced.
@@ -57,6 +78,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     // didChangeConfiguration on it, so the client needs no (deprecated) synchronize.configurationSection,
     // which would only send every change twice.
     outputChannelName: 'Efrit',
+    middleware: {
+      workspace: {
+        // The extension's own settings (efrit.offline) stay out of the section the server pulls.
+        configuration: async (params, token, next) => {
+          const values = await next(params, token);
+          if (!Array.isArray(values)) return values;
+          return values.map((value: unknown, index) => (params.items[index]?.section === 'efrit' ? serverSection(value) : value));
+        },
+        // A server about to be restarted for efrit.offline (or not running) is not told of the change:
+        // the one that starts pulls the settings itself, and a notice sent into the restart fails.
+        didChangeConfiguration: async (sections, next) => {
+          if (languageClient.state !== State.Running || offline() !== startedOffline) return;
+          await next(sections);
+        },
+      },
+    },
   };
   const languageClient = new LanguageClient('efrit-lsp', 'Efrit', serverOptions, clientOptions);
   client = languageClient;
@@ -105,7 +142,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     // A changed key or model shows at once: the server re-reads the section first and answers status after it.
     vscode.workspace.onDidChangeConfiguration((event) => {
-      if (event.affectsConfiguration('efrit')) refreshSoon();
+      if (event.affectsConfiguration(offlineSettingName)) restartForOffline();
+      else if (event.affectsConfiguration('efrit')) refreshSoon();
     }),
     languageClient.onDidChangeState(({ newState }) => {
       if (newState === State.Running) void refreshStatus();
@@ -115,6 +153,35 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
     }),
   );
+
+  /**
+   * The server reads offline only at start, so turning the setting on or off
+   * restarts it at once (no question asked: the setting was just changed on
+   * purpose, and a restart loses only the chat sessions), and says which model
+   * answers from now on. Restarts run one after another, and one whose value
+   * the server already started with is skipped (a change in another scope, or
+   * a quick toggle back).
+   */
+  let restarts = Promise.resolve();
+  const restartIfOfflineChanged = async (): Promise<void> => {
+    const setting = offline();
+    if (setting === startedOffline) return;
+    // The server is forked with VS Code's environment, where EFRIT_OFFLINE keeps it offline whatever the setting says.
+    const forcedByEnvironment = !setting && offlineRequested([], process.env);
+    try {
+      if (languageClient.state === State.Stopped) await languageClient.start();
+      else await languageClient.restart();
+      let message = 'Efrit: restarted with the model API.';
+      if (setting) message = 'Efrit: restarted offline: the built-in demo model answers; nothing is sent to an API.';
+      if (forcedByEnvironment) message = "Efrit: restarted, still offline: EFRIT_OFFLINE is set in VS Code's environment.";
+      void vscode.window.showInformationMessage(message);
+    } catch (error) {
+      void vscode.window.showErrorMessage(`Efrit: the server did not restart: ${errorMessage(error)}`);
+    }
+  };
+  const restartForOffline = (): void => {
+    restarts = restarts.then(restartIfOfflineChanged);
+  };
 
   /** The active editor as the server knows it; undefined when there is none or it is not synced. */
   const editorContext = (options: { wholeLineIfEmpty?: boolean } = {}): (EditorContext & { selectionEmpty: boolean }) | undefined => {
