@@ -57,14 +57,8 @@ point, :cursor whether the cursor stays before it, :tab what TAB runs."
   "Visit a fresh copy of the fixture as NAME in ghost mode, displayed; return it.
 Displayed, as the buffer one types in is: the idle request asks only
 for the buffer of the selected window."
-  (let ((buffer (efrit-test-fixture-copy name)))
+  (let ((buffer (efrit-test-eglot-visit name 'python-mode)))
     (switch-to-buffer buffer)
-    (unless (eq major-mode 'python-mode) (efrit-test-fail "major mode is %s" major-mode))
-    (unless (or eglot--managed-mode (eglot-current-server))
-      (apply #'eglot (eglot--guess-contact)))
-    (efrit-test-wait (lambda () (and eglot--managed-mode (efrit-lsp--efrit-server-p (eglot-current-server))))
-                     "Eglot to manage the buffer" 60)
-    (setq efrit-test-server (eglot-current-server))
     (efrit-lsp-ghost-mode 1)
     buffer))
 

@@ -44,16 +44,6 @@
   "Non-nil when no efrit request of ours is in flight."
   (null (efrit-lsp--live-jobs)))
 
-(defun efrit-test-output-section (heading-re)
-  "The text of the output buffer's latest section whose heading matches HEADING-RE."
-  (with-current-buffer efrit-lsp-output-buffer-name
-    (save-excursion
-      (goto-char (point-max))
-      (unless (re-search-backward (concat "^── " heading-re) nil t)
-        (efrit-test-fail "no section %s in the output:\n%s" heading-re (buffer-string)))
-      (forward-line 1)
-      (buffer-substring-no-properties (point) (if (re-search-forward "^── " nil t) (match-beginning 0) (point-max))))))
-
 (ert-deftest efrit-lsp-mode-starts-as-an-add-on-client ()
   "lsp-mode starts efrit-lsp as the add-on client `efrit-lsp', with the settings."
   (with-current-buffer (efrit-test-lsp-visit "connect.js")

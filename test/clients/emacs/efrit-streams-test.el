@@ -36,14 +36,7 @@
 
 (defun efrit-test-visit (name)
   "Visit a fresh copy of the fixture as NAME, managed by Eglot; return its buffer."
-  (let ((buffer (efrit-test-fixture-copy name)))
-    (with-current-buffer buffer
-      (unless (or eglot--managed-mode (eglot-current-server))
-        (apply #'eglot (eglot--guess-contact)))
-      (efrit-test-wait (lambda () (and eglot--managed-mode (efrit-lsp--efrit-server-p (eglot-current-server))))
-                       "Eglot to manage the buffer" 60)
-      (setq efrit-test-server (eglot-current-server)))
-    buffer))
+  (efrit-test-eglot-visit name 'js-mode))
 
 (defun efrit-test-section-from (heading)
   "The output buffer's text from its last line starting with HEADING on."

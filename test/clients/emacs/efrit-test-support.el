@@ -137,5 +137,31 @@ Each test works in its own file, so none depends on what another did."
         efrit-lsp-major-modes modes
         efrit-lsp-initialization-options '(:model "claude-emacs-test" :logLevel "debug")))
 
+;; ── visiting fixtures, reading the output ──────────────────────────────
+
+(defun efrit-test-eglot-visit (name mode)
+  "Visit a fresh copy of the fixture as NAME, in MODE and managed by Eglot; return it.
+The first one starts the server; the others join it."
+  (let ((buffer (efrit-test-fixture-copy name)))
+    (with-current-buffer buffer
+      (unless (eq major-mode mode) (efrit-test-fail "%s is in %s" name major-mode))
+      (unless (or eglot--managed-mode (eglot-current-server))
+        ;; batch Emacs has no command loop for eglot-ensure: connect directly.
+        (apply #'eglot (eglot--guess-contact)))
+      (efrit-test-wait (lambda () (and eglot--managed-mode (efrit-lsp--efrit-server-p (eglot-current-server))))
+                       "Eglot to manage the buffer" 60)
+      (setq efrit-test-server (eglot-current-server)))
+    buffer))
+
+(defun efrit-test-output-section (heading-re)
+  "The text of the output buffer's latest section whose heading matches HEADING-RE."
+  (with-current-buffer efrit-lsp-output-buffer-name
+    (save-excursion
+      (goto-char (point-max))
+      (unless (re-search-backward (concat "^── " heading-re) nil t)
+        (efrit-test-fail "no section %s in the output:\n%s" heading-re (buffer-string)))
+      (forward-line 1)
+      (buffer-substring-no-properties (point) (if (re-search-forward "^── " nil t) (match-beginning 0) (point-max))))))
+
 (provide 'efrit-test-support)
 ;;; efrit-test-support.el ends here

@@ -31,17 +31,8 @@
 (efrit-lsp-setup)
 
 (defun efrit-test-visit (name)
-  "Visit a fresh copy of the fixture as NAME, managed by Eglot; return its buffer.
-The first one starts the server; the others join it."
-  (let ((buffer (efrit-test-fixture-copy name)))
-    (with-current-buffer buffer
-      (unless (eq major-mode 'js-mode) (efrit-test-fail "%s is in %s" name major-mode))
-      (unless (or eglot--managed-mode (eglot-current-server))
-        (apply #'eglot (eglot--guess-contact)))
-      (efrit-test-wait (lambda () (and eglot--managed-mode (efrit-lsp--efrit-server-p (eglot-current-server))))
-                       "Eglot to manage the buffer" 60)
-      (setq efrit-test-server (eglot-current-server)))
-    buffer))
+  "Visit a fresh copy of the fixture as NAME, managed by Eglot; return its buffer."
+  (efrit-test-eglot-visit name 'js-mode))
 
 (defun efrit-test-chat-since-new ()
   "The chat buffer's text since its last \"New conversation\" note."
@@ -50,16 +41,6 @@ The first one starts the server; the others join it."
     (while (string-match "── New conversation ──\n\n" text from)
       (setq from (match-end 0)))
     (substring text from)))
-
-(defun efrit-test-output-section (heading-re)
-  "The text of the output buffer's latest section whose heading matches HEADING-RE."
-  (with-current-buffer efrit-lsp-output-buffer-name
-    (save-excursion
-      (goto-char (point-max))
-      (unless (re-search-backward (concat "^── " heading-re) nil t)
-        (efrit-test-fail "no section %s in the output:\n%s" heading-re (buffer-string)))
-      (forward-line 1)
-      (buffer-substring-no-properties (point) (if (re-search-forward "^── " nil t) (match-beginning 0) (point-max))))))
 
 (defun efrit-test-select (bounds)
   "Make BOUNDS, (BEG END), the active region, as the user would."
