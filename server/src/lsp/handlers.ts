@@ -22,15 +22,13 @@ import { chat, doInstruction } from '../features/conversation.js';
 import type { SyncMethod } from '../features/document-sync.js';
 import { completionAccepted, completionItem, inlineCompletion } from '../features/inline-completion.js';
 import { invalidParams, requireObject, requireString, toResponseError } from '../features/respond.js';
-import { SettingsPulls } from '../features/settings-pulls.js';
 import { isRecord } from '../common/json-shape.js';
 import { allCommands, Commands, Methods, type StatusResult } from '../protocol.js';
 import { serverCapabilities } from './capabilities.js';
-import { realClock } from '../queue/queue-clock.js';
 import type { Services } from './services.js';
 
 export function registerHandlers(services: Services): void {
-  const { connection, logger, lifecycle, context } = services;
+  const { connection, logger, lifecycle, context, settingsPulls } = services;
   let toldAboutMissingKey = false;
 
   function answer<P, R>(method: string, handler: (params: P, token?: CancellationToken) => R | Promise<R>) {
@@ -63,8 +61,6 @@ export function registerHandlers(services: Services): void {
       }
     };
   }
-
-  const settingsPulls = new SettingsPulls(realClock);
 
   function pullSettings(): void {
     if (services.capabilities().workspace?.configuration !== true) return;

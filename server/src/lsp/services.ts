@@ -16,11 +16,13 @@ import { createDocumentSync, type DocumentSync } from '../features/document-sync
 import type { FeatureContext } from '../features/feature-context.js';
 import { LspJobReporter } from '../features/job-reporter.js';
 import { Lifecycle } from '../features/lifecycle.js';
+import { SettingsPulls } from '../features/settings-pulls.js';
 import { WorkspaceFolders } from '../features/workspace-folders.js';
 import type { ServerLogger } from '../common/logger.js';
 import { ModelClient } from '../model/model-client.js';
 import { UsageMeter } from '../model/usage-meter.js';
 import { JobQueue } from '../queue/job-queue.js';
+import { realClock } from '../queue/queue-clock.js';
 import { SessionStore } from '../sessions/session-store.js';
 import { offlineModelName, type OfflineEndpoint } from '../offline/offline-mode.js';
 
@@ -44,6 +46,8 @@ export interface Services {
   readonly model: ModelClient;
   readonly folders: WorkspaceFolders;
   readonly lifecycle: Lifecycle;
+  /** The client's settings on their way (`workspace/configuration` pulls), for what must wait for them. */
+  readonly settingsPulls: SettingsPulls;
   /** What every feature handler is given. */
   readonly context: FeatureContext;
   settings(): Settings;
@@ -163,6 +167,7 @@ export function buildServices({ connection, logger, version, env = process.env, 
     model,
     folders,
     lifecycle: new Lifecycle(),
+    settingsPulls: new SettingsPulls(realClock),
     context,
     settings: () => settings,
     capabilities: () => capabilities,
