@@ -124,12 +124,21 @@ async function main(): Promise<void> {
   out(`server: ${client.initializeResult.serverInfo?.name} ${client.initializeResult.serverInfo?.version}, initialized in ${Date.now() - started} ms\n`);
   let printedUpTo = 0;
   const printStream = (jobId: string): void => {
+    // An agent's steps alternate text and tool notes: each note goes on a line of its own.
+    let midLine = false;
     for (const event of client.streams.slice(printedUpTo)) {
       if (event.jobId !== jobId) continue;
       // Status notes ("asking …") are for an editor's mode line; the demo shows the text and tool notes.
-      if (event.kind === 'text') out(event.text);
-      else if (event.kind === 'error') out(`\n  [error] ${event.text}\n`);
-      else if (event.kind === 'tool') out(`  [tool] ${event.text}\n`);
+      if (event.kind === 'text') {
+        out(event.text);
+        midLine = !event.text.endsWith('\n');
+      } else if (event.kind === 'error') {
+        out(`\n  [error] ${event.text}\n`);
+        midLine = false;
+      } else if (event.kind === 'tool') {
+        out(`${midLine ? '\n' : ''}  [tool] ${event.text}\n`);
+        midLine = false;
+      }
     }
     printedUpTo = client.streams.length;
   };
