@@ -8,13 +8,13 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ApplyWorkspaceEditParams, ClientCapabilities, CreateFile, TextDocumentEdit } from 'vscode-languageserver-protocol';
+import type { ApplyWorkspaceEditParams, ClientCapabilities, CodeAction, CreateFile, TextDocumentEdit } from 'vscode-languageserver-protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DoResult } from '../../server/src/protocol.js';
 import { eventually } from '../support/eventually.js';
 import { gate } from '../support/gate.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { eglotCapabilities, vscodeCapabilities } from '../support/lsp-client.js';
+import { eglotCapabilities, rangeOf, vscodeCapabilities } from '../support/lsp-client.js';
 
 const cartTs = `export function cartTotal(prices: number[]): number {
   return prices.reduce((sum, price) => sum + price, 0);
@@ -328,6 +328,31 @@ describe('a change across files from efrit/do', () => {
       data: { reason: 'editRejected' },
       message: 'The editor did not apply the change: the file is read-only (at src/receipt.ts). The editor may have applied the parts before it, to test/cart.test.ts, src/cart.ts, src/checkout.ts; check those files.',
     });
+  });
+});
+
+describe('"Write tests" in a file of its own', () => {
+  it.each([
+    ['an editor that can create files', eglotWithFiles, 'in a new test file'],
+    ['an editor that cannot', eglotCapabilities, 'and insert them after the selected code.'],
+  ])('asks the model for the place %s can take', async (_what, capabilities, asked) => {
+    harness = await startHarness({ workspaceFolder: workspace, capabilities });
+    const { client, fake } = harness;
+    fake.queueReplies({ toolUses: [{ name: 'propose_edits', input: { summary: 'Tests for sumCart.', edits: [], files: [{ action: 'create', path: 'src/cart.test.ts', text: cartTestTs }] } }] });
+    const cart = await client.open('src/cart.ts', cartTs);
+    const actions = (await client.codeActions(cart, rangeOf(cartTs, 'cartTotal'))) as CodeAction[];
+    const writeTests = actions.find((action) => action.title === 'Efrit: Write tests');
+
+    const run = client.executeCommand('efrit.runAction', writeTests?.command?.arguments?.[0]);
+
+    if (capabilities === eglotWithFiles) {
+      await expect(run).resolves.toMatchObject({ applied: true, text: 'Tests for sumCart.' });
+      expect(await onDisk('src/cart.test.ts')).toBe(cartTestTs);
+    } else {
+      await expect(run).rejects.toMatchObject({ data: { reason: 'editRejected' } });
+      expect(existsSync(join(workspace, 'src', 'cart.test.ts'))).toBe(false);
+    }
+    expect(JSON.stringify(fake.requests[0]?.body.messages)).toContain(asked);
   });
 });
 

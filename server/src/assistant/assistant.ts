@@ -53,6 +53,8 @@ export interface ActionRequest {
   diagnostics?: readonly Diagnostic[] | undefined;
   priority?: Priority;
   stream?: StreamIdentity | undefined;
+  /** The editor can create files from a WorkspaceEdit (resourceOperations "create"): "Write tests" then writes a test file of its own. */
+  canCreateFiles?: boolean | undefined;
 }
 
 export interface ChatOutcome {
@@ -153,7 +155,7 @@ export class Assistant {
       baseEpoch: doc.journal.epoch,
       openId: doc.openId,
     };
-    const userText = `${excerptText(context)}\n\n${action.request({ instruction: request.instruction, diagnostics })}`;
+    const userText = `${excerptText(context)}\n\n${action.request({ instruction: request.instruction, diagnostics, canCreateFiles: request.canCreateFiles === true })}`;
     const job = this.submit<ActionOutcome>({
       title: actionTitle(action, diagnostics[0]),
       priority,

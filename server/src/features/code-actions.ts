@@ -20,7 +20,7 @@ import { validateRange } from '../context/capture-context.js';
 import { EfritError } from '../common/errors.js';
 import { BuiltinActions, Commands, type ApplyJobArgs, type RunActionArgs, type RunActionResult } from '../protocol.js';
 import type { Job } from '../queue/job-queue.js';
-import { applyPlannedChange, clientResolvesEdits, workspaceEditFor, type FeatureContext } from './feature-context.js';
+import { applyPlannedChange, clientResolvesEdits, editCapabilities, workspaceEditFor, type FeatureContext } from './feature-context.js';
 import { applyReviewedDo } from './conversation.js';
 import { isRecord } from '../common/json-shape.js';
 import {
@@ -57,6 +57,11 @@ function kindCovers(wanted: string, kind: string): boolean {
 function kindFor(action: ActionDefinition, only: readonly string[] | undefined): string | undefined {
   if (only === undefined || only.length === 0 || only.some((wanted) => kindCovers(wanted, action.kind))) return action.kind;
   return action.kindAliases?.find((alias) => only.some((wanted) => kindCovers(wanted, alias)));
+}
+
+function canCreateFiles(context: FeatureContext): boolean {
+  const declared = editCapabilities(context.capabilities());
+  return declared.documentChanges && declared.resourceOperations.has('create');
 }
 
 /** LSP 3.18's `CodeActionTag.LLMGenerated`: the editor may mark the action as AI-made. */
@@ -172,6 +177,7 @@ export async function resolveCodeAction(context: FeatureContext, action: CodeAct
     uri: data.uri,
     range: data.range,
     diagnostics: optionalDiagnostics(action.diagnostics, 'codeAction/resolve'),
+    canCreateFiles: canCreateFiles(context),
   });
   const budgetMs = context.settings()['codeActions.resolveBudgetMs'];
   const finishedInTime = await Promise.race([
@@ -219,6 +225,7 @@ export async function runAction(context: FeatureContext, rawArgs: unknown, token
     instruction: args.instruction,
     diagnostics: args.diagnostics,
     stream: streamIdentity(params, Commands.runAction, commandToken),
+    canCreateFiles: canCreateFiles(context),
   });
   return finishAction(context, job, token);
 }
