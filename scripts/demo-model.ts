@@ -83,7 +83,7 @@ export function demoResponder(request: RecordedRequest): FakeReply {
   if (body.tool_choice?.type === 'auto') {
     // A step of the do agent: shorter, since a change across files takes a few of them.
     const answer = answerDemoRequest(request.body);
-    return { ...(answer.text !== undefined ? { text: answer.text } : {}), ...(answer.toolUses !== undefined ? { toolUses: answer.toolUses } : {}), latencyMs: 150, chunkDelayMs: 10 };
+    return { ...(answer.text !== undefined ? { text: answer.text } : {}), ...(answer.toolUses !== undefined ? { toolUses: answer.toolUses } : {}), latencyMs: 100, chunkDelayMs: 10 };
   }
   if (prompt.includes('Explain what the selected code does')) return { text: explanationFor(prompt), latencyMs, chunkDelayMs: 20 };
   const question = prompt.split('\n').filter((line) => line.trim() !== '').pop() ?? '';

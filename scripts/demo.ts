@@ -246,15 +246,22 @@ async function changeAcrossFiles(client: TestClient, uri: string, printStream: (
   const plan = planWorkspaceEdit(result.edit, openTextIn(client));
   if (!plan.ok) throw new Error(`the proposed change cannot be shown: ${plan.reason}`);
 
-  heading(`review: ${plan.changes.length} files`);
-  for (const change of plan.changes) out(`  ${change.kind.padEnd(6)} ${displayPath(client, change.uri)}\n`);
-  for (const change of plan.changes) out(diffOf(client, change));
+  // The list is the server's (`files`, in the order it applies them); each diff is worked out here, as a client does.
+  heading(`review: ${result.files.length} files`);
+  for (const file of result.files) out(`  ${file.kind.padEnd(6)} ${file.path}${file.newPath === undefined ? '' : ` → ${file.newPath}`}\n`);
+  for (const file of result.files) {
+    const change = plan.changes.find((planned) => planned.uri === file.uri);
+    if (change !== undefined) out(diffOf(client, change));
+  }
 
   out('\naccept → workspace/executeCommand efrit.applyJob { jobId }\n');
   const before = client.appliedEdits.length;
   const accepted = await client.executeCommand<{ applied: boolean }>('efrit.applyJob', { jobId: result.jobId });
-  const sent = client.appliedEdits.slice(before);
-  for (const params of sent) out(`  the server sent workspace/applyEdit "${params.label ?? ''}" with ${(params.edit.documentChanges ?? []).length} changes; the demo editor applied them\n`);
+  for (const params of client.appliedEdits.slice(before)) {
+    const changes = params.edit.documentChanges ?? [];
+    const files = new Set(changes.map((change) => ('textDocument' in change ? change.textDocument.uri : 'oldUri' in change ? change.oldUri : change.uri)));
+    out(`  the server sent workspace/applyEdit "${params.label ?? ''}": ${changes.length} changes to ${files.size} files, which the demo editor applied (the open cart in its buffer, the rest on disk)\n`);
+  }
   out(`  efrit.applyJob answered ${JSON.stringify(accepted)}\n`);
 }
 

@@ -47,7 +47,7 @@ describe('npm run demo, offline', () => {
     expect(review).toMatch(/ edit +src\/checkout\.ts/);
     expect(review).toMatch(/ create +test\/order-total\.test\.ts/);
     expect(review).toContain('+++ b/src/receipt.ts');
-    expect(review).toContain('--- /dev/null\n+++ b/test/order-total.test.ts');
+    expect(review).toMatch(/--- \/dev\/null\s*\n\+\+\+ b\/test\/order-total\.test\.ts/);
     expect(stdout).toContain('efrit.applyJob answered {"applied":true}');
 
     const onDisk = (path: string): string => readFileSync(join(workspace as string, path), 'utf8');
