@@ -7,7 +7,9 @@
  * editor), builds one WorkspaceEdit and sends `workspace/applyEdit`.
  *
  * Measured on one clock (this process's `performance.now()`: the fake API and
- * the client both run here, the server is a child over stdio):
+ * the client both run here, the server is a child over stdio). The proposal
+ * streams with 2 ms between events, so the server has taken in all but the
+ * last when it comes, as with a real model, whose tokens come over seconds:
  * - the fake is about to write the proposal's final SSE event
  *   (`message_stop`: the model's last token) → the client has the
  *   `workspace/applyEdit` request. Goal: median < 50 ms.
@@ -58,9 +60,13 @@ function readStep(files: readonly ScriptedFile[]): FakeReply {
   return { text: 'Reading the modules first.', toolUses: files.map((file) => ({ name: 'read_file', input: { path: file.path } })) };
 }
 
+/** A model streams a proposal this size over seconds: the events come apart, so the server has taken in all but the last when it comes. */
+const proposalEventGapMs = 2;
+
 function proposeStep(files: readonly ScriptedFile[]): FakeReply {
   return {
     toolUses: [{ name: 'propose_edits', input: { summary: `Document the entry points of ${files.length} modules.`, edits: files.flatMap((file) => file.edits) } }],
+    chunkDelayMs: proposalEventGapMs,
   };
 }
 
@@ -187,6 +193,7 @@ export const multiFileScenario: Scenario = {
           rows: [row(many, manySummary, `< ${goalMs}`, met), row(one, oneSummary, '', undefined)],
           notes: [
             `From the fake writing the proposal's message_stop to the client reading workspace/applyEdit: the SDK's last event, the agent loop's end, each quote checked against the lines read, every file re-read and re-hashed on disk (none is open), one WorkspaceEdit built, serialised and piped.`,
+            `The proposal streams with ${proposalEventGapMs} ms between events (as a model's tokens come apart), so what is timed is what follows its last token, not the taking in of the earlier ones.`,
             `Files: generated TypeScript of about ${fileChars.toLocaleString('en-US')} characters each, not open in the editor; the do is about an open index file that the change leaves alone.`,
           ],
         },
