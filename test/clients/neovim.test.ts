@@ -792,7 +792,7 @@ console.log(checkout([{ sku: 'tea', unitPrice: 450, quantity: 2 }]));
       );
       // The file asked about: its buffer, with the user's unsaved line.
       expect(shown.text).toContain(
-        'diff --git a/src/cart.ts b/src/cart.ts\n--- a/src/cart.ts\n+++ b/src/cart.ts\n@@ -5,6 +5,6 @@\n }\n \n-export function total(items: LineItem[]): number {\n+export function sumCart(items: LineItem[]): number {\n',
+        'diff --git a/src/cart.ts b/src/cart.ts\n--- a/src/cart.ts\n+++ b/src/cart.ts\n@@ -5,6 +5,6 @@\n   quantity: number;\n }\n \n-export function total(items: LineItem[]): number {\n+export function sumCart(items: LineItem[]): number {\n',
       );
       // The file not loaded: from disk, its edits applied in memory (after a non-ASCII character on the line).
       expect(shown.text).toContain(

@@ -19,13 +19,17 @@ local util = require('efrit.util')
 
 local M = {}
 
-local function path_of(uri)
-  return vim.fn.fnamemodify(vim.uri_to_fname(uri), ':~:.')
+--- The path of `uri` as messages show it: relative to `root` (the server's) when inside it.
+local function shown_path(uri, root)
+  local fname = vim.uri_to_fname(uri)
+  if root and fname:sub(1, #root + 1) == root .. '/' then return fname:sub(#root + 2) end
+  return vim.fn.fnamemodify(fname, ':~:.')
 end
 
 --- Why `edit` cannot land whole, or nil. Walks its resource operations in order over a simulated
 --- file system, so a create followed by an edit of the new file is fine.
-function M.check(edit)
+function M.check(edit, root)
+  local function path_of(uri) return shown_path(uri, root) end
   local exists = {}
   local function present(fname)
     if exists[fname] ~= nil then return exists[fname] end
@@ -35,7 +39,8 @@ function M.check(edit)
     local fname = vim.uri_to_fname(uri)
     if not present(fname) then return string.format('cannot edit %s: it does not exist', path_of(uri)) end
     local buf = changes.loaded_buffer(fname)
-    local current = buf and vim.lsp.util.buf_versions[buf]
+    local versions = vim.lsp.util.buf_versions
+    local current = buf and versions and versions[buf]
     if version ~= nil and version ~= vim.NIL and current and current > version then
       return string.format('%s changed in the editor since the edit was made (version %d, now %d)', path_of(uri), version, current)
     end
@@ -107,9 +112,9 @@ local function unloaded_targets(edit)
 end
 
 --- Applies `edit` whole, or raises why not (before touching anything when the check finds it).
---- Returns the files written.
-function M.apply(edit, encoding)
-  local problem = M.check(edit)
+--- Returns the files written. `root`: the server's, for the paths messages show.
+function M.apply(edit, encoding, root)
+  local problem = M.check(edit, root)
   if problem then error(problem, 0) end
   local targets, folders = unloaded_targets(edit)
   for _, folder in ipairs(folders) do
@@ -125,8 +130,8 @@ function M.apply(edit, encoding)
       if wrote then
         table.insert(written, fname)
       else
-        util.notify(string.format('%s: changed in its buffer, but not written: %s', vim.fn.fnamemodify(fname, ':~:.'), tostring(err)),
-          vim.log.levels.WARN)
+        util.notify(string.format('%s: changed in its buffer, but not written: %s', shown_path(vim.uri_from_fname(fname), root),
+          tostring(err)), vim.log.levels.WARN)
       end
     end
   end
@@ -139,7 +144,8 @@ function M.handler(_, params, ctx)
     return { applied = false, failureReason = 'the request carries no edit' }
   end
   local client = ctx and vim.lsp.get_client_by_id(ctx.client_id)
-  local ok, err = pcall(M.apply, params.edit, client and client.offset_encoding or 'utf-16')
+  local root = client and client.config and client.config.root_dir
+  local ok, err = pcall(M.apply, params.edit, client and client.offset_encoding or 'utf-16', root)
   if not ok then return { applied = false, failureReason = tostring(err) } end
   return { applied = true }
 end

@@ -287,6 +287,17 @@ function M.open(result, ctx)
     if type(f) == 'table' and f.uri then described[f.uri] = f end
   end
   local files = changes.files_of(result.edit)
+  -- In the order the answer lists them (the edit's own order otherwise).
+  local rank = {}
+  for i, f in ipairs(type(result.files) == 'table' and result.files or {}) do
+    if type(f) == 'table' and f.uri and not rank[f.uri] then rank[f.uri] = i end
+  end
+  for i, f in ipairs(files) do f.index = i end
+  table.sort(files, function(x, y)
+    local rx, ry = rank[x.uri] or math.huge, rank[y.uri] or math.huge
+    if rx ~= ry then return rx < ry end
+    return x.index < y.index
+  end)
   for _, f in ipairs(files) do
     local about = described[f.uri] or {}
     f.path = about.path or display_path(f.uri, root)
