@@ -19,6 +19,8 @@
  * efrit-streams-test.lua: streams tied to their requests, cancellations.
  * efrit-review-test.lua: :EfritDo's review of a change across files (accept,
  * reject, reject one file, a change refused whole), against the scripted model.
+ * efrit-apply-test.lua: the plugin's workspace/applyEdit handler and its diff
+ * preview, with no server: what lands, and what is refused before anything does.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -903,6 +905,84 @@ console.log(checkout([{ sku: 'tea', unitPrice: 450, quantity: 2 }]));
       expect(requests.map((r) => lastUserText(r)).filter((t) => t.includes('(unexpected request)'))).toEqual([]);
       // Five changes of two steps each, and one answer in words.
       expect(requests).toHaveLength(11);
+    });
+  });
+
+  describe('the applyEdit handler, with no server', () => {
+    interface Tree {
+      files: Record<string, string>;
+      buffers: Record<string, { text: string; modified: boolean }> | [];
+    }
+    interface Landed {
+      answer: { applied: boolean; failureReason?: string };
+      before?: Tree;
+      after: Tree;
+    }
+    const scenario = useScenario<{
+      create_exists: Landed;
+      create_folder: Landed;
+      rename_exists: Landed;
+      rename_edit: Landed;
+      delete_missing: Landed;
+      stale_version: Landed;
+      preview: Landed & { previews: Record<string, string>; loaded_before: boolean; undone: Record<string, string> };
+    }>('efrit-apply-test.lua', (dir) => Promise.resolve({ env: { EFRIT_TEST_PROJECT: dir } }));
+    const cart = 'export function total(items) {\n  return items.length;\n}\n';
+
+    it('refuses a create over a file that exists, before touching anything (Neovim 0.7 truncates it)', () => {
+      const { create_exists: landed } = scenario.passed('create over a file that exists');
+      expect(landed.answer).toEqual({ applied: false, failureReason: 'cannot create test/cart.test.ts: it already exists' });
+      expect(landed.after).toEqual(landed.before);
+      expect(landed.after.files['test/cart.test.ts']).toBe('// mine\n');
+    });
+
+    it('creates a file in a folder that does not exist, with exactly its text (Neovim 0.7 fails midway)', () => {
+      const { create_folder: landed } = scenario.passed('create in a folder that does not exist');
+      expect(landed.answer).toEqual({ applied: true });
+      expect(landed.after.files).toEqual({ 'src/cart.ts': cart, 'test/unit/cart.test.ts': 'it("sums")\n' });
+    });
+
+    it('refuses a rename onto a file that exists (Neovim 0.7 skips it and answers applied)', () => {
+      const { rename_exists: landed } = scenario.passed('rename onto a file that exists');
+      expect(landed.answer).toEqual({ applied: false, failureReason: 'cannot rename src/old.ts to src/new.ts: it already exists' });
+      expect(landed.after).toEqual(landed.before);
+    });
+
+    it('renames into a new folder, edits the renamed file and deletes another: written to disk', () => {
+      const { rename_edit: landed } = scenario.passed('rename into a new folder, then edit');
+      expect(landed.answer).toEqual({ applied: true });
+      expect(landed.after.files).toEqual({ 'lib/new.ts': 'const a = 2;\n' });
+    });
+
+    it('refuses to delete a file that does not exist, before the edit that comes first', () => {
+      const { delete_missing: landed } = scenario.passed('delete a file that does not exist');
+      expect(landed.answer).toEqual({ applied: false, failureReason: 'cannot delete src/unused.ts: it does not exist' });
+      expect(landed.after).toEqual(landed.before);
+    });
+
+    it('refuses a change whose edit was made for an older version of a loaded buffer, touching no file (Neovim 0.7 checks only the first)', () => {
+      const { stale_version: landed } = scenario.passed('an edit for a buffer changed since');
+      expect(landed.answer).toEqual({ applied: false, failureReason: 'src/cart.ts changed in the editor since the edit was made (version 7, now 8)' });
+      expect(landed.after).toEqual(landed.before);
+    });
+
+    it('lands what the review showed, in UTF-16 columns; a loaded buffer keeps it unsaved, a file not loaded is written; one undo step each', () => {
+      const { preview } = scenario.passed('preview equals what lands; undo takes it back');
+      const price = 'const label = "€ " + sumCart(cart) + " / " + sumCart(other);\nexport { label };\n';
+      expect(preview.answer).toEqual({ applied: true });
+      expect(preview.previews).toEqual({
+        'src/price.ts': price,
+        'src/cart.ts': `// unsaved\n${cart.replace('total(', 'sumCart(')}`,
+        'test/price.test.ts': 'import { label } from "../src/price";\n',
+      });
+      expect(preview.loaded_before).toBe(false);
+      expect(preview.after.files).toEqual({ 'src/price.ts': price, 'src/cart.ts': cart, 'test/price.test.ts': 'import { label } from "../src/price";\n' });
+      expect(preview.after.buffers).toEqual({
+        'src/price.ts': { text: price, modified: false },
+        'src/cart.ts': { text: preview.previews['src/cart.ts'], modified: true },
+      });
+      expect(preview.undone).toEqual({ 'src/price.ts': 'const label = "€ " + total(cart) + " / " + total(other);\n', 'src/cart.ts': cart });
+      expect(scenario.run().code).toBe(0);
     });
   });
 

@@ -7,11 +7,11 @@
 -- missing, its rename skips a target that exists yet reports success, and a
 -- versioned edit for a buffer that changed since is skipped without a word.
 --
--- Files that were not loaded in a buffer before the change (created ones
--- included) are written once changed, as VS Code saves the files a refactoring
--- touched that were not open: no hidden buffer is left holding unsaved text.
--- A buffer the user has loaded keeps the change unsaved, one undo step, like
--- any other edit of theirs.
+-- A created file is written with its text, byte for byte. Files that were not
+-- loaded in a buffer before the change are written once changed, as VS Code
+-- saves the files a refactoring touched that were not open: no hidden buffer is
+-- left holding unsaved text. A buffer the user has loaded keeps the change
+-- unsaved, one undo step, like any other edit of theirs.
 local api = vim.api
 local uv = vim.uv or vim.loop
 local changes = require('efrit.changes')
@@ -120,8 +120,35 @@ function M.apply(edit, encoding, root)
   for _, folder in ipairs(folders) do
     if vim.fn.isdirectory(folder) == 0 then vim.fn.mkdir(folder, 'p') end
   end
-  vim.lsp.util.apply_workspace_edit(edit, encoding)
   local written = {}
+  if type(edit.documentChanges) == 'table' then
+    local ops = edit.documentChanges
+    local i = 1
+    while i <= #ops do
+      local change = ops[i]
+      local fname = change.kind == 'create' and vim.uri_to_fname(change.uri)
+      if fname and (uv.fs_stat(fname) == nil or (change.options or {}).overwrite) then
+        -- A new file and the text edits that fill it, right after its create, are written as one, byte for byte:
+        -- through a buffer, Neovim would leave the empty line an empty buffer has at the end of the text.
+        local text, j = '', i + 1
+        while ops[j] and ops[j].kind == nil and type(ops[j].textDocument) == 'table' and ops[j].textDocument.uri == change.uri do
+          text = changes.apply_text_edits(text, ops[j].edits or {}, encoding)
+          j = j + 1
+        end
+        local file = assert(io.open(fname, 'wb'))
+        file:write(text)
+        file:close()
+        table.insert(written, fname)
+        i = j
+      else
+        -- One change at a time, so that Neovim checks the version of each (0.7 checks only the first).
+        vim.lsp.util.apply_workspace_edit({ documentChanges = { change } }, encoding)
+        i = i + 1
+      end
+    end
+  else
+    vim.lsp.util.apply_workspace_edit(edit, encoding)
+  end
   for _, fname in ipairs(targets) do
     local buf = changes.loaded_buffer(fname)
     if buf and vim.bo[buf].modified then
