@@ -756,7 +756,17 @@ console.log(checkout([{ sku: 'tea', unitPrice: 450, quantity: 2 }]));
       accept: { shown: Shown; after: Files; undone: Record<string, string>; closed: Closed; commands: SentCommand[] };
       reject: { shown: Shown; before: Files; after: Files; closed: Closed; commands: SentCommand[] };
       reject_one: { shown: Shown; marked: string; on_header: string; after: Files; closed: Closed; commands: SentCommand[] };
-      created_meanwhile: { shown: Shown; before: Files; after: Files; still_open: boolean; view_status: string; notes: Note[]; commands: SentCommand[]; closed: Closed };
+      created_meanwhile: {
+        shown: Shown;
+        before: Files;
+        after: Files;
+        still_open: boolean;
+        view_status: string;
+        notes: Note[];
+        commands: SentCommand[];
+        closed: Closed;
+        then_sent: SentCommand;
+      };
       no_change: { review: boolean; notes: Note[]; after: Files };
       review_off: { review: boolean; notes: Note[]; after: Files };
     }>('efrit-review-test.lua', async (dir) => {
@@ -878,7 +888,8 @@ console.log(checkout([{ sku: 'tea', unitPrice: 450, quantity: 2 }]));
       expect(result.created_meanwhile.view_status).toMatch(/^3 files — not applied: .*test\/cart\.test\.ts/);
       expect(result.created_meanwhile.notes).toContainEqual({ msg: expect.stringMatching(/^Efrit: not applied: .*test\/cart\.test\.ts/), level: 4 });
       expect(result.created_meanwhile.closed).toEqual({ review: false, tabs: 1, back_in_source: true });
-      expect(commands.at(-1)).toMatchObject({ command: 'efrit.rejectJob', answer: { rejected: true } });
+      // q then rejected it.
+      expect(result.created_meanwhile.then_sent).toMatchObject({ command: 'efrit.rejectJob', answer: { rejected: true } });
     });
 
     it('shows the summary of a do that changes nothing, with no review', () => {

@@ -103,8 +103,14 @@ local function main()
     return state
   end
 
-  --- Puts the project back as it was before a case: the other files as on disk, not loaded; nothing created.
+  --- Puts the project back as it was before a case (also after one that failed): no review open, the
+  --- other files as on disk and not loaded, nothing created.
   local function put_back()
+    local open = efrit.review()
+    if open then
+      efrit.reject_review(open)
+      wait(function() return answered('efrit.rejectJob') end, 'the server to take the rejection')
+    end
     for _, name in ipairs({ 'checkout', 'test' }) do
       local b = loaded(paths[name]) or vim.fn.bufnr(paths[name])
       if b and b > 0 then api.nvim_buf_delete(b, { force = true }) end
@@ -166,8 +172,8 @@ local function main()
       end
     end
     result.accept = { shown = shown, after = after, undone = undone, closed = closed(), commands = commands }
-    put_back()
   end)
+  put_back()
 
   case('reject', function()
     commands = {}
@@ -176,8 +182,8 @@ local function main()
     press('r')
     wait(function() return answered('efrit.rejectJob') end, 'the server to take the rejection')
     result.reject = { shown = shown, before = before, after = files(), closed = closed(), commands = commands }
-    put_back()
   end)
+  put_back()
 
   case('reject one file', function()
     commands = {}
@@ -190,8 +196,8 @@ local function main()
     press('a')
     wait(function() return efrit.review() == nil and not efrit.busy() end, 'the change to be applied')
     result.reject_one = { shown = shown, marked = marked, on_header = on_header, after = files(), closed = closed(), commands = commands }
-    put_back()
   end)
+  put_back()
 
   case('a file created meanwhile', function()
     commands = {}
@@ -210,13 +216,14 @@ local function main()
       still_open = view ~= nil and view.state == 'open',
       view_status = view and api.nvim_buf_get_lines(view.buf, 2, 3, true)[1] or vim.NIL,
       notes = vim.list_slice(result.notes, notes + 1),
-      commands = vim.deepcopy(commands),
+      commands = vim.list_extend({}, commands),
     }
     press('q')
     wait(function() return answered('efrit.rejectJob') end, 'the server to take the rejection')
     result.created_meanwhile.closed = closed()
-    put_back()
+    result.created_meanwhile.then_sent = commands[#commands]
   end)
+  put_back()
 
   case('no change', function()
     local notes = #result.notes
