@@ -694,6 +694,10 @@ console.log(checkout([{ sku: 'tea', unitPrice: 450, quantity: 2 }]));
      */
     const respondReview = (request: RecordedRequest): FakeReply => {
       const messages = messagesOf(request);
+      // "Write tests" in an editor that can create files: a test file of its own, in a folder not there yet.
+      if (lastUserText(request).includes('Write unit tests for the selected code')) {
+        return { toolUses: [{ name: 'propose_edits', input: { summary: 'Tests total().', edits: [], files: [{ action: 'create', path: 'test/cart.test.ts', text: testFile('total') }] } }] };
+      }
       const asked = messages.map((m, i) => ({ i, text: m.role === 'user' ? textOf(m) : '' })).filter((m) => m.text.includes('Instruction: ')).at(-1);
       if (asked === undefined) return { text: '(unexpected request) no instruction' };
       if (asked.text.includes('Instruction: What does total() return?')) return { text: 'total() returns the sum of unit price × quantity, in cents.' };
@@ -768,6 +772,7 @@ console.log(checkout([{ sku: 'tea', unitPrice: 450, quantity: 2 }]));
         then_sent: SentCommand;
       };
       no_change: { review: boolean; notes: Note[]; after: Files };
+      write_tests: { after: Files; notes: Note[] };
       review_off: { review: boolean; notes: Note[]; after: Files };
     }>('efrit-review-test.lua', async (dir) => {
       project = join(dir, 'shop');
@@ -899,6 +904,14 @@ console.log(checkout([{ sku: 'tea', unitPrice: 450, quantity: 2 }]));
       untouched(noChange.after);
     });
 
+    it('lands a "Write tests" code action that creates a test file in a new folder, checked like a do (Neovim 0.7 fails midway)', () => {
+      const { write_tests: written } = scenario.passed('write tests in a new file');
+      expect(written.after.test).toEqual({ disk: testFile('total'), buffer: null, modified: null });
+      expect(written.after.cart).toMatchObject({ disk: cartTs, buffer: cartAsTheUserHasIt });
+      expect(written.after.checkout).toEqual({ disk: checkoutTs, buffer: null, modified: null });
+      expect(errorsIn(written.notes)).toEqual([]);
+    });
+
     it('applies at once with the review turned off (run_do{ review = false })', () => {
       const { review_off: off } = scenario.passed('review off');
       expect(off.review).toBe(false);
@@ -915,8 +928,8 @@ console.log(checkout([{ sku: 'tea', unitPrice: 450, quantity: 2 }]));
       const requests = scenario.fake().requests;
       expect(requests.every((r) => r.apiKeyMatched)).toBe(true);
       expect(requests.map((r) => lastUserText(r)).filter((t) => t.includes('(unexpected request)'))).toEqual([]);
-      // Five changes of two steps each, and one answer in words.
-      expect(requests).toHaveLength(11);
+      // Five changes of two steps each, one answer in words, one code action.
+      expect(requests).toHaveLength(12);
     });
   });
 

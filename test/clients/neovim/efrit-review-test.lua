@@ -6,7 +6,8 @@
 -- (not loaded) and to create test/cart.test.ts). Cases:
 --   accept all; reject all; reject one file, accept the rest; a file created
 --   on disk while the view shows (the change is refused whole); a do with no
---   change; a do with the review turned off.
+--   change; "Write tests" as a code action, creating a test file; a do with the
+--   review turned off.
 -- Between the cases the project is put back as it was. Run like efrit-test.lua;
 -- prints one `EFRIT_RESULT {json}` line.
 local support = dofile(debug.getinfo(1, 'S').source:sub(2):match('(.*/)') .. 'support.lua')
@@ -232,6 +233,26 @@ local function main()
     wait(function() return not efrit.busy() end, 'the answer')
     result.no_change = { review = efrit.review() ~= nil, notes = vim.list_slice(result.notes, notes + 1), after = files() }
   end)
+
+  -- "Write tests" through Neovim's own code action UI, with a test file of its own in a folder that does
+  -- not exist yet: vim.lsp.buf.code_action() would apply it itself, with Neovim 0.7's create.
+  case('write tests in a new file', function()
+    api.nvim_set_current_win(src_win)
+    api.nvim_win_set_cursor(0, { support.find_line(cart, 'export function total'), 0 })
+    local notes = #result.notes
+    vim.ui.select = function(items, _, on_choice)
+      for _, item in ipairs(items) do
+        if item[2].title == 'Efrit: Write tests' then return on_choice(item) end
+      end
+      on_choice(nil)
+    end
+    vim.lsp.buf.code_action()
+    wait(function() return uv.fs_stat(paths.test) ~= nil and not efrit.busy() end, 'the test file')
+    -- The resolve's answer has been handled once the file is there; let Neovim finish the action.
+    vim.wait(0)
+    result.write_tests = { after = files(), notes = vim.list_slice(result.notes, notes + 1) }
+  end)
+  put_back()
 
   case('review off', function()
     local notes = #result.notes

@@ -165,6 +165,42 @@ function M.apply(edit, encoding, root)
   return written
 end
 
+--- True when `edit` creates, renames or deletes a file.
+local function has_file_operations(edit)
+  if type(edit) ~= 'table' or type(edit.documentChanges) ~= 'table' then return false end
+  for _, change in ipairs(edit.documentChanges) do
+    if change.kind ~= nil then return true end
+  end
+  return false
+end
+
+--- vim.lsp.buf.code_action() applies a resolved action's edit with vim.lsp.util.apply_workspace_edit itself, never
+--- through workspace/applyEdit. An efrit action whose edit creates, renames or deletes files ("Write tests" with a
+--- test file of its own) lands here instead, checked whole like any other, and goes on to Neovim without its edit.
+--- Installed on efrit's own client only (on_init).
+function M.route_code_actions(client)
+  local request = client.request
+  client.request = function(...)
+    local args = { n = select('#', ...), ... }
+    -- From 0.11 client methods are called with a colon: the client comes first.
+    local first = args[1] == client and 2 or 1
+    local handler = args[first + 2]
+    if args[first] == 'codeAction/resolve' and type(handler) == 'function' then
+      args[first + 2] = function(err, action, ...)
+        if not err and type(action) == 'table' and has_file_operations(action.edit) then
+          local root = client.config and client.config.root_dir
+          local ok, problem = pcall(M.apply, action.edit, client.offset_encoding or 'utf-16', root)
+          if not ok then util.notify('not applied: ' .. tostring(problem), vim.log.levels.ERROR) end
+          action = vim.tbl_extend('force', {}, action)
+          action.edit = nil
+        end
+        return handler(err, action, ...)
+      end
+    end
+    return request(unpack(args, 1, args.n))
+  end
+end
+
 --- The workspace/applyEdit handler (see the top of this file). Answers { applied, failureReason? }.
 function M.handler(_, params, ctx)
   if type(params) ~= 'table' or type(params.edit) ~= 'table' then

@@ -155,6 +155,10 @@ local function client_config(root_dir)
     capabilities = capabilities(c.capabilities),
     handlers = handlers,
     flags = c.flags,
+    on_init = function(client, result)
+      require('efrit.apply').route_code_actions(client)
+      if c.on_init then return c.on_init(client, result) end
+    end,
     on_exit = function(code, signal, client_id)
       -- Neovim drops the callbacks of requests still waiting when the server goes: answer them here.
       vim.schedule(function() exited(client_id) end)
