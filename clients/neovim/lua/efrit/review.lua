@@ -199,6 +199,8 @@ function M.accept(review)
         render(review)
         util.notify('not applied: ' .. review.error, vim.log.levels.ERROR)
         util.fire('EfritReviewDone', { jobId = review.job_id, accepted = false, error = review.error })
+        -- The view was closed while the change was being applied: nothing left to accept it from.
+        if not api.nvim_buf_is_valid(review.buf) then M.reject(review, 'the change was not applied, and its view is closed') end
         return
       end
       review.state = 'applied'
