@@ -26,6 +26,8 @@
 ;;   n / p     next / previous hunk;  N / P  next / previous file
 ;;   RET       visit the file at point
 ;;   q         close the window; the change waits for a decision
+;;             (M-x efrit-lsp-review, or v in `efrit-lsp-command-map',
+;;             comes back to it)
 ;;
 ;; Accepting sends `efrit.applyJob' with the rejected files in
 ;; `exclude'; rejecting sends `efrit.rejectJob'.  Killing the buffer of
@@ -516,10 +518,12 @@ file rejected, this rejects the change."
                             (message "efrit: the change was not applied"))
                    (when efrit-lsp-review-save-opened-files
                      (efrit-lsp--review-save-opened opened))
-                   (let ((note (format " %d of %d %s" (length kept) (length files)
-                                       (if (= (length files) 1) "file" "files"))))
+                   (let ((note (if (= (length kept) (length files))
+                                   (format " to %d %s" (length files)
+                                           (if (= (length files) 1) "file" "files"))
+                                 (format " to %d of %d files" (length kept) (length files)))))
                      (efrit-lsp--review-decided review 'accepted note)
-                     (message "efrit: applied%s — %s" note (efrit-lsp--review-summary review)))))
+                     (message "efrit: %s — applied%s" (efrit-lsp--review-summary review) note))))
                :on-error
                (lambda (error)
                  (funcall settle)
@@ -565,6 +569,18 @@ Then call ON-DONE with nil, or with the error's text if it failed."
                (efrit-lsp--live-p (efrit-lsp--review-server review)))
       (setf (efrit-lsp--review-status review) 'rejected)
       (efrit-lsp--review-send-reject review #'ignore))))
+
+;;;###autoload
+(defun efrit-lsp-review ()
+  "Go to the change that waits for review (the latest, if several)."
+  (interactive)
+  (let ((buffer (seq-find (lambda (buffer)
+                            (let ((review (buffer-local-value 'efrit-lsp--review buffer)))
+                              (and review (eq (efrit-lsp--review-status review) 'pending))))
+                          (buffer-list))))
+    (unless buffer
+      (user-error "efrit: no change waits for review"))
+    (pop-to-buffer buffer)))
 
 ;;;; The edit the server sends for an accepted review
 

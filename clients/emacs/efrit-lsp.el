@@ -991,6 +991,7 @@ Returns non-nil when it does."
   (let ((map (make-sparse-keymap)))
     (define-key map (kbd "c") #'efrit-lsp-chat)
     (define-key map (kbd "d") #'efrit-lsp-do)
+    (define-key map (kbd "v") #'efrit-lsp-review)
     (define-key map (kbd "e") #'efrit-lsp-explain)
     (define-key map (kbd "r") #'efrit-lsp-rewrite)
     (define-key map (kbd "a") #'efrit-lsp-code-actions)
@@ -1005,6 +1006,7 @@ Returns non-nil when it does."
 (declare-function efrit-lsp-ghost-complete "efrit-lsp-ghost" ())
 (declare-function efrit-lsp-ghost-mode "efrit-lsp-ghost" (&optional arg))
 (declare-function efrit-lsp-review-show "efrit-lsp-review" (server result &optional root))
+(declare-function efrit-lsp-review "efrit-lsp-review" ())
 
 (provide 'efrit-lsp)
 

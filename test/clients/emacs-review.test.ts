@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import type { FakeReply, RecordedRequest } from '../support/fake-anthropic/server.js';
 import { shouldRunEditorTests } from './editors.js';
 import { emacsTestBed, ertSuite } from './emacs-runner.js';
-import { cartProject, textOf, type Message } from './emacs-fixtures.js';
+import { cartProject, checkoutJs, firstUserText, renameAgent } from './emacs-fixtures.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const script = join(repo, 'test/clients/emacs/efrit-review-test.el');
@@ -22,52 +22,14 @@ const script = join(repo, 'test/clients/emacs/efrit-review-test.el');
 /** The scenarios of the script, each with its own files: `src/<name>-cart.js` (open), `src/<name>-checkout.js` (on disk only). */
 const scenarios = ['accept', 'reject', 'partial'] as const;
 
-const checkoutJs = (name: string): string => `// checkout.js — the checkout page's handler.
-const { total } = require('./${name}-cart');
-
-function checkout(cart) {
-  return { amount: total(cart.items, cart.coupon) };
-}
-
-module.exports = { checkout };
-`;
-
-const cartTestJs = (name: string): string => `const assert = require('node:assert');
-const { cartTotal } = require('../src/${name}-cart');
-
-assert.strictEqual(cartTotal([], null), 0);
-`;
-
 /** The instruction the script gives in scenario `name`, found again in the first user message. */
 const instructionTag = (name: string): string => `REVIEW-${name.toUpperCase()}`;
 
-/**
- * The scripted agent: first it reads the checkout file (the exact-quote rule
- * wants a file read before it is edited), then it proposes the change.
- */
 function respond(request: RecordedRequest): FakeReply {
-  const messages = (request.body.messages ?? []) as Message[];
-  const asked = textOf(messages[0]);
+  const asked = firstUserText(request);
   const name = scenarios.find((scenario) => asked.includes(instructionTag(scenario)));
   if (name === undefined) return { text: `UNEXPECTED REQUEST: ${asked.slice(0, 200)}` };
-  if (messages.length === 1) return { text: 'Let me read the checkout first.', toolUses: [{ name: 'read_file', input: { path: `src/${name}-checkout.js` } }] };
-  return {
-    toolUses: [
-      {
-        name: 'propose_edits',
-        input: {
-          summary: 'Renamed total() to cartTotal() and added a test',
-          edits: [
-            { old_text: 'function total(items, coupon) {', new_text: 'function cartTotal(items, coupon) {' },
-            { old_text: 'module.exports = { subtotal, total };', new_text: 'module.exports = { subtotal, cartTotal };' },
-            { path: `src/${name}-checkout.js`, old_text: `const { total } = require('./${name}-cart');`, new_text: `const { cartTotal } = require('./${name}-cart');` },
-            { path: `src/${name}-checkout.js`, old_text: 'amount: total(cart.items', new_text: 'amount: cartTotal(cart.items' },
-          ],
-          files: [{ action: 'create', path: `test/${name}-cart.test.js`, text: cartTestJs(name) }],
-        },
-      },
-    ],
-  };
+  return renameAgent(request, name);
 }
 
 describe.skipIf(!shouldRunEditorTests('emacs'))('Emacs client: reviewing a multi-file change (efrit-lsp-review.el)', () => {
@@ -83,9 +45,8 @@ describe.skipIf(!shouldRunEditorTests('emacs'))('Emacs client: reviewing a multi
   });
 
   it('asked the model only for the three scenarios, two steps each, with the key', () => {
-    const first = (request: RecordedRequest): string => textOf(((request.body.messages ?? []) as Message[])[0]);
     expect(bed.fake.requests.every((r) => r.apiKeyMatched)).toBe(true);
-    for (const name of scenarios) expect(bed.fake.requests.filter((r) => first(r).includes(instructionTag(name)))).toHaveLength(2);
+    for (const name of scenarios) expect(bed.fake.requests.filter((r) => firstUserText(r).includes(instructionTag(name)))).toHaveLength(2);
     expect(bed.fake.requests).toHaveLength(2 * scenarios.length);
   });
 });

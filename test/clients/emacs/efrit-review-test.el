@@ -144,12 +144,6 @@ Kinds: `open' (src/cart.js, as its buffer has it), `disk' (src/checkout.js),
         (kill-buffer buffer))))
   (when efrit-test-root (delete-directory efrit-test-root t)))
 
-(defun efrit-test-key (keys)
-  "Run the command KEYS are bound to in the current buffer, as the user typing them."
-  (let ((command (key-binding (kbd keys))))
-    (unless (commandp command) (efrit-test-fail "%s is bound to %S" keys command))
-    (call-interactively command)))
-
 (defun efrit-test-goto-file (path)
   "Move point to the diff header of PATH in the review buffer."
   (goto-char (point-min))
@@ -236,7 +230,7 @@ Kinds: `open' (src/cart.js, as its buffer has it), `disk' (src/checkout.js),
                                     (user-error (error-message-string e)))))
           (efrit-test-answer server '(:applied t))
           (should (eq (efrit-lsp--review-status efrit-lsp--review) 'accepted))
-          (should (equal (efrit-lsp--review-header) " efrit: applied 2 of 3 files"))
+          (should (equal (efrit-lsp--review-header) " efrit: applied to 2 of 3 files"))
           ;; Once answered, an edit from the server is no longer taken as reviewed.
           (should-not (efrit-lsp-reviewed-edit-p server (efrit-test-edit '(open)))))
       (efrit-test-cleanup))))
@@ -279,7 +273,8 @@ Kinds: `open' (src/cart.js, as its buffer has it), `disk' (src/checkout.js),
       (efrit-test-cleanup))))
 
 (ert-deftest efrit-review-killing-an-undecided-review-rejects-it ()
-  "A review buffer killed before a decision rejects its change; a new change waits in its own buffer meanwhile."
+  "A review buffer killed before a decision rejects its change; a new change waits in its own buffer meanwhile.
+M-x efrit-lsp-review goes to the change that waits."
   (efrit-test-project)
   (let ((server (efrit-test-recorder-create)))
     (unwind-protect
@@ -289,7 +284,10 @@ Kinds: `open' (src/cart.js, as its buffer has it), `disk' (src/checkout.js),
           (should (string-prefix-p "*efrit-review*<" (buffer-name second)))
           (kill-buffer first)
           (should (equal (efrit-test-last-command server) '(:command "efrit.rejectJob" :jobId "job-7" :exclude nil)))
-          (should (eq (efrit-lsp--review-status (buffer-local-value 'efrit-lsp--review second)) 'pending)))
+          (should (eq (efrit-lsp--review-status (buffer-local-value 'efrit-lsp--review second)) 'pending))
+          (with-current-buffer (get-buffer-create "elsewhere")
+            (efrit-lsp-review)
+            (should (eq (window-buffer (selected-window)) second))))
       (efrit-test-cleanup))))
 
 (ert-deftest efrit-review-moves-between-files ()
@@ -353,32 +351,6 @@ Kinds: `open' (src/cart.js, as its buffer has it), `disk' (src/checkout.js),
 (defvar efrit-test-asked nil "The questions asked with `y-or-n-p', newest first; each answered no.")
 (advice-add 'y-or-n-p :override (lambda (prompt) (push prompt efrit-test-asked) nil))
 
-(defun efrit-test-source (path)
-  "PATH in the project of EFRIT_TEST_FILE (the fixture's), as a file name."
-  (expand-file-name path (file-name-directory (directory-file-name (file-name-directory (getenv "EFRIT_TEST_FILE"))))))
-
-(defun efrit-test-disk (path)
-  "The text of PATH in the fixture's project on disk, or nil when it does not exist."
-  (let ((file (efrit-test-source path)))
-    (and (file-exists-p file)
-         (with-temp-buffer
-           (let ((coding-system-for-read 'utf-8-unix)) (insert-file-contents file))
-           (buffer-string)))))
-
-(defun efrit-test-renamed (name text)
-  "TEXT with total() renamed cartTotal(), as the agent of scenario NAME proposes."
-  (dolist (pair `(("function total(items, coupon) {" . "function cartTotal(items, coupon) {")
-                  ("module.exports = { subtotal, total };" . "module.exports = { subtotal, cartTotal };")
-                  (,(format "const { total } = require('./%s-cart');" name)
-                   . ,(format "const { cartTotal } = require('./%s-cart');" name))
-                  ("amount: total(cart.items" . "amount: cartTotal(cart.items"))
-                text)
-    (setq text (string-replace (car pair) (cdr pair) text))))
-
-(defun efrit-test-cart-test (name)
-  "The test file the agent of scenario NAME creates."
-  (format "const assert = require('node:assert');\nconst { cartTotal } = require('../src/%s-cart');\n\nassert.strictEqual(cartTotal([], null), 0);\n" name))
-
 (defun efrit-test-propose (name)
   "Visit src/NAME-cart.js, run `efrit-lsp-do' there as scenario NAME; return (CART REVIEW).
 Fails unless the change shows in a review buffer and no file changed yet."
@@ -405,21 +377,6 @@ Fails unless the change shows in a review buffer and no file changed yet."
       (should (equal (efrit-test-disk checkout) checkout-text))
       (should-not (efrit-test-disk (format "test/%s-cart.test.js" name)))
       (list cart review))))
-
-(defun efrit-test-settle (review)
-  "Wait until the change of REVIEW is decided; return its status."
-  (efrit-test-wait (lambda () (memq (efrit-lsp--review-status (buffer-local-value 'efrit-lsp--review review))
-                                    '(accepted rejected failed)))
-                   "the decision to settle" 60)
-  (let ((state (buffer-local-value 'efrit-lsp--review review)))
-    (when (eq (efrit-lsp--review-status state) 'failed)
-      (efrit-test-fail "the change failed: %s" (efrit-lsp--review-note state)))
-    (efrit-lsp--review-status state)))
-
-(defun efrit-test-finish-review (review)
-  "Kill REVIEW, once decided."
-  (with-current-buffer review (setq efrit-lsp--review nil))
-  (kill-buffer review))
 
 (ert-deftest efrit-review-e2e-accept-applies-every-file-as-proposed ()
   "C-c C-c: the open buffer, the file nobody visited and the new file all change as proposed, without a question."
