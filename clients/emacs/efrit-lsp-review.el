@@ -305,9 +305,10 @@ The edit their server sends meanwhile is the one the user reviewed.")
 (defun efrit-lsp--review-header ()
   "The header line of a review buffer: what the change is at, and the keys."
   (let* ((review efrit-lsp--review)
-         (files (efrit-lsp--review-files review))
+         (files (and review (efrit-lsp--review-files review)))
          (rejected (cl-count-if #'efrit-lsp--review-file-rejected files)))
-    (pcase (efrit-lsp--review-status review)
+    (pcase (and review (efrit-lsp--review-status review))
+      ('nil " efrit: no change to review")
       ('pending
        (substitute-command-keys
         (format " efrit: %d %s%s — \\[efrit-lsp-review-accept] accept%s · \

@@ -16,6 +16,10 @@
 
 (efrit-test-configure '(js-mode))
 (efrit-lsp-setup)
+(setq eglot-confirm-server-initiated-edits 'confirm) ; Eglot's default: a reviewed change must not ask again
+
+(defvar efrit-test-asked nil "The questions asked with `y-or-n-p', newest first; each answered no.")
+(advice-add 'y-or-n-p :override (lambda (prompt) (push prompt efrit-test-asked) nil))
 
 ;;;; A server that records what is sent to it
 
@@ -344,12 +348,69 @@ M-x efrit-lsp-review goes to the change that waits."
           (should (equal (efrit-test-read "test/cart.test.js") "// already here\n")))
       (efrit-test-cleanup))))
 
+(defun efrit-test-eglot-server (efrit)
+  "An Eglot server object on a pipe that nothing answers.
+Started, as Eglot records it, from efrit-lsp's contact when EFRIT, else from another."
+  (let* ((pipe (make-pipe-process :name "efrit-test-pipe" :noquery t))
+         (server (make-instance 'eglot-lsp-server :name "efrit-test" :process pipe)))
+    (setf (eglot--saved-initargs server)
+          (list :process pipe :initializationOptions (if efrit #'efrit-lsp-eglot--initialization-options #'ignore)))
+    server))
+
+(ert-deftest efrit-review-eglot-applies-the-accepted-change-without-asking ()
+  "workspace/applyEdit of the change being accepted: applied, file operations included, no question."
+  (let ((cart (efrit-test-project))
+        (server (efrit-test-eglot-server t))
+        (edit (efrit-test-edit '(open disk create))))
+    (unwind-protect
+        (let ((efrit-lsp--accepting (list (efrit-lsp--review-create
+                                           :server server :status 'accepting
+                                           :files (efrit-lsp--review-collect-files edit nil efrit-test-root))))
+              (efrit-test-asked nil))
+          (should (equal (eglot-handle-request server 'workspace/applyEdit :label "Efrit: Rename" :edit edit)
+                         '(:applied t)))
+          (should (equal efrit-test-asked nil))
+          (should (string-match-p "function sumCart" (efrit-test-buffer-text cart)))
+          (should (string-match-p "require('./cart');\nconsole.log(sumCart"
+                                  (efrit-test-buffer-text (find-buffer-visiting (efrit-test-file "src/checkout.js")))))
+          (should (file-exists-p (efrit-test-file "test/cart.test.js"))))
+      (delete-process (jsonrpc--process server))
+      (efrit-test-cleanup))))
+
+(ert-deftest efrit-review-eglot-asks-before-an-unreviewed-change-of-files ()
+  "Not under review: a change that creates a file is applied only if the user says so; here, no."
+  (efrit-test-project)
+  (let ((server (efrit-test-eglot-server t))
+        (efrit-test-asked nil))
+    (unwind-protect
+        (progn
+          (should (equal (eglot-handle-request server 'workspace/applyEdit :label "Efrit: Add a test" :edit (efrit-test-edit '(create)))
+                         '(:applied :json-false :failureReason "The user declined the change.")))
+          (should (equal efrit-test-asked
+                         (list (format "[efrit] Efrit: Add a test:\n  create %s\n  edit %s\nProceed? "
+                                       (efrit-test-file "test/cart.test.js") (efrit-test-file "test/cart.test.js")))))
+          (should-not (file-exists-p (efrit-test-file "test/cart.test.js"))))
+      (delete-process (jsonrpc--process server))
+      (efrit-test-cleanup))))
+
+(ert-deftest efrit-review-eglot-leaves-other-edits-to-eglot ()
+  "Text edits not under review, and any edit of another server, go to Eglot, which asks as it always does."
+  (efrit-test-project)
+  (dolist (efrit '(t nil))
+    (let ((server (efrit-test-eglot-server efrit))
+          (efrit-test-asked nil))
+      (unwind-protect
+          (progn
+            (should (equal (condition-case err
+                               (eglot-handle-request server 'workspace/applyEdit :edit (efrit-test-edit '(disk)))
+                             (jsonrpc-error (cdr (assq 'jsonrpc-error-message (cdr err)))))
+                           "User cancelled server edit"))
+            (should (string-prefix-p "[eglot] Server wants to edit:" (car efrit-test-asked)))
+            (should (equal (efrit-test-read "src/checkout.js") efrit-test-checkout)))
+        (delete-process (jsonrpc--process server)))))
+  (efrit-test-cleanup))
+
 ;;;; The whole flow: efrit-lsp-do, the review, the edit the server sends
-
-(setq eglot-confirm-server-initiated-edits 'confirm) ; Eglot's default: a reviewed change must not ask again
-
-(defvar efrit-test-asked nil "The questions asked with `y-or-n-p', newest first; each answered no.")
-(advice-add 'y-or-n-p :override (lambda (prompt) (push prompt efrit-test-asked) nil))
 
 (defun efrit-test-propose (name)
   "Visit src/NAME-cart.js, run `efrit-lsp-do' there as scenario NAME; return (CART REVIEW).
@@ -384,6 +445,10 @@ Fails unless the change shows in a review buffer and no file changed yet."
                (`(,cart ,review) (efrit-test-propose name))
                (cart-text (efrit-test-buffer-text cart))
                (checkout-text (efrit-test-disk "src/accept-checkout.js")))
+    ;; Eglot 1.9 declares no file operations; for efrit-lsp, this package does.
+    (should (equal (plist-get (plist-get (plist-get (eglot-client-capabilities efrit-test-server) :workspace) :workspaceEdit)
+                              :resourceOperations)
+                   ["create" "rename" "delete"]))
     (with-current-buffer review (efrit-test-key "C-c C-c"))
     (should (eq (efrit-test-settle review) 'accepted))
     (should (equal efrit-test-asked nil))
