@@ -27,6 +27,7 @@ const instructionTag = (name: string): string => `REVIEW-${name.toUpperCase()}`;
 
 function respond(request: RecordedRequest): FakeReply {
   const asked = firstUserText(request);
+  if (asked.includes('REVIEW-NONE')) return { text: 'total() already says what it does; nothing to change.' };
   const name = scenarios.find((scenario) => asked.includes(instructionTag(scenario)));
   if (name === undefined) return { text: `UNEXPECTED REQUEST: ${asked.slice(0, 200)}` };
   return renameAgent(request, name);
@@ -44,9 +45,10 @@ describe.skipIf(!shouldRunEditorTests('emacs'))('Emacs client: reviewing a multi
     },
   });
 
-  it('asked the model only for the three scenarios, two steps each, with the key', () => {
+  it('asked the model only for the three scenarios (two steps each) and the one without an edit, with the key', () => {
     expect(bed.fake.requests.every((r) => r.apiKeyMatched)).toBe(true);
     for (const name of scenarios) expect(bed.fake.requests.filter((r) => firstUserText(r).includes(instructionTag(name)))).toHaveLength(2);
-    expect(bed.fake.requests).toHaveLength(2 * scenarios.length);
+    expect(bed.fake.requests.filter((r) => firstUserText(r).includes('REVIEW-NONE'))).toHaveLength(1);
+    expect(bed.fake.requests).toHaveLength(2 * scenarios.length + 1);
   });
 });

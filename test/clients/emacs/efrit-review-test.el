@@ -499,6 +499,20 @@ Fails unless the change shows in a review buffer and no file changed yet."
     (with-current-buffer cart (efrit-test-check-sync "AFTER-PARTIAL"))
     (efrit-test-finish-review review)))
 
+(ert-deftest efrit-review-e2e-a-do-without-an-edit-shows-its-summary-only ()
+  "The agent changes nothing: its answer goes to the output buffer, and no review opens."
+  (let ((pending (lambda () (cl-count-if (lambda (buffer)
+                                           (let ((review (buffer-local-value 'efrit-lsp--review buffer)))
+                                             (and review (eq (efrit-lsp--review-status review) 'pending))))
+                                         (buffer-list)))))
+    (with-current-buffer (efrit-test-eglot-visit "none-cart.js" 'js-mode)
+      (let ((before (funcall pending)))
+        (efrit-lsp-do "REVIEW-NONE is total() named well?" (point-min) (point-min))
+        (efrit-test-wait (lambda () (null (efrit-lsp--live-jobs))) "the agent's answer" 60)
+        (should (equal (efrit-test-output-section "Do: REVIEW-NONE")
+                       "total() already says what it does; nothing to change.\n[no edit]\n"))
+        (should (= (funcall pending) before))))))
+
 (efrit-test-run-ert)
 
 ;;; efrit-review-test.el ends here
