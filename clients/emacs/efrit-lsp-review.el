@@ -495,6 +495,11 @@ file rejected, this rejects the change."
              (job (efrit-lsp--job-create :server (efrit-lsp--review-server review)
                                          :kind 'review :title "Apply the reviewed change"
                                          :origin (current-buffer))))
+        (efrit-lsp--prepare-created-files
+         (efrit-lsp--review-server review)
+         (cl-loop for file in kept
+                  when (eq (efrit-lsp--review-file-kind file) 'create)
+                  collect (efrit-lsp--uri-file (efrit-lsp--review-file-uri file))))
         ;; The server rebases onto what it has: send it what was typed.
         (dolist (file kept)
           (let ((buffer (find-buffer-visiting

@@ -182,6 +182,11 @@ Signal an error if none came within TIMEOUT seconds.")
 Call this before any request about the buffer's text."
   (ignore server))
 
+(cl-defgeneric efrit-lsp--prepare-created-files (server files)
+  "Prepare what SERVER's client needs to create FILES (names) in an edit.
+Called when the user accepts a reviewed change that creates them."
+  (ignore server files))
+
 (cl-defgeneric efrit-lsp--code-actions (server)
   "Let the user pick one of SERVER's code actions for the region or point.")
 
