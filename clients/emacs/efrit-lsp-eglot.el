@@ -253,14 +253,27 @@ CodeAction (without an edit of its own) as a plist."
 
 (when (fboundp 'eglot-execute)
   (cl-defmethod eglot-execute :around (server action)
-    "Run an efrit command of ACTION on SERVER without blocking Emacs."
+    "Run an efrit command of ACTION on SERVER without blocking Emacs.
+A resolved efrit code action whose edit creates a file (\"Write tests\")
+is applied here too, as `eglot-handle-request' applies such an edit:
+Eglot applies text edits only."
     (let ((efrit (and efrit-lsp-async-code-actions
-                      (efrit-lsp-eglot--efrit-command action))))
-      (if (not efrit)
-          (cl-call-next-method)
+                      (efrit-lsp-eglot--efrit-command action)))
+          (edit (plist-get action :edit)))
+      (cond
+       (efrit
         (let ((arguments (plist-get efrit :arguments)))
           (efrit-lsp--execute server (plist-get efrit :command) arguments
-                              (efrit-lsp--explain-p arguments)))))))
+                              (efrit-lsp--explain-p arguments))))
+       ((and edit (efrit-lsp-eglot--efrit-contact-p server)
+             (efrit-lsp-eglot--file-operations-p edit))
+        (let ((result (efrit-lsp-eglot--apply-unreviewed
+                       (plist-get action :title) edit)))
+          (unless (eq (plist-get result :applied) t)
+            (user-error "efrit: %s" (plist-get result :failureReason))))
+        (when (plist-get action :command)
+          (eglot-execute server (plist-get action :command))))
+       (t (cl-call-next-method))))))
 
 (cl-defmethod eglot-execute-command
   (server (_command (eql efrit.runAction)) arguments)
@@ -413,6 +426,23 @@ buffer visits is visited first."
       (error
        (list :applied :json-false :failureReason (error-message-string err))))))
 
+(defun efrit-lsp-eglot--file-operations-p (edit)
+  "Non-nil if EDIT, a WorkspaceEdit, has file operations.
+That is: it would create, rename or delete a file."
+  (cl-find-if-not (lambda (change) (eq (car change) 'edit))
+                  (efrit-lsp-workspace-edit-changes edit)))
+
+(defun efrit-lsp-eglot--apply-unreviewed (label edit)
+  "Ask, then apply EDIT, a change with file operations.
+LABEL says what it is.  Return the applyEdit result."
+  (if (y-or-n-p (format "[efrit] %s:\n  %s\nProceed? "
+                        (or label "The server wants to change files")
+                        (mapconcat #'efrit-lsp-eglot--describe-change
+                                   (efrit-lsp-workspace-edit-changes edit)
+                                   "\n  ")))
+      (efrit-lsp-eglot--apply-edit edit)
+    (list :applied :json-false :failureReason "The user declined the change.")))
+
 (defun efrit-lsp-eglot--describe-change (change)
   "One line saying what CHANGE does.
 CHANGE as `efrit-lsp-workspace-edit-changes' gives it."
@@ -432,15 +462,8 @@ asking; any other edit as Eglot applies it."
     (cond ((efrit-lsp-reviewed-edit-p server edit)
            (efrit-lsp-eglot--apply-edit edit))
           ((and (efrit-lsp-eglot--efrit-contact-p server)
-                (cl-find-if-not (lambda (change) (eq (car change) 'edit))
-                                (efrit-lsp-workspace-edit-changes edit)))
-           (if (y-or-n-p (format "[efrit] %s:\n  %s\nProceed? "
-                                 (or (plist-get params :label) "The server wants to change files")
-                                 (mapconcat #'efrit-lsp-eglot--describe-change
-                                            (efrit-lsp-workspace-edit-changes edit)
-                                            "\n  ")))
-               (efrit-lsp-eglot--apply-edit edit)
-             (list :applied :json-false :failureReason "The user declined the change.")))
+                (efrit-lsp-eglot--file-operations-p edit))
+           (efrit-lsp-eglot--apply-unreviewed (plist-get params :label) edit))
           (t (cl-call-next-method)))))
 
 (provide 'efrit-lsp-eglot)
