@@ -384,34 +384,39 @@ as it was."
   "Apply the parts of an edit in order, once checked.
 CHANGES are those parts, as `efrit-lsp-eglot--check-changes' checked
 them.  Text edits go through Eglot, one undo step per buffer; a file no
-buffer visits is visited first."
-  (cl-flet ((flag (options key) (eq (plist-get options key) t)))
-    (pcase-dolist (`(,kind ,uri ,data ,extra) changes)
-      (let ((file (eglot--uri-to-path uri)))
-        (pcase kind
-          ('edit
-           (with-current-buffer (or (find-buffer-visiting file) (find-file-noselect file))
-             (eglot--apply-text-edits data extra)))
-          ('create
-           (unless (and (file-exists-p file) (flag extra :ignoreIfExists))
-             (make-directory (file-name-directory file) t)
-             (write-region "" nil file nil 'silent)))
-          ('rename
-           (let ((new (eglot--uri-to-path data))
-                 (buffer (find-buffer-visiting file)))
-             (unless (and (file-exists-p new) (flag extra :ignoreIfExists))
-               (make-directory (file-name-directory new) t)
-               (rename-file file new (flag extra :overwrite))
+buffer visits is visited first, and saved at the end (see
+`efrit-lsp-save-opened-files')."
+  (let ((opened nil))
+    (cl-flet ((flag (options key) (eq (plist-get options key) t)))
+      (pcase-dolist (`(,kind ,uri ,data ,extra) changes)
+        (let ((file (eglot--uri-to-path uri)))
+          (pcase kind
+            ('edit
+             (with-current-buffer (or (find-buffer-visiting file)
+                                      (progn (push file opened)
+                                             (find-file-noselect file)))
+               (eglot--apply-text-edits data extra)))
+            ('create
+             (unless (and (file-exists-p file) (flag extra :ignoreIfExists))
+               (make-directory (file-name-directory file) t)
+               (write-region "" nil file nil 'silent)))
+            ('rename
+             (let ((new (eglot--uri-to-path data))
+                   (buffer (find-buffer-visiting file)))
+               (unless (and (file-exists-p new) (flag extra :ignoreIfExists))
+                 (make-directory (file-name-directory new) t)
+                 (rename-file file new (flag extra :overwrite))
+                 (when buffer
+                   (with-current-buffer buffer (set-visited-file-name new t t))))))
+            ('delete
+             (let ((buffer (find-buffer-visiting file)))
+               (cond ((file-directory-p file)
+                      (delete-directory file (flag extra :recursive) t))
+                     ((file-exists-p file) (delete-file file t)))
                (when buffer
-                 (with-current-buffer buffer (set-visited-file-name new t t))))))
-          ('delete
-           (let ((buffer (find-buffer-visiting file)))
-             (cond ((file-directory-p file)
-                    (delete-directory file (flag extra :recursive) t))
-                   ((file-exists-p file) (delete-file file t)))
-             (when buffer
-               (with-current-buffer buffer (set-buffer-modified-p nil))
-               (kill-buffer buffer)))))))))
+                 (with-current-buffer buffer (set-buffer-modified-p nil))
+                 (kill-buffer buffer))))))))
+    (efrit-lsp--save-opened opened)))
 
 (defun efrit-lsp-eglot--apply-edit (edit)
   "Apply the WorkspaceEdit EDIT, all of it or nothing; return the applyEdit result."

@@ -53,15 +53,6 @@ goes to a new buffer of the same name with a number added."
   :type 'string
   :group 'efrit-lsp)
 
-(defcustom efrit-lsp-review-save-opened-files t
-  "When non-nil, an accepted change saves the files it opened.
-Those are the files no buffer visited when you accepted: the edits go
-to a new buffer for each, which is then saved, so the change is on
-disk as reviewed.  Buffers you had open are edited and left for you to
-save, like any edit."
-  :type 'boolean
-  :group 'efrit-lsp)
-
 (defface efrit-lsp-review-rejected '((t :inherit shadow :strike-through t))
   "Face of a file's diff that will not be applied (rejected at point)."
   :group 'efrit-lsp)
@@ -459,9 +450,10 @@ RESULT does not give them.  Return nil when RESULT changes no file."
         (dolist (window (get-buffer-window-list buffer nil t))
           (save-current-buffer (quit-window nil window)))))))
 
-(defun efrit-lsp--review-save-opened (files)
-  "Save the buffers of FILES (names) now visited and modified."
-  (dolist (file files)
+(defun efrit-lsp--save-opened (files)
+  "Save the buffers of FILES (names), which a change efrit applied opened.
+Unless `efrit-lsp-save-opened-files' is nil; only those modified."
+  (dolist (file (and efrit-lsp-save-opened-files files))
     (let ((buffer (find-buffer-visiting file)))
       (when (and buffer (buffer-modified-p buffer))
         (with-current-buffer buffer
@@ -522,8 +514,7 @@ file rejected, this rejects the change."
                  (if (not (eq (plist-get result :applied) t))
                      (progn (efrit-lsp--review-decided review 'failed "the editor did not apply it")
                             (message "efrit: the change was not applied"))
-                   (when efrit-lsp-review-save-opened-files
-                     (efrit-lsp--review-save-opened opened))
+                   (efrit-lsp--save-opened opened)
                    (let ((note (if (= (length kept) (length files))
                                    (format " to %d %s" (length files)
                                            (if (= (length files) 1) "file" "files"))

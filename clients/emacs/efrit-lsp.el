@@ -698,6 +698,14 @@ When nil, the change is applied as soon as it comes (Eglot asks first
 unless `eglot-confirm-server-initiated-edits' is nil)."
   :type 'boolean)
 
+(defcustom efrit-lsp-save-opened-files t
+  "When non-nil, a change efrit applies saves the files it opened.
+Those are the files no buffer visited: the edits go to a new buffer
+for each, which is then saved, so the change is on disk as shown.
+Buffers you had open are edited and left for you to save, like any
+edit."
+  :type 'boolean)
+
 (defun efrit-lsp--project-root ()
   "The current buffer's project root, else `default-directory'."
   (let ((project (and (fboundp 'project-current) (project-current))))

@@ -6,6 +6,7 @@
  * the whole flow against the real server bundle and the fake Messages API —
  * `efrit-lsp-do` proposes an edit of the open buffer, an edit of a file no
  * buffer visits and a new file; accepted, rejected, or accepted without one file.
+ * And "Efrit: Write tests", which creates a file now that the client says it can.
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -14,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import type { FakeReply, RecordedRequest } from '../support/fake-anthropic/server.js';
 import { shouldRunEditorTests } from './editors.js';
 import { emacsTestBed, ertSuite } from './emacs-runner.js';
-import { cartProject, checkoutJs, firstUserText, renameAgent } from './emacs-fixtures.js';
+import { cartProject, cartTestJs, checkoutJs, firstUserText, renameAgent } from './emacs-fixtures.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const script = join(repo, 'test/clients/emacs/efrit-review-test.el');
@@ -28,6 +29,11 @@ const instructionTag = (name: string): string => `REVIEW-${name.toUpperCase()}`;
 function respond(request: RecordedRequest): FakeReply {
   const asked = firstUserText(request);
   if (asked.includes('REVIEW-NONE')) return { text: 'total() already says what it does; nothing to change.' };
+  if (asked.includes('Write unit tests for the selected code')) {
+    // Only an editor that can create files is asked for a new test file.
+    if (!asked.includes("created with propose_edits' files")) return { text: 'UNEXPECTED: asked to insert the tests, not to create a file' };
+    return { toolUses: [{ name: 'propose_edits', input: { summary: 'Tests for total()', edits: [], files: [{ action: 'create', path: 'test/tests-cart.test.js', text: cartTestJs('tests') }] } }] };
+  }
   const name = scenarios.find((scenario) => asked.includes(instructionTag(scenario)));
   if (name === undefined) return { text: `UNEXPECTED REQUEST: ${asked.slice(0, 200)}` };
   return renameAgent(request, name);
@@ -45,10 +51,11 @@ describe.skipIf(!shouldRunEditorTests('emacs'))('Emacs client: reviewing a multi
     },
   });
 
-  it('asked the model only for the three scenarios (two steps each) and the one without an edit, with the key', () => {
+  it('asked the model only for the three scenarios (two steps each), the one without an edit and the tests, with the key', () => {
     expect(bed.fake.requests.every((r) => r.apiKeyMatched)).toBe(true);
     for (const name of scenarios) expect(bed.fake.requests.filter((r) => firstUserText(r).includes(instructionTag(name)))).toHaveLength(2);
     expect(bed.fake.requests.filter((r) => firstUserText(r).includes('REVIEW-NONE'))).toHaveLength(1);
-    expect(bed.fake.requests).toHaveLength(2 * scenarios.length + 1);
+    expect(bed.fake.requests.filter((r) => firstUserText(r).includes('Write unit tests'))).toHaveLength(1);
+    expect(bed.fake.requests).toHaveLength(2 * scenarios.length + 2);
   });
 });

@@ -513,6 +513,23 @@ Fails unless the change shows in a review buffer and no file changed yet."
                        "total() already says what it does; nothing to change.\n[no edit]\n"))
         (should (= (funcall pending) before))))))
 
+(ert-deftest efrit-review-e2e-write-tests-creates-a-test-file-once-the-user-agrees ()
+  "\"Efrit: Write tests\" from Eglot's menu: the client can create files, so the tests go to a new file, made after a y/n."
+  (with-current-buffer (efrit-test-eglot-visit "tests-cart.js" 'js-mode)
+    (let ((bounds (efrit-test-bounds "^function total" "^}\n"))
+          (before (efrit-test-buffer-text (current-buffer)))
+          (last-nonmenu-event ?\r)          ; else Eglot pops an x-popup-menu
+          (asked nil))
+      (cl-letf (((symbol-function 'completing-read) (lambda (&rest _) "Efrit: Write tests"))
+                ((symbol-function 'y-or-n-p) (lambda (prompt) (push prompt asked) t)))
+        (eglot-code-actions (car bounds) (cadr bounds) nil t)
+        (efrit-test-wait (lambda () (null (efrit-lsp--live-jobs))) "the tests" 60))
+      (should (equal asked (list (format "[efrit] Efrit: Write tests:\n  create %s\n  edit %s\nProceed? "
+                                         (efrit-test-source "test/tests-cart.test.js")
+                                         (efrit-test-source "test/tests-cart.test.js")))))
+      (should (equal (efrit-test-disk "test/tests-cart.test.js") (efrit-test-cart-test "tests")))
+      (should (equal (efrit-test-buffer-text (current-buffer)) before)))))
+
 (efrit-test-run-ert)
 
 ;;; efrit-review-test.el ends here
