@@ -316,10 +316,10 @@ The edit their server sends meanwhile is the one the user reviewed.")
 
 (defun efrit-lsp--review-buffer ()
   "A buffer for a new review: the review buffer, unless a change waits there."
-  (let ((buffer (get-buffer efrit-lsp-review-buffer-name)))
-    (if (and buffer
-             (memq (efrit-lsp--review-status (buffer-local-value 'efrit-lsp--review buffer))
-                   '(pending accepting rejecting)))
+  (let* ((buffer (get-buffer efrit-lsp-review-buffer-name))
+         (review (and buffer (buffer-local-value 'efrit-lsp--review buffer))))
+    (if (and review
+             (memq (efrit-lsp--review-status review) '(pending accepting rejecting)))
         (generate-new-buffer efrit-lsp-review-buffer-name)
       (get-buffer-create efrit-lsp-review-buffer-name))))
 

@@ -753,7 +753,14 @@ output buffer."
               (review (and efrit-lsp-review-changes
                            (not (eq (plist-get result :applied) t))
                            (plist-get result :edit)
-                           (efrit-lsp-review-show server result root)))
+                           (condition-case err
+                               (efrit-lsp-review-show server result root)
+                             (error
+                              (display-warning
+                               'efrit-lsp
+                               (format "efrit: cannot show the change for review: %s"
+                                       (error-message-string err)))
+                              nil))))
               (outcome (cond (review
                               (substitute-command-keys
                                (format "to review in %s: \\<efrit-lsp-review-mode-map>\
