@@ -27,6 +27,7 @@
 ;;                           in *efrit-review*, to accept, reject, or
 ;;                           accept without some files
 ;;                           (efrit-lsp-review.el).
+;;   `efrit-lsp-review'      back to the change that waits for review.
 ;;   `efrit-lsp-explain'     explain the region (or the defun at point); the
 ;;                           text streams into *efrit-output*.
 ;;   `efrit-lsp-rewrite'     rewrite the region as instructed.

@@ -5,7 +5,8 @@
  * buffer and Eglot's applying of a change written as the server sends it, then
  * the whole flow against the real server bundle and the fake Messages API —
  * `efrit-lsp-do` proposes an edit of the open buffer, an edit of a file no
- * buffer visits and a new file; accepted, rejected, or accepted without one file.
+ * buffer visits and a new file; accepted, rejected, accepted without one file, or
+ * accepted after the unvisited file changed on disk (then nothing is applied).
  * And "Efrit: Write tests", which creates a file now that the client says it can.
  */
 import { writeFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const script = join(repo, 'test/clients/emacs/efrit-review-test.el');
 
 /** The scenarios of the script, each with its own files: `src/<name>-cart.js` (open), `src/<name>-checkout.js` (on disk only). */
-const scenarios = ['accept', 'reject', 'partial'] as const;
+const scenarios = ['accept', 'reject', 'partial', 'stale'] as const;
 
 /** The instruction the script gives in scenario `name`, found again in the first user message. */
 const instructionTag = (name: string): string => `REVIEW-${name.toUpperCase()}`;
@@ -51,7 +52,7 @@ describe.skipIf(!shouldRunEditorTests('emacs'))('Emacs client: reviewing a multi
     },
   });
 
-  it('asked the model only for the three scenarios (two steps each), the one without an edit and the tests, with the key', () => {
+  it('asked the model only for the four scenarios (two steps each), the one without an edit and the tests, with the key', () => {
     expect(bed.fake.requests.every((r) => r.apiKeyMatched)).toBe(true);
     for (const name of scenarios) expect(bed.fake.requests.filter((r) => firstUserText(r).includes(instructionTag(name)))).toHaveLength(2);
     expect(bed.fake.requests.filter((r) => firstUserText(r).includes('REVIEW-NONE'))).toHaveLength(1);

@@ -499,6 +499,24 @@ Fails unless the change shows in a review buffer and no file changed yet."
     (with-current-buffer cart (efrit-test-check-sync "AFTER-PARTIAL"))
     (efrit-test-finish-review review)))
 
+(ert-deftest efrit-review-e2e-accepting-after-a-file-changed-on-disk-applies-nothing ()
+  "The checkout changes on disk while the change waits: accepting applies no part of it, and says which file."
+  (pcase-let* ((`(,cart ,review) (efrit-test-propose "stale"))
+               (cart-text (efrit-test-buffer-text cart))
+               (changed (concat (efrit-test-disk "src/stale-checkout.js") "// edited elsewhere\n")))
+    (let ((coding-system-for-write 'utf-8-unix))
+      (write-region changed nil (efrit-test-source "src/stale-checkout.js") nil 'silent))
+    (with-current-buffer review (efrit-test-key "C-c C-c"))
+    (efrit-test-wait (lambda () (eq (efrit-lsp--review-status (buffer-local-value 'efrit-lsp--review review)) 'failed))
+                     "the refused change" 60)
+    (with-current-buffer review
+      (should (string-match-p "\\` efrit: not applied: .*src/stale-checkout\\.js changed on disk" (efrit-lsp--review-header))))
+    (should (equal (efrit-test-buffer-text cart) cart-text))
+    (should (equal (efrit-test-disk "src/stale-checkout.js") changed))
+    (should-not (file-exists-p (efrit-test-source "test/stale-cart.test.js")))
+    (should (equal efrit-test-asked nil))
+    (efrit-test-finish-review review)))
+
 (ert-deftest efrit-review-e2e-a-do-without-an-edit-shows-its-summary-only ()
   "The agent changes nothing: its answer goes to the output buffer, and no review opens."
   (let ((pending (lambda () (cl-count-if (lambda (buffer)
