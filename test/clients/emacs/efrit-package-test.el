@@ -14,7 +14,7 @@
 (require 'package-lint)
 
 (defconst efrit-test-package-files
-  '("efrit-lsp.el" "efrit-lsp-eglot.el" "efrit-lsp-ghost.el" "efrit-lsp-mode.el")
+  '("efrit-lsp.el" "efrit-lsp-eglot.el" "efrit-lsp-ghost.el" "efrit-lsp-mode.el" "efrit-lsp-review.el")
   "The files of the package, the main one first.")
 
 (defun efrit-test-package-file (name)
