@@ -891,6 +891,19 @@ The efrit ones (\"Efrit: …\") are among them; they run asynchronously."
 
 ;;;; Status, cancel, sync check
 
+(defun efrit-lsp--spend-text (spend)
+  "What SPEND, the `spend' of an efrit/status result, cost, as \" · spent …\".
+Calls to a model with no known price are counted, never priced: a
+made-up figure would mislead.  Empty when the server sends no spend."
+  (let ((requests (or (plist-get spend :requests) 0))
+        (unpriced (or (plist-get spend :unpricedRequests) 0)))
+    (cond ((or (null spend) (zerop requests)) "")
+          ((= unpriced requests) " · spent: no price known for this model (tokens only)")
+          (t (format " · spent $%.4f%s" (plist-get spend :usd)
+                     (if (zerop unpriced) ""
+                       (format " (+%d call%s with no known price)" unpriced
+                               (if (= unpriced 1) "" "s"))))))))
+
 (defun efrit-lsp--status-line (status)
   "One line summing up STATUS, an efrit/status result.
 Tokens in are all the prompt's tokens: the uncached input plus what
@@ -900,7 +913,7 @@ was written to the prompt cache; those read from it are counted apart."
          (tokens (lambda (key) (or (plist-get usage key) 0))))
     (format (concat "efrit-lsp %s%s · %s · jobs: %s running, %s queued"
                     " · sessions: %s · model calls: %s, tokens in %s"
-                    " (+%s from the prompt cache) / out %s%s")
+                    " (+%s from the prompt cache) / out %s%s%s")
             (plist-get status :version)
             (if (eq (plist-get status :offline) t) " (offline: demo model)" "")
             (plist-get status :model)
@@ -909,6 +922,7 @@ was written to the prompt cache; those read from it are counted apart."
             (plist-get usage :requests)
             (+ (funcall tokens :inputTokens) (funcall tokens :cacheWriteTokens))
             (funcall tokens :cacheReadTokens) (funcall tokens :outputTokens)
+            (efrit-lsp--spend-text (plist-get status :spend))
             (if (and (efrit-lsp--false-p (plist-get status :apiKeyConfigured))
                      (not (eq (plist-get status :offline) t)))
                 " · NO API KEY: set ANTHROPIC_API_KEY for the server"

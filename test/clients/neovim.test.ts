@@ -516,6 +516,8 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       statusline: string;
       status_online: string;
       status_offline: string;
+      spend_lines: string[];
+      status_with_spend: string;
     }>(
       'efrit-nokey.lua',
       async (dir) => ({ env: { EFRIT_TEST_PROJECT: makeProject(dir) } }),
@@ -548,6 +550,18 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       expect(result.status_offline.split('\n')[0]).toBe('efrit-lsp 1.2.3 — offline: the built-in demo model answers, no API calls');
       // An answer without the field is not offline.
       expect(result.status_online.split('\n')[0]).toBe('efrit-lsp 1.2.3 — model claude-test-model — no API key (set ANTHROPIC_API_KEY)');
+    });
+
+    it('shows money spent in :EfritStatus where a price is known, and counts the calls with none without pricing them', () => {
+      const result = scenario.passed('status display offline');
+      expect(result.spend_lines).toEqual([
+        'spent: $0.0123',
+        'spent: $0.0100 (+1 call with no known price)',
+        'spent: no price known for this model (tokens only)',
+        'none',
+        'none',
+      ]);
+      expect(result.status_with_spend.split('\n')).toContain('spent: $0.5000');
     });
   });
 
