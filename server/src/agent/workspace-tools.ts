@@ -482,7 +482,13 @@ export class WorkspaceTools {
     return { kind: 'ok', displayPath: located.displayPath };
   }
 
-  private async openDocumentAt(located: Located): Promise<TrackedDocument | undefined> {
+  /** Where `path` (as the model wrote it) is, under the same confinement and secret rules as read_file. */
+  async locate(path: string): Promise<Located> {
+    return locate(path, await this.roots(), this.locateOptions());
+  }
+
+  /** The open document that is the file `located` names, by any of its names. */
+  async openDocumentAt(located: Located): Promise<TrackedDocument | undefined> {
     if (located.kind !== 'inside') return undefined;
     const documents = this.options.documents;
     const filePaths: { document: TrackedDocument; path: string }[] = [];

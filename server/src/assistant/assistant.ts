@@ -25,6 +25,8 @@ import { actionCatalog, actionTitle, findAction, type ActionDefinition } from '.
 import { notRunResults, runAgentLoop } from '../agent/do-agent.js';
 import { readOnlyToolDefinitions, type WorkspaceTools } from '../agent/workspace-tools.js';
 import { resolveProposedEdits } from './edit-proposal.js';
+import { ProjectInstructions } from '../agent/project-instructions.js';
+import { attachMentions } from '../agent/mentions.js';
 import { PrefetchPolicy, type PrefetchStats } from './prefetch-policy.js';
 import type { LimiterClock } from '../common/sliding-window-limiter.js';
 
@@ -100,9 +102,16 @@ export class Assistant {
   private readonly prefetches: PrefetchPolicy;
   /** Jobs started by startAction: the only ones efrit.applyJob may apply. */
   private readonly actionJobs = new WeakSet<Job<unknown>>();
+  private readonly instructions: ProjectInstructions;
 
   constructor(private readonly deps: AssistantDeps) {
     this.prefetches = new PrefetchPolicy({ clock: deps.clock });
+    this.instructions = new ProjectInstructions({
+      roots: deps.workspaceRoots,
+      enabled: () => deps.settings()['agent.projectInstructions'],
+      allowSecretFiles: () => deps.settings()['agent.allowSecretFiles'],
+      logger: deps.logger,
+    });
   }
 
   actions(): ActionDefinition[] {
@@ -191,7 +200,8 @@ export class Assistant {
     return this.submitInSession<ChatOutcome>(session, 'Efrit: Chat', params.stream, async (signal, jobId) => {
       // Built when the turn runs, after the session's previous turn: the delta is against what the model saw last.
       const turn = target === undefined ? undefined : this.documentTurn(session, target.uri, target.range);
-      const userMessage = this.userTurn(session, turn === undefined ? [params.message] : [turn.text, params.message]);
+      const mentions = await attachMentions(params.message, this.deps.tools);
+      const userMessage = this.userTurn(session, [turn?.text, mentions.text, params.message]);
       const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'none' } });
       this.commit(session, [userMessage, reply.assistantMessage], turn);
       // Chat runs no tools, but a reply may carry a tool call anyway (a gateway, another model): the API requires
@@ -214,7 +224,8 @@ export class Assistant {
       const turn = this.documentTurn(session, target.uri, target.range);
       const doc = this.document(target.uri);
       const base = { selectionStart: doc.offsetAt(target.range.start), eol: doc.eol, version: doc.version, epoch: doc.journal.epoch };
-      const userMessage = this.userTurn(session, [turn.text, `Instruction: ${params.instruction}`]);
+      const mentions = await attachMentions(params.instruction, this.deps.tools);
+      const userMessage = this.userTurn(session, [turn.text, mentions.text, `Instruction: ${params.instruction}`]);
       const result = await runAgentLoop({
         prefix: [...session.messages, userMessage],
         step: (messages) => this.callModel(jobId, signal, { messages, toolChoice: { type: 'auto' } }),
@@ -339,9 +350,10 @@ export class Assistant {
     return session;
   }
 
-  /** A user message that first answers any tool calls the previous turn left open; one text block per part. */
-  private userTurn(session: Session, parts: string[]): MessageParam {
-    const content: ContentBlockParam[] = [...session.pendingToolResults, ...parts.map((text): ContentBlockParam => ({ type: 'text', text }))];
+  /** A user message that first answers any tool calls the previous turn left open; one text block per part (undefined: none). */
+  private userTurn(session: Session, parts: (string | undefined)[]): MessageParam {
+    const texts = parts.filter((text): text is string => text !== undefined);
+    const content: ContentBlockParam[] = [...session.pendingToolResults, ...texts.map((text): ContentBlockParam => ({ type: 'text', text }))];
     session.pendingToolResults = [];
     return { role: 'user', content };
   }
@@ -387,7 +399,7 @@ export class Assistant {
   ): Promise<ModelReply> {
     const settings = this.deps.settings();
     const { reporter } = this.deps;
-    const system: TextBlockParam[] = systemBlocks(settings.promptCaching);
+    const system: TextBlockParam[] = systemBlocks(settings.promptCaching, await this.instructions.forJob(jobId));
     reporter.note(jobId, 'status', `asking ${settings.model}`);
     const toolsNoted = new Set<string>();
     const reply = await this.deps.model.call(
