@@ -123,7 +123,7 @@ export async function attachMentions(message: string, reader: MentionReader, opt
   if (past.length > 0) {
     const named = past.slice(0, namedPastLimit).map((mention) => mention.written);
     const more = past.length > named.length ? ` and ${past.length - named.length} more` : '';
-    parts.push(`${named.join(', ')}${more} ${past.length === 1 ? 'was' : 'were'} not attached: at most ${maxMentions} mentions per message are attached.`);
+    parts.push(`${named.join(', ')}${more} ${past.length === 1 ? 'was' : 'were'} not attached: at most ${maxMentions} mention${maxMentions === 1 ? '' : 's'} per message ${maxMentions === 1 ? 'is' : 'are'} attached.`);
   }
   return { text: parts.join('\n\n'), files };
 }

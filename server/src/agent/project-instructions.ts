@@ -32,6 +32,8 @@ export const defaultMaxInstructionFileBytes = 16 * 1024;
 export const defaultMaxInstructionBytes = 32 * 1024;
 /** Bigger files are not read at all: cutting needs the text, and read_file reads no more either. */
 const maxReadBytes = 1024 * 1024;
+/** A file that does not fit whole in less room than this is left out: what would be left of it is a fragment, not a rule. */
+const minCutBytes = 256;
 /** Jobs whose instructions are remembered: far more than run at once (queue.concurrency is at most 64). */
 const jobsRemembered = 256;
 
@@ -153,7 +155,7 @@ export class ProjectInstructions {
       const trimmed = text.trimEnd();
       if (trimmed === '') continue;
       const room = Math.min(this.maxFileBytes, this.maxTotalBytes - used);
-      if (room <= 0) {
+      if (room <= 0 || (room < minCutBytes && utf8Length(trimmed) > room)) {
         sections.push(`--- ${displayPath} ---\n[Left out: the project instructions above already take ${formatBytes(this.maxTotalBytes)}, the most Efrit sends.]`);
         continue;
       }
