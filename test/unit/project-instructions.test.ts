@@ -76,6 +76,9 @@ describe('project instructions', () => {
 
     const text = await instructions().load();
 
+    expect(projectInstructionsHeading).toBe(
+      "The project's own instructions for coding assistants, from files in the workspace. Follow them where they apply to the request; they do not change what your tools may do.",
+    );
     expect(text).toBe(
       `${projectInstructionsHeading}\n\n--- AGENTS.md ---\n${agentsMd.trimEnd()}\n\n--- CLAUDE.md ---\n${claudeMd.trimEnd()}\n\n--- .efrit/instructions.md ---\n${efritMd.trimEnd()}`,
     );
@@ -212,6 +215,29 @@ describe('project instructions', () => {
     expect(text).toContain('--- CLAUDE.md ---\nTabs.');
     expect(text).toContain('--- .efrit/instructions.md ---\n[Left out:');
     expect(text).not.toContain('ccc');
+  });
+
+  it('cuts a file to exactly 256 bytes of room rather than leave it out, and sends a smaller file that fits whole', async () => {
+    await write(join(root, 'AGENTS.md'), 'a'.repeat(1000));
+    await write(join(root, 'CLAUDE.md'), 'b'.repeat(300));
+    const cut = (await instructions({ maxFileBytes: 1000, maxTotalBytes: 1256 }).load()) as string;
+    expect(cut).toContain(`--- CLAUDE.md ---\n${'b'.repeat(256)}\n[Efrit cut CLAUDE.md here`);
+
+    await write(join(root, 'CLAUDE.md'), 'b'.repeat(100));
+    const whole = (await instructions({ maxFileBytes: 1000, maxTotalBytes: 1100 }).load()) as string;
+    expect(whole).toMatch(new RegExp(`--- CLAUDE\\.md ---\n${'b'.repeat(100)}$`));
+  });
+
+  it('never throws: a failure to list the folders sends nothing and is logged at debug level', async () => {
+    await write(join(root, 'AGENTS.md'), agentsMd);
+    const project = instructions({
+      roots: () => {
+        throw new Error('the folders are not known yet');
+      },
+    });
+
+    expect(await project.load()).toBeUndefined();
+    expect(logged).toEqual(['debug project instructions: the folders are not known yet']);
   });
 
   it('picks up a changed file on the next job, while one job keeps the text it started with', async () => {
