@@ -39,6 +39,8 @@ beforeAll(async () => {
   await write(join(root, 'src', 'long.ts'), longTs);
   await write(join(root, 'src', 'wide.ts'), Array.from({ length: 400 }, (_, i) => `export const line${i} = '${'x'.repeat(80)}';`).join('\n'));
   await write(join(root, 'src', 'empty.ts'), '');
+  await write(join(root, 'src', 'one.ts'), 'export {};');
+  await write(join(root, 'src', 'minified.js'), `var a=${'1+'.repeat(15_000)}1;`);
   await write(join(root, 'logo.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x00, 0x00]));
   await write(join(root, '.env'), `API_KEY=${fakeSecret}\n`);
   await write(join(outside, 'notes.md'), `${outsideMarker}\n`);
@@ -71,7 +73,7 @@ describe('parseMentions', () => {
   });
 
   it('leaves trailing punctuation out of the path', () => {
-    const mentions = parseMentions('See @src/a.ts. Then @src/b.ts, @src/c.ts; @src/d.ts: and (@src/e.ts) or @src/f.ts:12.');
+    const mentions = parseMentions('See @src/a.ts. Then @src/b.ts, @src/c.ts; @src/d.ts: and (@src/e.ts). or @src/f.ts:12.');
     expect(mentions.map((m) => m.written)).toEqual(['@src/a.ts', '@src/b.ts', '@src/c.ts', '@src/d.ts', '@src/e.ts', '@src/f.ts:12']);
     expect(mentions.at(-1)).toEqual({ written: '@src/f.ts:12', path: 'src/f.ts', line: 12 });
   });
@@ -81,9 +83,16 @@ describe('parseMentions', () => {
     expect(parseMentions('@README.md first')).toEqual([{ written: '@README.md', path: 'README.md' }]);
   });
 
-  it('skips code fenced with ```, where @ is a decorator', () => {
+  it('skips code fenced with ```, where @ is a decorator, to the end when the fence is not closed', () => {
     const message = 'Why is this slow?\n```ts\n@Component({})\nclass Cart {}\n```\nIt is in @src/cart.ts';
     expect(parseMentions(message).map((m) => m.written)).toEqual(['@src/cart.ts']);
+    expect(parseMentions('Compare:```@Injectable()```@src/cart.ts')).toEqual([{ written: '@src/cart.ts', path: 'src/cart.ts' }]);
+    expect(parseMentions('@src/a.ts and then\n```\n@Component({})\nclass Cart {}\n')).toEqual([{ written: '@src/a.ts', path: 'src/a.ts' }]);
+  });
+
+  it('ignores an @ followed by punctuation only, and reads :LINE only at the end of the path', () => {
+    expect(parseMentions('(see @) or @... then')).toEqual([]);
+    expect(parseMentions('@notes/2026:12draft.md')).toEqual([{ written: '@notes/2026:12draft.md', path: 'notes/2026:12draft.md' }]);
   });
 
   it('lists a file mentioned twice once', () => {
@@ -138,10 +147,52 @@ describe('attachMentions', () => {
   it('clamps the window at the start of the file, and says when LINE is past the end', async () => {
     const near = await attachMentions('@src/long.ts:3', tools());
     expect(near.files[0]?.shownLines).toEqual({ start: 1, end: 43 });
+    expect(near.text).not.toContain('past the end');
+
+    const last = await attachMentions('@src/cart.ts:6', tools());
+    expect(last.text).not.toContain('past the end');
 
     const past = await attachMentions('@src/cart.ts:90', tools());
     expect(past.files[0]?.shownLines).toEqual({ start: 1, end: 6 });
     expect(past.text).toContain('[Line 90 is past the end: src/cart.ts has 6 lines.]');
+
+    const one = await attachMentions('@src/one.ts:2', tools());
+    expect(one.text).toContain('[Line 2 is past the end: src/one.ts has 1 line.]');
+  });
+
+  it('shows the start of a line longer than the limit, and says so', async () => {
+    const { text, files } = await attachMentions('@src/minified.js:1', tools());
+    expect(files[0]?.shownLines).toEqual({ start: 1, end: 1 });
+    expect(text).toContain('1| var a=1+1+');
+    expect(text).toContain('[Line 1 is longer than the 20000-character limit of an attached file; only its start is shown.]');
+    expect((text as string).length).toBeLessThan(20_000 + 400);
+  });
+
+  it('attaches an open document that is not on disk yet, with no real path', async () => {
+    const uri = pathToFileURL(join(root, 'src', 'draft.ts')).href;
+    documents.open({ uri, languageId: 'typescript', version: 1, text: 'export const draft = true;\n' });
+
+    const { files } = await attachMentions('@src/draft.ts', tools());
+
+    expect(files).toHaveLength(1);
+    expect(Object.keys(files[0] as MentionedFile)).not.toContain('realPath');
+    expect(files[0]).toMatchObject({ displayPath: 'src/draft.ts', uri, text: 'export const draft = true;\n' });
+  });
+
+  it('turns a failure of the workspace tools into a line saying so, not an exception', async () => {
+    const failing = new WorkspaceTools({
+      roots: () => {
+        throw new Error('the workspace folders are not known yet');
+      },
+      documents,
+      allowSecretFiles: () => false,
+      searchRunner,
+    });
+
+    const { text, files } = await attachMentions('@src/cart.ts', failing);
+
+    expect(text).toBe('@src/cart.ts was not attached: it could not be read (the workspace folders are not known yet).');
+    expect(files).toEqual([]);
   });
 
   it('attaches the editor’s text of an open document, with its version, opening and journal epoch', async () => {

@@ -89,13 +89,14 @@ const fencedCode = /```[\s\S]*?(?:```|$)/g;
 
 /** The distinct mentions in `message`, in the order written. */
 export function parseMentions(message: string): Mention[] {
-  const prose = message.replace(fencedCode, (block) => ' '.repeat(block.length));
+  // A space in its place, so a mention right after a fence still starts a word.
+  const prose = message.replace(fencedCode, ' ');
   const mentions: Mention[] = [];
   const seen = new Set<string>();
   for (const match of prose.matchAll(mentionPattern)) {
     const token = (match[2] as string).replace(trailingPunctuation, '');
     if (token === '') continue;
-    const withLine = /^(.+):(\d{1,9})$/.exec(token);
+    const withLine = /(.+):(\d{1,9})$/.exec(token);
     const mention: Mention =
       withLine === null ? { written: `@${token}`, path: token } : { written: `@${token}`, path: withLine[1] as string, line: Math.max(1, Number(withLine[2])) };
     if (seen.has(mention.written)) continue;
@@ -160,7 +161,7 @@ async function attachOne(mention: Mention, reader: MentionReader, options: Menti
     text: read.text,
     shownLines,
     // The hash of the text as read (UTF-8), which a later read of an unchanged file reproduces.
-    origin: { kind: 'disk', sha256: createHash('sha256').update(read.text, 'utf8').digest('hex') },
+    origin: { kind: 'disk', sha256: createHash('sha256').update(read.text).digest('hex') },
   });
   if (read.bytes === 0) return { text: `Attached by the user (${mention.written}): ${displayPath} is empty (0 bytes).`, file: file({ start: 1, end: 1 }) };
   return render(mention, displayPath, linesOf(read.text), 'from disk', options, file);
@@ -197,5 +198,5 @@ function render(
 }
 
 function refusal(mention: Mention, reason: string): Attached {
-  return { text: `${mention.written} was not attached: ${reason.replace(/\s+/g, ' ')}` };
+  return { text: `${mention.written} was not attached: ${reason}` };
 }
