@@ -119,7 +119,7 @@ describe('@-mentions', () => {
     const { client, fake } = harness;
     fake.queueReplies({ text: 'It divides by 100.' });
 
-    await client.request<ChatResult>('efrit/chat', { message: 'What does @src/util/money.ts:2 do with @.env?' });
+    const chat = await client.request<ChatResult>('efrit/chat', { message: 'What does @src/util/money.ts:2 do with @.env?' });
 
     const blocks = lastUserBlocks(fake.requests[0]);
     expect(blocks.map((block) => block.type)).toEqual(['text', 'text']);
@@ -127,6 +127,10 @@ describe('@-mentions', () => {
     expect(blocks[0]?.text).toContain('@.env was not attached: .env looks like it holds secrets');
     expect(blocks[1]?.text).toBe('What does @src/util/money.ts:2 do with @.env?');
     expect(JSON.stringify(fake.requests[0]?.body)).not.toContain('sk_live_not_for_the_model');
+    // The user sees what was attached and what was not, in the job's stream.
+    const notes = client.streams.filter((s) => s.jobId === chat.jobId && s.kind === 'tool').map((s) => s.text);
+    expect(notes).toContain('attached src/util/money.ts lines 1–4');
+    expect(notes.find((note) => note.startsWith('@.env was not attached: .env looks like it holds secrets'))).toBeDefined();
   });
 
   it("attach the mentioned file to a do instruction, between the document and the instruction", async () => {

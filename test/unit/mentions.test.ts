@@ -102,11 +102,13 @@ describe('parseMentions', () => {
 
 describe('attachMentions', () => {
   it('attaches nothing to a message without mentions', async () => {
-    expect(await attachMentions('make it faster', tools())).toEqual({ text: undefined, files: [] });
+    expect(await attachMentions('make it faster', tools())).toEqual({ text: undefined, files: [], notes: [] });
   });
 
   it('attaches a file named relative to the workspace, numbered as read_file shows it, and records what was read', async () => {
-    const { text, files } = await attachMentions('what does @src/cart.ts do?', tools());
+    const { text, files, notes } = await attachMentions('what does @src/cart.ts do?', tools());
+
+    expect(notes).toEqual(['attached src/cart.ts lines 1–6']);
 
     expect(text).toBe(
       [
@@ -201,8 +203,9 @@ describe('attachMentions', () => {
     documents.open({ uri, languageId: 'typescript', version: 7, text: edited });
     const document = documents.get(uri);
 
-    const { text, files } = await attachMentions('@src/cart.ts', tools());
+    const { text, files, notes } = await attachMentions('@src/cart.ts', tools());
 
+    expect(notes).toEqual(['attached src/cart.ts lines 1–6 (editor text)']);
     expect(text).toContain("src/cart.ts - lines 1-6 of 6, the editor's text (version 7), which may have unsaved changes");
     expect(text).toContain('readonly number[]');
     expect(files).toEqual([
@@ -224,10 +227,11 @@ describe('attachMentions', () => {
   });
 
   it('refuses a secret-looking file, a symlink out of the workspace, a hard link, a path outside, with the reason', async () => {
-    const { text, files } = await attachMentions('compare @.env with @notes.md, @linked.md and @../outside/notes.md', tools());
+    const { text, files, notes } = await attachMentions('compare @.env with @notes.md, @linked.md and @../outside/notes.md', tools());
 
     const lines = (text as string).split('\n\n');
     expect(lines).toHaveLength(4);
+    expect(notes).toEqual(lines);
     expect(lines[0]).toMatch(/^@\.env was not attached: \.env looks like it holds secrets .* agent\.allowSecretFiles\.$/);
     expect(lines[1]).toMatch(/^@notes\.md was not attached: "notes\.md" is outside the workspace/);
     expect(lines[2]).toMatch(/^@linked\.md was not attached: linked\.md is a hard link/);
@@ -244,7 +248,8 @@ describe('attachMentions', () => {
   });
 
   it('attaches an empty file as empty', async () => {
-    const { text, files } = await attachMentions('fill in @src/empty.ts', tools());
+    const { text, files, notes } = await attachMentions('fill in @src/empty.ts', tools());
+    expect(notes).toEqual(['attached src/empty.ts (empty)']);
     expect(text).toBe('Attached by the user (@src/empty.ts): src/empty.ts is empty (0 bytes).');
     expect(files[0]).toMatchObject({ text: '', shownLines: { start: 1, end: 1 }, origin: { kind: 'disk', sha256: sha256('') } });
   });
@@ -252,10 +257,12 @@ describe('attachMentions', () => {
   it('attaches at most 8 mentions; the 9th is named as not attached', async () => {
     const message = Array.from({ length: 9 }, (_, i) => `@src/part${i + 1}.ts`).join(' ');
 
-    const { text, files } = await attachMentions(message, tools());
+    const { text, files, notes } = await attachMentions(message, tools());
 
     expect(files.map((file) => file.displayPath)).toEqual(Array.from({ length: 8 }, (_, i) => `src/part${i + 1}.ts`));
     expect(text?.split('\n\n').at(-1)).toBe('@src/part9.ts was not attached: at most 8 mentions per message are attached.');
+    expect(notes).toHaveLength(9);
+    expect(notes.at(-1)).toBe('@src/part9.ts was not attached: at most 8 mentions per message are attached.');
   });
 
   it('counts refused mentions toward the 8, and names at most 10 of those left over', async () => {

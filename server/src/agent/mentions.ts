@@ -78,6 +78,8 @@ export interface AttachedMentions {
   text: string | undefined;
   /** The files attached, in the order written. */
   files: MentionedFile[];
+  /** One line per mention for the user's stream: what was attached, or why not. */
+  notes: string[];
 }
 
 /** `.,;:)` and the like end a sentence or a parenthesis, not a path. */
@@ -110,23 +112,32 @@ export function parseMentions(message: string): Mention[] {
 export async function attachMentions(message: string, reader: MentionReader, options: MentionOptions = {}): Promise<AttachedMentions> {
   const maxMentions = options.maxMentions ?? defaultMaxMentions;
   const mentions = parseMentions(message);
-  if (mentions.length === 0) return { text: undefined, files: [] };
+  if (mentions.length === 0) return { text: undefined, files: [], notes: [] };
   const parts: string[] = [];
   const files: MentionedFile[] = [];
+  const notes: string[] = [];
   for (const mention of mentions.slice(0, maxMentions)) {
     const attached = await attachOne(mention, reader, options).catch(
       (error: unknown): Attached => refusal(mention, `it could not be read (${error instanceof Error ? error.message : String(error)}).`),
     );
     parts.push(attached.text);
     if (attached.file !== undefined) files.push(attached.file);
+    notes.push(attached.file === undefined ? attached.text : noteFor(attached.file));
   }
   const past = mentions.slice(maxMentions);
   if (past.length > 0) {
     const named = past.slice(0, namedPastLimit).map((mention) => mention.written);
     const more = past.length > named.length ? ` and ${past.length - named.length} more` : '';
-    parts.push(`${named.join(', ')}${more} ${past.length === 1 ? 'was' : 'were'} not attached: at most ${maxMentions} mention${maxMentions === 1 ? '' : 's'} per message ${maxMentions === 1 ? 'is' : 'are'} attached.`);
+    const line = `${named.join(', ')}${more} ${past.length === 1 ? 'was' : 'were'} not attached: at most ${maxMentions} mention${maxMentions === 1 ? '' : 's'} per message ${maxMentions === 1 ? 'is' : 'are'} attached.`;
+    parts.push(line);
+    notes.push(line);
   }
-  return { text: parts.join('\n\n'), files };
+  return { text: parts.join('\n\n'), files, notes };
+}
+
+function noteFor(file: MentionedFile): string {
+  if (file.text === '') return `attached ${file.displayPath} (empty)`;
+  return `attached ${file.displayPath} lines ${file.shownLines.start}–${file.shownLines.end}${file.origin.kind === 'editor' ? ' (editor text)' : ''}`;
 }
 
 interface Attached {

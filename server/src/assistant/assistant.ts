@@ -201,6 +201,7 @@ export class Assistant {
       // Built when the turn runs, after the session's previous turn: the delta is against what the model saw last.
       const turn = target === undefined ? undefined : this.documentTurn(session, target.uri, target.range);
       const mentions = await attachMentions(params.message, this.deps.tools);
+      for (const note of mentions.notes) this.deps.reporter.note(jobId, 'tool', note);
       const userMessage = this.userTurn(session, [turn?.text, mentions.text, params.message]);
       const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'none' } });
       this.commit(session, [userMessage, reply.assistantMessage], turn);
@@ -225,6 +226,7 @@ export class Assistant {
       const doc = this.document(target.uri);
       const base = { selectionStart: doc.offsetAt(target.range.start), eol: doc.eol, version: doc.version, epoch: doc.journal.epoch };
       const mentions = await attachMentions(params.instruction, this.deps.tools);
+      for (const note of mentions.notes) this.deps.reporter.note(jobId, 'tool', note);
       const userMessage = this.userTurn(session, [turn.text, mentions.text, `Instruction: ${params.instruction}`]);
       const result = await runAgentLoop({
         prefix: [...session.messages, userMessage],
