@@ -65,14 +65,22 @@ interface FoundFile {
   text: string;
 }
 
+/** What one load learns; it replaces the last load's, so nothing here outlives the folders it was about. */
+interface LoadState {
+  /** By real path: the files read, with what identifies their content. */
+  files: Map<string, FileState>;
+  /** Real paths already sent in this load. */
+  sent: Set<string>;
+  /** By path asked for: why it was skipped. */
+  skipped: Map<string, string>;
+}
+
 export class ProjectInstructions {
   private readonly options: ProjectInstructionsOptions;
   private readonly maxFileBytes: number;
   private readonly maxTotalBytes: number;
-  /** By real path; only the files found by the last load are kept, so this never outgrows 3 per folder. */
-  private files = new Map<string, FileState>();
-  /** By path asked for: the last reason it was skipped, so a refusal is logged once, not once per job. */
-  private readonly skipped = new Map<string, string>();
+  /** The last load's: its files are not read again while unchanged, its refusals are not logged again. At most 3 entries per folder. */
+  private last: LoadState = { files: new Map(), sent: new Set(), skipped: new Map() };
   private readonly jobs = new LRUCache<string, Promise<string | undefined>>({ max: jobsRemembered });
 
   constructor(options: ProjectInstructionsOptions) {
@@ -97,13 +105,12 @@ export class ProjectInstructions {
   /** The instructions as they are on disk now (re-reading only files that changed); never rejects. */
   async load(): Promise<string | undefined> {
     const found: FoundFile[] = [];
-    const seen = new Map<string, FileState>();
-    const sent = new Set<string>();
+    const state: LoadState = { files: new Map(), sent: new Set(), skipped: new Map() };
     try {
       const roots = await resolveRoots(this.options.roots());
       for (const root of roots) {
         for (const name of instructionFileNames) {
-          const file = await this.readOne(root, roots, name, seen, sent);
+          const file = await this.readOne(root, roots, name, state);
           if (file !== undefined) found.push(file);
         }
       }
@@ -111,41 +118,38 @@ export class ProjectInstructions {
       // The folders' callback failed, or something unforeseen: the files read so far are still sent.
       this.options.logger.debug(`project instructions: ${messageOf(error)}`);
     }
-    this.files = seen;
+    this.last = state;
     return this.render(found);
   }
 
-  private async readOne(root: WorkspaceRoot, roots: readonly WorkspaceRoot[], name: string, seen: Map<string, FileState>, sent: Set<string>): Promise<FoundFile | undefined> {
+  private async readOne(root: WorkspaceRoot, roots: readonly WorkspaceRoot[], name: string, state: LoadState): Promise<FoundFile | undefined> {
     const requested = join(root.path, name);
     // Absolute, so only this folder's own file is found, never a folder's of the same name elsewhere.
     const located = await locate(requested, roots, { allowSecretFiles: this.options.allowSecretFiles() });
-    if (located.kind === 'refused') return this.skip(requested, located.reason);
-    if (located.realPath === undefined) {
-      this.skipped.delete(requested);
-      return undefined;
-    }
+    if (located.kind === 'refused') return this.skip(requested, located.reason, state);
+    if (located.realPath === undefined) return undefined;
     // The same file through two folders (nested folders, a symlink between them) is sent once.
-    if (sent.has(located.realPath)) return undefined;
+    if (state.sent.has(located.realPath)) return undefined;
     const signature = await stat(located.realPath, { bigint: true }).then(signatureOf, () => undefined);
-    const known = this.files.get(located.realPath);
+    const known = this.last.files.get(located.realPath);
     let text: string;
     if (known !== undefined && known.signature === signature) {
       text = known.text;
     } else {
       const read = await readTextFile(located.realPath, { maxFileBytes: maxReadBytes, displayPath: located.displayPath });
-      if (read.kind === 'refused') return this.skip(requested, read.reason);
+      if (read.kind === 'refused') return this.skip(requested, read.reason, state);
       text = read.text;
     }
-    this.skipped.delete(requested);
-    sent.add(located.realPath);
+    state.sent.add(located.realPath);
     // Stryker disable next-line ConditionalExpression: differs only when the file goes away between locate and stat, a race no unit test sets up; such a file is read again next time
-    if (signature !== undefined) seen.set(located.realPath, { signature, text });
+    if (signature !== undefined) state.files.set(located.realPath, { signature, text });
     return { displayPath: located.displayPath, text };
   }
 
-  private skip(requested: string, reason: string): undefined {
-    if (this.skipped.get(requested) !== reason) this.options.logger.debug(`project instructions: skipped ${requested}: ${reason}`);
-    this.skipped.set(requested, reason);
+  /** Logged when the reason is new since the last load, so a file refused for good is not logged once per job. */
+  private skip(requested: string, reason: string, state: LoadState): undefined {
+    if (this.last.skipped.get(requested) !== reason) this.options.logger.debug(`project instructions: skipped ${requested}: ${reason}`);
+    state.skipped.set(requested, reason);
     return undefined;
   }
 
