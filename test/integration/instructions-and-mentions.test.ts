@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -147,5 +147,29 @@ describe('@-mentions', () => {
     expect(blocks[1]?.text).toContain('Attached by the user (@src/util/money.ts): src/util/money.ts');
     expect(blocks[1]?.text).toContain('2|   return (cents / 100).toFixed(2);');
     expect(blocks[2]?.text).toBe('Instruction: does cartTotal use @src/util/money.ts right?');
+  });
+
+  it('count as read for the exact-quote rule: the agent may change a mentioned file it never opened, within the lines shown', async () => {
+    const longMoney = `${moneyTs}${Array.from({ length: 120 }, (_, i) => `export const rate${i + 1} = ${i + 1};`).join('\n')}\n`;
+    await writeFile(join(workspace, 'src', 'util', 'money.ts'), longMoney);
+    harness = await startHarness({ workspaceFolder: workspace });
+    const { client, fake } = harness;
+    const euro = { path: 'src/util/money.ts', old_text: '  return (cents / 100).toFixed(2);', new_text: '  return `€${(cents / 100).toFixed(2)}`;' };
+    const lastRate = { path: 'src/util/money.ts', old_text: 'export const rate120 = 120;', new_text: 'export const rate120 = 121;' };
+    fake.queueReplies(
+      // Line 2 is in the window around line 3; line 123 is not.
+      { toolUses: [{ name: 'propose_edits', input: { summary: 'Both.', edits: [euro, lastRate] } }] },
+      { toolUses: [{ name: 'propose_edits', input: { summary: 'formatMoney shows the euro sign.', edits: [euro] } }] },
+    );
+    const uri = await client.open('src/cart.ts', cartTs);
+
+    const result = await client.request<DoResult>('efrit/do', { instruction: 'show a euro sign in formatMoney, @src/util/money.ts:3', textDocument: { uri } });
+
+    expect(result).toMatchObject({ applied: true, steps: 2, summary: 'formatMoney shows the euro sign.' });
+    expect(await readFile(join(workspace, 'src', 'util', 'money.ts'), 'utf8')).toBe(longMoney.replace('  return (cents / 100).toFixed(2);', '  return `€${(cents / 100).toFixed(2)}`;'));
+    // The first proposal quoted a line the mention did not show: refused back to the model, naming the file.
+    const refusal = lastUserBlocks(fake.requests[1])[0] as SentBlock & { content?: unknown; is_error?: boolean };
+    expect(refusal).toMatchObject({ type: 'tool_result', is_error: true });
+    expect(JSON.stringify(refusal.content)).toContain('src/util/money.ts');
   });
 });

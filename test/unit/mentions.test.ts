@@ -129,7 +129,7 @@ describe('attachMentions', () => {
         uri: pathToFileURL(join(root, 'src', 'cart.ts')).href,
         text: cartTs,
         shownLines: { start: 1, end: 6 },
-        origin: { kind: 'disk', sha256: sha256(cartTs) },
+        origin: { kind: 'disk', realPath: join(root, 'src', 'cart.ts'), lexicalPath: join(root, 'src', 'cart.ts'), sha256: sha256(cartTs) },
       },
     ]);
   });
@@ -215,7 +215,7 @@ describe('attachMentions', () => {
         uri,
         text: edited,
         shownLines: { start: 1, end: 6 },
-        origin: { kind: 'editor', version: 7, openId: document?.openId, epoch: document?.journal.epoch },
+        origin: { kind: 'editor', uri, version: 7, openId: document?.openId, epoch: document?.journal.epoch },
       },
     ]);
   });

@@ -15,11 +15,11 @@
  * whole text as read and the lines shown, which is what an edit proposed to
  * that file is later checked against.
  */
-import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { TrackedDocument } from '../documents/tracked-document.js';
 import { linesOf, renderNumberedLines, type LineSource } from './workspace-numbered-lines.js';
 import { readTextFile, type Located } from './workspace-paths.js';
+import { sha256Of, type ReadOrigin } from './read-ledger.js';
 
 /** What mentions need of the workspace tools (WorkspaceTools has both): the same rules as read_file, not a copy of them. */
 export interface MentionReader {
@@ -56,7 +56,7 @@ export interface Mention {
   line?: number;
 }
 
-/** The record of one attached file: what was read, where from, and which lines the model was shown. */
+/** The record of one attached file: what was read, where from, and which lines the model was shown (what the job's ReadLedger records). */
 export interface MentionedFile {
   /** The workspace-relative name, as the model writes it. */
   displayPath: string;
@@ -70,7 +70,7 @@ export interface MentionedFile {
   text: string;
   /** 1-based, inclusive. */
   shownLines: { start: number; end: number };
-  origin: { kind: 'editor'; version: number; openId: number; epoch: number } | { kind: 'disk'; sha256: string };
+  origin: ReadOrigin;
 }
 
 export interface AttachedMentions {
@@ -150,7 +150,7 @@ async function attachOne(mention: Mention, reader: MentionReader, options: Menti
   if (located.kind === 'refused') return refusal(mention, located.reason);
   const document = await reader.openDocumentAt(located);
   if (document !== undefined) {
-    const origin = { kind: 'editor', version: document.version, openId: document.openId, epoch: document.journal.epoch } as const;
+    const origin: ReadOrigin = { kind: 'editor', uri: document.uri, version: document.version, openId: document.openId, epoch: document.journal.epoch };
     return render(mention, located.displayPath, document, `the editor's text (version ${document.version}), which may have unsaved changes`, options, (shownLines) => ({
       displayPath: located.displayPath,
       ...(located.realPath === undefined ? {} : { realPath: located.realPath }),
@@ -171,8 +171,8 @@ async function attachOne(mention: Mention, reader: MentionReader, options: Menti
     uri: pathToFileURL(lexicalPath).href,
     text: read.text,
     shownLines,
-    // The hash of the text as read (UTF-8), which a later read of an unchanged file reproduces.
-    origin: { kind: 'disk', sha256: createHash('sha256').update(read.text).digest('hex') },
+    // Hashed as read_file hashes what it reads: a later edit of this file is checked against it.
+    origin: { kind: 'disk', realPath, lexicalPath, sha256: sha256Of(read.text) },
   });
   if (read.bytes === 0) return { text: `Attached by the user (${mention.written}): ${displayPath} is empty (0 bytes).`, file: file({ start: 1, end: 1 }) };
   return render(mention, displayPath, linesOf(read.text), 'from disk', options, file);
