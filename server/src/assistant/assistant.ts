@@ -217,7 +217,7 @@ export class Assistant {
       const mentions = await attachMentions(params.message, this.deps.tools);
       for (const note of mentions.notes) this.deps.reporter.note(jobId, 'tool', note);
       const userMessage = this.userTurn(session, [turn?.text, mentions.text, params.message]);
-      const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'none' } });
+      const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'none' }, sessionId: session.id });
       this.commit(session, [userMessage, reply.assistantMessage], turn);
       // Chat runs no tools, but a reply may carry a tool call anyway (a gateway, another model): the API requires
       // every call answered before the conversation goes on, so the next turn says it was not run.
@@ -255,7 +255,7 @@ export class Assistant {
       let plan: PlannedChange | undefined;
       const result = await runAgentLoop({
         prefix: [...session.messages, userMessage],
-        step: (messages) => this.callModel(jobId, signal, { messages, toolChoice: { type: 'auto' } }),
+        step: (messages) => this.callModel(jobId, signal, { messages, toolChoice: { type: 'auto' }, sessionId: session.id }),
         runTool: (call) => this.deps.tools.run(call.name, call.input, signal, ledger),
         finalTool: proposeEditsTool.name,
         acceptFinal: async (call) => {
@@ -454,7 +454,7 @@ export class Assistant {
   private async callModel(
     jobId: string,
     signal: AbortSignal,
-    turn: Pick<ModelRequest, 'messages' | 'toolChoice'>,
+    turn: Pick<ModelRequest, 'messages' | 'toolChoice'> & { sessionId?: string | undefined },
   ): Promise<ModelReply> {
     const settings = this.deps.settings();
     const { reporter } = this.deps;
@@ -485,7 +485,7 @@ export class Assistant {
         },
       },
     );
-    this.deps.usage.recordCall(reply.usage);
+    this.deps.usage.recordCall(reply.usage, { model: settings.model, sessionId: turn.sessionId });
     return reply;
   }
 
