@@ -60,12 +60,17 @@ export const proposeEditsTool: Tool = {
   },
 };
 
-export function systemBlocks(promptCaching: boolean): TextBlockParam[] {
-  return [
-    promptCaching
-      ? { type: 'text', text: systemPrompt, cache_control: { type: 'ephemeral' } }
-      : { type: 'text', text: systemPrompt },
-  ];
+/**
+ * The fixed prompt, then the project's instructions when there are any
+ * (agent/project-instructions.ts). Only the last block carries the cache
+ * mark: it caches everything before it too, and the API allows four marks in
+ * all, two of which `withCacheBreakpoints` puts on the messages.
+ */
+export function systemBlocks(promptCaching: boolean, projectInstructions?: string): TextBlockParam[] {
+  const texts = projectInstructions === undefined || projectInstructions === '' ? [systemPrompt] : [systemPrompt, projectInstructions];
+  return texts.map((text, index): TextBlockParam =>
+    promptCaching && index === texts.length - 1 ? { type: 'text', text, cache_control: { type: 'ephemeral' } } : { type: 'text', text },
+  );
 }
 
 /** The excerpt the model reads, as the helper formatted it, plus the diagnostics. */
