@@ -17,7 +17,7 @@ excerpt (without line numbers or markers, whole lines where you can, and long en
 excerpt), and new_text, the text that replaces it. An empty old_text inserts new_text at the start of the selection.
 Keep edits minimal, keep the file's indentation and style, and change nothing the request did not ask for.
 An edit may change another file of the workspace: give its path, and quote only lines you read from it in this task
-(read_file or read_document). To create, rename or delete a file, list it under files; a new file carries its whole text.
+(read_file, read_document, or attached by the user with @path). To create, rename or delete a file, list it under files; a new file carries its whole text.
 
 When you explain or answer, be brief and concrete, refer to line numbers, and use Markdown sparingly.`;
 
