@@ -20,6 +20,7 @@ export default {
     'server/src/assistant/change-plan.ts',
     'server/src/assistant/workspace-edit.ts',
     'server/src/agent/read-ledger.ts',
+    'server/src/model/prices.ts',
     'server/src/completion/clean-suggestion.ts',
     'server/src/completion/completion-engine.ts',
     'server/src/assistant/prefetch-policy.ts',
@@ -29,6 +30,8 @@ export default {
     'server/src/agent/workspace-glob.ts',
     'server/src/agent/workspace-search.ts',
     'server/src/agent/work-log.ts',
+    'server/src/agent/project-instructions.ts',
+    'server/src/agent/mentions.ts',
     'server/src/proxy/routing-rules.ts',
     'server/src/proxy/capabilities.ts',
     // settings from the client
