@@ -92,6 +92,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
           if (languageClient.state !== State.Running || offline() !== startedOffline) return;
           await next(sections);
         },
+        // Efrit's changes land as VS Code's own refactorings do (rename, a code action's edit): a change across
+        // several files is saved when `files.refactoring.autoSave` is on (its default). Without it, the files the
+        // user never opened would be left changed in unsaved, unseen buffers and a created file empty on disk.
+        // A value the server sends itself wins.
+        handleApplyEdit: (params, next) => next({ ...params, metadata: { isRefactoring: true, ...params.metadata } }),
       },
     },
   };
