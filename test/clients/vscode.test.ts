@@ -625,6 +625,8 @@ describe('the bundled extension, activated in a stand-in extension host', () => 
       host.inputAnswers.push('document restock');
       await run(ExtensionCommands.do);
       expect(host.workspaceEdits).toHaveLength(1);
+      // Applied as a refactoring, as VS Code applies its own renames: a change across files is saved per files.refactoring.autoSave.
+      expect(host.workspaceEditMetadata).toEqual([{ isRefactoring: true }]);
       expect(host.messages).toContainEqual({ level: 'info', text: 'Efrit: Documented restock.' });
 
       await run(ExtensionCommands.cancel);

@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { LanguageClient, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { CancellationToken, LanguageClient, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { offlineRequested } from '../../../server/src/offline/offline-mode.js';
 import { Methods, type StatusResult, type StreamParams } from '../../../server/src/protocol.js';
 import { ExtensionCommands } from './command-ids.js';
@@ -95,8 +95,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         // Efrit's changes land as VS Code's own refactorings do (rename, a code action's edit): a change across
         // several files is saved when `files.refactoring.autoSave` is on (its default). Without it, the files the
         // user never opened would be left changed in unsaved, unseen buffers and a created file empty on disk.
-        // A value the server sends itself wins.
-        handleApplyEdit: (params, next) => next({ ...params, metadata: { isRefactoring: true, ...params.metadata } }),
+        // A value the server sends itself wins. (The client passes the middleware no token, and its `next` uses none.)
+        handleApplyEdit: (params, next) => next({ ...params, metadata: { isRefactoring: true, ...params.metadata } }, CancellationToken.None),
       },
     },
   };
