@@ -17,6 +17,9 @@ export default {
     'server/src/queue/*.ts',
     // assistant and completion
     'server/src/assistant/edit-proposal.ts',
+    'server/src/assistant/change-plan.ts',
+    'server/src/assistant/workspace-edit.ts',
+    'server/src/agent/read-ledger.ts',
     'server/src/completion/clean-suggestion.ts',
     'server/src/completion/completion-engine.ts',
     'server/src/assistant/prefetch-policy.ts',

@@ -78,6 +78,7 @@ export function contributedConfiguration(): ContributedConfiguration {
     if ('min' in spec && spec.min !== undefined) entry.minimum = spec.min;
     if ('max' in spec && spec.max !== undefined) entry.maximum = spec.max;
     if (values !== undefined) entry.enum = values;
+    if ('choices' in spec && spec.choices !== undefined) entry.enum = [...spec.choices];
     if (items !== undefined) entry.items = items;
     if (userOnlySettings.includes(key)) entry.scope = 'machine';
     properties[`efrit.${key}`] = entry;

@@ -21,6 +21,8 @@ export const Methods = {
 export const Commands = {
   runAction: 'efrit.runAction',
   applyJob: 'efrit.applyJob',
+  /** The user rejected a do job's change in the client's review: nothing is applied, and the model hears it. */
+  rejectJob: 'efrit.rejectJob',
   chat: 'efrit.chat',
   do: 'efrit.do',
   cancel: 'efrit.cancel',
@@ -127,6 +129,23 @@ export interface RunActionResult {
 
 export interface ApplyJobArgs extends StreamIdentity {
   jobId: string;
+  /** For a do job: URIs of files the user rejected in review; the rest of the change is applied. */
+  exclude?: string[];
+}
+
+export interface RejectJobArgs {
+  jobId: string;
+}
+
+/** One file of a do job's change, for a client's review list. */
+export interface FileChange {
+  uri: string;
+  /** Relative to its workspace folder. */
+  path: string;
+  kind: 'edit' | 'create' | 'rename' | 'delete';
+  /** For a rename: where the file goes. */
+  newUri?: string;
+  newPath?: string;
 }
 
 export interface ChatParams extends StreamIdentity {
@@ -169,6 +188,8 @@ export interface DoResult {
   steps: number;
   edit: WorkspaceEdit | null;
   applied: boolean;
+  /** The files the change touches, in the order they are applied (an addition: empty when there is no edit). */
+  files: FileChange[];
 }
 
 export interface CancelParams {

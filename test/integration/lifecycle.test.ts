@@ -53,6 +53,7 @@ describe('the LSP lifecycle', () => {
     expect(capabilities.executeCommandProvider?.commands).toEqual([
       'efrit.runAction',
       'efrit.applyJob',
+      'efrit.rejectJob',
       'efrit.chat',
       'efrit.do',
       'efrit.cancel',

@@ -7,6 +7,8 @@
  * what a user would see.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
@@ -35,7 +37,6 @@ import {
   type ProtocolConnection,
   type Range,
   type ShowMessageParams,
-  type TextDocumentEdit,
   type TextEdit,
 } from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -199,26 +200,62 @@ export class TestClient {
     connection.listen();
   }
 
-  /** Applies a `documentChanges` or `changes` edit to the client's copies, checking versions as VS Code does. */
-  private applyWorkspaceEdit(params: ApplyWorkspaceEditParams): ApplyWorkspaceEditResult {
-    const perDocument: { uri: string; version: number | null; edits: TextEdit[] }[] = [];
+  /**
+   * Applies a `documentChanges` or `changes` edit as an editor does, all or
+   * nothing: open documents get their edits (versions checked as VS Code
+   * does) and report them back as didChange; files not open are edited on
+   * disk; create, rename and delete act on disk. Everything is checked before
+   * anything is applied, so a refused edit leaves every file as it was.
+   */
+  private async applyWorkspaceEdit(params: ApplyWorkspaceEditParams): Promise<ApplyWorkspaceEditResult> {
+    type Step =
+      | { kind: 'edit'; uri: string; version: number | null; edits: TextEdit[] }
+      | { kind: 'create'; uri: string }
+      | { kind: 'rename'; oldUri: string; newUri: string }
+      | { kind: 'delete'; uri: string };
+    const steps: Step[] = [];
     for (const change of params.edit.documentChanges ?? []) {
-      if (!('textDocument' in change)) return { applied: false, failureReason: 'only text edits are supported' };
-      const edit = change as TextDocumentEdit;
-      perDocument.push({ uri: edit.textDocument.uri, version: edit.textDocument.version, edits: edit.edits as TextEdit[] });
+      if ('textDocument' in change) steps.push({ kind: 'edit', uri: change.textDocument.uri, version: change.textDocument.version, edits: change.edits as TextEdit[] });
+      else if (change.kind === 'create') steps.push({ kind: 'create', uri: change.uri });
+      else if (change.kind === 'rename') steps.push({ kind: 'rename', oldUri: change.oldUri, newUri: change.newUri });
+      else steps.push({ kind: 'delete', uri: change.uri });
     }
-    for (const [uri, edits] of Object.entries(params.edit.changes ?? {})) perDocument.push({ uri, version: null, edits });
-    for (const { uri, version } of perDocument) {
-      const doc = this.documents.get(uri);
-      if (doc === undefined) return { applied: false, failureReason: `${uri} is not open` };
-      if (version !== null && version !== doc.version) return { applied: false, failureReason: `version ${version} != ${doc.version}` };
+    for (const [uri, edits] of Object.entries(params.edit.changes ?? {})) steps.push({ kind: 'edit', uri, version: null, edits });
+    const exists = (uri: string): boolean => existsSync(fileURLToPath(uri));
+    const created = new Set<string>();
+    for (const [index, step] of steps.entries()) {
+      const refuse = (failureReason: string): ApplyWorkspaceEditResult => ({ applied: false, failureReason, failedChange: index });
+      if (step.kind === 'edit') {
+        const doc = this.documents.get(step.uri);
+        if (doc === undefined && !exists(step.uri) && !created.has(step.uri)) return refuse(`${step.uri} does not exist`);
+        if (doc !== undefined && step.version !== null && step.version !== doc.version) return refuse(`version ${step.version} != ${doc.version}`);
+      } else if (step.kind === 'create') {
+        if (exists(step.uri)) return refuse(`${step.uri} already exists`);
+        created.add(step.uri);
+      } else if (step.kind === 'rename') {
+        if (!exists(step.oldUri) || exists(step.newUri)) return refuse(`cannot rename ${step.oldUri} to ${step.newUri}`);
+      } else if (!exists(step.uri)) {
+        return refuse(`${step.uri} does not exist`);
+      }
     }
-    for (const { uri, edits } of perDocument) {
-      // An editor reports an applied edit back as a didChange; last edit first keeps the earlier ranges valid.
-      const changes = [...edits]
-        .sort((a, b) => b.range.start.line - a.range.start.line || b.range.start.character - a.range.start.character)
-        .map((edit) => ({ range: edit.range, text: edit.newText }));
-      void this.sendChanges(uri, changes);
+    for (const step of steps) {
+      if (step.kind === 'create') {
+        await writeFile(fileURLToPath(step.uri), '', { flag: 'wx' });
+      } else if (step.kind === 'rename') {
+        await rename(fileURLToPath(step.oldUri), fileURLToPath(step.newUri));
+      } else if (step.kind === 'delete') {
+        await unlink(fileURLToPath(step.uri));
+      } else if (this.documents.has(step.uri)) {
+        // An editor reports an applied edit back as a didChange; last edit first keeps the earlier ranges valid.
+        const changes = [...step.edits]
+          .sort((a, b) => b.range.start.line - a.range.start.line || b.range.start.character - a.range.start.character)
+          .map((edit) => ({ range: edit.range, text: edit.newText }));
+        void this.sendChanges(step.uri, changes);
+      } else {
+        const path = fileURLToPath(step.uri);
+        const onDisk = TextDocument.create(step.uri, 'plaintext', 0, await readFile(path, 'utf8'));
+        await writeFile(path, TextDocument.applyEdits(onDisk, step.edits));
+      }
     }
     return { applied: true };
   }

@@ -157,3 +157,49 @@ describe('tool calls in one agent step', () => {
     await expect(runAgentLoop(run)).rejects.toMatchObject({ reason: 'agentStopped', message: expect.stringMatching(/the same error came back twice in a row/) });
   });
 });
+
+describe('a proposal the server refuses', () => {
+  const proposal = (id: string, path: string): ToolCall => ({ id, name: 'propose_edits', input: { summary: 's', edits: [{ path, old_text: 'a', new_text: 'b' }] } });
+
+  it('goes back to the model as the call\'s error, runs the other calls of that reply, and ends with the next proposal it accepts', async () => {
+    const checked: string[] = [];
+    const { run, steps, notes } = agentRun(
+      [reply('Done.', [proposal('toolu_p1', 'src/a.ts'), ...searches(1)]), reply('Read it; again.', [proposal('toolu_p2', 'src/b.ts')])],
+      async (call) => found(call),
+      {
+        acceptFinal: async (call) => {
+          checked.push(call.id);
+          return call.id === 'toolu_p1' ? 'The change edits src/a.ts, which it has not read.' : undefined;
+        },
+      },
+    );
+
+    const result = await runAgentLoop(run);
+
+    expect(checked).toEqual(['toolu_p1', 'toolu_p2']);
+    expect(result.steps).toBe(2);
+    expect(result.finalReply.toolCalls[0]?.id).toBe('toolu_p2');
+    const sent = resultsSentTo(steps, 2);
+    expect(sent.map((block) => [block.tool_use_id, block.is_error ?? false])).toEqual([
+      ['toolu_p1', true],
+      ['toolu_0', false],
+    ]);
+    expect(JSON.stringify(sent[0]?.content)).toContain('The change edits src/a.ts, which it has not read. Read what you need, then call propose_edits again');
+    expect(notes[0]).toBe('the proposed change was refused: The change edits src/a.ts, which it has not read.');
+  });
+
+  it('ends the job with the refusal when it comes at the last step', async () => {
+    const { run } = agentRun([reply('', [proposal('toolu_p1', 'src/a.ts')])], async (call) => found(call), {
+      acceptFinal: async () => 'The change edits src/a.ts, which it has not read.',
+      limits: { maxSteps: 1, tokenBudget: 1_000_000, logBudgetTokens: 1_000_000 },
+    });
+    await expect(runAgentLoop(run)).rejects.toMatchObject({ reason: 'invalidEdit', message: 'The change edits src/a.ts, which it has not read.' });
+  });
+
+  it('stops a model that proposes the same refused change twice', async () => {
+    const { run } = agentRun([reply('', [proposal('toolu_p1', 'src/a.ts')]), reply('', [proposal('toolu_p2', 'src/a.ts')])], async (call) => found(call), {
+      acceptFinal: async () => 'refused',
+    });
+    await expect(runAgentLoop(run)).rejects.toMatchObject({ reason: 'agentStopped', message: expect.stringContaining('the model repeated the call propose_edits') });
+  });
+});

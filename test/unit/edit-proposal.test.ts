@@ -137,11 +137,11 @@ describe('resolving the model’s proposed edits', () => {
     [{ summary: 'x', edits: [{ old_text: 'sku', new_text: 'id' }, 'name -> title'] }, "The model's edit was not usable (edit 2 lacks old_text or new_text); nothing was changed. Try again."],
     [
       { summary: 'x', edits: [{ old_text: 'sku: string;\n  name: string;', new_text: 'a' }, { old_text: 'name: string;\n  stock', new_text: 'b' }] },
-      "The model's edits overlap each other; nothing was changed. Try again.",
+      "The model's edits to src/inventory.ts overlap each other; nothing was changed. Try again.",
     ],
     [
       { summary: 'x', edits: [{ old_text: '', new_text: '// one\n' }, { old_text: '', new_text: '// two\n' }] },
-      "The model's edits overlap each other; nothing was changed. Try again.",
+      "The model's edits to src/inventory.ts overlap each other; nothing was changed. Try again.",
     ],
   ])('refuses an unusable proposal: %j', (input, message) => {
     const { context, doc, selectionStart } = setup();

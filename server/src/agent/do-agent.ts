@@ -49,6 +49,13 @@ export interface AgentRun {
   runTool(call: ToolCall): Promise<ToolOutcome>;
   /** The name of the tool that ends the loop with edits. */
   finalTool: string;
+  /**
+   * Checks the final tool's call before the loop ends with it: undefined
+   * accepts it; a refusal (why the edit cannot be used) goes back to the
+   * model as that call's error result, and the loop goes on so the model can
+   * fix it, within the same step and token limits. @default accept
+   */
+  acceptFinal?(call: ToolCall): Promise<string | undefined>;
   onToolNote(text: string): void;
   /** Called as each model step starts (1-based), for the user's stream. */
   onStep(step: number): void;
@@ -89,7 +96,9 @@ export async function runAgentLoop(run: AgentRun): Promise<AgentResult> {
     // Everything sent so far sits behind the request's rolling cache breakpoint: compressing it would forfeit the cache.
     log.freezeThrough();
     const calls = reply.toolCalls;
-    if (calls.length === 0 || calls.some((call) => call.name === run.finalTool)) {
+    const finalCall = calls.find((call) => call.name === run.finalTool);
+    const refusal = finalCall === undefined || run.acceptFinal === undefined ? undefined : await run.acceptFinal(finalCall);
+    if (calls.length === 0 || (finalCall !== undefined && refusal === undefined)) {
       return {
         finalReply: reply,
         history: [...log.messages(), reply.assistantMessage],
@@ -98,7 +107,10 @@ export async function runAgentLoop(run: AgentRun): Promise<AgentResult> {
         usage,
       };
     }
-    if (step >= limits.maxSteps) throw stopped(`it reached efrit.agent.maxSteps (${limits.maxSteps}) without an answer`, step);
+    if (step >= limits.maxSteps) {
+      if (refusal !== undefined) throw new EfritError('invalidEdit', refusal);
+      throw stopped(`it reached efrit.agent.maxSteps (${limits.maxSteps}) without an answer`, step);
+    }
     if (usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens + usage.outputTokens > limits.tokenBudget) {
       throw stopped(`it spent more than efrit.agent.tokenBudget (${limits.tokenBudget} tokens)`, step);
     }
@@ -112,7 +124,9 @@ export async function runAgentLoop(run: AgentRun): Promise<AgentResult> {
     }
 
     const running = new PQueue({ concurrency: limits.maxConcurrentToolCalls ?? defaultMaxConcurrentToolCalls });
-    const outcomes = await Promise.all(runNow.map((call) => running.add(() => run.runTool(call))));
+    const outcomes = await Promise.all(
+      runNow.map((call) => (call === finalCall && refusal !== undefined ? Promise.resolve(refusedFinal(call, refusal)) : running.add(() => run.runTool(call)))),
+    );
     for (const outcome of outcomes) run.onToolNote(outcome.note);
     if (notRun.length > 0) run.onToolNote(`${notRun.length} more tool call${notRun.length === 1 ? '' : 's'} not run: at most ${maxCalls} run per step`);
     // Judged on the calls that ran: the ones past the cap are not the model's error to repeat.
@@ -133,6 +147,16 @@ export async function runAgentLoop(run: AgentRun): Promise<AgentResult> {
     log.addStep(reply.assistantMessage.content as ContentBlockParam[], entries);
     if (log.overBudget) log.rebase();
   }
+}
+
+/** The refused final call as a tool result: the model reads why and proposes again. */
+function refusedFinal(call: ToolCall, refusal: string): ToolOutcome {
+  return {
+    content: `${refusal} Read what you need, then call ${call.name} again with a corrected proposal.`,
+    isError: true,
+    note: `the proposed change was refused: ${refusal.slice(0, 200)}`,
+    summary: `${call.name} -> refused: ${refusal.slice(0, 160)}`,
+  };
 }
 
 /** Answers for tool calls that the final turn made but the loop did not run. */

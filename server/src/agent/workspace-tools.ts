@@ -22,6 +22,7 @@ import { linesOf, renderNumberedLines } from './workspace-numbered-lines.js';
 import type { LineSource } from './workspace-numbered-lines.js';
 import { formatBytes, locate, readTextFile, realpathOrUndefined, resolveRoots, toFilePath } from './workspace-paths.js';
 import type { Located, WorkspaceRoot } from './workspace-paths.js';
+import { sha256Of, type ReadLedger, type ReadOrigin } from './read-ledger.js';
 
 export interface WorkspaceToolsOptions {
   /** Workspace folder paths (absolute); nothing outside them is read. */
@@ -170,14 +171,14 @@ export class WorkspaceTools {
   }
 
   /** Runs one tool call. Never throws: bad input, refusals and failures are `isError` outcomes. */
-  async run(name: string, input: unknown, signal?: AbortSignal): Promise<ToolOutcome> {
+  async run(name: string, input: unknown, signal?: AbortSignal, ledger?: ReadLedger): Promise<ToolOutcome> {
     if (!isToolName(name)) {
       const known = readOnlyToolDefinitions.map((tool) => tool.name).join(', ');
       return failure(name, `There is no tool named "${name}". The tools are: ${known}.`, `unknown tool ${name}`);
     }
     if (signal?.aborted === true) return failure(name, 'The request was cancelled.', `${name} cancelled`);
     try {
-      const outcome = await this.dispatch(name, objectInput(input), signal);
+      const outcome = await this.dispatch(name, objectInput(input), signal, ledger);
       // The note is one line of the user's stream, whatever a path contained.
       return { ...outcome, note: outcome.note.replace(/\s+/g, ' ') };
     } catch (error) {
@@ -188,14 +189,14 @@ export class WorkspaceTools {
     }
   }
 
-  private dispatch(name: ToolName, args: Record<string, unknown>, signal: AbortSignal | undefined): Promise<ToolOutcome> {
+  private dispatch(name: ToolName, args: Record<string, unknown>, signal: AbortSignal | undefined, ledger: ReadLedger | undefined): Promise<ToolOutcome> {
     switch (name) {
       case 'list_documents':
         return this.listDocuments();
       case 'read_document':
-        return this.readDocument(args);
+        return this.readDocument(args, ledger);
       case 'read_file':
-        return this.readFile(args);
+        return this.readFile(args, ledger);
       case 'search_workspace':
         return this.search(args, signal);
     }
@@ -239,7 +240,7 @@ export class WorkspaceTools {
     };
   }
 
-  private async readDocument(args: Record<string, unknown>): Promise<ToolOutcome> {
+  private async readDocument(args: Record<string, unknown>, ledger: ReadLedger | undefined): Promise<ToolOutcome> {
     const uri = optionalString(args, 'uri');
     const path = optionalString(args, 'path');
     const range = lineRange(args);
@@ -276,10 +277,11 @@ export class WorkspaceTools {
       origin: { kind: 'editor', version: document.version },
       range,
       again: uri !== undefined ? { uri } : { path: access.displayPath },
+      ledger: ledger === undefined ? undefined : { ledger, text: document.text, origin: editorOrigin(document) },
     });
   }
 
-  private async readFile(args: Record<string, unknown>): Promise<ToolOutcome> {
+  private async readFile(args: Record<string, unknown>, ledger: ReadLedger | undefined): Promise<ToolOutcome> {
     const path = requiredString(args, 'path', 'the file\'s path relative to the workspace folder, e.g. "src/index.ts"');
     const range = lineRange(args);
     const roots = await this.roots();
@@ -295,6 +297,7 @@ export class WorkspaceTools {
         origin: { kind: 'editor', version: document.version },
         range,
         again: { path: located.displayPath },
+        ledger: ledger === undefined ? undefined : { ledger, text: document.text, origin: editorOrigin(document) },
       });
     }
     if (located.realPath === undefined) {
@@ -307,7 +310,12 @@ export class WorkspaceTools {
     }
     const read = await readTextFile(located.realPath, { maxFileBytes: this.maxFileBytes, displayPath: located.displayPath });
     if (read.kind === 'refused') return failure('read_file', read.reason, `read_file refused ${located.displayPath} (${read.cause})`);
+    // Hashed only for a job that keeps a ledger: the hash is what a later edit of this file is checked against.
+    const diskOrigin: ReadOrigin | undefined =
+      ledger === undefined ? undefined : { kind: 'disk', realPath: located.realPath, lexicalPath: located.lexicalPath, sha256: sha256Of(read.text) };
     if (read.bytes === 0) {
+      // Recorded too, so that the agent may delete an empty file it has seen.
+      if (diskOrigin !== undefined) ledger?.record(located.displayPath, read.text, diskOrigin, 1, 1);
       return {
         content: `${located.displayPath} is empty (0 bytes).`,
         isError: false,
@@ -322,6 +330,7 @@ export class WorkspaceTools {
       origin: { kind: 'disk' },
       range,
       again: { path: located.displayPath },
+      ledger: ledger === undefined || diskOrigin === undefined ? undefined : { ledger, text: read.text, origin: diskOrigin },
     });
   }
 
@@ -401,6 +410,7 @@ export class WorkspaceTools {
       );
     }
     const again = { ...read.again, start_line: first, end_line: last };
+    read.ledger?.ledger.record(displayPath, read.ledger.text, read.ledger.origin, first, last);
     const origin = read.origin.kind === 'disk' ? 'disk' : `editor text, version ${read.origin.version}`;
     return {
       content: [headerFor(last), rendered.text, ...trailer].join('\n'),
@@ -482,7 +492,13 @@ export class WorkspaceTools {
     return { kind: 'ok', displayPath: located.displayPath };
   }
 
-  private async openDocumentAt(located: Located): Promise<TrackedDocument | undefined> {
+  /** Where `path` (as the model wrote it) is, under the same confinement and secret rules as read_file. */
+  async locate(path: string): Promise<Located> {
+    return locate(path, await this.roots(), this.locateOptions());
+  }
+
+  /** The open document that is the file `located` names, by any of its names. */
+  async openDocumentAt(located: Located): Promise<TrackedDocument | undefined> {
     if (located.kind !== 'inside') return undefined;
     const documents = this.options.documents;
     const filePaths: { document: TrackedDocument; path: string }[] = [];
@@ -537,6 +553,12 @@ interface ReadToRender {
   range: LineRange;
   /** The input that reads the same thing again, echoed in the summary. */
   again: Record<string, string>;
+  /** Where the job keeps what its agent read, with the whole text read: edits are resolved against it. */
+  ledger: { ledger: ReadLedger; text: string; origin: ReadOrigin } | undefined;
+}
+
+function editorOrigin(document: TrackedDocument): ReadOrigin {
+  return { kind: 'editor', uri: document.uri, version: document.version, openId: document.openId, epoch: document.journal.epoch };
 }
 
 interface SearchEcho {

@@ -17,7 +17,7 @@ export interface ActionDefinition {
   /** Whether the answer is an edit (true) or text for the user to read (false). */
   producesEdit: boolean;
   /** The request put to the model. */
-  request(input: { instruction?: string | undefined; diagnostics: readonly Diagnostic[] }): string;
+  request(input: { instruction?: string | undefined; diagnostics: readonly Diagnostic[]; canCreateFiles?: boolean }): string;
 }
 
 export const titlePrefix = 'Efrit: ';
@@ -69,8 +69,12 @@ const builtins: readonly ActionDefinition[] = [
     title: 'Write tests',
     kind: 'refactor.rewrite',
     producesEdit: true,
-    request: ({ instruction }) =>
-      `Write unit tests for the selected code, in the framework the file already uses if any, and insert them after the selected code.${instruction === undefined ? '' : ` ${instruction}`}`,
+    request: ({ instruction, canCreateFiles }) =>
+      `Write unit tests for the selected code, in the framework the file already uses if any, ${
+        canCreateFiles === true
+          ? "in a new test file named and placed as the project's tests are (e.g. cart.test.ts beside cart.ts, or tests/test_cart.py), created with propose_edits' files; if the project keeps tests in the same file, insert them after the selected code instead."
+          : 'and insert them after the selected code.'
+      }${instruction === undefined ? '' : ` ${instruction}`}`,
   },
 ];
 

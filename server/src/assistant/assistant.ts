@@ -7,15 +7,15 @@
  */
 import type { ContentBlockParam, MessageParam, TextBlockParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
+import { readTextFile } from '../agent/workspace-paths.js';
 import type { Settings } from '../settings/config.js';
 import { captureContext, relativePathOf, validateRange, type CaptureOptions, type CapturedContext } from '../context/capture-context.js';
-import { documentTurn, type DocumentTurn, type MatchContext } from '../sessions/delta-tracker.js';
+import { documentTurn, type DocumentTurn } from '../sessions/delta-tracker.js';
 import type { DocumentStore } from '../documents/document-store.js';
 import type { TrackedDocument } from '../documents/tracked-document.js';
-import { rebaseEdits, toTextEdits, type OffsetEdit } from '../documents/rebase.js';
 import { EfritError, messageOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import type { ModelClient, ModelReply, ModelRequest } from '../model/model-client.js';
+import type { ModelClient, ModelReply, ModelRequest, ToolCall } from '../model/model-client.js';
 import { excerptText, proposeEditsTool, systemBlocks, withCacheBreakpoints } from '../model/prompts.js';
 import type { CallUsage, UsageMeter } from '../model/usage-meter.js';
 import { BuiltinActions, type Priority, type StreamIdentity } from '../protocol.js';
@@ -24,7 +24,10 @@ import type { Session, SessionStore } from '../sessions/session-store.js';
 import { actionCatalog, actionTitle, findAction, type ActionDefinition } from './action-catalog.js';
 import { notRunResults, runAgentLoop } from '../agent/do-agent.js';
 import { readOnlyToolDefinitions, type WorkspaceTools } from '../agent/workspace-tools.js';
-import { resolveProposedEdits } from './edit-proposal.js';
+import { excerptQuoteSource } from './edit-proposal.js';
+import { planChange, type PlannedChange, type PlanTarget } from './change-plan.js';
+import { buildWorkspaceEdit, type BuildEnvironment } from './workspace-edit.js';
+import { ReadLedger } from '../agent/read-ledger.js';
 import { PrefetchPolicy, type PrefetchStats } from './prefetch-policy.js';
 import type { LimiterClock } from '../common/sliding-window-limiter.js';
 
@@ -40,18 +43,7 @@ export interface JobReporter {
   end(jobId: string, outcome: { ok: true; text?: string } | { ok: false; message: string }): void;
 }
 
-/** An edit computed against one version of one document, not yet applied. */
-export interface PlannedEdit {
-  uri: string;
-  baseVersion: number;
-  edits: OffsetEdit[];
-  /** The opening of the document the edit was computed on (`TrackedDocument.openId`): a close and re-open makes another one, even at the same version. */
-  openId: number;
-  /** The journal epoch of `baseVersion`: a client going back to old version numbers starts a new one. */
-  baseEpoch: number;
-}
-
-export type ActionOutcome = { kind: 'edit'; plan: PlannedEdit; summary: string } | { kind: 'text'; text: string };
+export type ActionOutcome = { kind: 'edit'; plan: PlannedChange; summary: string } | { kind: 'text'; text: string };
 
 export interface ActionRequest {
   actionId: string;
@@ -61,6 +53,8 @@ export interface ActionRequest {
   diagnostics?: readonly Diagnostic[] | undefined;
   priority?: Priority;
   stream?: StreamIdentity | undefined;
+  /** The editor can create files from a WorkspaceEdit (resourceOperations "create"): "Write tests" then writes a test file of its own. */
+  canCreateFiles?: boolean | undefined;
 }
 
 export interface ChatOutcome {
@@ -74,7 +68,13 @@ export interface DoOutcome {
   summary: string;
   /** Model steps the agent took. */
   steps: number;
-  plan: PlannedEdit | null;
+  plan: PlannedChange | null;
+  /**
+   * Tells the model, at the head of the session's next turn, what became of
+   * the change (applied, rejected in review, refused by the editor). Only
+   * until that turn starts: the history it joins is never rewritten after.
+   */
+  settle(what: string): void;
 }
 
 export interface AssistantDeps {
@@ -98,8 +98,10 @@ const allTools = [proposeEditsTool, ...readOnlyToolDefinitions];
 
 export class Assistant {
   private readonly prefetches: PrefetchPolicy;
-  /** Jobs started by startAction: the only ones efrit.applyJob may apply. */
+  /** Jobs started by startAction: their outcome is an ActionOutcome. */
   private readonly actionJobs = new WeakSet<Job<unknown>>();
+  /** Jobs started by do: their outcome is a DoOutcome, which efrit.applyJob may apply after a review. */
+  private readonly doJobs = new WeakSet<Job<unknown>>();
 
   constructor(private readonly deps: AssistantDeps) {
     this.prefetches = new PrefetchPolicy({ clock: deps.clock });
@@ -145,10 +147,15 @@ export class Assistant {
 
     const context = this.capture(doc, request.range, diagnostics);
     const selectionStart = doc.offsetAt(request.range.start);
-    const eol = doc.eol;
-    const baseVersion = doc.version;
-    const baseEpoch = doc.journal.epoch;
-    const userText = `${excerptText(context)}\n\n${action.request({ instruction: request.instruction, diagnostics })}`;
+    const target: PlanTarget = {
+      uri: doc.uri,
+      displayPath: context.relativePath,
+      excerpt: excerptQuoteSource(context, doc.eol, selectionStart),
+      baseVersion: doc.version,
+      baseEpoch: doc.journal.epoch,
+      openId: doc.openId,
+    };
+    const userText = `${excerptText(context)}\n\n${action.request({ instruction: request.instruction, diagnostics, canCreateFiles: request.canCreateFiles === true })}`;
     const job = this.submit<ActionOutcome>({
       title: actionTitle(action, diagnostics[0]),
       priority,
@@ -163,11 +170,13 @@ export class Assistant {
           toolChoice: action.producesEdit ? { type: 'tool', name: proposeEditsTool.name } : { type: 'none' },
         });
         if (!action.producesEdit) return { kind: 'text', text: reply.text };
-        const proposal = this.proposalFrom(reply, context, eol, selectionStart);
-        if (proposal === undefined) {
+        const call = this.proposalCall(reply);
+        if (call === undefined) {
           throw new EfritError('invalidEdit', 'The model answered without an edit; nothing was changed. Try again or rephrase.');
         }
-        return { kind: 'edit', plan: { uri: doc.uri, baseVersion, baseEpoch, edits: proposal.edits, openId: doc.openId }, summary: proposal.summary };
+        // A one-shot action has read nothing but its excerpt: it may edit its document and create files, no more.
+        const plan = await planChange(call.input, this.planEnvironment(target, undefined));
+        return { kind: 'edit', plan, summary: plan.summary };
       },
     });
     this.actionJobs.add(job);
@@ -182,6 +191,11 @@ export class Assistant {
   /** Whether the job is a code action's (and so has an ActionOutcome), not a chat's or a do's. */
   isActionJob(job: Job<unknown>): job is Job<ActionOutcome> {
     return this.actionJobs.has(job);
+  }
+
+  /** Whether the job is an efrit/do's (and so has a DoOutcome). */
+  isDoJob(job: Job<unknown>): job is Job<DoOutcome> {
+    return this.doJobs.has(job);
   }
 
   /** One turn of a conversation, optionally about a document range. */
@@ -209,17 +223,36 @@ export class Assistant {
   do(params: { sessionId?: string | undefined; instruction: string; uri: string; range?: Range | undefined; stream?: StreamIdentity | undefined }): Job<DoOutcome> {
     const target = this.target(params.uri, params.range);
     const session = this.session(params.sessionId);
-    return this.submitInSession<DoOutcome>(session, `Efrit: Do: ${params.instruction.slice(0, 60)}`, params.stream, async (signal, jobId) => {
+    const job = this.submitInSession<DoOutcome>(session, `Efrit: Do: ${params.instruction.slice(0, 60)}`, params.stream, async (signal, jobId) => {
       const settings = this.deps.settings();
       const turn = this.documentTurn(session, target.uri, target.range);
       const doc = this.document(target.uri);
-      const base = { selectionStart: doc.offsetAt(target.range.start), eol: doc.eol, version: doc.version, epoch: doc.journal.epoch };
+      const planTarget: PlanTarget = {
+        uri: doc.uri,
+        displayPath: turn.match.relativePath,
+        excerpt: excerptQuoteSource(turn.match, doc.eol, doc.offsetAt(target.range.start)),
+        baseVersion: doc.version,
+        baseEpoch: doc.journal.epoch,
+        openId: doc.openId,
+      };
       const userMessage = this.userTurn(session, [turn.text, `Instruction: ${params.instruction}`]);
+      // What the agent reads in this job: the only text its edits to other files may quote.
+      const ledger = new ReadLedger();
+      let plan: PlannedChange | undefined;
       const result = await runAgentLoop({
         prefix: [...session.messages, userMessage],
         step: (messages) => this.callModel(jobId, signal, { messages, toolChoice: { type: 'auto' } }),
-        runTool: (call) => this.deps.tools.run(call.name, call.input, signal),
+        runTool: (call) => this.deps.tools.run(call.name, call.input, signal, ledger),
         finalTool: proposeEditsTool.name,
+        acceptFinal: async (call) => {
+          try {
+            plan = await planChange(call.input, this.planEnvironment(planTarget, ledger));
+            return undefined;
+          } catch (error) {
+            if (error instanceof EfritError && error.reason === 'invalidEdit') return error.message;
+            throw error;
+          }
+        },
         onToolNote: (text) => this.deps.reporter.note(jobId, 'tool', text),
         onStep: (step) => {
           if (step > 1) this.deps.reporter.note(jobId, 'status', `step ${step}`);
@@ -232,37 +265,46 @@ export class Assistant {
         signal,
       });
       const reply = result.finalReply;
-      const proposal = this.proposalFrom(reply, turn.match, base.eol, base.selectionStart);
+      const call = this.proposalCall(reply);
       this.commit(session, [userMessage, ...result.history], turn);
-      const call = reply.toolCalls.find((c) => c.name === proposeEditsTool.name);
-      // The API requires every tool_use to be answered before the conversation goes on.
-      if (call !== undefined) session.pendingToolResults.push({ type: 'tool_result', tool_use_id: call.id, content: 'The edits were handed to the editor.' });
+      // The API requires every tool_use to be answered before the conversation goes on; what became of the change is
+      // filled in when it is known (settle), as long as the next turn has not started.
+      const answer: ToolResultBlockParam | undefined = call === undefined ? undefined : { type: 'tool_result', tool_use_id: call.id, content: 'The change was handed to the editor.' };
+      if (answer !== undefined) session.pendingToolResults.push(answer);
       session.pendingToolResults.push(...notRunResults(result.unansweredCalls));
-      const summary = proposal?.summary !== undefined && proposal.summary !== '' ? proposal.summary : reply.text.trim();
+      const summary = plan !== undefined && plan.summary !== '' ? plan.summary : reply.text.trim();
       return {
         sessionId: session.id,
         summary,
         steps: result.steps,
-        plan: proposal === undefined ? null : { uri: doc.uri, baseVersion: base.version, baseEpoch: base.epoch, edits: proposal.edits, openId: doc.openId },
+        plan: call === undefined ? null : (plan ?? null),
+        settle: (what) => {
+          if (answer !== undefined && session.pendingToolResults.includes(answer)) answer.content = what;
+        },
       };
     });
+    this.doJobs.add(job);
+    return job;
   }
 
   /**
-   * The edit as it can be applied now: rebased onto what the user typed since,
-   * or refused when the user's changes overlap it.
+   * The change as it can be applied now (see workspace-edit.ts): open
+   * documents rebased onto what the user typed since, files on disk checked
+   * against what was read; refused whole when any part cannot be.
    */
-  toWorkspaceEdit(plan: PlannedEdit, options: { documentChanges: boolean }): WorkspaceEdit {
-    const doc = this.deps.documents.get(plan.uri);
-    if (doc === undefined || doc.openId !== plan.openId) {
-      throw new EfritError('documentNotOpen', `${plan.uri} was closed while Efrit was working; the edit was not applied. Run the action again.`);
-    }
-    const rebased = rebaseEdits(plan.edits, plan.baseVersion, doc, plan.baseEpoch);
-    if (!rebased.ok) throw new EfritError('editConflict', rebased.message);
-    const edits = toTextEdits(rebased.edits, doc);
-    return options.documentChanges
-      ? { documentChanges: [{ textDocument: { uri: doc.uri, version: doc.version }, edits }] }
-      : { changes: { [doc.uri]: edits } };
+  toWorkspaceEdit(plan: PlannedChange, env: Pick<BuildEnvironment, 'capabilities' | 'exclude' | 'refuseText'>): Promise<WorkspaceEdit> {
+    const { documents, tools } = this.deps;
+    return buildWorkspaceEdit(plan, {
+      ...env,
+      confirm: this.deps.settings()['edits.confirm'],
+      summary: plan.summary,
+      document: (uri) => documents.get(uri),
+      openDocumentFor: async (lexicalPath) => tools.openDocumentAt(await tools.locate(lexicalPath)),
+      readDisk: async (realPath, displayPath) => {
+        const read = await readTextFile(realPath, { maxFileBytes: Number.MAX_SAFE_INTEGER, displayPath });
+        return read.kind === 'text' ? read.text : undefined;
+      },
+    });
   }
 
   /**
@@ -371,13 +413,27 @@ export class Assistant {
     this.deps.sessions.commitTurn(session, turn.map(withContent));
   }
 
-  private proposalFrom(reply: ModelReply, context: MatchContext, eol: '\n' | '\r\n', selectionStart: number) {
+  /** The reply's `propose_edits` call, refused whole when the answer was cut off in the middle of it. */
+  private proposalCall(reply: ModelReply): ToolCall | undefined {
     const call = reply.toolCalls.find((c) => c.name === proposeEditsTool.name);
     if (call === undefined) return undefined;
     if (reply.stopReason === 'max_tokens') {
       throw new EfritError('incomplete', 'The answer was cut off at efrit.maxTokens before the edit was complete; nothing was changed. Raise maxTokens or select less code.');
     }
-    return resolveProposedEdits(call.input, context, eol, selectionStart);
+    return call;
+  }
+
+  private planEnvironment(target: PlanTarget, ledger: ReadLedger | undefined) {
+    const settings = this.deps.settings();
+    const { tools, documents } = this.deps;
+    return {
+      target,
+      ledger,
+      locate: (path: string) => tools.locate(path),
+      openDocumentAt: (located: Parameters<WorkspaceTools['openDocumentAt']>[0]) => tools.openDocumentAt(located),
+      document: (uri: string) => documents.get(uri),
+      limits: { maxFiles: settings['edits.maxFiles'], maxBytes: settings['edits.maxBytes'] },
+    };
   }
 
   private async callModel(

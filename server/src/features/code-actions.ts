@@ -13,20 +13,22 @@
  * its notes go out bare, tied by job id as before.
  */
 import type { CancellationToken, CodeAction, CodeActionParams, Command } from 'vscode-languageserver/node';
-import type { Diagnostic, Range } from 'vscode-languageserver-types';
+import { CodeActionTag, type Diagnostic, type Range } from 'vscode-languageserver-types';
 import type { ActionOutcome } from '../assistant/assistant.js';
 import { actionTitle, type ActionDefinition } from '../assistant/action-catalog.js';
 import { validateRange } from '../context/capture-context.js';
 import { EfritError } from '../common/errors.js';
 import { BuiltinActions, Commands, type ApplyJobArgs, type RunActionArgs, type RunActionResult } from '../protocol.js';
 import type { Job } from '../queue/job-queue.js';
-import { applyPlannedEdit, clientResolvesEdits, workspaceEditFor, type FeatureContext } from './feature-context.js';
+import { applyPlannedChange, clientResolvesEdits, editCapabilities, workspaceEditFor, type FeatureContext } from './feature-context.js';
+import { applyReviewedDo } from './conversation.js';
 import { isRecord } from '../common/json-shape.js';
 import {
   awaitJob,
   invalidParams,
   optionalDiagnostics,
   optionalString,
+  optionalStringList,
   requireDocumentUri,
   requireObject,
   requireRange,
@@ -55,6 +57,20 @@ function kindCovers(wanted: string, kind: string): boolean {
 function kindFor(action: ActionDefinition, only: readonly string[] | undefined): string | undefined {
   if (only === undefined || only.length === 0 || only.some((wanted) => kindCovers(wanted, action.kind))) return action.kind;
   return action.kindAliases?.find((alias) => only.some((wanted) => kindCovers(wanted, alias)));
+}
+
+function canCreateFiles(context: FeatureContext): boolean {
+  const declared = editCapabilities(context.capabilities());
+  return declared.documentChanges && declared.resourceOperations.has('create');
+}
+
+/** LSP 3.18's `CodeActionTag.LLMGenerated`: the editor may mark the action as AI-made. */
+const llmGeneratedTag = CodeActionTag.LLMGenerated;
+
+/** Whether the client declared it understands `LLMGenerated` (`textDocument.codeAction.tagSupport.valueSet`, LSP 3.18). */
+function clientTagsGenerated(context: FeatureContext): boolean {
+  const tagSupport: unknown = (context.capabilities().textDocument?.codeAction as { tagSupport?: { valueSet?: unknown } } | undefined)?.tagSupport?.valueSet;
+  return Array.isArray(tagSupport) && tagSupport.includes(llmGeneratedTag);
 }
 
 /** LSP's CodeActionTriggerKind.Automatic: the editor asks by itself (cursor moved, text changed) to decide on a light bulb. */
@@ -110,13 +126,14 @@ export function listCodeActions(context: FeatureContext, raw: CodeActionParams):
   const problem = validateRange(doc, params.range);
   if (problem !== undefined) throw new EfritError('rangeOutOfBounds', problem);
   const resolves = clientResolvesEdits(context.capabilities());
+  const tags: Pick<CodeAction, 'tags'> = clientTagsGenerated(context) ? { tags: [llmGeneratedTag] } : {};
   const actions: CodeAction[] = [];
   const offer = (action: ActionDefinition, diagnostic?: Diagnostic): void => {
     const kind = kindFor(action, params.only);
     if (kind === undefined) return;
     const title = actionTitle(action, diagnostic);
     const diagnostics = diagnostic === undefined ? undefined : [diagnostic];
-    const listed: CodeAction = { title, kind, ...(diagnostics !== undefined ? { diagnostics } : {}) };
+    const listed: CodeAction = { title, kind, ...(diagnostics !== undefined ? { diagnostics } : {}), ...tags };
     if (resolves && action.producesEdit) {
       const data: ActionData = { efrit: 1, actionId: action.id, uri: doc.uri, range: params.range };
       listed.data = data;
@@ -160,6 +177,7 @@ export async function resolveCodeAction(context: FeatureContext, action: CodeAct
     uri: data.uri,
     range: data.range,
     diagnostics: optionalDiagnostics(action.diagnostics, 'codeAction/resolve'),
+    canCreateFiles: canCreateFiles(context),
   });
   const budgetMs = context.settings()['codeActions.resolveBudgetMs'];
   const finishedInTime = await Promise.race([
@@ -173,7 +191,7 @@ export async function resolveCodeAction(context: FeatureContext, action: CodeAct
   }
   const outcome = await job.result;
   if (outcome.kind !== 'edit') return action;
-  return { ...action, edit: workspaceEditFor(context, outcome.plan) };
+  return { ...action, edit: await workspaceEditFor(context, outcome.plan) };
 }
 
 function parseRunActionArgs(params: Record<string, unknown>): RunActionArgs {
@@ -192,7 +210,7 @@ function parseRunActionArgs(params: Record<string, unknown>): RunActionArgs {
 async function finishAction(context: FeatureContext, job: Job<ActionOutcome>, token: CancellationToken | undefined): Promise<RunActionResult> {
   const outcome = await awaitJob(job, context.queue, token);
   if (outcome.kind === 'text') return { jobId: job.id, applied: false, text: outcome.text };
-  await applyPlannedEdit(context, outcome.plan, job.title);
+  await applyPlannedChange(context, outcome.plan, job.title);
   return { jobId: job.id, applied: true, ...(outcome.summary !== '' ? { text: outcome.summary } : {}) };
 }
 
@@ -207,6 +225,7 @@ export async function runAction(context: FeatureContext, rawArgs: unknown, token
     instruction: args.instruction,
     diagnostics: args.diagnostics,
     stream: streamIdentity(params, Commands.runAction, commandToken),
+    canCreateFiles: canCreateFiles(context),
   });
   return finishAction(context, job, token);
 }
@@ -216,12 +235,17 @@ export async function applyJob(context: FeatureContext, rawArgs: unknown, token:
   const params = requireObject(rawArgs, Commands.applyJob);
   const jobId = requireString(params, 'jobId', Commands.applyJob);
   const stream = streamIdentity(params, Commands.applyJob, commandToken);
+  const exclude = new Set(optionalStringList(params, 'exclude', Commands.applyJob) ?? []);
   const job = context.queue.get(jobId);
   if (job === undefined) {
     throw new EfritError('unknownJob', `There is no job ${jobId} (it finished long ago or never existed); run the action again.`);
   }
+  if (context.assistant.isDoJob(job)) {
+    context.assistant.follow(job, stream);
+    return applyReviewedDo(context, job, exclude, token);
+  }
   if (!context.assistant.isActionJob(job)) {
-    throw new EfritError('unknownJob', `Job ${jobId} is not a code action's (it is a chat or a do); ${Commands.applyJob} only applies code actions.`);
+    throw new EfritError('unknownJob', `Job ${jobId} is a chat's, which has no edit; ${Commands.applyJob} applies code actions and efrit/do changes.`);
   }
   context.assistant.follow(job, stream);
   const result = await finishAction(context, job, token);

@@ -141,6 +141,16 @@ export function optionalString(params: Record<string, unknown>, key: string, wha
   return value;
 }
 
+/** A list of strings, at most 1,000 of them (a client's list of files, never more than a change can touch). */
+export function optionalStringList(params: Record<string, unknown>, key: string, what: string): string[] | undefined {
+  const value = params[key];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length > 1_000 || !value.every((item) => typeof item === 'string')) {
+    throw invalidParams(`${what}: "${key}" must be a list of at most 1000 strings.`);
+  }
+  return value as string[];
+}
+
 export function optionalBoolean(params: Record<string, unknown>, key: string, what: string): boolean | undefined {
   const value = params[key];
   if (value === undefined || value === null) return undefined;

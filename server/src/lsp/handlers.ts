@@ -18,7 +18,7 @@ import {
 import { isEfritError } from '../common/errors.js';
 import { applyJob, listCodeActions, resolveCodeAction, runAction } from '../features/code-actions.js';
 import { cancel, documentText, endSession, status } from '../features/control.js';
-import { chat, doInstruction } from '../features/conversation.js';
+import { chat, doInstruction, rejectJob } from '../features/conversation.js';
 import type { SyncMethod } from '../features/document-sync.js';
 import { completionAccepted, completionItem, inlineCompletion } from '../features/inline-completion.js';
 import { invalidParams, requireObject, requireString, toResponseError } from '../features/respond.js';
@@ -164,6 +164,8 @@ export function registerHandlers(services: Services): void {
           return withKeyFromSettings(() => runAction(context, argument, token, commandToken));
         case Commands.applyJob:
           return applyJob(context, argument, token, commandToken);
+        case Commands.rejectJob:
+          return rejectJob(context, argument);
         case Commands.chat:
           return withKeyFromSettings(() => chat(context, argument, token, commandToken));
         case Commands.do:

@@ -16,26 +16,43 @@ When you change code, call the propose_edits tool exactly once. Each edit names 
 excerpt (without line numbers or markers, whole lines where you can, and long enough to occur only once in the
 excerpt), and new_text, the text that replaces it. An empty old_text inserts new_text at the start of the selection.
 Keep edits minimal, keep the file's indentation and style, and change nothing the request did not ask for.
+An edit may change another file of the workspace: give its path, and quote only lines you read from it in this task
+(read_file or read_document). To create, rename or delete a file, list it under files; a new file carries its whole text.
 
 When you explain or answer, be brief and concrete, refer to line numbers, and use Markdown sparingly.`;
 
 export const proposeEditsTool: Tool = {
   name: 'propose_edits',
   description:
-    'Propose replacements in the excerpt shown. Each old_text must be copied exactly from the excerpt (no line numbers) and occur once in it.',
+    'Propose one change: replacements in the excerpt shown or in files you read, and files to create, rename or delete. Each old_text must be copied exactly from what you were shown of that file (no line numbers) and occur once in it.',
   input_schema: {
     type: 'object',
     properties: {
-      summary: { type: 'string', description: 'One or two sentences: what the edits do and why.' },
+      summary: { type: 'string', description: 'One or two sentences: what the change does and why.' },
       edits: {
         type: 'array',
         items: {
           type: 'object',
           properties: {
-            old_text: { type: 'string', description: 'Exact text from the excerpt to replace; empty to insert at the selection.' },
+            path: { type: 'string', description: "The file, relative to the workspace folder; leave it out for the excerpt's own file." },
+            old_text: { type: 'string', description: 'Exact text from the excerpt or the file as you read it, to replace; empty to insert at the selection.' },
             new_text: { type: 'string', description: 'The replacement text.' },
           },
           required: ['old_text', 'new_text'],
+        },
+      },
+      files: {
+        type: 'array',
+        description: 'Files to create, rename or delete (edits to existing files go in edits).',
+        items: {
+          type: 'object',
+          properties: {
+            action: { type: 'string', enum: ['create', 'rename', 'delete'] },
+            path: { type: 'string', description: 'The file, relative to the workspace folder.' },
+            new_path: { type: 'string', description: 'For rename: the new path.' },
+            text: { type: 'string', description: "For create: the new file's whole text." },
+          },
+          required: ['action', 'path'],
         },
       },
     },

@@ -17,6 +17,8 @@ interface SettingSpec<T> {
   max?: number;
   /** Never echoed back in status or warnings. */
   secret?: boolean;
+  /** For a string: the only values it may take. */
+  choices?: readonly string[];
 }
 
 export interface UserAction {
@@ -185,6 +187,27 @@ export const settingsSchema = {
     default: false,
     description: 'Let the agent read secret-looking files (.env, keys, credentials). Off: they are refused.',
   } as SettingSpec<boolean>,
+  'edits.confirm': {
+    type: 'string',
+    default: 'multiFile',
+    choices: ['multiFile', 'always', 'never'],
+    description:
+      "When Efrit's edits ask the editor to let the user review them first (the change annotation's needsConfirmation, for editors that support it): 'multiFile' (a change of several files, or one that creates, renames or deletes a file), 'always' or 'never'.",
+  } as SettingSpec<'multiFile' | 'always' | 'never'>,
+  'edits.maxFiles': {
+    type: 'integer',
+    default: 20,
+    min: 1,
+    max: 1_000,
+    description: 'Most files one change of the agent may touch (edited, created, renamed or deleted); a bigger proposal is refused whole.',
+  } as SettingSpec<number>,
+  'edits.maxBytes': {
+    type: 'integer',
+    default: 1_048_576,
+    min: 1_024,
+    max: 67_108_864,
+    description: 'Most bytes of new text (replacements and created files) in one change; a bigger proposal is refused whole.',
+  } as SettingSpec<number>,
   'completion.inline': {
     type: 'boolean',
     default: true,
@@ -283,7 +306,8 @@ function checkActions(value: unknown): string | undefined {
 function checkValue(spec: SettingSpec<unknown>, value: unknown): string | undefined {
   switch (spec.type) {
     case 'string':
-      return typeof value === 'string' ? undefined : 'expected a string';
+      if (typeof value !== 'string') return 'expected a string';
+      return spec.choices === undefined || spec.choices.includes(value) ? undefined : `expected one of ${spec.choices.map((choice) => `'${choice}'`).join(', ')}`;
     case 'boolean':
       return typeof value === 'boolean' ? undefined : 'expected true or false';
     case 'integer': {
