@@ -13,12 +13,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { CancellationToken, LanguageClient, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { CancellationToken, LanguageClient, ResponseError, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { offlineRequested } from '../../../server/src/offline/offline-mode.js';
 import { Methods, type StatusResult, type StreamParams } from '../../../server/src/protocol.js';
 import { ExtensionCommands } from './command-ids.js';
 import { extensionSettings, offlineSettingName, serverArgs, serverSection } from './extension-settings.js';
-import { EfritController, Transcript, errorMessage, errorReason, isCancellation, serverCancellation, statusBarView, type EditorContext } from './efrit-controller.js';
+import { EfritController, Transcript, errorMessage, errorReason, explainDeclinedEdit, isCancellation, serverCancellation, statusBarView, type EditorContext } from './efrit-controller.js';
 
 const statusPollMs = 10_000;
 /** Stream notifications come in bursts; one status request per burst is plenty. */
@@ -96,7 +96,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         // several files is saved when `files.refactoring.autoSave` is on (its default). Without it, the files the
         // user never opened would be left changed in unsaved, unseen buffers and a created file empty on disk.
         // A value the server sends itself wins. (The client passes the middleware no token, and its `next` uses none.)
-        handleApplyEdit: (params, next) => next({ ...params, metadata: { isRefactoring: true, ...params.metadata } }, CancellationToken.None),
+        // A Discard in the Refactor Preview comes back as a bare `applied: false`: it is given its reason.
+        handleApplyEdit: async (params, next) => {
+          const result = await next({ ...params, metadata: { isRefactoring: true, ...params.metadata } }, CancellationToken.None);
+          return result instanceof ResponseError ? result : explainDeclinedEdit(params, result);
+        },
       },
     },
   };
@@ -214,6 +218,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
           return;
         }
         const message = `Efrit: ${errorMessage(error)}`;
+        // The change was not applied (most often: discarded in the Refactor Preview): said, but not as a failure.
+        if (errorReason(error) === 'editRejected') {
+          void vscode.window.showWarningMessage(message);
+          return;
+        }
         if (errorReason(error) === 'noApiKey') {
           const choice = await vscode.window.showErrorMessage(message, 'Open Settings');
           if (choice === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettings', 'efrit.apiKey');
