@@ -86,6 +86,14 @@ test('sumCart adds the prices', () => {
 `;
 /** What the Do command says, as a warning, when the user discarded the change in the preview: the server's editRejected, with the reason the extension gave it. */
 const discardedMessage = `Efrit: The editor did not apply the change: ${notAcceptedInPreview}.`;
+const formatTestTs = `import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatCents } from './format.js';
+
+test('formatCents shows euros with two decimals', () => {
+  assert.equal(formatCents(1999), '19.99');
+});
+`;
 const renameInstruction = 'Rename total() to sumCart() everywhere and add a test for it';
 /** What the model proposes after reading checkout.ts: edits in two files and a new file (the widened propose_edits). */
 const renameProposal = {
@@ -107,6 +115,9 @@ function respond(request: RecordedRequest, index: number): FakeReply | Promise<F
     return { toolUses: [{ name: 'propose_edits', input: { summary: 'Documented add().', edits } }] };
   }
   if (lastMessage.includes('Explain what the selected code does')) return { text: explanation };
+  if (choice?.type === 'tool' && choice.name === 'propose_edits' && lastMessage.includes('in a new test file')) {
+    return { toolUses: [{ name: 'propose_edits', input: { summary: 'Tests for formatCents.', edits: [], files: [{ action: 'create', path: 'shop/format.test.ts', text: formatTestTs }] } }] };
+  }
   // Efrit: Do with the rename: the agent reads the caller first (a file it edits must have been read in the job), then proposes.
   if (lastMessage.includes(renameInstruction)) return { text: 'checkout.ts calls total(); reading it first.', toolUses: [{ name: 'read_file', input: { path: 'shop/checkout.ts' } }] };
   if (lastMessage.includes('tool_result') && lastMessage.includes('export function receipt(')) return { toolUses: [{ name: 'propose_edits', input: renameProposal }] };
@@ -340,7 +351,7 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
   /** Its top rows, one per file, in the order shown: their labels say what happens to each file. */
   const previewFileRows = (): Locator => refactorPreview().locator('.monaco-list-row[aria-level="1"]');
   const previewFileLabels = async (): Promise<string[]> => previewFileRows().evaluateAll((rows) => rows.map((row) => row.getAttribute('aria-label') ?? ''));
-  const shopFile = (path: keyof typeof shop | 'shop/cart.test.ts'): string => join(project, path);
+  const shopFile = (path: keyof typeof shop | 'shop/cart.test.ts' | 'shop/format.test.ts'): string => join(project, path);
   const notification = (text: string | RegExp): Locator => page.locator('.notification-toast', { hasText: text });
   /** Editor tabs of the shop's files with unsaved changes (calc.ts, edited above, is left as it is). */
   const unsavedShopTabs = (): Locator => page.locator('.tabs-container .tab.dirty', { hasText: /cart|checkout|format/ });
@@ -474,5 +485,24 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
     // The open editor shows the change, saved (no tab left dirty).
     expect(await editorText()).toContain('export function sumCart(prices: number[]): number {');
     expect(await unsavedShopTabs().count()).toBe(0);
+  }, 240_000);
+
+  it('"Efrit: Write tests" from the Refactor menu creates its test file through the Refactor Preview', async () => {
+    await openFile('shop/format.ts', shop['shop/format.ts']);
+    await selectLines(1, 3);
+    await openRefactorMenu();
+    await pick('Efrit: Write tests');
+    const labels = await until(previewFileLabels, (l) => l.length === 1, 'the Refactor Preview to list the test file', 120_000);
+    expect(labels).toEqual(['Creating shop/format.test.ts, also making text edits']);
+    expect(existsSync(shopFile('shop/format.test.ts'))).toBe(false);
+    await previewFileRows().first().locator('input.edit-checkbox').check();
+    await refactorPreview().locator('.monaco-button', { hasText: /^Apply$/ }).click();
+    await refactorPreview().waitFor({ state: 'hidden' });
+    await eventually(() => (existsSync(shopFile('shop/format.test.ts')) ? true : undefined), 'the test file on disk');
+    // VS Code applies a code action's edit to one file without saving it (as it does any code action's): the new
+    // file's text is in its editor, to be saved by the user.
+    await openFile('shop/format.test.ts', formatTestTs);
+    expect(await editorText()).toBe(formatTestTs);
+    expect(readFileSync(shopFile('shop/format.ts'), 'utf8')).toBe(shop['shop/format.ts']);
   }, 240_000);
 });
