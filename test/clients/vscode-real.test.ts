@@ -9,7 +9,10 @@
  *
  * Every wait watches the workbench reach a state (a row in a menu, a line in
  * the output, a status bar text); none sleeps. The cases share one running
- * VS Code and go in order, each naming what it checks.
+ * VS Code and go in order, each naming what it checks. The last ones change
+ * several files of a small `shop/` folder at once, which VS Code shows in its
+ * Refactor Preview (the server marks the change `needsConfirmation`), and
+ * read the files on disk after Apply or Discard.
  *
  * Skipped when code-server is not installed, unless EFRIT_REQUIRE_EDITORS=1
  * (CI), where a missing install fails.
@@ -84,8 +87,6 @@ test('sumCart adds the prices', () => {
   assert.equal(sumCart([150, 250]), 400);
 });
 `;
-/** What the Do command says, as a warning, when the user discarded the change in the preview: the server's editRejected, with the reason the extension gave it. */
-const discardedMessage = `Efrit: The editor did not apply the change: ${notAcceptedInPreview}.`;
 const formatTestTs = `import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatCents } from './format.js';
@@ -105,6 +106,8 @@ const renameProposal = {
   ],
   files: [{ action: 'create', path: 'shop/cart.test.ts', text: cartTestTs }],
 };
+/** What the Do command says, as a warning, when the user discarded the change in the preview: the server's editRejected, with the reason the extension gave it. */
+const discardedMessage = `Efrit: The editor did not apply the change: ${notAcceptedInPreview}.`;
 
 /** Default replies, except an explanation of add() and a real edit for "Add documentation". */
 function respond(request: RecordedRequest, index: number): FakeReply | Promise<FakeReply> {
@@ -460,7 +463,7 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
     const said = notification(discardedMessage);
     await said.waitFor();
     expect(await said.locator('.codicon-warning').count()).toBe(1);
-    for (const [path, text] of Object.entries(shop)) expect(readFileSync(join(project, path), 'utf8'), path).toBe(text);
+    for (const [path, text] of Object.entries(shop)) expect(readFileSync(join(project, path)), path).toEqual(Buffer.from(text));
     expect(existsSync(shopFile('shop/cart.test.ts'))).toBe(false);
     expect(await editorText()).toBe(shop['shop/cart.ts']);
     expect(await unsavedShopTabs().count()).toBe(0);
