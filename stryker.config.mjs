@@ -20,6 +20,7 @@ export default {
     'server/src/assistant/change-plan.ts',
     'server/src/assistant/workspace-edit.ts',
     'server/src/agent/read-ledger.ts',
+    'server/src/model/prices.ts',
     'server/src/completion/clean-suggestion.ts',
     'server/src/completion/completion-engine.ts',
     'server/src/assistant/prefetch-policy.ts',

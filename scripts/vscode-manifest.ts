@@ -11,7 +11,7 @@ import { settingsSchema, type SettingType } from '../server/src/settings/config.
 
 /** One `contributes.configuration.properties` entry, as VS Code reads it. */
 export interface ContributedSetting {
-  type: 'string' | 'integer' | 'boolean' | 'array';
+  type: 'string' | 'integer' | 'boolean' | 'array' | 'object';
   default: unknown;
   description: string;
   order: number;
@@ -19,6 +19,7 @@ export interface ContributedSetting {
   maximum?: number;
   enum?: string[];
   items?: unknown;
+  additionalProperties?: unknown;
   scope?: 'machine';
 }
 
@@ -51,7 +52,15 @@ const userActionItems = {
   },
 };
 
-function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enum' | 'items'> {
+const usdPerMillion = { type: 'number', minimum: 0 };
+const modelPriceSchema = {
+  type: 'object',
+  required: ['input', 'output'],
+  additionalProperties: false,
+  properties: { input: usdPerMillion, output: usdPerMillion, cacheWrite: usdPerMillion, cacheRead: usdPerMillion },
+};
+
+function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enum' | 'items' | 'additionalProperties'> {
   switch (type) {
     case 'string':
       return { type: 'string' };
@@ -63,6 +72,8 @@ function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enu
       return { type: 'string', enum: [...logLevels] };
     case 'actions':
       return { type: 'array', items: userActionItems };
+    case 'prices':
+      return { type: 'object', additionalProperties: modelPriceSchema };
   }
 }
 
@@ -73,13 +84,14 @@ function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enu
 export function contributedConfiguration(): ContributedConfiguration {
   const properties: Record<string, ContributedSetting> = {};
   Object.entries(settingsSchema).forEach(([key, spec], order) => {
-    const { type, enum: values, items } = jsonSchemaOf(spec.type);
+    const { type, enum: values, items, additionalProperties } = jsonSchemaOf(spec.type);
     const entry: ContributedSetting = { type, default: structuredClone(spec.default), description: spec.description, order };
     if ('min' in spec && spec.min !== undefined) entry.minimum = spec.min;
     if ('max' in spec && spec.max !== undefined) entry.maximum = spec.max;
     if (values !== undefined) entry.enum = values;
     if ('choices' in spec && spec.choices !== undefined) entry.enum = [...spec.choices];
     if (items !== undefined) entry.items = items;
+    if (additionalProperties !== undefined) entry.additionalProperties = additionalProperties;
     if (userOnlySettings.includes(key)) entry.scope = 'machine';
     properties[`efrit.${key}`] = entry;
   });

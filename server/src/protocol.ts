@@ -165,6 +165,17 @@ export interface UsageSummary {
   bytesSavedByDeltas: number;
 }
 
+/** Money spent on model calls, from the price table (`prices` setting and the defaults). */
+export interface SpendSummary {
+  /** USD for the calls whose model has a price. */
+  usd: number;
+  requests: number;
+  /** Calls to a model with no known price: counted in tokens only, never priced as 0. */
+  unpricedRequests: number;
+  /** Per recent session, most recently used first (at most 256). Absent in a per-session entry. */
+  sessions?: Array<{ sessionId: string; usd: number; requests: number; unpricedRequests: number }>;
+}
+
 export interface ChatResult {
   sessionId: string;
   jobId: string;
@@ -260,6 +271,8 @@ export interface StatusResult {
   documents: { open: number };
   cache: { entries: number; bytes: number; hits: number; misses: number };
   usage: UsageSummary;
+  /** Money spent, in all and per session (an addition: servers before it had none). */
+  spend: SpendSummary;
   apiKeyConfigured: boolean;
   /** True when the built-in offline demo model answers (`efrit-lsp --stdio --offline` or EFRIT_OFFLINE=1), not a real one. */
   offline: boolean;

@@ -55,7 +55,10 @@ function respond(request: RecordedRequest, signals: NamedGates): FakeReply {
       { hold: { until: signals.opened('typed-during-do') } },
     );
   }
-  if (asked.includes('DO-BAD')) return editReply([{ old_text: 'function checkout(cart) {', new_text: 'function checkout(cart, user) {' }]);
+  // The refused edit goes back to the model, which proposes it again: the agent stops there.
+  if (asked.includes('DO-BAD') || JSON.stringify(request.body.messages.at(-1)).includes('quotes text that is not in src/do-bad.js')) {
+    return editReply([{ old_text: 'function checkout(cart) {', new_text: 'function checkout(cart, user) {' }]);
+  }
   if (asked.includes('Explain what the selected code does')) {
     return { text: ['`subtotal` adds up price × quantity ', 'for every item ', 'in the cart.'], hold: { until: signals.opened('both-streaming'), afterEvents: afterFirstDelta } };
   }
@@ -80,7 +83,8 @@ describe.skipIf(!runEmacs)('Emacs client over Eglot (efrit-lsp.el)', () => {
 
   it('sent the model what the tests asked, with the key and the configured model; the cancelled chat aborted', () => {
     const requests = bed.fake.requests;
-    expect(requests.map(lastUserText).filter((t) => !/CHAT-[123]|CHAT-HEADER|DO-ROUND|DO-BAD|SLOW-CHAT|Add documentation|Explain what/.test(t))).toEqual([]);
+    const asked = (request: RecordedRequest): string => lastUserText(request) || JSON.stringify(request.body.messages.at(-1));
+    expect(requests.map(asked).filter((t) => !/CHAT-[123]|CHAT-HEADER|DO-ROUND|DO-BAD|not in src\/do-bad\.js|SLOW-CHAT|Add documentation|Explain what/.test(t))).toEqual([]);
     expect(requests.every((r) => r.apiKeyMatched)).toBe(true);
     expect(requests.every((r) => r.body.model === 'claude-emacs-test')).toBe(true);
     expect(requests.find((r) => lastUserText(r).includes('SLOW-CHAT'))?.outcome).toBe('aborted-by-client');

@@ -90,6 +90,22 @@ const renameEverywhere = {
 };
 const renamed = (text: string): string => text.replaceAll('cartTotal', 'sumCart');
 
+/**
+ * Starts the rename in an editor with file operations, held after the agent
+ * read the files: the test changes what it wants, then opens `proposal`.
+ */
+async function renameHeldAfterReading() {
+  harness = await startHarness({ workspaceFolder: workspace, capabilities: eglotWithFiles });
+  const { client, fake } = harness;
+  const proposal = gate();
+  fake.queueReplies(readBoth, { toolUses: [{ name: 'propose_edits', input: renameEverywhere }], hold: { until: proposal.opened } });
+  const cart = await client.open('src/cart.ts', cartTs);
+  const checkout = await client.open('src/checkout.ts', checkoutTs);
+  const pending = client.request<DoResult>('efrit/do', { instruction: 'rename cartTotal to sumCart everywhere', textDocument: { uri: cart } });
+  await eventually(() => (fake.requests.length === 2 ? true : undefined), 'the agent read the files and asked the model again');
+  return { client, proposal, cart, checkout, pending };
+}
+
 describe('a change across files from efrit/do', () => {
   it('edits open and unopened files and creates a test file, as one annotated WorkspaceEdit', async () => {
     harness = await startHarness({ workspaceFolder: workspace, capabilities: fullEditCapabilities });
@@ -139,20 +155,11 @@ describe('a change across files from efrit/do', () => {
   });
 
   it('refuses the whole change when a file it read changed on disk meanwhile, and applies nothing', async () => {
-    harness = await startHarness({ workspaceFolder: workspace, capabilities: eglotWithFiles });
-    const { client, fake } = harness;
-    const proposal = gate();
-    fake.queueReplies(readBoth, { toolUses: [{ name: 'propose_edits', input: renameEverywhere }], hold: { until: proposal.opened } });
-    const cart = await client.open('src/cart.ts', cartTs);
-    const checkout = await client.open('src/checkout.ts', checkoutTs);
-
-    const pending = client.request<DoResult>('efrit/do', { instruction: 'rename cartTotal to sumCart everywhere', textDocument: { uri: cart } });
-    await eventually(() => (fake.requests.length === 2 ? true : undefined), 'the agent read the files and asked the model again');
+    const { client, proposal, cart, checkout, pending } = await renameHeldAfterReading();
     // Someone else saves receipt.ts while the model writes: its lines are no longer where the agent read them.
     const theirs = `// formatted by someone else\n${receiptTs}`;
     await writeFile(join(workspace, 'src', 'receipt.ts'), theirs);
     proposal.open();
-
 
     await expect(pending).rejects.toMatchObject({ data: { reason: 'editConflict' }, message: expect.stringContaining('src/receipt.ts changed on disk after Efrit read it') });
     expect(client.appliedEdits).toHaveLength(0);
@@ -163,15 +170,7 @@ describe('a change across files from efrit/do', () => {
   });
 
   it('refuses the whole change when the user edits an open file where the change lands, and applies nothing', async () => {
-    harness = await startHarness({ workspaceFolder: workspace, capabilities: eglotWithFiles });
-    const { client, fake } = harness;
-    const proposal = gate();
-    fake.queueReplies(readBoth, { toolUses: [{ name: 'propose_edits', input: renameEverywhere }], hold: { until: proposal.opened } });
-    const cart = await client.open('src/cart.ts', cartTs);
-    const checkout = await client.open('src/checkout.ts', checkoutTs);
-
-    const pending = client.request<DoResult>('efrit/do', { instruction: 'rename cartTotal to sumCart everywhere', textDocument: { uri: cart } });
-    await eventually(() => (fake.requests.length === 2 ? true : undefined), 'the agent read the files');
+    const { client, proposal, cart, checkout, pending } = await renameHeldAfterReading();
     await client.edit(checkout, "import { cartTotal } from './cart.js';", "import { cartTotal, type Cart } from './cart.js';");
     proposal.open();
 
@@ -183,15 +182,7 @@ describe('a change across files from efrit/do', () => {
   });
 
   it('carries the change over typing elsewhere in an open file it read', async () => {
-    harness = await startHarness({ workspaceFolder: workspace, capabilities: eglotWithFiles });
-    const { client, fake } = harness;
-    const proposal = gate();
-    fake.queueReplies(readBoth, { toolUses: [{ name: 'propose_edits', input: renameEverywhere }], hold: { until: proposal.opened } });
-    const cart = await client.open('src/cart.ts', cartTs);
-    const checkout = await client.open('src/checkout.ts', checkoutTs);
-
-    const pending = client.request<DoResult>('efrit/do', { instruction: 'rename cartTotal to sumCart everywhere', textDocument: { uri: cart } });
-    await eventually(() => (fake.requests.length === 2 ? true : undefined), 'the agent read the files');
+    const { client, proposal, checkout, pending } = await renameHeldAfterReading();
     await client.change(checkout, { start: { line: 5, character: 0 }, end: { line: 5, character: 0 } }, '// end of checkout\n');
     proposal.open();
 
@@ -357,14 +348,19 @@ describe('"Write tests" in a file of its own', () => {
 });
 
 describe('reviewing a change in the client before it lands', () => {
-  it('returns the change unapplied, then applies all but the files the user rejected', async () => {
+  /** The rename, asked with apply: false as a reviewing client asks; `then` answers the turn after it. */
+  async function renameForReview(then: string) {
     harness = await startHarness({ workspaceFolder: workspace, capabilities: eglotWithFiles });
     const { client, fake } = harness;
-    fake.queueReplies(readBoth, { toolUses: [{ name: 'propose_edits', input: renameEverywhere }] }, { text: 'Noted.' });
+    fake.queueReplies(readBoth, { toolUses: [{ name: 'propose_edits', input: renameEverywhere }] }, { text: then });
     const cart = await client.open('src/cart.ts', cartTs);
     const checkout = await client.open('src/checkout.ts', checkoutTs);
-
     const review = await client.request<DoResult>('efrit/do', { instruction: 'rename cartTotal to sumCart', textDocument: { uri: cart }, apply: false });
+    return { client, fake, cart, checkout, review };
+  }
+
+  it('returns the change unapplied, then applies all but the files the user rejected', async () => {
+    const { client, fake, cart, checkout, review } = await renameForReview('Noted.');
     expect(review).toMatchObject({ applied: false });
     expect(review.files.map((file) => file.path)).toEqual(['src/cart.ts', 'src/checkout.ts', 'src/receipt.ts', 'test/cart.test.ts']);
     expect(review.edit?.documentChanges).toHaveLength(5);
@@ -385,13 +381,7 @@ describe('reviewing a change in the client before it lands', () => {
   });
 
   it('applies nothing when the user rejects the change, and tells the model', async () => {
-    harness = await startHarness({ workspaceFolder: workspace, capabilities: eglotWithFiles });
-    const { client, fake } = harness;
-    fake.queueReplies(readBoth, { toolUses: [{ name: 'propose_edits', input: renameEverywhere }] }, { text: 'Understood.' });
-    const cart = await client.open('src/cart.ts', cartTs);
-    const checkout = await client.open('src/checkout.ts', checkoutTs);
-
-    const review = await client.request<DoResult>('efrit/do', { instruction: 'rename cartTotal to sumCart', textDocument: { uri: cart }, apply: false });
+    const { client, fake, cart, checkout, review } = await renameForReview('Understood.');
     expect(await client.executeCommand('efrit.rejectJob', { jobId: review.jobId })).toEqual({ rejected: true });
 
     expect(client.appliedEdits).toHaveLength(0);
@@ -403,13 +393,7 @@ describe('reviewing a change in the client before it lands', () => {
   });
 
   it('refuses at accept time a change whose file changed on disk during the review', async () => {
-    harness = await startHarness({ workspaceFolder: workspace, capabilities: eglotWithFiles });
-    const { client, fake } = harness;
-    fake.queueReplies(readBoth, { toolUses: [{ name: 'propose_edits', input: renameEverywhere }] });
-    const cart = await client.open('src/cart.ts', cartTs);
-    await client.open('src/checkout.ts', checkoutTs);
-
-    const review = await client.request<DoResult>('efrit/do', { instruction: 'rename', textDocument: { uri: cart }, apply: false });
+    const { client, cart, review } = await renameForReview('unused');
     await writeFile(join(workspace, 'src', 'receipt.ts'), `${receiptTs}// more\n`);
 
     await expect(client.executeCommand('efrit.applyJob', { jobId: review.jobId })).rejects.toMatchObject({

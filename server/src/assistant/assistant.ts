@@ -206,7 +206,7 @@ export class Assistant {
       // Built when the turn runs, after the session's previous turn: the delta is against what the model saw last.
       const turn = target === undefined ? undefined : this.documentTurn(session, target.uri, target.range);
       const userMessage = this.userTurn(session, turn === undefined ? [params.message] : [turn.text, params.message]);
-      const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'none' } });
+      const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'none' }, sessionId: session.id });
       this.commit(session, [userMessage, reply.assistantMessage], turn);
       // Chat runs no tools, but a reply may carry a tool call anyway (a gateway, another model): the API requires
       // every call answered before the conversation goes on, so the next turn says it was not run.
@@ -241,7 +241,7 @@ export class Assistant {
       let plan: PlannedChange | undefined;
       const result = await runAgentLoop({
         prefix: [...session.messages, userMessage],
-        step: (messages) => this.callModel(jobId, signal, { messages, toolChoice: { type: 'auto' } }),
+        step: (messages) => this.callModel(jobId, signal, { messages, toolChoice: { type: 'auto' }, sessionId: session.id }),
         runTool: (call) => this.deps.tools.run(call.name, call.input, signal, ledger),
         finalTool: proposeEditsTool.name,
         acceptFinal: async (call) => {
@@ -439,7 +439,7 @@ export class Assistant {
   private async callModel(
     jobId: string,
     signal: AbortSignal,
-    turn: Pick<ModelRequest, 'messages' | 'toolChoice'>,
+    turn: Pick<ModelRequest, 'messages' | 'toolChoice'> & { sessionId?: string | undefined },
   ): Promise<ModelReply> {
     const settings = this.deps.settings();
     const { reporter } = this.deps;
@@ -470,7 +470,7 @@ export class Assistant {
         },
       },
     );
-    this.deps.usage.recordCall(reply.usage);
+    this.deps.usage.recordCall(reply.usage, { model: settings.model, sessionId: turn.sessionId });
     return reply;
   }
 

@@ -27,7 +27,7 @@ export function queuedCompletionModel(deps: { queue: JobQueue; model: ModelClien
             { model: settings.fastModel, maxTokens: Math.min(completionMaxTokens, settings.maxTokens), ...completionRequestParts(prompt, settings.promptCaching) },
             { signal: jobSignal, stallMs: settings['queue.stallMs'] },
           );
-          deps.usage.recordCall(reply.usage);
+          deps.usage.recordCall(reply.usage, { model: settings.fastModel });
           return reply.text;
         },
       });

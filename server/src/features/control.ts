@@ -16,6 +16,7 @@ export function status(context: FeatureContext): StatusResult {
     prefetch: context.assistant.prefetchStats(),
     completion: context.completions.stats(),
     usage: context.usage.summary(),
+    spend: context.usage.spend(),
     apiKeyConfigured: context.apiKeyConfigured(),
     offline: context.offline,
     memory: memoryNow(),

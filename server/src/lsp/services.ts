@@ -9,7 +9,7 @@ import { searchDeadlineFor, WorkspaceTools } from '../agent/workspace-tools.js';
 import { Assistant } from '../assistant/assistant.js';
 import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from '../completion/completion-engine.js';
 import { queuedCompletionModel } from '../completion/queued-completion-model.js';
-import { applySettings, defaultSettings, type Settings } from '../settings/config.js';
+import { applySettings, defaultSettings, pricesOf, type Settings } from '../settings/config.js';
 import { relativePathOf } from '../context/capture-context.js';
 import { DocumentStore } from '../documents/document-store.js';
 import { createDocumentSync, type DocumentSync } from '../features/document-sync.js';
@@ -88,7 +88,7 @@ export function buildServices({ connection, logger, version, env = process.env, 
     maxTurns: settings['sessions.maxTurns'],
     onDrop: (sessionId) => logger.debug(`session ${sessionId} dropped`),
   });
-  const usage = new UsageMeter();
+  const usage = new UsageMeter(() => pricesOf(settings));
   const model = new ModelClient(credentials, logger);
   const reporter = new LspJobReporter(connection, () => capabilities.window?.workDoneProgress === true, redactor, logger);
   const tools = new WorkspaceTools({

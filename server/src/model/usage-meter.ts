@@ -1,5 +1,7 @@
-/** Token and byte accounting, per call and for the server's lifetime. */
-import type { UsageSummary } from '../protocol.js';
+/** Token, byte and money accounting, per call, per session and for the server's lifetime. */
+import { LRUCache } from 'lru-cache';
+import type { SpendSummary, UsageSummary } from '../protocol.js';
+import { costOf, priceFor, type ModelPrice } from './prices.js';
 
 export interface CallUsage {
   inputTokens: number;
@@ -22,8 +24,23 @@ export function addCallUsage(into: CallUsage, more: CallUsage): CallUsage {
   return into;
 }
 
-/** Running totals behind `efrit/status`; fixed size, so it is bounded by construction. */
+/** Sessions whose spend is kept: the recent ones, as many as a user could look at. */
+const sessionsSpendKept = 256;
+
+interface Spend {
+  usd: number;
+  requests: number;
+  unpricedRequests: number;
+}
+
+/** Running totals behind `efrit/status`; fixed size or bounded by count, so bounded by construction. */
 export class UsageMeter {
+  private readonly spendTotal: Spend = { usd: 0, requests: 0, unpricedRequests: 0 };
+  private readonly spendBySession = new LRUCache<string, Spend>({ max: sessionsSpendKept });
+
+  /** `prices`: the `prices` setting, read on every call so a change applies at once. */
+  constructor(private readonly prices: () => Readonly<Record<string, ModelPrice>> = () => ({})) {}
+
   private readonly totals: UsageSummary = {
     requests: 0,
     inputTokens: 0,
@@ -34,7 +51,9 @@ export class UsageMeter {
     bytesSavedByDeltas: 0,
   };
 
-  recordCall(usage: CallUsage): void {
+  /** `call`: which model answered, and for which session, so the call is priced and counted there. */
+  recordCall(usage: CallUsage, call?: { model: string; sessionId?: string | undefined }): void {
+    if (call !== undefined) this.recordSpend(usage, call.model, call.sessionId);
     this.totals.requests += 1;
     this.totals.inputTokens += usage.inputTokens;
     this.totals.outputTokens += usage.outputTokens;
@@ -50,6 +69,33 @@ export class UsageMeter {
   summary(): UsageSummary {
     return { ...this.totals };
   }
+
+  /** Money spent in all and per recent session (most recent first); calls to a model with no price count in `unpricedRequests`, never as 0. */
+  spend(): SpendSummary {
+    const sessions = [...this.spendBySession.entries()].map(([sessionId, spend]) => ({ sessionId, ...roundedSpend(spend) }));
+    return { ...roundedSpend(this.spendTotal), sessions };
+  }
+
+  private recordSpend(usage: CallUsage, model: string, sessionId: string | undefined): void {
+    const price = priceFor(model, this.prices());
+    const cost = price === undefined ? undefined : costOf(usage, price);
+    const targets = [this.spendTotal];
+    if (sessionId !== undefined) {
+      const session = this.spendBySession.get(sessionId) ?? { usd: 0, requests: 0, unpricedRequests: 0 };
+      this.spendBySession.set(sessionId, session);
+      targets.push(session);
+    }
+    for (const spend of targets) {
+      spend.requests += 1;
+      if (cost === undefined) spend.unpricedRequests += 1;
+      else spend.usd += cost;
+    }
+  }
+}
+
+/** To the millionth of a dollar: finer is noise from floating point, coarser would hide a cheap model's calls. */
+function roundedSpend(spend: Spend): Spend {
+  return { usd: Math.round(spend.usd * 1e6) / 1e6, requests: spend.requests, unpricedRequests: spend.unpricedRequests };
 }
 
 /** A call's usage in the protocol's shape, for results such as `efrit/chat`'s. */

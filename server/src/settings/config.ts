@@ -6,8 +6,9 @@
  */
 
 import { isRecord } from '../common/json-shape.js';
+import type { ModelPrice } from '../model/prices.js';
 
-export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'logLevel';
+export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'logLevel' | 'prices';
 
 interface SettingSpec<T> {
   type: SettingType;
@@ -208,6 +209,12 @@ export const settingsSchema = {
     max: 67_108_864,
     description: 'Most bytes of new text (replacements and created files) in one change; a bigger proposal is refused whole.',
   } as SettingSpec<number>,
+  prices: {
+    type: 'prices',
+    default: {},
+    description:
+      'Prices in USD per million tokens, by model id, added to or overriding the built-in table of Claude prices: `{ "my-model": { "input": 1, "output": 5, "cacheWrite": 1.25, "cacheRead": 0.1 } }` (cacheWrite and cacheRead default to input). Calls to a model with no price are counted in tokens only.',
+  } as SettingSpec<Record<string, ModelPrice>>,
   'completion.inline': {
     type: 'boolean',
     default: true,
@@ -320,7 +327,36 @@ function checkValue(spec: SettingSpec<unknown>, value: unknown): string | undefi
       return ['error', 'warn', 'info', 'debug'].includes(value as string) ? undefined : "expected 'error', 'warn', 'info' or 'debug'";
     case 'actions':
       return checkActions(value);
+    case 'prices':
+      return checkPrices(value);
   }
+}
+
+const rateNames = ['input', 'output', 'cacheWrite', 'cacheRead'] as const;
+
+function checkPrices(value: unknown): string | undefined {
+  if (!isRecord(value) || Array.isArray(value)) return 'expected an object of model id → { input, output, cacheWrite?, cacheRead? }';
+  const entries = Object.entries(value);
+  if (entries.length > 200) return 'expected at most 200 models';
+  for (const [model, price] of entries) {
+    if (!isRecord(price)) return `the price of "${model}" is not an object`;
+    for (const rate of rateNames) {
+      const given = price[rate];
+      const required = rate === 'input' || rate === 'output';
+      if (given === undefined && !required) continue;
+      if (typeof given !== 'number' || !Number.isFinite(given) || given < 0) return `the price of "${model}" needs "${rate}" as a number of USD per million tokens, 0 or more`;
+    }
+    const unknown = Object.keys(price).find((key) => !(rateNames as readonly string[]).includes(key));
+    if (unknown !== undefined) return `the price of "${model}" has "${unknown}", which is not one of ${rateNames.join(', ')}`;
+  }
+  return undefined;
+}
+
+/** The `prices` setting with the cache rates filled in: a provider that does not price its cache bills those tokens as input. */
+export function pricesOf(settings: Settings): Record<string, ModelPrice> {
+  return Object.fromEntries(
+    Object.entries(settings.prices).map(([model, price]) => [model, { input: price.input, output: price.output, cacheWrite: price.cacheWrite ?? price.input, cacheRead: price.cacheRead ?? price.input }]),
+  );
 }
 
 /**
