@@ -28,7 +28,7 @@ import type { FakeReply, RecordedRequest } from '../support/fake-anthropic/types
 import { testApiKey } from '../support/harness.js';
 import { eventually } from '../support/eventually.js';
 import { repoRoot } from '../support/lsp-client.js';
-import { notAcceptedInPreview } from '../../clients/vscode/src/efrit-controller.js';
+import { awaitingReviewMessage, notAcceptedInPreview } from '../../clients/vscode/src/efrit-controller.js';
 
 const codeServerVersion = '4.100.3';
 const cacheDir = process.env['EFRIT_VSCODE_REAL'] ?? join(homedir(), '.cache', 'efrit-vscode-real');
@@ -373,6 +373,8 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
     const annotations = async (): Promise<string[]> => refactorPreview().locator('.monaco-list-row[aria-level="2"] [title]').evaluateAll((items) => items.map((item) => item.getAttribute('title') ?? ''));
     const titles = await until(annotations, (t) => t.length > 0, "the edits' annotations in the Refactor Preview");
     expect(new Set(titles)).toEqual(new Set([`Efrit - ${renameProposal.summary}`]));
+    // The Do's progress notification says what it waits for.
+    await notification('Efrit: working…').filter({ hasText: awaitingReviewMessage }).waitFor();
   }
 
   /** Closes a menu or quick input an earlier case left open (when it failed half-way), so each case starts from the editor. */
@@ -387,6 +389,11 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
     if (await refactorPreview().isVisible()) {
       await refactorPreview().locator('.monaco-button', { hasText: /^Discard$/ }).click();
       await refactorPreview().waitFor({ state: 'hidden' });
+    }
+    // While notification toasts show, Escape hides them instead of closing a message in the editor (openRefactorMenu's retry).
+    if ((await page.locator('.notification-toast').count()) > 0) {
+      await runCommand('Notifications: Clear All Notifications');
+      await until(() => page.locator('.notification-toast').count(), (n) => n === 0, 'the notifications to clear');
     }
   }
 
@@ -468,6 +475,7 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
     expect(await editorText()).toBe(shop['shop/cart.ts']);
     expect(await unsavedShopTabs().count()).toBe(0);
     await refactorPreview().waitFor({ state: 'hidden' });
+    await notification('Efrit: working…').waitFor({ state: 'hidden' });
   }, 240_000);
 
   it('Efrit: Do across files: ticking the files and Apply in the Refactor Preview changes them exactly, creates the test, and saves them', async () => {

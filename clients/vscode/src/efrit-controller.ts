@@ -80,9 +80,16 @@ export const notAcceptedInPreview = 'it was not accepted in the Refactor Preview
  */
 export function explainDeclinedEdit(params: ApplyWorkspaceEditParams, result: ApplyWorkspaceEditResult): ApplyWorkspaceEditResult {
   if (result.applied || result.failureReason !== undefined) return result;
-  const askedToConfirm = Object.values(params.edit.changeAnnotations ?? {}).some((annotation) => annotation.needsConfirmation === true);
-  return askedToConfirm ? { ...result, failureReason: notAcceptedInPreview } : result;
+  return asksForConfirmation(params) ? { ...result, failureReason: notAcceptedInPreview } : result;
 }
+
+/** Whether VS Code will hold this edit in its Refactor Preview for the user (a change annotation asks for confirmation). */
+export function asksForConfirmation(params: ApplyWorkspaceEditParams): boolean {
+  return Object.values(params.edit.changeAnnotations ?? {}).some((annotation) => annotation.needsConfirmation === true);
+}
+
+/** What a running Do's progress says while its change waits in the Refactor Preview. */
+export const awaitingReviewMessage = 'review the change in the Refactor Preview';
 
 /**
  * Turns the stream of notifications into readable text: a heading per user

@@ -18,7 +18,19 @@ import { offlineRequested } from '../../../server/src/offline/offline-mode.js';
 import { Methods, type StatusResult, type StreamParams } from '../../../server/src/protocol.js';
 import { ExtensionCommands } from './command-ids.js';
 import { extensionSettings, offlineSettingName, serverArgs, serverSection } from './extension-settings.js';
-import { EfritController, Transcript, errorMessage, errorReason, explainDeclinedEdit, isCancellation, serverCancellation, statusBarView, type EditorContext } from './efrit-controller.js';
+import {
+  EfritController,
+  Transcript,
+  asksForConfirmation,
+  awaitingReviewMessage,
+  errorMessage,
+  errorReason,
+  explainDeclinedEdit,
+  isCancellation,
+  serverCancellation,
+  statusBarView,
+  type EditorContext,
+} from './efrit-controller.js';
 
 const statusPollMs = 10_000;
 /** Stream notifications come in bursts; one status request per burst is plenty. */
@@ -71,6 +83,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       options: { execArgv: ['--nolazy', '--inspect=6009'] },
     },
   };
+  /** Fired as an edit goes to VS Code's Refactor Preview: a Do still shown as working is waiting for the user there. */
+  const awaitingReview = new vscode.EventEmitter<void>();
+  context.subscriptions.push(awaitingReview);
   const clientOptions: LanguageClientOptions = {
     // An assistant for any language: every file and unsaved buffer is synced.
     documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
@@ -98,6 +113,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         // A value the server sends itself wins. (The client passes the middleware no token, and its `next` uses none.)
         // A Discard in the Refactor Preview comes back as a bare `applied: false`: it is given its reason.
         handleApplyEdit: async (params, next) => {
+          if (asksForConfirmation(params)) awaitingReview.fire();
           const result = await next({ ...params, metadata: { isRefactoring: true, ...params.metadata } }, CancellationToken.None);
           return result instanceof ResponseError ? result : explainDeclinedEdit(params, result);
         },
@@ -234,8 +250,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
     };
 
-  const withCancellableProgress = <R>(title: string, task: (token: vscode.CancellationToken) => Promise<R>): Thenable<R> =>
-    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_progress, token) => task(token));
+  const withCancellableProgress = <R>(title: string, task: (token: vscode.CancellationToken, progress: vscode.Progress<{ message?: string }>) => Promise<R>): Thenable<R> =>
+    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => task(token, progress));
 
   context.subscriptions.push(
     vscode.commands.registerCommand(
@@ -281,7 +297,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
               });
         if (instruction === undefined || instruction.trim() === '') return;
         chatChannel.show(true);
-        const result = await withCancellableProgress('Efrit: working…', (token) => controller.do(instruction, withoutFlag(target), token));
+        const result = await withCancellableProgress('Efrit: working…', async (token, progress) => {
+          const reviewing = awaitingReview.event(() => progress.report({ message: awaitingReviewMessage }));
+          try {
+            return await controller.do(instruction, withoutFlag(target), token);
+          } finally {
+            reviewing.dispose();
+          }
+        });
         if (result.applied) void vscode.window.showInformationMessage(`Efrit: ${result.summary}`);
       }),
     ),
