@@ -478,6 +478,18 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
     await notification('Efrit: working…').waitFor({ state: 'hidden' });
   }, 240_000);
 
+  it('Efrit: Do across files: Cancel on its progress while the change waits in the Refactor Preview discards it there', async () => {
+    await proposeRename();
+    const progress = notification('Efrit: working…');
+    await progress.locator('.monaco-button', { hasText: /^Cancel$/ }).click();
+
+    await refactorPreview().waitFor({ state: 'hidden' });
+    await progress.waitFor({ state: 'detached' });
+    for (const [path, text] of Object.entries(shop)) expect(readFileSync(join(project, path)), path).toEqual(Buffer.from(text));
+    expect(existsSync(shopFile('shop/cart.test.ts'))).toBe(false);
+    expect(await unsavedShopTabs().count()).toBe(0);
+  }, 240_000);
+
   it('Efrit: Do across files: ticking the files and Apply in the Refactor Preview changes them exactly, creates the test, and saves them', async () => {
     await proposeRename();
     // Changes that need confirmation start unticked: the user ticks each file (here all three) before Apply.

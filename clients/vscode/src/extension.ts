@@ -33,6 +33,8 @@ import {
 } from './efrit-controller.js';
 
 const statusPollMs = 10_000;
+/** VS Code's own command behind the Refactor Preview's Discard button. */
+const refactorPreviewDiscard = 'refactorPreview.discard';
 /** Stream notifications come in bursts; one status request per burst is plenty. */
 const statusAfterStreamMs = 400;
 
@@ -298,11 +300,20 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         if (instruction === undefined || instruction.trim() === '') return;
         chatChannel.show(true);
         const result = await withCancellableProgress('Efrit: working…', async (token, progress) => {
-          const reviewing = awaitingReview.event(() => progress.report({ message: awaitingReviewMessage }));
+          let inReview = false;
+          const reviewing = awaitingReview.event(() => {
+            inReview = true;
+            progress.report({ message: awaitingReviewMessage });
+          });
+          // Cancelling a Do whose change waits in the Refactor Preview discards it there: cancelled means nothing changes.
+          const cancelling = token.onCancellationRequested(() => {
+            if (inReview) void vscode.commands.executeCommand(refactorPreviewDiscard);
+          });
           try {
             return await controller.do(instruction, withoutFlag(target), token);
           } finally {
             reviewing.dispose();
+            cancelling.dispose();
           }
         });
         if (result.applied) void vscode.window.showInformationMessage(`Efrit: ${result.summary}`);
