@@ -6,6 +6,9 @@
  * Status and Cancel commands, a chat transcript that `efrit/stream` text
  * streams into, a status bar item with the queue and token usage, and the
  * `efrit.offline` setting, which restarts the server with its demo model.
+ * A change the server marks `needsConfirmation` (across files, by default)
+ * is reviewed in VS Code's own Refactor Preview: the client library turns the
+ * change annotation into the metadata that makes VS Code show it.
  *
  * The protocol logic lives in efrit-controller.ts, which the tests run
  * against the real server; this file is the VS Code glue around it.
