@@ -30,6 +30,8 @@ export default {
     'server/src/agent/workspace-glob.ts',
     'server/src/agent/workspace-search.ts',
     'server/src/agent/work-log.ts',
+    'server/src/agent/project-instructions.ts',
+    'server/src/agent/mentions.ts',
     'server/src/proxy/routing-rules.ts',
     'server/src/proxy/capabilities.ts',
     // settings from the client

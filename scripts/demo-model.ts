@@ -3,8 +3,12 @@
  * Messages API. It reads the request the real server built (excerpt,
  * diagnostics, instruction) and answers the way the model would for the
  * demo's sample file — so the demo exercises every real part (SDK, HTTP, SSE,
- * tool_use, edit matching) without network access.
+ * tool_use, edit matching) without network access. The do agent's steps are
+ * answered by the demo model built into the server (`--offline`), which works
+ * from what the workspace tools returned: the demo's change across files is
+ * the one a user of `--offline` gets.
  */
+import { answerDemoRequest } from '../server/src/offline/demo-answers.js';
 import type { FakeReply, RecordedRequest } from '../test/support/fake-anthropic/server.js';
 
 interface RequestShape {
@@ -76,6 +80,11 @@ export function demoResponder(request: RecordedRequest): FakeReply {
   const prompt = lastUserText(body);
   const latencyMs = 400;
   if (body.tool_choice?.type === 'tool' && body.tool_choice.name === 'propose_edits') return { ...fixFor(prompt), latencyMs };
+  if (body.tool_choice?.type === 'auto') {
+    // A step of the do agent: shorter, since a change across files takes a few of them.
+    const answer = answerDemoRequest(request.body);
+    return { ...(answer.text !== undefined ? { text: answer.text } : {}), ...(answer.toolUses !== undefined ? { toolUses: answer.toolUses } : {}), latencyMs: 100, chunkDelayMs: 10 };
+  }
   if (prompt.includes('Explain what the selected code does')) return { text: explanationFor(prompt), latencyMs, chunkDelayMs: 20 };
   const question = prompt.split('\n').filter((line) => line.trim() !== '').pop() ?? '';
   const turn = (body.messages ?? []).filter((m) => m.role === 'user').length;

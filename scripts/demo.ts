@@ -1,18 +1,31 @@
 /**
  * `npm run demo`: efrit-lsp's main job, end to end, as an editor would drive
- * it. Starts the real server over stdio, opens a sample file, edits it, lists
- * the code actions, runs a fix (while the user keeps typing, so the edit is
- * rebased), explains a function, holds a two-turn chat, then prints the diff
- * and the usage from `efrit/status`.
+ * it. Starts the real server over stdio on a small workspace, opens a sample
+ * file, edits it, lists the code actions, runs a fix (while the user keeps
+ * typing, so the edit is rebased), explains a function, holds a two-turn
+ * chat, makes one change across files with its review (efrit/do with
+ * `apply: false`, a diff per file, then `efrit.applyJob`, whose
+ * `workspace/applyEdit` the demo applies as an editor would), then prints the
+ * diff and the usage from `efrit/status`.
  *
  * With ANTHROPIC_API_KEY set it talks to the real API; without, to the
  * bundled fake Messages API on loopback with a rule-based stand-in model.
+ *
+ *   node dist/scripts/demo.js [--workspace DIR]
+ *
+ * The workspace is a fresh temporary folder, removed at the end; with
+ * `--workspace` it is DIR (created if missing, and left there to look at).
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createTwoFilesPatch } from 'diff';
-import type { CodeAction, Command, Diagnostic } from 'vscode-languageserver-protocol';
-import type { ChatResult, RunActionResult, StatusResult } from '../server/src/protocol.js';
+import type { ClientCapabilities, CodeAction, Command, Diagnostic } from 'vscode-languageserver-protocol';
+import type { ChatResult, DoResult, RunActionResult, StatusResult } from '../server/src/protocol.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../test/support/fake-anthropic/server.js';
-import { positionOf, rangeOf, TestClient } from '../test/support/lsp-client.js';
+import { positionOf, rangeOf, TestClient, vscodeCapabilities } from '../test/support/lsp-client.js';
+import { applyAsEditor, openTextIn, planWorkspaceEdit, type PlannedFileChange } from '../test/support/workspace-edit-files.js';
 import { demoResponder } from './demo-model.js';
 
 const sample = `// cart.ts — totals for a small shop.
@@ -34,6 +47,38 @@ export function formatTotal(total: number, currency: string): string {
   return \`\${total.toFixed(2)} \${currencySymbol}\`;
 }
 `;
+
+/** Files of the sample workspace that use the cart's total: the change across files renames it in all of them. */
+const workspaceFiles: Record<string, string> = {
+  'src/checkout.ts': `// checkout.ts — what the customer pays.
+import { cartTotal, type LineItem } from './cart.js';
+
+export function amountDue(items: LineItem[]): number {
+  return cartTotal(items, 0.2);
+}
+`,
+  'src/receipt.ts': `// receipt.ts — the printed summary of an order.
+import { cartTotal, formatTotal, type LineItem } from './cart.js';
+
+export function receiptLine(items: LineItem[]): string {
+  const net = cartTotal(items, 0);
+  const gross = cartTotal(items, 0.2);
+  return \`net \${formatTotal(net, 'EUR')}, gross \${formatTotal(gross, 'EUR')}\`;
+}
+`,
+};
+
+const renameInstruction = 'rename cartTotal to orderTotal and add a test';
+
+/**
+ * The demo plays an editor that applies workspace edits to files it has not
+ * open, and creates, renames and deletes files; it has no change annotations,
+ * so Efrit's changes are reviewed the way eglot and Neovim review them.
+ */
+const demoCapabilities: ClientCapabilities = {
+  ...vscodeCapabilities,
+  workspace: { ...vscodeCapabilities.workspace, workspaceEdit: { documentChanges: true, resourceOperations: ['create', 'rename', 'delete'], failureHandling: 'abort' } },
+};
 
 const out = (text: string): void => {
   process.stdout.write(text);
@@ -58,17 +103,42 @@ async function main(): Promise<void> {
     env = { ANTHROPIC_API_KEY: 'sk-ant-demo-offline-key-0000', ANTHROPIC_BASE_URL: fake.url };
   }
 
+  const workspaceArgument = workspaceOption(process.argv.slice(2));
+  const workspace = workspaceArgument ?? mkdtempSync(join(tmpdir(), 'efrit-demo-'));
+  mkdirSync(workspace, { recursive: true });
+  // The sample is on disk too: the editor's unsaved text is what the agent reads, the disk is what others see.
+  for (const [path, text] of Object.entries({ 'src/cart.ts': sample, ...workspaceFiles })) {
+    mkdirSync(dirname(join(workspace, path)), { recursive: true });
+    writeFileSync(join(workspace, path), text);
+  }
+  let editor: TestClient | undefined;
+
   const started = Date.now();
-  const client = await TestClient.start({ env });
+  const client = await TestClient.start({
+    env,
+    workspaceFolder: workspace,
+    capabilities: demoCapabilities,
+    onApplyEdit: (params) => (editor === undefined ? { applied: false, failureReason: 'the demo editor is still starting' } : applyAsEditor(editor, params)),
+  });
+  editor = client;
   out(`server: ${client.initializeResult.serverInfo?.name} ${client.initializeResult.serverInfo?.version}, initialized in ${Date.now() - started} ms\n`);
   let printedUpTo = 0;
   const printStream = (jobId: string): void => {
+    // An agent's steps alternate text and tool notes: each note goes on a line of its own.
+    let midLine = false;
     for (const event of client.streams.slice(printedUpTo)) {
       if (event.jobId !== jobId) continue;
       // Status notes ("asking …") are for an editor's mode line; the demo shows the text and tool notes.
-      if (event.kind === 'text') out(event.text);
-      else if (event.kind === 'error') out(`\n  [error] ${event.text}\n`);
-      else if (event.kind === 'tool') out(`  [tool] ${event.text}\n`);
+      if (event.kind === 'text') {
+        out(event.text);
+        midLine = !event.text.endsWith('\n');
+      } else if (event.kind === 'error') {
+        out(`\n  [error] ${event.text}\n`);
+        midLine = false;
+      } else if (event.kind === 'tool') {
+        out(`${midLine ? '\n' : ''}  [tool] ${event.text}\n`);
+        midLine = false;
+      }
     }
     printedUpTo = client.streams.length;
   };
@@ -129,6 +199,8 @@ async function main(): Promise<void> {
     printStream(second.jobId);
     out('\n');
 
+    await changeAcrossFiles(client, uri, printStream);
+
     heading('the file now (diff against what was opened)');
     out(createTwoFilesPatch('src/cart.ts (opened)', 'src/cart.ts (now)', sample, client.text(uri), '', '', { context: 1 }));
 
@@ -141,7 +213,66 @@ async function main(): Promise<void> {
     const code = await client.stop();
     await fake?.close();
     out(`\nserver exited with code ${String(code)}\n`);
+    if (workspaceArgument === undefined) rmSync(workspace, { recursive: true, force: true });
+    else out(`the workspace is left in ${workspace}\n`);
   }
+}
+
+function workspaceOption(args: readonly string[]): string | undefined {
+  const at = args.indexOf('--workspace');
+  if (at < 0) return undefined;
+  const value = args[at + 1];
+  if (value === undefined || value.startsWith('--')) throw new Error('--workspace needs a folder');
+  return resolve(value);
+}
+
+/**
+ * efrit/do renames a function used in three files and adds a test file; the
+ * change comes back unapplied (`apply: false`), is shown whole, a diff per
+ * file, then accepted with `efrit.applyJob`: the server checks it again and
+ * sends it as one `workspace/applyEdit`, which the demo applies.
+ */
+async function changeAcrossFiles(client: TestClient, uri: string, printStream: (jobId: string) => void): Promise<void> {
+  heading('a change across files, reviewed before it lands');
+  out(`you (efrit/do, apply: false): ${renameInstruction}\n`);
+  const text = client.text(uri);
+  const result = await client.request<DoResult>('efrit/do', { instruction: renameInstruction, textDocument: { uri }, range: rangeOf(text, 'cartTotal'), apply: false });
+  printStream(result.jobId);
+  out(`\nefrit (${result.steps} steps): ${result.summary}\n`);
+  if (result.edit === null) {
+    out('  no change was proposed\n');
+    return;
+  }
+  const plan = planWorkspaceEdit(result.edit, openTextIn(client));
+  if (!plan.ok) throw new Error(`the proposed change cannot be shown: ${plan.reason}`);
+
+  // The list is the server's (`files`, in the order it applies them); each diff is worked out here, as a client does.
+  heading(`review: ${result.files.length} files`);
+  for (const file of result.files) out(`  ${file.kind.padEnd(6)} ${file.path}${file.newPath === undefined ? '' : ` → ${file.newPath}`}\n`);
+  for (const file of result.files) {
+    const change = plan.changes.find((planned) => planned.uri === file.uri);
+    if (change !== undefined) out(diffOf(client, change));
+  }
+
+  out('\naccept → workspace/executeCommand efrit.applyJob { jobId }\n');
+  const before = client.appliedEdits.length;
+  const accepted = await client.executeCommand<{ applied: boolean }>('efrit.applyJob', { jobId: result.jobId });
+  for (const params of client.appliedEdits.slice(before)) {
+    const changes = params.edit.documentChanges ?? [];
+    const files = new Set(changes.map((change) => ('textDocument' in change ? change.textDocument.uri : 'oldUri' in change ? change.oldUri : change.uri)));
+    out(`  the server sent workspace/applyEdit "${params.label ?? ''}": ${changes.length} changes to ${files.size} files, which the demo editor applied (the open cart in its buffer, the rest on disk)\n`);
+  }
+  out(`  efrit.applyJob answered ${JSON.stringify(accepted)}\n`);
+}
+
+function displayPath(client: TestClient, uri: string): string {
+  return relative(client.workspaceFolder, fileURLToPath(uri));
+}
+
+function diffOf(client: TestClient, change: PlannedFileChange): string {
+  const path = displayPath(client, change.uri);
+  const newPath = change.newUri === undefined ? path : displayPath(client, change.newUri);
+  return createTwoFilesPatch(change.before === undefined ? '/dev/null' : `a/${path}`, change.after === undefined ? '/dev/null' : `b/${newPath}`, change.before ?? '', change.after ?? '', '', '', { context: 1 });
 }
 
 /** The client applies a resolved action's edit itself, as VS Code does. */

@@ -27,6 +27,7 @@
 (require 'eglot)
 (require 'jsonrpc)
 (require 'efrit-lsp)
+(require 'efrit-lsp-review)
 
 (defcustom efrit-lsp-wrapped-servers nil
   "Language servers that efrit-lsp runs behind, by major mode (proxy mode).
@@ -252,14 +253,27 @@ CodeAction (without an edit of its own) as a plist."
 
 (when (fboundp 'eglot-execute)
   (cl-defmethod eglot-execute :around (server action)
-    "Run an efrit command of ACTION on SERVER without blocking Emacs."
+    "Run an efrit command of ACTION on SERVER without blocking Emacs.
+A resolved efrit code action whose edit creates a file (\"Write tests\")
+is applied here too, as `eglot-handle-request' applies such an edit:
+Eglot applies text edits only."
     (let ((efrit (and efrit-lsp-async-code-actions
-                      (efrit-lsp-eglot--efrit-command action))))
-      (if (not efrit)
-          (cl-call-next-method)
+                      (efrit-lsp-eglot--efrit-command action)))
+          (edit (plist-get action :edit)))
+      (cond
+       (efrit
         (let ((arguments (plist-get efrit :arguments)))
           (efrit-lsp--execute server (plist-get efrit :command) arguments
-                              (efrit-lsp--explain-p arguments)))))))
+                              (efrit-lsp--explain-p arguments))))
+       ((and edit (efrit-lsp-eglot--efrit-contact-p server)
+             (efrit-lsp-eglot--file-operations-p edit))
+        (let ((result (efrit-lsp-eglot--apply-unreviewed
+                       (plist-get action :title) edit)))
+          (unless (eq (plist-get result :applied) t)
+            (user-error "efrit: %s" (plist-get result :failureReason))))
+        (when (plist-get action :command)
+          (eglot-execute server (plist-get action :command))))
+       (t (cl-call-next-method))))))
 
 (cl-defmethod eglot-execute-command
   (server (_command (eql efrit.runAction)) arguments)
@@ -275,6 +289,187 @@ CodeAction (without an edit of its own) as a plist."
   (if efrit-lsp-async-code-actions
       (efrit-lsp--execute server "efrit.applyJob" arguments)
     (cl-call-next-method)))
+
+;;;; Changes the server sends: files created, renamed, deleted; reviewed changes
+;;
+;; Eglot 1.9 declares no `resourceOperations' and applies text edits
+;; only; it also asks y/n before editing a file no buffer visits, even
+;; with `eglot-confirm-server-initiated-edits' nil.  For efrit-lsp's
+;; servers, this file declares the file operations and applies what
+;; Eglot cannot: a change the user accepted in the review buffer
+;; (without asking again), and any change that creates, renames or
+;; deletes a file (after asking).  Every other edit goes to Eglot as
+;; before.
+
+(defun efrit-lsp-eglot--efrit-contact-p (server)
+  "Non-nil if Eglot started SERVER from an efrit-lsp contact.
+Known before the initialize request too, unlike its capabilities: the
+contact is the one `efrit-lsp-register' made (with or without a class
+given by \[universal-argument] \[eglot])."
+  (eq (plist-get (with-no-warnings (eglot--saved-initargs server))
+                 :initializationOptions)
+      #'efrit-lsp-eglot--initialization-options))
+
+(defun efrit-lsp-eglot--plist-with (plist key value)
+  "A copy of PLIST with KEY set to VALUE (PLIST itself is not changed)."
+  (append (list key value)
+          (cl-loop for (k v) on plist by #'cddr
+                   unless (eq k key) append (list k v))))
+
+(cl-defmethod eglot-client-capabilities :around (server)
+  "Eglot's capabilities, with file operations in workspace edits for efrit-lsp.
+For other servers than efrit-lsp's (SERVER), Eglot's own."
+  (let ((capabilities (cl-call-next-method)))
+    (if (not (efrit-lsp-eglot--efrit-contact-p server))
+        capabilities
+      (let* ((workspace (plist-get capabilities :workspace))
+             (edit (efrit-lsp-eglot--plist-with
+                    (plist-get workspace :workspaceEdit)
+                    :resourceOperations ["create" "rename" "delete"])))
+        (efrit-lsp-eglot--plist-with
+         capabilities :workspace
+         (efrit-lsp-eglot--plist-with workspace :workspaceEdit edit))))))
+
+(define-error 'efrit-lsp-eglot-edit-refused "The edit cannot be applied")
+
+(defun efrit-lsp-eglot--refuse (format-string &rest args)
+  "Refuse the edit, saying why with FORMAT-STRING and ARGS."
+  (signal 'efrit-lsp-eglot-edit-refused (list (apply #'format format-string args))))
+
+(defun efrit-lsp-eglot--check-changes (changes)
+  "Refuse an edit unless each of its parts can be applied in turn.
+CHANGES are those parts, as `efrit-lsp-workspace-edit-changes' gives
+them.  Nothing is changed here, so a refused edit leaves every file
+as it was."
+  (let ((exists (make-hash-table :test 'equal)))
+    (cl-flet ((exists-p (file)
+                (let ((known (gethash file exists 'unknown)))
+                  (if (eq known 'unknown)
+                      (or (file-exists-p file) (and (find-buffer-visiting file) t))
+                    known)))
+              (flag (options key) (eq (plist-get options key) t)))
+      (pcase-dolist (`(,kind ,uri ,data ,extra) changes)
+        (let ((file (eglot--uri-to-path uri)))
+          (pcase kind
+            ('edit
+             (if extra
+                 (let ((buffer (find-buffer-visiting file)))
+                   (unless (and buffer
+                                (equal extra (buffer-local-value
+                                              'eglot--versioned-identifier buffer)))
+                     (efrit-lsp-eglot--refuse "%s changed since the server made the edit"
+                                              file)))
+               (unless (exists-p file)
+                 (efrit-lsp-eglot--refuse "%s does not exist" file))))
+            ('create
+             (when (and (exists-p file) (not (flag extra :overwrite))
+                        (not (flag extra :ignoreIfExists)))
+               (efrit-lsp-eglot--refuse "%s already exists" file))
+             (puthash file t exists))
+            ('rename
+             (let ((new (eglot--uri-to-path data)))
+               (unless (exists-p file)
+                 (efrit-lsp-eglot--refuse "%s does not exist" file))
+               (when (and (exists-p new) (not (flag extra :overwrite))
+                          (not (flag extra :ignoreIfExists)))
+                 (efrit-lsp-eglot--refuse "%s already exists" new))
+               (puthash file nil exists)
+               (puthash new t exists)))
+            ('delete
+             (unless (or (exists-p file) (flag extra :ignoreIfNotExists))
+               (efrit-lsp-eglot--refuse "%s does not exist" file))
+             (puthash file nil exists))))))))
+
+(defun efrit-lsp-eglot--apply-changes (changes)
+  "Apply the parts of an edit in order, once checked.
+CHANGES are those parts, as `efrit-lsp-eglot--check-changes' checked
+them.  Text edits go through Eglot, one undo step per buffer; a file no
+buffer visits is visited first, and saved at the end (see
+`efrit-lsp-save-opened-files')."
+  (let ((opened nil))
+    (cl-flet ((flag (options key) (eq (plist-get options key) t)))
+      (pcase-dolist (`(,kind ,uri ,data ,extra) changes)
+        (let ((file (eglot--uri-to-path uri)))
+          (pcase kind
+            ('edit
+             (with-current-buffer (or (find-buffer-visiting file)
+                                      (progn (push file opened)
+                                             (find-file-noselect file)))
+               (eglot--apply-text-edits data extra)))
+            ('create
+             (unless (and (file-exists-p file) (flag extra :ignoreIfExists))
+               (make-directory (file-name-directory file) t)
+               (write-region "" nil file nil 'silent)))
+            ('rename
+             (let ((new (eglot--uri-to-path data))
+                   (buffer (find-buffer-visiting file)))
+               (unless (and (file-exists-p new) (flag extra :ignoreIfExists))
+                 (make-directory (file-name-directory new) t)
+                 (rename-file file new (flag extra :overwrite))
+                 (when buffer
+                   (with-current-buffer buffer (set-visited-file-name new t t))))))
+            ('delete
+             (let ((buffer (find-buffer-visiting file)))
+               (cond ((file-directory-p file)
+                      (delete-directory file (flag extra :recursive) t))
+                     ((file-exists-p file) (delete-file file t)))
+               (when buffer
+                 (with-current-buffer buffer (set-buffer-modified-p nil))
+                 (kill-buffer buffer))))))))
+    (efrit-lsp--save-opened opened)))
+
+(defun efrit-lsp-eglot--apply-edit (edit)
+  "Apply the WorkspaceEdit EDIT, all of it or nothing; return the applyEdit result."
+  (let ((changes (efrit-lsp-workspace-edit-changes edit)))
+    (condition-case err
+        (progn
+          (efrit-lsp-eglot--check-changes changes)
+          (efrit-lsp-eglot--apply-changes changes)
+          (list :applied t))
+      (efrit-lsp-eglot-edit-refused
+       (list :applied :json-false :failureReason (cadr err)))
+      (error
+       (list :applied :json-false :failureReason (error-message-string err))))))
+
+(defun efrit-lsp-eglot--file-operations-p (edit)
+  "Non-nil if EDIT, a WorkspaceEdit, has file operations.
+That is: it would create, rename or delete a file."
+  (cl-find-if-not (lambda (change) (eq (car change) 'edit))
+                  (efrit-lsp-workspace-edit-changes edit)))
+
+(defun efrit-lsp-eglot--apply-unreviewed (label edit)
+  "Ask, then apply EDIT, a change with file operations.
+LABEL says what it is.  Return the applyEdit result."
+  (if (y-or-n-p (format "[efrit] %s:\n  %s\nProceed? "
+                        (or label "The server wants to change files")
+                        (mapconcat #'efrit-lsp-eglot--describe-change
+                                   (efrit-lsp-workspace-edit-changes edit)
+                                   "\n  ")))
+      (efrit-lsp-eglot--apply-edit edit)
+    (list :applied :json-false :failureReason "The user declined the change.")))
+
+(defun efrit-lsp-eglot--describe-change (change)
+  "One line saying what CHANGE does.
+CHANGE as `efrit-lsp-workspace-edit-changes' gives it."
+  (pcase-let ((`(,kind ,uri ,data ,_) change))
+    (pcase kind
+      ('rename (format "rename %s to %s" (eglot--uri-to-path uri) (eglot--uri-to-path data)))
+      (_ (format "%s %s" kind (eglot--uri-to-path uri))))))
+
+(cl-defmethod eglot-handle-request :around
+  (server (_method (eql workspace/applyEdit)) &rest params)
+  "Apply a reviewed change from SERVER, or one with file operations.
+PARAMS are the request's: :label and :edit.  A change the user accepted
+in the review buffer is applied without asking again; one that
+creates, renames or deletes files (which Eglot 1.9 cannot apply) after
+asking; any other edit as Eglot applies it."
+  (let ((edit (plist-get params :edit)))
+    (cond ((efrit-lsp-reviewed-edit-p server edit)
+           (efrit-lsp-eglot--apply-edit edit))
+          ((and (efrit-lsp-eglot--efrit-contact-p server)
+                (efrit-lsp-eglot--file-operations-p edit))
+           (efrit-lsp-eglot--apply-unreviewed (plist-get params :label) edit))
+          (t (cl-call-next-method)))))
 
 (provide 'efrit-lsp-eglot)
 ;;; efrit-lsp-eglot.el ends here

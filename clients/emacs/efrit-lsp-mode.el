@@ -146,6 +146,16 @@ applies to its synchronous requests only, so TIMEOUT is kept here."
   "Send lsp-mode's delayed didChange notifications now."
   (lsp--flush-delayed-changes))
 
+(cl-defmethod efrit-lsp--prepare-created-files ((_server lsp--workspace) files)
+  "Make the folders of FILES, new files of a change the user accepted.
+lsp-mode 8.0 applies a change's text edits before its file operations:
+it visits a file to be created before the file exists, and the buffer
+of a file whose folder does not exist is read-only, so the edit fails.
+In an existing folder the buffer takes the text, and the file is
+created after it."
+  (dolist (file files)
+    (make-directory (file-name-directory file) t)))
+
 (cl-defmethod efrit-lsp--code-actions ((_server lsp--workspace))
   "Show the code actions of lsp-mode for the region or point."
   (call-interactively #'lsp-execute-code-action))

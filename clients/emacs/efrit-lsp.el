@@ -22,8 +22,12 @@
 ;;   `efrit-lsp-chat'        a conversation in the *efrit-chat* buffer about
 ;;                           the current file and region; replies stream
 ;;                           in, later messages continue the conversation.
-;;   `efrit-lsp-do'          an instruction for the agent; its edit is
-;;                           applied to the buffer.
+;;   `efrit-lsp-do'          an instruction for the agent; its change
+;;                           (in one or more files) is shown as a diff
+;;                           in *efrit-review*, to accept, reject, or
+;;                           accept without some files
+;;                           (efrit-lsp-review.el).
+;;   `efrit-lsp-review'      back to the change that waits for review.
 ;;   `efrit-lsp-explain'     explain the region (or the defun at point); the
 ;;                           text streams into *efrit-output*.
 ;;   `efrit-lsp-rewrite'     rewrite the region as instructed.
@@ -178,6 +182,11 @@ Signal an error if none came within TIMEOUT seconds.")
   "Send SERVER what was typed in the current buffer and not yet sent.
 Call this before any request about the buffer's text."
   (ignore server))
+
+(cl-defgeneric efrit-lsp--prepare-created-files (server files)
+  "Prepare what SERVER's client needs to create FILES (names) in an edit.
+Called when the user accepts a reviewed change that creates them."
+  (ignore server files))
 
 (cl-defgeneric efrit-lsp--code-actions (server)
   "Let the user pick one of SERVER's code actions for the region or point.")
@@ -682,20 +691,49 @@ the next message starts a new one"))))
 
 ;;;; Do
 
+(defcustom efrit-lsp-review-changes t
+  "When non-nil, `efrit-lsp-do' shows the agent's change for review first.
+It goes to the buffer `efrit-lsp-review-buffer-name', a diff per file,
+and is applied only when you accept it there (efrit-lsp-review.el).
+When nil, the change is applied as soon as it comes (Eglot asks first
+unless `eglot-confirm-server-initiated-edits' is nil)."
+  :type 'boolean)
+
+(defcustom efrit-lsp-save-opened-files t
+  "When non-nil, a change efrit applies saves the files it opened.
+Those are the files no buffer visited: the edits go to a new buffer
+for each, which is then saved, so the change is on disk as shown.
+Buffers you had open are edited and left for you to save, like any
+edit."
+  :type 'boolean)
+
+(defun efrit-lsp--project-root ()
+  "The current buffer's project root, else `default-directory'."
+  (let ((project (and (fboundp 'project-current) (project-current))))
+    (if project
+        (expand-file-name (if (fboundp 'project-root)
+                              (project-root project)
+                            (car (with-no-warnings (project-roots project)))))
+      default-directory)))
+
 ;;;###autoload
 (defun efrit-lsp-do (instruction &optional beg end)
   "Have efrit carry out INSTRUCTION on the current file, around BEG to END.
-The agent may read the workspace before it answers; its edit is
-applied to the buffer (Eglot asks first unless
-`eglot-confirm-server-initiated-edits' is nil).  Interactively, BEG and
-END are the active region, else point.  The summary goes to the echo
-area and the output buffer."
+The agent may read the workspace before it answers.  Its change,
+which may touch several files, is shown for review in the buffer
+`efrit-lsp-review-buffer-name' (a diff per file): accept it all, reject
+it all, or reject some files and accept the rest (see
+`efrit-lsp-review-mode').  With `efrit-lsp-review-changes' nil, the
+change is applied at once instead.  Interactively, BEG and END are the
+active region, else point.  The summary goes to the echo area and the
+output buffer."
   (interactive (cons (read-string "Efrit, do: ") (efrit-lsp--region-or-point)))
   (when (string-empty-p (string-trim instruction))
     (user-error "efrit: no instruction given"))
   (let* ((server (efrit-lsp--server))
          (beg (or beg (point)))
          (end (or end beg))
+         (root (efrit-lsp--project-root))
          (title (format "Do: %s" (truncate-string-to-width
                                   instruction 50 nil nil "…")))
          (section (efrit-lsp--output-section
@@ -709,11 +747,27 @@ area and the output buffer."
      (list :instruction instruction
            :textDocument (efrit-lsp--document server)
            :range (efrit-lsp--range server beg end)
-           :apply t)
+           :apply (if efrit-lsp-review-changes :json-false t))
      :on-result
      (lambda (result)
        (let* ((summary (or (plist-get result :summary) ""))
-              (outcome (cond ((eq (plist-get result :applied) t) "edit applied")
+              (review (and efrit-lsp-review-changes
+                           (not (eq (plist-get result :applied) t))
+                           (plist-get result :edit)
+                           (condition-case err
+                               (efrit-lsp-review-show server result root)
+                             (error
+                              (display-warning
+                               'efrit-lsp
+                               (format "efrit: cannot show the change for review: %s"
+                                       (error-message-string err)))
+                              nil))))
+              (outcome (cond (review
+                              (substitute-command-keys
+                               (format "to review in %s: \\<efrit-lsp-review-mode-map>\
+\\[efrit-lsp-review-accept] accepts, \\[efrit-lsp-review-reject] rejects"
+                                       (buffer-name review))))
+                             ((eq (plist-get result :applied) t) "edit applied")
                              ((plist-get result :edit) "edit not applied")
                              (t "no edit"))))
          (efrit-lsp--set-text job (format "%s\n[%s]" summary outcome))
@@ -837,6 +891,19 @@ The efrit ones (\"Efrit: …\") are among them; they run asynchronously."
 
 ;;;; Status, cancel, sync check
 
+(defun efrit-lsp--spend-text (spend)
+  "What SPEND, the `spend' of an efrit/status result, cost, as \" · spent …\".
+Calls to a model with no known price are counted, never priced: a
+made-up figure would mislead.  Empty when the server sends no spend."
+  (let ((requests (or (plist-get spend :requests) 0))
+        (unpriced (or (plist-get spend :unpricedRequests) 0)))
+    (cond ((or (null spend) (zerop requests)) "")
+          ((= unpriced requests) " · spent: no price known for this model (tokens only)")
+          (t (format " · spent $%.4f%s" (plist-get spend :usd)
+                     (if (zerop unpriced) ""
+                       (format " (+%d call%s with no known price)" unpriced
+                               (if (= unpriced 1) "" "s"))))))))
+
 (defun efrit-lsp--status-line (status)
   "One line summing up STATUS, an efrit/status result.
 Tokens in are all the prompt's tokens: the uncached input plus what
@@ -846,7 +913,7 @@ was written to the prompt cache; those read from it are counted apart."
          (tokens (lambda (key) (or (plist-get usage key) 0))))
     (format (concat "efrit-lsp %s%s · %s · jobs: %s running, %s queued"
                     " · sessions: %s · model calls: %s, tokens in %s"
-                    " (+%s from the prompt cache) / out %s%s")
+                    " (+%s from the prompt cache) / out %s%s%s")
             (plist-get status :version)
             (if (eq (plist-get status :offline) t) " (offline: demo model)" "")
             (plist-get status :model)
@@ -855,6 +922,7 @@ was written to the prompt cache; those read from it are counted apart."
             (plist-get usage :requests)
             (+ (funcall tokens :inputTokens) (funcall tokens :cacheWriteTokens))
             (funcall tokens :cacheReadTokens) (funcall tokens :outputTokens)
+            (efrit-lsp--spend-text (plist-get status :spend))
             (if (and (efrit-lsp--false-p (plist-get status :apiKeyConfigured))
                      (not (eq (plist-get status :offline) t)))
                 " · NO API KEY: set ANTHROPIC_API_KEY for the server"
@@ -958,6 +1026,7 @@ Returns non-nil when it does."
   (let ((map (make-sparse-keymap)))
     (define-key map (kbd "c") #'efrit-lsp-chat)
     (define-key map (kbd "d") #'efrit-lsp-do)
+    (define-key map (kbd "v") #'efrit-lsp-review)
     (define-key map (kbd "e") #'efrit-lsp-explain)
     (define-key map (kbd "r") #'efrit-lsp-rewrite)
     (define-key map (kbd "a") #'efrit-lsp-code-actions)
@@ -971,12 +1040,15 @@ Returns non-nil when it does."
 
 (declare-function efrit-lsp-ghost-complete "efrit-lsp-ghost" ())
 (declare-function efrit-lsp-ghost-mode "efrit-lsp-ghost" (&optional arg))
+(declare-function efrit-lsp-review-show "efrit-lsp-review" (server result &optional root))
+(declare-function efrit-lsp-review "efrit-lsp-review" ())
 
 (provide 'efrit-lsp)
 
 ;; The Eglot backend (Eglot is this package's dependency) and ghost text.
 ;; After `provide', since both require this file; not while compiling it.
 (cl-eval-when (load eval)
+  (require 'efrit-lsp-review)
   (require 'efrit-lsp-eglot)
   (require 'efrit-lsp-ghost))
 

@@ -4,6 +4,7 @@
  * bundle and the fake Messages API: one ert test per behaviour
  * (test/clients/emacs/efrit-lsp-mode-test.el), each a vitest case here.
  */
+import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { namedGates, never, type NamedGates } from '../support/gate.js';
 import { editReply } from '../support/harness.js';
 import { shouldRunEditorTests } from './editors.js';
 import { emacsTestBed, ertSuite } from './emacs-runner.js';
-import { cartProject, docComment, lastUserText } from './emacs-fixtures.js';
+import { cartProject, checkoutJs, docComment, firstUserText, lastUserText, renameAgent } from './emacs-fixtures.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const script = join(repo, 'test/clients/emacs/efrit-lsp-mode-test.el');
@@ -40,6 +41,7 @@ function respond(request: RecordedRequest, signals: NamedGates): FakeReply {
       'Rounded the total to cents.',
     );
   }
+  if (firstUserText(request).includes('LSPM-REVIEW')) return renameAgent(request, 'lspm');
   if (asked.includes('LSPM-SLOW')) return { text: 'This answer comes far too late.', hold: { until: never } };
   return { text: `UNEXPECTED REQUEST: ${asked.slice(0, 200)}` };
 }
@@ -52,12 +54,14 @@ describe.skipIf(!shouldRunEditorTests('emacs'))('Emacs client over lsp-mode (efr
     signals,
     timeoutMs: 240_000,
     project: () => {
-      return cartProject(bed.work);
+      const { project, file } = cartProject(bed.work);
+      writeFileSync(join(project, 'src', 'lspm-checkout.js'), checkoutJs('lspm'));
+      return { project, file };
     },
   });
 
   it('sent the fake API only what the tests asked, with the key, and aborted the cancelled chat', () => {
-    expect(bed.fake.requests.filter((r) => !JSON.stringify(r.body.system ?? '').includes('code completion engine')).map(lastUserText).filter((t) => !/LSPM-|Add documentation|Explain what/.test(t))).toEqual([]);
+    expect(bed.fake.requests.filter((r) => !JSON.stringify(r.body.system ?? '').includes('code completion engine')).map(firstUserText).filter((t) => !/LSPM-|Add documentation|Explain what/.test(t))).toEqual([]);
     expect(bed.fake.requests.every((r) => r.apiKeyMatched)).toBe(true);
     expect(bed.fake.requests.find((r) => lastUserText(r).includes('LSPM-SLOW'))?.outcome).toBe('aborted-by-client');
   });

@@ -17,10 +17,15 @@
  * efrit-nokey.lua: no API key; the status display offline.
  * efrit-ghost-test.lua: the plugin's own ghost text, typed for real.
  * efrit-streams-test.lua: streams tied to their requests, cancellations.
+ * efrit-review-test.lua: :EfritDo's review of a change across files (accept,
+ * reject, reject one file, a change refused whole), against the scripted model.
+ * efrit-apply-test.lua: the plugin's workspace/applyEdit handler and its diff
+ * preview, with no server: what lands, and what is refused before anything does.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { shouldRunEditorTests } from './editors.js';
 import { pluginDir, repoRoot, runCommand, scriptDir, serverEntry, useScenario, type Note } from './neovim-runner.js';
@@ -255,6 +260,7 @@ interface MainResult {
   partial_chat: string[];
   chat_after_first: string;
   chat_after_second: string;
+  do_review: string;
   after_do: string;
   floats: string[];
   explain_selection: { line: number; text: string };
@@ -362,10 +368,11 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       expect(textOf(messagesOf(chat2)[1])).toBe(firstReply.join(''));
     });
 
-    it('applies an :EfritDo edit through workspace/applyEdit and says what it did', () => {
+    it('shows an :EfritDo edit for review, applies it on a (efrit.applyJob) and says what it did', () => {
       const result = scenario.passed('do');
+      expect(result.do_review).toContain('-  return price - (price * percent) / 100;\n+  const clamped = Math.min(Math.max(percent, 0), 100);\n+  return price - (price * clamped) / 100;\n');
       expect(result.after_do).toContain('  const clamped = Math.min(Math.max(percent, 0), 100);\n  return price - (price * clamped) / 100;');
-      expect(result.notes.some((n) => n.msg === 'Efrit: done: applyDiscount() clamps percent to 0..100.')).toBe(true);
+      expect(result.notes.some((n) => n.msg === 'Efrit: applied: applyDiscount() clamps percent to 0..100.')).toBe(true);
     });
 
     it('streams :EfritExplain into a float, for a characterwise selection in UTF-16 columns', () => {
@@ -509,6 +516,8 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       statusline: string;
       status_online: string;
       status_offline: string;
+      spend_lines: string[];
+      status_with_spend: string;
     }>(
       'efrit-nokey.lua',
       async (dir) => ({ env: { EFRIT_TEST_PROJECT: makeProject(dir) } }),
@@ -541,6 +550,18 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
       expect(result.status_offline.split('\n')[0]).toBe('efrit-lsp 1.2.3 — offline: the built-in demo model answers, no API calls');
       // An answer without the field is not offline.
       expect(result.status_online.split('\n')[0]).toBe('efrit-lsp 1.2.3 — model claude-test-model — no API key (set ANTHROPIC_API_KEY)');
+    });
+
+    it('shows money spent in :EfritStatus where a price is known, and counts the calls with none without pricing them', () => {
+      const result = scenario.passed('status display offline');
+      expect(result.spend_lines).toEqual([
+        'spent: $0.0123',
+        'spent: $0.0100 (+1 call with no known price)',
+        'spent: no price known for this model (tokens only)',
+        'none',
+        'none',
+      ]);
+      expect(result.status_with_spend.split('\n')).toContain('spent: $0.5000');
     });
   });
 
@@ -655,6 +676,355 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
     });
   });
 
+  describe('reviewing a change across files (:EfritDo)', () => {
+    const cartTs = `export interface LineItem {
+  sku: string;
+  unitPrice: number;
+  quantity: number;
+}
+
+export function total(items: LineItem[]): number {
+  return items.reduce((sum, item) => sum + item.unitPrice * item.quantity, 0);
+}
+`;
+    // The euro sign before total( on its line: UTF-16 columns differ from bytes there.
+    const checkoutTs = `import { total, type LineItem } from './cart';
+
+export function checkout(items: LineItem[]): string {
+  return \`Total € \${(total(items) / 100).toFixed(2)}\`;
+}
+
+console.log(checkout([{ sku: 'tea', unitPrice: 450, quantity: 2 }]));
+`;
+    const userLine = '// Totals are in cents.';
+    const cartAsTheUserHasIt = `${userLine}\n${cartTs}`;
+    const renamed = (text: string, name: string): string => text.replaceAll('total(', `${name}(`).replace('import { total,', `import { ${name},`);
+    const testFile = (name: string): string => `import { expect, it } from 'vitest';\nimport { ${name} } from '../src/cart';\n\nit('totals nothing to 0', () => expect(${name}([])).toBe(0));\n`;
+    const summary = (name: string): string => `Renames total() to ${name}() and adds a test for it.`;
+
+    /**
+     * The model: asked to rename total(), it reads src/checkout.ts, then proposes the change in three
+     * files: the one asked about (path omitted), the one it read, and a new test file.
+     */
+    const respondReview = (request: RecordedRequest): FakeReply => {
+      const messages = messagesOf(request);
+      // "Write tests" in an editor that can create files: a test file of its own, in a folder not there yet.
+      if (lastUserText(request).includes('Write unit tests for the selected code')) {
+        return { toolUses: [{ name: 'propose_edits', input: { summary: 'Tests total().', edits: [], files: [{ action: 'create', path: 'test/cart.test.ts', text: testFile('total') }] } }] };
+      }
+      const asked = messages.map((m, i) => ({ i, text: m.role === 'user' ? textOf(m) : '' })).filter((m) => m.text.includes('Instruction: ')).at(-1);
+      if (asked === undefined) return { text: '(unexpected request) no instruction' };
+      if (asked.text.includes('Instruction: What does total() return?')) return { text: 'total() returns the sum of unit price × quantity, in cents.' };
+      const name = /Instruction: Rename total\(\) to (\w+)\(\)/.exec(asked.text)?.[1];
+      if (name === undefined) return { text: `(unexpected request) ${asked.text.slice(0, 200)}` };
+      const stepsTaken = messages.slice(asked.i + 1).filter((m) => m.role === 'assistant').length;
+      if (stepsTaken === 0) return { toolUses: [{ name: 'read_file', input: { path: 'src/checkout.ts' } }] };
+      return {
+        toolUses: [
+          {
+            name: 'propose_edits',
+            input: {
+              summary: summary(name),
+              edits: [
+                { old_text: 'export function total(items: LineItem[]): number {', new_text: `export function ${name}(items: LineItem[]): number {` },
+                { path: 'src/checkout.ts', old_text: "import { total, type LineItem } from './cart';", new_text: `import { ${name}, type LineItem } from './cart';` },
+                { path: 'src/checkout.ts', old_text: '(total(items) / 100)', new_text: `(${name}(items) / 100)` },
+              ],
+              files: [{ action: 'create', path: 'test/cart.test.ts', text: testFile(name) }],
+            },
+          },
+        ],
+      };
+    };
+
+    interface FileState {
+      disk: string | null;
+      buffer: string | null;
+      modified: boolean | null;
+    }
+    interface Files {
+      cart: FileState & { changedtick: number };
+      checkout: FileState;
+      test: FileState;
+      test_folder: boolean;
+    }
+    interface Shown {
+      in_view: boolean;
+      new_tab: boolean;
+      filetype: string;
+      modifiable: boolean;
+      name: string;
+      cursor_line: string;
+      text: string;
+      files: { uri: string; path: string; kind: string }[];
+    }
+    interface SentCommand {
+      command: string;
+      args: { jobId: string; streamId?: string; exclude?: string[] };
+      answer: unknown;
+      error: string | null;
+    }
+    interface Closed {
+      review: boolean;
+      tabs: number;
+      back_in_source: boolean;
+    }
+    let project = '';
+    const scenario = useScenario<{
+      accept: { shown: Shown; after: Files; undone: Record<string, string>; closed: Closed; commands: SentCommand[] };
+      reject: { shown: Shown; before: Files; after: Files; closed: Closed; commands: SentCommand[] };
+      reject_one: { shown: Shown; marked: string; on_header: string; after: Files; closed: Closed; commands: SentCommand[] };
+      created_meanwhile: {
+        shown: Shown;
+        before: Files;
+        after: Files;
+        still_open: boolean;
+        view_status: string;
+        notes: Note[];
+        commands: SentCommand[];
+        closed: Closed;
+        then_sent: SentCommand;
+      };
+      no_change: { review: boolean; notes: Note[]; after: Files };
+      write_tests: { after: Files; notes: Note[] };
+      review_off: { review: boolean; notes: Note[]; after: Files };
+    }>('efrit-review-test.lua', async (dir) => {
+      project = join(dir, 'shop');
+      mkdirSync(join(project, 'src'), { recursive: true });
+      writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'shop', version: '1.0.0', type: 'module' }, null, 2));
+      writeFileSync(join(project, 'src', 'cart.ts'), cartTs);
+      writeFileSync(join(project, 'src', 'checkout.ts'), checkoutTs);
+      const fake = await startFakeAnthropic({ apiKey: testApiKey, respond: respondReview });
+      return { fake, env: { ANTHROPIC_API_KEY: testApiKey, ANTHROPIC_BASE_URL: fake.url, EFRIT_TEST_PROJECT: project } };
+    });
+    const uriOf = (path: string): string => pathToFileURL(join(project, path)).href;
+    const untouched = (files: Files): void => {
+      expect(files.cart).toMatchObject({ disk: cartTs, buffer: cartAsTheUserHasIt });
+      expect(files.checkout).toEqual({ disk: checkoutTs, buffer: null, modified: null });
+      expect(files.test).toEqual({ disk: null, buffer: null, modified: null });
+      expect(files.test_folder).toBe(false);
+    };
+
+    it('opens the whole change in a new tab, a diff per file, with the keys at the top', () => {
+      const { shown } = scenario.passed('accept').accept;
+      expect(shown).toMatchObject({ in_view: true, new_tab: true, filetype: 'diff', modifiable: false });
+      expect(shown.name).toMatch(/^efrit:\/\/review\/\S+$/);
+      expect(shown.files).toEqual(
+        expect.arrayContaining([
+          { uri: uriOf('src/cart.ts'), path: 'src/cart.ts', kind: 'edit' },
+          { uri: uriOf('src/checkout.ts'), path: 'src/checkout.ts', kind: 'edit' },
+          { uri: uriOf('test/cart.test.ts'), path: 'test/cart.test.ts', kind: 'create' },
+        ]),
+      );
+      expect(shown.files).toHaveLength(3);
+      expect(shown.cursor_line).toBe(`diff --git a/${shown.files[0]?.path} b/${shown.files[0]?.path}`);
+      expect(shown.text).toMatch(
+        new RegExp(`^Efrit: ${escapeRegExp(summary('sumCart'))}\\na accept · x reject/restore the file under the cursor · r reject all · \\]f \\[f next/previous file · q reject all and close\\n3 files\\n\\n`),
+      );
+      // The file asked about: its buffer, with the user's unsaved line.
+      expect(shown.text).toContain(
+        'diff --git a/src/cart.ts b/src/cart.ts\n--- a/src/cart.ts\n+++ b/src/cart.ts\n@@ -5,6 +5,6 @@\n   quantity: number;\n }\n \n-export function total(items: LineItem[]): number {\n+export function sumCart(items: LineItem[]): number {\n',
+      );
+      // The file not loaded: from disk, its edits applied in memory (after a non-ASCII character on the line).
+      expect(shown.text).toContain(
+        [
+          'diff --git a/src/checkout.ts b/src/checkout.ts',
+          '--- a/src/checkout.ts',
+          '+++ b/src/checkout.ts',
+          '@@ -1,7 +1,7 @@',
+          "-import { total, type LineItem } from './cart';",
+          "+import { sumCart, type LineItem } from './cart';",
+          ' ',
+          ' export function checkout(items: LineItem[]): string {',
+          '-  return `Total € ${(total(items) / 100).toFixed(2)}`;',
+          '+  return `Total € ${(sumCart(items) / 100).toFixed(2)}`;',
+          ' }',
+          ' ',
+          " console.log(checkout([{ sku: 'tea', unitPrice: 450, quantity: 2 }]));",
+          '',
+        ].join('\n'),
+      );
+      // The new file: all added.
+      expect(shown.text).toContain(
+        `diff --git a/test/cart.test.ts b/test/cart.test.ts\nnew file\n--- /dev/null\n+++ b/test/cart.test.ts\n@@ -0,0 +1,4 @@\n${testFile('sumCart')
+          .trimEnd()
+          .split('\n')
+          .map((l) => `+${l}`)
+          .join('\n')}\n`,
+      );
+    });
+
+    it('accepts with a: efrit.applyJob applies every file exactly; the file asked about in its buffer, the others written to disk', () => {
+      const { after, commands, closed } = scenario.passed('accept').accept;
+      expect(commands).toEqual([{ command: 'efrit.applyJob', args: { jobId: expect.any(String), streamId: expect.stringMatching(/^nvim-/) }, answer: { applied: true }, error: null }]);
+      // Loaded with the user's unsaved edit: changed there, unsaved, the file on disk as it was.
+      expect(after.cart).toMatchObject({ disk: cartTs, buffer: renamed(cartAsTheUserHasIt, 'sumCart'), modified: true });
+      // Not loaded before: loaded now, and written.
+      expect(after.checkout).toEqual({ disk: renamed(checkoutTs, 'sumCart'), buffer: renamed(checkoutTs, 'sumCart'), modified: false });
+      // Created: written with exactly its text, no buffer loaded for it.
+      expect(after.test).toEqual({ disk: testFile('sumCart'), buffer: null, modified: null });
+      expect(closed).toEqual({ review: false, tabs: 1, back_in_source: true });
+      expect(scenario.passed('accept').notes).toContainEqual({ msg: `Efrit: applied: ${summary('sumCart')}`, level: 2 });
+    });
+
+    it('lands as one undo step per buffer', () => {
+      const { undone } = scenario.passed('accept').accept;
+      expect(undone).toEqual({ cart: cartAsTheUserHasIt, checkout: checkoutTs });
+    });
+
+    it('rejects with r: efrit.rejectJob, every file byte-identical, nothing created', () => {
+      const { before, after, commands, closed, shown } = scenario.passed('reject').reject;
+      expect(shown.files).toHaveLength(3);
+      expect(commands).toEqual([{ command: 'efrit.rejectJob', args: { jobId: expect.any(String) }, answer: { rejected: true }, error: null }]);
+      untouched(before);
+      expect(after).toEqual(before);
+      expect(closed).toEqual({ review: false, tabs: 1, back_in_source: true });
+    });
+
+    it('rejects the file under the cursor with x, and applies the others with a', () => {
+      const { marked, on_header: onHeader, after, commands } = scenario.passed('reject one file').reject_one;
+      expect(onHeader).toBe('diff --git a/src/checkout.ts b/src/checkout.ts');
+      expect(marked).toContain('\n3 files: 1 rejected, 2 to apply\n');
+      expect(marked).toContain('diff --git a/src/checkout.ts b/src/checkout.ts\n# rejected: it will not be applied\n--- a/src/checkout.ts\n');
+      expect(commands).toEqual([
+        { command: 'efrit.applyJob', args: { jobId: expect.any(String), streamId: expect.stringMatching(/^nvim-/), exclude: [uriOf('src/checkout.ts')] }, answer: { applied: true }, error: null },
+      ]);
+      expect(after.cart).toMatchObject({ disk: cartTs, buffer: renamed(cartAsTheUserHasIt, 'grandTotal'), modified: true });
+      expect(after.checkout).toEqual({ disk: checkoutTs, buffer: null, modified: null });
+      expect(after.test).toEqual({ disk: testFile('grandTotal'), buffer: null, modified: null });
+    });
+
+    it('refuses the change whole when a file it creates appeared meanwhile: nothing applied, the view stays', () => {
+      const result = scenario.passed('a file created meanwhile');
+      const { before, after, commands } = result.created_meanwhile;
+      expect(before.test.disk).toBe('// mine\n');
+      expect(after).toEqual(before);
+      expect(after.cart).toMatchObject({ buffer: cartAsTheUserHasIt });
+      expect(after.checkout).toEqual({ disk: checkoutTs, buffer: null, modified: null });
+      expect(commands[0]?.command).toBe('efrit.applyJob');
+      expect(commands[0]?.error).toContain('test/cart.test.ts');
+      expect(result.created_meanwhile.still_open).toBe(true);
+      expect(result.created_meanwhile.view_status).toMatch(/^3 files — not applied: .*test\/cart\.test\.ts/);
+      expect(result.created_meanwhile.notes).toContainEqual({ msg: expect.stringMatching(/^Efrit: not applied: .*test\/cart\.test\.ts/), level: 4 });
+      expect(result.created_meanwhile.closed).toEqual({ review: false, tabs: 1, back_in_source: true });
+      // q then rejected it.
+      expect(result.created_meanwhile.then_sent).toMatchObject({ command: 'efrit.rejectJob', answer: { rejected: true } });
+    });
+
+    it('shows the summary of a do that changes nothing, with no review', () => {
+      const { no_change: noChange } = scenario.passed('no change');
+      expect(noChange.review).toBe(false);
+      expect(noChange.notes).toContainEqual({ msg: 'Efrit: total() returns the sum of unit price × quantity, in cents.', level: 2 });
+      untouched(noChange.after);
+    });
+
+    it('lands a "Write tests" code action that creates a test file in a new folder, checked like a do (Neovim 0.7 fails midway)', () => {
+      const { write_tests: written } = scenario.passed('write tests in a new file');
+      expect(written.after.test).toEqual({ disk: testFile('total'), buffer: null, modified: null });
+      expect(written.after.cart).toMatchObject({ disk: cartTs, buffer: cartAsTheUserHasIt });
+      expect(written.after.checkout).toEqual({ disk: checkoutTs, buffer: null, modified: null });
+      expect(errorsIn(written.notes)).toEqual([]);
+    });
+
+    it('applies at once with the review turned off (run_do{ review = false })', () => {
+      const { review_off: off } = scenario.passed('review off');
+      expect(off.review).toBe(false);
+      expect(off.notes).toContainEqual({ msg: `Efrit: done: ${summary('basketTotal')}`, level: 2 });
+      expect(off.after.checkout.disk).toBe(renamed(checkoutTs, 'basketTotal'));
+      expect(off.after.test.disk).toBe(testFile('basketTotal'));
+      expect(off.after.cart.buffer).toBe(renamed(cartAsTheUserHasIt, 'basketTotal'));
+    });
+
+    it('ran to its end with no unexpected error and no model call unexpected', () => {
+      const result = scenario.passed('review off');
+      expect(scenario.run().code).toBe(0);
+      expect(errorsIn(result.notes).filter((n) => !n.msg.startsWith('Efrit: not applied: '))).toEqual([]);
+      const requests = scenario.fake().requests;
+      expect(requests.every((r) => r.apiKeyMatched)).toBe(true);
+      expect(requests.map((r) => lastUserText(r)).filter((t) => t.includes('(unexpected request)'))).toEqual([]);
+      // Five changes of two steps each, one answer in words, one code action.
+      expect(requests).toHaveLength(12);
+    });
+  });
+
+  describe('the applyEdit handler, with no server', () => {
+    interface Tree {
+      files: Record<string, string>;
+      buffers: Record<string, { text: string; modified: boolean }> | [];
+    }
+    interface Landed {
+      answer: { applied: boolean; failureReason?: string };
+      before?: Tree;
+      after: Tree;
+    }
+    const scenario = useScenario<{
+      create_exists: Landed;
+      create_folder: Landed;
+      rename_exists: Landed;
+      rename_edit: Landed;
+      delete_missing: Landed;
+      stale_version: Landed;
+      preview: Landed & { previews: Record<string, string>; loaded_before: boolean; undone: Record<string, string> };
+    }>('efrit-apply-test.lua', (dir) => Promise.resolve({ env: { EFRIT_TEST_PROJECT: dir } }));
+    const cart = 'export function total(items) {\n  return items.length;\n}\n';
+
+    it('refuses a create over a file that exists, before touching anything (Neovim 0.7 truncates it)', () => {
+      const { create_exists: landed } = scenario.passed('create over a file that exists');
+      expect(landed.answer).toEqual({ applied: false, failureReason: 'cannot create test/cart.test.ts: it already exists' });
+      expect(landed.after).toEqual(landed.before);
+      expect(landed.after.files['test/cart.test.ts']).toBe('// mine\n');
+    });
+
+    it('creates a file in a folder that does not exist, with exactly its text (Neovim 0.7 fails midway)', () => {
+      const { create_folder: landed } = scenario.passed('create in a folder that does not exist');
+      expect(landed.answer).toEqual({ applied: true });
+      expect(landed.after.files).toEqual({ 'src/cart.ts': cart, 'test/unit/cart.test.ts': 'it("sums")\n' });
+    });
+
+    it('refuses a rename onto a file that exists (Neovim 0.7 skips it and answers applied)', () => {
+      const { rename_exists: landed } = scenario.passed('rename onto a file that exists');
+      expect(landed.answer).toEqual({ applied: false, failureReason: 'cannot rename src/old.ts to src/new.ts: it already exists' });
+      expect(landed.after).toEqual(landed.before);
+    });
+
+    it('renames into a new folder, edits the renamed file and deletes another: written to disk', () => {
+      const { rename_edit: landed } = scenario.passed('rename into a new folder, then edit');
+      expect(landed.answer).toEqual({ applied: true });
+      expect(landed.after.files).toEqual({ 'lib/new.ts': 'const a = 2;\n' });
+    });
+
+    it('refuses to delete a file that does not exist, before the edit that comes first', () => {
+      const { delete_missing: landed } = scenario.passed('delete a file that does not exist');
+      expect(landed.answer).toEqual({ applied: false, failureReason: 'cannot delete src/unused.ts: it does not exist' });
+      expect(landed.after).toEqual(landed.before);
+    });
+
+    it('refuses a change whose edit was made for an older version of a loaded buffer, touching no file (Neovim 0.7 checks only the first)', () => {
+      const { stale_version: landed } = scenario.passed('an edit for a buffer changed since');
+      expect(landed.answer).toEqual({ applied: false, failureReason: 'src/cart.ts changed in the editor since the edit was made (version 7, now 8)' });
+      expect(landed.after).toEqual(landed.before);
+    });
+
+    it('lands what the review showed, in UTF-16 columns; a loaded buffer keeps it unsaved, a file not loaded is written; one undo step each', () => {
+      const { preview } = scenario.passed('preview equals what lands; undo takes it back');
+      const price = 'const label = "€ " + sumCart(cart) + " / " + sumCart(other);\nexport { label };\n';
+      expect(preview.answer).toEqual({ applied: true });
+      expect(preview.previews).toEqual({
+        'src/price.ts': price,
+        'src/cart.ts': `// unsaved\n${cart.replace('total(', 'sumCart(')}`,
+        'test/price.test.ts': 'import { label } from "../src/price";\n',
+      });
+      expect(preview.loaded_before).toBe(false);
+      expect(preview.after.files).toEqual({ 'src/price.ts': price, 'src/cart.ts': cart, 'test/price.test.ts': 'import { label } from "../src/price";\n' });
+      expect(preview.after.buffers).toEqual({
+        'src/price.ts': { text: price, modified: false },
+        'src/cart.ts': { text: preview.previews['src/cart.ts'], modified: true },
+      });
+      expect(preview.undone).toEqual({ 'src/price.ts': 'const label = "€ " + total(cart) + " / " + total(other);\n', 'src/cart.ts': cart });
+      expect(scenario.run().code).toBe(0);
+    });
+  });
+
   describe('streams and cancellations', () => {
     const lineOf = (needle: string): number => pricingTs.slice(0, pricingTs.indexOf(needle)).split('\n').length;
     const asksAbout = (request: RecordedRequest, needle: string): boolean => lastUserText(request).includes(`selection at ${lineOf(needle)}:1-`);
@@ -758,6 +1128,9 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
         'hl-EfritGhost',
         'efrit-health',
         'efrit-offline',
+        'efrit-review',
+        'hl-EfritReviewRejected',
+        'User_EfritReviewDone',
       ]) {
         expect(tags).toContain(`${tag}\tefrit.txt`);
       }

@@ -5,11 +5,15 @@
  * workspace/applyEdit). Each action ends in an edit a person would recognise,
  * and everything says it is the offline demo.
  */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Diagnostic } from 'vscode-languageserver-protocol';
+import type { ClientCapabilities, Diagnostic } from 'vscode-languageserver-protocol';
 import type { ChatResult, DoResult, RunActionResult, StatusResult } from '../../server/src/protocol.js';
 import { shouldRunEditorTests } from '../clients/editors.js';
 import { eglotCapabilities, rangeOf, TestClient } from '../support/lsp-client.js';
+import { applyAsEditor, openTextIn, planWorkspaceEdit } from '../support/workspace-edit-files.js';
 
 const cartTs = `// cart.ts — totals for a small shop.
 export interface LineItem {
@@ -172,6 +176,89 @@ describe('each action offline', () => {
     const result = await runAction(uri, 'fix', range, { diagnostics: [diagnostic] });
     expect(result.applied).toBe(true);
     expect(client.text(uri).startsWith('from dataclasses import dataclass\n')).toBe(true);
+  });
+});
+
+const checkoutTs = `import { cartTotal, type LineItem } from './cart.js';
+
+export function amountDue(items: LineItem[]): number {
+  return cartTotal(items, 0.2);
+}
+`;
+
+const receiptTs = `import { cartTotal, formatTotal, type LineItem } from './cart.js';
+
+export function receiptLine(items: LineItem[]): string {
+  const net = cartTotal(items, 0);
+  return \`net \${formatTotal(net, 'EUR')}\`;
+}
+`;
+
+/** Eglot with resource operations: it creates files, and reviews Efrit's changes itself (no change annotations). */
+const reviewingEditor: ClientCapabilities = {
+  ...eglotCapabilities,
+  workspace: { ...eglotCapabilities.workspace, workspaceEdit: { documentChanges: true, resourceOperations: ['create', 'rename', 'delete'], failureHandling: 'abort' } },
+};
+
+describe('a change across files offline', () => {
+  let workspace: string | undefined;
+  afterEach(() => {
+    if (workspace !== undefined) rmSync(workspace, { recursive: true, force: true });
+    workspace = undefined;
+  });
+
+  async function startInWorkspace(): Promise<{ client: TestClient; root: string; uri: string }> {
+    const root = mkdtempSync(join(tmpdir(), 'efrit-offline-rename-'));
+    workspace = root;
+    for (const [path, text] of Object.entries({ 'src/cart.ts': cartTs, 'src/checkout.ts': checkoutTs, 'src/receipt.ts': receiptTs })) {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), text);
+    }
+    let editor: TestClient | undefined;
+    const started = await TestClient.start({
+      serverArgs: ['--offline'],
+      workspaceFolder: root,
+      capabilities: reviewingEditor,
+      onApplyEdit: (params) => (editor === undefined ? { applied: false, failureReason: 'not started' } : applyAsEditor(editor, params)),
+    });
+    editor = started;
+    client = started;
+    const uri = await started.open('src/cart.ts', cartTs);
+    return { client: started, root, uri };
+  }
+
+  it('do renames a function used in three files and adds a test file; the change waits for review (apply: false), then lands with efrit.applyJob', async () => {
+    const { client: editor, root, uri } = await startInWorkspace();
+    const result = await editor.request<DoResult>('efrit/do', { instruction: 'rename cartTotal to orderTotal and add a test', textDocument: { uri }, range: rangeOf(cartTs, 'cartTotal'), apply: false });
+    expect(result).toMatchObject({ applied: false, steps: 3 });
+    expect(result.summary).toBe('Offline demo model: renamed `cartTotal` to `orderTotal` in 3 files (5 edits) and added test/order-total.test.ts.');
+    const notes = editor.streams.filter((note) => note.jobId === result.jobId && note.kind === 'tool').map((note) => note.text);
+    expect(notes).toEqual(expect.arrayContaining([expect.stringMatching(/^searched for "cartTotal"/), expect.stringMatching(/^read src\/checkout\.ts/), expect.stringMatching(/^read src\/receipt\.ts/)]));
+
+    // The review: the whole change, worked out against the editor's text and the disk, with nothing written yet.
+    if (result.edit === null) throw new Error('no change was proposed');
+    const review = planWorkspaceEdit(result.edit, openTextIn(editor));
+    if (!review.ok) throw new Error(review.reason);
+    const reviewed = review.changes.map((change) => [change.kind, change.uri.slice(change.uri.lastIndexOf('/') + 1)]);
+    expect(reviewed.sort((a, b) => String(a[1]).localeCompare(String(b[1])))).toEqual([
+      ['edit', 'cart.ts'],
+      ['edit', 'checkout.ts'],
+      ['create', 'order-total.test.ts'],
+      ['edit', 'receipt.ts'],
+    ]);
+    expect(readFileSync(join(root, 'src/checkout.ts'), 'utf8')).toBe(checkoutTs);
+    expect(existsSync(join(root, 'test/order-total.test.ts'))).toBe(false);
+    expect(editor.appliedEdits).toEqual([]);
+
+    const accepted = await editor.executeCommand<{ applied: boolean }>('efrit.applyJob', { jobId: result.jobId });
+    expect(accepted).toEqual({ applied: true });
+    expect(editor.appliedEdits).toHaveLength(1);
+    expect(editor.text(uri)).toBe(cartTs.replace('export function cartTotal(', 'export function orderTotal('));
+    expect(readFileSync(join(root, 'src/checkout.ts'), 'utf8')).toBe(checkoutTs.replaceAll('cartTotal', 'orderTotal'));
+    expect(readFileSync(join(root, 'src/receipt.ts'), 'utf8')).toBe(receiptTs.replaceAll('cartTotal', 'orderTotal'));
+    const testFile = readFileSync(join(root, 'test/order-total.test.ts'), 'utf8');
+    expect(testFile).toContain("import { orderTotal } from '../src/cart.js';");
+    expect(testFile).toContain('expect(orderTotal([], 0.2)).toEqual(orderTotal([], 0.2));');
   });
 });
 

@@ -55,8 +55,8 @@ function actionRequest(doc: TrackedDocument, range: Range, actionId: string, ext
 
 /** The answer's edits as the server resolves them, applied to the document's text. */
 function applied(doc: TrackedDocument, range: Range, context: CapturedContext, answer: DemoAnswer): string {
-  expect(answer.toolUse?.name).toBe('propose_edits');
-  const proposal = resolveProposedEdits(answer.toolUse?.input, context, doc.eol, doc.offsetAt(range.start));
+  expect(answer.toolUses?.[0]?.name).toBe('propose_edits');
+  const proposal = resolveProposedEdits(answer.toolUses?.[0]?.input, context, doc.eol, doc.offsetAt(range.start));
   expect(proposal.summary.startsWith('Offline demo model: ')).toBe(true);
   let text = doc.text;
   for (const edit of [...proposal.edits].reverse()) text = `${text.slice(0, edit.start)}${edit.newText}${text.slice(edit.end)}`;
@@ -222,7 +222,7 @@ describe('the offline demo model: text answers', () => {
     const range = rangeOf(doc, 'export function cartTotal');
     const { body } = actionRequest(doc, range, 'explain');
     const answer = answerDemoRequest(body);
-    expect(answer.toolUse).toBeUndefined();
+    expect(answer.toolUses).toBeUndefined();
     expect(answer.text?.startsWith(offlineLabel)).toBe(true);
     expect(answer.text).toContain('Lines 9-15 of `src/cart');
     expect(answer.text).toContain('are `cartTotal`, taking `items`, `taxRate`');
@@ -253,7 +253,7 @@ describe('the offline demo model: the do agent', () => {
   it('first searches the workspace for the function at the cursor', () => {
     const answer = answerDemoRequest(request([instruction('Add tests for this')]));
     expect(answer.text).toBe(`${offlineLabel} First, where \`cartTotal\` is used.`);
-    expect(answer.toolUse).toEqual({ name: 'search_workspace', input: { query: 'cartTotal', max_results: 20 } });
+    expect(answer.toolUses).toEqual([{ name: 'search_workspace', input: { query: 'cartTotal', max_results: 20 } }]);
   });
 
   it('then, with the search result, edits as the instruction says and reports what it found', () => {
@@ -275,7 +275,7 @@ describe('the offline demo model: the do agent', () => {
       { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'No matches.' }] },
     ];
     const answer = answerDemoRequest(request(messages));
-    expect(answer.toolUse).toBeUndefined();
+    expect(answer.toolUses).toBeUndefined();
     expect(answer.text).toContain('"Port this to Haskell" needs the real model');
   });
 });
@@ -505,6 +505,6 @@ describe('the offline demo model in more languages and corners', () => {
     const doc = open('const limit = 10;\n', 'typescript', 'src/config.ts');
     const context = captureContext(doc, { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, { linesBefore: 5, linesAfter: 5, maxChars: 2000 });
     const first = answerDemoRequest({ model: 'x', max_tokens: 500, messages: [{ role: 'user', content: [{ type: 'text', text: excerptText(context) }, { type: 'text', text: 'Instruction: Fix it' }] }], tool_choice: { type: 'auto' } });
-    expect(first.toolUse).toEqual({ name: 'list_documents', input: {} });
+    expect(first.toolUses).toEqual([{ name: 'list_documents', input: {} }]);
   });
 });

@@ -28,6 +28,8 @@ import { excerptQuoteSource } from './edit-proposal.js';
 import { planChange, type PlannedChange, type PlanTarget } from './change-plan.js';
 import { buildWorkspaceEdit, type BuildEnvironment } from './workspace-edit.js';
 import { ReadLedger } from '../agent/read-ledger.js';
+import { ProjectInstructions } from '../agent/project-instructions.js';
+import { attachMentions } from '../agent/mentions.js';
 import { PrefetchPolicy, type PrefetchStats } from './prefetch-policy.js';
 import type { LimiterClock } from '../common/sliding-window-limiter.js';
 
@@ -102,9 +104,16 @@ export class Assistant {
   private readonly actionJobs = new WeakSet<Job<unknown>>();
   /** Jobs started by do: their outcome is a DoOutcome, which efrit.applyJob may apply after a review. */
   private readonly doJobs = new WeakSet<Job<unknown>>();
+  private readonly instructions: ProjectInstructions;
 
   constructor(private readonly deps: AssistantDeps) {
     this.prefetches = new PrefetchPolicy({ clock: deps.clock });
+    this.instructions = new ProjectInstructions({
+      roots: deps.workspaceRoots,
+      enabled: () => deps.settings()['agent.projectInstructions'],
+      allowSecretFiles: () => deps.settings()['agent.allowSecretFiles'],
+      logger: deps.logger,
+    });
   }
 
   actions(): ActionDefinition[] {
@@ -205,7 +214,9 @@ export class Assistant {
     return this.submitInSession<ChatOutcome>(session, 'Efrit: Chat', params.stream, async (signal, jobId) => {
       // Built when the turn runs, after the session's previous turn: the delta is against what the model saw last.
       const turn = target === undefined ? undefined : this.documentTurn(session, target.uri, target.range);
-      const userMessage = this.userTurn(session, turn === undefined ? [params.message] : [turn.text, params.message]);
+      const mentions = await attachMentions(params.message, this.deps.tools);
+      for (const note of mentions.notes) this.deps.reporter.note(jobId, 'tool', note);
+      const userMessage = this.userTurn(session, [turn?.text, mentions.text, params.message]);
       const reply = await this.callModel(jobId, signal, { messages: [...session.messages, userMessage], toolChoice: { type: 'none' }, sessionId: session.id });
       this.commit(session, [userMessage, reply.assistantMessage], turn);
       // Chat runs no tools, but a reply may carry a tool call anyway (a gateway, another model): the API requires
@@ -235,9 +246,12 @@ export class Assistant {
         baseEpoch: doc.journal.epoch,
         openId: doc.openId,
       };
-      const userMessage = this.userTurn(session, [turn.text, `Instruction: ${params.instruction}`]);
-      // What the agent reads in this job: the only text its edits to other files may quote.
+      const mentions = await attachMentions(params.instruction, this.deps.tools);
+      for (const note of mentions.notes) this.deps.reporter.note(jobId, 'tool', note);
+      const userMessage = this.userTurn(session, [turn.text, mentions.text, `Instruction: ${params.instruction}`]);
+      // What the agent reads in this job (a file the user @-mentioned included): the only text its edits to other files may quote.
       const ledger = new ReadLedger();
+      for (const file of mentions.files) ledger.record(file.displayPath, file.text, file.origin, file.shownLines.start, file.shownLines.end);
       let plan: PlannedChange | undefined;
       const result = await runAgentLoop({
         prefix: [...session.messages, userMessage],
@@ -381,9 +395,10 @@ export class Assistant {
     return session;
   }
 
-  /** A user message that first answers any tool calls the previous turn left open; one text block per part. */
-  private userTurn(session: Session, parts: string[]): MessageParam {
-    const content: ContentBlockParam[] = [...session.pendingToolResults, ...parts.map((text): ContentBlockParam => ({ type: 'text', text }))];
+  /** A user message that first answers any tool calls the previous turn left open; one text block per part (undefined: none). */
+  private userTurn(session: Session, parts: (string | undefined)[]): MessageParam {
+    const texts = parts.filter((text): text is string => text !== undefined);
+    const content: ContentBlockParam[] = [...session.pendingToolResults, ...texts.map((text): ContentBlockParam => ({ type: 'text', text }))];
     session.pendingToolResults = [];
     return { role: 'user', content };
   }
@@ -443,7 +458,7 @@ export class Assistant {
   ): Promise<ModelReply> {
     const settings = this.deps.settings();
     const { reporter } = this.deps;
-    const system: TextBlockParam[] = systemBlocks(settings.promptCaching);
+    const system: TextBlockParam[] = systemBlocks(settings.promptCaching, await this.instructions.forJob(jobId));
     reporter.note(jobId, 'status', `asking ${settings.model}`);
     const toolsNoted = new Set<string>();
     const reply = await this.deps.model.call(

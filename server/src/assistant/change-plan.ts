@@ -164,6 +164,11 @@ export async function planChange(input: unknown, env: PlanEnvironment): Promise<
     return found;
   };
 
+  // Every path located at once (a realpath and a look among the open documents each); a refusal is raised below, in
+  // the model's order, when its path comes up again.
+  const named = [...proposal.edits.flatMap((entry) => (entry.path === undefined ? [] : [entry.path])), ...proposal.files.flatMap((operation) => [operation.path, ...(operation.newPath === undefined ? [] : [operation.newPath])])];
+  await Promise.allSettled([...new Set(named)].map(place));
+
   // Edits grouped per file, in the model's order within each.
   const groups = new Map<string, { place: Place | undefined; edits: Array<{ edit: RawEdit; index: number }> }>();
   for (const { path, edit, index } of proposal.edits) {

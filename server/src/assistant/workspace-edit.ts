@@ -108,34 +108,18 @@ export async function buildWorkspaceEdit(change: PlannedChange, env: BuildEnviro
   const withAnnotation = (edits: TextEdit[]): Array<TextEdit | AnnotatedTextEdit> => (annotate ? edits.map((edit) => ({ ...edit, annotationId: efritAnnotationId })) : edits);
   const operationAnnotation = annotate ? { annotationId: efritAnnotationId } : {};
 
+  // Each file is checked on its own (a locate, a read and a hash for a file on disk), all at once: on a busy machine
+  // ten files checked one after another wait ten times for the disk. The refusal is still the first file's, in order.
+  const checked = await Promise.allSettled(files.map((file) => checkFile(file, env, withAnnotation, operationAnnotation)));
   const creates: Array<CreateFile | TextDocumentEdit> = [];
   const edits: Array<{ uri: string; version: number | null; edits: TextEdit[] }> = [];
   const moves: Array<RenameFile | DeleteFile> = [];
-  for (const file of files) {
-    switch (file.kind) {
-      case 'editOpen':
-        edits.push(openEdits(file, env));
-        break;
-      case 'editDisk':
-        edits.push(await diskEdits(file, env));
-        break;
-      case 'create':
-        if (await exists(file.lexicalPath)) throw conflict(file.displayPath, 'was created by someone else while Efrit was working');
-        creates.push({ kind: 'create', uri: file.uri, options: { overwrite: false, ignoreIfExists: false }, ...operationAnnotation });
-        if (file.text !== '') {
-          creates.push({ textDocument: { uri: file.uri, version: null }, edits: withAnnotation([{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: file.text }]) });
-        }
-        break;
-      case 'rename':
-        if (!(await exists(file.lexicalPath))) throw conflict(file.displayPath, 'was removed while Efrit was working');
-        if (await exists(file.newLexicalPath)) throw conflict(file.newDisplayPath, 'was created while Efrit was working');
-        moves.push({ kind: 'rename', oldUri: file.uri, newUri: file.newUri, options: { overwrite: false, ignoreIfExists: false }, ...operationAnnotation });
-        break;
-      case 'delete':
-        await requireAsRead(file.guard, file.displayPath, file.lexicalPath, env);
-        moves.push({ kind: 'delete', uri: file.uri, options: { recursive: false, ignoreIfNotExists: false }, ...operationAnnotation });
-        break;
-    }
+  for (const result of checked) {
+    if (result.status === 'rejected') throw result.reason;
+    const part = result.value;
+    if (part.kind === 'create') creates.push(...part.changes);
+    else if (part.kind === 'edit') edits.push(part.edit);
+    else moves.push(part.change);
   }
 
   if (!capabilities.documentChanges) {
@@ -150,6 +134,41 @@ export async function buildWorkspaceEdit(change: PlannedChange, env: BuildEnviro
   const annotation: ChangeAnnotation = { label: 'Efrit', needsConfirmation: needsConfirmation({ ...change, files }, env.confirm) };
   if (env.summary !== '') annotation.description = env.summary;
   return { documentChanges, changeAnnotations: { [efritAnnotationId]: annotation } };
+}
+
+type CheckedFile =
+  | { kind: 'create'; changes: Array<CreateFile | TextDocumentEdit> }
+  | { kind: 'edit'; edit: { uri: string; version: number | null; edits: TextEdit[] } }
+  | { kind: 'move'; change: RenameFile | DeleteFile };
+
+/** One file's part of the WorkspaceEdit, checked against the file as it is now. */
+async function checkFile(
+  file: PlannedFile,
+  env: BuildEnvironment,
+  withAnnotation: (edits: TextEdit[]) => Array<TextEdit | AnnotatedTextEdit>,
+  operationAnnotation: { annotationId?: string },
+): Promise<CheckedFile> {
+  switch (file.kind) {
+    case 'editOpen':
+      return { kind: 'edit', edit: openEdits(file, env) };
+    case 'editDisk':
+      return { kind: 'edit', edit: await diskEdits(file, env) };
+    case 'create': {
+      if (await exists(file.lexicalPath)) throw conflict(file.displayPath, 'was created by someone else while Efrit was working');
+      const changes: Array<CreateFile | TextDocumentEdit> = [{ kind: 'create', uri: file.uri, options: { overwrite: false, ignoreIfExists: false }, ...operationAnnotation }];
+      if (file.text !== '') {
+        changes.push({ textDocument: { uri: file.uri, version: null }, edits: withAnnotation([{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: file.text }]) });
+      }
+      return { kind: 'create', changes };
+    }
+    case 'rename':
+      if (!(await exists(file.lexicalPath))) throw conflict(file.displayPath, 'was removed while Efrit was working');
+      if (await exists(file.newLexicalPath)) throw conflict(file.newDisplayPath, 'was created while Efrit was working');
+      return { kind: 'move', change: { kind: 'rename', oldUri: file.uri, newUri: file.newUri, options: { overwrite: false, ignoreIfExists: false }, ...operationAnnotation } };
+    case 'delete':
+      await requireAsRead(file.guard, file.displayPath, file.lexicalPath, env);
+      return { kind: 'move', change: { kind: 'delete', uri: file.uri, options: { recursive: false, ignoreIfNotExists: false }, ...operationAnnotation } };
+  }
 }
 
 function openEdits(file: PlannedFile & { kind: 'editOpen' }, env: BuildEnvironment): { uri: string; version: number; edits: TextEdit[] } {

@@ -17,7 +17,7 @@ excerpt (without line numbers or markers, whole lines where you can, and long en
 excerpt), and new_text, the text that replaces it. An empty old_text inserts new_text at the start of the selection.
 Keep edits minimal, keep the file's indentation and style, and change nothing the request did not ask for.
 An edit may change another file of the workspace: give its path, and quote only lines you read from it in this task
-(read_file or read_document). To create, rename or delete a file, list it under files; a new file carries its whole text.
+(read_file, read_document, or attached by the user with @path). To create, rename or delete a file, list it under files; a new file carries its whole text.
 
 When you explain or answer, be brief and concrete, refer to line numbers, and use Markdown sparingly.`;
 
@@ -60,12 +60,17 @@ export const proposeEditsTool: Tool = {
   },
 };
 
-export function systemBlocks(promptCaching: boolean): TextBlockParam[] {
-  return [
-    promptCaching
-      ? { type: 'text', text: systemPrompt, cache_control: { type: 'ephemeral' } }
-      : { type: 'text', text: systemPrompt },
-  ];
+/**
+ * The fixed prompt, then the project's instructions when there are any
+ * (agent/project-instructions.ts). Only the last block carries the cache
+ * mark: it caches everything before it too, and the API allows four marks in
+ * all, two of which `withCacheBreakpoints` puts on the messages.
+ */
+export function systemBlocks(promptCaching: boolean, projectInstructions?: string): TextBlockParam[] {
+  const texts = projectInstructions === undefined || projectInstructions === '' ? [systemPrompt] : [systemPrompt, projectInstructions];
+  return texts.map((text, index): TextBlockParam =>
+    promptCaching && index === texts.length - 1 ? { type: 'text', text, cache_control: { type: 'ephemeral' } } : { type: 'text', text },
+  );
 }
 
 /** The excerpt the model reads, as the helper formatted it, plus the diagnostics. */

@@ -4,7 +4,9 @@
  * call quoting lines of the excerpt it was shown (so the server's own edit
  * matching, rebasing and applying run on it), Explain and chat get text about
  * the code actually selected, the do agent gets a two-step run that searches
- * the workspace and then edits or answers, inline completion closes open
+ * the workspace and then edits or answers (or, told to rename a function, a
+ * three-step run that searches, reads every file using it and changes them
+ * all at once, see demo-rename.ts), inline completion closes open
  * brackets. Every text starts with `offlineLabel` and every edit summary says
  * where it came from, so nobody mistakes the demo for Claude.
  */
@@ -22,6 +24,7 @@ import {
   type FunctionShape,
   type LanguageFamily,
 } from './code-shapes.js';
+import { renameRequested, renameStep, type RenameRequest } from './demo-rename.js';
 import { readDemoRequest, type DemoDiagnostic, type DemoRequest, type Excerpt } from './demo-request.js';
 
 export { offlineModelName } from './offline-mode.js';
@@ -34,7 +37,8 @@ export interface DemoToolUse {
 
 export interface DemoAnswer {
   text?: string;
-  toolUse?: DemoToolUse;
+  /** Tool calls after the text; several run together in one step of the do agent. */
+  toolUses?: DemoToolUse[];
 }
 
 interface RawEdit {
@@ -595,19 +599,31 @@ function searchSummary(results: readonly string[]): string {
   return `The search found ${hits.length} line${hits.length === 1 ? '' : 's'} in ${files.size} file${files.size === 1 ? '' : 's'} (${[...files].slice(0, 3).join(', ')}).`;
 }
 
+/** A rename across files (see demo-rename.ts); words when its steps are done or a proposal came back refused. */
+function renameAgentStep(request: DemoRequest, rename: RenameRequest): DemoAnswer {
+  const step = renameStep(request, rename);
+  if (step !== undefined) return { text: `${offlineLabel} ${step.text}`, ...(step.toolUses.length > 0 ? { toolUses: step.toolUses } : {}) };
+  const refusal = request.toolErrors[0];
+  return {
+    text: `${offlineLabel} ${refusal === undefined ? `The rename of \`${rename.from}\` did not come together` : `The change was refused: ${refusal.slice(0, 400)}`}. The demo model stops here; the real model would read again and retry.`,
+  };
+}
+
 function agentStep(request: DemoRequest): DemoAnswer {
+  const rename = renameRequested(request.instruction);
+  if (rename !== undefined) return renameAgentStep(request, rename);
   const excerpt = request.excerpt;
   const shape = excerpt === undefined ? undefined : functionAtSelection(excerpt);
   if (request.agentSteps === 0) {
-    if (shape === undefined) return { text: `${offlineLabel} First, the documents open in the editor.`, toolUse: { name: 'list_documents', input: {} } };
-    return { text: `${offlineLabel} First, where \`${shape.name}\` is used.`, toolUse: { name: 'search_workspace', input: { query: shape.name, max_results: 20 } } };
+    if (shape === undefined) return { text: `${offlineLabel} First, the documents open in the editor.`, toolUses: [{ name: 'list_documents', input: {} }] };
+    return { text: `${offlineLabel} First, where \`${shape.name}\` is used.`, toolUses: [{ name: 'search_workspace', input: { query: shape.name, max_results: 20 } }] };
   }
   const found = searchSummary(request.toolResults);
   const intent = intentOf(request.instruction);
   if (excerpt === undefined || intent === undefined) {
     return { text: `${offlineLabel} ${found} The demo model can document, test, fix, rename and simplify code; "${request.instruction.slice(0, 80)}" needs the real model. ${disclaimer}` };
   }
-  return { text: `${offlineLabel} ${found} Now the edit.`, toolUse: proposal(editFor(intent, excerpt, request)) };
+  return { text: `${offlineLabel} ${found} Now the edit.`, toolUses: [proposal(editFor(intent, excerpt, request))] };
 }
 
 /** Closes the brackets the cursor's line left open: the one completion the demo can be sure of. */
@@ -629,7 +645,7 @@ export function answerDemoRequest(body: unknown): DemoAnswer {
     case 'completion':
       return { text: completionFor(request.completion?.prefixLine ?? '') };
     case 'edit':
-      return { toolUse: proposal(request.excerpt === undefined ? undefined : editFor(actionIntent(request), request.excerpt, request)) };
+      return { toolUses: [proposal(request.excerpt === undefined ? undefined : editFor(actionIntent(request), request.excerpt, request))] };
     case 'agent':
       return agentStep(request);
     case 'text':

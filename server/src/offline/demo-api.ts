@@ -69,12 +69,13 @@ interface Reply {
   outputTokens: number;
 }
 
-/** The answer cut to `max_tokens` as the real API cuts it: text shortened, a tool call dropped, stop reason `max_tokens`. */
+/** The answer cut to `max_tokens` as the real API cuts it: text shortened, tool calls dropped, stop reason `max_tokens`. */
 function replyWithin(answer: DemoAnswer, meta: { model: string; inputTokens: number; maxTokens: number }): Reply {
   const textTokens = estimateTokens(answer.text ?? '');
-  const toolTokens = answer.toolUse === undefined ? 0 : estimateTokens(JSON.stringify(answer.toolUse.input));
+  const toolUses = answer.toolUses ?? [];
+  const toolTokens = toolUses.reduce((sum, toolUse) => sum + estimateTokens(JSON.stringify(toolUse.input)), 0);
   if (textTokens + toolTokens <= meta.maxTokens) {
-    return { answer, stopReason: answer.toolUse === undefined ? 'end_turn' : 'tool_use', model: meta.model, inputTokens: meta.inputTokens, outputTokens: Math.max(1, textTokens + toolTokens) };
+    return { answer, stopReason: toolUses.length === 0 ? 'end_turn' : 'tool_use', model: meta.model, inputTokens: meta.inputTokens, outputTokens: Math.max(1, textTokens + toolTokens) };
   }
   return { answer: { text: (answer.text ?? '').slice(0, meta.maxTokens * 4) }, stopReason: 'max_tokens', model: meta.model, inputTokens: meta.inputTokens, outputTokens: meta.maxTokens };
 }
@@ -110,7 +111,7 @@ async function stream(response: ServerResponse, reply: Reply, pieceDelayMs: numb
     message: { id: messageId(), type: 'message', role: 'assistant', model: reply.model, content: [], stop_reason: null, stop_sequence: null, stop_details: null, container: null, diagnostics: null, usage: usage(reply, 1) },
   });
   let index = 0;
-  const { text, toolUse } = reply.answer;
+  const { text, toolUses = [] } = reply.answer;
   if (text !== undefined && text !== '') {
     write({ type: 'content_block_start', index, content_block: { type: 'text', text: '', citations: null } });
     for (const piece of pieces(text, textPieceChars)) {
@@ -122,10 +123,11 @@ async function stream(response: ServerResponse, reply: Reply, pieceDelayMs: numb
     write({ type: 'content_block_stop', index });
     index += 1;
   }
-  if (toolUse !== undefined) {
+  for (const toolUse of toolUses) {
     write({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: toolUseId(), name: toolUse.name, input: {}, caller: { type: 'direct' } } });
     for (const partial_json of pieces(JSON.stringify(toolUse.input), jsonPieceChars)) write({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json } });
     write({ type: 'content_block_stop', index });
+    index += 1;
   }
   const final: MessageDeltaUsage = { input_tokens: reply.inputTokens, output_tokens: reply.outputTokens, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens_details: null, server_tool_use: null };
   write({ type: 'message_delta', delta: { stop_reason: reply.stopReason, stop_sequence: null, stop_details: null, container: null }, usage: final });
@@ -136,9 +138,9 @@ async function stream(response: ServerResponse, reply: Reply, pieceDelayMs: numb
 /** The reply as one Message, for a request without `stream`. */
 function message(reply: Reply): Message {
   const content: ContentBlock[] = [];
-  const { text, toolUse } = reply.answer;
+  const { text, toolUses = [] } = reply.answer;
   if (text !== undefined && text !== '') content.push({ type: 'text', text, citations: null });
-  if (toolUse !== undefined) content.push({ type: 'tool_use', id: toolUseId(), name: toolUse.name, input: toolUse.input, caller: { type: 'direct' } });
+  for (const toolUse of toolUses) content.push({ type: 'tool_use', id: toolUseId(), name: toolUse.name, input: toolUse.input, caller: { type: 'direct' } });
   return {
     id: messageId(),
     type: 'message',

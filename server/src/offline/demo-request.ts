@@ -53,6 +53,8 @@ export interface DemoRequest {
   userTurns: number;
   /** Tool results in the last user message (the do agent's step answers). */
   toolResults: string[];
+  /** Those of them marked `is_error` (a refused read, a refused proposal). */
+  toolErrors: string[];
   /** What the user asked: a do's instruction, a chat's message, an action's request (without the excerpt). */
   instruction: string;
   /** Assistant turns since the user's last instruction (the do agent's steps so far). */
@@ -66,10 +68,11 @@ interface Block {
   text: string;
   /** A tool_result's text. */
   result: string;
+  isError: boolean;
 }
 
 function blocksOf(content: unknown): Block[] {
-  if (typeof content === 'string') return [{ type: 'text', text: content, result: '' }];
+  if (typeof content === 'string') return [{ type: 'text', text: content, result: '', isError: false }];
   if (!Array.isArray(content)) return [];
   return content.filter(isRecord).map((block) => {
     const type = typeof block['type'] === 'string' ? block['type'] : '';
@@ -84,7 +87,7 @@ function blocksOf(content: unknown): Block[] {
               .map((part) => (typeof part['text'] === 'string' ? part['text'] : ''))
               .join('\n')
           : '';
-    return { type, text, result };
+    return { type, text, result, isError: block['is_error'] === true };
   });
 }
 
@@ -201,6 +204,7 @@ export function readDemoRequest(body: unknown): DemoRequest {
     excerpt,
     userTurns: userMessages.length,
     toolResults: lastBlocks.filter((block) => block.type === 'tool_result').map((block) => block.result),
+    toolErrors: lastBlocks.filter((block) => block.type === 'tool_result' && block.isError).map((block) => block.result),
     agentSteps,
     instruction: agentInstruction ?? requestedIn(lastUserBlocks),
     ...(kind === 'completion' ? { completion: completionParts(lastBlocks.map((block) => block.text).join('')) } : {}),
@@ -214,4 +218,53 @@ function requestedIn(blocks: readonly string[]): string {
   if (parseExcerpt(text) === undefined) return text.trim();
   const parts = text.split('\n\n');
   return (parts[parts.length - 1] ?? '').trim();
+}
+
+/** What read_file or read_document showed of one file (see agent/workspace-tools.ts for the format). */
+export interface ReadResult {
+  path: string;
+  /** As the header names it (an open document's); empty for a file read from disk. */
+  language: string;
+  totalLines: number;
+  /** The lines shown, numbered from the header's first line; the only ones an edit may quote. */
+  lines: ExcerptLine[];
+  /** The read stopped before the end of the file (a length cut); later lines were not shown. */
+  cut: boolean;
+}
+
+const readHeaderPattern = /^(.+?)(?: \(([\w.+#-]*)\))? - lines (\d+)-(\d+) of (\d+), (?:from disk|open in the editor|the editor's text)/;
+const readRowPattern = /^ *(\d+)\| (.*)$/;
+
+/** A read tool's result, if the text is one. */
+export function parseReadResult(text: string): ReadResult | undefined {
+  const rows = text.split('\n');
+  const header = readHeaderPattern.exec(rows[0] ?? '');
+  if (header === null) return undefined;
+  const lines: ExcerptLine[] = [];
+  let index = 1;
+  for (; index < rows.length; index++) {
+    const row = readRowPattern.exec(rows[index] as string);
+    // An empty line reads as "N| " with nothing after the space, or without it when a tool trims.
+    const bare = row === null ? /^ *(\d+)\|$/.exec(rows[index] as string) : null;
+    if (row === null && bare === null) break;
+    const rowText = row === null ? '' : (row[2] as string);
+    lines.push({ number: Number((row ?? bare)?.[1]), text: rowText, selected: false, cut: cutMarker.test(rowText) });
+  }
+  const lastShown = lines[lines.length - 1]?.number ?? 0;
+  return { path: header[1] as string, language: header[2] ?? '', totalLines: Number(header[5]), lines, cut: lastShown < Number(header[5]) };
+}
+
+/** The files a search_workspace result lists matches in, in the order it lists them. */
+export function searchHitPaths(text: string): string[] {
+  const paths: string[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^([^:\s][^:]*):(\d+): /.exec(line);
+    if (match !== null && !paths.includes(match[1] as string)) paths.push(match[1] as string);
+  }
+  return paths;
+}
+
+/** The path a read_file refusal says does not exist. */
+export function missingPath(text: string): string | undefined {
+  return /^(\S.*?) does not exist in the workspace\./.exec(text)?.[1];
 }

@@ -188,6 +188,12 @@ export const settingsSchema = {
     default: false,
     description: 'Let the agent read secret-looking files (.env, keys, credentials). Off: they are refused.',
   } as SettingSpec<boolean>,
+  'agent.projectInstructions': {
+    type: 'boolean',
+    default: true,
+    description:
+      "Send the workspace's AGENTS.md, CLAUDE.md and .efrit/instructions.md (at each folder's root, in that order; 16 KiB each, 32 KiB in all) to the model with the system prompt, cached; a changed file is read again for the next job.",
+  } as SettingSpec<boolean>,
   'edits.confirm': {
     type: 'string',
     default: 'multiFile',

@@ -6,8 +6,10 @@
 import type { Scenario } from '../scenario.js';
 import { captureScenario } from './capture.js';
 import { completionScenario } from './completion.js';
+import { instructionsScenario } from './instructions.js';
 import { compressionScenario } from './compression.js';
 import { largeDocumentScenario } from './large-document.js';
+import { multiFileScenario } from './multi-file.js';
 import { latencyScenario } from './latency.js';
 import { payloadScenario } from './payload.js';
 import { prefetchScenario } from './prefetch.js';
@@ -19,4 +21,4 @@ import { soakScenario } from './soak.js';
 import { startupScenario } from './startup.js';
 import { syncScenario } from './sync.js';
 
-export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, completionScenario, repliesScenario, latencyScenario, searchScenario, largeDocumentScenario, soakScenario, proxyScenario];
+export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, instructionsScenario, completionScenario, repliesScenario, latencyScenario, multiFileScenario, searchScenario, largeDocumentScenario, soakScenario, proxyScenario];

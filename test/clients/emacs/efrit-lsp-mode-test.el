@@ -109,15 +109,44 @@
       (should (string-match-p "\\*/\nfunction subtotal(items) {" (efrit-test-buffer-text (current-buffer))))
       (efrit-test-check-sync "AFTER-ACTION"))))
 
-(ert-deftest efrit-lsp-mode-do-applies-the-agents-edit ()
-  "efrit-lsp-do over lsp-mode: the edit lands in the buffer, the summary in the output."
+(ert-deftest efrit-lsp-mode-do-applies-the-agents-edit-once-accepted ()
+  "efrit-lsp-do over lsp-mode: the change waits in the review buffer; accepted, it lands."
   (with-current-buffer (efrit-test-lsp-visit "do.js")
     (efrit-lsp-do "LSPM-DO round the total to cents" (point-min) (point-min))
     (efrit-test-wait #'efrit-test-jobs-idle "the do answer" 60)
-    (should (string-match-p "Math\\.round" (efrit-test-buffer-text (current-buffer))))
     (should (equal (efrit-test-output-section "Do: LSPM-DO")
-                   "Rounded the total to cents.\n[edit applied]\n"))
+                   "Rounded the total to cents.\n[to review in *efrit-review*: C-c C-c accepts, C-c C-k rejects]\n"))
+    (should-not (string-match-p "Math\\.round" (efrit-test-buffer-text (current-buffer))))
+    (let ((review (get-buffer "*efrit-review*")))
+      (with-current-buffer review (efrit-test-key "C-c C-c"))
+      (should (eq (efrit-test-settle review) 'accepted))
+      (efrit-test-finish-review review))
+    (should (string-match-p "Math\\.round" (efrit-test-buffer-text (current-buffer))))
     (efrit-test-check-sync "AFTER-DO")))
+
+(ert-deftest efrit-lsp-mode-review-accepts-a-change-across-files ()
+  "Over lsp-mode: the open buffer, a file nobody visits and a new file, reviewed and accepted without a question."
+  (let* ((cart (efrit-test-lsp-visit "lspm-cart.js"))
+         (cart-text (efrit-test-buffer-text cart))
+         (checkout-text (efrit-test-disk "src/lspm-checkout.js"))
+         (asked nil))
+    (with-current-buffer cart
+      (efrit-lsp-do "LSPM-REVIEW rename total to cartTotal everywhere and add a test" (point-min) (point-min))
+      (efrit-test-wait #'efrit-test-jobs-idle "the agent's proposal" 90))
+    (let ((review (get-buffer "*efrit-review*")))
+      (should (equal (mapcar #'efrit-lsp--review-file-path (efrit-lsp--review-files (buffer-local-value 'efrit-lsp--review review)))
+                     '("src/lspm-cart.js" "src/lspm-checkout.js" "test/lspm-cart.test.js")))
+      (should (equal (efrit-test-buffer-text cart) cart-text))
+      (cl-letf (((symbol-function 'y-or-n-p) (lambda (prompt) (push prompt asked) nil))
+                ((symbol-function 'yes-or-no-p) (lambda (prompt) (push prompt asked) nil)))
+        (with-current-buffer review (efrit-test-key "C-c C-c"))
+        (should (eq (efrit-test-settle review) 'accepted)))
+      (efrit-test-finish-review review))
+    (should (equal asked nil))
+    (should (equal (efrit-test-buffer-text cart) (efrit-test-renamed "lspm" cart-text)))
+    (should (equal (efrit-test-disk "src/lspm-checkout.js") (efrit-test-renamed "lspm" checkout-text)))
+    (should (equal (efrit-test-disk "test/lspm-cart.test.js") (efrit-test-cart-test "lspm")))
+    (with-current-buffer cart (efrit-test-check-sync "AFTER-REVIEW"))))
 
 (ert-deftest efrit-lsp-mode-cancel-ends-a-slow-chat ()
   "efrit-lsp-cancel in the chat buffer ends a reply the model never sends."

@@ -14,7 +14,7 @@
 (require 'package-lint)
 
 (defconst efrit-test-package-files
-  '("efrit-lsp.el" "efrit-lsp-eglot.el" "efrit-lsp-ghost.el" "efrit-lsp-mode.el")
+  '("efrit-lsp.el" "efrit-lsp-eglot.el" "efrit-lsp-ghost.el" "efrit-lsp-mode.el" "efrit-lsp-review.el")
   "The files of the package, the main one first.")
 
 (defun efrit-test-package-file (name)
@@ -141,6 +141,18 @@ Secondary files are linted against the main file's headers."
     (should-not (string-match-p "NO API KEY" offline))
     (should-not (string-match-p "offline" no-field))
     (should (string-match-p "NO API KEY" no-field))))
+
+(ert-deftest efrit-status-line-shows-spend-only-where-a-price-is-known ()
+  "Money spent is shown in dollars; calls with no known price are counted, never priced."
+  (let ((line (lambda (spend)
+                (efrit-lsp--status-line
+                 `(:version "0.1.0" :model "m" :queue (:running 0 :queued 0) :sessions (:open 0)
+                   :apiKeyConfigured t :usage (:requests 3) :spend ,spend)))))
+    (should (string-match-p " · spent \\$0\\.0123\\'" (funcall line '(:usd 0.012345 :requests 3 :unpricedRequests 0))))
+    (should (string-match-p " · spent \\$0\\.0100 (\\+1 call with no known price)" (funcall line '(:usd 0.01 :requests 3 :unpricedRequests 1))))
+    (should (string-match-p "spent: no price known for this model (tokens only)" (funcall line '(:usd 0 :requests 2 :unpricedRequests 2))))
+    (should-not (string-match-p "spent" (funcall line '(:usd 0 :requests 0 :unpricedRequests 0))))
+    (should-not (string-match-p "spent" (funcall line nil)))))
 
 (ert-deftest efrit-chat-header-counts-the-turns ()
   "The chat header says new conversation until a reply came, then counts turns."

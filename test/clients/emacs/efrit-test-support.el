@@ -163,5 +163,54 @@ The first one starts the server; the others join it."
       (forward-line 1)
       (buffer-substring-no-properties (point) (if (re-search-forward "^── " nil t) (match-beginning 0) (point-max))))))
 
+(defun efrit-test-key (keys)
+  "Run the command KEYS are bound to in the current buffer, as the user typing them."
+  (let ((command (key-binding (kbd keys))))
+    (unless (commandp command) (efrit-test-fail "%s is bound to %S" keys command))
+    (call-interactively command)))
+
+(defun efrit-test-settle (review)
+  "Wait until the change of REVIEW is decided; return its status."
+  (efrit-test-wait (lambda () (memq (efrit-lsp--review-status (buffer-local-value 'efrit-lsp--review review))
+                                    '(accepted rejected failed)))
+                   "the decision to settle" 60)
+  (let ((state (buffer-local-value 'efrit-lsp--review review)))
+    (when (eq (efrit-lsp--review-status state) 'failed)
+      (efrit-test-fail "the change failed: %s" (efrit-lsp--review-note state)))
+    (efrit-lsp--review-status state)))
+
+(defun efrit-test-finish-review (review)
+  "Kill REVIEW, once decided."
+  (with-current-buffer review (setq efrit-lsp--review nil))
+  (kill-buffer review))
+
+;; ── the rename agent's change (renameAgent in emacs-fixtures.ts) ──────
+
+(defun efrit-test-source (path)
+  "PATH in the project of EFRIT_TEST_FILE (the fixture's), as a file name."
+  (expand-file-name path (file-name-directory (directory-file-name (file-name-directory (getenv "EFRIT_TEST_FILE"))))))
+
+(defun efrit-test-disk (path)
+  "The text of PATH in the fixture's project on disk, or nil when it does not exist."
+  (let ((file (efrit-test-source path)))
+    (and (file-exists-p file)
+         (with-temp-buffer
+           (let ((coding-system-for-read 'utf-8-unix)) (insert-file-contents file))
+           (buffer-string)))))
+
+(defun efrit-test-renamed (name text)
+  "TEXT with total() renamed cartTotal(), as the agent of scenario NAME proposes."
+  (dolist (pair `(("function total(items, coupon) {" . "function cartTotal(items, coupon) {")
+                  ("module.exports = { subtotal, total };" . "module.exports = { subtotal, cartTotal };")
+                  (,(format "const { total } = require('./%s-cart');" name)
+                   . ,(format "const { cartTotal } = require('./%s-cart');" name))
+                  ("amount: total(cart.items" . "amount: cartTotal(cart.items"))
+                text)
+    (setq text (string-replace (car pair) (cdr pair) text))))
+
+(defun efrit-test-cart-test (name)
+  "The test file the agent of scenario NAME creates."
+  (format "const assert = require('node:assert');\nconst { cartTotal } = require('../src/%s-cart');\n\nassert.strictEqual(cartTotal([], null), 0);\n" name))
+
 (provide 'efrit-test-support)
 ;;; efrit-test-support.el ends here

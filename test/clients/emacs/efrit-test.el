@@ -126,7 +126,8 @@
         (should (string-match-p "conversation of 1 turn; the next message continues it\\'" (efrit-lsp--chat-header)))))))
 
 (ert-deftest efrit-eglot-do-rebases-its-edit-onto-what-was-typed-meanwhile ()
-  "The agent's edit lands although the user typed above it while the model worked."
+  "The agent's edit, reviewed and accepted, lands although the user typed above it
+while the model worked and while the change waited for review."
   (with-current-buffer (efrit-test-visit "do.js")
     (efrit-test-select (efrit-test-bounds "^function total" "^}\n"))
     (cl-letf (((symbol-function 'read-string) (lambda (&rest _) "DO-ROUND round the total to cents")))
@@ -139,11 +140,22 @@
     (efrit-test-check-sync "DURING-DO")
     (efrit-test-signal "typed-during-do")
     (efrit-test-wait #'efrit-test-jobs-idle "the do answer" 60)
+    (should (equal (efrit-test-output-section "Do: DO-ROUND")
+                   "Rounded the total to cents.\n[to review in *efrit-review*: C-c C-c accepts, C-c C-k rejects]\n"))
+    (should-not (string-match-p "Math\\.round" (efrit-test-buffer-text (current-buffer))))
+    (let ((review (get-buffer "*efrit-review*")))
+      (should (string-match-p "^\\+  return Math\\.round((base - discount) \\* (1 \\+ TAX_RATE) \\* 100) / 100;$"
+                              (efrit-test-buffer-text review)))
+      ;; Typed while the change waits: accepting rebases it onto this too.
+      (goto-char (point-min))
+      (insert "// Reviewed by hand.\n")
+      (with-current-buffer review (call-interactively (key-binding (kbd "C-c C-c"))))
+      (efrit-test-wait (lambda () (eq (efrit-lsp--review-status (buffer-local-value 'efrit-lsp--review review)) 'accepted))
+                       "the accepted change" 60))
     (let ((text (efrit-test-buffer-text (current-buffer))))
-      (should (string-match-p "// Prices are in cents.\n'use strict';\n" text))
+      (should (string-match-p "\\`// Reviewed by hand.\n// cart.js[^\n]*\n// Prices are in cents.\n'use strict';\n" text))
       (should (string-match-p "  return Math.round((base - discount) \\* (1 \\+ TAX_RATE) \\* 100) / 100;" text)))
-    (should (equal (efrit-test-output-section "Do: DO-ROUND") "Rounded the total to cents.\n[edit applied]\n"))
-    (should (equal (car efrit-test-messages) "efrit: Rounded the total to cents. — edit applied"))
+    (should (equal (car efrit-test-messages) "efrit: Rounded the total to cents. — applied to 1 file"))
     (efrit-test-check-sync "AFTER-DO")))
 
 (ert-deftest efrit-eglot-do-refuses-an-edit-of-text-that-is-not-there ()

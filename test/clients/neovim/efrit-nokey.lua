@@ -55,6 +55,15 @@ local function main()
     result.status_online = status.format(s)
     s.offline = true
     result.status_offline = status.format(s)
+    result.spend_lines = {
+      status.spend_text({ usd = 0.012345, requests = 3, unpricedRequests = 0 }),
+      status.spend_text({ usd = 0.01, requests = 3, unpricedRequests = 1 }),
+      status.spend_text({ usd = 0, requests = 2, unpricedRequests = 2 }),
+      status.spend_text({ usd = 0, requests = 0, unpricedRequests = 0 }) or 'none',
+      status.spend_text(nil) or 'none',
+    }
+    s.spend = { usd = 0.5, requests = 1, unpricedRequests = 0 }
+    result.status_with_spend = status.format(s)
   end)
 end
 

@@ -216,11 +216,14 @@ local function main()
     result.chat_after_second = chat_text()
   end)
 
-  -- :EfritDo: the agent's edit comes back through workspace/applyEdit.
+  -- :EfritDo: the agent's edit shows for review; accepted (a), it comes back through workspace/applyEdit.
   case('do', function()
     in_source()
     api.nvim_win_set_cursor(0, { find_line('return price - (price * percent) / 100;'), 2 })
     vim.cmd('EfritDo Clamp percent to the range 0..100')
+    wait(function() return efrit.review() ~= nil end, 'the review of the do edit')
+    result.do_review = support.text(efrit.review().buf)
+    vim.cmd('normal a')
     wait(function() return text():find('Math.min(Math.max(percent, 0), 100)', 1, true) ~= nil end, 'the do edit')
     wait(function() return not efrit.busy() end, 'the do answer')
     result.after_do = text()

@@ -1,7 +1,10 @@
--- efrit.agent: :EfritDo, the agent (efrit/do) that edits the current file; the
--- server applies its edit through workspace/applyEdit.
+-- efrit.agent: :EfritDo, the agent (efrit/do) that changes the workspace. By
+-- default its change is shown for review first (efrit.review: asked with
+-- `apply: false`, applied by efrit.applyJob once accepted); with review off the
+-- server applies it at once through workspace/applyEdit.
 local api = vim.api
 local client = require('efrit.client')
+local config = require('efrit.config')
 local positions = require('efrit.positions')
 local rpc = require('efrit.rpc')
 local util = require('efrit.util')
@@ -11,7 +14,13 @@ local M = {}
 --- :EfritDo sessions, per source buffer.
 local sessions = {}
 
---- Runs efrit/do on a buffer. opts: { bufnr?, range?, new_session?, retried? }
+--- True when :EfritDo's changes are shown for review before they land.
+local function reviewing(opts)
+  if opts.review ~= nil then return opts.review end
+  return (config.values.review or {}).enabled ~= false
+end
+
+--- Runs efrit/do on a buffer. opts: { bufnr?, range?, new_session?, review? (default: setup's review.enabled), retried? }
 function M.run_do(instruction, opts)
   opts = opts or {}
   if not instruction or vim.trim(instruction) == '' then
@@ -32,6 +41,8 @@ function M.run_do(instruction, opts)
     if opts.new_session then sessions[bufnr] = nil end
     local session_id = sessions[bufnr]
     local params = { instruction = instruction, textDocument = { uri = vim.uri_from_bufnr(bufnr) }, range = range, sessionId = session_id }
+    local review = reviewing(opts)
+    if review then params.apply = false end
     util.notify('working on: ' .. instruction)
     rpc.send(c, bufnr, 'efrit/do', params, 'do', nil, session_id, function(err, result)
       if err then
@@ -50,6 +61,8 @@ function M.run_do(instruction, opts)
         util.notify(summary)
       elseif result.applied then
         util.notify('done: ' .. summary)
+      elseif review then
+        require('efrit.review').open(result, { client = c, bufnr = bufnr })
       else
         util.notify('edit proposed but not applied: ' .. summary, vim.log.levels.WARN)
       end

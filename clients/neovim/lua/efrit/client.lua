@@ -125,10 +125,24 @@ end
 
 -- Starting and attaching ------------------------------------------------------------
 
+--- Neovim's capabilities, with WorkspaceEdits as documentChanges (which Neovim applies, 0.7 included, but does
+--- not declare): versioned edits, and the file creates, renames and deletes of a change across files; then the user's.
+local function capabilities(user)
+  local declared = vim.tbl_deep_extend('force', vim.lsp.protocol.make_client_capabilities(), {
+    workspace = {
+      applyEdit = true,
+      workspaceEdit = { documentChanges = true, resourceOperations = { 'create', 'rename', 'delete' }, failureHandling = 'abort' },
+    },
+  })
+  if user then declared = vim.tbl_deep_extend('force', declared, user) end
+  return declared
+end
+
 local function client_config(root_dir)
   local c = config.values
   local handlers = vim.tbl_extend('force', {
     ['efrit/stream'] = function(err, params, ctx) require('efrit.rpc').on_stream(err, params, ctx) end,
+    ['workspace/applyEdit'] = function(err, params, ctx) return require('efrit.apply').handler(err, params, ctx) end,
   }, c.handlers or {})
   return {
     name = c.name,
@@ -138,9 +152,13 @@ local function client_config(root_dir)
     init_options = util.object(c.init_options),
     -- What the default workspace/configuration handler answers for section `efrit`.
     settings = { efrit = util.object(efrit_settings(c.init_options)) },
-    capabilities = c.capabilities,
+    capabilities = capabilities(c.capabilities),
     handlers = handlers,
     flags = c.flags,
+    on_init = function(client, result)
+      require('efrit.apply').route_code_actions(client)
+      if c.on_init then return c.on_init(client, result) end
+    end,
     on_exit = function(code, signal, client_id)
       -- Neovim drops the callbacks of requests still waiting when the server goes: answer them here.
       vim.schedule(function() exited(client_id) end)

@@ -23,6 +23,15 @@ M.defaults = {
   --- Keep :EfritChat, :EfritDo, :EfritExplain, :EfritStatus, :EfritCancel, :EfritComplete (false: remove them).
   create_commands = true,
   chat = { position = 'right', size = nil },
+  --- :EfritDo's change shown before it lands (:help efrit-review).
+  review = {
+    --- false: the server applies the change at once, unreviewed.
+    enabled = true,
+    --- Where the view opens: 'tab', 'bottom' or 'right'.
+    position = 'tab',
+    --- The view's keys (false: none): accept, reject, toggle_file, next_file, previous_file, close.
+    keys = {},
+  },
   --- Where :EfritExplain shows its text: 'float' or 'chat'.
   explain = 'float',
   --- Ghost text from the server (textDocument/inlineCompletion) while typing: Neovim's own
@@ -55,6 +64,7 @@ local kinds = {
   root_markers = 'table',
   on_attach = 'function',
   ghost_text = 'table',
+  review = 'table',
   attach_timeout = 'number',
 }
 

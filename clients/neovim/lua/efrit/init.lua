@@ -14,6 +14,8 @@
 --   config    the options          client    start, attach, wait until ready
 --   rpc       requests, streams    chat      :EfritChat and the chat buffer
 --   agent     :EfritDo             explain   :EfritExplain
+--   review    the review view      changes   a WorkspaceEdit, file by file, in memory
+--   apply     workspace/applyEdit, checked whole before it lands
 --   ghost     ghost text           status    statusline, :EfritStatus, :EfritCancel
 --   commands  the user commands    ui        the chat buffer and the float
 --   health    :checkhealth efrit
@@ -24,6 +26,7 @@ local commands = require('efrit.commands')
 local config = require('efrit.config')
 local explain = require('efrit.explain')
 local ghost = require('efrit.ghost')
+local review = require('efrit.review')
 local rpc = require('efrit.rpc')
 local status = require('efrit.status')
 local ui = require('efrit.ui')
@@ -63,6 +66,17 @@ M.chat_buffer = chat.buffer
 
 -- Do and explain
 M.run_do = agent.run_do
+--- The review on screen (the current buffer's, else the latest opened), or nil: { job_id, summary, files, state, buf }.
+M.review = review.current
+--- Accepts (rejects) a review: `r`, else the one M.review() gives.
+function M.accept_review(r)
+  r = r or review.current()
+  if r then review.accept(r) end
+end
+function M.reject_review(r)
+  r = r or review.current()
+  if r then review.reject(r) end
+end
 M.explain = explain.explain
 
 -- Ghost text

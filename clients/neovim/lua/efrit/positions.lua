@@ -14,6 +14,19 @@ local function char_index(line, byte_col, encoding)
   return encoding == 'utf-32' and utf32 or utf16
 end
 
+--- The byte column of LSP character `character` in `line` (clamped to the line's end).
+function M.byte_col(line, character, encoding)
+  if encoding == 'utf-8' then return math.min(character, #line) end
+  local ok, col
+  if has('nvim-0.11') then
+    ok, col = pcall(vim.str_byteindex, line, encoding or 'utf-16', character, false)
+  else
+    ok, col = pcall(vim.str_byteindex, line, character, encoding ~= 'utf-32')
+  end
+  if not ok then return #line end
+  return math.min(col, #line)
+end
+
 function M.buf_line(bufnr, row)
   return api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
 end

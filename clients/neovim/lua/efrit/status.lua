@@ -54,6 +54,19 @@ function M.statusline()
   return text .. ': ' .. what
 end
 
+--- What the server's `spend` says was spent, as one line, or nil when nothing was asked of a model.
+--- Calls to a model with no known price are counted, never priced: a made-up figure would mislead.
+function M.spend_text(spend)
+  if type(spend) ~= 'table' or (spend.requests or 0) == 0 then return nil end
+  local unpriced = spend.unpricedRequests or 0
+  if unpriced == spend.requests then return 'spent: no price known for this model (tokens only)' end
+  local text = string.format('spent: $%.4f', spend.usd or 0)
+  if unpriced > 0 then
+    text = text .. string.format(' (+%d call%s with no known price)', unpriced, unpriced == 1 and '' or 's')
+  end
+  return text
+end
+
 --- The efrit/status answer as the lines :EfritStatus shows.
 function M.format(s)
   local q, u = s.queue or {}, s.usage or {}
@@ -66,6 +79,8 @@ function M.format(s)
     string.format('usage: %d requests, %d input / %d output tokens, cache %d read / %d written',
       u.requests or 0, u.inputTokens or 0, u.outputTokens or 0, u.cacheReadTokens or 0, u.cacheWriteTokens or 0),
   }
+  local spend = M.spend_text(s.spend)
+  if spend ~= nil then table.insert(lines, spend) end
   if type(q.backoff) == 'table' and q.backoff.active then
     table.insert(lines, string.format('backing off for %d ms (%s)', q.backoff.remainingMs or 0, tostring(q.backoff.reason)))
   end
