@@ -216,6 +216,8 @@ export interface VSCodeHost {
   /** What the next input boxes answer; undefined is Escape. */
   inputAnswers: (string | undefined)[];
   workspaceEdits: unknown[];
+  /** The metadata each `workspace.applyEdit` was given, in the same order (VS Code saves a refactoring's files by it). */
+  workspaceEditMetadata: unknown[];
   /** The `languages.register…Provider` calls the client made for the server's capabilities. */
   providers: string[];
   unmodelled: Set<string>;
@@ -238,6 +240,7 @@ export function createVSCodeHost(settings: Record<string, unknown> = {}): VSCode
   const messages: VSCodeHost['messages'] = [];
   const inputAnswers: (string | undefined)[] = [];
   const workspaceEdits: unknown[] = [];
+  const workspaceEditMetadata: unknown[] = [];
   const textDocuments: StubDocument[] = [];
   const onDidOpenTextDocument = new EventEmitter();
   const onDidChangeActiveTextEditor = new EventEmitter();
@@ -365,8 +368,9 @@ export function createVSCodeHost(settings: Record<string, unknown> = {}): VSCode
         onWillSaveTextDocument: event(),
         onDidChangeConfiguration: onDidChangeConfiguration.event,
         onDidChangeWorkspaceFolders: event(),
-        applyEdit(edit: unknown) {
+        applyEdit(edit: unknown, metadata?: unknown) {
           workspaceEdits.push(edit);
+          workspaceEditMetadata.push(metadata);
           return Promise.resolve(true);
         },
       },
@@ -415,6 +419,7 @@ export function createVSCodeHost(settings: Record<string, unknown> = {}): VSCode
     messages,
     inputAnswers,
     workspaceEdits,
+    workspaceEditMetadata,
     providers,
     unmodelled,
     get focused() {

@@ -9,13 +9,16 @@
  *
  * Every wait watches the workbench reach a state (a row in a menu, a line in
  * the output, a status bar text); none sleeps. The cases share one running
- * VS Code and go in order, each naming what it checks.
+ * VS Code and go in order, each naming what it checks. The last ones change
+ * several files of a small `shop/` folder at once, which VS Code shows in its
+ * Refactor Preview (the server marks the change `needsConfirmation`), and
+ * read the files on disk after Apply or Discard.
  *
  * Skipped when code-server is not installed, unless EFRIT_REQUIRE_EDITORS=1
  * (CI), where a missing install fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
@@ -25,6 +28,7 @@ import type { FakeReply, RecordedRequest } from '../support/fake-anthropic/types
 import { testApiKey } from '../support/harness.js';
 import { eventually } from '../support/eventually.js';
 import { repoRoot } from '../support/lsp-client.js';
+import { awaitingReviewMessage, notAcceptedInPreview } from '../../clients/vscode/src/efrit-controller.js';
 
 const codeServerVersion = '4.100.3';
 const cacheDir = process.env['EFRIT_VSCODE_REAL'] ?? join(homedir(), '.cache', 'efrit-vscode-real');
@@ -53,6 +57,58 @@ export function greet(name: string): number {
 const explanation = ['`add` returns `a - b`: ', 'it subtracts, ', 'despite its name.'];
 const docComment = '/** Adds two numbers. */';
 
+/**
+ * A small shop beside calc.ts, for the change across files: cart.ts defines
+ * total(), checkout.ts calls it, format.ts has nothing to do with it.
+ */
+const shop = {
+  'shop/cart.ts': `/** The sum of the prices, in cents. */
+export function total(prices: number[]): number {
+  return prices.reduce((sum, price) => sum + price, 0);
+}
+`,
+  'shop/checkout.ts': `import { total } from './cart.js';
+import { formatCents } from './format.js';
+
+export function receipt(prices: number[]): string {
+  return \`Total: \${formatCents(total(prices))}\`;
+}
+`,
+  'shop/format.ts': `export function formatCents(cents: number): string {
+  return (cents / 100).toFixed(2);
+}
+`,
+};
+const cartTestTs = `import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sumCart } from './cart.js';
+
+test('sumCart adds the prices', () => {
+  assert.equal(sumCart([150, 250]), 400);
+});
+`;
+const formatTestTs = `import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatCents } from './format.js';
+
+test('formatCents shows euros with two decimals', () => {
+  assert.equal(formatCents(1999), '19.99');
+});
+`;
+const renameInstruction = 'Rename total() to sumCart() everywhere and add a test for it';
+/** What the model proposes after reading checkout.ts: edits in two files and a new file (the widened propose_edits). */
+const renameProposal = {
+  summary: 'Renamed total() to sumCart() and added a test.',
+  edits: [
+    { path: 'shop/cart.ts', old_text: 'export function total(', new_text: 'export function sumCart(' },
+    { path: 'shop/checkout.ts', old_text: "import { total } from './cart.js';", new_text: "import { sumCart } from './cart.js';" },
+    { path: 'shop/checkout.ts', old_text: 'formatCents(total(prices))', new_text: 'formatCents(sumCart(prices))' },
+  ],
+  files: [{ action: 'create', path: 'shop/cart.test.ts', text: cartTestTs }],
+};
+/** What the Do command says, as a warning, when the user discarded the change in the preview: the server's editRejected, with the reason the extension gave it. */
+const discardedMessage = `Efrit: The editor did not apply the change: ${notAcceptedInPreview}.`;
+
 /** Default replies, except an explanation of add() and a real edit for "Add documentation". */
 function respond(request: RecordedRequest, index: number): FakeReply | Promise<FakeReply> {
   const choice = request.body.tool_choice as { type?: string; name?: string } | undefined;
@@ -62,6 +118,12 @@ function respond(request: RecordedRequest, index: number): FakeReply | Promise<F
     return { toolUses: [{ name: 'propose_edits', input: { summary: 'Documented add().', edits } }] };
   }
   if (lastMessage.includes('Explain what the selected code does')) return { text: explanation };
+  if (choice?.type === 'tool' && choice.name === 'propose_edits' && lastMessage.includes('in a new test file')) {
+    return { toolUses: [{ name: 'propose_edits', input: { summary: 'Tests for formatCents.', edits: [], files: [{ action: 'create', path: 'shop/format.test.ts', text: formatTestTs }] } }] };
+  }
+  // Efrit: Do with the rename: the agent reads the caller first (a file it edits must have been read in the job), then proposes.
+  if (lastMessage.includes(renameInstruction)) return { text: 'checkout.ts calls total(); reading it first.', toolUses: [{ name: 'read_file', input: { path: 'shop/checkout.ts' } }] };
+  if (lastMessage.includes('tool_result') && lastMessage.includes('export function receipt(')) return { toolUses: [{ name: 'propose_edits', input: renameProposal }] };
   return defaultResponder(request, index);
 }
 
@@ -103,6 +165,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<v
 
 describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-server, Chromium)', () => {
   let work: string;
+  let project: string;
   let fake: FakeAnthropic;
   let vscode: ChildProcess | undefined;
   let vscodeLog = '';
@@ -117,9 +180,11 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
     fake = await startFakeAnthropic({ apiKey: testApiKey, respond });
     const userData = join(work, 'user-data');
     const extensions = join(work, 'extensions');
-    const project = join(work, 'project');
+    project = join(work, 'project');
     for (const dir of [join(userData, 'User'), extensions, project]) mkdirSync(dir, { recursive: true });
     writeFileSync(join(project, 'calc.ts'), calcTs);
+    mkdirSync(join(project, 'shop'));
+    for (const [path, text] of Object.entries(shop)) writeFileSync(join(project, path), text);
     writeFileSync(
       join(userData, 'User', 'settings.json'),
       JSON.stringify({
@@ -134,6 +199,9 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
         'extensions.autoCheckUpdates': false,
         'update.mode': 'none',
         'git.enabled': false,
+        // VS Code's default on the desktop; code-server, a web build, saves after a delay by default, which
+        // would hide whether a change is saved by the refactoring itself.
+        'files.autoSave': 'off',
       }),
     );
     const configFile = join(work, 'code-server.yaml');
@@ -261,6 +329,54 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
     throw new Error(`no "${label}" in the action menu`);
   }
 
+  /** Opens a workspace file with Quick Open, as a user does, and waits for its text in the editor. */
+  async function openFile(path: string, text: string): Promise<void> {
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(path);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: path.split('/').at(-1) ?? path }).first().waitFor();
+    await page.keyboard.press('Enter');
+    const firstLine = text.split('\n')[0] ?? '';
+    await until(editorText, (t) => t.startsWith(firstLine), `${path} in the editor`);
+  }
+
+  /** Runs Efrit: Do and answers its input box with `instruction`. */
+  async function doInEditor(instruction: string): Promise<void> {
+    await runCommand('Efrit: Do');
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Efrit: Do' }).waitFor();
+    await page.locator('.quick-input-widget input').fill(instruction);
+    await page.keyboard.press('Enter');
+  }
+
+  /** VS Code's Refactor Preview view, in the panel. */
+  const refactorPreview = (): Locator => page.locator('.bulk-edit-panel');
+  /** Its top rows, one per file, in the order shown: their labels say what happens to each file. */
+  const previewFileRows = (): Locator => refactorPreview().locator('.monaco-list-row[aria-level="1"]');
+  const previewFileLabels = async (): Promise<string[]> => previewFileRows().evaluateAll((rows) => rows.map((row) => row.getAttribute('aria-label') ?? ''));
+  const shopFile = (path: keyof typeof shop | 'shop/cart.test.ts' | 'shop/format.test.ts'): string => join(project, path);
+  const notification = (text: string | RegExp): Locator => page.locator('.notification-toast', { hasText: text });
+  /** Editor tabs of the shop's files with unsaved changes (calc.ts, edited above, is left as it is). */
+  const unsavedShopTabs = (): Locator => page.locator('.tabs-container .tab.dirty', { hasText: /cart|checkout|format/ });
+
+  /**
+   * Asks Efrit: Do for the rename in cart.ts and waits for VS Code's Refactor
+   * Preview to list the change: an edit to the document asked about, to a file
+   * not open, and a file to create.
+   */
+  async function proposeRename(): Promise<void> {
+    await openFile('shop/cart.ts', shop['shop/cart.ts']);
+    await doInEditor(renameInstruction);
+    const labels = await until(previewFileLabels, (l) => l.length === 3, 'the Refactor Preview to list three files', 120_000);
+    expect([...labels].sort()).toEqual(['Creating shop/cart.test.ts, also making text edits', 'shop/cart.ts, making text edits', 'shop/checkout.ts, making text edits']);
+    // Every change carries Efrit's annotation: its label and the plan's summary.
+    const annotations = async (): Promise<string[]> => refactorPreview().locator('.monaco-list-row[aria-level="2"] [title]').evaluateAll((items) => items.map((item) => item.getAttribute('title') ?? ''));
+    const titles = await until(annotations, (t) => t.length > 0, "the edits' annotations in the Refactor Preview");
+    expect(new Set(titles)).toEqual(new Set([`Efrit - ${renameProposal.summary}`]));
+    // The Do's progress notification says what it waits for.
+    await notification('Efrit: working…').filter({ hasText: awaitingReviewMessage }).waitFor();
+  }
+
   /** Closes a menu or quick input an earlier case left open (when it failed half-way), so each case starts from the editor. */
   async function closeWidgets(): Promise<void> {
     for (const widget of [page.locator('.action-widget'), page.locator('.quick-input-widget')]) {
@@ -268,6 +384,16 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
         await page.keyboard.press('Escape');
         await widget.waitFor({ state: 'hidden' });
       }
+    }
+    // A change still waiting in the Refactor Preview would make VS Code ask about it when the next one comes.
+    if (await refactorPreview().isVisible()) {
+      await refactorPreview().locator('.monaco-button', { hasText: /^Discard$/ }).click();
+      await refactorPreview().waitFor({ state: 'hidden' });
+    }
+    // While notification toasts show, Escape hides them instead of closing a message in the editor (openRefactorMenu's retry).
+    if ((await page.locator('.notification-toast').count()) > 0) {
+      await runCommand('Notifications: Clear All Notifications');
+      await until(() => page.locator('.notification-toast').count(), (n) => n === 0, 'the notifications to clear');
     }
   }
 
@@ -334,4 +460,72 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
     expect(output).not.toContain('No API key');
     expect(await statusItem().innerText()).toMatch(/Efrit \d+(\.\d+k)? tok/);
   }, 180_000);
+
+  it('Efrit: Do across files: Discard in the Refactor Preview leaves every file byte-identical and creates none', async () => {
+    await proposeRename();
+    // Nothing has happened yet: the change waits for the user.
+    expect(existsSync(shopFile('shop/cart.test.ts'))).toBe(false);
+    await refactorPreview().locator('.monaco-button', { hasText: /^Discard$/ }).click();
+
+    const said = notification(discardedMessage);
+    await said.waitFor();
+    expect(await said.locator('.codicon-warning').count()).toBe(1);
+    for (const [path, text] of Object.entries(shop)) expect(readFileSync(join(project, path)), path).toEqual(Buffer.from(text));
+    expect(existsSync(shopFile('shop/cart.test.ts'))).toBe(false);
+    expect(await editorText()).toBe(shop['shop/cart.ts']);
+    expect(await unsavedShopTabs().count()).toBe(0);
+    await refactorPreview().waitFor({ state: 'hidden' });
+    await notification('Efrit: working…').waitFor({ state: 'hidden' });
+  }, 240_000);
+
+  it('Efrit: Do across files: Cancel on its progress while the change waits in the Refactor Preview discards it there', async () => {
+    await proposeRename();
+    const progress = notification('Efrit: working…');
+    await progress.locator('.monaco-button', { hasText: /^Cancel$/ }).click();
+
+    await refactorPreview().waitFor({ state: 'hidden' });
+    await progress.waitFor({ state: 'detached' });
+    for (const [path, text] of Object.entries(shop)) expect(readFileSync(join(project, path)), path).toEqual(Buffer.from(text));
+    expect(existsSync(shopFile('shop/cart.test.ts'))).toBe(false);
+    expect(await unsavedShopTabs().count()).toBe(0);
+  }, 240_000);
+
+  it('Efrit: Do across files: ticking the files and Apply in the Refactor Preview changes them exactly, creates the test, and saves them', async () => {
+    await proposeRename();
+    // Changes that need confirmation start unticked: the user ticks each file (here all three) before Apply.
+    const rows = previewFileRows();
+    for (let row = 0; row < (await rows.count()); row++) await rows.nth(row).locator('input.edit-checkbox').check();
+    await refactorPreview().locator('.monaco-button', { hasText: /^Apply$/ }).click();
+
+    // The extension says so once efrit/do answers `applied`, which VS Code gives after the files are written.
+    await notification(`Efrit: ${renameProposal.summary}`).waitFor();
+    expect(readFileSync(shopFile('shop/cart.ts'), 'utf8')).toBe(shop['shop/cart.ts'].replace('export function total(', 'export function sumCart('));
+    expect(readFileSync(shopFile('shop/checkout.ts'), 'utf8')).toBe(
+      shop['shop/checkout.ts'].replace("import { total } from './cart.js';", "import { sumCart } from './cart.js';").replace('formatCents(total(prices))', 'formatCents(sumCart(prices))'),
+    );
+    expect(readFileSync(shopFile('shop/cart.test.ts'), 'utf8')).toBe(cartTestTs);
+    expect(readFileSync(shopFile('shop/format.ts'), 'utf8')).toBe(shop['shop/format.ts']);
+    // The open editor shows the change, saved (no tab left dirty).
+    expect(await editorText()).toContain('export function sumCart(prices: number[]): number {');
+    expect(await unsavedShopTabs().count()).toBe(0);
+  }, 240_000);
+
+  it('"Efrit: Write tests" from the Refactor menu creates its test file through the Refactor Preview', async () => {
+    await openFile('shop/format.ts', shop['shop/format.ts']);
+    await selectLines(1, 3);
+    await openRefactorMenu();
+    await pick('Efrit: Write tests');
+    const labels = await until(previewFileLabels, (l) => l.length === 1, 'the Refactor Preview to list the test file', 120_000);
+    expect(labels).toEqual(['Creating shop/format.test.ts, also making text edits']);
+    expect(existsSync(shopFile('shop/format.test.ts'))).toBe(false);
+    await previewFileRows().first().locator('input.edit-checkbox').check();
+    await refactorPreview().locator('.monaco-button', { hasText: /^Apply$/ }).click();
+    await refactorPreview().waitFor({ state: 'hidden' });
+    await eventually(() => (existsSync(shopFile('shop/format.test.ts')) ? true : undefined), 'the test file on disk');
+    // VS Code applies a code action's edit to one file without saving it (as it does any code action's): the new
+    // file's text is in its editor, to be saved by the user.
+    await openFile('shop/format.test.ts', formatTestTs);
+    expect(await editorText()).toBe(formatTestTs);
+    expect(readFileSync(shopFile('shop/format.ts'), 'utf8')).toBe(shop['shop/format.ts']);
+  }, 240_000);
 });

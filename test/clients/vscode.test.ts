@@ -35,7 +35,7 @@ import {
 } from 'vscode-languageserver-protocol/node';
 import { ExtensionCommands } from '../../clients/vscode/src/command-ids.js';
 import { extensionSettings, serverSection } from '../../clients/vscode/src/extension-settings.js';
-import { EfritController, isCancellation, serverCancellation, statusBarView, Transcript, type TranscriptSink } from '../../clients/vscode/src/efrit-controller.js';
+import { EfritController, explainDeclinedEdit, isCancellation, notAcceptedInPreview, serverCancellation, statusBarView, Transcript, type TranscriptSink } from '../../clients/vscode/src/efrit-controller.js';
 import { contributedConfiguration, manifestText, syncedManifest, userOnlySettings } from '../../scripts/vscode-manifest.js';
 import { settingsSchema } from '../../server/src/settings/config.js';
 import { allCommands, Methods, type ChatResult, type DocumentTextResult, type RunActionResult, type StreamParams } from '../../server/src/protocol.js';
@@ -251,6 +251,25 @@ describe('the transcript', () => {
     transcript.stream({ jobId: 'job-3', kind: 'text', text: 'From an older server.' });
     transcript.stream({ jobId: 'job-3', kind: 'done', text: 'done' });
     expect(sink.text()).toBe('\n── Add documentation · src/calc.ts ──\n  · asking the model\n\n── job-3 ──\nFrom an older server.\n');
+  });
+});
+
+describe('an edit VS Code declined', () => {
+  const uri = 'file:///w/src/cart.ts';
+  const change = (needsConfirmation: boolean): WorkspaceEdit => ({
+    documentChanges: [{ textDocument: { uri, version: 3 }, edits: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: '// x\n', annotationId: 'efrit' }] }],
+    changeAnnotations: { efrit: { label: 'Efrit', description: 'Renamed total().', needsConfirmation } },
+  });
+
+  it('is reported as not accepted in the Refactor Preview when it asked for confirmation and VS Code gave no reason', () => {
+    expect(explainDeclinedEdit({ edit: change(true) }, { applied: false })).toEqual({ applied: false, failureReason: notAcceptedInPreview });
+  });
+
+  it("keeps VS Code's own answer otherwise: applied, a reason of its own, or an edit that did not go through the preview", () => {
+    expect(explainDeclinedEdit({ edit: change(true) }, { applied: true })).toEqual({ applied: true });
+    expect(explainDeclinedEdit({ edit: change(true) }, { applied: false, failureReason: 'Version mismatch' })).toEqual({ applied: false, failureReason: 'Version mismatch' });
+    expect(explainDeclinedEdit({ edit: change(false) }, { applied: false })).toEqual({ applied: false });
+    expect(explainDeclinedEdit({ edit: { changes: { [uri]: [] } } }, { applied: false })).toEqual({ applied: false });
   });
 });
 
@@ -625,6 +644,8 @@ describe('the bundled extension, activated in a stand-in extension host', () => 
       host.inputAnswers.push('document restock');
       await run(ExtensionCommands.do);
       expect(host.workspaceEdits).toHaveLength(1);
+      // Applied as a refactoring, as VS Code applies its own renames: a change across files is saved per files.refactoring.autoSave.
+      expect(host.workspaceEditMetadata).toEqual([{ isRefactoring: true }]);
       expect(host.messages).toContainEqual({ level: 'info', text: 'Efrit: Documented restock.' });
 
       await run(ExtensionCommands.cancel);

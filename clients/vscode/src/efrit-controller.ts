@@ -6,6 +6,7 @@
  * protocol connection in the tests), so the tests run this very code against
  * the real server.
  */
+import type { ApplyWorkspaceEditParams, ApplyWorkspaceEditResult } from 'vscode-languageserver-protocol';
 import type { Range } from 'vscode-languageserver-types';
 import {
   BuiltinActions,
@@ -66,6 +67,29 @@ export function serverCancellation(error: unknown): string | undefined {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Why VS Code answered `applied: false` to an edit that asked for confirmation, when it gives no reason itself. */
+export const notAcceptedInPreview = 'it was not accepted in the Refactor Preview (discarded, or no change ticked)';
+
+/**
+ * VS Code applies an edit whose change annotation asks for confirmation only
+ * from its Refactor Preview, and answers a Discard there with a bare
+ * `applied: false`. The server passes the reason on to the user and, on the
+ * session's next turn, to the model: both should hear that the user said no,
+ * not that something failed.
+ */
+export function explainDeclinedEdit(params: ApplyWorkspaceEditParams, result: ApplyWorkspaceEditResult): ApplyWorkspaceEditResult {
+  if (result.applied || result.failureReason !== undefined) return result;
+  return asksForConfirmation(params) ? { ...result, failureReason: notAcceptedInPreview } : result;
+}
+
+/** Whether VS Code will hold this edit in its Refactor Preview for the user (a change annotation asks for confirmation). */
+export function asksForConfirmation(params: ApplyWorkspaceEditParams): boolean {
+  return Object.values(params.edit.changeAnnotations ?? {}).some((annotation) => annotation.needsConfirmation === true);
+}
+
+/** What a running Do's progress says while its change waits in the Refactor Preview. */
+export const awaitingReviewMessage = 'review the change in the Refactor Preview';
 
 /**
  * Turns the stream of notifications into readable text: a heading per user

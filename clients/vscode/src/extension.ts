@@ -6,6 +6,9 @@
  * Status and Cancel commands, a chat transcript that `efrit/stream` text
  * streams into, a status bar item with the queue and token usage, and the
  * `efrit.offline` setting, which restarts the server with its demo model.
+ * A change the server marks `needsConfirmation` (across files, by default)
+ * is reviewed in VS Code's own Refactor Preview: the client library turns the
+ * change annotation into the metadata that makes VS Code show it.
  *
  * The protocol logic lives in efrit-controller.ts, which the tests run
  * against the real server; this file is the VS Code glue around it.
@@ -13,14 +16,28 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { LanguageClient, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { CancellationToken, LanguageClient, ResponseError, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { offlineRequested } from '../../../server/src/offline/offline-mode.js';
 import { Methods, type StatusResult, type StreamParams } from '../../../server/src/protocol.js';
 import { ExtensionCommands } from './command-ids.js';
 import { extensionSettings, offlineSettingName, serverArgs, serverSection } from './extension-settings.js';
-import { EfritController, Transcript, errorMessage, errorReason, isCancellation, serverCancellation, statusBarView, type EditorContext } from './efrit-controller.js';
+import {
+  EfritController,
+  Transcript,
+  asksForConfirmation,
+  awaitingReviewMessage,
+  errorMessage,
+  errorReason,
+  explainDeclinedEdit,
+  isCancellation,
+  serverCancellation,
+  statusBarView,
+  type EditorContext,
+} from './efrit-controller.js';
 
 const statusPollMs = 10_000;
+/** VS Code's own command behind the Refactor Preview's Discard button. */
+const refactorPreviewDiscard = 'refactorPreview.discard';
 /** Stream notifications come in bursts; one status request per burst is plenty. */
 const statusAfterStreamMs = 400;
 
@@ -71,6 +88,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       options: { execArgv: ['--nolazy', '--inspect=6009'] },
     },
   };
+  /** Fired as an edit goes to VS Code's Refactor Preview: a Do still shown as working is waiting for the user there. */
+  const awaitingReview = new vscode.EventEmitter<void>();
+  context.subscriptions.push(awaitingReview);
   const clientOptions: LanguageClientOptions = {
     // An assistant for any language: every file and unsaved buffer is synced.
     documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
@@ -91,6 +111,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         didChangeConfiguration: async (sections, next) => {
           if (languageClient.state !== State.Running || offline() !== startedOffline) return;
           await next(sections);
+        },
+        // Efrit's changes land as VS Code's own refactorings do (rename, a code action's edit): a change across
+        // several files is saved when `files.refactoring.autoSave` is on (its default). Without it, the files the
+        // user never opened would be left changed in unsaved, unseen buffers and a created file empty on disk.
+        // A value the server sends itself wins. (The client passes the middleware no token, and its `next` uses none.)
+        // A Discard in the Refactor Preview comes back as a bare `applied: false`: it is given its reason.
+        handleApplyEdit: async (params, next) => {
+          if (asksForConfirmation(params)) awaitingReview.fire();
+          const result = await next({ ...params, metadata: { isRefactoring: true, ...params.metadata } }, CancellationToken.None);
+          return result instanceof ResponseError ? result : explainDeclinedEdit(params, result);
         },
       },
     },
@@ -209,6 +239,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
           return;
         }
         const message = `Efrit: ${errorMessage(error)}`;
+        // The change was not applied (most often: discarded in the Refactor Preview): said, but not as a failure.
+        if (errorReason(error) === 'editRejected') {
+          void vscode.window.showWarningMessage(message);
+          return;
+        }
         if (errorReason(error) === 'noApiKey') {
           const choice = await vscode.window.showErrorMessage(message, 'Open Settings');
           if (choice === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettings', 'efrit.apiKey');
@@ -220,8 +255,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
     };
 
-  const withCancellableProgress = <R>(title: string, task: (token: vscode.CancellationToken) => Promise<R>): Thenable<R> =>
-    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_progress, token) => task(token));
+  const withCancellableProgress = <R>(title: string, task: (token: vscode.CancellationToken, progress: vscode.Progress<{ message?: string }>) => Promise<R>): Thenable<R> =>
+    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => task(token, progress));
 
   context.subscriptions.push(
     vscode.commands.registerCommand(
@@ -267,7 +302,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
               });
         if (instruction === undefined || instruction.trim() === '') return;
         chatChannel.show(true);
-        const result = await withCancellableProgress('Efrit: working…', (token) => controller.do(instruction, withoutFlag(target), token));
+        const result = await withCancellableProgress('Efrit: working…', async (token, progress) => {
+          let inReview = false;
+          const reviewing = awaitingReview.event(() => {
+            inReview = true;
+            progress.report({ message: awaitingReviewMessage });
+          });
+          // Cancelling a Do whose change waits in the Refactor Preview discards it there: cancelled means nothing changes.
+          const cancelling = token.onCancellationRequested(() => {
+            if (inReview) void vscode.commands.executeCommand(refactorPreviewDiscard);
+          });
+          try {
+            return await controller.do(instruction, withoutFlag(target), token);
+          } finally {
+            reviewing.dispose();
+            cancelling.dispose();
+          }
+        });
         if (result.applied) void vscode.window.showInformationMessage(`Efrit: ${result.summary}`);
       }),
     ),
