@@ -3,7 +3,7 @@
  * files created, renamed and deleted, as one WorkspaceEdit that lands whole
  * or not at all, checked just before it is sent.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -317,7 +317,26 @@ describe('a change across files from efrit/do', () => {
 
     await expect(client.request<DoResult>('efrit/do', { instruction: 'rename', textDocument: { uri: cart } })).rejects.toMatchObject({
       data: { reason: 'editRejected' },
-      message: 'The editor did not apply the change: the file is read-only (at src/receipt.ts). The editor may have applied the parts before it, to test/cart.test.ts, src/cart.ts, src/checkout.ts; check those files.',
+      message: 'The editor did not apply the change: the file is read-only (at src/receipt.ts). Nothing was changed.',
+    });
+  });
+
+  it('names the files an editor that stopped part-way had already changed', async () => {
+    // An editor with failureHandling "abort": it creates the test file, then fails on receipt.ts and stops there.
+    const stoppedPartWay = (params: ApplyWorkspaceEditParams) => {
+      writeFileSync(join(workspace, 'test', 'cart.test.ts'), cartTestTs);
+      const index = params.edit.documentChanges?.findIndex((change) => 'textDocument' in change && change.textDocument.uri.endsWith('receipt.ts')) ?? -1;
+      return { applied: false, failureReason: 'the disk is full', failedChange: index };
+    };
+    harness = await startHarness({ workspaceFolder: workspace, capabilities: eglotWithFiles, onApplyEdit: stoppedPartWay });
+    const { client, fake } = harness;
+    fake.queueReplies(readBoth, { toolUses: [{ name: 'propose_edits', input: renameEverywhere }] });
+    const cart = await client.open('src/cart.ts', cartTs);
+    await client.open('src/checkout.ts', checkoutTs);
+
+    await expect(client.request<DoResult>('efrit/do', { instruction: 'rename', textDocument: { uri: cart } })).rejects.toMatchObject({
+      data: { reason: 'editRejected' },
+      message: 'The editor did not apply the change: the disk is full (at src/receipt.ts). The editor applied part of it before it stopped: check test/cart.test.ts.',
     });
   });
 });

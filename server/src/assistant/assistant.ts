@@ -26,7 +26,7 @@ import { notRunResults, runAgentLoop } from '../agent/do-agent.js';
 import { readOnlyToolDefinitions, type WorkspaceTools } from '../agent/workspace-tools.js';
 import { excerptQuoteSource } from './edit-proposal.js';
 import { planChange, type PlannedChange, type PlanTarget } from './change-plan.js';
-import { buildWorkspaceEdit, type BuildEnvironment } from './workspace-edit.js';
+import { buildWorkspaceEdit, filesChangedSince, type BuildEnvironment } from './workspace-edit.js';
 import { ReadLedger } from '../agent/read-ledger.js';
 import { ProjectInstructions } from '../agent/project-instructions.js';
 import { attachMentions } from '../agent/mentions.js';
@@ -307,18 +307,25 @@ export class Assistant {
    * against what was read; refused whole when any part cannot be.
    */
   toWorkspaceEdit(plan: PlannedChange, env: Pick<BuildEnvironment, 'capabilities' | 'exclude' | 'refuseText'>): Promise<WorkspaceEdit> {
+    return buildWorkspaceEdit(plan, { ...env, ...this.filesNow(), confirm: this.deps.settings()['edits.confirm'], summary: plan.summary });
+  }
+
+  /** After the editor refused `sent`: which files of the change it changed anyway (see workspace-edit.ts). */
+  filesChangedSince(plan: PlannedChange, sent: WorkspaceEdit): Promise<string[]> {
+    return filesChangedSince(plan, sent, this.filesNow());
+  }
+
+  /** How the change's files are looked at now: open documents first, the disk under read_file's rules. */
+  private filesNow(): Pick<BuildEnvironment, 'document' | 'openDocumentFor' | 'readDisk'> {
     const { documents, tools } = this.deps;
-    return buildWorkspaceEdit(plan, {
-      ...env,
-      confirm: this.deps.settings()['edits.confirm'],
-      summary: plan.summary,
+    return {
       document: (uri) => documents.get(uri),
       openDocumentFor: async (lexicalPath) => tools.openDocumentAt(await tools.locate(lexicalPath)),
       readDisk: async (realPath, displayPath) => {
         const read = await readTextFile(realPath, { maxFileBytes: Number.MAX_SAFE_INTEGER, displayPath });
         return read.kind === 'text' ? read.text : undefined;
       },
-    });
+    };
   }
 
   /**

@@ -206,6 +206,43 @@ async function requireAsRead(guard: ReadOrigin, displayPath: string, lexicalPath
   if (sha256Of(now) !== guard.sha256) throw conflict(displayPath, 'changed on disk after Efrit read it');
 }
 
+/**
+ * The files of `change` that no longer look as they did when `sent` went
+ * out, after the editor answered that it did not apply it: an editor that
+ * stops at the failing part (LSP's "abort") may have applied the parts
+ * before it, and one that says nothing may have applied any of them. Looked
+ * at, not guessed from the client's declared failure handling. (An open
+ * document the user typed in since counts as changed: the message asks to
+ * check it, which is right either way.)
+ */
+export async function filesChangedSince(change: PlannedChange, sent: WorkspaceEdit, env: Pick<BuildEnvironment, 'document' | 'openDocumentFor' | 'readDisk'>): Promise<string[]> {
+  const sentVersions = new Map<string, number | null>();
+  for (const part of sent.documentChanges ?? []) if ('textDocument' in part) sentVersions.set(part.textDocument.uri, part.textDocument.version);
+  const changed = await Promise.all(
+    change.files.map(async (file): Promise<boolean> => {
+      switch (file.kind) {
+        case 'editOpen': {
+          const doc = env.document(file.uri);
+          const version = sentVersions.get(file.uri);
+          return doc !== undefined && version !== undefined && version !== null && doc.version !== version;
+        }
+        case 'editDisk': {
+          const open = await env.openDocumentFor(file.guard.lexicalPath);
+          const now = open !== undefined ? open.text : await env.readDisk(file.guard.realPath, file.displayPath);
+          return now === undefined || sha256Of(now) !== file.guard.sha256;
+        }
+        case 'create':
+          return exists(file.lexicalPath);
+        case 'rename':
+          return !(await exists(file.lexicalPath)) || (await exists(file.newLexicalPath));
+        case 'delete':
+          return !(await exists(file.lexicalPath));
+      }
+    }),
+  );
+  return change.files.filter((_, index) => changed[index]).map((file) => file.displayPath);
+}
+
 /** The file a `failedChange` index of this edit names, for the message. */
 export function changeAt(edit: WorkspaceEdit, index: number): string | undefined {
   const change = edit.documentChanges?.[index];

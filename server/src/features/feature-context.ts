@@ -69,25 +69,11 @@ async function applyOnce(context: FeatureContext, plan: PlannedChange, label: st
     const nameOf = (uri: string): string => plan.files.find((file) => file.uri === uri)?.displayPath ?? uri;
     const failed = result.failedChange === undefined ? undefined : changeAt(edit, result.failedChange);
     const where = failed === undefined ? '' : ` (at ${nameOf(failed)})`;
-    throw new EfritError('editRejected', `The editor did not apply the ${plan.files.length === 1 ? 'edit' : 'change'}${why}${where}. ${whatWasLeft(capabilities, edit, result.failedChange, nameOf)}`);
+    const changed = await context.assistant.filesChangedSince(plan, edit);
+    const left = changed.length === 0 ? 'Nothing was changed.' : `The editor applied part of it before it stopped: check ${changed.join(', ')}.`;
+    throw new EfritError('editRejected', `The editor did not apply the ${plan.files.length === 1 ? 'edit' : 'change'}${why}${where}. ${left}`);
   }
   return edit;
-}
-
-/**
- * What a refused edit may have left behind, as the client's declared
- * `failureHandling` says: a one-file edit, or a client that undoes or applies
- * transactionally, changed nothing; a client that just stops ("abort", or
- * one that does not say) may have applied the parts before the failed one.
- */
-function whatWasLeft(capabilities: ClientCapabilities, edit: WorkspaceEdit, failedChange: number | undefined, nameOf: (uri: string) => string): string {
-  const handling = capabilities.workspace?.workspaceEdit?.failureHandling;
-  const parts = edit.documentChanges ?? Object.keys(edit.changes ?? {});
-  const textOnly = edit.documentChanges?.every((change) => 'textDocument' in change) ?? true;
-  if (parts.length <= 1 || handling === 'transactional' || handling === 'undo' || (handling === 'textOnlyTransactional' && textOnly)) return 'Nothing was changed.';
-  if (failedChange === undefined || edit.documentChanges === undefined) return 'The editor may have applied part of it; check the files it touches.';
-  const before = [...new Set(edit.documentChanges.slice(0, failedChange).map((_, index) => nameOf(changeAt(edit, index) as string)))];
-  return before.length === 0 ? 'Nothing was changed.' : `The editor may have applied the parts before it, to ${before.join(', ')}; check those files.`;
 }
 
 /** What the client declared about workspace edits. */
