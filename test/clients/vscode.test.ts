@@ -506,6 +506,21 @@ describe('the extension over the wire, as VS Code', () => {
     expect(statusBarView(status).text).toBe('$(warning) Efrit: no API key');
   });
 
+  it('shows money spent in the status bar once a priced model answered, and never prices the calls it has no price for', async () => {
+    harness = await startHarness({ capabilities: vscodeCapabilities });
+    const { controller } = extensionOn(harness.client);
+    const status = await controller.status();
+    const idle = { ...status, queue: { ...status.queue, running: 0, queued: 0 }, usage: { ...status.usage, inputTokens: 1200, outputTokens: 300, cacheReadTokens: 0, cacheWriteTokens: 0 } };
+    const withSpend = (spend: typeof status.spend) => statusBarView({ ...idle, spend });
+    expect(withSpend({ usd: 0.0412, requests: 3, unpricedRequests: 0 })).toMatchObject({ text: '$(sparkle) Efrit 1.5k tok · $0.04' });
+    expect(withSpend({ usd: 0.0412, requests: 3, unpricedRequests: 0 }).tooltip).toContain('spent: $0.0412');
+    expect(withSpend({ usd: 0.004, requests: 3, unpricedRequests: 1 })).toMatchObject({ text: '$(sparkle) Efrit 1.5k tok · <$0.01' });
+    expect(withSpend({ usd: 0.004, requests: 3, unpricedRequests: 1 }).tooltip).toContain('spent: $0.0040 (+1 call with no known price)');
+    const unpriced = withSpend({ usd: 0, requests: 2, unpricedRequests: 2 });
+    expect(unpriced.text).toBe('$(sparkle) Efrit 1.5k tok');
+    expect(unpriced.tooltip).toContain('spent: no price known for this model (tokens only)');
+  });
+
   it('marks the status bar when no key is configured', async () => {
     harness = await startHarness({ capabilities: vscodeCapabilities, apiKey: null });
     const { controller } = extensionOn(harness.client);

@@ -308,6 +308,20 @@ export function formatCount(n: number): string {
   return `${(n / 1_000_000).toFixed(1)}M`;
 }
 
+/** ` · $0.04` after the tokens, once a call with a known price was made; `spend` is newer than some servers. */
+function moneyBadge(spend: StatusResult['spend'] | undefined): string {
+  if (spend === undefined || spend.requests <= spend.unpricedRequests) return '';
+  return spend.usd > 0 && spend.usd < 0.01 ? ' · <$0.01' : ` · $${spend.usd.toFixed(2)}`;
+}
+
+/** The tooltip's line on money: calls to a model with no known price are counted, never priced. */
+function spendLine(spend: StatusResult['spend'] | undefined): string {
+  if (spend === undefined || spend.requests === 0) return '';
+  if (spend.unpricedRequests === spend.requests) return 'spent: no price known for this model (tokens only)';
+  const unpriced = spend.unpricedRequests === 0 ? '' : ` (+${spend.unpricedRequests} call${spend.unpricedRequests === 1 ? '' : 's'} with no known price)`;
+  return `spent: $${spend.usd.toFixed(4)}${unpriced}`;
+}
+
 /** The status bar item's text (with codicons) and tooltip for a status answer. */
 export function statusBarView(status: StatusResult): { text: string; tooltip: string; warning: boolean } {
   const { queue, usage } = status;
@@ -319,7 +333,7 @@ export function statusBarView(status: StatusResult): { text: string; tooltip: st
   if (missingKey) text = '$(warning) Efrit: no API key';
   else if (queue.backoff.active) text = `$(watch) Efrit: waiting ${Math.ceil(queue.backoff.remainingMs / 1000)}s`;
   else if (queue.running + queue.queued > 0) text = `$(loading~spin) Efrit ${queue.running} running${queue.queued > 0 ? `, ${queue.queued} queued` : ''}`;
-  else text = offline ? '$(sparkle) Efrit' : `$(sparkle) Efrit ${formatCount(tokens)} tok`;
+  else text = offline ? '$(sparkle) Efrit' : `$(sparkle) Efrit ${formatCount(tokens)} tok${moneyBadge(status.spend)}`;
   if (offline) text += ' (offline)';
   const tooltip = [
     `efrit-lsp ${status.version} · ${offline ? 'offline: the built-in demo model answers, nothing is sent to an API' : status.model}`,
@@ -328,6 +342,7 @@ export function statusBarView(status: StatusResult): { text: string; tooltip: st
     `requests: ${usage.requests} · tokens in ${formatCount(usage.inputTokens)}, out ${formatCount(usage.outputTokens)}`,
     `cache: read ${formatCount(usage.cacheReadTokens)}, written ${formatCount(usage.cacheWriteTokens)} · saved by deltas ${formatCount(usage.bytesSavedByDeltas)} B`,
     `sessions open: ${status.sessions.open} · documents open: ${status.documents.open}`,
+    spendLine(status.spend),
     missingKey ? 'No API key: set ANTHROPIC_API_KEY for VS Code, or efrit.apiKey in your user settings.' : '',
   ]
     .filter((line) => line !== '')
