@@ -62,8 +62,8 @@ function respond(request: RecordedRequest, signals: NamedGates): FakeReply {
   if (asked.includes('Explain what the selected code does')) {
     return { text: ['`subtotal` adds up price × quantity ', 'for every item ', 'in the cart.'], hold: { until: signals.opened('both-streaming'), afterEvents: afterFirstDelta } };
   }
-  // Never answered: the user cancels it.
-  if (asked.includes('SLOW-CHAT')) return { text: 'This answer comes far too late.', hold: { until: never } };
+  // Never finished: its first words show the request reached the model, then the user cancels it.
+  if (asked.includes('SLOW-CHAT')) return { text: ['Let me think. ', 'This answer comes far too late.'], hold: { until: never, afterEvents: afterFirstDelta } };
   return { text: `UNEXPECTED REQUEST: ${asked.slice(0, 200)}` };
 }
 

@@ -189,17 +189,18 @@ while the model worked and while the change waited for review."
                      "You: CHAT-3 Is subtotal pure?\n  (about explain.js, line 6)\n\nEfrit: Yes: it reads its argument and changes nothing.\n\n"))
       (should-not (string-match-p "Efrit job\\|changes nothing" (efrit-test-buffer-text efrit-lsp-output-buffer-name))))))
 
-(ert-deftest efrit-eglot-cancel-ends-a-chat-the-model-never-answers ()
+(ert-deftest efrit-eglot-cancel-ends-a-chat-the-model-never-finishes ()
   "Cancelling from the chat buffer ends the reply, marks it, and leaves nothing running."
   (with-current-buffer (efrit-test-visit "cancel.js")
     (efrit-lsp-chat-new-session)
     (let ((chat (efrit-lsp-chat "SLOW-CHAT Think about this for a long time." (point) (point))))
-      (efrit-test-wait (lambda () (> (plist-get (plist-get (efrit-lsp-status) :queue) :running) 0))
-                       "the slow chat to start" 60)
+      ;; Its first words show the request reached the model: the cancel must abort a call in flight.
+      (efrit-test-wait (lambda () (string-match-p "Let me think\\." (efrit-test-buffer-text chat)))
+                       "the slow chat to start answering" 60)
       (should (numberp (efrit-lsp--job-request-id (efrit-lsp--chat-pending chat))))
       (with-current-buffer chat (efrit-lsp-cancel))
       (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the cancelled chat to end" 60)
-      (should (string-match-p "\\`You: SLOW-CHAT[^\n]*\n[^\0]*Efrit: \\[cancelled\\]\n\n\\'" (efrit-test-chat-since-new)))
+      (should (string-match-p "\\`You: SLOW-CHAT[^\n]*\n[^\0]*Efrit: Let me think\\.  \\[cancelled\\]\n\n\\'" (efrit-test-chat-since-new)))
       (efrit-test-wait (lambda () (eql (plist-get (plist-get (efrit-lsp-status) :queue) :running) 0))
                        "nothing left running" 60))))
 
