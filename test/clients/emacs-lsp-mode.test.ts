@@ -42,7 +42,8 @@ function respond(request: RecordedRequest, signals: NamedGates): FakeReply {
     );
   }
   if (firstUserText(request).includes('LSPM-REVIEW')) return renameAgent(request, 'lspm');
-  if (asked.includes('LSPM-SLOW')) return { text: 'This answer comes far too late.', hold: { until: never } };
+  // Its first words show the request reached the model; then the user cancels it.
+  if (asked.includes('LSPM-SLOW')) return { text: ['Let me think. ', 'This answer comes far too late.'], hold: { until: never, afterEvents: afterFirstDelta } };
   return { text: `UNEXPECTED REQUEST: ${asked.slice(0, 200)}` };
 }
 

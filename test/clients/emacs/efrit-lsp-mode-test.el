@@ -153,11 +153,12 @@
   (with-current-buffer (efrit-test-lsp-visit "cancel.js")
     (efrit-lsp-chat-new-session)
     (let ((chat (efrit-lsp-chat "LSPM-SLOW Think about this for a long time." (point) (point))))
-      (efrit-test-wait (lambda () (> (plist-get (plist-get (efrit-lsp-status) :queue) :running) 0))
-                       "the slow chat to start" 60)
+      ;; Its first words show the request reached the model: the cancel must abort a call in flight.
+      (efrit-test-wait (lambda () (string-match-p "Let me think\\." (efrit-test-buffer-text chat)))
+                       "the slow chat to start answering" 60)
       (with-current-buffer chat (efrit-lsp-cancel))
       (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the cancelled chat to end" 60)
-      (should (string-match-p "You: LSPM-SLOW[^\n]*\n[^\0]*Efrit: \\[cancelled\\]\n\n\\'" (efrit-test-buffer-text chat)))
+      (should (string-match-p "You: LSPM-SLOW[^\n]*\n[^\0]*Efrit: Let me think\\.  \\[cancelled\\]\n\n\\'" (efrit-test-buffer-text chat)))
       (efrit-test-wait (lambda () (eql (plist-get (plist-get (efrit-lsp-status) :queue) :running) 0))
                        "nothing left running" 60))))
 
