@@ -1,7 +1,7 @@
 /** Token, byte and money accounting, per call, per session and for the server's lifetime. */
 import { LRUCache } from 'lru-cache';
 import type { SpendSummary, UsageSummary } from '../protocol.js';
-import { costOf, priceFor, type ModelPrice } from './prices.js';
+import { costOf, priceForSetting, type ModelPrice } from './prices.js';
 
 export interface CallUsage {
   inputTokens: number;
@@ -51,7 +51,7 @@ export class UsageMeter {
     bytesSavedByDeltas: 0,
   };
 
-  /** `call`: which model answered, and for which session, so the call is priced and counted there. */
+  /** `call`: which model answered (the role's setting, provider prefix and all), and for which session, so the call is priced and counted there. */
   recordCall(usage: CallUsage, call?: { model: string; sessionId?: string | undefined }): void {
     if (call !== undefined) this.recordSpend(usage, call.model, call.sessionId);
     this.totals.requests += 1;
@@ -77,7 +77,7 @@ export class UsageMeter {
   }
 
   private recordSpend(usage: CallUsage, model: string, sessionId: string | undefined): void {
-    const price = priceFor(model, this.prices());
+    const price = priceForSetting(model, this.prices());
     const cost = price === undefined ? undefined : costOf(usage, price);
     const targets = [this.spendTotal];
     if (sessionId !== undefined) {
