@@ -10,6 +10,7 @@ import { instructionsScenario } from './instructions.js';
 import { compressionScenario } from './compression.js';
 import { largeDocumentScenario } from './large-document.js';
 import { latencyScenario } from './latency.js';
+import { openaiPayloadScenario } from './openai-payload.js';
 import { payloadScenario } from './payload.js';
 import { prefetchScenario } from './prefetch.js';
 import { proxyScenario } from './proxy.js';
@@ -20,4 +21,4 @@ import { soakScenario } from './soak.js';
 import { startupScenario } from './startup.js';
 import { syncScenario } from './sync.js';
 
-export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, instructionsScenario, completionScenario, repliesScenario, latencyScenario, searchScenario, largeDocumentScenario, soakScenario, proxyScenario];
+export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, openaiPayloadScenario, instructionsScenario, completionScenario, repliesScenario, latencyScenario, searchScenario, largeDocumentScenario, soakScenario, proxyScenario];
