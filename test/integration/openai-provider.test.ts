@@ -144,6 +144,36 @@ describe('cancellation, backoff and errors', () => {
     expect(after.queue.backoff.reason ?? 'rate limited (429)').toBe('rate limited (429)');
   });
 
+  it('stops a stream that goes quiet with the stall watchdog, and hangs up', async () => {
+    harness = await startOpenAIHarness({ settings: { queue: { stallMs: 500 } } });
+    const { client, fake } = harness;
+    fake.queueReplies({ text: ['Thinking', ' about it'], fault: { kind: 'stall', afterChunks: 2 } });
+
+    await expect(client.request('efrit/chat', { message: 'Hi' })).rejects.toMatchObject({ data: { reason: 'stalled' } });
+    await client.waitFor(() => fake.requests[0]?.outcome === 'aborted-by-client', 'the fake to see the client hang up');
+  });
+
+  it('stops an answer past what maxTokens allows before anything is applied, naming the openai endpoint setting', async () => {
+    harness = await startOpenAIHarness({ settings: { maxTokens: 16 } });
+    const { client, fake } = harness;
+    fake.queueReplies({ text: Array.from({ length: 40 }, () => 'x'.repeat(32)) });
+
+    const refused = client.request('efrit/chat', { message: 'Hi' });
+
+    await expect(refused).rejects.toMatchObject({ data: { reason: 'tooLarge' }, message: expect.stringContaining('efrit.openai.baseURL') });
+  });
+
+  it('names a malformed or unfinished answer incomplete, never a guess', async () => {
+    harness = await startOpenAIHarness();
+    const { client, fake } = harness;
+    fake.queueReplies({ toolCalls: [{ name: 'propose_edits', arguments: '{"summary": "half' }] }, { text: 'Cut short', fault: { kind: 'noFinish' } });
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+
+    await expect(client.request<DoResult>('efrit/do', { instruction: 'rename Item', textDocument: { uri } })).rejects.toMatchObject({ data: { reason: 'incomplete' } });
+    await expect(client.request('efrit/chat', { message: 'Hi' })).rejects.toMatchObject({ data: { reason: 'incomplete' } });
+    expect(client.text(uri)).toBe(inventoryTs);
+  });
+
   it('refuses a wrong key with a 401 that names OPENAI_API_KEY and never the key', async () => {
     const wrongKey = 'sk-proj-wrong-9876543210zyxwvutsrqponmlkjihgfedcbaZYXW';
     harness = await startOpenAIHarness({ apiKey: wrongKey });
