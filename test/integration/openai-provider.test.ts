@@ -224,6 +224,9 @@ describe('usage and spend', () => {
     expect(after.apiKeyConfigured).toBe(true);
     expect(after.usage).toMatchObject({ requests: 2, cacheReadTokens: cached, outputTokens: first.usage.outputTokens + second.usage.outputTokens });
     expect(after.spend).toMatchObject({ usd: 0, requests: 2, unpricedRequests: 2 });
+    expect(after.providers).toEqual({
+      openai: { requests: 2, inputTokens: after.usage.inputTokens, outputTokens: after.usage.outputTokens, cacheReadTokens: cached, cacheWriteTokens: 0, usd: 0, unpricedRequests: 2 },
+    });
   });
 
   it('prices the provider model from the prices setting, by its bare id', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { modelChoiceOf, parseModelChoice } from '../../server/src/model/model-choice.js';
 import { priceForSetting } from '../../server/src/model/prices.js';
+import { emptyCallUsage, UsageMeter } from '../../server/src/model/usage-meter.js';
 
 describe('a role setting names a provider and a model', () => {
   it('reads a bare id as Claude on Anthropic, so settings written before providers mean what they meant', () => {
@@ -44,5 +45,23 @@ describe('pricing a role setting', () => {
     expect(priceForSetting('openai:gpt-4.1', { 'gpt-4.1': gpt, 'openai:gpt-4.1': local })).toBe(local);
     // A gateway's "claude-haiku-4-5" is not priced at Anthropic's list price.
     expect(priceForSetting('openai:claude-haiku-4-5', {})).toBeUndefined();
+  });
+});
+
+describe('usage per provider', () => {
+  it('counts each call under the provider its model names, priced or not', () => {
+    const meter = new UsageMeter(() => ({ 'gpt-4.1': { input: 2, output: 8, cacheWrite: 2, cacheRead: 0.5 } }));
+    const call = (inputTokens: number, cacheReadTokens = 0) => ({ ...emptyCallUsage(), inputTokens, outputTokens: 10, cacheReadTokens });
+    meter.recordCall(call(1_000_000), { model: 'claude-haiku-4-5' });
+    meter.recordCall(call(1_000_000, 2_000_000), { model: 'openai:gpt-4.1' });
+    meter.recordCall(call(500), { model: 'openai:qwen2.5-coder:7b' });
+    // A call with no model named (none in the server today) counts in the totals only.
+    meter.recordCall(call(7));
+
+    expect(meter.byProvider()).toEqual({
+      anthropic: { requests: 1, inputTokens: 1_000_000, outputTokens: 10, cacheReadTokens: 0, cacheWriteTokens: 0, usd: 1.00005, unpricedRequests: 0 },
+      openai: { requests: 2, inputTokens: 1_000_500, outputTokens: 20, cacheReadTokens: 2_000_000, cacheWriteTokens: 0, usd: 3.00008, unpricedRequests: 1 },
+    });
+    expect(meter.summary().requests).toBe(4);
   });
 });
