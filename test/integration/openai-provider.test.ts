@@ -206,6 +206,24 @@ describe('cancellation, backoff and errors', () => {
   });
 });
 
+describe('inline completion from an openai: fastModel', () => {
+  it('asks the fast model on the OpenAI-compatible endpoint and returns a clean suggestion at the cursor', async () => {
+    harness = await startOpenAIHarness({ settings: { model: 'claude-sonnet-5-5', fastModel: 'openai:qwen2.5-coder:7b' } });
+    const { client, fake } = harness;
+    fake.queueReplies({ text: ['```ts\norder.unitPrice', ' * order.quantity;\n```'] });
+    const pricing = 'export interface Order {\n  unitPrice: number;\n  quantity: number;\n}\n\nexport function orderTotal(order: Order): number {\n  return \n}\n';
+    const uri = await client.open('src/pricing.ts', pricing);
+    const cursor = { line: 6, character: '  return '.length };
+
+    const list = await client.request<{ items: { insertText: string }[] }>('textDocument/inlineCompletion', { textDocument: { uri }, position: cursor, context: { triggerKind: 1 } });
+
+    expect(list.items.map((item) => item.insertText)).toEqual(['order.unitPrice * order.quantity;']);
+    expect(fake.requests[0]?.body.model).toBe('qwen2.5-coder:7b');
+    expect(JSON.stringify(fake.requests[0]?.body.messages)).toContain('export function orderTotal(order: Order): number {');
+    expect((await status(harness)).providers['openai']).toMatchObject({ requests: 1 });
+  });
+});
+
 describe('usage and spend', () => {
   it('counts the provider call in efrit/status, cached tokens as cache reads, and leaves an unknown price unpriced', async () => {
     harness = await startOpenAIHarness();
