@@ -76,6 +76,28 @@ describe('edits through function calls', () => {
     expect(body?.tools?.find((tool) => tool.function?.name === 'propose_edits')?.function?.parameters).toMatchObject({ type: 'object', required: expect.arrayContaining(['edits']) });
   });
 
+  it('reads tool calls from a server that streams them without an index, one call after another', async () => {
+    harness = await startOpenAIHarness();
+    const { client, fake } = harness;
+    fake.queueReplies({
+      toolCalls: [
+        { name: 'list_documents', arguments: {} },
+        { name: 'search_workspace', arguments: { query: 'Item' } },
+      ],
+      omitToolCallIndex: true,
+    });
+    fake.queueReplies(editCall([{ old_text: 'export interface Item {', new_text: 'export interface StockItem {' }], 'Item becomes StockItem.'));
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+
+    const result = await client.request<DoResult>('efrit/do', { instruction: 'rename Item to StockItem', textDocument: { uri }, apply: false });
+
+    const calls = fake.requests[1]?.body.messages?.find((m) => m.tool_calls !== undefined)?.tool_calls?.map((call) => call.function.name);
+    expect(calls).toEqual(['list_documents', 'search_workspace']);
+    expect(fake.requests[1]?.body.messages?.filter((m) => m.role === 'tool')).toHaveLength(2);
+    expect(result.summary).toBe('Item becomes StockItem.');
+    expect(JSON.stringify(result.edit)).toContain('export interface StockItem {');
+  });
+
   it('runs efrit/do with read_file, answers the call as a tool message, then applies propose_edits', async () => {
     workspace = await mkdtemp(join(tmpdir(), 'efrit-openai-ws-'));
     await mkdir(join(workspace, 'src', 'util'), { recursive: true });

@@ -203,7 +203,8 @@ async function collect(stream: AsyncIterable<ChatCompletionChunk>, call: Provide
     }
     if (typeof delta.refusal === 'string') countContent(delta.refusal);
     for (const piece of delta.tool_calls ?? []) {
-      const index = piece.index;
+      // Some compatible servers leave out `index`: a piece with an id opens the next call, one without continues the last.
+      const index = (piece.index as number | undefined) ?? (piece.id !== undefined ? calls.length : Math.max(0, calls.length - 1));
       if (!Number.isInteger(index) || index < 0 || index > calls.length) {
         throw new EfritError('incomplete', 'The model streamed a tool call out of order; nothing was applied. Try again.');
       }

@@ -53,6 +53,8 @@ export interface FakeChatReply {
   toolCalls?: FakeToolCall[];
   /** @default 'tool_calls' with tool calls, else 'stop' */
   finishReason?: 'stop' | 'length' | 'tool_calls' | 'content_filter';
+  /** Tool-call pieces without their `index`, as some compatible servers send them (the id opens a call). */
+  omitToolCallIndex?: boolean;
   /** Holds the answer until `until` settles: before the headers, or after `afterChunks` chunks. */
   hold?: { until: Promise<unknown>; afterChunks?: number };
   fault?: FakeOpenAIFault;
@@ -412,9 +414,10 @@ class FakeOpenAIServer implements FakeOpenAI {
     for (const piece of [reply.text ?? []].flat()) if (piece !== '') events.push(chunk({ content: piece }));
     const pieceChars = this.options.argumentPieceChars ?? 24;
     for (const [index, call] of (reply.toolCalls ?? []).entries()) {
-      events.push(chunk({ tool_calls: [{ index, id: call.id ?? `call_${randomTail(24)}`, type: 'function', function: { name: call.name, arguments: '' } }] }));
+      const position = reply.omitToolCallIndex === true ? {} : { index };
+      events.push(chunk({ tool_calls: [{ ...position, id: call.id ?? `call_${randomTail(24)}`, type: 'function', function: { name: call.name, arguments: '' } }] }));
       const args = argumentsText(call);
-      for (let at = 0; at < args.length; at += pieceChars) events.push(chunk({ tool_calls: [{ index, function: { arguments: args.slice(at, at + pieceChars) } }] }));
+      for (let at = 0; at < args.length; at += pieceChars) events.push(chunk({ tool_calls: [{ ...position, function: { arguments: args.slice(at, at + pieceChars) } }] }));
     }
     const { fault, hold } = reply;
     if (fault?.kind !== 'noFinish') events.push(chunk({}, finishReasonOf(reply)));
