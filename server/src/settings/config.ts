@@ -40,12 +40,12 @@ export const settingsSchema = {
     type: 'string',
     default: '',
     secret: true,
-    description: 'API key; overrides ANTHROPIC_API_KEY. Never logged or echoed.',
+    description: 'Anthropic API key (for Claude models); overrides ANTHROPIC_API_KEY. Never logged or echoed.',
   } as SettingSpec<string>,
   baseURL: {
     type: 'string',
     default: '',
-    description: 'API endpoint; overrides ANTHROPIC_BASE_URL (empty: the SDK default).',
+    description: 'Anthropic API endpoint (for Claude models); overrides ANTHROPIC_BASE_URL (empty: the SDK default).',
   } as SettingSpec<string>,
   model: {
     type: 'model',
