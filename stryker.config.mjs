@@ -21,6 +21,8 @@ export default {
     'server/src/assistant/workspace-edit.ts',
     'server/src/agent/read-ledger.ts',
     'server/src/model/prices.ts',
+    // providers
+    'server/src/model/model-choice.ts',
     'server/src/completion/clean-suggestion.ts',
     'server/src/completion/completion-engine.ts',
     'server/src/assistant/prefetch-policy.ts',

@@ -24,9 +24,11 @@ import { createTwoFilesPatch } from 'diff';
 import type { ClientCapabilities, CodeAction, Command, Diagnostic } from 'vscode-languageserver-protocol';
 import type { ChatResult, DoResult, RunActionResult, StatusResult } from '../server/src/protocol.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../test/support/fake-anthropic/server.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../test/support/fake-openai/server.js';
 import { positionOf, rangeOf, TestClient, vscodeCapabilities } from '../test/support/lsp-client.js';
 import { applyAsEditor, openTextIn, planWorkspaceEdit, type PlannedFileChange } from '../test/support/workspace-edit-files.js';
 import { demoResponder } from './demo-model.js';
+import { openaiDemoResponder } from './demo-openai-model.js';
 
 const sample = `// cart.ts — totals for a small shop.
 export interface LineItem {
@@ -89,19 +91,53 @@ function isCodeAction(item: CodeAction | Command): item is CodeAction {
   return !('command' in item && typeof item.command === 'string');
 }
 
-async function main(): Promise<void> {
+interface DemoModel {
+  env: Record<string, string | undefined>;
+  settings: Record<string, unknown>;
+  /** The offline fake, when there is one: how many requests it saw, and closing it. */
+  fake?: { received(): number; close(): Promise<void> };
+}
+
+function providerArgument(): 'anthropic' | 'openai' {
+  const at = process.argv.indexOf('--provider');
+  const value = at < 0 ? 'anthropic' : process.argv[at + 1];
+  if (value !== 'anthropic' && value !== 'openai') throw new Error(`--provider takes anthropic or openai, not ${String(value)}`);
+  return value;
+}
+
+async function anthropicModel(): Promise<DemoModel> {
   const realKey = process.env['ANTHROPIC_API_KEY'];
-  let fake: FakeAnthropic | undefined;
-  let env: Record<string, string | undefined>;
   if (realKey !== undefined && realKey !== '') {
     out('efrit-lsp demo — ANTHROPIC_API_KEY is set: talking to the real Anthropic API.\n');
-    env = { ANTHROPIC_API_KEY: realKey, ANTHROPIC_BASE_URL: process.env['ANTHROPIC_BASE_URL'] };
-  } else {
-    fake = await startFakeAnthropic({ respond: demoResponder, apiKey: 'sk-ant-demo-offline-key-0000' });
-    out(`efrit-lsp demo — no ANTHROPIC_API_KEY: running OFFLINE against the bundled fake Anthropic API at ${fake.url}\n`);
-    out('(set ANTHROPIC_API_KEY to run the same steps against the real API)\n');
-    env = { ANTHROPIC_API_KEY: 'sk-ant-demo-offline-key-0000', ANTHROPIC_BASE_URL: fake.url };
+    return { env: { ANTHROPIC_API_KEY: realKey, ANTHROPIC_BASE_URL: process.env['ANTHROPIC_BASE_URL'] }, settings: {} };
   }
+  const fake: FakeAnthropic = await startFakeAnthropic({ respond: demoResponder, apiKey: 'sk-ant-demo-offline-key-0000' });
+  out(`efrit-lsp demo — no ANTHROPIC_API_KEY: running OFFLINE against the bundled fake Anthropic API at ${fake.url}\n`);
+  out('(set ANTHROPIC_API_KEY to run the same steps against the real API)\n');
+  return { env: { ANTHROPIC_API_KEY: 'sk-ant-demo-offline-key-0000', ANTHROPIC_BASE_URL: fake.url }, settings: {}, fake: { received: () => fake.requests.length, close: () => fake.close() } };
+}
+
+async function openaiModel(): Promise<DemoModel> {
+  const model = 'openai:gpt-4.1';
+  const realKey = process.env['OPENAI_API_KEY'];
+  if (realKey !== undefined && realKey !== '') {
+    out(`efrit-lsp demo — OPENAI_API_KEY is set: talking to ${process.env['OPENAI_BASE_URL'] ?? 'the real OpenAI API'} as ${model}.\n`);
+    return { env: { OPENAI_API_KEY: realKey, OPENAI_BASE_URL: process.env['OPENAI_BASE_URL'] }, settings: { model, fastModel: model } };
+  }
+  const key = 'sk-proj-demo-offline-key-0000';
+  const fake: FakeOpenAI = await startFakeOpenAI({ respond: openaiDemoResponder, apiKey: key });
+  out(`efrit-lsp demo — provider openai, no OPENAI_API_KEY: running OFFLINE against the bundled fake Chat Completions API at ${fake.baseURL}\n`);
+  out('(set OPENAI_API_KEY, and OPENAI_BASE_URL for another compatible server, to run the same steps against it)\n');
+  return {
+    env: { OPENAI_API_KEY: key, OPENAI_BASE_URL: undefined },
+    settings: { model, fastModel: model, openai: { baseURL: fake.baseURL } },
+    fake: { received: () => fake.requests.length, close: () => fake.close() },
+  };
+}
+
+async function main(): Promise<void> {
+  const demoModel = providerArgument() === 'openai' ? await openaiModel() : await anthropicModel();
+  const { env, fake } = demoModel;
 
   const workspaceArgument = workspaceOption(process.argv.slice(2));
   const workspace = workspaceArgument ?? mkdtempSync(join(tmpdir(), 'efrit-demo-'));
@@ -116,6 +152,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const client = await TestClient.start({
     env,
+    initializationOptions: demoModel.settings,
     workspaceFolder: workspace,
     capabilities: demoCapabilities,
     onApplyEdit: (params) => (editor === undefined ? { applied: false, failureReason: 'the demo editor is still starting' } : applyAsEditor(editor, params)),
@@ -208,7 +245,7 @@ async function main(): Promise<void> {
     const status = await client.request<StatusResult>('efrit/status', {});
     out(`  model ${status.model}; ${status.usage.requests} model calls; ${status.usage.inputTokens} input + ${status.usage.outputTokens} output tokens; cache read ${status.usage.cacheReadTokens} / write ${status.usage.cacheWriteTokens}; ${status.usage.requestBytes} request bytes\n`);
     out(`  queue: ${status.queue.running} running, ${status.queue.queued} queued (concurrency ${status.queue.concurrency}); sessions open: ${status.sessions.open}\n`);
-    if (fake !== undefined) out(`  the fake API received ${fake.requests.length} requests\n`);
+    if (fake !== undefined) out(`  the fake API received ${fake.received()} requests\n`);
   } finally {
     const code = await client.stop();
     await fake?.close();

@@ -11,8 +11,8 @@
  * file starts in about half the time and memory. Why CommonJS: `vm.Script`,
  * which takes a code cache, runs scripts, not ES modules; and a CommonJS bin
  * starts about 8 ms sooner than an ES module one, whose loader Node sets up
- * first. The Anthropic SDK is loaded on the first model call only, from
- * node_modules or from inside the bundle.
+ * first. The model SDKs (Anthropic's, OpenAI's) are each loaded on the first
+ * call to their provider only, from node_modules or from a bundle of their own.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -43,13 +43,17 @@ const moduleUrlInCommonJs = {
   banner: { js: "var __efritModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 };
 
-const sdkBundleName = 'anthropic-sdk.cjs';
+/** Each provider's SDK and the file it is bundled into beside the server. */
+const sdkBundles = [
+  { module: '@anthropic-ai/sdk', file: 'anthropic-sdk.cjs', filter: /^@anthropic-ai\/sdk$/ },
+  { module: 'openai', file: 'openai-sdk.cjs', filter: /^openai$/ },
+] as const;
 
-/** Resolves the SDK to its own bundle beside the server's, loaded with require() on the first model call. */
+/** Resolves each SDK to its own bundle beside the server's, loaded with require() on the first call to its provider. */
 const sdkBeside: Plugin = {
   name: 'sdk-beside',
   setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^@anthropic-ai\/sdk$/ }, () => ({ path: `./${sdkBundleName}`, external: true }));
+    for (const sdk of sdkBundles) pluginBuild.onResolve({ filter: sdk.filter }, () => ({ path: `./${sdk.file}`, external: true }));
   },
 };
 
@@ -62,9 +66,9 @@ export async function bundleServer(options: ServerBundleOptions): Promise<{ laun
     outfile: bundle,
     ...nodeCommonJs,
     sourcemap: options.sourcemap,
-    external: options.sdk === 'external' ? ['@anthropic-ai/sdk'] : [],
+    external: options.sdk === 'external' ? sdkBundles.map((sdk) => sdk.module) : [],
     plugins: options.sdk === 'bundled' ? [sdkBeside] : [],
-    // import('@anthropic-ai/sdk') becomes a require() (or a lazy init of the bundled copy): a script run by vm.Script has no module loader of its own.
+    // import('@anthropic-ai/sdk') (and 'openai') becomes a require() (or a lazy init of the bundled copy): a script run by vm.Script has no module loader of its own.
     supported: { 'dynamic-import': false },
     ...moduleUrlInCommonJs,
     // The search worker travels inside the bundle as a string (see scripts/search-worker-bundle.ts).
@@ -72,14 +76,16 @@ export async function bundleServer(options: ServerBundleOptions): Promise<{ laun
   });
 
   if (options.sdk === 'bundled') {
-    // Its own file, so start-up neither reads nor compiles its 1.4 MB.
-    await build({
-      stdin: { contents: "module.exports = require('@anthropic-ai/sdk');", resolveDir: root, loader: 'js' },
-      outfile: join(options.outDir, sdkBundleName),
-      ...nodeCommonJs,
-      // Third-party and never debugged here: smaller is all that matters (the .vsix shrinks by a third).
-      minify: true,
-    });
+    // Each its own file, so start-up neither reads nor compiles them (the Anthropic SDK is 1.4 MB), and a provider not used is never loaded.
+    for (const sdk of sdkBundles) {
+      await build({
+        stdin: { contents: `module.exports = require('${sdk.module}');`, resolveDir: root, loader: 'js' },
+        outfile: join(options.outDir, sdk.file),
+        ...nodeCommonJs,
+        // Third-party and never debugged here: smaller is all that matters (the .vsix shrinks by a third).
+        minify: true,
+      });
+    }
   }
 
   const buildId = createHash('sha256').update(readFileSync(bundle)).digest('hex').slice(0, 16);

@@ -32,10 +32,11 @@ export interface ContributedConfiguration {
  * Settings a workspace's `.vscode/settings.json` must not set: a cloned
  * repository could otherwise send the user's key to its own endpoint, or let
  * the agent read secret files. VS Code's `machine` scope keeps them to the
- * user's own settings. (The schema has no notion of scope yet; a test checks
+ * user's own settings. `openai.apiKeyEnv` too: it could name the variable of
+ * another key. (The schema has no notion of scope yet; a test checks
  * that these keys still exist in it.)
  */
-export const userOnlySettings: readonly string[] = ['apiKey', 'baseURL', 'agent.allowSecretFiles'];
+export const userOnlySettings: readonly string[] = ['apiKey', 'baseURL', 'openai.baseURL', 'openai.apiKeyEnv', 'agent.allowSecretFiles'];
 
 /** The values `logLevel` accepts (mirrors the check in server/src/settings/config.ts). */
 export const logLevels = ['error', 'warn', 'info', 'debug'];
@@ -63,6 +64,9 @@ const modelPriceSchema = {
 function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enum' | 'items' | 'additionalProperties'> {
   switch (type) {
     case 'string':
+    case 'model':
+    case 'url':
+    case 'envVariable':
       return { type: 'string' };
     case 'integer':
       return { type: 'integer' };

@@ -176,6 +176,19 @@ export interface SpendSummary {
   sessions?: Array<{ sessionId: string; usd: number; requests: number; unpricedRequests: number }>;
 }
 
+/** One provider's share of the usage and spend (`efrit/status.providers`). */
+export interface ProviderUsageSummary {
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  /** USD for the calls whose model has a price. */
+  usd: number;
+  /** Calls to a model with no known price: counted in tokens only. */
+  unpricedRequests: number;
+}
+
 export interface ChatResult {
   sessionId: string;
   jobId: string;
@@ -273,6 +286,8 @@ export interface StatusResult {
   usage: UsageSummary;
   /** Money spent, in all and per session (an addition: servers before it had none). */
   spend: SpendSummary;
+  /** Usage and spend per provider that answered (`anthropic`, `openai`), for the calls whose model is known (an addition). */
+  providers: Record<string, ProviderUsageSummary>;
   apiKeyConfigured: boolean;
   /** True when the built-in offline demo model answers (`efrit-lsp --stdio --offline` or EFRIT_OFFLINE=1), not a real one. */
   offline: boolean;

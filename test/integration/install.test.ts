@@ -135,6 +135,7 @@ describe('the packed package', () => {
         'dist/efrit-lsp.js',
         'dist/efrit-lsp-server.cjs',
         'dist/anthropic-sdk.cjs',
+        'dist/openai-sdk.cjs',
         'clients/emacs/efrit-lsp.el',
         'clients/neovim/lua/efrit/init.lua',
       ]),

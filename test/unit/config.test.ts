@@ -62,4 +62,23 @@ describe('settings', () => {
     expect(bad.settings).toBe(changed);
     expect(bad.warnings[0]).toContain('expected an object');
   });
+
+  it('takes openai: models and names a provider it does not know, or openai settings no model uses', () => {
+    const update = applySettings(defaultSettings(), { model: 'openai:gpt-4.1', openai: { baseURL: 'http://localhost:11434/v1', apiKeyEnv: 'TEAM_KEY' } });
+    expect(update.warnings).toEqual([]);
+    expect(update.settings).toMatchObject({ model: 'openai:gpt-4.1', fastModel: 'claude-haiku-5-5', 'openai.baseURL': 'http://localhost:11434/v1', 'openai.apiKeyEnv': 'TEAM_KEY' });
+
+    const wrong = applySettings(defaultSettings(), { fastModel: 'opneai:gpt-4.1-mini', openai: { baseURL: 'localhost:8080', apiKeyEnv: 'MY KEY' } });
+    expect(wrong.settings.fastModel).toBe('claude-haiku-5-5');
+    expect(wrong.warnings).toEqual([
+      expect.stringMatching(/^efrit settings: "efrit\.fastModel" is "opneai:gpt-4\.1-mini", "opneai" is not a provider; .*keeping "claude-haiku-5-5"\.$/),
+      'efrit settings: "efrit.openai.baseURL" is "localhost:8080", expected an http:// or https:// URL; keeping "".',
+      'efrit settings: "efrit.openai.apiKeyEnv" is "MY KEY", expected the name of an environment variable, e.g. "OPENAI_API_KEY"; keeping "OPENAI_API_KEY".',
+    ]);
+
+    const unused = applySettings(defaultSettings(), { openai: { baseURL: 'http://localhost:8080/v1' } });
+    expect(unused.warnings).toEqual([
+      'efrit settings: "efrit.openai.baseURL" apply to openai: models, but neither efrit.model nor efrit.fastModel names one (e.g. "openai:gpt-4.1"); they have no effect.',
+    ]);
+  });
 });

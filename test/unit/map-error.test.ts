@@ -39,4 +39,13 @@ describe('mapping model errors', () => {
     const own = new EfritError('stalled', 'quiet');
     expect(mapModelError(own)).toBe(own);
   });
+
+  it("names the variable another provider's key came from, and that provider's endpoint setting", () => {
+    const openai = { provider: 'openai' as const, keySource: 'TEAM_LLM_KEY' };
+    const refused = mapModelError({ status: 401, headers: new Headers(), error: { message: 'Incorrect API key provided: sk-...WXYZ' } }, (text) => text, openai);
+    expect(refused).toMatchObject({ reason: 'unauthorized', message: 'The API refused the key (401). Check TEAM_LLM_KEY.' });
+    const unknown = mapModelError({ status: 404, headers: new Headers(), error: { message: 'The model `gpt-9` does not exist' } }, (text) => text, openai);
+    expect(unknown.message).toBe('The API does not know this model or endpoint (404); check efrit.model and efrit.openai.baseURL. The API said: The model `gpt-9` does not exist');
+    expect(mapModelError(new TypeError('fetch failed'), (text) => text, openai).message).toContain('efrit.openai.baseURL');
+  });
 });

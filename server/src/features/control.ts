@@ -17,6 +17,7 @@ export function status(context: FeatureContext): StatusResult {
     completion: context.completions.stats(),
     usage: context.usage.summary(),
     spend: context.usage.spend(),
+    providers: context.usage.byProvider(),
     apiKeyConfigured: context.apiKeyConfigured(),
     offline: context.offline,
     memory: memoryNow(),

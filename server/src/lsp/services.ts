@@ -19,7 +19,8 @@ import { Lifecycle } from '../features/lifecycle.js';
 import { SettingsPulls } from '../features/settings-pulls.js';
 import { WorkspaceFolders } from '../features/workspace-folders.js';
 import type { ServerLogger } from '../common/logger.js';
-import { ModelClient } from '../model/model-client.js';
+import { modelChoiceOf } from '../model/model-choice.js';
+import { ModelClient, type EndpointResolver } from '../model/model-client.js';
 import { UsageMeter } from '../model/usage-meter.js';
 import { JobQueue } from '../queue/job-queue.js';
 import { realClock } from '../queue/queue-clock.js';
@@ -73,11 +74,22 @@ export function buildServices({ connection, logger, version, env = process.env, 
   const redactor = logger.redactor;
   redactor.add(env['ANTHROPIC_API_KEY']);
   redactor.add(offline?.apiKey);
-  const credentials = () =>
-    offline ?? {
+  redactor.add(env['OPENAI_API_KEY']);
+  const endpoints: EndpointResolver = (model) => {
+    if (offline !== undefined) return offline;
+    if (modelChoiceOf(model).provider === 'openai') {
+      const keySource = settings['openai.apiKeyEnv'];
+      const baseURL = settings['openai.baseURL'] !== '' ? settings['openai.baseURL'] : env['OPENAI_BASE_URL'];
+      // A local server (llama.cpp, Ollama, vLLM) often takes no key, but the SDK sends one whatever happens: a placeholder, never a real key.
+      const apiKey = env[keySource] ?? (baseURL !== undefined && baseURL !== '' ? 'efrit-no-key' : undefined);
+      redactor.add(env[keySource]);
+      return { apiKey, baseURL, keySource };
+    }
+    return {
       apiKey: settings.apiKey !== '' ? settings.apiKey : env['ANTHROPIC_API_KEY'],
       baseURL: settings.baseURL !== '' ? settings.baseURL : env['ANTHROPIC_BASE_URL'],
     };
+  };
   if (offline !== undefined) logger.info(`offline: every answer comes from the demo model built into efrit-lsp (${offline.baseURL}); nothing leaves this machine.`);
 
   const documents = new DocumentStore({ logger });
@@ -89,7 +101,7 @@ export function buildServices({ connection, logger, version, env = process.env, 
     onDrop: (sessionId) => logger.debug(`session ${sessionId} dropped`),
   });
   const usage = new UsageMeter(() => pricesOf(settings));
-  const model = new ModelClient(credentials, logger);
+  const model = new ModelClient(endpoints, logger);
   const reporter = new LspJobReporter(connection, () => capabilities.window?.workDoneProgress === true, redactor, logger);
   const tools = new WorkspaceTools({
     roots: workspaceRoots,
@@ -136,7 +148,7 @@ export function buildServices({ connection, logger, version, env = process.env, 
     version,
     settings: () => settings,
     capabilities: () => capabilities,
-    apiKeyConfigured: () => model.hasApiKey(),
+    apiKeyConfigured: () => model.hasApiKey(settings.model),
     offline: offline !== undefined,
   };
 
@@ -146,6 +158,7 @@ export function buildServices({ connection, logger, version, env = process.env, 
     configured = update.settings;
     settings = effectiveSettings(configured, offline !== undefined);
     redactor.add(settings.apiKey);
+    redactor.add(env[settings['openai.apiKeyEnv']]);
     logger.level = settings.logLevel;
     queue.configure({
       concurrency: settings['queue.concurrency'],

@@ -4,11 +4,15 @@
  * headers, apiMessage) so the SDK need not be loaded to classify its errors.
  */
 import { EfritError, isEfritError } from '../common/errors.js';
+import type { ProviderName } from './model-choice.js';
 
 interface ApiErrorShape {
   status?: unknown;
   headers?: unknown;
+  /** The Anthropic SDK's reading of the error body. */
   apiMessage?: unknown;
+  /** The OpenAI SDK's: the body's `error` object. */
+  error?: unknown;
   message?: unknown;
   name?: unknown;
 }
@@ -28,12 +32,29 @@ function retryAfterSeconds(headers: unknown): number | undefined {
 
 /** The API's own explanation, redacted before it is shortened: a cut must not leave part of a secret behind. */
 function apiDetail(error: ApiErrorShape, redact: (text: string) => string): string {
-  const text = typeof error.apiMessage === 'string' ? redact(error.apiMessage) : '';
+  const body = typeof error.error === 'object' && error.error !== null ? (error.error as { message?: unknown }) : {};
+  const raw = typeof error.apiMessage === 'string' ? error.apiMessage : typeof body.message === 'string' ? body.message : '';
+  const text = redact(raw);
   return text === '' ? '' : ` The API said: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`;
 }
 
+/** Which provider failed, to name its settings: the variable its key came from, its endpoint setting. */
+export interface ErrorContext {
+  provider: ProviderName;
+  /** The environment variable the key came from. */
+  keySource: string;
+}
+
+const anthropicContext: ErrorContext = { provider: 'anthropic', keySource: 'ANTHROPIC_API_KEY' };
+
+function keyAdvice({ provider, keySource }: ErrorContext): string {
+  return provider === 'anthropic' && keySource === anthropicContext.keySource ? 'Check ANTHROPIC_API_KEY or the efrit.apiKey setting.' : `Check ${keySource}.`;
+}
+
+const endpointSetting: Record<ProviderName, string> = { anthropic: 'efrit.baseURL', openai: 'efrit.openai.baseURL' };
+
 /** `redact` hides secrets (the key the request carried) in what the API echoed back. */
-export function mapModelError(error: unknown, redact: (text: string) => string = (text) => text): EfritError {
+export function mapModelError(error: unknown, redact: (text: string) => string = (text) => text, context: ErrorContext = anthropicContext): EfritError {
   if (isEfritError(error)) return error;
   const shape = (typeof error === 'object' && error !== null ? error : {}) as ApiErrorShape;
   const status = typeof shape.status === 'number' ? shape.status : undefined;
@@ -45,15 +66,12 @@ export function mapModelError(error: unknown, redact: (text: string) => string =
     case 422:
       return new EfritError('badRequest', `The API rejected the request (${status}).${apiDetail(shape, redact)}`);
     case 401:
-      return new EfritError(
-        'unauthorized',
-        'The API refused the key (401). Check ANTHROPIC_API_KEY or the efrit.apiKey setting.',
-      );
+      return new EfritError('unauthorized', `The API refused the key (401). ${keyAdvice(context)}`);
     case 402:
     case 403:
       return new EfritError('forbidden', `The API refused this request for the key's account (${status}).${apiDetail(shape, redact)}`);
     case 404:
-      return new EfritError('badRequest', `The API does not know this model or endpoint (404); check efrit.model and efrit.baseURL.${apiDetail(shape, redact)}`);
+      return new EfritError('badRequest', `The API does not know this model or endpoint (404); check efrit.model and ${endpointSetting[context.provider]}.${apiDetail(shape, redact)}`);
     case 429:
       return new EfritError('rateLimited', `The API is rate limiting requests (429).${waitText} Try again shortly.`, wait);
     case 529:
@@ -73,7 +91,7 @@ export function mapModelError(error: unknown, redact: (text: string) => string =
     return new EfritError('apiError', 'The API sent a malformed stream event; the answer was discarded. Try again.');
   }
   if (name === 'APIConnectionTimeoutError') {
-    return new EfritError('timeout', 'The API did not start answering in time. Check the network or efrit.baseURL.');
+    return new EfritError('timeout', `The API did not start answering in time. Check the network or ${endpointSetting[context.provider]}.`);
   }
   if (name === 'APIError' && /overloaded/i.test(message)) {
     // An `event: error` in the middle of a stream carries no HTTP status.
@@ -82,5 +100,5 @@ export function mapModelError(error: unknown, redact: (text: string) => string =
   if (name === 'APIError') {
     return new EfritError('apiError', `The API reported an error while answering. Try again.`);
   }
-  return new EfritError('network', 'Could not reach the API or the connection dropped. Check the network or efrit.baseURL, then try again.');
+  return new EfritError('network', `Could not reach the API or the connection dropped. Check the network or ${endpointSetting[context.provider]}, then try again.`);
 }

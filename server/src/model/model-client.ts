@@ -1,80 +1,37 @@
 /**
- * A thin wrapper over `@anthropic-ai/sdk`: one streamed Messages call with an
- * AbortSignal, a stall watchdog, usage accounting and one error type.
+ * Every model call, whichever provider answers: the role's setting resolved
+ * to a provider, a model id, an endpoint and a key; then one streamed call
+ * with an AbortSignal, a stall watchdog, reply bounds and one error type.
+ * Providers (provider.ts) only speak their SDK.
  *
- * Why the wrapper does what the SDK does not:
- * - the SDK's `timeout` covers only the wait for response headers, so a stream
+ * Why the wrapper does what the SDKs do not:
+ * - an SDK's `timeout` covers only the wait for response headers, so a stream
  *   that goes quiet would hang forever; the watchdog here sees every byte
  *   (pings included) through a wrapped `fetch` and aborts after `stallMs`;
- * - the SDK's own retries are off (`maxRetries: 0`): the job queue owns the
+ * - the SDKs' own retries are off (`maxRetries: 0`): the job queue owns the
  *   one shared backoff, and two layers of retries would multiply;
- * - the SDK's default logger writes to stdout, which is the LSP channel;
- * - a stream that ends without `message_stop` is an incomplete answer, which
- *   the SDK's iterator reports as a normal end;
+ * - the SDKs' default loggers write to stdout, which is the LSP channel;
  * - nothing bounds what a response may bring in: the real API stops at
  *   `max_tokens`, but a gateway, a proxy or another provider need not. Each
  *   call is held to `replyBounds(maxTokens)` (content, wire bytes, one event's
  *   line) and stopped past it with a `tooLarge` error.
- * The SDK module is loaded on the first call, not at start-up, so `initialize`
- * never waits for it.
  */
-import type Anthropic from '@anthropic-ai/sdk';
-import type { MessageCreateParamsStreaming, MessageParam, TextBlockParam, Tool, ToolChoice } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import { EfritError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { SecretRedactor } from '../common/redaction.js';
+import { anthropicProvider } from './anthropic-provider.js';
 import { mapModelError } from './map-error.js';
-import { emptyCallUsage, type CallUsage } from './usage-meter.js';
+import { modelChoiceOf, type ProviderName } from './model-choice.js';
+import { openaiProvider } from './openai-provider.js';
+import type { CallOptions, Endpoint, ModelProvider, ModelReply, ModelRequest } from './provider.js';
+import { emptyCallUsage } from './usage-meter.js';
 
-export interface Credentials {
-  apiKey: string | undefined;
-  baseURL: string | undefined;
-}
+export type { CallOptions, Endpoint, ModelReply, ModelRequest, StreamObserver, ToolCall } from './provider.js';
 
-export interface ModelRequest {
-  model: string;
-  maxTokens: number;
-  system: TextBlockParam[];
-  messages: MessageParam[];
-  tools?: Tool[];
-  toolChoice?: ToolChoice;
-}
+/** Where calls for a role's setting go: `model` is the setting as written (`openai:gpt-4.1`). */
+export type EndpointResolver = (model: string) => Endpoint;
 
-export interface ToolCall {
-  id: string;
-  name: string;
-  input: unknown;
-}
-
-export interface ModelReply {
-  text: string;
-  toolCalls: ToolCall[];
-  stopReason: string | null;
-  usage: CallUsage;
-  /** The assistant turn as the API returned it, to append to a conversation. */
-  assistantMessage: MessageParam;
-}
-
-export interface StreamObserver {
-  onText?(delta: string): void;
-  onToolStart?(name: string): void;
-  /** First byte of the response: the job is no longer waiting on the network. */
-  onResponseStarted?(): void;
-}
-
-export interface CallOptions {
-  signal: AbortSignal;
-  stallMs: number;
-  observer?: StreamObserver;
-}
-
-type SdkModule = typeof import('@anthropic-ai/sdk');
-
-let sdkModule: Promise<SdkModule> | undefined;
-function loadSdk(): Promise<SdkModule> {
-  sdkModule ??= import('@anthropic-ai/sdk');
-  return sdkModule;
-}
+const providers: Record<ProviderName, ModelProvider> = { anthropic: anthropicProvider, openai: openaiProvider };
 
 /**
  * Characters of content (text, thinking, tool-input JSON) one output token may
@@ -118,10 +75,13 @@ function formatBytes(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024))} MiB` : `${Math.round(bytes / 1024)} KiB`;
 }
 
-const checkEndpoint = 'Check that efrit.baseURL (or ANTHROPIC_BASE_URL) is a Messages API that honours max_tokens.';
+const checkEndpoint: Record<ProviderName, string> = {
+  anthropic: 'Check that efrit.baseURL (or ANTHROPIC_BASE_URL) is a Messages API that honours max_tokens.',
+  openai: 'Check that efrit.openai.baseURL (or OPENAI_BASE_URL) is a Chat Completions API that honours max_tokens.',
+};
 
-function answerTooLarge(maxTokens: number, what: string): EfritError {
-  return new EfritError('tooLarge', `The model's answer grew past what efrit.maxTokens (${maxTokens}) allows (${what}); it was stopped and nothing was applied. ${checkEndpoint}`);
+function answerTooLarge(provider: ProviderName, maxTokens: number, what: string): EfritError {
+  return new EfritError('tooLarge', `The model's answer grew past what efrit.maxTokens (${maxTokens}) allows (${what}); it was stopped and nothing was applied. ${checkEndpoint[provider]}`);
 }
 
 /** Restarts a timer on every call to `touch`; fires `onStall` when it runs out. */
@@ -153,6 +113,7 @@ interface FetchWatch {
   onResponse(): void;
   bounds: ReplyBounds;
   maxTokens: number;
+  provider: ProviderName;
   /** Stops the call with this error: aborts the HTTP request and is what the call throws. */
   halt(error: EfritError): void;
 }
@@ -184,8 +145,8 @@ function watchedFetch(watch: FetchWatch): typeof fetch {
           const lineEnd = Math.max(chunk.lastIndexOf(lineFeed), chunk.lastIndexOf(carriageReturn));
           lineBytes = lineEnd < 0 ? lineBytes + chunk.byteLength : chunk.byteLength - lineEnd - 1;
           let error: EfritError | undefined;
-          if (received > bounds.maxResponseBytes) error = answerTooLarge(watch.maxTokens, `more than ${formatBytes(bounds.maxResponseBytes)} on the wire`);
-          else if (lineBytes > bounds.maxLineBytes) error = answerTooLarge(watch.maxTokens, `one stream event of more than ${formatBytes(bounds.maxLineBytes)}`);
+          if (received > bounds.maxResponseBytes) error = answerTooLarge(watch.provider, watch.maxTokens, `more than ${formatBytes(bounds.maxResponseBytes)} on the wire`);
+          else if (lineBytes > bounds.maxLineBytes) error = answerTooLarge(watch.provider, watch.maxTokens, `one stream event of more than ${formatBytes(bounds.maxLineBytes)}`);
           if (error === undefined) {
             controller.enqueue(chunk);
             return;
@@ -199,29 +160,31 @@ function watchedFetch(watch: FetchWatch): typeof fetch {
   };
 }
 
-const sdkLogLevel = 'warn' as const;
-
 export class ModelClient {
   /** Every key a call was made with: an error body that echoes one is redacted before its message is cut short. */
   private readonly keys = new SecretRedactor();
 
   constructor(
-    private readonly credentials: () => Credentials,
+    private readonly endpoints: EndpointResolver,
     private readonly logger: Logger,
   ) {}
 
-  /** True when a model call could be attempted at all. */
-  hasApiKey(): boolean {
-    const key = this.credentials().apiKey;
+  /** True when a call with this role's setting (by default the one the resolver falls back to) could be attempted at all. */
+  hasApiKey(model = ''): boolean {
+    const key = this.endpoints(model).apiKey;
     return key !== undefined && key !== '';
   }
 
   async call(request: ModelRequest, options: CallOptions): Promise<ModelReply> {
-    const { apiKey, baseURL } = this.credentials();
+    const choice = modelChoiceOf(request.model);
+    const provider = providers[choice.provider];
+    const { apiKey, baseURL, keySource = provider.keyVariable } = this.endpoints(request.model);
     if (apiKey === undefined || apiKey === '') {
       throw new EfritError(
         'noApiKey',
-        'No API key: set ANTHROPIC_API_KEY in the environment that starts the server, or the efrit.apiKey setting.',
+        choice.provider === 'anthropic' && keySource === provider.keyVariable
+          ? 'No API key: set ANTHROPIC_API_KEY in the environment that starts the server, or the efrit.apiKey setting.'
+          : `No API key for ${request.model}: set ${keySource} in the environment that starts the server.`,
       );
     }
     options.signal.throwIfAborted();
@@ -235,21 +198,23 @@ export class ModelClient {
     );
     const signal = AbortSignal.any([options.signal, halted.signal]);
     const bounds = replyBounds(request.maxTokens);
+    // Everything generated counts, kept or not: what the model may produce is bounded by max_tokens as a whole.
+    let contentChars = 0;
+    const countContent = (text: string): void => {
+      contentChars += text.length;
+      if (contentChars > bounds.maxContentChars) {
+        const error = answerTooLarge(choice.provider, request.maxTokens, `more than ${bounds.maxContentChars.toLocaleString('en-US')} characters`);
+        halt(error);
+        throw error;
+      }
+    };
     try {
-      const { default: AnthropicClient } = await loadSdk();
-      const client: Anthropic = new AnthropicClient({
+      this.logger.debug(`model call: ${request.model}, ${request.messages.length} messages, ${request.tools?.length ?? 0} tools`);
+      return await provider.stream({
+        model: choice.model,
+        request,
         apiKey,
-        baseURL: baseURL === undefined || baseURL === '' ? null : baseURL,
-        maxRetries: 0,
-        // Longer than the watchdog, which already covers the wait for headers: a silent API is "stalled", named after its setting.
-        timeout: options.stallMs * 2,
-        logLevel: sdkLogLevel,
-        logger: {
-          error: (message: string) => this.logger.warn(`SDK: ${message}`),
-          warn: (message: string) => this.logger.warn(`SDK: ${message}`),
-          info: (message: string) => this.logger.debug(`SDK: ${message}`),
-          debug: (message: string) => this.logger.debug(`SDK: ${message}`),
-        },
+        baseURL: baseURL === '' ? undefined : baseURL,
         fetch: watchedFetch({
           watchdog,
           countRequestBytes: (bytes) => {
@@ -258,139 +223,28 @@ export class ModelClient {
           onResponse: () => options.observer?.onResponseStarted?.(),
           bounds,
           maxTokens: request.maxTokens,
+          provider: choice.provider,
           halt,
         }),
+        signal,
+        // Longer than the watchdog, which already covers the wait for headers: a silent API is "stalled", named after its setting.
+        timeoutMs: options.stallMs * 2,
+        observer: options.observer,
+        usage,
+        countContent,
+        sdkLogger: {
+          error: (message: string) => this.logger.warn(`SDK: ${message}`),
+          warn: (message: string) => this.logger.warn(`SDK: ${message}`),
+          info: (message: string) => this.logger.debug(`SDK: ${message}`),
+          debug: (message: string) => this.logger.debug(`SDK: ${message}`),
+        },
       });
-      const params: MessageCreateParamsStreaming = {
-        model: request.model,
-        max_tokens: request.maxTokens,
-        system: request.system,
-        messages: request.messages,
-        stream: true,
-        ...(request.tools !== undefined && request.tools.length > 0 ? { tools: request.tools } : {}),
-        ...(request.toolChoice !== undefined ? { tool_choice: request.toolChoice } : {}),
-      };
-      this.logger.debug(`model call: ${request.model}, ${request.messages.length} messages, ${request.tools?.length ?? 0} tools`);
-      const stream = await client.messages.create(params, { signal });
-      return await this.collect(stream, { usage, observer: options.observer, signal, maxContentChars: bounds.maxContentChars, maxTokens: request.maxTokens, halt });
     } catch (error) {
       if (halted.signal.aborted) throw halted.signal.reason as EfritError;
       if (options.signal.aborted) throw options.signal.reason instanceof EfritError ? options.signal.reason : new EfritError('cancelled', 'Cancelled.');
-      throw mapModelError(error, (text) => this.keys.redact(text));
+      throw mapModelError(error, (text) => this.keys.redact(text), { keySource, provider: choice.provider });
     } finally {
       watchdog.stop();
     }
   }
-
-  private async collect(stream: AsyncIterable<Anthropic.Messages.RawMessageStreamEvent>, call: CollectOptions): Promise<ModelReply> {
-    const { usage, observer, signal } = call;
-    type Block = { kind: 'text'; text: string } | { kind: 'tool'; id: string; name: string; json: string; input?: unknown } | { kind: 'other'; raw: unknown };
-    const blocks: Block[] = [];
-    let stopReason: string | null = null;
-    let sawStop = false;
-    // Everything generated counts, kept or not: what the model may produce is bounded by max_tokens as a whole.
-    let contentChars = 0;
-    const countContent = (text: string): void => {
-      contentChars += text.length;
-      if (contentChars > call.maxContentChars) {
-        const error = answerTooLarge(call.maxTokens, `more than ${call.maxContentChars.toLocaleString('en-US')} characters`);
-        call.halt(error);
-        throw error;
-      }
-    };
-    for await (const event of stream) {
-      switch (event.type) {
-        case 'message_start':
-          readUsage(usage, event.message.usage);
-          break;
-        case 'content_block_start': {
-          const block = event.content_block;
-          if (block.type === 'text') {
-            countContent(block.text);
-            blocks[event.index] = { kind: 'text', text: block.text };
-          } else if (block.type === 'tool_use') {
-            blocks[event.index] = { kind: 'tool', id: block.id, name: block.name, json: '' };
-            observer?.onToolStart?.(block.name);
-          } else blocks[event.index] = { kind: 'other', raw: block };
-          break;
-        }
-        case 'content_block_delta': {
-          const block = blocks[event.index];
-          const { delta } = event;
-          if (delta.type === 'text_delta') countContent(delta.text);
-          else if (delta.type === 'input_json_delta') countContent(delta.partial_json);
-          else if (delta.type === 'thinking_delta') countContent(delta.thinking);
-          if (delta.type === 'text_delta' && block?.kind === 'text') {
-            block.text += delta.text;
-            observer?.onText?.(delta.text);
-          } else if (delta.type === 'input_json_delta' && block?.kind === 'tool') {
-            block.json += delta.partial_json;
-          }
-          break;
-        }
-        case 'content_block_stop': {
-          const block = blocks[event.index];
-          if (block?.kind === 'tool') {
-            try {
-              block.input = block.json.trim() === '' ? {} : JSON.parse(block.json);
-            } catch {
-              throw new EfritError('incomplete', `The model's call of "${block.name}" carried malformed arguments; nothing was applied. Try again.`);
-            }
-          }
-          break;
-        }
-        case 'message_delta':
-          stopReason = event.delta.stop_reason ?? stopReason;
-          readUsage(usage, event.usage);
-          break;
-        case 'message_stop':
-          sawStop = true;
-          break;
-      }
-    }
-    // The SDK ends iteration quietly when our signal aborts it.
-    signal.throwIfAborted();
-    if (!sawStop) {
-      throw new EfritError('incomplete', 'The model stream ended before the answer was complete; nothing was applied. Try again.');
-    }
-    let text = '';
-    const toolCalls: ToolCall[] = [];
-    const content: Anthropic.Messages.ContentBlockParam[] = [];
-    for (const block of blocks) {
-      if (block === undefined) continue;
-      if (block.kind === 'text') {
-        text += block.text;
-        if (block.text !== '') content.push({ type: 'text', text: block.text });
-      } else if (block.kind === 'tool') {
-        toolCalls.push({ id: block.id, name: block.name, input: block.input });
-        content.push({ type: 'tool_use', id: block.id, name: block.name, input: block.input ?? {} });
-      }
-    }
-    return { text, toolCalls, stopReason, usage, assistantMessage: { role: 'assistant', content } };
-  }
-}
-
-interface CollectOptions {
-  usage: CallUsage;
-  observer: StreamObserver | undefined;
-  signal: AbortSignal;
-  maxContentChars: number;
-  maxTokens: number;
-  halt(error: EfritError): void;
-}
-
-interface UsageFields {
-  input_tokens?: number | null;
-  output_tokens?: number | null;
-  cache_read_input_tokens?: number | null;
-  cache_creation_input_tokens?: number | null;
-}
-
-/** Usage in the stream is cumulative: the later event's figures replace the earlier's. */
-function readUsage(into: CallUsage, from: UsageFields | null | undefined): void {
-  if (from === null || from === undefined) return;
-  if (typeof from.input_tokens === 'number') into.inputTokens = from.input_tokens;
-  if (typeof from.output_tokens === 'number') into.outputTokens = from.output_tokens;
-  if (typeof from.cache_read_input_tokens === 'number') into.cacheReadTokens = from.cache_read_input_tokens;
-  if (typeof from.cache_creation_input_tokens === 'number') into.cacheWriteTokens = from.cache_creation_input_tokens;
 }

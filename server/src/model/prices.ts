@@ -6,6 +6,7 @@
  * the `prices` setting adds models or overrides these. A model with no price
  * is counted in tokens only: a figure made up for it would be worse than none.
  */
+import { modelChoiceOf } from './model-choice.js';
 import type { CallUsage } from './usage-meter.js';
 
 /** USD per million tokens. */
@@ -68,6 +69,20 @@ export function priceFor(model: string, overrides: Readonly<Record<string, Model
     if (Object.hasOwn(overrides, id)) return overrides[id];
     if (Object.hasOwn(defaultPrices, id)) return defaultPrices[id];
   }
+  return undefined;
+}
+
+/**
+ * The price of a role's setting (`claude-sonnet-5-5`, `openai:gpt-4.1`). The
+ * built-in table is Anthropic's prices for Claude on Anthropic's API; a model
+ * on another provider is priced only by the `prices` setting, under the
+ * setting as written or its bare model id: a gateway's price for a model of
+ * the same name need not be Anthropic's.
+ */
+export function priceForSetting(setting: string, overrides: Readonly<Record<string, ModelPrice>>): ModelPrice | undefined {
+  const choice = modelChoiceOf(setting);
+  if (choice.provider === 'anthropic') return priceFor(choice.model, overrides);
+  for (const id of [setting, choice.model]) if (Object.hasOwn(overrides, id)) return overrides[id];
   return undefined;
 }
 

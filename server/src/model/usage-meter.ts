@@ -1,7 +1,8 @@
 /** Token, byte and money accounting, per call, per session and for the server's lifetime. */
 import { LRUCache } from 'lru-cache';
-import type { SpendSummary, UsageSummary } from '../protocol.js';
-import { costOf, priceFor, type ModelPrice } from './prices.js';
+import type { ProviderUsageSummary, SpendSummary, UsageSummary } from '../protocol.js';
+import { modelChoiceOf } from './model-choice.js';
+import { costOf, priceForSetting, type ModelPrice } from './prices.js';
 
 export interface CallUsage {
   inputTokens: number;
@@ -37,6 +38,8 @@ interface Spend {
 export class UsageMeter {
   private readonly spendTotal: Spend = { usd: 0, requests: 0, unpricedRequests: 0 };
   private readonly spendBySession = new LRUCache<string, Spend>({ max: sessionsSpendKept });
+  /** One entry per provider that answered: bounded by the providers there are. */
+  private readonly providers = new Map<string, ProviderUsageSummary>();
 
   /** `prices`: the `prices` setting, read on every call so a change applies at once. */
   constructor(private readonly prices: () => Readonly<Record<string, ModelPrice>> = () => ({})) {}
@@ -51,9 +54,9 @@ export class UsageMeter {
     bytesSavedByDeltas: 0,
   };
 
-  /** `call`: which model answered, and for which session, so the call is priced and counted there. */
+  /** `call`: which model answered (the role's setting, provider prefix and all), and for which session, so the call is priced and counted there. */
   recordCall(usage: CallUsage, call?: { model: string; sessionId?: string | undefined }): void {
-    if (call !== undefined) this.recordSpend(usage, call.model, call.sessionId);
+    if (call !== undefined) this.recordProvider(usage, call.model, this.recordSpend(usage, call.model, call.sessionId));
     this.totals.requests += 1;
     this.totals.inputTokens += usage.inputTokens;
     this.totals.outputTokens += usage.outputTokens;
@@ -76,8 +79,27 @@ export class UsageMeter {
     return { ...roundedSpend(this.spendTotal), sessions };
   }
 
-  private recordSpend(usage: CallUsage, model: string, sessionId: string | undefined): void {
-    const price = priceFor(model, this.prices());
+  /** Usage and spend per provider, in the order they first answered. */
+  byProvider(): Record<string, ProviderUsageSummary> {
+    return Object.fromEntries([...this.providers].map(([provider, summary]) => [provider, { ...summary, usd: Math.round(summary.usd * 1e6) / 1e6 }]));
+  }
+
+  private recordProvider(usage: CallUsage, model: string, cost: number | undefined): void {
+    const { provider } = modelChoiceOf(model);
+    const summary = this.providers.get(provider) ?? { requests: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, usd: 0, unpricedRequests: 0 };
+    this.providers.set(provider, summary);
+    summary.requests += 1;
+    summary.inputTokens += usage.inputTokens;
+    summary.outputTokens += usage.outputTokens;
+    summary.cacheReadTokens += usage.cacheReadTokens;
+    summary.cacheWriteTokens += usage.cacheWriteTokens;
+    if (cost === undefined) summary.unpricedRequests += 1;
+    else summary.usd += cost;
+  }
+
+  /** Returns what the call cost, or undefined when its model has no price. */
+  private recordSpend(usage: CallUsage, model: string, sessionId: string | undefined): number | undefined {
+    const price = priceForSetting(model, this.prices());
     const cost = price === undefined ? undefined : costOf(usage, price);
     const targets = [this.spendTotal];
     if (sessionId !== undefined) {
@@ -90,6 +112,7 @@ export class UsageMeter {
       if (cost === undefined) spend.unpricedRequests += 1;
       else spend.usd += cost;
     }
+    return cost;
   }
 }
 

@@ -6,9 +6,10 @@
  */
 
 import { isRecord } from '../common/json-shape.js';
+import { parseModelChoice } from '../model/model-choice.js';
 import type { ModelPrice } from '../model/prices.js';
 
-export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'logLevel' | 'prices';
+export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'logLevel' | 'prices' | 'model' | 'url' | 'envVariable';
 
 interface SettingSpec<T> {
   type: SettingType;
@@ -39,18 +40,34 @@ export const settingsSchema = {
     type: 'string',
     default: '',
     secret: true,
-    description: 'API key; overrides ANTHROPIC_API_KEY. Never logged or echoed.',
+    description: 'Anthropic API key (for Claude models); overrides ANTHROPIC_API_KEY. Never logged or echoed.',
   } as SettingSpec<string>,
   baseURL: {
     type: 'string',
     default: '',
-    description: 'API endpoint; overrides ANTHROPIC_BASE_URL (empty: the SDK default).',
+    description: 'Anthropic API endpoint (for Claude models); overrides ANTHROPIC_BASE_URL (empty: the SDK default).',
   } as SettingSpec<string>,
-  model: { type: 'string', default: 'claude-sonnet-5-5', description: 'Model for actions, chat and do.' } as SettingSpec<string>,
+  model: {
+    type: 'model',
+    default: 'claude-sonnet-5-5',
+    description: 'Model for actions, chat and do: a Claude model id, or `openai:<model>` for an OpenAI-compatible Chat Completions endpoint (see openai.baseURL).',
+  } as SettingSpec<string>,
   fastModel: {
-    type: 'string',
+    type: 'model',
     default: 'claude-haiku-5-5',
-    description: 'Model for inline completion and prefetch.',
+    description: 'Model for inline completion and prefetch, named as for model.',
+  } as SettingSpec<string>,
+  'openai.baseURL': {
+    type: 'url',
+    default: '',
+    description:
+      'Endpoint of the openai: models, any OpenAI-compatible Chat Completions API (e.g. http://localhost:11434/v1 for Ollama, http://localhost:8080/v1 for llama.cpp); overrides OPENAI_BASE_URL (empty: https://api.openai.com/v1).',
+  } as SettingSpec<string>,
+  'openai.apiKeyEnv': {
+    type: 'envVariable',
+    default: 'OPENAI_API_KEY',
+    description:
+      'The environment variable holding the key for the openai: models (never logged or echoed). A local server with openai.baseURL set may need none.',
   } as SettingSpec<string>,
   maxTokens: { type: 'integer', default: 4096, min: 1, max: 128_000, description: 'Output cap per model call.' } as SettingSpec<number>,
   'queue.concurrency': {
@@ -335,6 +352,26 @@ function checkValue(spec: SettingSpec<unknown>, value: unknown): string | undefi
       return checkActions(value);
     case 'prices':
       return checkPrices(value);
+    case 'model': {
+      if (typeof value !== 'string') return 'expected a model id, e.g. "claude-sonnet-5-5" or "openai:gpt-4.1"';
+      const parsed = parseModelChoice(value);
+      return 'problem' in parsed ? parsed.problem : undefined;
+    }
+    case 'url':
+      return checkUrl(value);
+    case 'envVariable':
+      return typeof value === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(value) ? undefined : 'expected the name of an environment variable, e.g. "OPENAI_API_KEY"';
+  }
+}
+
+function checkUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'expected a URL';
+  if (value === '') return undefined;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : 'expected an http:// or https:// URL';
+  } catch {
+    return 'expected a URL such as https://api.openai.com/v1';
   }
 }
 
@@ -403,5 +440,16 @@ export function applySettings(current: Settings, raw: unknown): SettingsUpdate {
       changed.push(settingKey);
     }
   }
+  warnings.push(...combinationWarnings(settings as Settings, changed));
   return { settings: settings as Settings, warnings, changed };
+}
+
+/** Settings that are each fine but do nothing together, named when one of them changes. */
+function combinationWarnings(settings: Settings, changed: readonly SettingKey[]): string[] {
+  const involved: readonly SettingKey[] = ['model', 'fastModel', 'openai.baseURL', 'openai.apiKeyEnv'];
+  if (!changed.some((key) => involved.includes(key))) return [];
+  const usesOpenai = [settings.model, settings.fastModel].some((model) => model.trim().startsWith('openai:'));
+  const openaiSet = (['openai.baseURL', 'openai.apiKeyEnv'] as const).filter((key) => settings[key] !== settingsSchema[key].default);
+  if (usesOpenai || openaiSet.length === 0) return [];
+  return [`efrit settings: ${openaiSet.map((key) => `"efrit.${key}"`).join(' and ')} apply to openai: models, but neither efrit.model nor efrit.fastModel names one (e.g. "openai:gpt-4.1"); they have no effect.`];
 }

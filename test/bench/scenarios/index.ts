@@ -11,6 +11,7 @@ import { compressionScenario } from './compression.js';
 import { largeDocumentScenario } from './large-document.js';
 import { multiFileScenario } from './multi-file.js';
 import { latencyScenario } from './latency.js';
+import { openaiPayloadScenario } from './openai-payload.js';
 import { payloadScenario } from './payload.js';
 import { prefetchScenario } from './prefetch.js';
 import { proxyScenario } from './proxy.js';
@@ -21,4 +22,4 @@ import { soakScenario } from './soak.js';
 import { startupScenario } from './startup.js';
 import { syncScenario } from './sync.js';
 
-export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, instructionsScenario, completionScenario, repliesScenario, latencyScenario, multiFileScenario, searchScenario, largeDocumentScenario, soakScenario, proxyScenario];
+export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, openaiPayloadScenario, instructionsScenario, completionScenario, repliesScenario, latencyScenario, multiFileScenario, searchScenario, largeDocumentScenario, soakScenario, proxyScenario];

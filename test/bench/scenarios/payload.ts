@@ -51,7 +51,7 @@ interface Plan {
 const fullPlan: Plan = { mode: 'full', turns: 20 };
 const quickPlan: Plan = { mode: 'quick', turns: 8 };
 
-interface Edit {
+export interface Edit {
   range: Range;
   text: string;
   /** As the user would say it, e.g. `I renamed price6 to totalPrice6 on line 1003.` */
@@ -59,7 +59,7 @@ interface Edit {
   kind: 'rename' | 'literal' | 'insert';
 }
 
-interface PlannedTurn {
+export interface PlannedTurn {
   turn: number;
   /** Made before this turn's question (none before the first). */
   edit: Edit | undefined;
@@ -69,7 +69,7 @@ interface PlannedTurn {
   question: string;
 }
 
-interface Session {
+export interface Session {
   openText: string;
   finalText: string;
   turns: PlannedTurn[];
@@ -157,7 +157,7 @@ const renamePrefixes = ['total', 'next', 'raw', 'last', 'cached'];
  * The session both arms replay: the edits (as incremental changes against
  * the text at that point), the selection and the question of every turn.
  */
-function planSession(turnCount: number): Session {
+export function planSession(turnCount: number): Session {
   const random = seededRandom(seed);
   const openText = sourceDocument();
   const doc = TextDocument.create('bench:payload', 'typescript', 1, openText);
