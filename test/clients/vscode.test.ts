@@ -372,7 +372,8 @@ describe('the extension over the wire, as VS Code', () => {
     expect(status.queue).toMatchObject({ running: 0, queued: 0 });
     expect(status.usage.requests).toBeGreaterThanOrEqual(5);
     const view = statusBarView(status);
-    expect(view.text).toMatch(/^\$\(sparkle\) Efrit [\d.]+k? tok$/);
+    // The test's model is a Claude model with a list price: the money shows beside the tokens.
+    expect(view.text).toMatch(/^\$\(sparkle\) Efrit [\d.]+k? tok · (<\$0\.01|\$\d+\.\d\d)$/);
     expect(view.tooltip).toContain(status.model);
     expect(view.warning).toBe(false);
 
