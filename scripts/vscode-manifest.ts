@@ -7,11 +7,11 @@
  * test fails while the committed manifest differs.
  */
 import { extensionSettings } from '../clients/vscode/src/extension-settings.js';
-import { settingsSchema, type SettingType } from '../server/src/settings/config.js';
+import { checkNamePattern, maxCheckCommands, settingsSchema, type SettingType } from '../server/src/settings/config.js';
 
 /** One `contributes.configuration.properties` entry, as VS Code reads it. */
 export interface ContributedSetting {
-  type: 'string' | 'integer' | 'boolean' | 'array';
+  type: 'string' | 'integer' | 'boolean' | 'array' | 'object';
   default: unknown;
   description: string;
   order: number;
@@ -19,6 +19,9 @@ export interface ContributedSetting {
   maximum?: number;
   enum?: string[];
   items?: unknown;
+  additionalProperties?: unknown;
+  propertyNames?: unknown;
+  maxProperties?: number;
   scope?: 'machine';
 }
 
@@ -51,7 +54,15 @@ const userActionItems = {
   },
 };
 
-function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enum' | 'items'> {
+/** `agent.commands`: name → argv, checked as the server checks it (server/src/settings/config.ts). */
+const checkCommandsSchema = {
+  type: 'object',
+  additionalProperties: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'The program, then its arguments (no shell).' },
+  propertyNames: { pattern: checkNamePattern.source },
+  maxProperties: maxCheckCommands,
+} as const;
+
+function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enum' | 'items' | 'additionalProperties' | 'propertyNames' | 'maxProperties'> {
   switch (type) {
     case 'string':
       return { type: 'string' };
@@ -63,6 +74,8 @@ function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enu
       return { type: 'string', enum: [...logLevels] };
     case 'actions':
       return { type: 'array', items: userActionItems };
+    case 'commands':
+      return { ...checkCommandsSchema, additionalProperties: { ...checkCommandsSchema.additionalProperties }, propertyNames: { ...checkCommandsSchema.propertyNames } };
   }
 }
 
@@ -73,8 +86,8 @@ function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enu
 export function contributedConfiguration(): ContributedConfiguration {
   const properties: Record<string, ContributedSetting> = {};
   Object.entries(settingsSchema).forEach(([key, spec], order) => {
-    const { type, enum: values, items } = jsonSchemaOf(spec.type);
-    const entry: ContributedSetting = { type, default: structuredClone(spec.default), description: spec.description, order };
+    const { type, enum: values, items, ...objectShape } = jsonSchemaOf(spec.type);
+    const entry: ContributedSetting = { type, default: structuredClone(spec.default), description: spec.description, order, ...objectShape };
     if ('min' in spec && spec.min !== undefined) entry.minimum = spec.min;
     if ('max' in spec && spec.max !== undefined) entry.maximum = spec.max;
     if (values !== undefined) entry.enum = values;
