@@ -63,7 +63,7 @@ describe('run_check', () => {
     const notes: string[] = [];
     const denied = new Set<string>();
     const result = await checks.run(request('test', notes, denied));
-    expect(result).toEqual({ kind: 'notRun', command: 'test', final: true, reason: 'The check "test" was not run: the user denied it. Do not ask for it again in this task.' });
+    expect(result).toEqual({ kind: 'notRun', command: 'test', final: true, why: 'the user denied it', reason: 'The check "test" was not run: the user denied it. Do not ask for it again in this task.' });
     expect(asked).toEqual([{ command: 'test', argv: ['/bin/sh', '-c', expect.any(String), outside], folder: workspace }]);
     expect(await readdir(outside)).toEqual([]);
     expect(notes).toEqual([expect.stringMatching(/^check test: asking you to allow `\/bin\/sh -c /), 'check test not run: the user denied it']);
@@ -103,7 +103,7 @@ describe('run_check', () => {
   it('refuses a name that is not configured, listing the ones that are, without asking anyone', async () => {
     const { asked, consent } = user('always');
     const result = await runner({ test: ['true'], lint: ['true'] }, consent).run(request('rm -rf /'));
-    expect(result).toEqual({ kind: 'notRun', command: 'rm -rf /', final: false, reason: 'There is no check named "rm -rf /"; the checks are: lint, test.' });
+    expect(result).toEqual({ kind: 'notRun', command: 'rm -rf /', final: false, why: 'there is no check named "rm -rf /"', reason: 'There is no check named "rm -rf /"; the checks are: lint, test.' });
     expect(asked).toEqual([]);
   });
 

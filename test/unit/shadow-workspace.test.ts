@@ -3,30 +3,12 @@
  * stand-in): the command sees the proposed files, and whatever it does to the
  * workspace leaves the user's folder byte-identical.
  */
-import { createHash } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { treeHash } from '../support/tree-hash.js';
 import { isolation, prepareShadow, runInShadow, type PreparedShadow, type ShadowRun } from '../../server/src/agent/shadow-workspace.js';
-
-/** A hash of everything in the tree: names, kinds, modes, contents and link targets. */
-export async function treeHash(root: string): Promise<string> {
-  const hash = createHash('sha256');
-  const walk = async (dir: string, prefix: string): Promise<void> => {
-    const entries = (await readdir(dir)).sort();
-    for (const name of entries) {
-      const path = join(dir, name);
-      const info = await lstat(path);
-      hash.update(`${prefix}${name} ${info.mode} `);
-      if (info.isSymbolicLink()) hash.update(`-> ${await readlink(path)}\n`);
-      else if (info.isDirectory()) await walk(path, `${prefix}${name}/`);
-      else hash.update(await readFile(path)).update('\n');
-    }
-  };
-  await walk(root, '');
-  return hash.digest('hex');
-}
 
 let workspace: string;
 let outside: string;

@@ -71,7 +71,16 @@ export interface CommandConsent {
 
 export type CheckResult =
   | { kind: 'passed' | 'failed' | 'timedOut'; command: string; argv: readonly string[]; exitCode: number | null; durationMs: number; output: string; streamOutput: string; firstFailure: string | undefined }
-  | { kind: 'notRun'; command: string; reason: string; /** The same request would be refused again in this job (denied, impossible here). */ final: boolean };
+  | {
+      kind: 'notRun';
+      command: string;
+      /** Why, as a clause for the user: "the user denied it". */
+      why: string;
+      /** What the model reads. */
+      reason: string;
+      /** The same request would be refused again in this job (denied, impossible here). */
+      final: boolean;
+    };
 
 export interface CheckRequest {
   command: string;
@@ -119,13 +128,14 @@ export class CheckRunner {
     const argv = Object.hasOwn(commands, command) ? commands[command] : undefined;
     if (argv === undefined) {
       const names = Object.keys(commands).sort();
-      return notRun(command, `There is no check named ${JSON.stringify(command)}; the checks are: ${names.join(', ') || '(none)'}.`, false);
+      const why = `there is no check named ${JSON.stringify(command)}`;
+      return { kind: 'notRun', command, why, reason: `There is no check named ${JSON.stringify(command)}; the checks are: ${names.join(', ') || '(none)'}.`, final: false };
     }
-    if (request.denied.has(command)) return notRun(command, `The check "${command}" was not run: the user refused it earlier in this task. Do not ask for it again.`, true);
+    if (request.denied.has(command)) return notRun(command, 'the user refused it earlier in this task', true);
     const available = await (this.options.isolation ?? probeIsolation)();
     if (!available.available) {
       request.note(`check ${command} not run: ${available.reason}`);
-      return notRun(command, `The check "${command}" was not run: it can only run isolated from the user's files, and ${available.reason}. Do not ask for it again.`, true);
+      return notRun(command, `it can only run isolated from the user's files, and ${available.reason}`, true);
     }
     let workspace: { spec: ShadowSpec; cwd: string; described: string };
     try {
@@ -133,14 +143,14 @@ export class CheckRunner {
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
       request.note(`check ${command} not run: ${why}`);
-      return notRun(command, `The check "${command}" was not run: ${why}`, false);
+      return notRun(command, why, false);
     }
 
     const consent = await this.consent({ command, argv, folder: workspace.cwd }, request);
     if (consent !== undefined) {
       request.denied.add(command);
       request.note(`check ${command} not run: ${consent}`);
-      return notRun(command, `The check "${command}" was not run: ${consent}. Do not ask for it again in this task.`, true);
+      return notRun(command, consent, true);
     }
     request.signal.throwIfAborted();
     return this.running.add(() => this.runAllowed(command, argv, workspace, request), { signal: request.signal });
@@ -185,7 +195,7 @@ export class CheckRunner {
     if (outcome.kind === 'setupFailed') {
       this.options.logger.warn(`check ${command}: the isolated view could not be set up: ${outcome.reason}`);
       request.note(`check ${command} not run: the isolated view could not be set up (${outcome.reason})`);
-      return notRun(command, `The check "${command}" was not run: its isolated view of the workspace could not be set up (${outcome.reason}).`, false);
+      return notRun(command, `its isolated view of the workspace could not be set up (${outcome.reason})`, false);
     }
     if (outcome.kind === 'cancelled') request.signal.throwIfAborted();
     const redact = this.options.redact;
@@ -221,8 +231,9 @@ export function checkResultText(result: CheckResult, ranOn: string): string {
   return `Check "${result.command}" (\`${shown(result.argv)}\`) ${verdict} after ${seconds(result.durationMs)}, on ${ranOn} (in an isolated view: nothing it wrote was kept).\n${result.output}`;
 }
 
-function notRun(command: string, reason: string, final: boolean): CheckResult {
-  return { kind: 'notRun', command, reason, final };
+function notRun(command: string, why: string, final: boolean): CheckResult {
+  const reason = `The check "${command}" was not run: ${why.replace(/\.$/, '')}.${final ? ' Do not ask for it again in this task.' : ''}`;
+  return { kind: 'notRun', command, why, reason, final };
 }
 
 /** The server's environment for the command, without the API key or where it is sent. */

@@ -43,8 +43,8 @@ export interface ProposalChecksDeps {
 
 interface LastRun {
   result: CheckResult;
-  /** The proposal it ran on (its number in this job), or undefined for the workspace as it was. */
-  proposal: number | undefined;
+  /** The proposal it ran on (the model's propose_edits input), or undefined for the workspace as it was. */
+  proposal: string | undefined;
 }
 
 export class ProposalChecks {
@@ -53,7 +53,8 @@ export class ProposalChecks {
   private readonly answered = new Map<string, ToolOutcome>();
   private readonly lastRuns = new Map<string, LastRun>();
   private readonly denied = new Set<string>();
-  private proposals = 0;
+  /** The last proposal judged, which is the one handed over when the job ends with a change. */
+  private lastProposal: string | undefined;
 
   constructor(private readonly deps: ProposalChecksDeps) {}
 
@@ -80,16 +81,19 @@ export class ProposalChecks {
    * Runs the checks the model named beside `plan`; undefined hands the plan
    * over, a string holds it back and tells the model why.
    */
-  async judge(plan: PlannedChange, lastStep: boolean): Promise<string | undefined> {
+  async judge(plan: PlannedChange, proposalCall: ToolCall, lastStep: boolean): Promise<string | undefined> {
+    // The same input is the same proposal: handing over unchanged what was checked keeps its results.
+    const proposal = JSON.stringify(proposalCall.input);
+    this.lastProposal = proposal;
     const calls = this.turn.filter((call) => this.handles(call));
     if (calls.length === 0) return undefined;
-    const proposal = ++this.proposals;
     const byName = new Map<string, CheckResult>();
     for (const call of calls) {
       const name = commandOf(call);
       let result = byName.get(name);
       if (result === undefined && byName.size >= maxChecksPerProposal) {
-        this.answered.set(call.id, outcomeOf(call, { kind: 'notRun', command: name, reason: `Not run: at most ${maxChecksPerProposal} checks run for one proposal.`, final: false }, 'the proposal'));
+        const why = `at most ${maxChecksPerProposal} checks run for one proposal`;
+        this.answered.set(call.id, outcomeOf(call, { kind: 'notRun', command: name, why, reason: `Not run: ${why}.`, final: false }, 'the proposal'));
         continue;
       }
       if (result === undefined) {
@@ -133,10 +137,12 @@ export class ProposalChecks {
       const on =
         run.proposal === undefined
           ? ' on the workspace before the change'
-          : handedOver && run.proposal === this.proposals
-            ? ''
-            : ' on an earlier version of the change (the final one was not checked)';
-      if (result.kind === 'notRun') return `- ${name}: not run${on}: ${result.reason.replace(/ Do not ask for it again[^.]*\./, '')}`;
+          : !handedOver
+            ? ' on a proposed change that was not handed over'
+            : run.proposal === this.lastProposal
+              ? ''
+              : ' on an earlier version of the change (the final one was not checked)';
+      if (result.kind === 'notRun') return `- ${name}: not run (${result.why})`;
       if (result.kind === 'passed') return `- ${name}: passed${on}`;
       const how = result.kind === 'timedOut' ? 'timed out' : `FAILED (${result.exitCode === null ? 'killed' : `exit code ${result.exitCode}`})`;
       return `- ${name}: ${how}${on}${result.firstFailure === undefined ? '' : `: ${result.firstFailure}`}`;
@@ -144,7 +150,7 @@ export class ProposalChecks {
     return `Checks${handedOver ? ' of the proposed change' : ''}:\n${lines.join('\n')}`;
   }
 
-  private async runCheck(name: string, plan: PlannedChange | undefined, proposal: number | undefined): Promise<CheckResult> {
+  private async runCheck(name: string, plan: PlannedChange | undefined, proposal: string | undefined): Promise<CheckResult> {
     const result = await this.deps.runner.run({
       command: name,
       signal: this.deps.signal,

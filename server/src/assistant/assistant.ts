@@ -262,7 +262,7 @@ export class Assistant {
             if (error instanceof EfritError && error.reason === 'invalidEdit') return error.message;
             throw error;
           }
-          const heldBack = await checks?.judge(planned, currentStep >= settings['agent.maxSteps']);
+          const heldBack = await checks?.judge(planned, call, currentStep >= settings['agent.maxSteps']);
           if (heldBack === undefined) plan = planned;
           return heldBack;
         },
