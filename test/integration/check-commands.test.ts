@@ -105,6 +105,16 @@ describe('run_check: the project’s own checks on the proposed change', () => {
     expect(notes).toContainEqual(expect.stringMatching(/^check test passed \([\d.]+ s\)$/));
   });
 
+  it('checks each new version of the proposal with the same check, however many it takes', async () => {
+    const { client, fake } = await start({ test: [node, 'test/check-cart.js'] });
+    const otherNoFix = propose('Round the total.', 'sum + price, 1)', 'Math.round(sum + price), 1)');
+    fake.queueReplies({ toolUses: [noFix, runCheck('test')] }, { toolUses: [otherNoFix, runCheck('test')] }, { toolUses: [fix, runCheck('test')] });
+    const uri = await client.open('src/cart.js', cartJs, 'javascript');
+    const result = await client.request<DoResult>('efrit/do', { instruction: 'cartTotal is off by one; fix it', textDocument: { uri } });
+    expect(result).toMatchObject({ applied: true, steps: 3, summary: 'Start the total at 0, not 1.\n\nChecks of the proposed change:\n- test: passed' });
+    expect(answersIn(2)['run_check']).toContain('FAILED with exit code 1');
+  });
+
   it('runs on the workspace as it is when no proposal comes with it', async () => {
     const { client, fake } = await start({ test: [node, 'test/check-cart.js'] });
     fake.queueReplies({ toolUses: [runCheck('test')] }, { toolUses: [fix] });

@@ -100,6 +100,28 @@ describe('run_check', () => {
     expect(await readdir(outside)).toEqual([]);
   });
 
+  it('runs nothing where no isolated view can be made, says why to the model and in the stream, and asks no one', async () => {
+    const { asked, consent } = user('always');
+    const checks = new CheckRunner({
+      consent,
+      commands: () => ({ test: marking('ran').map((arg) => (arg === '' ? outside : arg)) }),
+      timeoutMs: () => 30_000,
+      redact: (text) => text,
+      logger: silentLogger,
+      isolation: () => Promise.resolve({ available: false, reason: 'running a check in an isolated view of the workspace needs Linux namespaces, and this is darwin' }),
+    });
+    const notes: string[] = [];
+    const result = await checks.run(request('test', notes));
+    expect(result).toMatchObject({
+      kind: 'notRun',
+      final: true,
+      reason: "The check \"test\" was not run: it can only run isolated from the user's files, and running a check in an isolated view of the workspace needs Linux namespaces, and this is darwin. Do not ask for it again in this task.",
+    });
+    expect(notes).toEqual(['check test not run: running a check in an isolated view of the workspace needs Linux namespaces, and this is darwin']);
+    expect(asked).toEqual([]);
+    expect(await readdir(outside)).toEqual([]);
+  });
+
   it('refuses a name that is not configured, listing the ones that are, without asking anyone', async () => {
     const { asked, consent } = user('always');
     const result = await runner({ test: ['true'], lint: ['true'] }, consent).run(request('rm -rf /'));

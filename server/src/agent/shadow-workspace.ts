@@ -158,6 +158,8 @@ export function runInShadow(shadow: PreparedShadow, run: ShadowRun): Promise<Sha
   const { folders } = shadow.spec;
   const unsafe = [...folders, run.cwd].find((path) => unsafeForMountOptions.test(path));
   if (unsafe !== undefined) return Promise.resolve({ kind: 'setupFailed', reason: `the folder path ${JSON.stringify(unsafe)} has a comma, colon or backslash, which an overlay mount cannot take` });
+  // An overlay over / would hide every other mount (/proc, /dev, the scratch layer itself).
+  if (folders.includes('/')) return Promise.resolve({ kind: 'setupFailed', reason: 'the workspace folder is the root of the file system, which cannot be shadowed; open a project folder instead' });
   if (run.signal.aborted) return Promise.resolve({ kind: 'cancelled', durationMs: 0, output: new CheckOutput() });
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
