@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DoResult } from '../../server/src/protocol.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import { startHarness, testApiKey, type Harness } from '../support/harness.js';
 import { eglotCapabilities, repoRoot, vscodeCapabilities } from '../support/lsp-client.js';
 import { treeHash } from '../support/tree-hash.js';
 
@@ -168,7 +168,8 @@ describe('consent before a check runs', () => {
   const marking = (): string[] => [node, '-e', `require('node:fs').appendFileSync(${JSON.stringify(join(outside, 'ran'))}, 'ran\\n')`];
 
   it('Deny: the command never starts, the model is told, and the change goes through without it', async () => {
-    const { client, fake } = await start({ test: marking() }, { onShowMessageRequest: () => 'Deny' });
+    // An argv that carries the API key (a user's curl with a header, say): the question must not show it.
+    const { client, fake } = await start({ test: [...marking(), testApiKey] }, { onShowMessageRequest: () => 'Deny' });
     fake.queueReplies({ toolUses: [fix, runCheck('test')] }, { toolUses: [fix] });
     const uri = await client.open('src/cart.js', cartJs, 'javascript');
 
@@ -180,6 +181,7 @@ describe('consent before a check runs', () => {
       message: expect.stringMatching(/^Efrit's agent wants to run the check "test": .* in .*efrit-checks-/),
       actions: [{ title: 'Allow once' }, { title: 'Always for this workspace' }, { title: 'Deny' }],
     });
+    expect(client.messageRequests[0]?.message).not.toContain(testApiKey);
     expect(await readdir(outside)).toEqual([]);
     expect(answersIn(1)['run_check']).toBe('The check "test" was not run: the user denied it. Do not ask for it again in this task.');
     expect(result).toMatchObject({ applied: true });

@@ -132,8 +132,10 @@ describe('run_check', () => {
   it('gives the command no ANTHROPIC_* variables, and redacts the key from what it printed', async () => {
     const { consent } = user('once');
     const env = { ...process.env, ANTHROPIC_API_KEY: 'sk-ant-secret-0123456789', ANTHROPIC_BASE_URL: 'http://127.0.0.1:1', SHOP_MODE: 'test', LEAKED: 'sk-ant-secret-0123456789' };
-    const result = await runner({ env: ['/bin/sh', '-c', 'env | grep -E "^(ANTHROPIC|SHOP_MODE|LEAKED)" | sort; exit 3'] }, consent, env).run(request('env'));
-    expect(result).toMatchObject({ kind: 'failed', exitCode: 3, output: 'Output:\nLEAKED=[redacted]\nSHOP_MODE=test' });
+    const argv = ['/bin/sh', '-c', 'env | grep -E "^(ANTHROPIC|SHOP_MODE|LEAKED)" | sort; exit 3', 'sk-ant-secret-0123456789'];
+    const result = await runner({ env: argv }, consent, env).run(request('env'));
+    expect(result).toMatchObject({ kind: 'failed', exitCode: 3, output: 'Output:\nLEAKED=[redacted]\nSHOP_MODE=test', argv: [...argv.slice(0, 3), '[redacted]'] });
+    expect(checkResultText(result, 'the workspace')).not.toContain('sk-ant-secret');
   });
 
   it('tells the model the verdict, the argv, what it ran on, and the output with the failures first', async () => {

@@ -203,7 +203,7 @@ export class CheckRunner {
     const result: CheckResult = {
       kind: outcome.kind === 'timedOut' ? 'timedOut' : failed ? 'failed' : 'passed',
       command,
-      argv,
+      argv: argv.map(redact),
       exitCode: outcome.kind === 'exited' ? outcome.code : null,
       durationMs: outcome.durationMs,
       output: redact(outcome.output.render(maxCheckOutputChars)),

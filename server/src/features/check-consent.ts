@@ -22,6 +22,8 @@ export class LspCommandConsent implements CommandConsent {
     private readonly connection: Connection,
     private readonly capabilities: () => ClientCapabilities,
     private readonly logger: Logger,
+    /** Everything sent to the client is redacted: an argv may carry the API key. */
+    private readonly redact: (text: string) => string,
   ) {}
 
   async ask(question: ConsentQuestion, signal: AbortSignal): Promise<ConsentAnswer> {
@@ -32,7 +34,7 @@ export class LspCommandConsent implements CommandConsent {
     try {
       const answer = await this.connection.sendRequest(
         ShowMessageRequest.type,
-        { type: MessageType.Warning, message: consentMessage(question), actions: [{ title: consentChoices.once }, { title: consentChoices.always }, { title: consentChoices.deny }] },
+        { type: MessageType.Warning, message: this.redact(consentMessage(question)), actions: [{ title: consentChoices.once }, { title: consentChoices.always }, { title: consentChoices.deny }] },
         cancel.token,
       );
       switch (answer?.title) {

@@ -100,7 +100,7 @@ export function buildServices({ connection, logger, version, env = process.env, 
     searchDeadlineMs: () => searchDeadlineFor(settings['queue.timeoutMs']),
   });
   const checks = new CheckRunner({
-    consent: new LspCommandConsent(connection, () => capabilities, logger),
+    consent: new LspCommandConsent(connection, () => capabilities, logger, (text) => redactor.redact(text)),
     commands: () => settings['agent.commands'],
     timeoutMs: () => settings['agent.commandTimeoutMs'],
     redact: (text) => redactor.redact(text),
