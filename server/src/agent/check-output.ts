@@ -18,9 +18,15 @@ export const maxFailureLines = 200;
 export const tailBytes = 64 * 1024;
 /** Lines kept from the start (the command's own heading: which runner, which config). */
 export const headLines = 10;
+/** Room kept for a section's heading ("Last 120 lines (4000 before them not shown):"). */
+const endHeadingChars = 60;
+const failuresHeadingChars = 80;
+const firstLinesHeading = 'First lines:';
+/** An unfinished line is held up to this: more than is ever shown of it. */
+const maxPendingChars = maxKeptLineChars * 4;
 
 /** Lines that say something failed, in the words of common test runners, compilers and linters. */
-const failurePattern = /\b(fail(ed|ing|ure|ures|s)?|errors?|err!|not ok|traceback|panic(ked)?|assertion ?error|exception|cannot find|undefined reference)\b|[✗✖✘×]/i;
+const failurePattern = /\b(fail(ed|ing|ure|ures|s)?|errors?|not ok|traceback|panic(ked)?|assertion ?error|exception|cannot find|undefined reference)\b|\berr!|[✗✖✘×]/i;
 /** Colour and cursor codes: noise to the model, and they hide words from the failure pattern. */
 const ansiEscape = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)/g;
 
@@ -31,7 +37,7 @@ export function looksLikeFailure(line: string): boolean {
 export function plainLine(line: string): string {
   const plain = line.replace(ansiEscape, '').replace(/\r$/, '');
   // A progress bar rewrites its line with \r: the last state is what was shown.
-  const shown = plain.includes('\r') ? plain.slice(plain.lastIndexOf('\r') + 1) : plain;
+  const shown = plain.slice(plain.lastIndexOf('\r') + 1);
   return shown.length > maxKeptLineChars ? `${shown.slice(0, maxKeptLineChars)}…` : shown;
 }
 
@@ -56,15 +62,17 @@ export class CheckOutput {
       this.pending = this.pending.slice(newline + 1);
       newline = this.pending.indexOf('\n');
     }
-    // A line without end is kept only up to what would be shown of it anyway.
-    if (this.pending.length > maxKeptLineChars * 4) this.pending = this.pending.slice(0, maxKeptLineChars * 4);
+    if (this.pending.length > maxPendingChars) {
+      // A line without end is kept only up to what would be shown of it anyway; of a line rewritten with \r, its latest state.
+      const rewrite = this.pending.lastIndexOf('\r', this.pending.length - 2);
+      this.pending = this.pending.slice(rewrite + 1, rewrite + 1 + maxPendingChars);
+    }
   }
 
   /** Takes the last line, which may have no line break. */
   end(): void {
     this.pending += this.decoder.decode();
     if (this.pending !== '') this.addLine(this.pending);
-    this.pending = '';
   }
 
   private addLine(raw: string): void {
@@ -123,16 +131,19 @@ export class CheckOutput {
     };
 
     const failures = [...new Set(this.failures)];
-    const shownFailures = fit(failures, Math.floor(maxChars / 2), false);
-    const count = this.failuresSeen > shownFailures.length ? `${shownFailures.length} shown of ${this.failuresSeen}, repeats left out` : `${shownFailures.length}`;
+    // Half the room, heading included.
+    const shownFailures = fit(failures, Math.floor(maxChars / 2) - failuresHeadingChars, false);
+    const count = this.failuresSeen > shownFailures.length ? `${shownFailures.length} of ${this.failuresSeen} shown` : `${shownFailures.length}`;
     section(`Lines that look like failures (${count}):`, shownFailures);
 
     const whole = this.lines === this.head.length + this.tail.length;
     const body = whole ? [...this.head, ...this.tail] : this.tail;
-    const end = fit(body, room - 60, true);
+    // When the middle is cut, room is kept for the first lines (up to a third of what is left).
+    const headRoom = whole ? 0 : Math.min(this.head.reduce((sum, line) => sum + line.length + 1, firstLinesHeading.length + 1), Math.floor(room / 3));
+    const end = fit(body, room - headRoom - endHeadingChars, true);
     const left = this.lines - end.length;
     section(left === 0 ? 'Output:' : `Last ${end.length} lines (${left} before them not shown):`, end);
-    if (!whole && room > 60) section('First lines:', fit(this.head, room - 20, false));
+    if (!whole) section(firstLinesHeading, fit(this.head, room - firstLinesHeading.length - 1, false));
     return sections.join('\n');
   }
 }
