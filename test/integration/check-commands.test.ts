@@ -54,11 +54,14 @@ function answersIn(index: number): Record<string, string> {
   return answers;
 }
 
-async function start(commands: Record<string, string[]>, options: { capabilities?: typeof vscodeCapabilities; onShowMessageRequest?: () => string | null } = {}): Promise<Harness> {
+async function start(
+  commands: Record<string, string[]>,
+  options: { capabilities?: typeof vscodeCapabilities; onShowMessageRequest?: () => string | null; maxSteps?: number } = {},
+): Promise<Harness> {
   harness = await startHarness({
     workspaceFolder: workspace,
     capabilities: options.capabilities ?? vscodeCapabilities,
-    initializationOptions: { agent: { commands } },
+    initializationOptions: { agent: { commands, ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }) } },
     onShowMessageRequest: options.onShowMessageRequest ?? alwaysAllow,
   });
   return harness;
@@ -150,6 +153,15 @@ describe('run_check: the project’s own checks on the proposed change', () => {
     expect(result.summary).toBe(
       'Make the total explicit.\n\nChecks of the proposed change:\n- test: FAILED (exit code 1): FAIL cartTotal([1,2]) = 4, expected 3',
     );
+  });
+
+  it('at the last step, hands the proposal over whatever its check said, and the summary says what failed', async () => {
+    const { client, fake } = await start({ test: [node, 'test/check-cart.js'] }, { maxSteps: 1 });
+    fake.queueReplies({ toolUses: [noFix, runCheck('test')] });
+    const uri = await client.open('src/cart.js', cartJs, 'javascript');
+    const result = await client.request<DoResult>('efrit/do', { instruction: 'make the sum explicit', textDocument: { uri } });
+    expect(result).toMatchObject({ applied: true, steps: 1 });
+    expect(result.summary).toBe('Make the total explicit.\n\nChecks of the proposed change:\n- test: FAILED (exit code 1): FAIL cartTotal([1,2]) = 4, expected 3');
   });
 
   it('says so when the change handed over is not the one the check ran on', async () => {
