@@ -135,4 +135,26 @@ describe('the output of a check, as the model reads it', () => {
     expect(parts[0]?.split('\n').at(-1)).toBe(lines.at(-1));
     expect(parts[1]?.split('\n')).toEqual(lines.slice(0, headLines));
   });
+
+  it('keeps the end of the output right after it let older lines go', () => {
+    const output = new CheckOutput();
+    const line = `${'x'.repeat(98)}\n`;
+    // Just past the point where the oldest half of the kept tail is let go.
+    const lines = headLines + Math.floor((tailBytes * 2) / line.length) + 1;
+    for (let i = 0; i < lines - 1; i++) output.push(encoder.encode(line));
+    const last = `the last line ${'y'.repeat(84)}`;
+    output.push(encoder.encode(`${last}\n`));
+    output.end();
+    const text = output.render(1_000);
+    expect(text).toMatch(/^Last \d+ lines \(\d+ before them not shown\):\n/);
+    expect(text.split('\nFirst lines:')[0]?.split('\n').at(-1)).toBe(last);
+  });
+
+  it('keeps the start of a very long line that arrives without its end, even when its last character is a \\r', () => {
+    const output = new CheckOutput();
+    output.push(encoder.encode(`error: ${'bundle.js '.repeat(400)}\r`));
+    output.push(encoder.encode('\n'));
+    output.end();
+    expect(output.firstFailure()).toBe(`${`error: ${'bundle.js '.repeat(400)}`.slice(0, maxKeptLineChars)}…`);
+  });
 });
