@@ -36,6 +36,10 @@ export default {
     'server/src/agent/mentions.ts',
     'server/src/proxy/routing-rules.ts',
     'server/src/proxy/capabilities.ts',
+    // the agent's checks (agent.commands)
+    'server/src/agent/check-output.ts',
+    'server/src/agent/check-commands.ts',
+    'server/src/agent/proposed-state.ts',
     // settings from the client
     'server/src/features/settings-pulls.ts',
   ],

@@ -7,7 +7,7 @@
  * test fails while the committed manifest differs.
  */
 import { extensionSettings } from '../clients/vscode/src/extension-settings.js';
-import { settingsSchema, type SettingType } from '../server/src/settings/config.js';
+import { checkNamePattern, maxCheckCommands, settingsSchema, type SettingType } from '../server/src/settings/config.js';
 
 /** One `contributes.configuration.properties` entry, as VS Code reads it. */
 export interface ContributedSetting {
@@ -20,6 +20,8 @@ export interface ContributedSetting {
   enum?: string[];
   items?: unknown;
   additionalProperties?: unknown;
+  propertyNames?: unknown;
+  maxProperties?: number;
   scope?: 'machine';
 }
 
@@ -61,7 +63,15 @@ const modelPriceSchema = {
   properties: { input: usdPerMillion, output: usdPerMillion, cacheWrite: usdPerMillion, cacheRead: usdPerMillion },
 };
 
-function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enum' | 'items' | 'additionalProperties'> {
+/** `agent.commands`: name → argv, checked as the server checks it (server/src/settings/config.ts). */
+const checkCommandsSchema = {
+  type: 'object',
+  additionalProperties: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'The program, then its arguments (no shell).' },
+  propertyNames: { pattern: checkNamePattern.source },
+  maxProperties: maxCheckCommands,
+} as const;
+
+function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enum' | 'items' | 'additionalProperties' | 'propertyNames' | 'maxProperties'> {
   switch (type) {
     case 'string':
     case 'model':
@@ -78,6 +88,8 @@ function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enu
       return { type: 'array', items: userActionItems };
     case 'prices':
       return { type: 'object', additionalProperties: modelPriceSchema };
+    case 'commands':
+      return { ...checkCommandsSchema, additionalProperties: { ...checkCommandsSchema.additionalProperties }, propertyNames: { ...checkCommandsSchema.propertyNames } };
   }
 }
 
@@ -88,14 +100,13 @@ function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enu
 export function contributedConfiguration(): ContributedConfiguration {
   const properties: Record<string, ContributedSetting> = {};
   Object.entries(settingsSchema).forEach(([key, spec], order) => {
-    const { type, enum: values, items, additionalProperties } = jsonSchemaOf(spec.type);
-    const entry: ContributedSetting = { type, default: structuredClone(spec.default), description: spec.description, order };
+    const { type, enum: values, items, ...objectShape } = jsonSchemaOf(spec.type);
+    const entry: ContributedSetting = { type, default: structuredClone(spec.default), description: spec.description, order, ...objectShape };
     if ('min' in spec && spec.min !== undefined) entry.minimum = spec.min;
     if ('max' in spec && spec.max !== undefined) entry.maximum = spec.max;
     if (values !== undefined) entry.enum = values;
     if ('choices' in spec && spec.choices !== undefined) entry.enum = [...spec.choices];
     if (items !== undefined) entry.items = items;
-    if (additionalProperties !== undefined) entry.additionalProperties = additionalProperties;
     if (userOnlySettings.includes(key)) entry.scope = 'machine';
     properties[`efrit.${key}`] = entry;
   });

@@ -156,6 +156,7 @@ describe('the manifest', () => {
     expect(properties['efrit.queue.concurrency']).toMatchObject({ type: 'integer', default: 4, minimum: 1, maximum: 64 });
     expect(properties['efrit.logLevel']).toMatchObject({ type: 'string', default: 'info', enum: ['error', 'warn', 'info', 'debug'] });
     expect(properties['efrit.actions']).toMatchObject({ type: 'array', default: [] });
+    expect(properties['efrit.agent.commands']).toMatchObject({ type: 'object', default: {}, additionalProperties: { type: 'array', items: { type: 'string' }, minItems: 1 }, maxProperties: 16 });
     // The extension's own setting, after the server's; the server is never sent it.
     expect(properties['efrit.offline']).toMatchObject({ type: 'boolean', default: false, order: Object.keys(settingsSchema).length });
     expect((properties['efrit.offline'] as { description: string }).description).toMatch(/^Try Efrit without an API key: a built-in demo model answers \(clearly labelled offline\); nothing is sent to an API\./);

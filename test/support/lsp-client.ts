@@ -21,6 +21,7 @@ import {
   LogMessageNotification,
   RegistrationRequest,
   ShowMessageNotification,
+  ShowMessageRequest,
   ShutdownRequest,
   StreamMessageReader,
   StreamMessageWriter,
@@ -33,10 +34,12 @@ import {
   type Diagnostic,
   type InitializeResult,
   type LogMessageParams,
+  type MessageActionItem,
   type Position,
   type ProtocolConnection,
   type Range,
   type ShowMessageParams,
+  type ShowMessageRequestParams,
   type TextEdit,
 } from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -84,6 +87,8 @@ export interface TestClientOptions {
   /** Extra environment for the server; ANTHROPIC_* are cleared unless given here. */
   env?: Record<string, string | undefined>;
   workspaceFolder?: string;
+  /** How the user answers `window/showMessageRequest` (the title of the action picked, or null to close it); default: closes it. */
+  onShowMessageRequest?: (params: ShowMessageRequestParams) => string | null;
   /** How the client answers `workspace/applyEdit`; default: apply it. */
   onApplyEdit?: (params: ApplyWorkspaceEditParams) => ApplyWorkspaceEditResult | undefined;
   serverArgs?: string[];
@@ -121,6 +126,8 @@ export class TestClient {
   readonly streams: StreamParams[] = [];
   readonly progress: ProgressEvent[] = [];
   readonly shownMessages: ShowMessageParams[] = [];
+  /** Every `window/showMessageRequest` the server asked, in order. */
+  readonly messageRequests: ShowMessageRequestParams[] = [];
   readonly logMessages: LogMessageParams[] = [];
   readonly appliedEdits: ApplyWorkspaceEditParams[] = [];
   /** Everything the server sent, as raw JSON text, to grep for secrets. */
@@ -183,6 +190,11 @@ export class TestClient {
       return this.applyWorkspaceEdit(params);
     });
     connection.onRequest(WorkDoneProgressCreateRequest.type, () => undefined);
+    connection.onRequest(ShowMessageRequest.type, (params): MessageActionItem | null => {
+      this.messageRequests.push(params);
+      const title = options.onShowMessageRequest?.(params) ?? null;
+      return title === null ? null : { title };
+    });
     connection.onRequest(ConfigurationRequest.type, (params) => params.items.map((item) => (item.section === 'efrit' ? (options.settings ?? null) : null)));
     connection.onRequest(RegistrationRequest.type, () => undefined);
     connection.onNotification('efrit/stream', (params: StreamParams) => {

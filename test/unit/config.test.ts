@@ -81,4 +81,29 @@ describe('settings', () => {
       'efrit settings: "efrit.openai.baseURL" apply to openai: models, but neither efrit.model nor efrit.fastModel names one (e.g. "openai:gpt-4.1"); they have no effect.',
     ]);
   });
+
+  it('takes agent.commands as named argv lists, nested as the wire sends them', () => {
+    const update = applySettings(defaultSettings(), { agent: { commands: { test: ['npm', 'test', '--', '--run'], typecheck: ['npx', 'tsc', '--noEmit'] } } });
+    expect(update.warnings).toEqual([]);
+    expect(update.changed).toEqual(['agent.commands']);
+    expect(update.settings['agent.commands']).toEqual({ test: ['npm', 'test', '--', '--run'], typecheck: ['npx', 'tsc', '--noEmit'] });
+  });
+
+  it.each([
+    ['a shell string', { test: 'npm test' }, '"test" must be a list of 1 to 256 strings: the program, then its arguments'],
+    ['an empty argv', { test: [] }, '"test" must be a list of 1 to 256 strings'],
+    ['a number in the argv', { test: ['npm', 1] }, '"test" must hold only strings'],
+    ['no program', { test: ['', 'test'] }, '"test" names no program'],
+    ['a name that is no identifier', { 'run tests; rm -rf': ['npm', 'test'] }, 'is not a short identifier'],
+    ['a list instead of an object', [['npm', 'test']], 'expected an object of { name: ["program", "arg", …] }'],
+    ['too many commands', Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`check${i}`, ['true']])), 'expected at most 16 commands'],
+  ])('refuses agent.commands with %s, naming why, and keeps the last good value', (_what, value, why) => {
+    const good = applySettings(defaultSettings(), { 'agent.commands': { test: ['npm', 'test'] } }).settings;
+    const update = applySettings(good, { 'agent.commands': value });
+    expect(update.settings['agent.commands']).toEqual({ test: ['npm', 'test'] });
+    expect(update.changed).toEqual([]);
+    expect(update.warnings).toHaveLength(1);
+    expect(update.warnings[0]).toContain('"efrit.agent.commands"');
+    expect(update.warnings[0]).toContain(why);
+  });
 });

@@ -56,6 +56,12 @@ export interface AgentRun {
    * fix it, within the same step and token limits. @default accept
    */
   acceptFinal?(call: ToolCall): Promise<string | undefined>;
+  /**
+   * What makes two calls the same for the repeat rule, for a tool whose
+   * result depends on more than its input (a check runs on the proposal made
+   * beside it); undefined: its name and input. @default name and input
+   */
+  callKey?(call: ToolCall, turn: readonly ToolCall[]): string | undefined;
   onToolNote(text: string): void;
   /** Called as each model step starts (1-based), for the user's stream. */
   onStep(step: number): void;
@@ -118,7 +124,7 @@ export async function runAgentLoop(run: AgentRun): Promise<AgentResult> {
     const runNow = calls.slice(0, maxCalls);
     const notRun = calls.slice(maxCalls);
     for (const call of runNow) {
-      const key = callKey(call);
+      const key = run.callKey?.(call, calls) ?? callKey(call);
       if (callsMade.has(key)) throw stopped(`the model repeated the call ${call.name} ${JSON.stringify(call.input).slice(0, 120)}`, step);
       callsMade.add(key);
     }

@@ -31,6 +31,8 @@ import { ReadLedger } from '../agent/read-ledger.js';
 import { ProjectInstructions } from '../agent/project-instructions.js';
 import { attachMentions } from '../agent/mentions.js';
 import { PrefetchPolicy, type PrefetchStats } from './prefetch-policy.js';
+import type { CheckRunner } from '../agent/check-commands.js';
+import { ProposalChecks } from '../agent/proposal-checks.js';
 import type { LimiterClock } from '../common/sliding-window-limiter.js';
 
 /** How the domain tells the user what a job is doing; the feature layer maps it to LSP. */
@@ -91,6 +93,8 @@ export interface AssistantDeps {
   logger: Logger;
   /** The read-only workspace tools of the efrit/do agent. */
   tools: WorkspaceTools;
+  /** Runs the project's checks (`agent.commands`) for the do agent; without it, run_check is never offered. */
+  checks?: CheckRunner | undefined;
   /** Time for the prefetch cap. @default the system clock */
   clock?: LimiterClock | undefined;
 }
@@ -253,22 +257,35 @@ export class Assistant {
       const ledger = new ReadLedger();
       for (const file of mentions.files) ledger.record(file.displayPath, file.text, file.origin, file.shownLines.start, file.shownLines.end);
       let plan: PlannedChange | undefined;
+      const checks = this.proposalChecks(jobId, signal, doc.uri);
+      let currentStep = 0;
       const result = await runAgentLoop({
         prefix: [...session.messages, userMessage],
-        step: (messages) => this.callModel(jobId, signal, { messages, toolChoice: { type: 'auto' }, sessionId: session.id }),
-        runTool: (call) => this.deps.tools.run(call.name, call.input, signal, ledger),
+        step: async (messages) => {
+          const reply = await this.callModel(jobId, signal, { messages, toolChoice: { type: 'auto' }, sessionId: session.id });
+          checks?.observe(reply);
+          return reply;
+        },
+        runTool: (call) => (checks?.handles(call) === true ? checks.answer(call) : this.deps.tools.run(call.name, call.input, signal, ledger)),
         finalTool: proposeEditsTool.name,
         acceptFinal: async (call) => {
+          let planned: PlannedChange;
           try {
-            plan = await planChange(call.input, this.planEnvironment(planTarget, ledger));
-            return undefined;
+            planned = await planChange(call.input, this.planEnvironment(planTarget, ledger));
           } catch (error) {
             if (error instanceof EfritError && error.reason === 'invalidEdit') return error.message;
             throw error;
           }
+          const heldBack = await checks?.judge(planned, call, currentStep >= settings['agent.maxSteps']);
+          if (heldBack === undefined) plan = planned;
+          return heldBack;
         },
-        onToolNote: (text) => this.deps.reporter.note(jobId, 'tool', text),
+        ...(checks === undefined ? {} : { callKey: (call: ToolCall, turn: readonly ToolCall[]) => checks.callKey(call, turn) }),
+        onToolNote: (text) => {
+          if (text !== '') this.deps.reporter.note(jobId, 'tool', text);
+        },
         onStep: (step) => {
+          currentStep = step;
           if (step > 1) this.deps.reporter.note(jobId, 'status', `step ${step}`);
         },
         limits: {
@@ -285,8 +302,10 @@ export class Assistant {
       // filled in when it is known (settle), as long as the next turn has not started.
       const answer: ToolResultBlockParam | undefined = call === undefined ? undefined : { type: 'tool_result', tool_use_id: call.id, content: 'The change was handed to the editor.' };
       if (answer !== undefined) session.pendingToolResults.push(answer);
-      session.pendingToolResults.push(...notRunResults(result.unansweredCalls));
-      const summary = plan !== undefined && plan.summary !== '' ? plan.summary : reply.text.trim();
+      session.pendingToolResults.push(...(checks?.pendingAnswers(result.unansweredCalls) ?? notRunResults(result.unansweredCalls)));
+      const checkReport = checks?.report(call !== undefined && plan !== undefined) ?? '';
+      const answered = plan !== undefined && plan.summary !== '' ? plan.summary : reply.text.trim();
+      const summary = checkReport === '' ? answered : `${answered}\n\n${checkReport}`;
       return {
         sessionId: session.id,
         summary,
@@ -445,6 +464,24 @@ export class Assistant {
     return call;
   }
 
+  /** The checks of one do job, when the user configured some (agent.commands). */
+  private proposalChecks(jobId: string, signal: AbortSignal, near: string): ProposalChecks | undefined {
+    const runner = this.deps.checks;
+    if (runner === undefined || Object.keys(runner.commands()).length === 0) return undefined;
+    const { documents } = this.deps;
+    return new ProposalChecks({
+      runner,
+      near,
+      signal,
+      // The edit as a client that takes everything would get it: the check sees the whole change.
+      workspaceEdit: (plan) =>
+        this.toWorkspaceEdit(plan, { capabilities: { documentChanges: true, resourceOperations: new Set(['create', 'rename', 'delete']), changeAnnotations: false }, exclude: new Set(), refuseText: () => undefined }),
+      roots: () => this.deps.workspaceRoots(),
+      openDocuments: () => documents.uris().flatMap((uri) => documents.get(uri) ?? []),
+      note: (text) => this.deps.reporter.note(jobId, 'tool', text),
+    });
+  }
+
   private planEnvironment(target: PlanTarget, ledger: ReadLedger | undefined) {
     const settings = this.deps.settings();
     const { tools, documents } = this.deps;
@@ -473,8 +510,8 @@ export class Assistant {
         model: settings.model,
         maxTokens: settings.maxTokens,
         system,
-        // Always the same tool list, so the cached prefix does not depend on the action.
-        tools: allTools,
+        // Always the same tool list (for the settings in force), so the cached prefix does not depend on the action.
+        tools: [...allTools, ...(this.deps.checks?.definitions() ?? [])],
         messages: withCacheBreakpoints(turn.messages, settings.promptCaching),
         ...(turn.toolChoice !== undefined ? { toolChoice: turn.toolChoice } : {}),
       },

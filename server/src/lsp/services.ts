@@ -7,6 +7,8 @@
 import type { ClientCapabilities, Connection, InitializeParams } from 'vscode-languageserver/node';
 import { searchDeadlineFor, WorkspaceTools } from '../agent/workspace-tools.js';
 import { Assistant } from '../assistant/assistant.js';
+import { CheckRunner } from '../agent/check-commands.js';
+import { LspCommandConsent } from '../features/check-consent.js';
 import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from '../completion/completion-engine.js';
 import { queuedCompletionModel } from '../completion/queued-completion-model.js';
 import { applySettings, defaultSettings, pricesOf, type Settings } from '../settings/config.js';
@@ -109,7 +111,15 @@ export function buildServices({ connection, logger, version, env = process.env, 
     allowSecretFiles: () => settings['agent.allowSecretFiles'],
     searchDeadlineMs: () => searchDeadlineFor(settings['queue.timeoutMs']),
   });
-  const assistant = new Assistant({ tools, documents, queue, model, sessions, usage, reporter, logger, settings: () => settings, workspaceRoots });
+  const checks = new CheckRunner({
+    consent: new LspCommandConsent(connection, () => capabilities, logger, (text) => redactor.redact(text)),
+    commands: () => settings['agent.commands'],
+    timeoutMs: () => settings['agent.commandTimeoutMs'],
+    redact: (text) => redactor.redact(text),
+    logger,
+    env,
+  });
+  const assistant = new Assistant({ tools, documents, queue, model, sessions, usage, reporter, logger, settings: () => settings, workspaceRoots, checks });
   const completions = new InlineCompletionEngine(
     queuedCompletionModel({ queue, model, usage, settings: () => settings }),
     systemClock,

@@ -9,7 +9,7 @@ import { isRecord } from '../common/json-shape.js';
 import { parseModelChoice } from '../model/model-choice.js';
 import type { ModelPrice } from '../model/prices.js';
 
-export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'logLevel' | 'prices' | 'model' | 'url' | 'envVariable';
+export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'commands' | 'logLevel' | 'prices' | 'model' | 'url' | 'envVariable';
 
 interface SettingSpec<T> {
   type: SettingType;
@@ -33,6 +33,16 @@ export interface UserAction {
   /** LSP code action kind; defaults to `refactor.rewrite`. */
   kind?: string;
 }
+
+/** `agent.commands`: check names the agent may ask for, each the argv it runs (never a shell string). */
+export type CheckCommands = Record<string, string[]>;
+
+/** At most this many named checks: each is one more word in the tool's schema and one more consent to ask for. */
+export const maxCheckCommands = 16;
+/** A check's name, as the model writes it: a short identifier. */
+export const checkNamePattern = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
+const maxArgvItems = 256;
+const maxArgChars = 4_096;
 
 /** Flat, dotted keys: `queue.concurrency` is `{ queue: { concurrency } }` on the wire. */
 export const settingsSchema = {
@@ -211,6 +221,19 @@ export const settingsSchema = {
     description:
       "Send the workspace's AGENTS.md, CLAUDE.md and .efrit/instructions.md (at each folder's root, in that order; 16 KiB each, 32 KiB in all) to the model with the system prompt, cached; a changed file is read again for the next job.",
   } as SettingSpec<boolean>,
+  'agent.commands': {
+    type: 'commands',
+    default: {},
+    description:
+      'Checks the agent may run on its proposed change, by name: `{ "test": ["npm", "test", "--", "--run"] }`. Each is an argv (no shell); the user is asked before the first run of each in a workspace. It runs in a copy-on-write view of the workspace with the change applied, so it cannot change your files (Linux, user namespaces).',
+  } as SettingSpec<CheckCommands>,
+  'agent.commandTimeoutMs': {
+    type: 'integer',
+    default: 60_000,
+    min: 1_000,
+    max: 3_600_000,
+    description: 'A check (agent.commands) still running after this long is killed with everything it started, and reported as timed out.',
+  } as SettingSpec<number>,
   'edits.confirm': {
     type: 'string',
     default: 'multiFile',
@@ -332,6 +355,21 @@ function checkActions(value: unknown): string | undefined {
   return undefined;
 }
 
+function checkCommands(value: unknown): string | undefined {
+  if (!isRecord(value)) return 'expected an object of { name: ["program", "arg", …] }';
+  const entries = Object.entries(value);
+  if (entries.length > maxCheckCommands) return `expected at most ${maxCheckCommands} commands`;
+  for (const [name, argv] of entries) {
+    if (!checkNamePattern.test(name)) return `the name ${JSON.stringify(name.slice(0, 40))} is not a short identifier (a letter, then letters, digits, _ or -)`;
+    if (!Array.isArray(argv) || argv.length === 0 || argv.length > maxArgvItems) return `"${name}" must be a list of 1 to ${maxArgvItems} strings: the program, then its arguments`;
+    if (!argv.every((arg) => typeof arg === 'string' && arg.length <= maxArgChars && !arg.includes('\0'))) {
+      return `"${name}" must hold only strings (at most ${maxArgChars} characters each)`;
+    }
+    if (argv[0] === '') return `"${name}" names no program (its first item is empty)`;
+  }
+  return undefined;
+}
+
 /** Returns a reason when `value` does not fit `spec`, else undefined. */
 function checkValue(spec: SettingSpec<unknown>, value: unknown): string | undefined {
   switch (spec.type) {
@@ -361,6 +399,8 @@ function checkValue(spec: SettingSpec<unknown>, value: unknown): string | undefi
       return checkUrl(value);
     case 'envVariable':
       return typeof value === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(value) ? undefined : 'expected the name of an environment variable, e.g. "OPENAI_API_KEY"';
+    case 'commands':
+      return checkCommands(value);
   }
 }
 

@@ -18,8 +18,9 @@ import { proxyScenario } from './proxy.js';
 import { queueScenario } from './queue.js';
 import { repliesScenario } from './replies.js';
 import { searchScenario } from './search.js';
+import { shadowScenario } from './shadow.js';
 import { soakScenario } from './soak.js';
 import { startupScenario } from './startup.js';
 import { syncScenario } from './sync.js';
 
-export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, openaiPayloadScenario, instructionsScenario, completionScenario, repliesScenario, latencyScenario, multiFileScenario, searchScenario, largeDocumentScenario, soakScenario, proxyScenario];
+export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, openaiPayloadScenario, instructionsScenario, completionScenario, repliesScenario, latencyScenario, multiFileScenario, searchScenario, largeDocumentScenario, soakScenario, proxyScenario, shadowScenario];
