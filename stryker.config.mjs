@@ -29,6 +29,7 @@ export default {
     'server/src/agent/workspace-glob.ts',
     'server/src/agent/workspace-search.ts',
     'server/src/agent/work-log.ts',
+    'server/src/agent/semantic-tools.ts',
     'server/src/proxy/routing-rules.ts',
     'server/src/proxy/capabilities.ts',
     // settings from the client

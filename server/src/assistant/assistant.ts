@@ -5,7 +5,7 @@
  * out through the `JobReporter` the feature layer supplies, and edits come back
  * as `PlannedEdit`s that the feature layer applies.
  */
-import type { ContentBlockParam, MessageParam, TextBlockParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
+import type { ContentBlockParam, MessageParam, TextBlockParam, Tool, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
 import { readTextFile } from '../agent/workspace-paths.js';
 import type { Settings } from '../settings/config.js';
@@ -23,7 +23,8 @@ import type { Job, JobQueue } from '../queue/job-queue.js';
 import type { Session, SessionStore } from '../sessions/session-store.js';
 import { actionCatalog, actionTitle, findAction, type ActionDefinition } from './action-catalog.js';
 import { notRunResults, runAgentLoop } from '../agent/do-agent.js';
-import { readOnlyToolDefinitions, type WorkspaceTools } from '../agent/workspace-tools.js';
+import { readOnlyToolDefinitions, type ToolOutcome, type WorkspaceTools } from '../agent/workspace-tools.js';
+import type { SemanticTools } from '../agent/semantic-tools.js';
 import { excerptQuoteSource } from './edit-proposal.js';
 import { planChange, type PlannedChange, type PlanTarget } from './change-plan.js';
 import { buildWorkspaceEdit, type BuildEnvironment } from './workspace-edit.js';
@@ -89,6 +90,8 @@ export interface AssistantDeps {
   logger: Logger;
   /** The read-only workspace tools of the efrit/do agent. */
   tools: WorkspaceTools;
+  /** Proxy mode: the tools that ask the wrapped language server (definition, references…); none without it. */
+  semanticTools?: SemanticTools | undefined;
   /** Time for the prefetch cap. @default the system clock */
   clock?: LimiterClock | undefined;
 }
@@ -242,7 +245,7 @@ export class Assistant {
       const result = await runAgentLoop({
         prefix: [...session.messages, userMessage],
         step: (messages) => this.callModel(jobId, signal, { messages, toolChoice: { type: 'auto' } }),
-        runTool: (call) => this.deps.tools.run(call.name, call.input, signal, ledger),
+        runTool: (call) => this.runTool(call, signal, ledger),
         finalTool: proposeEditsTool.name,
         acceptFinal: async (call) => {
           try {
@@ -436,6 +439,18 @@ export class Assistant {
     };
   }
 
+  /** The read-only tools, then the language server's (decided once per process, so the list stays the same). */
+  private toolList(): Tool[] {
+    const semantic = this.deps.semanticTools?.definitions() ?? [];
+    return semantic.length === 0 ? allTools : [...allTools, ...semantic];
+  }
+
+  private runTool(call: ToolCall, signal: AbortSignal, ledger: ReadLedger): Promise<ToolOutcome> {
+    const semantic = this.deps.semanticTools;
+    if (semantic?.handles(call.name) === true) return semantic.run(call.name, call.input, signal);
+    return this.deps.tools.run(call.name, call.input, signal, ledger);
+  }
+
   private async callModel(
     jobId: string,
     signal: AbortSignal,
@@ -452,7 +467,7 @@ export class Assistant {
         maxTokens: settings.maxTokens,
         system,
         // Always the same tool list, so the cached prefix does not depend on the action.
-        tools: allTools,
+        tools: this.toolList(),
         messages: withCacheBreakpoints(turn.messages, settings.promptCaching),
         ...(turn.toolChoice !== undefined ? { toolChoice: turn.toolChoice } : {}),
       },

@@ -6,6 +6,8 @@
  */
 import type { ClientCapabilities, Connection, InitializeParams } from 'vscode-languageserver/node';
 import { searchDeadlineFor, WorkspaceTools } from '../agent/workspace-tools.js';
+import type { LanguageIntelligence } from '../agent/language-intelligence.js';
+import { SemanticTools } from '../agent/semantic-tools.js';
 import { Assistant } from '../assistant/assistant.js';
 import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from '../completion/completion-engine.js';
 import { queuedCompletionModel } from '../completion/queued-completion-model.js';
@@ -34,6 +36,8 @@ export interface ServerOptions {
   env?: NodeJS.ProcessEnv;
   /** `--offline`: every model call goes to the demo model here, whatever the key and endpoint settings say. */
   offline?: OfflineEndpoint | undefined;
+  /** Proxy mode: the wrapped language server, which the efrit/do agent may ask (definitions, references, diagnostics…). */
+  intelligence?: LanguageIntelligence | undefined;
 }
 
 export interface Services {
@@ -63,7 +67,7 @@ function effectiveSettings(configured: Settings, offline: boolean): Settings {
   return offline ? { ...configured, model: offlineModelName, fastModel: offlineModelName } : configured;
 }
 
-export function buildServices({ connection, logger, version, env = process.env, offline }: ServerOptions): Services {
+export function buildServices({ connection, logger, version, env = process.env, offline, intelligence }: ServerOptions): Services {
   // What the user configured, and what is in force (the same, except the model while offline).
   let configured: Settings = defaultSettings();
   let settings: Settings = effectiveSettings(configured, offline !== undefined);
@@ -97,7 +101,11 @@ export function buildServices({ connection, logger, version, env = process.env, 
     allowSecretFiles: () => settings['agent.allowSecretFiles'],
     searchDeadlineMs: () => searchDeadlineFor(settings['queue.timeoutMs']),
   });
-  const assistant = new Assistant({ tools, documents, queue, model, sessions, usage, reporter, logger, settings: () => settings, workspaceRoots });
+  const semanticTools =
+    intelligence === undefined
+      ? undefined
+      : new SemanticTools({ intelligence, locate: (path) => tools.locate(path), openDocumentAt: (located) => tools.openDocumentAt(located) });
+  const assistant = new Assistant({ tools, semanticTools, documents, queue, model, sessions, usage, reporter, logger, settings: () => settings, workspaceRoots });
   const completions = new InlineCompletionEngine(
     queuedCompletionModel({ queue, model, usage, settings: () => settings }),
     systemClock,
