@@ -19,6 +19,7 @@ export default {
     'server/src/assistant/edit-proposal.ts',
     'server/src/assistant/change-plan.ts',
     'server/src/assistant/workspace-edit.ts',
+    'server/src/assistant/proposal-check.ts',
     'server/src/agent/read-ledger.ts',
     'server/src/completion/clean-suggestion.ts',
     'server/src/completion/completion-engine.ts',

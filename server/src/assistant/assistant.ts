@@ -25,6 +25,7 @@ import { actionCatalog, actionTitle, findAction, type ActionDefinition } from '.
 import { notRunResults, runAgentLoop } from '../agent/do-agent.js';
 import { readOnlyToolDefinitions, type ToolOutcome, type WorkspaceTools } from '../agent/workspace-tools.js';
 import type { SemanticTools } from '../agent/semantic-tools.js';
+import type { ProposalChecker } from './proposal-check.js';
 import { excerptQuoteSource } from './edit-proposal.js';
 import { planChange, type PlannedChange, type PlanTarget } from './change-plan.js';
 import { buildWorkspaceEdit, type BuildEnvironment } from './workspace-edit.js';
@@ -92,6 +93,8 @@ export interface AssistantDeps {
   tools: WorkspaceTools;
   /** Proxy mode: the tools that ask the wrapped language server (definition, references…); none without it. */
   semanticTools?: SemanticTools | undefined;
+  /** Proxy mode: checks a proposed change with the wrapped language server before the editor sees it. */
+  proposalChecker?: ProposalChecker | undefined;
   /** Time for the prefetch cap. @default the system clock */
   clock?: LimiterClock | undefined;
 }
@@ -250,11 +253,11 @@ export class Assistant {
         acceptFinal: async (call) => {
           try {
             plan = await planChange(call.input, this.planEnvironment(planTarget, ledger));
-            return undefined;
           } catch (error) {
             if (error instanceof EfritError && error.reason === 'invalidEdit') return error.message;
             throw error;
           }
+          return this.checkProposal(plan, jobId, signal);
         },
         onToolNote: (text) => this.deps.reporter.note(jobId, 'tool', text),
         onStep: (step) => {
@@ -437,6 +440,15 @@ export class Assistant {
       document: (uri: string) => documents.get(uri),
       limits: { maxFiles: settings['edits.maxFiles'], maxBytes: settings['edits.maxBytes'] },
     };
+  }
+
+  /** A refusal naming the change's new errors, when the language server finds any; the stream shows each file's outcome. */
+  private async checkProposal(plan: PlannedChange, jobId: string, signal: AbortSignal): Promise<string | undefined> {
+    const checker = this.deps.proposalChecker;
+    if (checker?.available() !== true) return undefined;
+    const verdict = await checker.check(plan, signal);
+    for (const note of verdict.notes) this.deps.reporter.note(jobId, 'tool', note);
+    return verdict.refusal;
   }
 
   /** The read-only tools, then the language server's (decided once per process, so the list stays the same). */

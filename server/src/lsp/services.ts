@@ -5,9 +5,11 @@
  * the server is made of reads apart from what it answers.
  */
 import type { ClientCapabilities, Connection, InitializeParams } from 'vscode-languageserver/node';
-import { searchDeadlineFor, WorkspaceTools } from '../agent/workspace-tools.js';
+import { defaultMaxFileBytes, searchDeadlineFor, WorkspaceTools } from '../agent/workspace-tools.js';
 import type { LanguageIntelligence } from '../agent/language-intelligence.js';
 import { SemanticTools } from '../agent/semantic-tools.js';
+import { readTextFile } from '../agent/workspace-paths.js';
+import { ProposalChecker } from '../assistant/proposal-check.js';
 import { Assistant } from '../assistant/assistant.js';
 import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from '../completion/completion-engine.js';
 import { queuedCompletionModel } from '../completion/queued-completion-model.js';
@@ -105,7 +107,18 @@ export function buildServices({ connection, logger, version, env = process.env, 
     intelligence === undefined
       ? undefined
       : new SemanticTools({ intelligence, locate: (path) => tools.locate(path), openDocumentAt: (located) => tools.openDocumentAt(located) });
-  const assistant = new Assistant({ tools, semanticTools, documents, queue, model, sessions, usage, reporter, logger, settings: () => settings, workspaceRoots });
+  const proposalChecker =
+    intelligence === undefined
+      ? undefined
+      : new ProposalChecker({
+          intelligence,
+          document: (uri) => documents.get(uri),
+          readDisk: async (realPath, displayPath) => {
+            const read = await readTextFile(realPath, { maxFileBytes: defaultMaxFileBytes, displayPath });
+            return read.kind === 'text' ? read.text : undefined;
+          },
+        });
+  const assistant = new Assistant({ tools, semanticTools, proposalChecker, documents, queue, model, sessions, usage, reporter, logger, settings: () => settings, workspaceRoots });
   const completions = new InlineCompletionEngine(
     queuedCompletionModel({ queue, model, usage, settings: () => settings }),
     systemClock,

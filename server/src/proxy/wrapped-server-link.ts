@@ -225,29 +225,30 @@ export class WrappedServerLink implements LanguageIntelligence {
     }
   }
 
-  async diagnosticsOfTexts(check: ShadowCheck, signal: AbortSignal): Promise<Diagnostic[][]> {
-    const results: Diagnostic[][] = [];
-    for (const text of check.texts) {
-      signal.throwIfAborted();
-      const uri = shadowUriFor(check.uri, this.nextShadow++);
-      const watch = new ShadowWatch(this.timers, this.quietMs);
-      this.watches.set(uri, watch);
-      const onAbort = () => watch.fail(new Error(`The check with ${this.label} was cancelled.`));
-      signal.addEventListener('abort', onAbort, { once: true });
-      let opened = false;
-      try {
-        const seconds = Math.round(this.firstPublishTimeoutMs / 1000);
-        const waited = watch.wait(this.firstPublishTimeoutMs, `${this.label} published no diagnostics for the checked text within ${seconds} s.`);
-        opened = this.send({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: check.languageId, version: 1, text } } });
-        if (!opened) watch.fail(new Error(`${this.label} is not running.`));
-        results.push(await waited);
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-        this.watches.delete(uri);
-        if (opened) this.send({ jsonrpc: '2.0', method: 'textDocument/didClose', params: { textDocument: { uri } } });
-      }
+  /** The texts are checked at once, each at a shadow of its own: one wait for the server, not one per text. */
+  diagnosticsOfTexts(check: ShadowCheck, signal: AbortSignal): Promise<Diagnostic[][]> {
+    signal.throwIfAborted();
+    return Promise.all(check.texts.map((text) => this.diagnosticsOfText(check, text, signal)));
+  }
+
+  private async diagnosticsOfText(check: ShadowCheck, text: string, signal: AbortSignal): Promise<Diagnostic[]> {
+    const uri = shadowUriFor(check.uri, this.nextShadow++);
+    const watch = new ShadowWatch(this.timers, this.quietMs);
+    this.watches.set(uri, watch);
+    const onAbort = () => watch.fail(new Error(`The check with ${this.label} was cancelled.`));
+    signal.addEventListener('abort', onAbort, { once: true });
+    let opened = false;
+    try {
+      const seconds = Math.round(this.firstPublishTimeoutMs / 1000);
+      const waited = watch.wait(this.firstPublishTimeoutMs, `${this.label} published no diagnostics for the checked text within ${seconds} s.`);
+      opened = this.send({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: check.languageId, version: 1, text } } });
+      if (!opened) watch.fail(new Error(`${this.label} is not running.`));
+      return await waited;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.watches.delete(uri);
+      if (opened) this.send({ jsonrpc: '2.0', method: 'textDocument/didClose', params: { textDocument: { uri } } });
     }
-    return results;
   }
 
   private send(message: NotificationMessage): boolean {
