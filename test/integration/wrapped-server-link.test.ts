@@ -210,6 +210,19 @@ describe("efrit-lsp's own line to the wrapped server", () => {
     expect((await child.next((m) => m['method'] === 'textDocument/didOpen'))['params']).toMatchObject({ textDocument: { uri: 'file:///w/src/a.efrit-check-2.ts' } });
   });
 
+  it('asks a server that offers pull diagnostics for the shadow\'s, and takes its answer', async () => {
+    const { link, editor, child } = await setup({ diagnosticProvider: { interFileDependencies: true, workspaceDiagnostics: false } });
+    const checked = link.diagnosticsOfTexts({ uri: 'file:///w/src/a.ts', languageId: 'typescript', texts: ['after'] }, new AbortController().signal);
+    await child.next((m) => m['method'] === 'textDocument/didOpen');
+    const pull = await child.next((m) => m['method'] === 'textDocument/diagnostic');
+    expect(pull['params']).toEqual({ textDocument: { uri: 'file:///w/src/a.efrit-check-0.ts' } });
+    child.send(result(pull['id'] as string, { kind: 'full', items: [diagnostic(4, 'pulled')] }));
+    await expect(checked).resolves.toEqual([[diagnostic(4, 'pulled')]]);
+    await child.next((m) => m['method'] === 'textDocument/didClose');
+    await tick();
+    expect(editor.methods()).toEqual([]);
+  });
+
   it('gives up on a shadow the server publishes nothing for, and closes it', async () => {
     const { link, child, clock } = await setup();
     const checked = link.diagnosticsOfTexts({ uri: 'file:///w/a.py', languageId: 'python', texts: ['x = 1\n'] }, new AbortController().signal);

@@ -13,11 +13,13 @@
  * they do from the original. Its name carries a fresh number each time, so a
  * late message about an earlier shadow can never be taken for a later one's.
  *
- * Waiting for diagnostics: LSP has no "done" signal for pushed diagnostics,
- * and servers publish in stages (typescript-language-server sends syntax,
- * then semantic, then suggestion diagnostics as tsserver reports them), so a
- * shadow's diagnostics are taken once the server has published at least once
- * and then stayed quiet for `quietMs`.
+ * Waiting for diagnostics: a server that offers pull diagnostics (LSP 3.17
+ * `textDocument/diagnostic`) is asked for the shadow's, and answers when they
+ * are complete. For pushed diagnostics LSP has no "done" signal, and servers
+ * publish in stages (typescript-language-server sends syntax, then semantic,
+ * then suggestion diagnostics as tsserver reports them), so a shadow's
+ * diagnostics are taken once the server has published at least once and then
+ * stayed quiet for `quietMs`.
  */
 import type { Diagnostic, NotificationMessage, RequestMessage, ResponseMessage, ServerCapabilities } from 'vscode-languageserver/node';
 import type { LanguageIntelligence, SemanticFeature, ShadowCheck } from '../agent/language-intelligence.js';
@@ -85,6 +87,12 @@ export function isShadowUri(uri: string): boolean {
 
 type Settle = (outcome: ResponseMessage | Error) => void;
 
+/** A `textDocument/diagnostic` answer's diagnostics (a full report; "unchanged" cannot be, for a document opened just now). */
+function pulledItems(report: unknown): Diagnostic[] {
+  const items = (report as { items?: unknown } | null)?.items;
+  return Array.isArray(items) ? (items as Diagnostic[]) : [];
+}
+
 /** One shadow's diagnostics as they come: taken once the server has published and then kept quiet. */
 class ShadowWatch {
   private latest: Diagnostic[] | undefined;
@@ -124,6 +132,8 @@ export class WrappedServerLink implements LanguageIntelligence {
   private port: ChildPort | undefined;
   private decided: ReadonlySet<SemanticFeature> = new Set();
   private hasDecided = false;
+  /** The server answers `textDocument/diagnostic` (pull diagnostics). */
+  private pulls = false;
   private readonly pending = new Map<string, Settle>();
   private readonly watches = new Map<string, ShadowWatch>();
   private nextId = 0;
@@ -155,6 +165,7 @@ export class WrappedServerLink implements LanguageIntelligence {
     if (this.hasDecided) return;
     this.hasDecided = true;
     this.decided = featuresOf(capabilities);
+    this.pulls = capabilities?.diagnosticProvider !== undefined;
   }
 
   /** A response from the wrapped server: true when it answers one of efrit-lsp's own requests (and so is not the editor's). */
@@ -243,8 +254,15 @@ export class WrappedServerLink implements LanguageIntelligence {
       const waited = watch.wait(this.firstPublishTimeoutMs, `${this.label} published no diagnostics for the checked text within ${seconds} s.`);
       opened = this.send({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: check.languageId, version: 1, text } } });
       if (!opened) watch.fail(new Error(`${this.label} is not running.`));
+      if (opened && this.pulls) {
+        // Asked for, the diagnostics come complete in the answer; the pushed ones (if the server also pushes) are not waited for.
+        waited.catch(() => undefined);
+        return pulledItems(await this.request('textDocument/diagnostic', { textDocument: { uri } }, signal));
+      }
       return await waited;
     } finally {
+      // Settled already, unless the answer was pulled: then this ends the wait for pushed ones, and its timer.
+      watch.fail(new Error('The shadow is closed.'));
       signal.removeEventListener('abort', onAbort);
       this.watches.delete(uri);
       if (opened) this.send({ jsonrpc: '2.0', method: 'textDocument/didClose', params: { textDocument: { uri } } });
