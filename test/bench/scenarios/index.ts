@@ -5,6 +5,7 @@
  */
 import type { Scenario } from '../scenario.js';
 import { captureScenario } from './capture.js';
+import { checkScenario } from './check.js';
 import { completionScenario } from './completion.js';
 import { compressionScenario } from './compression.js';
 import { largeDocumentScenario } from './large-document.js';
@@ -19,4 +20,4 @@ import { soakScenario } from './soak.js';
 import { startupScenario } from './startup.js';
 import { syncScenario } from './sync.js';
 
-export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, completionScenario, repliesScenario, latencyScenario, searchScenario, largeDocumentScenario, soakScenario, proxyScenario];
+export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, completionScenario, repliesScenario, latencyScenario, searchScenario, largeDocumentScenario, soakScenario, proxyScenario, checkScenario];
