@@ -147,6 +147,67 @@ describe('checking a proposed change', () => {
     expect(verdict).toEqual({ refusal: undefined, notes: ['could not check the change with the language server: scripted-ls published no diagnostics for the checked text within 15 s.'] });
   });
 
+  it('checks at most maxFiles files and lists at most maxErrorsListed errors, saying so', async () => {
+    const server = new ScriptedChecks((text) => (text === '' ? [] : [error(0, 'first'), error(0, 'second', 1)]));
+    const create = (name: string) => ({ kind: 'create' as const, uri: `file:///w/${name}`, displayPath: name, lexicalPath: `/w/${name}`, text: `x`.repeat(250) });
+    const limited = new ProposalChecker({ intelligence: server, document: () => undefined, readDisk: () => Promise.resolve(undefined), maxFiles: 1, maxErrorsListed: 1 });
+    const verdict = await limited.check({ summary: 's', files: [create('a.ts'), create('b.ts')] }, never);
+    expect(server.checks.map((check) => check.uri)).toEqual(['file:///w/a.ts']);
+    expect(verdict.notes).toEqual(['not checked: b.ts (at most 1 files of a change are checked)', '2 new errors in a.ts; fixing']);
+    expect(verdict.refusal?.split('\n')).toEqual([
+      'The language server reports 2 new errors in the change as proposed (line numbers are in the changed text):',
+      'a.ts:1: first [typescript 2322]',
+      // The line's text is cut: it is there to find the spot, not to read.
+      `    1| ${'x'.repeat(200)}`,
+      '(1 more not listed)',
+      'Nothing was applied. Fix these errors and propose the whole change again.',
+    ]);
+  });
+
+  it('names where an error comes from as the server does: source and code, either, or neither', async () => {
+    const at = { range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } } };
+    const server = new ScriptedChecks(() => [
+      { ...at, message: "undefined name 'nmae'", source: 'pyflakes' },
+      { ...at, message: 'bare', code: '' },
+      { ...at, message: 'coded', code: 'E1' },
+    ]);
+    const verdict = await checker(server, new DocumentStore()).check({ summary: 's', files: [{ kind: 'create', uri: 'file:///w/a.py', displayPath: 'a.py', lexicalPath: '/w/a.py', text: '  x = nmae  \n' }] }, never);
+    expect(verdict.refusal).toContain("a.py:1: undefined name 'nmae' [pyflakes]\n    1| x = nmae\n");
+    expect(verdict.refusal).toContain('a.py:1: bare\n');
+    expect(verdict.refusal).toContain('a.py:1: coded [E1]\n');
+  });
+
+  it('does not check an open document that was closed or reopened, or that the user changed where the edit lands', async () => {
+    const server = new ScriptedChecks(() => []);
+    const closed = openStore();
+    const plan = retype(closed);
+    closed.close(uri);
+    expect((await checker(server, closed).check(plan, never)).notes).toEqual(['not checked: src/total.ts was closed']);
+    closed.open({ uri, languageId: 'typescript', version: 1, text: source });
+    expect((await checker(server, closed).check(plan, never)).notes).toEqual(['not checked: src/total.ts was closed']);
+
+    const typedOver = openStore();
+    const overlapping = retype(typedOver);
+    const start = source.indexOf('number');
+    typedOver.change(uri, 2, [{ range: { start: { line: 0, character: start }, end: { line: 0, character: start + 3 } }, text: 'big' }]);
+    expect((await checker(server, typedOver).check(overlapping, never)).notes).toEqual(['not checked: src/total.ts changed where the edit lands']);
+    expect(server.checks).toEqual([]);
+  });
+
+  it('does not check a file on disk that can no longer be read, nor a rename', async () => {
+    const server = new ScriptedChecks(() => []);
+    const plan: PlannedChange = {
+      summary: 'x',
+      files: [
+        { kind: 'editDisk', uri: 'file:///w/a.ts', displayPath: 'a.ts', guard: { kind: 'disk', realPath: '/w/a.ts', lexicalPath: '/w/a.ts', sha256: sha256Of('') }, edits: [] },
+        { kind: 'rename', uri: 'file:///w/b.ts', displayPath: 'b.ts', lexicalPath: '/w/b.ts', newUri: 'file:///w/c.ts', newDisplayPath: 'c.ts', newLexicalPath: '/w/c.ts' },
+      ],
+    };
+    const verdict = await checker(server, new DocumentStore(), {}).check(plan, never);
+    expect(verdict).toEqual({ refusal: undefined, notes: ['not checked: a.ts changed on disk'] });
+    expect(server.checks).toEqual([]);
+  });
+
   it('is not available without a language server that initialized', () => {
     expect(checker(new ScriptedChecks(() => [], []), new DocumentStore()).available()).toBe(false);
     expect(checker(new ScriptedChecks(() => []), new DocumentStore()).available()).toBe(true);

@@ -148,10 +148,13 @@ export class ProposalChecker {
       case 'editDisk': {
         const now = await this.options.readDisk(file.guard.realPath, file.displayPath);
         if (now === undefined || sha256Of(now) !== file.guard.sha256) return `not checked: ${file.displayPath} changed on disk`;
+        // Stryker disable next-line StringLiteral: equivalent, applyEdits does not read the language id
         const after = TextDocument.applyEdits(TextDocument.create(file.uri, '', 0, now), file.edits);
         return { uri: file.uri, displayPath: file.displayPath, languageId: languageIdFor(file.displayPath), before: now, after };
       }
+      // Stryker disable next-line StringLiteral,ConditionalExpression: equivalent, a case left out falls off the switch, which returns undefined too
       case 'rename':
+      // Stryker disable next-line StringLiteral,ConditionalExpression: equivalent, as above
       case 'delete':
         return undefined;
     }
