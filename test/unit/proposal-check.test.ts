@@ -93,6 +93,18 @@ describe('checking a proposed change', () => {
     );
   });
 
+  it('applies several edits to one document at their own offsets', async () => {
+    const documents = openStore('let a = 1;\nlet b = 2;\n');
+    const doc = documents.get(uri)!;
+    const edits = [
+      { start: 4, end: 5, newText: 'first' },
+      { start: 15, end: 16, newText: 'second' },
+    ];
+    const server = new ScriptedChecks(() => []);
+    await checker(server, documents).check({ summary: 's', files: [{ kind: 'editOpen', uri, displayPath: 'src/total.ts', baseVersion: 1, baseEpoch: doc.journal.epoch, openId: doc.openId, edits }] }, never);
+    expect(server.checks[0]?.texts[1]).toBe('let first = 1;\nlet second = 2;\n');
+  });
+
   it('lets a change through that only moves or removes errors', async () => {
     const documents = openStore();
     const server = new ScriptedChecks((text) => (text.includes('string') ? [error(3, 'old one, moved')] : [error(0, 'old one, moved'), error(1, 'fixed by it', 2304)]));
@@ -170,11 +182,15 @@ describe('checking a proposed change', () => {
       { ...at, message: "undefined name 'nmae'", source: 'pyflakes' },
       { ...at, message: 'bare', code: '' },
       { ...at, message: 'coded', code: 'E1' },
+      { ...at, message: 'sourced', source: 'pylint', code: '' },
+      { ...at, message: '  spread\n  over   lines ' },
     ]);
     const verdict = await checker(server, new DocumentStore()).check({ summary: 's', files: [{ kind: 'create', uri: 'file:///w/a.py', displayPath: 'a.py', lexicalPath: '/w/a.py', text: '  x = nmae  \n' }] }, never);
     expect(verdict.refusal).toContain("a.py:1: undefined name 'nmae' [pyflakes]\n    1| x = nmae\n");
     expect(verdict.refusal).toContain('a.py:1: bare\n');
     expect(verdict.refusal).toContain('a.py:1: coded [E1]\n');
+    expect(verdict.refusal).toContain('a.py:1: sourced [pylint]\n');
+    expect(verdict.refusal).toContain('a.py:1: spread over lines\n');
   });
 
   it('does not check an open document that was closed or reopened, or that the user changed where the edit lands', async () => {
@@ -217,9 +233,12 @@ describe('checking a proposed change', () => {
 describe('new errors', () => {
   it('counts each occurrence, ignores warnings, and matches by code and message, not line', () => {
     const warning: Diagnostic = { ...error(0, 'unused'), severity: 2 };
-    const { introduced, removed } = newErrors([error(0, 'same'), error(5, 'gone', 1)], [error(9, 'same'), error(10, 'same'), warning, error(2, 'same', 9999)]);
-    expect(introduced).toEqual([error(10, 'same'), error(2, 'same', 9999)]);
+    const { introduced, removed } = newErrors([error(0, 'same'), error(5, 'gone', 1)], [error(2, 'same', 9999), error(9, 'same'), error(10, 'same'), warning]);
+    expect(introduced).toEqual([error(2, 'same', 9999), error(10, 'same')]);
     expect(removed).toBe(1);
+    // A warning before does not excuse the same message as an error after; whitespace in a message does not make it another.
+    expect(newErrors([{ ...error(0, 'unused'), severity: 2 }], [error(0, 'unused')]).introduced).toEqual([error(0, 'unused')]);
+    expect(newErrors([error(0, 'Type  is\n wrong. ')], [error(3, 'Type is wrong.')]).introduced).toEqual([]);
   });
 
   it('says what the stream shows', () => {
