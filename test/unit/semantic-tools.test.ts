@@ -186,6 +186,84 @@ describe('the language server tools', () => {
     expect(onDisk.content).toBe('The language server reports no problems in src/cart.ts.');
   });
 
+  it('asks for a position by column too, and shows hover text whole or cut', async () => {
+    let contents = 'function cartTotal(items: Item[]): number';
+    const server = new ScriptedServer(['hover'], () => ({ contents: { kind: 'markdown', value: contents } }));
+    const tools = toolsFor(server);
+    const shown = await tools.run('hover', { path: 'src/cart.ts', line: 5, column: 17 }, never);
+    expect(server.asked[0]?.params).toEqual({ textDocument: { uri: uriOf('src/cart.ts') }, position: { line: 4, character: 16 } });
+    expect(shown).toMatchObject({ isError: false, content: 'src/cart.ts:5:17:\nfunction cartTotal(items: Item[]): number', note: 'hover on src/cart.ts:5:17' });
+    expect(shown.summary).toBe('hover {"path":"src/cart.ts","line":5,"column":17} -> function cartTotal(items: Item[]): number');
+    contents = `${'doc '.repeat(1_500)}`;
+    const cut = await tools.run('hover', { path: 'src/cart.ts', line: 5, symbol: 'cartTotal' }, never);
+    expect(cut.content.endsWith('\n[cut at 4000 characters]')).toBe(true);
+    expect(cut.content.length).toBeLessThan(4_100);
+    expect((await tools.run('hover', { path: 'src/cart.ts', line: 1, column: 40 }, never)).content).toBe(
+      'Invalid input for hover: column 40 is past the end of line 1 of src/cart.ts (23 characters).',
+    );
+  });
+
+  it("outlines a file, bounded, and says when the server lists nothing", async () => {
+    let symbols: unknown = [
+      { name: 'Item', kind: 11, selectionRange: { start: { line: 0 } }, children: [{ name: 'price', kind: 7, selectionRange: { start: { line: 1 } } }] },
+      { name: 'cartTotal', kind: 12, detail: '(items: Item[]) => number', selectionRange: { start: { line: 4 } } },
+    ];
+    const server = new ScriptedServer(['documentSymbols'], () => symbols);
+    const tools = toolsFor(server, new DocumentStore(), { maxResults: 1 });
+    const outline = await tools.run('document_symbols', { path: 'src/cart.ts' }, never);
+    expect(server.asked[0]).toMatchObject({ method: 'textDocument/documentSymbol', params: { textDocument: { uri: uriOf('src/cart.ts') } } });
+    expect(outline).toMatchObject({
+      content: ['Symbols in src/cart.ts (line numbers 1-based):', 'interface Item (line 1)', '  property price (line 2)', 'function cartTotal - (items: Item[]) => number (line 5)'].join('\n'),
+      note: 'outline of src/cart.ts: 3 symbols',
+      summary: 'document_symbols {"path":"src/cart.ts"} -> 3 symbols',
+    });
+    symbols = Array.from({ length: 6 }, (_, i) => ({ name: `s${i}`, kind: 13, selectionRange: { start: { line: i } } }));
+    // maxResults 1: four symbols per result listed at most.
+    expect((await tools.run('document_symbols', { path: 'src/cart.ts' }, never)).content.split('\n').slice(-1)).toEqual(['[2 more symbols not shown.]']);
+    symbols = [];
+    expect((await tools.run('document_symbols', { path: 'src/cart.ts' }, never)).content).toBe('The language server lists no symbols in src/cart.ts.');
+  });
+
+  it('finds symbols across the workspace, leaving out those outside it', async () => {
+    const outsideUri = pathToFileURL(join(base, 'outside', 'lib.d.ts')).href;
+    const server = new ScriptedServer(['workspaceSymbols'], (_method, params) =>
+      (params as { query: string }).query === 'none'
+        ? []
+        : [
+            { name: 'cartTotal', kind: 12, containerName: 'cart', location: { uri: uriOf('src/cart.ts'), range: { start: { line: 4, character: 0 }, end: { line: 4, character: 1 } } } },
+            { name: 'Item', kind: 11, location: { uri: uriOf('src/cart.ts') } },
+            { name: 'x', kind: 13, location: { uri: outsideUri, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } } } },
+            { kind: 13, location: { uri: uriOf('src/cart.ts') } },
+          ],
+    );
+    const tools = toolsFor(server);
+    const found = await tools.run('workspace_symbols', { query: 'cart' }, never);
+    expect(server.asked[0]).toMatchObject({ method: 'workspace/symbol', params: { query: 'cart' } });
+    expect(found.content).toBe(
+      ['Symbols matching "cart":', 'src/cart.ts:5: function cartTotal (in cart)', 'src/cart.ts:1: interface Item', '[1 location is outside the workspace or in secret-looking files, so left out.]'].join('\n'),
+    );
+    expect(found.note).toBe('symbols matching "cart": 2');
+    expect((await tools.run('workspace_symbols', { query: 'none' }, never)).content).toBe('The language server finds no symbol matching "none".');
+    expect((await tools.run('workspace_symbols', { query: 'x'.repeat(201) }, never)).content).toBe(
+      'Invalid input for workspace_symbols: "query" is longer than 200 characters; give a name or part of one.',
+    );
+    expect((await tools.run('workspace_symbols', {}, never)).content).toBe('Invalid input for workspace_symbols: "query" is required: the name to look for.');
+  });
+
+  it('describes each tool with the input it takes', () => {
+    const tools = toolsFor(new ScriptedServer(['definition', 'references', 'hover', 'documentSymbols', 'workspaceSymbols', 'diagnostics'], () => null)).definitions();
+    const shapes = tools.map((tool) => [tool.name, tool.input_schema.required, Object.keys(tool.input_schema.properties ?? {})]);
+    expect(shapes).toEqual([
+      ['definition', ['path', 'line'], ['path', 'line', 'symbol', 'occurrence', 'column']],
+      ['references', ['path', 'line'], ['path', 'line', 'symbol', 'occurrence', 'column']],
+      ['hover', ['path', 'line'], ['path', 'line', 'symbol', 'occurrence', 'column']],
+      ['document_symbols', ['path'], ['path']],
+      ['workspace_symbols', ['query'], ['query']],
+      ['diagnostics', ['path'], ['path']],
+    ]);
+    for (const tool of tools) expect(tool.description?.length).toBeGreaterThan(40);
+  });
+
   it('turns a failing server into an answer the model can read', async () => {
     const server = new ScriptedServer(['hover'], () => {
       throw new Error('scripted-ls did not answer textDocument/hover within 20 s.');
