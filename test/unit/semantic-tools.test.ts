@@ -264,6 +264,46 @@ describe('the language server tools', () => {
     for (const tool of tools) expect(tool.description?.length).toBeGreaterThan(40);
   });
 
+  it('summarizes each answer for the work log, naming the first places found', async () => {
+    const server = new ScriptedServer(['references', 'diagnostics'], () => Array.from({ length: 7 }, (_, line) => location(uriOf('src/cart.ts'), line)));
+    const tools = toolsFor(server);
+    const outcome = await tools.run('references', { path: 'src/cart.ts', line: 1, symbol: 'Item' }, never);
+    expect(outcome.summary).toBe('references {"path":"src/cart.ts","line":1,"symbol":"Item"} -> 7 locations: src/cart.ts:1, src/cart.ts:2, src/cart.ts:3, src/cart.ts:4, src/cart.ts:5, ...');
+    expect(outcome.note).toBe('references of Item at src/cart.ts:1: 7 locations');
+    // A file the editor has not opened, answered at once: it is not opened for the question.
+    expect(server.asked).toHaveLength(1);
+
+    const documents = new DocumentStore();
+    documents.open({ uri: uriOf('src/cart.ts'), languageId: 'typescript', version: 1, text: cartTs });
+    const at = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
+    server.published.set(uriOf('src/cart.ts'), [{ range: at, message: 'bad' }, { range: at, message: 'meh', severity: 2 }]);
+    const diagnostics = await toolsFor(server, documents).run('diagnostics', { path: 'src/cart.ts' }, never);
+    expect(diagnostics.note).toBe('diagnostics of src/cart.ts: 1 error, 1 other');
+    expect(diagnostics.summary).toBe('diagnostics {"path":"src/cart.ts"} -> 2 (1 errors)');
+  });
+
+  it('opens the file for the question after an empty list too, and never for an open one', async () => {
+    const server = new ScriptedServer(['references'], (_method, _params, opened) => (opened.length === 0 ? [] : [location(uriOf('src/cart.ts'), 0)]));
+    await toolsFor(server).run('references', { path: 'src/cart.ts', line: 1, symbol: 'Item' }, never);
+    expect(server.asked.map((asked) => asked.opened.length)).toEqual([0, 1]);
+  });
+
+  it('refuses malformed positions with a reason', async () => {
+    const tools = toolsFor(new ScriptedServer(['hover'], () => null));
+    const content = async (input: unknown) => (await tools.run('hover', input, never)).content;
+    expect(await content({ path: 'src/cart.ts', line: 0, symbol: 'x' })).toBe('Invalid input for hover: "line" must be a whole number of at least 1.');
+    expect(await content({ path: 'src/cart.ts', line: 1.5, symbol: 'x' })).toBe('Invalid input for hover: "line" must be a whole number of at least 1.');
+    expect(await content({ path: 'src/cart.ts', line: '3', symbol: 'x' })).toBe('Invalid input for hover: "line" must be a whole number of at least 1.');
+    expect(await content({ path: 'src/cart.ts', symbol: 'x' })).toBe('Invalid input for hover: "line" is required: a whole number of at least 1.');
+    expect(await content({ path: 'src/cart.ts', line: 1, symbol: 5 })).toBe('Invalid input for hover: "symbol" must be a string.');
+    expect(await content({ path: '  ', line: 1, symbol: 'x' })).toBe('Invalid input for hover: "path" is required: the file, relative to the workspace folder.');
+    expect(await content({ path: 'src/missing.ts', line: 1, symbol: 'x' })).toBe('Invalid input for hover: src/missing.ts does not exist.');
+    expect(await content({ path: 'src/cart.ts', line: 6, symbol: 'item', occurrence: 3 })).toBe(
+      'Invalid input for hover: "item" does not occur 3 times on line 6 of src/cart.ts, which reads:   return items.reduce((sum, item) => sum + item.price, 0);',
+    );
+    expect(await content('not an object')).toBe('Invalid input for hover: "path" is required: the file, relative to the workspace folder.');
+  });
+
   it('turns a failing server into an answer the model can read', async () => {
     const server = new ScriptedServer(['hover'], () => {
       throw new Error('scripted-ls did not answer textDocument/hover within 20 s.');
@@ -286,6 +326,9 @@ describe('what the tools make of the answers', () => {
     expect(placesOf(null)).toEqual([]);
     expect(placesOf(location('file:///a.ts', 2))).toEqual([{ uri: 'file:///a.ts', line: 2 }]);
     expect(placesOf([{ targetUri: 'file:///b.ts', targetRange: {}, targetSelectionRange: { start: { line: 7, character: 0 } } }, { junk: true }])).toEqual([{ uri: 'file:///b.ts', line: 7 }]);
+    // Malformed ones are skipped: no line, a link without its selection, a uri that is not a string, null.
+    expect(placesOf([{ uri: 'file:///a.ts', range: {} }, { targetUri: 'file:///b.ts', targetRange: { start: { line: 1 } } }, { uri: 5, range: { start: { line: 1 } } }, null, 'x'])).toEqual([]);
+    expect(placesOf(undefined)).toEqual([]);
   });
 
   it('makes plain text of every hover shape', () => {
@@ -293,6 +336,14 @@ describe('what the tools make of the answers', () => {
     expect(hoverText({ contents: [{ language: 'python', value: 'def greet(name)' }, 'Say hello.'] })).toBe('def greet(name)\n\nSay hello.');
     expect(hoverText({ contents: '' })).toBe('');
     expect(hoverText(null)).toBe('');
+  });
+
+  it('names every LSP symbol kind', () => {
+    const kinds = symbolOutline([...Array.from({ length: 26 }, (_, i) => ({ name: 'n', kind: i + 1 })), { name: 'n', kind: 99 }, { name: 'n' }]).map((line) => line.slice(0, -2));
+    expect(kinds).toEqual([
+      'file', 'module', 'namespace', 'package', 'class', 'method', 'property', 'field', 'constructor', 'enum', 'interface', 'function', 'variable',
+      'constant', 'string', 'number', 'boolean', 'array', 'object', 'key', 'null', 'enum member', 'struct', 'event', 'operator', 'type parameter', 'symbol', 'symbol',
+    ]);
   });
 
   it('outlines nested and flat symbols', () => {
@@ -311,5 +362,9 @@ describe('what the tools make of the answers', () => {
     expect(languageIdFor('main.PY')).toBe('python');
     expect(languageIdFor('Makefile')).toBe('plaintext');
     expect(languageIdFor('x.zig')).toBe('zig');
+    expect(['a.ts', 'a.mts', 'a.cts', 'a.js', 'a.mjs', 'a.cjs', 'a.jsx', 'a.pyi', 'a.rs', 'a.go', 'a.java', 'a.rb', 'a.c', 'a.h', 'a.cc', 'a.cpp', 'a.hpp', 'a.cs', 'a.el', 'a.lua', 'a.sh'].map(languageIdFor)).toEqual([
+      'typescript', 'typescript', 'typescript', 'javascript', 'javascript', 'javascript', 'javascriptreact', 'python', 'rust', 'go', 'java', 'ruby',
+      'c', 'c', 'cpp', 'cpp', 'cpp', 'csharp', 'emacs-lisp', 'lua', 'shellscript',
+    ]);
   });
 });
