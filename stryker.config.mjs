@@ -19,6 +19,7 @@ export default {
     'server/src/assistant/edit-proposal.ts',
     'server/src/assistant/change-plan.ts',
     'server/src/assistant/workspace-edit.ts',
+    'server/src/assistant/proposal-check.ts',
     'server/src/agent/read-ledger.ts',
     'server/src/model/prices.ts',
     // providers
@@ -34,6 +35,7 @@ export default {
     'server/src/agent/work-log.ts',
     'server/src/agent/project-instructions.ts',
     'server/src/agent/mentions.ts',
+    'server/src/agent/semantic-tools.ts',
     'server/src/proxy/routing-rules.ts',
     'server/src/proxy/capabilities.ts',
     // the agent's checks (agent.commands)

@@ -5,7 +5,7 @@
  * out through the `JobReporter` the feature layer supplies, and edits come back
  * as `PlannedEdit`s that the feature layer applies.
  */
-import type { ContentBlockParam, MessageParam, TextBlockParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
+import type { ContentBlockParam, MessageParam, TextBlockParam, Tool, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
 import { readTextFile } from '../agent/workspace-paths.js';
 import type { Settings } from '../settings/config.js';
@@ -23,7 +23,9 @@ import type { Job, JobQueue } from '../queue/job-queue.js';
 import type { Session, SessionStore } from '../sessions/session-store.js';
 import { actionCatalog, actionTitle, findAction, type ActionDefinition } from './action-catalog.js';
 import { notRunResults, runAgentLoop } from '../agent/do-agent.js';
-import { readOnlyToolDefinitions, type WorkspaceTools } from '../agent/workspace-tools.js';
+import { readOnlyToolDefinitions, type ToolOutcome, type WorkspaceTools } from '../agent/workspace-tools.js';
+import type { SemanticTools } from '../agent/semantic-tools.js';
+import type { ProposalChecker } from './proposal-check.js';
 import { excerptQuoteSource } from './edit-proposal.js';
 import { planChange, type PlannedChange, type PlanTarget } from './change-plan.js';
 import { buildWorkspaceEdit, filesChangedSince, type BuildEnvironment } from './workspace-edit.js';
@@ -95,6 +97,10 @@ export interface AssistantDeps {
   tools: WorkspaceTools;
   /** Runs the project's checks (`agent.commands`) for the do agent; without it, run_check is never offered. */
   checks?: CheckRunner | undefined;
+  /** Proxy mode: the tools that ask the wrapped language server (definition, references…); none without it. */
+  semanticTools?: SemanticTools | undefined;
+  /** Proxy mode: checks a proposed change with the wrapped language server before the editor sees it. */
+  proposalChecker?: ProposalChecker | undefined;
   /** Time for the prefetch cap. @default the system clock */
   clock?: LimiterClock | undefined;
 }
@@ -266,7 +272,7 @@ export class Assistant {
           checks?.observe(reply);
           return reply;
         },
-        runTool: (call) => (checks?.handles(call) === true ? checks.answer(call) : this.deps.tools.run(call.name, call.input, signal, ledger)),
+        runTool: (call) => (checks?.handles(call) === true ? checks.answer(call) : this.runTool(call, signal, ledger)),
         finalTool: proposeEditsTool.name,
         acceptFinal: async (call) => {
           let planned: PlannedChange;
@@ -276,6 +282,9 @@ export class Assistant {
             if (error instanceof EfritError && error.reason === 'invalidEdit') return error.message;
             throw error;
           }
+          // The language server's check first (new errors go back to the model), then the project's own checks.
+          const refusal = await this.checkProposal(planned, jobId, signal);
+          if (refusal !== undefined) return refusal;
           const heldBack = await checks?.judge(planned, call, currentStep >= settings['agent.maxSteps']);
           if (heldBack === undefined) plan = planned;
           return heldBack;
@@ -495,6 +504,27 @@ export class Assistant {
     };
   }
 
+  /** A refusal naming the change's new errors, when the language server finds any; the stream shows each file's outcome. */
+  private async checkProposal(plan: PlannedChange, jobId: string, signal: AbortSignal): Promise<string | undefined> {
+    const checker = this.deps.proposalChecker;
+    if (checker?.available() !== true) return undefined;
+    const verdict = await checker.check(plan, signal);
+    for (const note of verdict.notes) this.deps.reporter.note(jobId, 'tool', note);
+    return verdict.refusal;
+  }
+
+  /** The read-only tools, then the language server's (decided once per process, so the list stays the same). */
+  private toolList(): Tool[] {
+    const semantic = this.deps.semanticTools?.definitions() ?? [];
+    return semantic.length === 0 ? allTools : [...allTools, ...semantic];
+  }
+
+  private runTool(call: ToolCall, signal: AbortSignal, ledger: ReadLedger): Promise<ToolOutcome> {
+    const semantic = this.deps.semanticTools;
+    if (semantic?.handles(call.name) === true) return semantic.run(call.name, call.input, signal);
+    return this.deps.tools.run(call.name, call.input, signal, ledger);
+  }
+
   private async callModel(
     jobId: string,
     signal: AbortSignal,
@@ -510,8 +540,8 @@ export class Assistant {
         model: settings.model,
         maxTokens: settings.maxTokens,
         system,
-        // Always the same tool list (for the settings in force), so the cached prefix does not depend on the action.
-        tools: [...allTools, ...(this.deps.checks?.definitions() ?? [])],
+        // Always the same tool list (for the settings and the wrapped server in force), so the cached prefix does not depend on the action.
+        tools: [...this.toolList(), ...(this.deps.checks?.definitions() ?? [])],
         messages: withCacheBreakpoints(turn.messages, settings.promptCaching),
         ...(turn.toolChoice !== undefined ? { toolChoice: turn.toolChoice } : {}),
       },

@@ -5,7 +5,11 @@
  * the server is made of reads apart from what it answers.
  */
 import type { ClientCapabilities, Connection, InitializeParams } from 'vscode-languageserver/node';
-import { searchDeadlineFor, WorkspaceTools } from '../agent/workspace-tools.js';
+import { defaultMaxFileBytes, searchDeadlineFor, WorkspaceTools } from '../agent/workspace-tools.js';
+import type { LanguageIntelligence } from '../agent/language-intelligence.js';
+import { SemanticTools } from '../agent/semantic-tools.js';
+import { readTextFile } from '../agent/workspace-paths.js';
+import { ProposalChecker } from '../assistant/proposal-check.js';
 import { Assistant } from '../assistant/assistant.js';
 import { CheckRunner } from '../agent/check-commands.js';
 import { LspCommandConsent } from '../features/check-consent.js';
@@ -37,6 +41,8 @@ export interface ServerOptions {
   env?: NodeJS.ProcessEnv;
   /** `--offline`: every model call goes to the demo model here, whatever the key and endpoint settings say. */
   offline?: OfflineEndpoint | undefined;
+  /** Proxy mode: the wrapped language server, which the efrit/do agent may ask (definitions, references, diagnostics…). */
+  intelligence?: LanguageIntelligence | undefined;
 }
 
 export interface Services {
@@ -66,7 +72,7 @@ function effectiveSettings(configured: Settings, offline: boolean): Settings {
   return offline ? { ...configured, model: offlineModelName, fastModel: offlineModelName } : configured;
 }
 
-export function buildServices({ connection, logger, version, env = process.env, offline }: ServerOptions): Services {
+export function buildServices({ connection, logger, version, env = process.env, offline, intelligence }: ServerOptions): Services {
   // What the user configured, and what is in force (the same, except the model while offline).
   let configured: Settings = defaultSettings();
   let settings: Settings = effectiveSettings(configured, offline !== undefined);
@@ -119,7 +125,22 @@ export function buildServices({ connection, logger, version, env = process.env, 
     logger,
     env,
   });
-  const assistant = new Assistant({ tools, documents, queue, model, sessions, usage, reporter, logger, settings: () => settings, workspaceRoots, checks });
+  const semanticTools =
+    intelligence === undefined
+      ? undefined
+      : new SemanticTools({ intelligence, locate: (path) => tools.locate(path), openDocumentAt: (located) => tools.openDocumentAt(located) });
+  const proposalChecker =
+    intelligence === undefined
+      ? undefined
+      : new ProposalChecker({
+          intelligence,
+          document: (uri) => documents.get(uri),
+          readDisk: async (realPath, displayPath) => {
+            const read = await readTextFile(realPath, { maxFileBytes: defaultMaxFileBytes, displayPath });
+            return read.kind === 'text' ? read.text : undefined;
+          },
+        });
+  const assistant = new Assistant({ tools, semanticTools, proposalChecker, documents, queue, model, sessions, usage, reporter, logger, settings: () => settings, workspaceRoots, checks });
   const completions = new InlineCompletionEngine(
     queuedCompletionModel({ queue, model, usage, settings: () => settings }),
     systemClock,

@@ -25,6 +25,14 @@
  * to repair it (a range past the end, a malformed change), so the two never
  * drift apart. A full-sync child gets the whole text every time.
  *
+ * efrit-lsp's own requests. The agent asks the wrapped server questions of
+ * its own (definitions, references, diagnostics) through a `WrappedServerLink`:
+ * ids `efrit-own:<n>`, answered to the link, never to the editor. A file the
+ * editor has not opened may be borrowed (opened in the wrapped server for a
+ * question, closed after; the editor opening it ends the borrow first), and
+ * its diagnostics are held back from the editor. Shadow documents (`a.efrit-check-<n>.ts`)
+ * hold texts efrit-lsp checks; nothing about them reaches the editor.
+ *
  * Crashes. When the wrapped server dies unasked, its pending requests are
  * answered with an error, its diagnostics are cleared in the editor, and it is
  * started again (at most `maxRestarts` times in `restartWindowMs`, as editors'
@@ -48,10 +56,12 @@ import type { DocumentStore } from '../documents/document-store.js';
 import type { DocumentSync, SyncMethod } from '../features/document-sync.js';
 import { childSyncKind, mergeInitializeResults, methodsEfritAnswers } from './capabilities.js';
 import type { Endpoint } from './memory-transport.js';
+import type { WrappedServerLink } from './wrapped-server-link.js';
 import {
   childGoneMessage,
   clampActionArguments,
   codeActionRequestForEfrit,
+  closeNotification,
   fullTextChange,
   mergeCodeActionResponses,
   openNotification,
@@ -98,9 +108,13 @@ export interface RouterOptions {
   log?: (message: string) => void;
   /** How long `shutdown` waits for the wrapped server's answer. @default 3000 */
   shutdownTimeoutMs?: number;
+  /** efrit-lsp's own requests and shadow documents (see wrapped-server-link.ts); their traffic never reaches the editor. */
+  link?: WrappedServerLink;
 }
 
 const efritIdPrefix = 'efrit:';
+/** Released borrowed documents remembered at most, waiting for the server's close diagnostics. */
+const maxReleased = 256;
 /** Ids of the router's own requests to the wrapped server (a restart's `initialize`). */
 const routerIdPrefix = 'efrit-proxy:';
 
@@ -124,6 +138,10 @@ export class ProxyRouter {
   private readonly efritRequests = new Map<string, Id>();
   private readonly efritRequestsBack = new Map<Id, string>();
   private nextEfritRequest = 0;
+  /** Documents efrit-lsp opened in the wrapped server that the editor has not (see `borrow`), with how many users each has. */
+  private readonly borrowed = new Map<string, number>();
+  /** Borrowed documents closed again, until the server's last word on them (the empty diagnostics of the close) has been held back. */
+  private readonly released = new Set<string>();
   /** The wrapped server's latest diagnostics per document, for code actions asked without them. */
   readonly diagnostics = new Map<string, Diagnostic[]>();
   private readonly log: (message: string) => void;
@@ -138,6 +156,17 @@ export class ProxyRouter {
     editor.reader.onClose(() => void this.exit(this.shutdownRequested ? 0 : 1));
     editor.reader.onError((error) => this.log(`proxy: bad message from the editor: ${String(error)}`));
     this.attach(child);
+    options.link?.connect({
+      label: () => this.child.label,
+      send: (message) => {
+        if (!this.childRunning) return false;
+        this.send('child', message);
+        return true;
+      },
+      published: (uri) => this.diagnostics.get(uri),
+      borrow: (uri, languageId, text) => this.borrow(uri, languageId, text),
+      release: (uri) => this.release(uri),
+    });
   }
 
   get childRunning(): boolean {
@@ -250,6 +279,9 @@ export class ProxyRouter {
     // Not open in the store (a malformed open, a change to an unknown document): the child must not have it either.
     if (doc === undefined) return;
     if (method === 'textDocument/didOpen') {
+      // The editor opens what efrit-lsp borrowed: the server must not see it opened twice, so the borrow ends here.
+      if (this.borrowed.delete(doc.uri)) this.send('child', closeNotification(doc.uri));
+      this.released.delete(doc.uri);
       this.send('child', problems.length === 0 ? notification : openNotification(doc));
       return;
     }
@@ -278,6 +310,7 @@ export class ProxyRouter {
       childResult = child.result as InitializeResult;
       this.childSync = childSyncKind(childResult.capabilities);
     }
+    this.options.link?.childInitialized(childResult?.capabilities);
     const efritResult = efrit.result as InitializeResult;
     this.answeredByEfrit = methodsEfritAnswers(childResult?.capabilities, efritResult.capabilities);
     this.reply(request, { jsonrpc: '2.0', id: request.id, result: mergeInitializeResults(childResult, efritResult) });
@@ -308,11 +341,15 @@ export class ProxyRouter {
 
   private fromChild(message: Message): void {
     if (Message.isResponse(message)) {
+      if (this.options.link?.takeResponse(message) === true) return;
       this.settle('child', message);
     } else if (Message.isRequest(message)) {
       this.send('editor', message);
     } else if (Message.isNotification(message)) {
       const published = message.method === 'textDocument/publishDiagnostics' ? publishedDiagnostics(message.params) : undefined;
+      // A shadow document's diagnostics are efrit-lsp's alone: the editor never hears of the document.
+      if (published !== undefined && this.options.link?.takePublished(published.uri, published.diagnostics) === true) return;
+      if (published !== undefined && this.heldBack(published.uri, published.diagnostics)) return;
       if (published !== undefined) {
         if (published.diagnostics.length === 0) this.diagnostics.delete(published.uri);
         else this.diagnostics.set(published.uri, published.diagnostics);
@@ -325,6 +362,10 @@ export class ProxyRouter {
     this.childState = 'gone';
     for (const [id, settle] of this.pending.child) settle(this.childGone(id));
     this.pending.child.clear();
+    this.options.link?.childGone();
+    // Borrowed documents die with it; a restarted server is given only the editor's.
+    this.borrowed.clear();
+    this.released.clear();
     // Its diagnostics die with it; a restarted server publishes its own.
     for (const uri of this.diagnostics.keys()) {
       this.send('editor', { jsonrpc: '2.0', method: 'textDocument/publishDiagnostics', params: { uri, diagnostics: [] } } as NotificationMessage);
@@ -376,6 +417,53 @@ export class ProxyRouter {
 
   private childGone(id: Id): ResponseMessage {
     return { jsonrpc: '2.0', id, error: { code: ErrorCodes.InternalError, message: `The wrapped language server "${this.child.label}" is not running.` } };
+  }
+
+  // ── efrit-lsp's own documents in the wrapped server ─────────────────
+
+  /**
+   * Opens a file the editor has not opened in the wrapped server, for
+   * efrit-lsp's own requests about it (typescript-language-server answers
+   * only for open documents). False, and nothing sent, when the editor has it
+   * open (the server has the editor's text already) or the server is not
+   * running. Each borrow is ended by `release`; should the editor open the
+   * document meanwhile, the borrow ends then and the editor's open goes through.
+   */
+  private borrow(uri: string, languageId: string, text: string): boolean {
+    if (!this.childRunning || this.options.documents.documents.get(uri) !== undefined) return false;
+    const users = this.borrowed.get(uri) ?? 0;
+    if (users === 0) {
+      this.released.delete(uri);
+      this.send('child', openNotification({ uri, languageId, version: 1, text }));
+    }
+    this.borrowed.set(uri, users + 1);
+    return true;
+  }
+
+  private release(uri: string): void {
+    const users = this.borrowed.get(uri);
+    if (users === undefined) return;
+    if (users > 1) {
+      this.borrowed.set(uri, users - 1);
+      return;
+    }
+    this.borrowed.delete(uri);
+    this.send('child', closeNotification(uri));
+    this.released.add(uri);
+    // Bounded: a server that never answers a close with empty diagnostics must not make this grow.
+    if (this.released.size > maxReleased) this.released.delete(this.released.values().next().value as string);
+  }
+
+  /**
+   * Whether diagnostics for a borrowed document are held back from the
+   * editor, which does not have it open: while it is borrowed, and after, up
+   * to the empty list servers publish when a document closes.
+   */
+  private heldBack(uri: string, diagnostics: readonly Diagnostic[]): boolean {
+    if (this.borrowed.has(uri)) return true;
+    if (!this.released.has(uri)) return false;
+    if (diagnostics.length === 0) this.released.delete(uri);
+    return true;
   }
 
   // ── efrit-lsp → ──────────────────────────────────────────────────────

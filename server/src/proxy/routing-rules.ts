@@ -155,6 +155,11 @@ export function openNotification(doc: Pick<TrackedDocument, 'uri' | 'languageId'
   } as NotificationMessage;
 }
 
+/** `didClose` for a document the router itself opened in the wrapped server. */
+export function closeNotification(uri: string): NotificationMessage {
+  return { jsonrpc: '2.0', method: 'textDocument/didClose', params: { textDocument: { uri } } } as NotificationMessage;
+}
+
 /** `didChange` carrying the whole text: for a full-sync child, or after a change the store had to repair. */
 export function fullTextChange(doc: Pick<TrackedDocument, 'uri' | 'version' | 'text'>): NotificationMessage {
   return {

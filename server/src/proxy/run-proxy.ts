@@ -13,6 +13,7 @@ import { createServer } from '../server.js';
 import { spawnWrappedServer } from './child.js';
 import { memoryLink } from './memory-transport.js';
 import { ProxyRouter } from './router.js';
+import { WrappedServerLink } from './wrapped-server-link.js';
 
 export function runProxy(command: string, args: readonly string[], logger: ServerLogger, version: string, offline?: OfflineEndpoint): void {
   // Its stderr reaches the editor's log too, so it passes the same redactor as everything efrit-lsp writes.
@@ -23,13 +24,16 @@ export function runProxy(command: string, args: readonly string[], logger: Serve
   const [routerSide, serverSide] = memoryLink();
   // Everything efrit-lsp itself says leaves redacted; the wrapped server's messages pass as it sent them.
   const connection = createConnection(ProposedFeatures.all, serverSide.reader, new RedactingMessageWriter(serverSide.writer, logger.redactor));
-  const { documents, sync } = createServer({ connection, logger, version, offline });
+  // efrit-lsp's own line to the wrapped server: the agent's semantic tools and its checks go through it, never past the editor.
+  const link = new WrappedServerLink();
+  const { documents, sync } = createServer({ connection, logger, version, offline, intelligence: link });
   connection.listen();
   new ProxyRouter({
     editor: { reader: new StreamMessageReader(process.stdin), writer: new StreamMessageWriter(process.stdout) },
     efrit: routerSide,
     documents: { documents, sync },
     child,
+    link,
     restartChild: () => {
       child = spawnWrappedServer(command, args, spawnOptions);
       logger.info(`proxy mode: restarted ${child.label} (pid ${child.pid ?? 'unknown'})`);

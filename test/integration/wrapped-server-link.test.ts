@@ -1,0 +1,246 @@
+/**
+ * efrit-lsp's own line to the wrapped server, in memory: its requests carry
+ * ids of their own and their answers come back to it, never to the editor;
+ * they time out and are cancelled in the server too; files it opens there for
+ * its questions, and shadow documents for its checks, never show in the
+ * editor. (semantic-tools.test.ts runs the real thing around
+ * typescript-language-server and pylsp.)
+ */
+import { describe, expect, it } from 'vitest';
+import type { Message, NotificationMessage, RequestMessage, ResponseMessage } from 'vscode-languageserver/node';
+import { DocumentStore } from '../../server/src/documents/document-store.js';
+import { createDocumentSync } from '../../server/src/features/document-sync.js';
+import { memoryLink, type Endpoint } from '../../server/src/proxy/memory-transport.js';
+import { ProxyRouter } from '../../server/src/proxy/router.js';
+import { featuresOf, isShadowUri, shadowUriFor, WrappedServerLink } from '../../server/src/proxy/wrapped-server-link.js';
+import { eventually } from '../support/eventually.js';
+import { ManualClock, tick } from '../support/manual-clock.js';
+
+class Party {
+  readonly received: Message[] = [];
+  constructor(readonly endpoint: Endpoint) {
+    endpoint.reader.listen((message) => this.received.push(message));
+  }
+  send(message: RequestMessage | ResponseMessage | NotificationMessage): void {
+    void this.endpoint.writer.write(message);
+  }
+  next(predicate: (message: Message & Record<string, unknown>) => boolean = () => true): Promise<Message & Record<string, unknown>> {
+    return eventually(() => {
+      const index = this.received.findIndex((m) => predicate(m as Message & Record<string, unknown>));
+      return index >= 0 ? (this.received.splice(index, 1)[0] as Message & Record<string, unknown>) : undefined;
+    }, 'a message that matches');
+  }
+  methods(): string[] {
+    return this.received.map((m) => (m as NotificationMessage).method ?? `response ${String((m as ResponseMessage).id)}`);
+  }
+}
+
+const request = (id: number | string, method: string, params: unknown = {}): RequestMessage => ({ jsonrpc: '2.0', id, method, params: params as object });
+const result = (id: number | string, value: unknown): ResponseMessage => ({ jsonrpc: '2.0', id, result: value as null });
+const publish = (uri: string, diagnostics: unknown[]): NotificationMessage => ({ jsonrpc: '2.0', method: 'textDocument/publishDiagnostics', params: { uri, diagnostics } });
+const diagnostic = (line: number, message: string) => ({ range: { start: { line, character: 0 }, end: { line, character: 1 } }, message, severity: 1 });
+
+/** A router with a link, initialized: the wrapped server declared `capabilities`. */
+async function setup(capabilities: object = { definitionProvider: true, referencesProvider: true, hoverProvider: true }) {
+  const documents = new DocumentStore();
+  const [editorOuter, editorInner] = memoryLink();
+  const [efritOuter, efritInner] = memoryLink();
+  const [childOuter, childInner] = memoryLink();
+  let exitChild: (reason: string) => void = () => undefined;
+  const clock = new ManualClock();
+  const link = new WrappedServerLink({ timers: clock, requestTimeoutMs: 5_000, quietMs: 300, firstPublishTimeoutMs: 10_000 });
+  new ProxyRouter({
+    editor: editorInner,
+    efrit: efritInner,
+    documents: { documents, sync: createDocumentSync(documents) },
+    child: { endpoint: childInner, label: 'fake-ls', onExit: (listener) => (exitChild = listener), stop: () => Promise.resolve() },
+    link,
+    exit: () => undefined,
+  });
+  const editor = new Party(editorOuter);
+  const efrit = new Party(efritOuter);
+  const child = new Party(childOuter);
+  editor.send(request(1, 'initialize', { capabilities: {} }));
+  await child.next((m) => m['id'] === 1);
+  await efrit.next((m) => m['id'] === 1);
+  child.send(result(1, { capabilities }));
+  efrit.send(result(1, { capabilities: {} }));
+  await editor.next((m) => m['id'] === 1);
+  return { link, editor, efrit, child, clock, documents, exitChild: (reason: string) => exitChild(reason) };
+}
+
+describe("efrit-lsp's own line to the wrapped server", () => {
+  it('decides the features from the capabilities the server declared at initialize, once', async () => {
+    const { link } = await setup({ definitionProvider: true, hoverProvider: { workDoneProgress: false }, referencesProvider: false });
+    expect([...link.features()]).toEqual(['definition', 'hover', 'diagnostics']);
+    // A restarted server's initialize does not change the tool list the prompt cache holds.
+    link.childInitialized({ workspaceSymbolProvider: true });
+    expect([...link.features()]).toEqual(['definition', 'hover', 'diagnostics']);
+    expect([...featuresOf(undefined)]).toEqual([]);
+  });
+
+  it('sends its requests with ids of its own and takes their answers, which never reach the editor', async () => {
+    const { link, editor, child } = await setup();
+    const answer = link.request('textDocument/definition', { textDocument: { uri: 'file:///a.ts' }, position: { line: 0, character: 0 } }, new AbortController().signal);
+    const sent = await child.next((m) => m['method'] === 'textDocument/definition');
+    expect(sent['id']).toBe('efrit-own:0');
+    // An editor request with the same method at the same time keeps its own id and answer.
+    editor.send(request(0, 'textDocument/definition', {}));
+    await child.next((m) => m['id'] === 0);
+    child.send(result('efrit-own:0', [{ uri: 'file:///b.ts', range: { start: { line: 3, character: 0 }, end: { line: 3, character: 1 } } }]));
+    child.send(result(0, null));
+
+    await expect(answer).resolves.toEqual([{ uri: 'file:///b.ts', range: { start: { line: 3, character: 0 }, end: { line: 3, character: 1 } } }]);
+    expect(await editor.next((m) => m['id'] === 0)).toMatchObject({ result: null });
+    await tick();
+    expect(editor.methods()).toEqual([]);
+  });
+
+  it('answers an error from the server as a readable failure', async () => {
+    const { link, child } = await setup();
+    const answer = link.request('textDocument/hover', {}, new AbortController().signal);
+    const sent = await child.next((m) => m['method'] === 'textDocument/hover');
+    child.send({ jsonrpc: '2.0', id: sent['id'] as string, error: { code: -32603, message: 'No project' } });
+    await expect(answer).rejects.toThrow('fake-ls answered textDocument/hover with an error: No project');
+  });
+
+  it('cancels a request in the server when the job is cancelled or the request times out, and drops the late answer', async () => {
+    const { link, editor, child, clock } = await setup();
+    const controller = new AbortController();
+    const cancelled = link.request('textDocument/references', {}, controller.signal);
+    const first = await child.next((m) => m['method'] === 'textDocument/references');
+    controller.abort();
+    await expect(cancelled).rejects.toThrow('The request to fake-ls was cancelled.');
+    expect(await child.next((m) => m['method'] === '$/cancelRequest')).toMatchObject({ params: { id: first['id'] } });
+
+    const slow = link.request('textDocument/references', {}, new AbortController().signal);
+    const second = await child.next((m) => m['method'] === 'textDocument/references');
+    const timedOut = expect(slow).rejects.toThrow('fake-ls did not answer textDocument/references within 5 s.');
+    await clock.advance(5_000);
+    await timedOut;
+    expect(await child.next((m) => m['method'] === '$/cancelRequest')).toMatchObject({ params: { id: second['id'] } });
+
+    child.send(result(first['id'] as string, []));
+    child.send(result(second['id'] as string, []));
+    await tick();
+    expect(editor.methods()).toEqual([]);
+  });
+
+  it('fails what waits on the server when it dies, and says so when it is not running', async () => {
+    const { link, child, exitChild } = await setup();
+    const pending = link.request('textDocument/definition', {}, new AbortController().signal);
+    await child.next((m) => m['method'] === 'textDocument/definition');
+    exitChild('crashed');
+    await expect(pending).rejects.toThrow('fake-ls stopped running.');
+    await expect(link.request('textDocument/definition', {}, new AbortController().signal)).rejects.toThrow('fake-ls is not running.');
+  });
+
+  it('opens a file the editor has not opened for its question, closes it after, and holds back its diagnostics', async () => {
+    const { link, editor, child } = await setup();
+    const uri = 'file:///w/src/cart.ts';
+    const used = link.withDocument({ uri, languageId: 'typescript', text: 'export const a = 1;\n' }, async () => {
+      expect(await child.next((m) => m['method'] === 'textDocument/didOpen')).toMatchObject({ params: { textDocument: { uri, languageId: 'typescript', text: 'export const a = 1;\n' } } });
+      child.send(publish(uri, [diagnostic(0, 'while borrowed')]));
+      await tick();
+      return 'answered';
+    });
+    await expect(used).resolves.toBe('answered');
+    expect(await child.next((m) => m['method'] === 'textDocument/didClose')).toMatchObject({ params: { textDocument: { uri } } });
+    // The server's answer to the close: held back too.
+    child.send(publish(uri, []));
+    await tick();
+    expect(editor.methods()).toEqual([]);
+    // After that, what the server says about the file is the editor's again (workspace-wide diagnostics).
+    child.send(publish(uri, [diagnostic(2, 'on disk')]));
+    expect(await editor.next()).toMatchObject({ method: 'textDocument/publishDiagnostics', params: { uri } });
+  });
+
+  it('never opens a document the editor has open, and gives way when the editor opens one it borrowed', async () => {
+    const { link, editor, child, documents } = await setup();
+    const open = 'file:///w/src/open.ts';
+    editor.send({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri: open, languageId: 'typescript', version: 4, text: 'let typed = 1;\n' } } });
+    await child.next((m) => m['method'] === 'textDocument/didOpen');
+    await link.withDocument({ uri: open, languageId: 'typescript', text: 'stale disk text' }, () => Promise.resolve());
+    await tick();
+    expect(child.methods()).toEqual([]);
+
+    const borrowed = 'file:///w/src/cart.ts';
+    await link.withDocument({ uri: borrowed, languageId: 'typescript', text: 'disk text' }, async () => {
+      await child.next((m) => m['method'] === 'textDocument/didOpen');
+      editor.send({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri: borrowed, languageId: 'typescript', version: 1, text: 'editor text' } } });
+      // The borrow ends before the editor's open reaches the server, which never has the document open twice.
+      expect(await child.next()).toMatchObject({ method: 'textDocument/didClose', params: { textDocument: { uri: borrowed } } });
+      expect(await child.next()).toMatchObject({ method: 'textDocument/didOpen', params: { textDocument: { uri: borrowed, text: 'editor text' } } });
+    });
+    await tick();
+    // The document is the editor's now: no close from the borrow's end, and its diagnostics reach the editor.
+    expect(child.methods()).toEqual([]);
+    expect(documents.get(borrowed)?.text).toBe('editor text');
+    child.send(publish(borrowed, [diagnostic(0, 'the editor sees this')]));
+    expect(await editor.next()).toMatchObject({ params: { uri: borrowed } });
+  });
+
+  it('checks texts at shadow documents, all at once: diagnostics taken once the server is quiet, each shadow closed, the editor told nothing', async () => {
+    const { link, editor, child, clock } = await setup();
+    const checked = link.diagnosticsOfTexts({ uri: 'file:///w/src/a.ts', languageId: 'typescript', texts: ['before', 'after'] }, new AbortController().signal);
+
+    const first = await child.next((m) => m['method'] === 'textDocument/didOpen');
+    const second = await child.next((m) => m['method'] === 'textDocument/didOpen');
+    expect(first['params']).toEqual({ textDocument: { uri: 'file:///w/src/a.efrit-check-0.ts', languageId: 'typescript', version: 1, text: 'before' } });
+    expect(second['params']).toMatchObject({ textDocument: { uri: 'file:///w/src/a.efrit-check-1.ts', text: 'after' } });
+    // In stages, as typescript-language-server publishes: the last one before the quiet counts.
+    child.send(publish('file:///w/src/a.efrit-check-0.ts', []));
+    child.send(publish('file:///w/src/a.efrit-check-1.ts', [diagnostic(2, 'new')]));
+    await tick();
+    await clock.advance(299);
+    child.send(publish('file:///w/src/a.efrit-check-0.ts', [diagnostic(1, 'semantic')]));
+    child.send(publish('file:///w/src/a.efrit-check-1.ts', [diagnostic(2, 'new'), diagnostic(3, 'newer')]));
+    await tick();
+    await clock.advance(300);
+
+    await expect(checked).resolves.toEqual([[diagnostic(1, 'semantic')], [diagnostic(2, 'new'), diagnostic(3, 'newer')]]);
+    const closed = [await child.next(), await child.next()];
+    expect(closed.map((m) => (m['params'] as { textDocument: { uri: string } }).textDocument.uri).sort()).toEqual(['file:///w/src/a.efrit-check-0.ts', 'file:///w/src/a.efrit-check-1.ts']);
+    // What the server says about the shadows after, on closing them, goes nowhere; the next check's shadows have new names.
+    child.send(publish('file:///w/src/a.efrit-check-0.ts', []));
+    child.send(publish('file:///w/src/a.efrit-check-1.ts', []));
+    await tick();
+    expect(editor.methods()).toEqual([]);
+    void link.diagnosticsOfTexts({ uri: 'file:///w/src/a.ts', languageId: 'typescript', texts: ['again'] }, new AbortController().signal).catch(() => undefined);
+    expect((await child.next((m) => m['method'] === 'textDocument/didOpen'))['params']).toMatchObject({ textDocument: { uri: 'file:///w/src/a.efrit-check-2.ts' } });
+  });
+
+  it('asks a server that offers pull diagnostics for the shadow\'s, and takes its answer', async () => {
+    const { link, editor, child } = await setup({ diagnosticProvider: { interFileDependencies: true, workspaceDiagnostics: false } });
+    const checked = link.diagnosticsOfTexts({ uri: 'file:///w/src/a.ts', languageId: 'typescript', texts: ['after'] }, new AbortController().signal);
+    await child.next((m) => m['method'] === 'textDocument/didOpen');
+    const pull = await child.next((m) => m['method'] === 'textDocument/diagnostic');
+    expect(pull['params']).toEqual({ textDocument: { uri: 'file:///w/src/a.efrit-check-0.ts' } });
+    child.send(result(pull['id'] as string, { kind: 'full', items: [diagnostic(4, 'pulled')] }));
+    await expect(checked).resolves.toEqual([[diagnostic(4, 'pulled')]]);
+    await child.next((m) => m['method'] === 'textDocument/didClose');
+    await tick();
+    expect(editor.methods()).toEqual([]);
+  });
+
+  it('gives up on a shadow the server publishes nothing for, and closes it', async () => {
+    const { link, child, clock } = await setup();
+    const checked = link.diagnosticsOfTexts({ uri: 'file:///w/a.py', languageId: 'python', texts: ['x = 1\n'] }, new AbortController().signal);
+    await child.next((m) => m['method'] === 'textDocument/didOpen');
+    const gaveUp = expect(checked).rejects.toThrow('fake-ls published no diagnostics for the checked text within 10 s.');
+    await clock.advance(10_000);
+    await gaveUp;
+    expect(await child.next()).toMatchObject({ method: 'textDocument/didClose', params: { textDocument: { uri: 'file:///w/a.efrit-check-0.py' } } });
+  });
+
+  it('names shadows next to their document, and knows them by name only', () => {
+    expect(shadowUriFor('file:///w/src/a.ts', 7)).toBe('file:///w/src/a.efrit-check-7.ts');
+    expect(shadowUriFor('file:///w/src/a.test.ts', 0)).toBe('file:///w/src/a.test.efrit-check-0.ts');
+    expect(shadowUriFor('file:///w/Makefile', 1)).toBe('file:///w/Makefile.efrit-check-1');
+    expect(isShadowUri('file:///w/src/a.efrit-check-7.ts')).toBe(true);
+    expect(isShadowUri('file:///w/Makefile.efrit-check-1')).toBe(true);
+    expect(isShadowUri('file:///w/src/a.ts')).toBe(false);
+    expect(isShadowUri('file:///w/src.efrit-check-1/a.ts')).toBe(false);
+    expect(isShadowUri('file:///w/src/a.efrit-check-x.ts')).toBe(false);
+  });
+});
