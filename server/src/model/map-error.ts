@@ -4,6 +4,7 @@
  * headers, apiMessage) so the SDK need not be loaded to classify its errors.
  */
 import { EfritError, isEfritError } from '../common/errors.js';
+import { networkFailureIn } from './network.js';
 
 interface ApiErrorShape {
   status?: unknown;
@@ -35,6 +36,9 @@ function apiDetail(error: ApiErrorShape, redact: (text: string) => string): stri
 /** `redact` hides secrets (the key the request carried) in what the API echoed back. */
 export function mapModelError(error: unknown, redact: (text: string) => string = (text) => text): EfritError {
   if (isEfritError(error)) return error;
+  // A proxy or TLS failure, already put in words by the network layer, arrives wrapped in the SDK's connection error.
+  const networkFailure = networkFailureIn(error);
+  if (networkFailure !== undefined) return networkFailure;
   const shape = (typeof error === 'object' && error !== null ? error : {}) as ApiErrorShape;
   const status = typeof shape.status === 'number' ? shape.status : undefined;
   const wait = retryAfterSeconds(shape.headers);

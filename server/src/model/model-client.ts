@@ -148,6 +148,8 @@ class StallWatchdog {
 }
 
 interface FetchWatch {
+  /** The network to go through (proxies, CA bundle): see network.ts. */
+  fetch: typeof fetch;
   watchdog: StallWatchdog;
   countRequestBytes(bytes: number): void;
   onResponse(): void;
@@ -170,7 +172,7 @@ function watchedFetch(watch: FetchWatch): typeof fetch {
     const body = init?.body;
     if (typeof body === 'string') watch.countRequestBytes(Buffer.byteLength(body));
     watchdog.touch();
-    const response = await fetch(input, init);
+    const response = await watch.fetch(input, init);
     watchdog.touch();
     watch.onResponse();
     if (response.body === null) return response;
@@ -208,6 +210,8 @@ export class ModelClient {
   constructor(
     private readonly credentials: () => Credentials,
     private readonly logger: Logger,
+    /** How requests reach the API: `Network.fetch` (proxies, `tls.caFile`), or the built-in fetch. */
+    private readonly network: typeof fetch = fetch,
   ) {}
 
   /** True when a model call could be attempted at all. */
@@ -251,6 +255,7 @@ export class ModelClient {
           debug: (message: string) => this.logger.debug(`SDK: ${message}`),
         },
         fetch: watchedFetch({
+          fetch: this.network,
           watchdog,
           countRequestBytes: (bytes) => {
             usage.requestBytes += bytes;
