@@ -34,6 +34,9 @@ export default {
     'server/src/agent/mentions.ts',
     'server/src/proxy/routing-rules.ts',
     'server/src/proxy/capabilities.ts',
+    // corporate networks
+    'server/src/model/proxy-environment.ts',
+    'server/src/model/network.ts',
     // settings from the client
     'server/src/features/settings-pulls.ts',
   ],

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatResult, DoResult } from '../../server/src/protocol.js';
 import { editReply, startHarness, type Harness } from '../support/harness.js';
+import { TestClient } from '../support/lsp-client.js';
 import { closedPort, startTestProxy, type TestProxy } from '../support/test-proxy.js';
 import { makeTestCertificates, startTlsGateway, type TestCertificates, type TlsGateway } from '../support/tls-gateway.js';
 
@@ -100,6 +101,18 @@ describe('the proxy variables', () => {
 
     expect(proxy.forwarded).toBe(3);
     expect(proxy.tunnels).toBe(0);
+  });
+
+  it('are ignored offline: the demo model on this machine is asked directly, nothing goes to the proxy', async () => {
+    proxy = await startTestProxy();
+    const offline = await TestClient.start({ serverArgs: ['--offline'], env: { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url } });
+    try {
+      const chat = await offline.request<ChatResult>('efrit/chat', { message: 'What can you do?' });
+      expect(chat.reply).toContain('[offline demo model]');
+    } finally {
+      await offline.stop();
+    }
+    expect(proxy.forwarded + proxy.tunnels).toBe(0);
   });
 
   it('go direct to a host NO_PROXY covers', async () => {

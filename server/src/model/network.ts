@@ -22,6 +22,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { EfritError, isEfritError } from '../common/errors.js';
@@ -71,6 +72,12 @@ const unreachableCodes: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: 'no answer',
 };
 
+/**
+ * What the SDKs (Anthropic's and OpenAI's alike) look for in a failed fetch's
+ * text to call it their own connection timeout, dropping the error itself.
+ */
+const sdkTimeoutWords = /timed? ?out/i;
+
 interface ErrorShape {
   code?: unknown;
   message?: unknown;
@@ -106,6 +113,14 @@ function proxyRefusalStatus(chain: ErrorShape[]): number | undefined {
     if (refused !== null) return Number(refused[1]);
   }
   return undefined;
+}
+
+function isReadableCertificate(pem: string): boolean {
+  try {
+    return new X509Certificate(pem).raw.length > 0;
+  } catch {
+    return false;
+  }
 }
 
 function hostOf(target: URL): string {
@@ -159,10 +174,9 @@ export function describeNetworkFailure(error: unknown, { target, proxy, caFile }
   if (proxy === undefined) return undefined;
   const unreachable = codeIn(chain, (code) => code in unreachableCodes);
   if (unreachable !== undefined) {
-    return new EfritError(
-      'proxy',
-      `Could not reach ${viaProxy(proxy)}: ${unreachableCodes[unreachable]} (${unreachable}). Check ${proxy.variable}, or unset it to connect directly.`,
-    );
+    // ETIMEDOUT and UND_ERR_CONNECT_TIMEOUT would read as "time out" to the SDK, which would then drop this message for its own.
+    const code = sdkTimeoutWords.test(unreachable) ? '' : ` (${unreachable})`;
+    return new EfritError('proxy', `Could not reach ${viaProxy(proxy)}: ${unreachableCodes[unreachable]}${code}. Check ${proxy.variable}, or unset it to connect directly.`);
   }
   return new EfritError('network', `The connection to ${hostOf(target)} through ${viaProxy(proxy)} failed or dropped. Check the network and ${proxy.variable}, then try again.`);
 }
@@ -273,19 +287,21 @@ export class Network {
       logger.warn(`efrit.tls.caFile (${caFile}) cannot be read (${typeof code === 'string' ? code : String(error)})${fallback}`);
       return undefined;
     }
-    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-      logger.warn(`efrit.tls.caFile (${caFile}) holds no PEM certificate ("-----BEGIN CERTIFICATE-----")${fallback}`);
+    // Node skips a certificate it cannot parse without a word; each is checked here so a damaged bundle is named.
+    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    const readable = blocks.filter(isReadableCertificate);
+    if (readable.length === 0) {
+      const what = blocks.length === 0 ? 'holds no PEM certificate ("-----BEGIN CERTIFICATE-----")' : 'holds no certificate that can be read';
+      logger.warn(`efrit.tls.caFile (${caFile}) ${what}${fallback}`);
       return undefined;
+    }
+    if (readable.length < blocks.length) {
+      logger.warn(`efrit.tls.caFile (${caFile}): ${blocks.length - readable.length} of its ${blocks.length} certificates cannot be read; the others are trusted.`);
     }
     const extra = await this.extraCaCerts(env['NODE_EXTRA_CA_CERTS']);
-    try {
-      const context = createSecureContext({ ca: [...rootCertificates, ...extra, pem] });
-      logger.info(`network: TLS trusts the certificate authorities in ${caFile} besides the default ones`);
-      return { context, caFile };
-    } catch (error) {
-      logger.warn(`efrit.tls.caFile (${caFile}) is not a valid PEM certificate bundle (${error instanceof Error ? error.message : String(error)})${fallback}`);
-      return undefined;
-    }
+    const context = createSecureContext({ ca: [...rootCertificates, ...extra, ...readable] });
+    logger.info(`network: TLS trusts the ${readable.length === 1 ? 'certificate authority' : `${readable.length} certificate authorities`} in ${caFile} besides the default ones`);
+    return { context, caFile };
   }
 
   /** NODE_EXTRA_CA_CERTS as Node read it at start; Node itself has already warned if it could not. */
