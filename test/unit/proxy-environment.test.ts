@@ -85,6 +85,10 @@ describe('NO_PROXY', () => {
     // An address entry never matches a name, and a name entry never matches an address.
     expect(through('10.0.0.0/8', 'http://ten.example/v1')).toBe('HTTP_PROXY proxy.corp.example:8080');
     expect(through('0.0.0.1', 'http://10.0.0.1/v1')).toBe('HTTP_PROXY proxy.corp.example:8080');
+    // A malformed range or port is not read as one.
+    expect(through('10.0.0.0/8x', 'http://10.0.0.1/v1')).toBe('HTTP_PROXY proxy.corp.example:8080');
+    expect(through('gateway.example:80x', 'http://gateway.example/v1')).toBe('HTTP_PROXY proxy.corp.example:8080');
+    expect(through('x10.0.0.1', 'http://10.0.0.1/v1')).toBe('HTTP_PROXY proxy.corp.example:8080');
   });
 
   it('matches IPv6 addresses, bare or in brackets with a port', () => {
@@ -92,6 +96,11 @@ describe('NO_PROXY', () => {
     expect(through('[::1]:11434', 'http://[::1]:11434/v1')).toBe('direct');
     expect(through('[::1]:11434', 'http://[::1]:8000/v1')).toBe('HTTP_PROXY proxy.corp.example:8080');
     expect(through('[fd00::]', 'http://[fd00::]/v1')).toBe('direct');
+    expect(through('fd00::1', 'http://[fd00::2]/v1')).toBe('HTTP_PROXY proxy.corp.example:8080');
+    // Ends like a port, but is a whole address.
+    expect(through('fd00::1:80', 'http://[fd00::1:80]/v1')).toBe('direct');
+    expect(through('x[::1]:11434', 'http://[::1]:11434/v1')).toBe('HTTP_PROXY proxy.corp.example:8080');
+    expect(through('[::1]:11434x', 'http://[::1]:11434/v1')).toBe('HTTP_PROXY proxy.corp.example:8080');
     expect(through('fd00::/8', 'http://[fd12:3456::1]/v1')).toBe('direct');
     expect(through('fd00::/8', 'http://[fe80::1]/v1')).toBe('HTTP_PROXY proxy.corp.example:8080');
   });
@@ -123,7 +132,8 @@ describe('a proxy variable', () => {
     expect(setting.kind === 'proxy' && setting.url.password).toBe('secret');
   });
 
-  it('without a scheme is an http:// proxy', () => {
+  it('without a scheme is an http:// proxy, even when a URL follows later in it', () => {
+    expect(parsed('proxy.corp.example:3128/?via=https://x')).toMatchObject({ kind: 'proxy', address: 'proxy.corp.example:3128' });
     expect(parsed('proxy.corp.example:3128')).toMatchObject({ kind: 'proxy', address: 'proxy.corp.example:3128' });
     expect(parsed('proxy.corp.example:3128').kind === 'proxy' && (parsed('proxy.corp.example:3128') as { url: URL }).url.protocol).toBe('http:');
   });
@@ -144,7 +154,7 @@ describe('loopback', () => {
     expect(isLoopback(new URL(url))).toBe(true);
   });
 
-  it.each(['http://10.0.0.1', 'https://api.anthropic.com', 'http://localhost.example', 'http://[::2]', 'http://128.0.0.1'])('%s is not', (url) => {
+  it.each(['http://10.0.0.1', 'http://10.127.0.1', 'https://api.anthropic.com', 'http://localhost.example', 'http://[::2]', 'http://128.0.0.1'])('%s is not', (url) => {
     expect(isLoopback(new URL(url))).toBe(false);
   });
 });
