@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { rootCertificates } from 'node:tls';
@@ -9,6 +10,8 @@ import type { Logger } from '../../server/src/common/logger.js';
 import { mapModelError } from '../../server/src/model/map-error.js';
 import { describeNetworkFailure, maxCaFileBytes, Network, networkFailureIn, type FailureContext } from '../../server/src/model/network.js';
 import { parseProxySetting, type ProxyRoute } from '../../server/src/model/proxy-environment.js';
+import { startTestProxy } from '../support/test-proxy.js';
+import { makeTestCertificates, startTlsGateway, type TestCertificates, type TlsGateway } from '../support/tls-gateway.js';
 
 function route(variable: string, value: string): ProxyRoute {
   const setting = parseProxySetting(variable, value);
@@ -82,6 +85,25 @@ describe('a proxy that refuses', () => {
     expect(error?.message).toBe('The connection to api.anthropic.com:443 through the proxy proxy.corp.example:3128 (from HTTPS_PROXY) failed or dropped. Check the network and HTTPS_PROXY, then try again.');
   });
 
+  it('on a plain http:// endpoint: names the port the scheme implies', () => {
+    const plain = route('HTTP_PROXY', 'http://proxy.corp.example:8080');
+    const error = describeAs(fetchFailed({ message: 'Proxy response (403) !== 200 when HTTP Tunneling' }), { proxy: plain, target: new URL('http://gateway.corp.example/v1') });
+    expect(error?.message).toMatch(/^The proxy proxy\.corp\.example:8080 \(from HTTP_PROXY\) refused to connect to gateway\.corp\.example:80 \(403\)\./);
+  });
+
+  it('is told from an endpoint that merely quotes a proxy in its own error', () => {
+    const quoted = describeAs(fetchFailed(socketError('UND_ERR_SOCKET', 'upstream said: Proxy response (407) !== 200 when HTTP Tunneling')));
+    expect(quoted?.reason).toBe('network');
+    expect(describeAs(fetchFailed(socketError('UND_ERR_SOCKET', 'upstream said: Proxy Authentication Required (407)')))?.reason).toBe('network');
+  });
+
+  it('reads a cause chain that ends in null, or loops, without failing', () => {
+    expect(describeAs(new Error('fetch failed', { cause: null }), { proxy: undefined })).toBeUndefined();
+    const looping = Object.assign(new Error('fetch failed'), { code: 'UND_ERR_SOCKET' });
+    Object.assign(looping, { cause: looping });
+    expect(describeAs(looping)?.reason).toBe('network');
+  });
+
   it('never says "time out": the SDKs would take the error for their own connection timeout and drop it', () => {
     const sdkTimeoutPattern = /timed? ?out/i;
     for (const code of ['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED']) {
@@ -108,6 +130,8 @@ describe('a TLS certificate that is refused', () => {
   });
 
   it('for another reason (expired, another host): says which, through a proxy too', () => {
+    expect(describeAs(fetchFailed(socketError('CERT_HAS_EXPIRED')))?.reason).toBe('network');
+    expect(describeAs(fetchFailed(socketError('UNABLE_TO_DECRYPT_CERT_SIGNATURE')))?.message).toContain('was refused (UNABLE_TO_DECRYPT_CERT_SIGNATURE)');
     expect(describeAs(fetchFailed(socketError('CERT_HAS_EXPIRED')))?.message).toBe(
       "The TLS certificate of api.anthropic.com:443 was refused (CERT_HAS_EXPIRED). Check the endpoint's address and the machine's clock.",
     );
@@ -201,7 +225,48 @@ describe('the network', () => {
     network.useCaFile(join(dir, 'missing.pem'));
     network.useCaFile(join(dir, 'missing.pem'));
     await expect(network.fetch(refusedUrl)).rejects.toThrow(TypeError);
+    network.useCaFile('');
+    await expect(network.fetch(refusedUrl)).rejects.toThrow(TypeError);
     expect(logger.warnings).toHaveLength(1);
+  });
+
+  it('reads ~/ as the home folder', async () => {
+    expect(await warningsFor('~/efrit-no-such-bundle-4f1c.pem')).toEqual([`efrit.tls.caFile (~/efrit-no-such-bundle-4f1c.pem) cannot be read (ENOENT); TLS trusts Node's default certificate authorities (and NODE_EXTRA_CA_CERTS) only.`]);
+    expect(await warningsFor('~')).toEqual([`efrit.tls.caFile (~) cannot be read (EISDIR); TLS trusts Node's default certificate authorities (and NODE_EXTRA_CA_CERTS) only.`]);
+  });
+
+  it('reads a file of exactly the largest size', async () => {
+    const largest = join(dir, 'largest.pem');
+    await writeFile(largest, Buffer.alloc(maxCaFileBytes, 'A'));
+    expect(await warningsFor(largest)).toEqual([`efrit.tls.caFile (${largest}) holds no PEM certificate ("-----BEGIN CERTIFICATE-----"); TLS trusts Node's default certificate authorities (and NODE_EXTRA_CA_CERTS) only.`]);
+  });
+
+  it('takes the request as a URL or a Request too', async () => {
+    const network = new Network({ env: { HTTPS_PROXY: 'socks5://127.0.0.1:1080' }, logger: recordingLogger() });
+    const unusable = expect.objectContaining({ reason: 'proxy' });
+    await expect(network.fetch(new URL('https://api.anthropic.com/v1/messages'))).rejects.toThrow(unusable);
+    await expect(network.fetch(new Request('https://api.anthropic.com/v1/messages'))).rejects.toThrow(unusable);
+  });
+
+  it('says once per scheme which proxy calls go through', async () => {
+    const port = new URL(refusedUrl).port;
+    const logger = recordingLogger();
+    const network = new Network({ env: { HTTPS_PROXY: `http://127.0.0.1:${port}`, HTTP_PROXY: `127.0.0.1:${port}` }, logger });
+    for (const url of ['https://api.anthropic.com/v1', 'http://gateway.corp.example/v1', 'https://api.anthropic.com/v1', 'http://gateway.corp.example/v1']) {
+      await expect(network.fetch(url, { method: 'POST', body: '{}' })).rejects.toThrow(expect.objectContaining({ reason: 'proxy' }));
+    }
+    expect(logger.infos).toEqual([
+      `network: calls to https:// endpoints go through the proxy 127.0.0.1:${port} (from HTTPS_PROXY)`,
+      `network: calls to http:// endpoints go through the proxy 127.0.0.1:${port} (from HTTP_PROXY)`,
+    ]);
+  });
+
+  it('leaves a cancelled request cancelled, proxy or not', async () => {
+    const port = new URL(refusedUrl).port;
+    const network = new Network({ env: { HTTP_PROXY: `http://127.0.0.1:${port}` }, logger: recordingLogger() });
+    await expect(network.fetch('http://gateway.corp.example/v1', { signal: AbortSignal.abort() })).rejects.toThrow(expect.objectContaining({ name: 'AbortError' }));
+    // A live signal does not stop the failure from being put in words.
+    await expect(network.fetch('http://gateway.corp.example/v1', { signal: new AbortController().signal })).rejects.toThrow(expect.objectContaining({ reason: 'proxy' }));
   });
 
   it('leaves a direct failure as the fetch error the provider maps, and names the proxy when one was in the way', async () => {
@@ -210,9 +275,80 @@ describe('the network', () => {
     await expect(direct.fetch(refusedUrl)).rejects.toThrow(expect.objectContaining({ name: 'TypeError', message: 'fetch failed' }));
     const port = new URL(refusedUrl).port;
     const proxied = new Network({ env: { http_proxy: `http://bob:hunter2-long@127.0.0.1:${port}` }, logger });
-    await expect(proxied.fetch('http://gateway.corp.example/v1/messages')).rejects.toThrow(
+    await expect(proxied.fetch('http://gateway.corp.example/v1/messages', { signal: new AbortController().signal })).rejects.toThrow(
       expect.objectContaining({ reason: 'proxy', message: `Could not reach the proxy 127.0.0.1:${port} (from http_proxy): connection refused (ECONNREFUSED). Check http_proxy, or unset it to connect directly.` }),
     );
     expect(logger.infos).toEqual([`network: calls to http:// endpoints go through the proxy 127.0.0.1:${port} (from http_proxy)`]);
+  });
+});
+
+describe('the network, over TLS and through a proxy', () => {
+  let certificates: TestCertificates;
+  let endpoint: Server;
+  let endpointUrl: string;
+  let gateway: TlsGateway;
+  beforeAll(async () => {
+    certificates = await makeTestCertificates();
+    endpoint = createHttpServer((_request, response) => response.end('pong'));
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+    const address = endpoint.address();
+    endpointUrl = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    gateway = await startTlsGateway(certificates, () => endpointUrl);
+  });
+  afterAll(async () => {
+    await gateway.close();
+    endpoint.closeAllConnections();
+    await new Promise<void>((resolve) => endpoint.close(() => resolve()));
+    await certificates.remove();
+  });
+
+  it('refuses an endpoint signed by an unknown CA, naming tls.caFile', async () => {
+    const network = new Network({ env: {}, logger: recordingLogger() });
+    await expect(network.fetch(`${gateway.url}/ping`)).rejects.toThrow(expect.objectContaining({ reason: 'network', message: expect.stringContaining('(UNABLE_TO_VERIFY_LEAF_SIGNATURE). If a proxy') }));
+  });
+
+  it('trusts the CA in tls.caFile directly, and says so without a warning', async () => {
+    const logger = recordingLogger();
+    const network = new Network({ env: {}, logger });
+    network.useCaFile(certificates.caFile);
+    expect(await (await network.fetch(`${gateway.url}/ping`)).text()).toBe('pong');
+    expect(await (await network.fetch(`${gateway.url}/ping`)).text()).toBe('pong');
+    expect(logger.warnings).toEqual([]);
+    expect(logger.infos).toEqual([`network: TLS trusts the certificate authority in ${certificates.caFile} besides the default ones`]);
+  });
+
+  it('takes a changed tls.caFile for the next request', async () => {
+    const network = new Network({ env: {}, logger: recordingLogger() });
+    const unrelated = join(certificates.dir, 'unrelated-first.pem');
+    await writeFile(unrelated, rootCertificates[0] ?? '');
+    network.useCaFile(unrelated);
+    await expect(network.fetch(`${gateway.url}/ping`)).rejects.toThrow(expect.objectContaining({ message: expect.stringContaining(`efrit.tls.caFile (${unrelated}) is in use and does not hold its issuer`) }));
+    network.useCaFile(certificates.caFile);
+    expect(await (await network.fetch(`${gateway.url}/ping`)).text()).toBe('pong');
+  });
+
+  it('trusts it through a CONNECT proxy, and keeps NODE_EXTRA_CA_CERTS beside tls.caFile', async () => {
+    const proxy = await startTestProxy();
+    try {
+      const unrelated = join(certificates.dir, 'unrelated.pem');
+      await writeFile(unrelated, rootCertificates[0] ?? '');
+      const network = new Network({ env: { HTTPS_PROXY: proxy.url, NODE_EXTRA_CA_CERTS: certificates.caFile }, logger: recordingLogger() });
+      network.useCaFile(unrelated);
+      expect(await (await network.fetch(`${gateway.url}/ping`)).text()).toBe('pong');
+      expect(proxy.tunnels).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('asks for an http:// endpoint through the proxy as a forwarded request, not a tunnel', async () => {
+    const proxy = await startTestProxy();
+    try {
+      const network = new Network({ env: { HTTP_PROXY: proxy.url }, logger: recordingLogger() });
+      expect(await (await network.fetch(`${endpointUrl}/ping`)).text()).toBe('pong');
+      expect([proxy.forwarded, proxy.tunnels]).toEqual([1, 0]);
+    } finally {
+      await proxy.close();
+    }
   });
 });
