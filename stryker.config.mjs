@@ -42,6 +42,9 @@ export default {
     'server/src/agent/check-output.ts',
     'server/src/agent/check-commands.ts',
     'server/src/agent/proposed-state.ts',
+    // corporate networks
+    'server/src/model/proxy-environment.ts',
+    'server/src/model/network.ts',
     // settings from the client
     'server/src/features/settings-pulls.ts',
   ],

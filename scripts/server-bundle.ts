@@ -47,6 +47,8 @@ const moduleUrlInCommonJs = {
 const sdkBundles = [
   { module: '@anthropic-ai/sdk', file: 'anthropic-sdk.cjs', filter: /^@anthropic-ai\/sdk$/ },
   { module: 'openai', file: 'openai-sdk.cjs', filter: /^openai$/ },
+  // Not an SDK, but loaded the same way: on the first request through a proxy or with a CA file (server/src/model/network.ts).
+  { module: 'undici', file: 'undici.cjs', filter: /^undici$/ },
 ] as const;
 
 /** Resolves each SDK to its own bundle beside the server's, loaded with require() on the first call to its provider. */
@@ -76,7 +78,7 @@ export async function bundleServer(options: ServerBundleOptions): Promise<{ laun
   });
 
   if (options.sdk === 'bundled') {
-    // Each its own file, so start-up neither reads nor compiles them (the Anthropic SDK is 1.4 MB), and a provider not used is never loaded.
+    // Each its own file, so start-up neither reads nor compiles them (the Anthropic SDK is 1.4 MB, undici 1.2 MB), and a provider not used is never loaded.
     for (const sdk of sdkBundles) {
       await build({
         stdin: { contents: `module.exports = require('${sdk.module}');`, resolveDir: root, loader: 'js' },

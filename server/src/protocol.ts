@@ -333,6 +333,8 @@ export type ErrorReason =
   | 'apiError'
   | 'badRequest'
   | 'network'
+  /** A proxy from HTTPS_PROXY/HTTP_PROXY/ALL_PROXY refused the request (407, 403 on CONNECT), could not be reached, or is not a usable URL; the message names it (host:port) and its variable. */
+  | 'proxy'
   | 'timeout'
   | 'stalled'
   | ServerCancelReason

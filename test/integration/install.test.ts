@@ -124,7 +124,7 @@ afterAll(() => {
 });
 
 describe('the packed package', () => {
-  it('holds the bin, the server and SDK bundles, the code cache, the Emacs and Neovim clients, LICENSE and README', () => {
+  it('holds the bin, the server, SDK and undici bundles, the code cache, the Emacs and Neovim clients, LICENSE and README', () => {
     expect(tarball).toMatch(/efrit-lsp-\d+\.\d+\.\d+\.tgz$/);
     expect(packedFiles).toEqual(
       expect.arrayContaining([
@@ -136,6 +136,8 @@ describe('the packed package', () => {
         'dist/efrit-lsp-server.cjs',
         'dist/anthropic-sdk.cjs',
         'dist/openai-sdk.cjs',
+        // Loaded on the first call through a proxy or with tls.caFile (server/src/model/network.ts).
+        'dist/undici.cjs',
         'clients/emacs/efrit-lsp.el',
         'clients/neovim/lua/efrit/init.lua',
       ]),

@@ -77,6 +77,11 @@ export const eglotCapabilities: ClientCapabilities = {
   },
 };
 
+/** A proxy set on the machine running the tests would carry the server's calls to the fake API away from loopback. */
+const noProxyEnvironment = Object.fromEntries(
+  ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY', 'NO_PROXY'].flatMap((name) => [name, name.toLowerCase()]).map((name) => [name, undefined]),
+);
+
 export interface TestClientOptions {
   /** The server's entry point; the package's bin unless given. */
   entry?: string;
@@ -84,7 +89,7 @@ export interface TestClientOptions {
   initializationOptions?: unknown;
   /** What `workspace/configuration` answers for the `efrit` section. */
   settings?: unknown;
-  /** Extra environment for the server; ANTHROPIC_* are cleared unless given here. */
+  /** Extra environment for the server; ANTHROPIC_* and the proxy variables are cleared unless given here. */
   env?: Record<string, string | undefined>;
   workspaceFolder?: string;
   /** How the user answers `window/showMessageRequest` (the title of the action picked, or null to close it); default: closes it. */
@@ -150,7 +155,7 @@ export class TestClient {
   }
 
   static async start(options: TestClientOptions = {}): Promise<TestClient> {
-    const env: NodeJS.ProcessEnv = { ...process.env, ANTHROPIC_API_KEY: undefined, ANTHROPIC_BASE_URL: undefined, ANTHROPIC_AUTH_TOKEN: undefined, ...options.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, ANTHROPIC_API_KEY: undefined, ANTHROPIC_BASE_URL: undefined, ANTHROPIC_AUTH_TOKEN: undefined, ...noProxyEnvironment, ...options.env };
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
     const child = spawn(process.execPath, [options.entry ?? serverEntry, '--stdio', ...(options.serverArgs ?? [])], { env, stdio: 'pipe' });
     child.stdout.on('data', (chunk: Buffer) => recordRaw(chunk.toString()));

@@ -27,6 +27,7 @@ import { WorkspaceFolders } from '../features/workspace-folders.js';
 import type { ServerLogger } from '../common/logger.js';
 import { modelChoiceOf } from '../model/model-choice.js';
 import { ModelClient, type EndpointResolver } from '../model/model-client.js';
+import { Network } from '../model/network.js';
 import { UsageMeter } from '../model/usage-meter.js';
 import { JobQueue } from '../queue/job-queue.js';
 import { realClock } from '../queue/queue-clock.js';
@@ -109,7 +110,9 @@ export function buildServices({ connection, logger, version, env = process.env, 
     onDrop: (sessionId) => logger.debug(`session ${sessionId} dropped`),
   });
   const usage = new UsageMeter(() => pricesOf(settings));
-  const model = new ModelClient(endpoints, logger);
+  // Offline, the demo model listens on this machine and nothing may leave it: no proxy, whatever the environment says.
+  const network = offline === undefined ? new Network({ env, logger }) : undefined;
+  const model = new ModelClient(endpoints, logger, network?.fetch);
   const reporter = new LspJobReporter(connection, () => capabilities.window?.workDoneProgress === true, redactor, logger);
   const tools = new WorkspaceTools({
     roots: workspaceRoots,
@@ -198,6 +201,7 @@ export function buildServices({ connection, logger, version, env = process.env, 
       maxRetries: settings['queue.maxRetries'],
     });
     sessions.configure({ max: settings['sessions.max'], ttlMs: settings['sessions.ttlMs'], maxTurns: settings['sessions.maxTurns'] });
+    network?.useCaFile(settings['tls.caFile']);
     if (update.changed.length > 0) logger.info(`settings changed: ${update.changed.join(', ')} (from ${origin})`);
   }
 

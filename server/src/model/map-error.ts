@@ -5,6 +5,7 @@
  */
 import { EfritError, isEfritError } from '../common/errors.js';
 import type { ProviderName } from './model-choice.js';
+import { networkFailureIn } from './network.js';
 
 interface ApiErrorShape {
   status?: unknown;
@@ -56,6 +57,9 @@ const endpointSetting: Record<ProviderName, string> = { anthropic: 'efrit.baseUR
 /** `redact` hides secrets (the key the request carried) in what the API echoed back. */
 export function mapModelError(error: unknown, redact: (text: string) => string = (text) => text, context: ErrorContext = anthropicContext): EfritError {
   if (isEfritError(error)) return error;
+  // A proxy or TLS failure, already put in words by the network layer, arrives wrapped in the SDK's connection error.
+  const networkFailure = networkFailureIn(error);
+  if (networkFailure !== undefined) return networkFailure;
   const shape = (typeof error === 'object' && error !== null ? error : {}) as ApiErrorShape;
   const status = typeof shape.status === 'number' ? shape.status : undefined;
   const wait = retryAfterSeconds(shape.headers);

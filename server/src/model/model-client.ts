@@ -108,6 +108,8 @@ class StallWatchdog {
 }
 
 interface FetchWatch {
+  /** The network to go through (proxies, CA bundle): see network.ts. */
+  fetch: typeof fetch;
   watchdog: StallWatchdog;
   countRequestBytes(bytes: number): void;
   onResponse(): void;
@@ -131,7 +133,7 @@ function watchedFetch(watch: FetchWatch): typeof fetch {
     const body = init?.body;
     if (typeof body === 'string') watch.countRequestBytes(Buffer.byteLength(body));
     watchdog.touch();
-    const response = await fetch(input, init);
+    const response = await watch.fetch(input, init);
     watchdog.touch();
     watch.onResponse();
     if (response.body === null) return response;
@@ -167,6 +169,8 @@ export class ModelClient {
   constructor(
     private readonly endpoints: EndpointResolver,
     private readonly logger: Logger,
+    /** How requests reach the API: `Network.fetch` (proxies, `tls.caFile`), or the built-in fetch. */
+    private readonly network: typeof fetch = fetch,
   ) {}
 
   /** True when a call with this role's setting (by default the one the resolver falls back to) could be attempted at all. */
@@ -216,6 +220,7 @@ export class ModelClient {
         apiKey,
         baseURL: baseURL === '' ? undefined : baseURL,
         fetch: watchedFetch({
+          fetch: this.network,
           watchdog,
           countRequestBytes: (bytes) => {
             usage.requestBytes += bytes;

@@ -294,6 +294,12 @@ export const settingsSchema = {
     default: 'info',
     description: "Log detail sent to the client and EFRIT_LOG_FILE: 'error', 'warn', 'info' or 'debug'.",
   } as SettingSpec<'error' | 'warn' | 'info' | 'debug'>,
+  'tls.caFile': {
+    type: 'string',
+    default: '',
+    description:
+      'A PEM file of certificate authorities to trust besides the default ones (for a proxy or gateway that re-signs TLS); absolute, or starting with ~/. NODE_EXTRA_CA_CERTS works too. Proxies come from HTTPS_PROXY, HTTP_PROXY and NO_PROXY.',
+  } as SettingSpec<string>,
 } as const;
 
 export type SettingKey = keyof typeof settingsSchema;
