@@ -304,31 +304,18 @@ describe('a change across files from efrit/do', () => {
     expect(client.appliedEdits).toHaveLength(0);
   });
 
-  it('names the file of the change the editor could not apply', async () => {
-    const declined = (params: ApplyWorkspaceEditParams) => {
-      const index = params.edit.documentChanges?.findIndex((change) => 'textDocument' in change && change.textDocument.uri.endsWith('receipt.ts')) ?? -1;
-      return { applied: false, failureReason: 'the file is read-only', failedChange: index };
-    };
-    harness = await startHarness({ workspaceFolder: workspace, capabilities: eglotWithFiles, onApplyEdit: declined });
-    const { client, fake } = harness;
-    fake.queueReplies(readBoth, { toolUses: [{ name: 'propose_edits', input: renameEverywhere }] });
-    const cart = await client.open('src/cart.ts', cartTs);
-    await client.open('src/checkout.ts', checkoutTs);
-
-    await expect(client.request<DoResult>('efrit/do', { instruction: 'rename', textDocument: { uri: cart } })).rejects.toMatchObject({
-      data: { reason: 'editRejected' },
-      message: 'The editor did not apply the change: the file is read-only (at src/receipt.ts). Nothing was changed.',
-    });
-  });
-
-  it('names the files an editor that stopped part-way had already changed', async () => {
+  it.each([
+    // An editor that checks the whole edit first and refuses it: nothing changed.
+    ['could not apply', 'the file is read-only', false, 'Nothing was changed.'],
     // An editor with failureHandling "abort": it creates the test file, then fails on receipt.ts and stops there.
-    const stoppedPartWay = (params: ApplyWorkspaceEditParams) => {
-      writeFileSync(join(workspace, 'test', 'cart.test.ts'), cartTestTs);
+    ['stopped part-way through', 'the disk is full', true, 'The editor applied part of it before it stopped: check test/cart.test.ts.'],
+  ])('names the file of the change an editor %s, and what it had already changed', async (_what, failureReason, createdFirst, left) => {
+    const refuseAtReceipt = (params: ApplyWorkspaceEditParams) => {
+      if (createdFirst) writeFileSync(join(workspace, 'test', 'cart.test.ts'), cartTestTs);
       const index = params.edit.documentChanges?.findIndex((change) => 'textDocument' in change && change.textDocument.uri.endsWith('receipt.ts')) ?? -1;
-      return { applied: false, failureReason: 'the disk is full', failedChange: index };
+      return { applied: false, failureReason, failedChange: index };
     };
-    harness = await startHarness({ workspaceFolder: workspace, capabilities: eglotWithFiles, onApplyEdit: stoppedPartWay });
+    harness = await startHarness({ workspaceFolder: workspace, capabilities: eglotWithFiles, onApplyEdit: refuseAtReceipt });
     const { client, fake } = harness;
     fake.queueReplies(readBoth, { toolUses: [{ name: 'propose_edits', input: renameEverywhere }] });
     const cart = await client.open('src/cart.ts', cartTs);
@@ -336,7 +323,7 @@ describe('a change across files from efrit/do', () => {
 
     await expect(client.request<DoResult>('efrit/do', { instruction: 'rename', textDocument: { uri: cart } })).rejects.toMatchObject({
       data: { reason: 'editRejected' },
-      message: 'The editor did not apply the change: the disk is full (at src/receipt.ts). The editor applied part of it before it stopped: check test/cart.test.ts.',
+      message: `The editor did not apply the change: ${failureReason} (at src/receipt.ts). ${left}`,
     });
   });
 });
