@@ -232,6 +232,29 @@ describe('what the fuzzer found', () => {
   });
 
   /*
+   * A diagnostic's `code`, `source` and `severity` went into the model's
+   * excerpt as they came: `join` and a table lookup turn them into text, and
+   * an object with a `toString` key (ordinary JSON) cannot be, so
+   * efrit.runAction answered -32603 "Cannot convert object to primitive value".
+   */
+  it('runs an action whose diagnostics carry code, source and severity of the wrong types, showing only what fits', async () => {
+    harness = await startHarness();
+    const { client, fake } = harness;
+    fake.queueReplies({ text: 'Explained.' });
+    const uri = await client.open('src/fuzz-sample.ts', goodText);
+    const range = { start: { line: 0, character: 0 }, end: { line: 1, character: 0 } };
+    const diagnostics = [
+      { range, message: 'odd code', code: { toString: 2 }, source: { valueOf: 1 }, severity: { toString: 3 } },
+      { range, message: 'plain', code: 2322, source: 'ts', severity: 2 },
+    ];
+
+    await expect(client.executeCommand('efrit.runAction', { actionId: 'explain', textDocument: { uri }, range, diagnostics })).resolves.toMatchObject({ applied: false, text: 'Explained.' });
+    const sent = JSON.stringify(fake.requests[0]?.body.messages);
+    expect(sent).toContain('line 1:1 error odd code');
+    expect(sent).toContain('line 1:1 warning [ts 2322] plain');
+  });
+
+  /*
    * efrit.applyJob takes any job id from the queue and casts the job to an
    * action job (server/src/features/code-actions.ts, applyJob). Given the
    * jobId of an efrit/chat or efrit/do (both return one), finishAction finds

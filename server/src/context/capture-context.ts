@@ -451,9 +451,10 @@ function formatDiagnostics(diagnostics: readonly Diagnostic[], firstLine: number
     .filter((d) => d.range.end.line >= firstLine && d.range.start.line <= lastLine)
     .sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character)
     .map((d) => {
-      // An omitted severity is shown as an error, as VS Code does.
-      const severity = severityNames[d.severity ?? 1] ?? 'error';
-      const tag = [d.source, d.code].filter((part) => part !== undefined && part !== '').join(' ');
+      // An omitted severity is shown as an error, as VS Code does. Only the fields' LSP types are shown: the client's
+      // JSON may hold anything there, and an object with a `toString` key cannot even be turned into text.
+      const severity = (typeof d.severity === 'number' ? severityNames[d.severity] : undefined) ?? 'error';
+      const tag = [d.source, d.code].filter((part): part is string | number => (typeof part === 'string' && part !== '') || typeof part === 'number').join(' ');
       const raw = typeof d.message === 'string' ? d.message : d.message.value;
       let message = raw.replace(/\s*\r?\n\s*/g, ' ').trim();
       if (message.length > maximumDiagnosticMessage) message = `${message.slice(0, surrogateSafeEnd(message, 0, maximumDiagnosticMessage))}...`;
