@@ -128,6 +128,65 @@ The first one starts efrit-lsp in front of pylsp; the others join it."
     (insert "\n\nprint(load(\"data.json\"))\n")
     (efrit-test-check-sync "FINAL")))
 
+(defun efrit-test-do-with-references (buffer before published)
+  "In BUFFER (holding BEFORE), the do of the test below, its review, its checks.
+PUBLISHED returns what Eglot was told of so far, as (URI MESSAGES) lists."
+  (with-current-buffer buffer
+    (efrit-test-wait (lambda () (efrit-test-diagnostic "'os' imported but unused"))
+                     "pyflakes' diagnostic in Flymake" 60)
+    (efrit-lsp-do "DO-PY rename handle to stream in load" (point-min) (point-min))
+    (efrit-test-wait #'efrit-test-jobs-idle "the agent's proposal" 120))
+  (let ((review (get-buffer efrit-lsp-review-buffer-name)))
+    (unless (and review (buffer-local-value 'efrit-lsp--review review))
+      (efrit-test-fail "no review buffer; the output says:\n%s"
+                       (efrit-test-buffer-text efrit-lsp-output-buffer-name)))
+    (with-current-buffer review
+      (should (string-match-p "^\\+    with open(path) as stream:$" (buffer-string)))
+      (should (string-match-p "^\\+        return json.loads(stream.read())$" (buffer-string))))
+    ;; Proposed, not applied: neither the refused edit nor the fixed one yet.
+    (should (equal (efrit-test-buffer-text buffer) before))
+    (with-current-buffer review (efrit-test-key "C-c C-c"))
+    (should (eq (efrit-test-settle review) 'accepted))
+    (efrit-test-finish-review review))
+  (let ((fixed (replace-regexp-in-string "handle" "stream" before t t)))
+    (should (equal (efrit-test-buffer-text buffer) fixed))
+    (with-current-buffer buffer
+      (save-buffer)
+      (should (equal (efrit-test-disk "store/refs.py") fixed))
+      (efrit-test-check-sync "AFTER-DO")
+      ;; pylsp lints the landed text: the unused import is still there, and
+      ;; the shadow's "undefined name" (the refused edit) never reached the user.
+      (eglot--signal-textDocument/didChange)
+      (flymake-start)
+      (efrit-test-wait (lambda () (efrit-test-diagnostic "'os' imported but unused"))
+                       "pylsp re-linting the landed text" 60)
+      (should-not (cl-find-if (lambda (text) (string-match-p "undefined name" text))
+                              (efrit-test-diagnostics)))
+      ;; Eglot was never told of the shadow, for this file or any other.
+      (should (cl-find-if (lambda (entry) (string-suffix-p "/refs.py" (car entry))) (funcall published)))
+      (should-not (cl-find-if (lambda (entry) (string-match-p "efrit-check" (car entry))) (funcall published)))
+      (should-not (cl-find-if (lambda (entry) (cl-find-if (lambda (m) (string-match-p "undefined name" m)) (cadr entry)))
+                              (funcall published))))))
+
+;; The TypeScript side's agent (renameHandleAgent in emacs-proxy.test.ts) asks
+;; pylsp for the references of load, proposes a rename of handle that misses
+;; its use (pyflakes: undefined name), is refused, and proposes the whole one.
+(ert-deftest efrit-proxy-do-with-references-lands-only-the-checked-edit ()
+  "`efrit-lsp-do' in front of pylsp: the refused edit never shows; the fixed one is reviewed and lands."
+  (let* ((buffer (efrit-test-visit "refs.py"))
+         (before (efrit-test-buffer-text buffer))
+         (published nil)
+         (record (lambda (_server method &rest params)
+                   ;; Every diagnostic Eglot is told of, for any file: what the user could see.
+                   (when (eq method 'textDocument/publishDiagnostics)
+                     (push (list (plist-get params :uri)
+                                 (mapcar (lambda (d) (plist-get d :message)) (plist-get params :diagnostics)))
+                           published)))))
+    (advice-add 'eglot-handle-notification :before record)
+    (unwind-protect
+        (efrit-test-do-with-references buffer before (lambda () published))
+      (advice-remove 'eglot-handle-notification record))))
+
 ;; Last: shutdown takes pylsp down with efrit-lsp (checked from outside by ps).
 (add-hook 'efrit-test-after-ert-hook
           (lambda ()
