@@ -68,6 +68,17 @@ The first one starts efrit-lsp in front of pylsp; the others join it."
       (efrit-test-emit "CONNECTED" (list :command (vconcat (process-command process))
                                          :pid (process-id process))))))
 
+(ert-deftest efrit-proxy-eglot-declares-it-can-ask-the-user ()
+  "Eglot 1.9 answers window/showMessageRequest without declaring it; for efrit-lsp, the package declares it.
+efrit-lsp asks before running `agent.commands' checks only where the client says it can ask."
+  (with-current-buffer (efrit-test-visit "ask.py")
+    (let ((window (plist-get (eglot-client-capabilities efrit-test-server) :window)))
+      (should (equal (plist-get window :showMessage)
+                     '(:messageActionItem (:additionalPropertiesSupport :json-false)))))
+    ;; Eglot's own capabilities are kept beside it.
+    (should (plist-get (plist-get (plist-get (eglot-client-capabilities efrit-test-server) :workspace) :workspaceEdit)
+                       :documentChanges))))
+
 (ert-deftest efrit-proxy-pylsp-diagnostics-reach-flymake ()
   "pyflakes' diagnostic comes from pylsp through efrit-lsp into Flymake."
   (with-current-buffer (efrit-test-visit "diagnostics.py")
