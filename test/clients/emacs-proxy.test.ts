@@ -7,8 +7,10 @@
  * completion work, "Efrit: Fix: …" for that diagnostic is picked from
  * Eglot's menu and fixes the buffer, chat works; `efrit-lsp-do` asks pylsp
  * for references, has an edit that breaks the code refused by the proposal
- * check, and only the fixed edit reaches the review and the file; and
- * shutting Eglot down leaves no pylsp behind.
+ * check, and only the fixed edit reaches the review and the file; a check of
+ * the project's (`agent.commands`) is asked about through Eglot's
+ * showMessageRequest, allowed once and run; and shutting Eglot down leaves no
+ * pylsp behind.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -77,6 +79,15 @@ function renameHandleAgent(request: RecordedRequest): FakeReply {
   };
 }
 
+/** The instruction of the do whose agent runs the project's check (`agent.commands` lint: pyflakes). */
+const checkTag = 'CHECK-PY';
+
+/** The agent that runs the check, then says what it found. */
+function lintAgent(request: RecordedRequest): FakeReply {
+  if (((request.body.messages ?? []) as Message[]).length === 1) return { toolUses: [{ name: 'run_check', input: { command: 'lint' } }] };
+  return { text: 'pyflakes finds the unused import of os.' };
+}
+
 /** The tool results the model was sent in `request`, in call order. */
 function toolResults(request: RecordedRequest | undefined): string[] {
   const last = ((request?.body.messages ?? []) as Message[]).at(-1);
@@ -98,6 +109,7 @@ function processTable(): { pid: number; args: string }[] {
 /** What the scripted model says, by what it was asked. */
 function respond(request: RecordedRequest): FakeReply {
   if (firstUserText(request).includes(doTag)) return renameHandleAgent(request);
+  if (firstUserText(request).includes(checkTag)) return lintAgent(request);
   const asked = lastUserText(request);
   if (asked.includes('CHAT-PY')) return { text: ['`load` opens the file ', 'and parses its JSON.'] };
   if (asked.includes("'os' imported but unused")) {
@@ -127,9 +139,16 @@ describe.skipIf(!runTest)('Emacs client in proxy mode (eglot, efrit-lsp --wrap -
   });
 
   it('sent the model only the fix, the chat and the do', () => {
-    const others = bed.fake.requests.filter((r) => !firstUserText(r).includes(doTag));
+    const others = bed.fake.requests.filter((r) => !firstUserText(r).includes(doTag) && !firstUserText(r).includes(checkTag));
     expect(others.map(lastUserText).filter((t) => !/CHAT-PY|'os' imported but unused/.test(t))).toEqual([]);
     expect(others.map(lastUserText).filter((t) => t.includes('CHAT-PY'))).toHaveLength(1);
+  });
+
+  it('ran the check the user allowed through Eglot, and gave the agent its output', () => {
+    const steps = bed.fake.requests.filter((r) => firstUserText(r).includes(checkTag));
+    expect(steps, run.diagnostics()).toHaveLength(2);
+    const [lint] = toolResults(steps[1]);
+    expect(lint).toContain("lint.py:1:1: 'os' imported but unused");
   });
 
   it("gave the agent pylsp's references, refused the edit that broke the code with its new error, and sent the fix on", () => {

@@ -39,6 +39,10 @@
 (efrit-test-configure '(js-mode))
 (setq eglot-connect-timeout 60 ; pylsp starts too
       efrit-lsp-wrapped-servers '((python-mode . ("pylsp"))))
+(setq efrit-lsp-initialization-options
+      ;; One project check, pyflakes, for the agent's run_check (asked for first).
+      (append efrit-lsp-initialization-options
+              `(:agent (:commands (:lint [,(or (executable-find "pyflakes3") "pyflakes") "lint.py"])))))
 (efrit-lsp-setup)
 (efrit-test-emit "PYTHON-CONTACT" (cdr (assq 'python-mode eglot-server-programs)))
 
@@ -78,6 +82,24 @@ efrit-lsp asks before running `agent.commands' checks only where the client says
     ;; Eglot's own capabilities are kept beside it.
     (should (plist-get (plist-get (plist-get (eglot-client-capabilities efrit-test-server) :workspace) :workspaceEdit)
                        :documentChanges))))
+
+(ert-deftest efrit-proxy-a-check-asks-the-user-through-eglot-then-runs ()
+  "The agent's run_check: efrit-lsp asks through Eglot's showMessageRequest; allowed once, pyflakes runs.
+The TypeScript side's agent (lintAgent in emacs-proxy.test.ts) calls run_check lint, then answers."
+  (let ((asked nil))
+    (with-current-buffer (efrit-test-visit "lint.py")
+      (cl-letf (((symbol-function 'completing-read)
+                 (lambda (prompt collection &rest _)
+                   (push (list prompt collection) asked)
+                   "Allow once")))
+        (efrit-lsp-do "CHECK-PY does pyflakes find anything here?" (point-min) (point-min))
+        (efrit-test-wait #'efrit-test-jobs-idle "the agent's answer" 120)))
+    (should (= (length asked) 1))
+    (pcase-let ((`(,prompt ,choices) (car asked)))
+      (should (string-match-p "lint" prompt))
+      (should (equal choices '("Allow once" "Always for this workspace" "Deny"))))
+    (should (string-match-p "pyflakes finds the unused import of os"
+                            (efrit-test-buffer-text efrit-lsp-output-buffer-name)))))
 
 (ert-deftest efrit-proxy-pylsp-diagnostics-reach-flymake ()
   "pyflakes' diagnostic comes from pylsp through efrit-lsp into Flymake."
