@@ -317,18 +317,27 @@ given by \[universal-argument] \[eglot])."
                    unless (eq k key) append (list k v))))
 
 (cl-defmethod eglot-client-capabilities :around (server)
-  "Eglot's capabilities, with file operations in workspace edits for efrit-lsp.
-For other servers than efrit-lsp's (SERVER), Eglot's own."
+  "Eglot's capabilities, with what efrit-lsp needs that Eglot does not declare.
+File operations in workspace edits, and `window.showMessage': Eglot
+answers window/showMessageRequest (asking with `completing-read') but
+does not say so, and efrit-lsp asks before running `agent.commands'
+checks only where the client says it can.  For other servers than
+efrit-lsp's (SERVER), Eglot's own."
   (let ((capabilities (cl-call-next-method)))
     (if (not (efrit-lsp-eglot--efrit-contact-p server))
         capabilities
       (let* ((workspace (plist-get capabilities :workspace))
              (edit (efrit-lsp-eglot--plist-with
                     (plist-get workspace :workspaceEdit)
-                    :resourceOperations ["create" "rename" "delete"])))
+                    :resourceOperations ["create" "rename" "delete"]))
+             (window (efrit-lsp-eglot--plist-with
+                      (plist-get capabilities :window)
+                      :showMessage '(:messageActionItem (:additionalPropertiesSupport :json-false)))))
         (efrit-lsp-eglot--plist-with
-         capabilities :workspace
-         (efrit-lsp-eglot--plist-with workspace :workspaceEdit edit))))))
+         (efrit-lsp-eglot--plist-with
+          capabilities :workspace
+          (efrit-lsp-eglot--plist-with workspace :workspaceEdit edit))
+         :window window)))))
 
 (define-error 'efrit-lsp-eglot-edit-refused "The edit cannot be applied")
 

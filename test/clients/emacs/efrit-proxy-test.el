@@ -39,6 +39,10 @@
 (efrit-test-configure '(js-mode))
 (setq eglot-connect-timeout 60 ; pylsp starts too
       efrit-lsp-wrapped-servers '((python-mode . ("pylsp"))))
+(setq efrit-lsp-initialization-options
+      ;; One project check, pyflakes, for the agent's run_check (asked for first).
+      (append efrit-lsp-initialization-options
+              `(:agent (:commands (:lint [,(or (executable-find "pyflakes3") "pyflakes") "lint.py"])))))
 (efrit-lsp-setup)
 (efrit-test-emit "PYTHON-CONTACT" (cdr (assq 'python-mode eglot-server-programs)))
 
@@ -67,6 +71,35 @@ The first one starts efrit-lsp in front of pylsp; the others join it."
       (should (equal (plist-get (efrit-lsp-status) :model) "claude-emacs-test"))
       (efrit-test-emit "CONNECTED" (list :command (vconcat (process-command process))
                                          :pid (process-id process))))))
+
+(ert-deftest efrit-proxy-eglot-declares-it-can-ask-the-user ()
+  "Eglot 1.9 answers window/showMessageRequest without declaring it; for efrit-lsp, the package declares it.
+efrit-lsp asks before running `agent.commands' checks only where the client says it can ask."
+  (with-current-buffer (efrit-test-visit "ask.py")
+    (let ((window (plist-get (eglot-client-capabilities efrit-test-server) :window)))
+      (should (equal (plist-get window :showMessage)
+                     '(:messageActionItem (:additionalPropertiesSupport :json-false)))))
+    ;; Eglot's own capabilities are kept beside it.
+    (should (plist-get (plist-get (plist-get (eglot-client-capabilities efrit-test-server) :workspace) :workspaceEdit)
+                       :documentChanges))))
+
+(ert-deftest efrit-proxy-a-check-asks-the-user-through-eglot-then-runs ()
+  "The agent's run_check: efrit-lsp asks through Eglot's showMessageRequest; allowed once, pyflakes runs.
+The TypeScript side's agent (lintAgent in emacs-proxy.test.ts) calls run_check lint, then answers."
+  (let ((asked nil))
+    (with-current-buffer (efrit-test-visit "lint.py")
+      (cl-letf (((symbol-function 'completing-read)
+                 (lambda (prompt collection &rest _)
+                   (push (list prompt collection) asked)
+                   "Allow once")))
+        (efrit-lsp-do "CHECK-PY does pyflakes find anything here?" (point-min) (point-min))
+        (efrit-test-wait #'efrit-test-jobs-idle "the agent's answer" 120)))
+    (should (= (length asked) 1))
+    (pcase-let ((`(,prompt ,choices) (car asked)))
+      (should (string-match-p "lint" prompt))
+      (should (equal choices '("Allow once" "Always for this workspace" "Deny"))))
+    (should (string-match-p "pyflakes finds the unused import of os"
+                            (efrit-test-buffer-text efrit-lsp-output-buffer-name)))))
 
 (ert-deftest efrit-proxy-pylsp-diagnostics-reach-flymake ()
   "pyflakes' diagnostic comes from pylsp through efrit-lsp into Flymake."
@@ -127,6 +160,65 @@ The first one starts efrit-lsp in front of pylsp; the others join it."
     (goto-char (point-max))
     (insert "\n\nprint(load(\"data.json\"))\n")
     (efrit-test-check-sync "FINAL")))
+
+(defun efrit-test-do-with-references (buffer before published)
+  "In BUFFER (holding BEFORE), the do of the test below, its review, its checks.
+PUBLISHED returns what Eglot was told of so far, as (URI MESSAGES) lists."
+  (with-current-buffer buffer
+    (efrit-test-wait (lambda () (efrit-test-diagnostic "'os' imported but unused"))
+                     "pyflakes' diagnostic in Flymake" 60)
+    (efrit-lsp-do "DO-PY rename handle to stream in load" (point-min) (point-min))
+    (efrit-test-wait #'efrit-test-jobs-idle "the agent's proposal" 120))
+  (let ((review (get-buffer efrit-lsp-review-buffer-name)))
+    (unless (and review (buffer-local-value 'efrit-lsp--review review))
+      (efrit-test-fail "no review buffer; the output says:\n%s"
+                       (efrit-test-buffer-text efrit-lsp-output-buffer-name)))
+    (with-current-buffer review
+      (should (string-match-p "^\\+    with open(path) as stream:$" (buffer-string)))
+      (should (string-match-p "^\\+        return json.loads(stream.read())$" (buffer-string))))
+    ;; Proposed, not applied: neither the refused edit nor the fixed one yet.
+    (should (equal (efrit-test-buffer-text buffer) before))
+    (with-current-buffer review (efrit-test-key "C-c C-c"))
+    (should (eq (efrit-test-settle review) 'accepted))
+    (efrit-test-finish-review review))
+  (let ((fixed (replace-regexp-in-string "handle" "stream" before t t)))
+    (should (equal (efrit-test-buffer-text buffer) fixed))
+    (with-current-buffer buffer
+      (save-buffer)
+      (should (equal (efrit-test-disk "store/refs.py") fixed))
+      (efrit-test-check-sync "AFTER-DO")
+      ;; pylsp lints the landed text: the unused import is still there, and
+      ;; the shadow's "undefined name" (the refused edit) never reached the user.
+      (eglot--signal-textDocument/didChange)
+      (flymake-start)
+      (efrit-test-wait (lambda () (efrit-test-diagnostic "'os' imported but unused"))
+                       "pylsp re-linting the landed text" 60)
+      (should-not (cl-find-if (lambda (text) (string-match-p "undefined name" text))
+                              (efrit-test-diagnostics)))
+      ;; Eglot was never told of the shadow, for this file or any other.
+      (should (cl-find-if (lambda (entry) (string-suffix-p "/refs.py" (car entry))) (funcall published)))
+      (should-not (cl-find-if (lambda (entry) (string-match-p "efrit-check" (car entry))) (funcall published)))
+      (should-not (cl-find-if (lambda (entry) (cl-find-if (lambda (m) (string-match-p "undefined name" m)) (cadr entry)))
+                              (funcall published))))))
+
+;; The TypeScript side's agent (renameHandleAgent in emacs-proxy.test.ts) asks
+;; pylsp for the references of load, proposes a rename of handle that misses
+;; its use (pyflakes: undefined name), is refused, and proposes the whole one.
+(ert-deftest efrit-proxy-do-with-references-lands-only-the-checked-edit ()
+  "`efrit-lsp-do' in front of pylsp: the refused edit never shows; the fixed one is reviewed and lands."
+  (let* ((buffer (efrit-test-visit "refs.py"))
+         (before (efrit-test-buffer-text buffer))
+         (published nil)
+         (record (lambda (_server method &rest params)
+                   ;; Every diagnostic Eglot is told of, for any file: what the user could see.
+                   (when (eq method 'textDocument/publishDiagnostics)
+                     (push (list (plist-get params :uri)
+                                 (mapcar (lambda (d) (plist-get d :message)) (plist-get params :diagnostics)))
+                           published)))))
+    (advice-add 'eglot-handle-notification :before record)
+    (unwind-protect
+        (efrit-test-do-with-references buffer before (lambda () published))
+      (advice-remove 'eglot-handle-notification record))))
 
 ;; Last: shutdown takes pylsp down with efrit-lsp (checked from outside by ps).
 (add-hook 'efrit-test-after-ert-hook
