@@ -47,6 +47,7 @@ const moduleUrlInCommonJs = {
 const sdkBundles = [
   { module: '@anthropic-ai/sdk', file: 'anthropic-sdk.cjs', filter: /^@anthropic-ai\/sdk$/ },
   { module: 'openai', file: 'openai-sdk.cjs', filter: /^openai$/ },
+  { module: 'ollama', file: 'ollama.cjs', filter: /^ollama$/ },
   // Not an SDK, but loaded the same way: on the first request through a proxy or with a CA file (server/src/model/network.ts).
   { module: 'undici', file: 'undici.cjs', filter: /^undici$/ },
 ] as const;

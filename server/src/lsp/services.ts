@@ -86,7 +86,14 @@ export function buildServices({ connection, logger, version, env = process.env, 
   redactor.add(env['OPENAI_API_KEY']);
   const endpoints: EndpointResolver = (model) => {
     if (offline !== undefined) return offline;
-    if (modelChoiceOf(model).provider === 'openai') {
+    const provider = modelChoiceOf(model).provider;
+    if (provider === 'ollama') {
+      // Ollama's own tools read OLLAMA_HOST, often written without a scheme (`0.0.0.0:11434`); the library completes it as they do.
+      const host = settings['ollama.baseURL'] !== '' ? settings['ollama.baseURL'] : env['OLLAMA_HOST'];
+      // No key: a placeholder so the call is attempted; the Ollama library never sends it.
+      return { apiKey: 'efrit-no-key', baseURL: host };
+    }
+    if (provider === 'openai') {
       const keySource = settings['openai.apiKeyEnv'];
       const baseURL = settings['openai.baseURL'] !== '' ? settings['openai.baseURL'] : env['OPENAI_BASE_URL'];
       // A local server (llama.cpp, Ollama, vLLM) often takes no key, but the SDK sends one whatever happens: a placeholder, never a real key.

@@ -5,14 +5,14 @@
  *
  * Only the part before the first `:` can be a provider (`openai:gpt-4.1`);
  * the rest is the model id as the provider spells it, colons included
- * (`openai:qwen2.5-coder:7b` on a local server). Claude ids never hold a
+ * (`ollama:qwen2.5-coder:7b`). Claude ids never hold a
  * colon, so a colon after something that is not a provider is a mistake
  * (`opneai:gpt-4.1`, `llama3:8b` without a provider), named in a warning
  * rather than sent to Anthropic as a model it cannot have.
  */
 
 /** The providers this server can call. */
-export const providerNames = ['anthropic', 'openai'] as const;
+export const providerNames = ['anthropic', 'openai', 'ollama'] as const;
 export type ProviderName = (typeof providerNames)[number];
 
 export interface ModelChoice {
@@ -38,7 +38,7 @@ export function parseModelChoice(text: string): ModelChoice | { problem: string 
   const prefix = trimmed.slice(0, colon);
   const model = trimmed.slice(colon + 1).trim();
   if (!isProviderName(prefix)) {
-    return { problem: `"${prefix}" is not a provider; expected ${providerNames.map((name) => `"${name}:<model>"`).join(' or ')}, or a Claude model id without a prefix` };
+    return { problem: `"${prefix}" is not a provider; expected one of ${providerNames.map((name) => `"${name}:<model>"`).join(', ')}, or a Claude model id without a prefix` };
   }
   if (model === '') return { problem: `expected a model id after "${prefix}:"` };
   return { provider: prefix, model };

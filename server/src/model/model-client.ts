@@ -22,6 +22,7 @@ import { SecretRedactor } from '../common/redaction.js';
 import { anthropicProvider } from './anthropic-provider.js';
 import { mapModelError } from './map-error.js';
 import { modelChoiceOf, type ProviderName } from './model-choice.js';
+import { ollamaProvider } from './ollama-provider.js';
 import { openaiProvider } from './openai-provider.js';
 import type { CallOptions, Endpoint, ModelProvider, ModelReply, ModelRequest } from './provider.js';
 import { emptyCallUsage } from './usage-meter.js';
@@ -31,7 +32,7 @@ export type { CallOptions, Endpoint, ModelReply, ModelRequest, StreamObserver, T
 /** Where calls for a role's setting go: `model` is the setting as written (`openai:gpt-4.1`). */
 export type EndpointResolver = (model: string) => Endpoint;
 
-const providers: Record<ProviderName, ModelProvider> = { anthropic: anthropicProvider, openai: openaiProvider };
+const providers: Record<ProviderName, ModelProvider> = { anthropic: anthropicProvider, openai: openaiProvider, ollama: ollamaProvider };
 
 /**
  * Characters of content (text, thinking, tool-input JSON) one output token may
@@ -78,6 +79,7 @@ function formatBytes(bytes: number): string {
 const checkEndpoint: Record<ProviderName, string> = {
   anthropic: 'Check that efrit.baseURL (or ANTHROPIC_BASE_URL) is a Messages API that honours max_tokens.',
   openai: 'Check that efrit.openai.baseURL (or OPENAI_BASE_URL) is a Chat Completions API that honours max_tokens.',
+  ollama: 'Check that efrit.ollama.baseURL (or OLLAMA_HOST) is an Ollama server that honours num_predict.',
 };
 
 function answerTooLarge(provider: ProviderName, maxTokens: number, what: string): EfritError {

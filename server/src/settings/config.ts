@@ -60,7 +60,7 @@ export const settingsSchema = {
   model: {
     type: 'model',
     default: 'claude-sonnet-5-5',
-    description: 'Model for actions, chat and do: a Claude model id, or `openai:<model>` for an OpenAI-compatible Chat Completions endpoint (see openai.baseURL).',
+    description: 'Model for actions, chat and do: a Claude model id, `openai:<model>` for an OpenAI-compatible Chat Completions endpoint (see openai.baseURL), or `ollama:<model>` for a model Ollama serves (see ollama.baseURL).',
   } as SettingSpec<string>,
   fastModel: {
     type: 'model',
@@ -78,6 +78,11 @@ export const settingsSchema = {
     default: 'OPENAI_API_KEY',
     description:
       'The environment variable holding the key for the openai: models (never logged or echoed). A local server with openai.baseURL set may need none.',
+  } as SettingSpec<string>,
+  'ollama.baseURL': {
+    type: 'url',
+    default: '',
+    description: 'Where the ollama: models are served (Ollama\'s native API); overrides OLLAMA_HOST (empty: http://127.0.0.1:11434). Ollama takes no key.',
   } as SettingSpec<string>,
   maxTokens: { type: 'integer', default: 4096, min: 1, max: 128_000, description: 'Output cap per model call.' } as SettingSpec<number>,
   'queue.concurrency': {

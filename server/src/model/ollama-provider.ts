@@ -1,0 +1,192 @@
+/**
+ * Ollama on its native API (`/api/chat`) through the official `ollama`
+ * library, for local models (`ollama:qwen2.5-coder:7b`) with no key.
+ *
+ * The request arrives in the Messages shape (see provider.ts) and is
+ * translated: the system blocks become one system message; `tool_use` blocks
+ * become the assistant's `tool_calls` (arguments as an object, not a JSON
+ * string), and `tool_result` blocks become `tool` messages named by the tool
+ * they answer (Ollama pairs results by name, not id); tools become function
+ * tools with the same JSON schema; `max_tokens` is `options.num_predict`.
+ *
+ * The answer streams as NDJSON: each line a `message` with a piece of
+ * `content`, tool calls whole in one line's `message.tool_calls`, then a last
+ * line with `done: true`, its `done_reason` and the token counts
+ * (`prompt_eval_count`, `eval_count`). Ollama has no prompt cache to report.
+ *
+ * The library opens its own AbortController per stream and takes no signal,
+ * so the `fetch` it is given joins the call's signal to the library's: a
+ * cancel, a stall or an oversized answer aborts the HTTP request itself.
+ */
+import type { ChatRequest, ChatResponse, Message, Ollama, Tool as OllamaTool } from 'ollama';
+import type { ContentBlockParam, MessageParam, TextBlockParam, Tool, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
+import { EfritError } from '../common/errors.js';
+import { incompleteAnswer } from './anthropic-provider.js';
+import type { ModelProvider, ModelReply, ProviderCall, ToolCall } from './provider.js';
+
+type LibraryModule = typeof import('ollama');
+
+let libraryModule: Promise<LibraryModule> | undefined;
+function loadLibrary(): Promise<LibraryModule> {
+  libraryModule ??= import('ollama');
+  return libraryModule;
+}
+
+/** Where `ollama serve` listens unless told otherwise (OLLAMA_HOST). */
+export const ollamaDefaultBaseURL = 'http://127.0.0.1:11434';
+
+export const ollamaProvider: ModelProvider = {
+  name: 'ollama',
+  // Ollama takes no key; the endpoint resolver hands a placeholder that is never sent.
+  keyVariable: 'OLLAMA_HOST',
+  async stream(call: ProviderCall): Promise<ModelReply> {
+    const library = await loadLibrary();
+    const host = call.baseURL ?? ollamaDefaultBaseURL;
+    const client: Ollama = new library.Ollama({ host, fetch: joinedFetch(call.fetch, call.signal) });
+    try {
+      const stream = await client.chat({ ...chatRequest(call), stream: true });
+      return await collect(stream, call);
+    } catch (error) {
+      call.signal.throwIfAborted();
+      throw classified(error, call, host);
+    }
+  },
+};
+
+function joinedFetch(fetchThrough: typeof fetch, signal: AbortSignal): typeof fetch {
+  return (input, init) => fetchThrough(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
+}
+
+function causeCode(error: unknown): string | undefined {
+  for (let current: unknown = error, depth = 0; typeof current === 'object' && current !== null && depth < 5; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * The library's `ResponseError` has `status_code` and the body's `error`,
+ * which `mapModelError` does not read; a refused connection means the server
+ * is not running, which deserves its own words.
+ */
+function classified(error: unknown, call: ProviderCall, host: string): unknown {
+  if (error instanceof EfritError) return error;
+  const shape = (typeof error === 'object' && error !== null ? error : {}) as { status_code?: unknown; error?: unknown; name?: unknown };
+  if (shape.name === 'ResponseError' && typeof shape.status_code === 'number') {
+    const said = typeof shape.error === 'string' ? shape.error.slice(0, 300) : '';
+    if (shape.status_code === 404) {
+      return new EfritError('badRequest', `Ollama at ${host} does not have the model "${call.model}": run \`ollama pull ${call.model}\`, or check efrit.model.${said === '' ? '' : ` Ollama said: ${said}`}`);
+    }
+    return { status: shape.status_code, error: { message: said } };
+  }
+  if (causeCode(error) === 'ECONNREFUSED') {
+    return new EfritError('network', `Could not connect to Ollama at ${host}: is Ollama running? (ollama serve) Or set efrit.ollama.baseURL (or OLLAMA_HOST).`);
+  }
+  // An `{"error": …}` line in the middle of a stream, or a stream that ended before `done`.
+  if (error instanceof Error && !(error instanceof TypeError) && error.name === 'Error') {
+    return /did not receive done/i.test(error.message) ? incompleteAnswer() : new EfritError('apiError', `Ollama reported an error while answering: ${error.message.slice(0, 300)} Try again.`);
+  }
+  return error;
+}
+
+export function chatRequest(call: Pick<ProviderCall, 'model' | 'request'>): ChatRequest {
+  const { request } = call;
+  const tools = request.tools ?? [];
+  // Ollama has no tool_choice: `none` is honoured by offering no tools; `any` and `tool` rely on the prompt.
+  const offered = request.toolChoice?.type === 'none' ? [] : tools;
+  return {
+    model: call.model,
+    messages: chatMessages(request.system, request.messages),
+    options: { num_predict: request.maxTokens },
+    ...(offered.length > 0 ? { tools: offered.map(functionTool) } : {}),
+  };
+}
+
+function functionTool(tool: Tool): OllamaTool {
+  return {
+    type: 'function',
+    function: { name: tool.name, ...(tool.description !== undefined ? { description: tool.description } : {}), parameters: tool.input_schema as NonNullable<OllamaTool['function']['parameters']> },
+  };
+}
+
+const textOf = (blocks: readonly TextBlockParam[]): string => blocks.map((block) => block.text).join('\n\n');
+
+function toolResultText(block: ToolResultBlockParam): string {
+  const content = block.content;
+  const text = content === undefined ? '' : typeof content === 'string' ? content : content.map((part) => (part.type === 'text' ? part.text : `[${part.type}]`)).join('\n');
+  return block.is_error === true ? `Error: ${text}` : text;
+}
+
+function argumentsObject(input: unknown): Record<string, unknown> {
+  return typeof input === 'object' && input !== null && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
+}
+
+/** The conversation in Ollama chat messages, in the same order. */
+export function chatMessages(system: readonly TextBlockParam[], messages: readonly MessageParam[]): Message[] {
+  const out: Message[] = [];
+  if (system.length > 0) out.push({ role: 'system', content: textOf(system) });
+  const toolNames = new Map<string, string>();
+  for (const message of messages) {
+    const blocks: ContentBlockParam[] = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : message.content;
+    if (message.role === 'assistant') {
+      const text = blocks.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
+      const toolCalls = blocks.flatMap((block) => {
+        if (block.type !== 'tool_use') return [];
+        toolNames.set(block.id, block.name);
+        return [{ function: { name: block.name, arguments: argumentsObject(block.input) } }];
+      });
+      out.push({ role: 'assistant', content: text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) });
+      continue;
+    }
+    for (const block of blocks) {
+      if (block.type !== 'tool_result') continue;
+      const name = toolNames.get(block.tool_use_id);
+      out.push({ role: 'tool', content: toolResultText(block), ...(name !== undefined ? { tool_name: name } : {}) });
+    }
+    const text = blocks.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('\n\n');
+    if (text !== '') out.push({ role: 'user', content: text });
+  }
+  return out;
+}
+
+/** Ollama's `done_reason`s in Anthropic's words, which the callers read. */
+const stopReasons: Record<string, string> = { stop: 'end_turn', length: 'max_tokens' };
+
+async function collect(stream: AsyncIterable<ChatResponse>, call: ProviderCall): Promise<ModelReply> {
+  const { usage, observer, countContent } = call;
+  let text = '';
+  const toolCalls: ToolCall[] = [];
+  let doneReason: string | undefined;
+  for await (const chunk of stream) {
+    const message = chunk.message as Partial<Message> | undefined;
+    if (typeof message?.thinking === 'string') countContent(message.thinking);
+    if (typeof message?.content === 'string' && message.content !== '') {
+      countContent(message.content);
+      text += message.content;
+      observer?.onText?.(message.content);
+    }
+    for (const toolCall of Array.isArray(message?.tool_calls) ? message.tool_calls : []) {
+      const name = toolCall.function?.name;
+      if (typeof name !== 'string' || name === '') throw new EfritError('incomplete', 'The model sent a tool call without a name; nothing was applied. Try again.');
+      const input = argumentsObject(toolCall.function.arguments);
+      countContent(JSON.stringify(input));
+      observer?.onToolStart?.(name);
+      // Ollama gives calls no ids; the conversation needs one to pair each result with its call.
+      toolCalls.push({ id: `call_efrit_${toolCalls.length}`, name, input });
+    }
+    if (chunk.done) {
+      doneReason = typeof chunk.done_reason === 'string' && chunk.done_reason !== '' ? chunk.done_reason : 'stop';
+      if (typeof chunk.prompt_eval_count === 'number') usage.inputTokens = chunk.prompt_eval_count;
+      if (typeof chunk.eval_count === 'number') usage.outputTokens = chunk.eval_count;
+    }
+  }
+  call.signal.throwIfAborted();
+  if (doneReason === undefined) throw incompleteAnswer();
+  const content: ContentBlockParam[] = [];
+  if (text !== '') content.push({ type: 'text', text });
+  for (const toolCall of toolCalls) content.push({ type: 'tool_use', id: toolCall.id, name: toolCall.name, input: toolCall.input ?? {} });
+  const stopReason = toolCalls.length > 0 && doneReason === 'stop' ? 'tool_use' : (stopReasons[doneReason] ?? doneReason);
+  return { text, toolCalls, stopReason, usage, assistantMessage: { role: 'assistant', content } };
+}
