@@ -44,7 +44,7 @@ describe('parseTextEdits: SEARCH/REPLACE blocks as propose_edits input', () => {
       '>>>>>>> REPLACE',
       '```',
       'And the return:',
-      '<<<<<<< SEARCH',
+      '<<<<<<< SEARCH src/cart.ts',
       'return total;',
       '=======',
       'return sum;',
@@ -55,7 +55,7 @@ describe('parseTextEdits: SEARCH/REPLACE blocks as propose_edits input', () => {
       summary: 'Rename total to sum.',
       edits: [
         { old_text: 'let total = 0;', new_text: 'let sum = 0;' },
-        { old_text: 'return total;', new_text: 'return sum;' },
+        { path: 'src/cart.ts', old_text: 'return total;', new_text: 'return sum;' },
       ],
     });
   });
@@ -67,6 +67,11 @@ describe('parseTextEdits: SEARCH/REPLACE blocks as propose_edits input', () => {
 
   it('reads a CRLF answer the same as an LF one, with trailing spaces after the markers', () => {
     expect(parseTextEdits(oneBlock.replaceAll('\n', '\r\n').replace('=======', '=======  '))).toEqual(parseTextEdits(oneBlock));
+  });
+
+  it('joins the lines of a part with \\n, keeps lines that only look like markers, and takes trailing spaces after any marker', () => {
+    const answer = ['<<<<<<< SEARCH\t', 'if (a) {', '  run();', '}', '=======\t', '<Button onClick={run} />', '== not a marker', ">> neither, nor a quoted '=======' ", '>>>>>>> REPLACE  '].join('\n');
+    expect(parseTextEdits(answer).edits).toEqual([{ old_text: 'if (a) {\n  run();\n}', new_text: "<Button onClick={run} />\n== not a marker\n>> neither, nor a quoted '=======' " }]);
   });
 
   it('gives an empty SEARCH part as an empty old_text (insert at the selection) and an empty REPLACE part as a deletion', () => {
@@ -87,6 +92,9 @@ describe('parseTextEdits: SEARCH/REPLACE blocks as propose_edits input', () => {
     ['a misspelt closing marker', ['<<<<<<< SEARCH', 'a();', '=======', 'b();', '>>>>>>> REPLACED'], 'line 5 has a ">>>>>>> REPLACED" marker inside the REPLACE text of the block opened at line 1'],
     ['an opening marker of another kind', ['<<<<<<< HEAD', 'a();'], 'line 1 opens a block with "<<<<<<< HEAD" instead of "<<<<<<< SEARCH" and an optional path'],
     ['an opening marker glued to its path', ['<<<<<<< SEARCHsrc/a.ts', 'a();'], 'line 1 opens a block with "<<<<<<< SEARCHsrc/a.ts" instead of "<<<<<<< SEARCH" and an optional path'],
+    ['a long broken opening marker, shown cut', ['<<<<<<< SEARCH-AND-REPLACE in src/some/deeply/nested/path.ts'], 'line 1 opens a block with "<<<<<<< SEARCH-AND-REPLACE in src/some/d" instead of "<<<<<<< SEARCH" and an optional path'],
+    ['a long marker inside SEARCH text, shown cut', ['<<<<<<< SEARCH', '>>>>>>> REPLACE and then some'], 'line 2 has a ">>>>>>> REPLACE and " marker inside the SEARCH text of the block opened at line 1'],
+    ['a long marker inside REPLACE text, shown cut', ['<<<<<<< SEARCH', 'a();', '=======', '======= and more text here'], 'line 4 has a "======= and more tex" marker inside the REPLACE text of the block opened at line 1'],
     ['a divider outside any block', ['Summary: x', '=======', 'b();', '>>>>>>> REPLACE'], 'line 2 has a "=======" marker outside a <<<<<<< SEARCH block'],
     ['a closing marker outside any block', ['a();', '>>>>>>> REPLACE'], 'line 2 has a ">>>>>>>" marker outside a <<<<<<< SEARCH block'],
     ['an answer with no block at all', ['Summary: nothing to change.', 'The code is fine.'], 'it has no <<<<<<< SEARCH block'],

@@ -260,8 +260,8 @@ export class Assistant {
       const mentions = await attachMentions(params.instruction, this.deps.tools);
       for (const note of mentions.notes) this.deps.reporter.note(jobId, 'tool', note);
       const userMessage = this.userTurn(session, [turn.text, mentions.text, `Instruction: ${params.instruction}`]);
-      // What the agent reads in this job (a file the user @-mentioned included): the only text its edits to other files may quote.
       if (!modelCallsTools(settings, settings.model)) return this.doWithoutTools(jobId, signal, { session, userMessage, turn, planTarget });
+      // What the agent reads in this job (a file the user @-mentioned included): the only text its edits to other files may quote.
       const ledger = new ReadLedger();
       for (const file of mentions.files) ledger.record(file.displayPath, file.text, file.origin, file.shownLines.start, file.shownLines.end);
       let plan: PlannedChange | undefined;
@@ -496,6 +496,8 @@ export class Assistant {
     const { session } = turn;
     const reply = await this.callModel(jobId, signal, { messages: [...session.messages, turn.userMessage], sessionId: session.id });
     this.commit(session, [turn.userMessage, reply.assistantMessage], turn.turn);
+    // A reply may carry a tool call anyway (a gateway, a setting changed meanwhile): the API requires every call answered.
+    session.pendingToolResults.push(...reply.toolCalls.map((call) => notRunResult(call.id, 'Not run: this model is offered no tools.')));
     const plan = looksLikeTextEdits(reply.text) ? await planChange(this.textProposal(reply), this.planEnvironment(turn.planTarget, undefined)) : null;
     return { sessionId: session.id, summary: plan !== null && plan.summary !== '' ? plan.summary : reply.text.trim(), steps: 1, plan, settle: () => undefined };
   }

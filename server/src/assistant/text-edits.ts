@@ -24,24 +24,20 @@ function refused(why: string): EfritError {
 }
 
 /** A line that begins like one of the markers: seven of the same character, as merge-conflict markers are written. */
-function markerKind(line: string): 'open' | 'divider' | 'close' | undefined {
-  if (line.startsWith('<<<<<<<')) return 'open';
-  if (line.startsWith('=======')) return 'divider';
-  if (line.startsWith('>>>>>>>')) return 'close';
-  return undefined;
-}
+const markerLike = /^(?:<{7}|={7}|>{7})/;
 
 /** The path after `<<<<<<< SEARCH`, '' for none; undefined when the line is not a well-formed opening marker. */
 function openingPath(line: string): string | undefined {
-  const trimmed = line.trimEnd();
-  if (trimmed === searchMarker) return '';
-  if (!trimmed.startsWith(`${searchMarker} `)) return undefined;
-  return trimmed.slice(searchMarker.length + 1).trim();
+  if (!line.startsWith(searchMarker)) return undefined;
+  const rest = line.slice(searchMarker.length);
+  // A path is set off by a space: "<<<<<<< SEARCHsrc/a.ts" is a broken marker, not a path.
+  if (rest.trim() !== '' && !rest.startsWith(' ')) return undefined;
+  return rest.trim();
 }
 
 /** True when the answer holds at least one line that begins like a marker: the model meant to propose edits. */
 export function looksLikeTextEdits(answer: string): boolean {
-  return answer.split(/\r\n|\r|\n/).some((line) => markerKind(line) !== undefined);
+  return answer.split(/\r\n|\r|\n/).some((line) => markerLike.test(line));
 }
 
 /**
@@ -57,13 +53,13 @@ export function parseTextEdits(answer: string): TextEditsInput {
   let block: { path: string; openedAt: number; search: string[]; replace: string[] | undefined } | undefined;
   for (const [index, line] of lines.entries()) {
     const lineNumber = index + 1;
-    const kind = markerKind(line);
+    const marker = markerLike.test(line);
     if (block === undefined) {
-      if (kind === 'open') {
+      if (marker && line.startsWith('<')) {
         const path = openingPath(line);
         if (path === undefined) throw refused(`line ${lineNumber} opens a block with "${line.slice(0, 40)}" instead of "${searchMarker}" and an optional path`);
         block = { path, openedAt: lineNumber, search: [], replace: undefined };
-      } else if (kind !== undefined) {
+      } else if (marker) {
         throw refused(`line ${lineNumber} has a "${line.slice(0, 7)}" marker outside a ${searchMarker} block`);
       } else if (summary === undefined && line.startsWith(summaryPrefix)) {
         summary = line.slice(summaryPrefix.length).trim();
@@ -71,14 +67,14 @@ export function parseTextEdits(answer: string): TextEditsInput {
       continue;
     }
     if (block.replace === undefined) {
-      if (kind === undefined) block.search.push(line);
-      else if (kind === 'divider' && line.trimEnd() === dividerMarker) block.replace = [];
+      if (!marker) block.search.push(line);
+      else if (line.trimEnd() === dividerMarker) block.replace = [];
       else throw refused(`line ${lineNumber} has a "${line.slice(0, 20)}" marker inside the SEARCH text of the block opened at line ${block.openedAt}`);
       continue;
     }
-    if (kind === undefined) {
+    if (!marker) {
       block.replace.push(line);
-    } else if (kind === 'close' && line.trimEnd() === replaceMarker) {
+    } else if (line.trimEnd() === replaceMarker) {
       edits.push({ ...(block.path === '' ? {} : { path: block.path }), old_text: block.search.join('\n'), new_text: block.replace.join('\n') });
       block = undefined;
     } else {
