@@ -20,6 +20,7 @@ export default {
     'server/src/assistant/change-plan.ts',
     'server/src/assistant/workspace-edit.ts',
     'server/src/assistant/proposal-check.ts',
+    'server/src/assistant/text-edits.ts',
     'server/src/agent/read-ledger.ts',
     'server/src/model/prices.ts',
     // providers

@@ -88,6 +88,8 @@ function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enu
       return { type: 'array', items: userActionItems };
     case 'prices':
       return { type: 'object', additionalProperties: modelPriceSchema };
+    case 'modelList':
+      return { type: 'array', items: { type: 'string' } };
     case 'commands':
       return { ...checkCommandsSchema, additionalProperties: { ...checkCommandsSchema.additionalProperties }, propertyNames: { ...checkCommandsSchema.propertyNames } };
   }

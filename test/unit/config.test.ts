@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applySettings, defaultSettings, settingsSchema } from '../../server/src/settings/config.js';
+import { applySettings, defaultSettings, modelCallsTools, settingsSchema } from '../../server/src/settings/config.js';
 
 describe('settings', () => {
   it('has a default and a description for every key', () => {
@@ -104,6 +104,29 @@ describe('settings', () => {
     expect(update.changed).toEqual([]);
     expect(update.warnings).toHaveLength(1);
     expect(update.warnings[0]).toContain('"efrit.agent.commands"');
+    expect(update.warnings[0]).toContain(why);
+  });
+
+  it('lets every model call tools unless modelsWithoutTools names it', () => {
+    expect(modelCallsTools(defaultSettings(), 'openai:llama3.1')).toBe(true);
+    const update = applySettings(defaultSettings(), { modelsWithoutTools: ['openai:llama3.1', ' openai:qwen2.5-coder '] });
+    expect(update.warnings).toEqual([]);
+    expect(modelCallsTools(update.settings, 'openai:llama3.1')).toBe(false);
+    expect(modelCallsTools(update.settings, 'openai:qwen2.5-coder')).toBe(false);
+    expect(modelCallsTools(update.settings, 'claude-sonnet-5-5')).toBe(true);
+  });
+
+  it.each([
+    ['a single string', 'openai:llama3.1', 'expected a list of at most 100 model ids'],
+    ['an item that is not a model', ['openai:llama3.1', 'opneai:llama3.1'], 'each item must be a model id: "opneai" is not a provider'],
+    ['an item that is not a string', [7], 'each item must be a model id: expected a model id'],
+    ['too many models', Array.from({ length: 101 }, (_, i) => `openai:m${i}`), 'expected a list of at most 100 model ids'],
+  ])('refuses modelsWithoutTools as %s, naming why, and keeps the last good value', (_what, value, why) => {
+    const good = applySettings(defaultSettings(), { modelsWithoutTools: ['openai:llama3.1'] }).settings;
+    const update = applySettings(good, { modelsWithoutTools: value });
+    expect(update.settings.modelsWithoutTools).toEqual(['openai:llama3.1']);
+    expect(update.warnings).toHaveLength(1);
+    expect(update.warnings[0]).toContain('"efrit.modelsWithoutTools"');
     expect(update.warnings[0]).toContain(why);
   });
 });

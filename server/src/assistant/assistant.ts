@@ -8,7 +8,7 @@
 import type { ContentBlockParam, MessageParam, TextBlockParam, Tool, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
 import { readTextFile } from '../agent/workspace-paths.js';
-import type { Settings } from '../settings/config.js';
+import { modelCallsTools, type Settings } from '../settings/config.js';
 import { captureContext, relativePathOf, validateRange, type CaptureOptions, type CapturedContext } from '../context/capture-context.js';
 import { documentTurn, type DocumentTurn } from '../sessions/delta-tracker.js';
 import type { DocumentStore } from '../documents/document-store.js';
@@ -16,7 +16,7 @@ import type { TrackedDocument } from '../documents/tracked-document.js';
 import { EfritError, messageOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { ModelClient, ModelReply, ModelRequest, ToolCall } from '../model/model-client.js';
-import { excerptText, proposeEditsTool, systemBlocks, withCacheBreakpoints } from '../model/prompts.js';
+import { excerptText, proposeEditsTool, systemBlocks, systemPrompt, textEditsSystemPrompt, withCacheBreakpoints } from '../model/prompts.js';
 import type { CallUsage, UsageMeter } from '../model/usage-meter.js';
 import { BuiltinActions, type Priority, type StreamIdentity } from '../protocol.js';
 import type { Job, JobQueue } from '../queue/job-queue.js';
@@ -28,6 +28,7 @@ import type { SemanticTools } from '../agent/semantic-tools.js';
 import type { ProposalChecker } from './proposal-check.js';
 import { excerptQuoteSource } from './edit-proposal.js';
 import { planChange, type PlannedChange, type PlanTarget } from './change-plan.js';
+import { looksLikeTextEdits, parseTextEdits } from './text-edits.js';
 import { buildWorkspaceEdit, filesChangedSince, type BuildEnvironment } from './workspace-edit.js';
 import { ReadLedger } from '../agent/read-ledger.js';
 import { ProjectInstructions } from '../agent/project-instructions.js';
@@ -189,12 +190,12 @@ export class Assistant {
           toolChoice: action.producesEdit ? { type: 'tool', name: proposeEditsTool.name } : { type: 'none' },
         });
         if (!action.producesEdit) return { kind: 'text', text: reply.text };
-        const call = this.proposalCall(reply);
-        if (call === undefined) {
+        const input = reply.withoutTools ? this.textProposal(reply) : this.proposalCall(reply)?.input;
+        if (input === undefined) {
           throw new EfritError('invalidEdit', 'The model answered without an edit; nothing was changed. Try again or rephrase.');
         }
         // A one-shot action has read nothing but its excerpt: it may edit its document and create files, no more.
-        const plan = await planChange(call.input, this.planEnvironment(target, undefined));
+        const plan = await planChange(input, this.planEnvironment(target, undefined));
         return { kind: 'edit', plan, summary: plan.summary };
       },
     });
@@ -259,6 +260,7 @@ export class Assistant {
       const mentions = await attachMentions(params.instruction, this.deps.tools);
       for (const note of mentions.notes) this.deps.reporter.note(jobId, 'tool', note);
       const userMessage = this.userTurn(session, [turn.text, mentions.text, `Instruction: ${params.instruction}`]);
+      if (!modelCallsTools(settings, settings.model)) return this.doWithoutTools(jobId, signal, { session, userMessage, turn, planTarget });
       // What the agent reads in this job (a file the user @-mentioned included): the only text its edits to other files may quote.
       const ledger = new ReadLedger();
       for (const file of mentions.files) ledger.record(file.displayPath, file.text, file.origin, file.shownLines.start, file.shownLines.end);
@@ -473,6 +475,33 @@ export class Assistant {
     return call;
   }
 
+  /** A text answer's SEARCH/REPLACE blocks as `propose_edits` input (text-edits.ts), refused whole when the answer was cut off. */
+  private textProposal(reply: ModelReply): unknown {
+    if (reply.stopReason === 'max_tokens' && looksLikeTextEdits(reply.text)) {
+      throw new EfritError('incomplete', 'The answer was cut off at efrit.maxTokens before the edit was complete; nothing was changed. Raise maxTokens or select less code.');
+    }
+    return parseTextEdits(reply.text);
+  }
+
+  /**
+   * efrit/do for a model that cannot call tools: one step, nothing read beyond
+   * the excerpt, so its edits may quote only the excerpt. An answer with
+   * SEARCH/REPLACE blocks is a change (malformed: invalidEdit); any other is words.
+   */
+  private async doWithoutTools(
+    jobId: string,
+    signal: AbortSignal,
+    turn: { session: Session; userMessage: MessageParam; turn: DocumentTurn; planTarget: PlanTarget },
+  ): Promise<DoOutcome> {
+    const { session } = turn;
+    const reply = await this.callModel(jobId, signal, { messages: [...session.messages, turn.userMessage], sessionId: session.id });
+    this.commit(session, [turn.userMessage, reply.assistantMessage], turn.turn);
+    // A reply may carry a tool call anyway (a gateway, a setting changed meanwhile): the API requires every call answered.
+    session.pendingToolResults.push(...reply.toolCalls.map((call) => notRunResult(call.id, 'Not run: this model is offered no tools.')));
+    const plan = looksLikeTextEdits(reply.text) ? await planChange(this.textProposal(reply), this.planEnvironment(turn.planTarget, undefined)) : null;
+    return { sessionId: session.id, summary: plan !== null && plan.summary !== '' ? plan.summary : reply.text.trim(), steps: 1, plan, settle: () => undefined };
+  }
+
   /** The checks of one do job, when the user configured some (agent.commands). */
   private proposalChecks(jobId: string, signal: AbortSignal, near: string): ProposalChecks | undefined {
     const runner = this.deps.checks;
@@ -529,10 +558,12 @@ export class Assistant {
     jobId: string,
     signal: AbortSignal,
     turn: Pick<ModelRequest, 'messages' | 'toolChoice'> & { sessionId?: string | undefined },
-  ): Promise<ModelReply> {
+  ): Promise<ModelReply & { withoutTools: boolean }> {
     const settings = this.deps.settings();
     const { reporter } = this.deps;
-    const system: TextBlockParam[] = systemBlocks(settings.promptCaching, await this.instructions.forJob(jobId));
+    // A model that cannot call tools is offered none, and told to write its edits as text (text-edits.ts).
+    const withoutTools = !modelCallsTools(settings, settings.model);
+    const system: TextBlockParam[] = systemBlocks(settings.promptCaching, await this.instructions.forJob(jobId), withoutTools ? textEditsSystemPrompt : systemPrompt);
     reporter.note(jobId, 'status', `asking ${settings.model}`);
     const toolsNoted = new Set<string>();
     const reply = await this.deps.model.call(
@@ -541,9 +572,9 @@ export class Assistant {
         maxTokens: settings.maxTokens,
         system,
         // Always the same tool list (for the settings and the wrapped server in force), so the cached prefix does not depend on the action.
-        tools: [...this.toolList(), ...(this.deps.checks?.definitions() ?? [])],
+        tools: withoutTools ? [] : [...this.toolList(), ...(this.deps.checks?.definitions() ?? [])],
         messages: withCacheBreakpoints(turn.messages, settings.promptCaching),
-        ...(turn.toolChoice !== undefined ? { toolChoice: turn.toolChoice } : {}),
+        ...(turn.toolChoice !== undefined && !withoutTools ? { toolChoice: turn.toolChoice } : {}),
       },
       {
         signal,
@@ -560,7 +591,7 @@ export class Assistant {
       },
     );
     this.deps.usage.recordCall(reply.usage, { model: settings.model, sessionId: turn.sessionId });
-    return reply;
+    return { ...reply, withoutTools };
   }
 
   private submitInSession<T>(session: Session, title: string, stream: StreamIdentity | undefined, run: (signal: AbortSignal, jobId: string) => Promise<T>): Job<T> {

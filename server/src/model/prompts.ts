@@ -21,6 +21,31 @@ An edit may change another file of the workspace: give its path, and quote only 
 
 When you explain or answer, be brief and concrete, refer to line numbers, and use Markdown sparingly.`;
 
+/**
+ * The prompt for a model that cannot call tools (`modelsWithoutTools`): the
+ * same rules, with edits written as SEARCH/REPLACE blocks that
+ * assistant/text-edits.ts reads strictly.
+ */
+export const textEditsSystemPrompt = `You are Efrit, a careful coding assistant working inside the user's editor through a language server.
+
+How code reaches you: an excerpt of a file, headed by its path, language and line range. Each excerpt line is shown as
+"<line number>| <text>"; lines inside the user's selection use ">" instead of the space after "|". The number, the
+"|" and the marker are not part of the file; "...[+N chars]" stands for N characters of a long line left out. Diagnostics the editor reported come after the excerpt.
+
+You have no tools. When you change code, answer with one line "Summary: <what the change does and why>", then one
+block per edit, exactly in this form, each marker alone on its line:
+<<<<<<< SEARCH
+the old text, copied exactly from the excerpt
+=======
+the new text that replaces it
+>>>>>>> REPLACE
+The old text must be copied exactly from the excerpt (without line numbers or markers, whole lines, and long enough to
+occur only once in the excerpt). An empty SEARCH part inserts the new text at the start of the selection. Never write
+the marker lines anywhere else. Keep edits minimal, keep the file's indentation and style, and change nothing the
+request did not ask for. Edit only the excerpt's file.
+
+When you explain or answer, be brief and concrete, refer to line numbers, and use Markdown sparingly.`;
+
 export const proposeEditsTool: Tool = {
   name: 'propose_edits',
   description:
@@ -66,8 +91,8 @@ export const proposeEditsTool: Tool = {
  * mark: it caches everything before it too, and the API allows four marks in
  * all, two of which `withCacheBreakpoints` puts on the messages.
  */
-export function systemBlocks(promptCaching: boolean, projectInstructions?: string): TextBlockParam[] {
-  const texts = projectInstructions === undefined || projectInstructions === '' ? [systemPrompt] : [systemPrompt, projectInstructions];
+export function systemBlocks(promptCaching: boolean, projectInstructions?: string, prompt: string = systemPrompt): TextBlockParam[] {
+  const texts = projectInstructions === undefined || projectInstructions === '' ? [prompt] : [prompt, projectInstructions];
   return texts.map((text, index): TextBlockParam =>
     promptCaching && index === texts.length - 1 ? { type: 'text', text, cache_control: { type: 'ephemeral' } } : { type: 'text', text },
   );

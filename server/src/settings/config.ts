@@ -9,7 +9,7 @@ import { isRecord } from '../common/json-shape.js';
 import { parseModelChoice } from '../model/model-choice.js';
 import type { ModelPrice } from '../model/prices.js';
 
-export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'commands' | 'logLevel' | 'prices' | 'model' | 'url' | 'envVariable';
+export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'commands' | 'logLevel' | 'prices' | 'model' | 'url' | 'envVariable' | 'modelList';
 
 interface SettingSpec<T> {
   type: SettingType;
@@ -67,6 +67,12 @@ export const settingsSchema = {
     default: 'claude-haiku-5-5',
     description: 'Model for inline completion and prefetch, named as for model.',
   } as SettingSpec<string>,
+  modelsWithoutTools: {
+    type: 'modelList',
+    default: [],
+    description:
+      'Models that cannot call tools (many local models), named as for model: they get no tools and write edits as SEARCH/REPLACE blocks, read strictly; efrit/do then takes one step and reads nothing beyond the excerpt.',
+  } as SettingSpec<string[]>,
   'openai.baseURL': {
     type: 'url',
     default: '',
@@ -412,7 +418,20 @@ function checkValue(spec: SettingSpec<unknown>, value: unknown): string | undefi
       return typeof value === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(value) ? undefined : 'expected the name of an environment variable, e.g. "OPENAI_API_KEY"';
     case 'commands':
       return checkCommands(value);
+    case 'modelList':
+      return checkModelList(value);
   }
+}
+
+function checkModelList(value: unknown): string | undefined {
+  if (!Array.isArray(value) || value.length > 100) return 'expected a list of at most 100 model ids, e.g. ["openai:llama3.1"]';
+  const problem = value.map((item: unknown) => checkValue(settingsSchema.model as SettingSpec<unknown>, item)).find((reason) => reason !== undefined);
+  return problem === undefined ? undefined : `each item must be a model id: ${problem}`;
+}
+
+/** Whether the model may be offered tools: every model is, unless `modelsWithoutTools` names it. */
+export function modelCallsTools(settings: Settings, model: string): boolean {
+  return !settings.modelsWithoutTools.some((listed) => listed.trim() === model.trim());
 }
 
 function checkUrl(value: unknown): string | undefined {
