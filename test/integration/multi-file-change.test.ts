@@ -169,6 +169,18 @@ describe('a change across files from efrit/do', () => {
     expect(existsSync(join(workspace, 'test', 'cart.test.ts'))).toBe(false);
   });
 
+  it('refuses the change, reading no more than read_file would, when a file it read grew past the read limit meanwhile', async () => {
+    const { client, proposal, cart, pending } = await renameHeldAfterReading();
+    const grown = `${receiptTs}${'// padding\n'.repeat(100_000)}`;
+    await writeFile(join(workspace, 'src', 'receipt.ts'), grown);
+    proposal.open();
+
+    await expect(pending).rejects.toMatchObject({ data: { reason: 'editConflict' }, message: expect.stringContaining('src/receipt.ts is gone or can no longer be read') });
+    expect(client.appliedEdits).toHaveLength(0);
+    expect(client.text(cart)).toBe(cartTs);
+    expect(await onDisk('src/receipt.ts')).toBe(grown);
+  });
+
   it('refuses the whole change when the user edits an open file where the change lands, and applies nothing', async () => {
     const { client, proposal, cart, checkout, pending } = await renameHeldAfterReading();
     await client.edit(checkout, "import { cartTotal } from './cart.js';", "import { cartTotal, type Cart } from './cart.js';");

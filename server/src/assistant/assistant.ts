@@ -23,7 +23,7 @@ import type { Job, JobQueue } from '../queue/job-queue.js';
 import type { Session, SessionStore } from '../sessions/session-store.js';
 import { actionCatalog, actionTitle, findAction, type ActionDefinition } from './action-catalog.js';
 import { notRunResults, runAgentLoop } from '../agent/do-agent.js';
-import { readOnlyToolDefinitions, type ToolOutcome, type WorkspaceTools } from '../agent/workspace-tools.js';
+import { defaultMaxFileBytes, readOnlyToolDefinitions, type ToolOutcome, type WorkspaceTools } from '../agent/workspace-tools.js';
 import type { SemanticTools } from '../agent/semantic-tools.js';
 import type { ProposalChecker } from './proposal-check.js';
 import { excerptQuoteSource } from './edit-proposal.js';
@@ -352,7 +352,8 @@ export class Assistant {
       document: (uri) => documents.get(uri),
       openDocumentFor: async (lexicalPath) => tools.openDocumentAt(await tools.locate(lexicalPath)),
       readDisk: async (realPath, displayPath) => {
-        const read = await readTextFile(realPath, { maxFileBytes: Number.MAX_SAFE_INTEGER, displayPath });
+        // The same bound as read_file: the agent read the file under it, and a file grown past it is not read again whole.
+        const read = await readTextFile(realPath, { maxFileBytes: defaultMaxFileBytes, displayPath });
         return read.kind === 'text' ? read.text : undefined;
       },
     };
