@@ -35,12 +35,14 @@ import {
 } from 'vscode-languageserver-protocol/node';
 import { ExtensionCommands } from '../../clients/vscode/src/command-ids.js';
 import { extensionSettings, serverSection } from '../../clients/vscode/src/extension-settings.js';
-import { EfritController, explainDeclinedEdit, isCancellation, notAcceptedInPreview, serverCancellation, statusBarView, Transcript, type TranscriptSink } from '../../clients/vscode/src/efrit-controller.js';
+import { EfritController, explainDeclinedEdit, formatCount, isCancellation, notAcceptedInPreview, serverCancellation, statusBarView, Transcript, type TranscriptSink } from '../../clients/vscode/src/efrit-controller.js';
 import { contributedConfiguration, manifestText, syncedManifest, userOnlySettings } from '../../scripts/vscode-manifest.js';
 import { settingsSchema } from '../../server/src/settings/config.js';
 import { allCommands, Methods, type ChatResult, type DocumentTextResult, type RunActionResult, type StreamParams } from '../../server/src/protocol.js';
 import { inventoryTs, statsPy } from '../fixtures/samples.js';
 import { startFakeAnthropic } from '../support/fake-anthropic/server.js';
+import { startFakeOpenAI } from '../support/fake-openai/server.js';
+import { testOpenAIKey } from '../support/openai-harness.js';
 import { editReply, startHarness, testApiKey, type Harness } from '../support/harness.js';
 import { rangeOf, repoRoot, vscodeCapabilities, type TestClient } from '../support/lsp-client.js';
 import { createVSCodeHost, WorkspaceEdit as HostWorkspaceEdit, type OutputChannelRecord } from './vscode-host.js';
@@ -521,6 +523,54 @@ describe('the extension over the wire, as VS Code', () => {
     const unpriced = withSpend({ usd: 0, requests: 2, unpricedRequests: 2 });
     expect(unpriced.text).toBe('$(sparkle) Efrit 1.5k tok');
     expect(unpriced.tooltip).toContain('spent: no price known for this model (tokens only)');
+  });
+
+  it('lists each provider of a session that used two in the tooltip, with tokens and dollars, and tokens only for the one with no price', async () => {
+    // Actions on Claude, priced by the prices setting; completion on an OpenAI-compatible model with no price.
+    const openai = await startFakeOpenAI({ apiKey: testOpenAIKey, respond: () => ({ text: 'order.unitPrice * order.quantity;' }) });
+    try {
+      harness = await startHarness({
+        capabilities: vscodeCapabilities,
+        initializationOptions: { model: 'claude-shop-test', fastModel: 'openai:qwen2.5-coder:7b', openai: { baseURL: openai.baseURL }, prices: { 'claude-shop-test': { input: 3, output: 15 } } },
+        env: { OPENAI_API_KEY: testOpenAIKey, OPENAI_BASE_URL: undefined },
+      });
+      const { client, fake } = harness;
+      const { controller } = extensionOn(client);
+      const pricing = 'export interface Order {\n  unitPrice: number;\n  quantity: number;\n}\n\nexport function orderTotal(order: Order): number {\n  return \n}\n';
+      const uri = await client.open('src/pricing.ts', pricing);
+      fake.queueReplies({ text: 'It multiplies the unit price by the quantity.' });
+      await controller.chat('What does orderTotal do?', { textDocument: { uri } });
+      const cursor = { line: pricing.split('\n').indexOf('  return '), character: '  return '.length };
+      const list = await client.request<{ items: { insertText: string }[] }>('textDocument/inlineCompletion', { textDocument: { uri }, position: cursor, context: { triggerKind: 1 } });
+      expect(list.items.map((item) => item.insertText)).toEqual(['order.unitPrice * order.quantity;']);
+
+      const status = await controller.status();
+      const claude = status.providers['anthropic'];
+      const completion = status.providers['openai'];
+      expect(claude).toMatchObject({ requests: 1, unpricedRequests: 0 });
+      expect(completion).toMatchObject({ requests: 1, unpricedRequests: 1, usd: 0 });
+      if (claude === undefined || completion === undefined) throw new Error('both providers answered');
+      const claudeUsd = (claude.inputTokens * 3 + claude.outputTokens * 15 + (claude.cacheReadTokens + claude.cacheWriteTokens) * 3) / 1_000_000;
+      const lines = statusBarView(status).tooltip.split('\n');
+      const promptOf = (summary: typeof claude): number => summary.inputTokens + summary.cacheWriteTokens + summary.cacheReadTokens;
+      expect(claudeUsd).toBeGreaterThan(0);
+      expect(lines).toContain(`anthropic: 1 request · tokens in ${formatCount(promptOf(claude))}, out ${formatCount(claude.outputTokens)} · $${claudeUsd.toFixed(4)}`);
+      expect(lines).toContain(`openai: 1 request · tokens in ${formatCount(promptOf(completion))}, out ${formatCount(completion.outputTokens)} · no price known (tokens only)`);
+      expect(lines.filter((line) => line.startsWith('openai:')).join('')).not.toContain('$');
+    } finally {
+      await openai.close();
+    }
+  });
+
+  it('shows a provider with priced and unpriced calls in dollars with the unpriced calls counted, and nothing from a server without providers', async () => {
+    harness = await startHarness({ capabilities: vscodeCapabilities });
+    const { controller } = extensionOn(harness.client);
+    const status = await controller.status();
+    const usage = { inputTokens: 12_400, outputTokens: 800, cacheReadTokens: 30_000, cacheWriteTokens: 2_000 };
+    const view = statusBarView({ ...status, providers: { openai: { requests: 3, ...usage, usd: 0.0213, unpricedRequests: 1 } } });
+    expect(view.tooltip.split('\n')).toContain('openai: 3 requests · tokens in 44k (30k from the cache), out 800 · $0.0213 (+1 call with no known price)');
+    const { providers: _left, ...older } = status;
+    expect(statusBarView(older as typeof status).tooltip).not.toMatch(/^(anthropic|openai):/m);
   });
 
   it('marks the status bar when no key is configured', async () => {

@@ -20,6 +20,7 @@ import {
   type DoResult,
   type RunActionArgs,
   type RunActionResult,
+  type ProviderUsageSummary,
   type StatusResult,
   type StreamParams,
   type TextDocumentRef,
@@ -322,6 +323,33 @@ function spendLine(spend: StatusResult['spend'] | undefined): string {
   return `spent: $${spend.usd.toFixed(4)}${unpriced}`;
 }
 
+/** What one provider's calls cost: dollars where a price is known, never a figure where none is. */
+function providerMoney(summary: ProviderUsageSummary): string {
+  if (summary.unpricedRequests >= summary.requests) return 'no price known (tokens only)';
+  const unpriced = summary.unpricedRequests === 0 ? '' : ` (+${summary.unpricedRequests} call${summary.unpricedRequests === 1 ? '' : 's'} with no known price)`;
+  return `$${summary.usd.toFixed(4)}${unpriced}`;
+}
+
+/**
+ * The tooltip's lines on each provider that answered (`anthropic: 2 requests ·
+ * tokens in 9.1k (8.0k from the cache), out 300 · $0.0123`), by name; none
+ * from a server without `providers`.
+ */
+export function providerLines(providers: StatusResult['providers'] | undefined): string[] {
+  if (providers === undefined) return [];
+  return Object.keys(providers)
+    .sort()
+    .flatMap((name) => {
+      const summary = providers[name];
+      if (summary === undefined || summary.requests === 0) return [];
+      // Every prompt token is "in": those written to the cache are input too, those read from it are said apart.
+      const prompt = summary.inputTokens + summary.cacheWriteTokens + summary.cacheReadTokens;
+      const fromCache = summary.cacheReadTokens === 0 ? '' : ` (${formatCount(summary.cacheReadTokens)} from the cache)`;
+      const requests = `${summary.requests} request${summary.requests === 1 ? '' : 's'}`;
+      return [`${name}: ${requests} · tokens in ${formatCount(prompt)}${fromCache}, out ${formatCount(summary.outputTokens)} · ${providerMoney(summary)}`];
+    });
+}
+
 /** The status bar item's text (with codicons) and tooltip for a status answer. */
 export function statusBarView(status: StatusResult): { text: string; tooltip: string; warning: boolean } {
   const { queue, usage } = status;
@@ -343,6 +371,8 @@ export function statusBarView(status: StatusResult): { text: string; tooltip: st
     `cache: read ${formatCount(usage.cacheReadTokens)}, written ${formatCount(usage.cacheWriteTokens)} · saved by deltas ${formatCount(usage.bytesSavedByDeltas)} B`,
     `sessions open: ${status.sessions.open} · documents open: ${status.documents.open}`,
     spendLine(status.spend),
+    // `providers` is newer than some servers.
+    ...providerLines((status as Partial<StatusResult>).providers),
     missingKey ? 'No API key: set ANTHROPIC_API_KEY for VS Code, or efrit.apiKey in your user settings.' : '',
   ]
     .filter((line) => line !== '')
