@@ -15,6 +15,7 @@
  * :checkhealth efrit.
  * efrit-startup-test.lua: commands given while the server is starting.
  * efrit-nokey.lua: no API key; the status display offline.
+ * efrit-providers-test.lua: :EfritStatus after a session on two providers (Claude, an openai: fast model).
  * efrit-ghost-test.lua: the plugin's own ghost text, typed for real.
  * efrit-streams-test.lua: streams tied to their requests, cancellations.
  * efrit-review-test.lua: :EfritDo's review of a change across files (accept,
@@ -26,13 +27,16 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { shouldRunEditorTests } from './editors.js';
 import { pluginDir, repoRoot, runCommand, scriptDir, serverEntry, useScenario, type Note } from './neovim-runner.js';
 import { eventually } from '../support/eventually.js';
 import { startFakeAnthropic, type FakeReply, type RecordedRequest } from '../support/fake-anthropic/server.js';
 import { never, type NamedGates } from '../support/gate.js';
 import { editReply, testApiKey } from '../support/harness.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai/server.js';
+import { testOpenAIKey } from '../support/openai-harness.js';
+import type { ProviderUsageSummary } from '../../server/src/protocol.js';
 
 const runNvim = shouldRunEditorTests('nvim');
 
@@ -562,6 +566,53 @@ describe.skipIf(!runNvim)('the Neovim client (headless nvim)', () => {
         'none',
       ]);
       expect(result.status_with_spend.split('\n')).toContain('spent: $0.5000');
+    });
+  });
+
+  describe('a session on two providers (:EfritStatus)', () => {
+    let openai: FakeOpenAI | undefined;
+    const scenario = useScenario<{ chat_text: string; completion: string[]; status_note: string; providers: Record<string, ProviderUsageSummary>; mixed_lines: string[]; older_lines: number }>(
+      'efrit-providers-test.lua',
+      async (dir) => {
+        const fake = await startFakeAnthropic({ apiKey: testApiKey, respond: () => ({ text: ['`applyDiscount` takes ', 'a percentage off the price.'] }) });
+        openai = await startFakeOpenAI({ apiKey: testOpenAIKey, respond: () => ({ text: 'item.unitPrice * item.quantity;' }) });
+        return {
+          fake,
+          env: { ANTHROPIC_API_KEY: testApiKey, ANTHROPIC_BASE_URL: fake.url, OPENAI_API_KEY: testOpenAIKey, EFRIT_TEST_OPENAI_URL: openai.baseURL, EFRIT_TEST_PROJECT: makeProject(dir) },
+        };
+      },
+    );
+    afterAll(async () => {
+      await openai?.close();
+    });
+
+    it('chats on Claude and completes from the openai: fast model', () => {
+      expect(scenario.passed('a chat on Claude').chat_text).toContain('a percentage off the price.');
+      expect(scenario.passed('a completion from the openai fast model').completion).toEqual(['item.unitPrice * item.quantity;']);
+      expect(scenario.fake().requests.map((r) => r.body.model)).toEqual(['claude-shop-test']);
+      expect(openai?.requests.map((r) => r.body.model)).toEqual(['qwen2.5-coder:7b']);
+    });
+
+    it('shows each provider with its tokens, dollars where a price is known, and tokens only where none is', () => {
+      const { status_note: note, providers } = scenario.passed('status lists both providers');
+      const claude = providers['anthropic'];
+      const completion = providers['openai'];
+      expect(claude).toMatchObject({ requests: 1, unpricedRequests: 0 });
+      expect(completion).toMatchObject({ requests: 1, unpricedRequests: 1, usd: 0 });
+      if (claude === undefined || completion === undefined) throw new Error('both providers answered');
+      const promptOf = (p: ProviderUsageSummary): number => p.inputTokens + p.cacheWriteTokens + p.cacheReadTokens;
+      const claudeUsd = (claude.inputTokens * 3 + claude.outputTokens * 15 + (claude.cacheReadTokens + claude.cacheWriteTokens) * 3) / 1_000_000;
+      expect(claudeUsd).toBeGreaterThan(0);
+      const lines = note.split('\n');
+      expect(lines).toContain(`anthropic: 1 request · tokens in ${promptOf(claude)}, out ${claude.outputTokens} · $${claudeUsd.toFixed(4)}`);
+      expect(lines).toContain(`openai: 1 request · tokens in ${promptOf(completion)}, out ${completion.outputTokens} · no price known (tokens only)`);
+      expect(lines).toContain(`spent: $${claudeUsd.toFixed(4)} (+1 call with no known price)`);
+    });
+
+    it('counts the unpriced calls of a provider beside its dollars, and shows no provider lines for a server without them', () => {
+      const result = scenario.passed('status display of providers');
+      expect(result.mixed_lines).toEqual(['openai: 3 requests · tokens in 44400 (30000 from the cache), out 800 · $0.0213 (+1 call with no known price)']);
+      expect(result.older_lines).toBe(0);
     });
   });
 

@@ -67,6 +67,38 @@ function M.spend_text(spend)
   return text
 end
 
+--- One line per provider that answered (efrit/status `providers`), by name: its requests, tokens and
+--- dollars, or tokens only where no price is known. Empty for a server that sends no `providers`.
+function M.provider_lines(providers)
+  local lines = {}
+  if type(providers) ~= 'table' then return lines end
+  local names = vim.tbl_keys(providers)
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local p = providers[name]
+    local requests = type(p) == 'table' and (p.requests or 0) or 0
+    if requests > 0 then
+      -- Every prompt token is "in": those written to the cache are input too, those read from it are said apart.
+      local read = p.cacheReadTokens or 0
+      local prompt = (p.inputTokens or 0) + (p.cacheWriteTokens or 0) + read
+      local unpriced = p.unpricedRequests or 0
+      local money
+      if unpriced >= requests then
+        money = 'no price known (tokens only)'
+      else
+        money = string.format('$%.4f', p.usd or 0)
+        if unpriced > 0 then
+          money = money .. string.format(' (+%d call%s with no known price)', unpriced, unpriced == 1 and '' or 's')
+        end
+      end
+      local from_cache = read > 0 and string.format(' (%d from the cache)', read) or ''
+      table.insert(lines, string.format('%s: %d request%s · tokens in %d%s, out %d · %s',
+        name, requests, requests == 1 and '' or 's', prompt, from_cache, p.outputTokens or 0, money))
+    end
+  end
+  return lines
+end
+
 --- The efrit/status answer as the lines :EfritStatus shows.
 function M.format(s)
   local q, u = s.queue or {}, s.usage or {}
@@ -81,6 +113,7 @@ function M.format(s)
   }
   local spend = M.spend_text(s.spend)
   if spend ~= nil then table.insert(lines, spend) end
+  vim.list_extend(lines, M.provider_lines(s.providers))
   if type(q.backoff) == 'table' and q.backoff.active then
     table.insert(lines, string.format('backing off for %d ms (%s)', q.backoff.remainingMs or 0, tostring(q.backoff.reason)))
   end
