@@ -904,6 +904,44 @@ made-up figure would mislead.  Empty when the server sends no spend."
                        (format " (+%d call%s with no known price)" unpriced
                                (if (= unpriced 1) "" "s"))))))))
 
+(defun efrit-lsp--provider-lines (providers)
+  "One line per provider in PROVIDERS, the `providers' of an efrit/status result.
+Each says the provider's requests, its tokens and its dollars, or
+\"no price known (tokens only)\" where no price is known: a made-up
+figure would mislead.  Every prompt token is in: those written to
+the prompt cache too, and those read from it are said apart.  By
+name; none from a server that sends no `providers'."
+  (let (lines)
+    (cl-loop for (key summary) on providers by #'cddr
+             for requests = (or (plist-get summary :requests) 0)
+             when (> requests 0)
+             do (let ((read (or (plist-get summary :cacheReadTokens) 0))
+                      (unpriced (or (plist-get summary :unpricedRequests) 0)))
+                  (push (format "%s: %d request%s · tokens in %d%s, out %d · %s"
+                                (substring (symbol-name key) 1)
+                                requests (if (= requests 1) "" "s")
+                                (+ (or (plist-get summary :inputTokens) 0)
+                                   (or (plist-get summary :cacheWriteTokens) 0)
+                                   read)
+                                (if (zerop read) "" (format " (%d from the cache)" read))
+                                (or (plist-get summary :outputTokens) 0)
+                                (if (>= unpriced requests)
+                                    "no price known (tokens only)"
+                                  (format "$%.4f%s" (or (plist-get summary :usd) 0)
+                                          (if (zerop unpriced) ""
+                                            (format " (+%d call%s with no known price)"
+                                                    unpriced (if (= unpriced 1) "" "s"))))))
+                        lines)))
+    (sort lines #'string<)))
+
+(defun efrit-lsp--status-text (status)
+  "STATUS, an efrit/status result, as the status line and one line per provider."
+  (mapconcat #'identity
+             (cons (efrit-lsp--status-line status)
+                   (mapcar (lambda (line) (concat "  " line))
+                           (efrit-lsp--provider-lines (plist-get status :providers))))
+             "\n"))
+
 (defun efrit-lsp--status-line (status)
   "One line summing up STATUS, an efrit/status result.
 Tokens in are all the prompt's tokens: the uncached input plus what
@@ -930,18 +968,20 @@ was written to the prompt cache; those read from it are counted apart."
 
 ;;;###autoload
 (defun efrit-lsp-status (&optional details)
-  "Show the server's status (queue, sessions, usage) in the echo area.
-With prefix argument DETAILS, show all of it in a buffer.  Returns the
-status as a plist."
+  "Show the server's status (queue, sessions, usage, spend) in the echo area.
+Below the status line, one line per provider that answered, with its
+tokens and dollars (tokens only where no price is known).  With prefix
+argument DETAILS, show all of it in a buffer.  Returns the status as a
+plist."
   (interactive "P")
   (let ((status (efrit-lsp--request (efrit-lsp--server) :efrit/status
                                     (make-hash-table) 10)))
     (if (not details)
-        (message "%s" (efrit-lsp--status-line status))
+        (message "%s" (efrit-lsp--status-text status))
       (with-current-buffer (get-buffer-create "*efrit-status*")
         (let ((inhibit-read-only t))
           (erase-buffer)
-          (insert (efrit-lsp--status-line status) "\n\n")
+          (insert (efrit-lsp--status-text status) "\n\n")
           (pp status (current-buffer))
           (goto-char (point-min))
           (special-mode))

@@ -7,15 +7,19 @@
  * cancelling a slow chat, and the server's copy of the buffer checked
  * against the buffer; streams tied to their requests
  * (efrit-streams-test.el); ghost text from efrit-lsp-ghost-mode
- * (efrit-ghost-test.el).
+ * (efrit-ghost-test.el); efrit-lsp-status after a session on a Claude model
+ * and an openai: fast model (efrit-providers-test.el).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeReply, RecordedRequest } from '../support/fake-anthropic/server.js';
 import { namedGates, never, type NamedGates } from '../support/gate.js';
 import { editReply } from '../support/harness.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai/server.js';
+import { testOpenAIKey } from '../support/openai-harness.js';
+import type { ProviderUsageSummary } from '../../server/src/protocol.js';
 import { shouldRunEditorTests } from './editors.js';
 import { emacsTestBed, ertSuite } from './emacs-runner.js';
 import { cartProject, cartJs, docComment, lastUserText, textOf, type Message } from './emacs-fixtures.js';
@@ -188,5 +192,48 @@ describe.skipIf(!runEmacs)('Emacs client: ghost text (efrit-lsp-ghost-mode)', ()
   it('asked the fast model only for completions, with the key', () => {
     expect(bed.fake.requests.length).toBeGreaterThan(0);
     expect(bed.fake.requests.every((r) => r.apiKeyMatched && JSON.stringify(r.body.system ?? '').includes('code completion engine'))).toBe(true);
+  });
+});
+
+describe.skipIf(!runEmacs)('Emacs client: efrit-lsp-status after a session on two providers', () => {
+  // Actions on a Claude model, priced by the prices setting ($3 in, $15 out per million); completion on an openai: model with no price.
+  const bed = emacsTestBed('emacs-providers', () => ({ text: ['`order_total` multiplies the unit price ', 'by the quantity.'] }));
+  let openai: FakeOpenAI | undefined;
+  beforeAll(async () => {
+    openai = await startFakeOpenAI({ apiKey: testOpenAIKey, respond: () => ({ text: 'order.unit_price * order.quantity' }) });
+  });
+  afterAll(async () => {
+    await openai?.close();
+  });
+  const run = ertSuite(bed, {
+    script: join(repo, 'test/clients/emacs/efrit-providers-test.el'),
+    timeoutMs: 240_000,
+    project: () => {
+      const project = join(bed.work, 'shop');
+      mkdirSync(join(project, '.git'), { recursive: true });
+      const file = join(project, 'pricing.py');
+      writeFileSync(file, pricingPy);
+      return { project, file, env: { OPENAI_API_KEY: testOpenAIKey, EFRIT_TEST_OPENAI_URL: openai?.baseURL ?? '' } };
+    },
+  });
+
+  it('showed each provider with the figures the server counted: dollars for Claude, tokens only for the unpriced one', () => {
+    const providers = run.emitted.get('PROVIDERS') as Record<string, ProviderUsageSummary>;
+    const claude = providers['anthropic'];
+    const completion = providers['openai'];
+    expect(claude).toMatchObject({ requests: 1, unpricedRequests: 0 });
+    expect(completion).toMatchObject({ requests: 1, unpricedRequests: 1, usd: 0 });
+    if (claude === undefined || completion === undefined) throw new Error('both providers answered');
+    const promptOf = (p: ProviderUsageSummary): number => p.inputTokens + p.cacheWriteTokens + p.cacheReadTokens;
+    const claudeUsd = (claude.inputTokens * 3 + claude.outputTokens * 15 + (claude.cacheReadTokens + claude.cacheWriteTokens) * 3) / 1_000_000;
+    expect(claudeUsd).toBeGreaterThan(0);
+    const shown = String(run.emitted.get('STATUS-SHOWN')).split('\n');
+    expect(shown[0]).toContain(` · spent $${claudeUsd.toFixed(4)} (+1 call with no known price)`);
+    expect(shown.slice(1)).toEqual([
+      `  anthropic: 1 request · tokens in ${promptOf(claude)}, out ${claude.outputTokens} · $${claudeUsd.toFixed(4)}`,
+      `  openai: 1 request · tokens in ${promptOf(completion)}, out ${completion.outputTokens} · no price known (tokens only)`,
+    ]);
+    expect(bed.fake.requests.map((r) => r.body.model)).toEqual(['claude-shop-test']);
+    expect(openai?.requests.map((r) => r.body.model)).toEqual(['qwen2.5-coder:7b']);
   });
 });

@@ -154,6 +154,24 @@ Secondary files are linted against the main file's headers."
     (should-not (string-match-p "spent" (funcall line '(:usd 0 :requests 0 :unpricedRequests 0))))
     (should-not (string-match-p "spent" (funcall line nil)))))
 
+(ert-deftest efrit-status-text-lists-each-provider-with-tokens-and-dollars-where-priced ()
+  "One line per provider, by name: dollars where priced, unpriced calls counted, tokens only where none is."
+  (let* ((status (lambda (providers)
+                   `(:version "0.1.0" :model "m" :queue (:running 0 :queued 0) :sessions (:open 0)
+                     :apiKeyConfigured t :usage (:requests 4) ,@(and providers (list :providers providers)))))
+         (lines (split-string
+                 (efrit-lsp--status-text
+                  (funcall status '(:openai (:requests 3 :inputTokens 12400 :outputTokens 800 :cacheReadTokens 30000
+                                             :cacheWriteTokens 2000 :usd 0.0213 :unpricedRequests 1)
+                                    :anthropic (:requests 1 :inputTokens 900 :outputTokens 40 :cacheReadTokens 0
+                                                :cacheWriteTokens 0 :usd 0 :unpricedRequests 1))))
+                 "\n")))
+    (should (equal (cdr lines)
+                   '("  anthropic: 1 request · tokens in 900, out 40 · no price known (tokens only)"
+                     "  openai: 3 requests · tokens in 44400 (30000 from the cache), out 800 · $0.0213 (+1 call with no known price)")))
+    (should (equal (efrit-lsp--status-text (funcall status nil))
+                   (efrit-lsp--status-line (funcall status nil))))))
+
 (ert-deftest efrit-chat-header-counts-the-turns ()
   "The chat header says new conversation until a reply came, then counts turns."
   (with-temp-buffer
