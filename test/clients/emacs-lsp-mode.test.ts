@@ -35,6 +35,7 @@ function respond(request: RecordedRequest, signals: NamedGates): FakeReply {
   }
   if (asked.includes('LSPM-CHAT-1')) return { text: ['`total` adds ', 'the tax.'] };
   if (asked.includes('LSPM-CHAT-2')) return { text: ['No, it ', 'does not.'] };
+  if (asked.includes('LSPM-STATUS')) return { text: '`subtotal` adds up price × quantity.' };
   if (asked.includes('LSPM-DO')) {
     return editReply(
       [{ old_text: '  return (base - discount) * (1 + TAX_RATE);', new_text: '  return Math.round((base - discount) * (1 + TAX_RATE) * 100) / 100;' }],

@@ -90,6 +90,21 @@
         (should (string-match-p "Efrit: `total` adds the tax\\.\n" text))
         (should (string-match-p "You: LSPM-CHAT-2 Does it round\\?\n  (about chat\\.js, line [0-9]+)\n\nEfrit: No, it does not\\.\n" text))))))
 
+(ert-deftest efrit-lsp-mode-status-lists-the-provider-that-answered ()
+  "efrit-lsp-status reads `providers' from lsp-mode's hash tables: Claude's line.
+The chat's model has no price, so its calls are counted, never priced
+\(the ghost text's fast model has one)."
+  (with-current-buffer (efrit-test-lsp-visit "status.js")
+    (efrit-lsp-chat-new-session)
+    (let ((chat (efrit-lsp-chat "LSPM-STATUS What does subtotal do?")))
+      (efrit-test-wait (lambda () (null (efrit-lsp--chat-pending chat))) "the reply" 60))
+    (efrit-lsp-status)
+    (let ((shown (seq-find (lambda (text) (string-prefix-p "efrit-lsp " text)) efrit-test-echoed)))
+      (should shown)
+      (should (string-match-p (concat "\n  anthropic: [0-9]+ requests? · tokens in [0-9]+\\( ([0-9]+ from the cache)\\)?, out [0-9]+ · "
+                                      "\\(no price known (tokens only)\\|\\$[0-9]+\\.[0-9]\\{4\\} (\\+[0-9]+ calls? with no known price)\\)\\'")
+                              shown)))))
+
 (ert-deftest efrit-lsp-mode-code-action-from-the-menu-applies-its-edit ()
   "\"Efrit: Add documentation\" picked from lsp-mode's actions edits the buffer."
   (with-current-buffer (efrit-test-lsp-visit "action.js")
