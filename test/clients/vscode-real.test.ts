@@ -5,7 +5,9 @@
  * Chromium by playwright-core, against the fake API. The .vsix is built from
  * this checkout and installed into a fresh extensions folder; the API key and
  * endpoint are user settings (efrit.apiKey, efrit.baseURL), as a user sets
- * them, not the environment.
+ * them, not the environment. The fast model (inline completion) is an
+ * openai: model on the fake Chat Completions API with no price, so Efrit:
+ * Status has a line for each provider.
  *
  * Every wait watches the workbench reach a state (a row in a menu, a line in
  * the output, a status bar text); none sleeps. The cases share one running
@@ -24,6 +26,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultResponder, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic/server.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai/server.js';
 import type { FakeReply, RecordedRequest } from '../support/fake-anthropic/types.js';
 import { testApiKey } from '../support/harness.js';
 import { eventually } from '../support/eventually.js';
@@ -167,6 +170,8 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
   let work: string;
   let project: string;
   let fake: FakeAnthropic;
+  /** The fast model's endpoint: completion goes to an openai: model with no price, actions to Claude. */
+  let openai: FakeOpenAI | undefined;
   let vscode: ChildProcess | undefined;
   let vscodeLog = '';
   let browser: Browser | undefined;
@@ -178,6 +183,7 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
     await run(process.execPath, [join(repoRoot, 'dist', 'scripts', 'vscode-build.js'), '--check', '--stage', join(work, 'extension'), '--out', vsix], process.env);
 
     fake = await startFakeAnthropic({ apiKey: testApiKey, respond });
+    openai = await startFakeOpenAI({ respond: () => ({ text: ' // adds' }) });
     const userData = join(work, 'user-data');
     const extensions = join(work, 'extensions');
     project = join(work, 'project');
@@ -190,6 +196,9 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
       JSON.stringify({
         'efrit.apiKey': testApiKey,
         'efrit.baseURL': fake.url,
+        // Completion from an OpenAI-compatible server that needs no key (openai.baseURL set), with no price.
+        'efrit.fastModel': 'openai:qwen2.5-coder:7b',
+        'efrit.openai.baseURL': openai.baseURL,
         'workbench.startupEditor': 'none',
         'workbench.tips.enabled': false,
         'workbench.enableExperiments': false,
@@ -208,7 +217,7 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
     writeFileSync(configFile, 'bind-addr: 127.0.0.1:0\nauth: none\ncert: false\n');
     // The key comes from the settings only; code-server keeps its own files (XDG folders) in the run's folder.
     const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: join(work, 'xdg-config'), XDG_DATA_HOME: join(work, 'xdg-data') };
-    for (const name of ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'ANTHROPIC_AUTH_TOKEN', 'EFRIT_LSP_SERVER', 'EFRIT_OFFLINE']) delete env[name];
+    for (const name of ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'ANTHROPIC_AUTH_TOKEN', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'EFRIT_LSP_SERVER', 'EFRIT_OFFLINE']) delete env[name];
     const common = ['--config', configFile, '--user-data-dir', userData, '--extensions-dir', extensions];
     await run(codeServer, [...common, '--install-extension', vsix], env);
 
@@ -241,6 +250,7 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
       clearTimeout(timer);
     }
     await fake?.close();
+    await openai?.close();
     rmSync(work, { recursive: true, force: true });
   }, 60_000);
 
@@ -459,6 +469,25 @@ describe.skipIf(!shouldRunRealVSCode())('the extension in a real VS Code (code-s
     const output = await until(outputText, (t) => /efrit-lsp \S+ · claude-sonnet-5-5/.test(t), 'the status lines in the Efrit Chat output');
     expect(output).not.toContain('No API key');
     expect(await statusItem().innerText()).toMatch(/Efrit \d+(\.\d+k)? tok/);
+  }, 180_000);
+
+  it('Efrit: Status lists each provider after an inline suggestion from the openai: fast model: Claude in dollars, the unpriced one in tokens only', async () => {
+    await selectLines(3, 3);
+    await page.keyboard.press('End');
+    const asked = openai?.requests.length ?? 0;
+    await runCommand('Trigger Inline Suggestion');
+    await until(async () => openai?.requests.slice(asked).some((r) => r.outcome === 'completed') ?? false, (done) => done, 'the fast model to answer');
+    // Status is asked again until the answer is counted: the server counts it as the stream ends, after the fake has sent it.
+    const output = await until(
+      async () => {
+        await runCommand('Efrit: Status');
+        return outputText();
+      },
+      (t) => /^openai: /m.test(t),
+      'the openai line in the Efrit Chat output',
+    );
+    expect(output).toMatch(/^anthropic: \d+ requests? · tokens in [\d.]+k?( \([\d.]+k? from the cache\))?, out [\d.]+k? · \$\d+\.\d{4}$/m);
+    expect(output).toMatch(/^openai: \d+ requests? · tokens in [\d.]+k?( \([\d.]+k? from the cache\))?, out [\d.]+k? · no price known \(tokens only\)$/m);
   }, 180_000);
 
   it('Efrit: Do across files: Discard in the Refactor Preview leaves every file byte-identical and creates none', async () => {
