@@ -10,8 +10,13 @@
  *
  * With ANTHROPIC_API_KEY set it talks to the real API; without, to the
  * bundled fake Messages API on loopback with a rule-based stand-in model.
+ * `--provider openai` does the same through the server's `openai:` provider
+ * (the real `openai` SDK; the fake Chat Completions API unless
+ * OPENAI_API_KEY is set), `--provider ollama` through its `ollama:` provider
+ * (the real `ollama` library; the fake Ollama unless OLLAMA_HOST is set).
+ * The stand-in model is the same rules behind each fake.
  *
- *   node dist/scripts/demo.js [--workspace DIR]
+ *   node dist/scripts/demo.js [--provider anthropic|openai|ollama] [--workspace DIR]
  *
  * The workspace is a fresh temporary folder, removed at the end; with
  * `--workspace` it is DIR (created if missing, and left there to look at).
@@ -24,10 +29,12 @@ import { createTwoFilesPatch } from 'diff';
 import type { ClientCapabilities, CodeAction, Command, Diagnostic } from 'vscode-languageserver-protocol';
 import type { ChatResult, DoResult, RunActionResult, StatusResult } from '../server/src/protocol.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../test/support/fake-anthropic/server.js';
+import { startFakeOllama, type FakeOllama } from '../test/support/fake-ollama/server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../test/support/fake-openai/server.js';
 import { positionOf, rangeOf, TestClient, vscodeCapabilities } from '../test/support/lsp-client.js';
 import { applyAsEditor, openTextIn, planWorkspaceEdit, type PlannedFileChange } from '../test/support/workspace-edit-files.js';
 import { demoResponder } from './demo-model.js';
+import { ollamaDemoResponder } from './demo-ollama-model.js';
 import { openaiDemoResponder } from './demo-openai-model.js';
 
 const sample = `// cart.ts — totals for a small shop.
@@ -98,11 +105,15 @@ interface DemoModel {
   fake?: { received(): number; close(): Promise<void> };
 }
 
-function providerArgument(): 'anthropic' | 'openai' {
+const demoProviders = ['anthropic', 'openai', 'ollama'] as const;
+type DemoProvider = (typeof demoProviders)[number];
+
+function providerArgument(): DemoProvider {
   const at = process.argv.indexOf('--provider');
   const value = at < 0 ? 'anthropic' : process.argv[at + 1];
-  if (value !== 'anthropic' && value !== 'openai') throw new Error(`--provider takes anthropic or openai, not ${String(value)}`);
-  return value;
+  const known = demoProviders.find((provider) => provider === value);
+  if (known === undefined) throw new Error(`--provider takes ${demoProviders.join(', ')}, not ${String(value)}`);
+  return known;
 }
 
 async function anthropicModel(): Promise<DemoModel> {
@@ -135,8 +146,27 @@ async function openaiModel(): Promise<DemoModel> {
   };
 }
 
+async function ollamaModel(): Promise<DemoModel> {
+  const model = 'ollama:qwen2.5-coder:7b';
+  const host = process.env['OLLAMA_HOST'];
+  if (host !== undefined && host !== '') {
+    out(`efrit-lsp demo — provider ollama, OLLAMA_HOST is set: talking to the Ollama at ${host} as ${model}.\n`);
+    return { env: { OLLAMA_HOST: host }, settings: { model, fastModel: model } };
+  }
+  const fake: FakeOllama = await startFakeOllama({ models: ['qwen2.5-coder:7b'], respond: ollamaDemoResponder });
+  out(`efrit-lsp demo — provider ollama, no OLLAMA_HOST: running OFFLINE against the bundled fake Ollama API at ${fake.baseURL}\n`);
+  out('(set OLLAMA_HOST, e.g. http://127.0.0.1:11434, and pull qwen2.5-coder:7b, to run the same steps against your Ollama)\n');
+  return {
+    env: { OLLAMA_HOST: undefined },
+    settings: { model, fastModel: model, ollama: { baseURL: fake.baseURL } },
+    fake: { received: () => fake.requests.length, close: () => fake.close() },
+  };
+}
+
+const demoModels: Record<DemoProvider, () => Promise<DemoModel>> = { anthropic: anthropicModel, openai: openaiModel, ollama: ollamaModel };
+
 async function main(): Promise<void> {
-  const demoModel = providerArgument() === 'openai' ? await openaiModel() : await anthropicModel();
+  const demoModel = await demoModels[providerArgument()]();
   const { env, fake } = demoModel;
 
   const workspaceArgument = workspaceOption(process.argv.slice(2));

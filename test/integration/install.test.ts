@@ -12,7 +12,7 @@
  * rebuilds it, which is the same build).
  */
 import { execFile, spawn } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -27,10 +27,12 @@ import {
   StreamMessageWriter,
   type InitializeResult,
 } from 'vscode-languageserver-protocol/node';
-import type { StatusResult } from '../../server/src/protocol.js';
+import type { ChatResult, StatusResult } from '../../server/src/protocol.js';
 import { shouldRunEditorTests } from '../clients/editors.js';
 import { readmeBlocks, readmeServerCommands, type ReadmeCommand } from '../support/readme-snippets.js';
-import { repoRoot } from '../support/lsp-client.js';
+import { startFakeOllama } from '../support/fake-ollama/server.js';
+import { startFakeOpenAI } from '../support/fake-openai/server.js';
+import { repoRoot, TestClient } from '../support/lsp-client.js';
 
 const run = promisify(execFile);
 /** npm pack and install take 30–60 s on a loaded two-core machine; the budget is for that, not a speed goal. */
@@ -136,6 +138,7 @@ describe('the packed package', () => {
         'dist/efrit-lsp-server.cjs',
         'dist/anthropic-sdk.cjs',
         'dist/openai-sdk.cjs',
+        'dist/ollama.cjs',
         // Loaded on the first call through a proxy or with tls.caFile (server/src/model/network.ts).
         'dist/undici.cjs',
         'clients/emacs/efrit-lsp.el',
@@ -143,6 +146,16 @@ describe('the packed package', () => {
       ]),
     );
     expect(packedFiles.filter((path) => /^dist\/efrit-lsp-server\.[0-9a-f]{16}\.cache$/.test(path))).toHaveLength(1);
+  });
+
+  it('holds every bundle the server loads on first use (a provider\'s library, undici), as the installed server names them', () => {
+    const installedDist = join(prefix, 'lib', 'node_modules', 'efrit-lsp', 'dist');
+    const server = readFileSync(join(installedDist, 'efrit-lsp-server.cjs'), 'utf8');
+    // esbuild writes each lazily loaded bundle as a require() of a file beside the server (scripts/server-bundle.ts).
+    const loaded = [...new Set([...server.matchAll(/require\("\.\/([\w.-]+\.cjs)"\)/g)].map((match) => `dist/${match[1] as string}`))].sort();
+    expect(loaded).toEqual(expect.arrayContaining(['dist/anthropic-sdk.cjs', 'dist/ollama.cjs', 'dist/openai-sdk.cjs', 'dist/undici.cjs']));
+    expect(loaded.filter((path) => !packedFiles.includes(path))).toEqual([]);
+    expect(loaded.filter((path) => !existsSync(join(installedDist, path.slice('dist/'.length))))).toEqual([]);
   });
 
   it('holds no tests, sources, source maps, build scripts, VS Code sources or secrets', () => {
@@ -181,6 +194,29 @@ describe('efrit-lsp installed globally from the tarball', () => {
     // The code cache built with this Node travels in the package and is taken, wherever the package lands.
     expect(started.status.codeCache).toBe('used');
     expect(started.exitCode).toBe(0);
+  });
+
+  it.each([
+    { provider: 'ollama', model: 'ollama:qwen2.5-coder:7b' },
+    { provider: 'openai', model: 'openai:gpt-4.1' },
+  ])('answers a chat with an $model model, its client library loaded from the package', async ({ provider, model }) => {
+    const key = 'sk-proj-install-test-0000';
+    const fake = provider === 'ollama' ? await startFakeOllama() : await startFakeOpenAI({ apiKey: key });
+    fake.queueReplies({ text: `Hello through ${provider}.` });
+    const client = await TestClient.start({
+      entry: join(prefix, 'lib', 'node_modules', 'efrit-lsp', 'dist', 'efrit-lsp.cjs'),
+      workspaceFolder: elsewhere,
+      initializationOptions: { model, fastModel: model, [provider]: { baseURL: fake.baseURL } },
+      env: { OLLAMA_HOST: undefined, OPENAI_BASE_URL: undefined, OPENAI_API_KEY: key },
+    });
+    try {
+      const chat = await client.request<ChatResult>('efrit/chat', { message: 'Are you there?' });
+      expect(chat.reply).toBe(`Hello through ${provider}.`);
+      expect(fake.requests).toHaveLength(1);
+    } finally {
+      await client.stop();
+      await fake.close();
+    }
   });
 
   it('prints its version and usage from an unrelated folder (no LSP)', async () => {

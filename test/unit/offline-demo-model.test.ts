@@ -424,6 +424,26 @@ describe('how the offline demo model reads a request', () => {
     expect(readDemoRequest(body([{ role: 'user', content: 'Instruction: x' }], { tool_choice: { type: 'any' } })).kind).toBe('agent');
   });
 
+  it("finds a do's instruction in a message whose blocks were joined into one text, as Chat Completions and Ollama carry it", () => {
+    const joined = `${excerpt}\n\nInstruction: rename cartTotal to orderTotal\n\nand add a test`;
+    const request = readDemoRequest(
+      body(
+        [
+          { role: 'user', content: joined },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'search_workspace', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'src/a.ts:1: cartTotal' }] },
+        ],
+        { tool_choice: { type: 'auto' } },
+      ),
+    );
+    expect(request).toMatchObject({ kind: 'agent', agentSteps: 1, instruction: 'rename cartTotal to orderTotal\n\nand add a test' });
+    // Its own block still wins: a joined text is only looked into when no block opens with the label.
+    const apart = readDemoRequest(body([{ role: 'user', content: [{ type: 'text', text: `${excerpt}\n\nInstruction: not this one` }, { type: 'text', text: 'Instruction: this one' }] }], { tool_choice: { type: 'auto' } }));
+    expect(apart.instruction).toBe('this one');
+    const none = readDemoRequest(body([{ role: 'user', content: `${excerpt}\nInstruction: inside a line run, not a paragraph` }], { tool_choice: { type: 'auto' } }));
+    expect(none.instruction).not.toMatch(/^inside/);
+  });
+
   it('reads a completion: the language, the text before the cursor on its line, and after it', () => {
     const request = readDemoRequest(
       body([{ role: 'user', content: [{ type: 'text', text: 'File: src/a.py (python)\n<prefix>\nimport os\n' }, { type: 'text', text: 'print(os.getcwd(</prefix>\n<suffix>\nx = 1\n</suffix>' }] }], { system: [{ type: 'text', text: 'Something else' }] }),

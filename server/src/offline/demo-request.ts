@@ -193,7 +193,7 @@ export function readDemoRequest(body: unknown): DemoRequest {
   for (let index = messages.length - 1; index >= 0 && agentInstruction === undefined; index--) {
     const message = messages[index] as Record<string, unknown>;
     if (message['role'] === 'assistant') agentSteps += 1;
-    else agentInstruction = blocksOf(message['content']).find((block) => block.type === 'text' && block.text.startsWith('Instruction: '))?.text.slice('Instruction: '.length);
+    else agentInstruction = instructionIn(blocksOf(message['content']));
   }
 
   return {
@@ -209,6 +209,27 @@ export function readDemoRequest(body: unknown): DemoRequest {
     instruction: agentInstruction ?? requestedIn(lastUserBlocks),
     ...(kind === 'completion' ? { completion: completionParts(lastBlocks.map((block) => block.text).join('')) } : {}),
   };
+}
+
+const instructionLabel = 'Instruction: ';
+
+/**
+ * A do's instruction: the text block it opens (Anthropic keeps the blocks
+ * apart), or the paragraph it opens in a text whose blocks a provider joined
+ * with blank lines (Chat Completions and Ollama take one string per message).
+ * It is the message's last part, so it runs to the end; the parts before it
+ * (the excerpt, @-mentions) are numbered lines, so none of their paragraphs
+ * opens with the label.
+ */
+function instructionIn(blocks: readonly Block[]): string | undefined {
+  const texts = blocks.filter((block) => block.type === 'text').map((block) => block.text);
+  const own = texts.find((text) => text.startsWith(instructionLabel));
+  if (own !== undefined) return own.slice(instructionLabel.length);
+  for (const text of texts) {
+    const at = text.indexOf(`\n\n${instructionLabel}`);
+    if (at >= 0) return text.slice(at + 2 + instructionLabel.length);
+  }
+  return undefined;
 }
 
 /** A chat's message is a block of its own after the document's; an action's request follows the excerpt after a blank line. */

@@ -50,6 +50,9 @@ export interface RecordedOllamaRequest {
   evalCount: number;
 }
 
+/** Answers a request no reply was queued for (the offline demo's model); without one the answer is "OK.". */
+export type OllamaResponder = (request: RecordedOllamaRequest) => FakeOllamaReply;
+
 export interface FakeOllama {
   /** `http://127.0.0.1:<port>`, as `ollama.baseURL` or OLLAMA_HOST takes it. */
   readonly baseURL: string;
@@ -68,7 +71,7 @@ function waitOrHangUp(until: Promise<unknown>, response: ServerResponse): Promis
   });
 }
 
-export async function startFakeOllama(options: { models?: readonly string[] } = {}): Promise<FakeOllama> {
+export async function startFakeOllama(options: { models?: readonly string[]; respond?: OllamaResponder } = {}): Promise<FakeOllama> {
   const models = new Set(options.models ?? ['qwen2.5-coder:7b']);
   const requests: RecordedOllamaRequest[] = [];
   const scripted: FakeOllamaReply[] = [];
@@ -99,7 +102,7 @@ export async function startFakeOllama(options: { models?: readonly string[] } = 
     const model = body.model ?? '';
     if (!models.has(model)) return fail(404, `model "${model}" not found, try pulling it first`);
 
-    const reply = scripted.shift() ?? { text: 'OK.' };
+    const reply = scripted.shift() ?? options.respond?.(entry) ?? { text: 'OK.' };
     const pieces = reply.text === undefined ? [] : Array.isArray(reply.text) ? reply.text : [reply.text];
     const createdAt = '2026-12-06T18:00:00.000000Z';
     const lines: object[] = pieces.map((content) => ({ model, created_at: createdAt, message: { role: 'assistant', content }, done: false }));
