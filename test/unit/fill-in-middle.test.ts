@@ -4,8 +4,9 @@
  * settings where it says nothing), how long that is remembered, what a FIM
  * request holds, and the cleaning of an answer stopped inside a \r\n.
  */
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../server/src/common/logger.js';
+import { silentLogger, type Logger } from '../../server/src/common/logger.js';
 import { cleanSuggestion } from '../../server/src/completion/clean-suggestion.js';
 import { buildCompletionPrompt, fillInMiddleParts } from '../../server/src/completion/completion-prompt.js';
 import { DocumentStore } from '../../server/src/documents/document-store.js';
@@ -22,21 +23,27 @@ const noSettings: CapabilitySettings = { modelsWithoutTools: [], fillInMiddleMod
 /** A capability source that answers from a table, counting its look-ups; `undefined` in the table is an older server that does not say. */
 function tableSource(table: Record<string, ModelCapabilities | undefined | Error>) {
   const asked: string[] = [];
-  const signals: AbortSignal[] = [];
+  const options: CallOptions[] = [];
   return {
     asked,
-    signals,
-    describe(model: string, options: CallOptions): Promise<ModelCapabilities | undefined> {
+    options,
+    describe(model: string, given: CallOptions): Promise<ModelCapabilities | undefined> {
       asked.push(model);
-      signals.push(options.signal);
+      options.push(given);
       const answer = table[model];
       return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
     },
   };
 }
 
-function cacheOver(source: ReturnType<typeof tableSource>, more: { now?: () => number; ttlMs?: number; maxModels?: number } = {}): ModelCapabilityCache {
+function cacheOver(source: ReturnType<typeof tableSource>, more: { now?: () => number; ttlMs?: number; maxModels?: number; logger?: Logger } = {}): ModelCapabilityCache {
   return new ModelCapabilityCache({ source, logger: silentLogger, stallMs: () => 30_000, ...more });
+}
+
+function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const record = (message: string): void => void lines.push(message);
+  return { lines, error: record, warn: record, info: record, debug: record } as unknown as Logger & { lines: string[] };
 }
 
 describe('ModelCapabilityCache: what the provider says decides', () => {
@@ -68,6 +75,8 @@ describe('ModelCapabilityCache: the settings decide where the provider says noth
     expect(await cache.fillsInMiddle(settings, coder)).toBe(true);
     expect(await cache.fillsInMiddle(noSettings, coder)).toBe(false);
     expect(await cache.fillsInMiddle(settings, 'openai:qwen2.5-coder-7b')).toBe(true);
+    // Names compare without the spaces around them, on either side.
+    expect(await cache.fillsInMiddle(settings, ' openai:qwen2.5-coder-7b ')).toBe(true);
     expect(await cache.callsTools(settings, coder)).toBe(true);
     expect(await cache.callsTools(settings, 'openai:qwen2.5-coder-7b')).toBe(false);
   });
@@ -148,6 +157,69 @@ describe('ModelCapabilityCache: remembering', () => {
     expect(await second).toEqual({ fillInMiddle: true, tools: false });
     expect(asked).toEqual([coder]);
     expect(await cache.discovered(coder, AbortSignal.abort())).toBeUndefined();
+  });
+});
+
+describe('ModelCapabilityCache: look-ups', () => {
+  it('gives a look-up the stall bound of the settings and a signal of its own, and leaves no listener on a caller\'s signal', async () => {
+    const source = tableSource({ [coder]: { fillInMiddle: true, tools: true } });
+    const cache = cacheOver(source);
+    const caller = new AbortController();
+
+    expect(await cache.discovered(coder, caller.signal)).toEqual({ fillInMiddle: true, tools: true });
+
+    expect(source.options[0]?.stallMs).toBe(30_000);
+    expect(source.options[0]?.signal).toBeInstanceOf(AbortSignal);
+    expect(source.options[0]?.signal).not.toBe(caller.signal);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('leaves no listener on the signal of a caller that gave up', async () => {
+    const answer = gate();
+    const cache = new ModelCapabilityCache({ source: { describe: () => answer.opened.then(() => undefined) }, logger: silentLogger, stallMs: () => 30_000 });
+    const caller = new AbortController();
+
+    const waiting = cache.discovered(coder, caller.signal);
+    caller.abort();
+
+    expect(await waiting).toBeUndefined();
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+    answer.open();
+  });
+
+  it('does not let a failed look-up forget the answer of a newer one for the same model', async () => {
+    const failing = gate();
+    let calls = 0;
+    const source = {
+      describe(): Promise<ModelCapabilities | undefined> {
+        calls += 1;
+        return calls === 1 ? failing.opened.then(() => Promise.reject(new Error('Ollama restarted'))) : Promise.resolve({ fillInMiddle: true, tools: true });
+      },
+    };
+    const cache = new ModelCapabilityCache({ source, logger: silentLogger, stallMs: () => 30_000 });
+    const old = cache.discovered(coder);
+    cache.clear();
+    expect(await cache.discovered(coder)).toEqual({ fillInMiddle: true, tools: true });
+
+    failing.open();
+    expect(await old).toBeUndefined();
+    expect(await cache.discovered(coder)).toEqual({ fillInMiddle: true, tools: true });
+    expect(calls).toBe(2);
+  });
+
+  it('logs what each look-up found, or that it failed, naming the model', async () => {
+    const logger = recordingLogger();
+    const cache = cacheOver(tableSource({ [coder]: { fillInMiddle: true, tools: false }, 'ollama:old': undefined, 'ollama:gone': new Error('model not found') }), { logger });
+
+    await cache.discovered(coder);
+    await cache.discovered('ollama:old');
+    await cache.discovered('ollama:gone');
+
+    expect(logger.lines).toEqual([
+      'capabilities of ollama:qwen2.5-coder:7b: {"fillInMiddle":true,"tools":false}',
+      'capabilities of ollama:old: not reported, the settings decide',
+      'capabilities of ollama:gone could not be looked up; the settings decide',
+    ]);
   });
 });
 
