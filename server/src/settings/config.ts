@@ -71,7 +71,7 @@ export const settingsSchema = {
     type: 'modelList',
     default: [],
     description:
-      'Models that cannot call tools (many local models), named as for model: they get no tools and write edits as SEARCH/REPLACE blocks, read strictly; efrit/do then takes one step and reads nothing beyond the excerpt.',
+      'Models that cannot call tools (many local models), named as for model: they get no tools and write edits as SEARCH/REPLACE blocks, read strictly; efrit/do then takes one step and reads nothing beyond the excerpt. An Ollama that reports its models\' capabilities (tools) is believed for ollama: models not listed here.',
   } as SettingSpec<string[]>,
   fillInMiddleModels: {
     type: 'modelList',
