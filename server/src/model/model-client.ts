@@ -32,7 +32,7 @@ export type { CallOptions, Endpoint, FillInMiddleReply, FillInMiddleRequest, Mod
 /** What every provider call gets from the guards, whatever it asks for. */
 type Guards = Omit<ProviderCall, 'request'>;
 
-/** The bound of a capability look-up, as if it were an answer of this many tokens: 1 MiB and more for a JSON description. */
+/** The bound of a capability look-up, as if it were an answer of this many tokens: 2 MiB on the wire, ample for a JSON description. */
 const describeTokens = 1024;
 
 /** Where calls for a role's setting go: `model` is the setting as written (`openai:gpt-4.1`). */
@@ -196,7 +196,7 @@ export class ModelClient {
   /**
    * A fill-in-the-middle completion (provider.ts): the same guards, errors and
    * usage as `call`. Throws `badRequest` for a provider that has none, which
-   * the caller avoids by asking `ModelCapabilities` first.
+   * the caller avoids by asking `ModelCapabilityCache.fillsInMiddle` first.
    */
   async fillInMiddle(request: FillInMiddleRequest, options: CallOptions): Promise<FillInMiddleReply> {
     return this.guarded(request.model, request.maxTokens, options, `fill in the middle, ${request.prefix.length}+${request.suffix.length} characters around the cursor`, (provider, guards) => {
