@@ -133,6 +133,20 @@ describe('Ollama code models fill in the middle', () => {
     expect(fake.requests.map((r) => r.path)).toEqual(['/api/generate', '/api/generate']);
   });
 
+  it('holds a fill-in-the-middle answer to the bounds of a completion: one grown past them is stopped and nothing is suggested', async () => {
+    const { client, fake } = await startOllamaHarness({ settings: { logLevel: 'debug' } });
+    // 256 tokens may bring 8,192 characters at most (32 a token); this is more.
+    fake.queueReplies({ text: Array.from({ length: 20 }, () => `${'const padding = 0; '.repeat(26)}\n`) });
+    const uri = await client.open('src/pricing.ts', pricing);
+
+    const list = await complete(client, uri);
+
+    expect(list.items).toEqual([]);
+    expect(fake.requests[0]?.path).toBe('/api/generate');
+    await client.waitFor(() => client.logMessages.some((line) => line.message.includes("The model's answer grew past what efrit.maxTokens (256) allows")), 'the log to say the answer was stopped');
+    expect((await client.request<StatusResult>('efrit/status', {})).completion.errors).toBe(1);
+  });
+
   it('completes through chat with a model whose template cannot insert', async () => {
     const { client, fake } = await startOllamaHarness({ fake: { models: { 'llama3.2:3b': ['completion', 'tools'] } }, settings: { model: 'ollama:llama3.2:3b', fastModel: 'ollama:llama3.2:3b' } });
     fake.queueReplies({ text: 'order.unitPrice * order.quantity;' });
