@@ -153,7 +153,7 @@ async function ollamaModel(): Promise<DemoModel> {
     out(`efrit-lsp demo — provider ollama, OLLAMA_HOST is set: talking to the Ollama at ${host} as ${model}.\n`);
     return { env: { OLLAMA_HOST: host }, settings: { model, fastModel: model } };
   }
-  const fake: FakeOllama = await startFakeOllama({ models: ['qwen2.5-coder:7b'], respond: ollamaDemoResponder });
+  const fake: FakeOllama = await startFakeOllama({ respond: ollamaDemoResponder });
   out(`efrit-lsp demo — provider ollama, no OLLAMA_HOST: running OFFLINE against the bundled fake Ollama API at ${fake.baseURL}\n`);
   out('(set OLLAMA_HOST, e.g. http://127.0.0.1:11434, and pull qwen2.5-coder:7b, to run the same steps against your Ollama)\n');
   return {

@@ -9,6 +9,7 @@ import type { ContentBlockParam, MessageParam, TextBlockParam, Tool, ToolResultB
 import type { Diagnostic, Range, WorkspaceEdit } from 'vscode-languageserver-types';
 import { readTextFile } from '../agent/workspace-paths.js';
 import { modelCallsTools, type Settings } from '../settings/config.js';
+import type { ModelCapabilityCache } from '../model/model-capabilities.js';
 import { captureContext, relativePathOf, validateRange, type CaptureOptions, type CapturedContext } from '../context/capture-context.js';
 import { documentTurn, type DocumentTurn } from '../sessions/delta-tracker.js';
 import type { DocumentStore } from '../documents/document-store.js';
@@ -104,6 +105,8 @@ export interface AssistantDeps {
   proposalChecker?: ProposalChecker | undefined;
   /** Time for the prefetch cap. @default the system clock */
   clock?: LimiterClock | undefined;
+  /** What the provider says a model can do (tools); without it, `modelsWithoutTools` alone decides. */
+  capabilities?: Pick<ModelCapabilityCache, 'callsTools'> | undefined;
 }
 
 /** Every request offers the same tools (tool_choice says which may be used), so its cached prefix never depends on the action. */
@@ -260,7 +263,7 @@ export class Assistant {
       const mentions = await attachMentions(params.instruction, this.deps.tools);
       for (const note of mentions.notes) this.deps.reporter.note(jobId, 'tool', note);
       const userMessage = this.userTurn(session, [turn.text, mentions.text, `Instruction: ${params.instruction}`]);
-      if (!modelCallsTools(settings, settings.model)) return this.doWithoutTools(jobId, signal, { session, userMessage, turn, planTarget });
+      if (!(await this.callsTools(settings, signal))) return this.doWithoutTools(jobId, signal, { session, userMessage, turn, planTarget });
       // What the agent reads in this job (a file the user @-mentioned included): the only text its edits to other files may quote.
       const ledger = new ReadLedger();
       for (const file of mentions.files) ledger.record(file.displayPath, file.text, file.origin, file.shownLines.start, file.shownLines.end);
@@ -555,6 +558,12 @@ export class Assistant {
     return this.deps.tools.run(call.name, call.input, signal, ledger);
   }
 
+  /** Whether the actions' model may be offered tools: what its provider says, the settings where it says nothing. */
+  private callsTools(settings: Settings, signal: AbortSignal): Promise<boolean> {
+    const { capabilities } = this.deps;
+    return capabilities === undefined ? Promise.resolve(modelCallsTools(settings, settings.model)) : capabilities.callsTools(settings, settings.model, signal);
+  }
+
   private async callModel(
     jobId: string,
     signal: AbortSignal,
@@ -563,7 +572,7 @@ export class Assistant {
     const settings = this.deps.settings();
     const { reporter } = this.deps;
     // A model that cannot call tools is offered none, and told to write its edits as text (text-edits.ts).
-    const withoutTools = !modelCallsTools(settings, settings.model);
+    const withoutTools = !(await this.callsTools(settings, signal));
     const system: TextBlockParam[] = systemBlocks(settings.promptCaching, await this.instructions.forJob(jobId), withoutTools ? textEditsSystemPrompt : systemPrompt);
     reporter.note(jobId, 'status', `asking ${settings.model}`);
     const toolsNoted = new Set<string>();

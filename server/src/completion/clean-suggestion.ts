@@ -24,7 +24,8 @@ export interface SuggestionContext {
 }
 
 export function cleanSuggestion(raw: string, ctx: SuggestionContext): string {
-  let text = stripFences(raw.replace(/\r\n/g, '\n'));
+  // A lone \r is a line break too: a completion stopped at the \n of a \r\n ends with one.
+  let text = stripFences(raw.replace(/\r\n?/g, '\n'));
 
   // An echo of the whole line typed so far (only a long, distinctive one: a short prefix could be a real repetition).
   if (ctx.linePrefix.trim().length >= 4) {

@@ -32,8 +32,8 @@ import type { CompletionPrompt, RecentSnippet } from './completion-prompt.js';
 export { cleanSuggestion, stripFences } from './clean-suggestion.js';
 export type { SuggestionContext } from './clean-suggestion.js';
 export { inCommentOrString } from './comment-or-string.js';
-export { buildCompletionPrompt, completionRequestParts, completionSystemPrompt } from './completion-prompt.js';
-export type { CompletionPrompt, PromptBudget, RecentSnippet } from './completion-prompt.js';
+export { buildCompletionPrompt, completionRequestParts, completionSystemPrompt, fillInMiddleParts } from './completion-prompt.js';
+export type { CompletionPrompt, FillInMiddleParts, PromptBudget, RecentSnippet } from './completion-prompt.js';
 
 export interface CompletionModel {
   /** The raw text the model wrote for the prompt; rejects (any error) when aborted or failed. */

@@ -111,3 +111,25 @@ export function completionRequestParts(prompt: CompletionPrompt, promptCaching: 
   const tail: TextBlockParam = { type: 'text', text: `${prompt.prefixLine}</prefix>\n<suffix>${prompt.suffix}</suffix>${recent}` };
   return { system, messages: [{ role: 'user', content: [head, tail] }] };
 }
+
+/** The parts of a fill-in-the-middle request: the model's own template puts them around its FIM tokens. */
+export interface FillInMiddleParts {
+  prefix: string;
+  suffix: string;
+  stop: string[];
+}
+
+/**
+ * The same text as the chat prompt, as a code model fills it in: the prefix
+ * window and the suffix, within the same budgets (the recent snippets have no
+ * place in a FIM template). Where generation stops: mid-line, at the end of
+ * the line (only the first line of a suggestion there is kept anyway); at the
+ * end of a line, at a blank line, where a block the model completes ends and
+ * guessing what comes next begins.
+ */
+export function fillInMiddleParts(prompt: CompletionPrompt): FillInMiddleParts {
+  const restOfLine = prompt.suffix.split('\n', 1)[0] ?? '';
+  const midLine = restOfLine.trim() !== '';
+  // A stop at the \n of a \r\n leaves a \r behind, which cleaning reads as the line break it was.
+  return { prefix: prompt.prefixHead + prompt.prefixLine, suffix: prompt.suffix, stop: midLine ? ['\n'] : ['\n\n', '\r\n\r\n'] };
+}

@@ -26,6 +26,7 @@ import { SettingsPulls } from '../features/settings-pulls.js';
 import { WorkspaceFolders } from '../features/workspace-folders.js';
 import type { ServerLogger } from '../common/logger.js';
 import { modelChoiceOf } from '../model/model-choice.js';
+import { ModelCapabilityCache } from '../model/model-capabilities.js';
 import { ModelClient, type EndpointResolver } from '../model/model-client.js';
 import { Network } from '../model/network.js';
 import { UsageMeter } from '../model/usage-meter.js';
@@ -120,6 +121,7 @@ export function buildServices({ connection, logger, version, env = process.env, 
   // Offline, the demo model listens on this machine and nothing may leave it: no proxy, whatever the environment says.
   const network = offline === undefined ? new Network({ env, logger }) : undefined;
   const model = new ModelClient(endpoints, logger, network?.fetch);
+  const modelCapabilities = new ModelCapabilityCache({ source: model, logger, stallMs: () => settings['queue.stallMs'] });
   const reporter = new LspJobReporter(connection, () => capabilities.window?.workDoneProgress === true, redactor, logger);
   const tools = new WorkspaceTools({
     roots: workspaceRoots,
@@ -150,9 +152,9 @@ export function buildServices({ connection, logger, version, env = process.env, 
             return read.kind === 'text' ? read.text : undefined;
           },
         });
-  const assistant = new Assistant({ tools, semanticTools, proposalChecker, documents, queue, model, sessions, usage, reporter, logger, settings: () => settings, workspaceRoots, checks });
+  const assistant = new Assistant({ tools, semanticTools, proposalChecker, documents, queue, model, sessions, usage, reporter, logger, settings: () => settings, workspaceRoots, checks, capabilities: modelCapabilities });
   const completions = new InlineCompletionEngine(
-    queuedCompletionModel({ queue, model, usage, settings: () => settings }),
+    queuedCompletionModel({ queue, model, usage, settings: () => settings, capabilities: modelCapabilities }),
     systemClock,
     () => ({
       ...defaultInlineCompletionOptions,
@@ -209,6 +211,8 @@ export function buildServices({ connection, logger, version, env = process.env, 
     });
     sessions.configure({ max: settings['sessions.max'], ttlMs: settings['sessions.ttlMs'], maxTurns: settings['sessions.maxTurns'] });
     network?.useCaFile(settings['tls.caFile']);
+    // Another endpoint may serve a model of the same name differently.
+    if (update.changed.some((key) => key.endsWith('baseURL'))) modelCapabilities.clear();
     if (update.changed.length > 0) logger.info(`settings changed: ${update.changed.join(', ')} (from ${origin})`);
   }
 

@@ -24,10 +24,16 @@ import { mapModelError } from './map-error.js';
 import { modelChoiceOf, type ProviderName } from './model-choice.js';
 import { ollamaProvider } from './ollama-provider.js';
 import { openaiProvider } from './openai-provider.js';
-import type { CallOptions, Endpoint, ModelProvider, ModelReply, ModelRequest } from './provider.js';
+import type { CallOptions, Endpoint, FillInMiddleReply, FillInMiddleRequest, ModelCapabilities, ModelProvider, ModelReply, ModelRequest, ProviderCall } from './provider.js';
 import { emptyCallUsage } from './usage-meter.js';
 
-export type { CallOptions, Endpoint, ModelReply, ModelRequest, StreamObserver, ToolCall } from './provider.js';
+export type { CallOptions, Endpoint, FillInMiddleReply, FillInMiddleRequest, ModelCapabilities, ModelReply, ModelRequest, StreamObserver, ToolCall } from './provider.js';
+
+/** What every provider call gets from the guards, whatever it asks for. */
+type Guards = Omit<ProviderCall, 'request'>;
+
+/** The bound of a capability look-up, as if it were an answer of this many tokens: 2 MiB on the wire, ample for a JSON description. */
+const describeTokens = 1024;
 
 /** Where calls for a role's setting go: `model` is the setting as written (`openai:gpt-4.1`). */
 export type EndpointResolver = (model: string) => Endpoint;
@@ -182,15 +188,49 @@ export class ModelClient {
   }
 
   async call(request: ModelRequest, options: CallOptions): Promise<ModelReply> {
-    const choice = modelChoiceOf(request.model);
+    return this.guarded(request.model, request.maxTokens, options, `${request.messages.length} messages, ${request.tools?.length ?? 0} tools`, (provider, guards) =>
+      provider.stream({ ...guards, request }),
+    );
+  }
+
+  /**
+   * A fill-in-the-middle completion (provider.ts): the same guards, errors and
+   * usage as `call`. Throws `badRequest` for a provider that has none, which
+   * the caller avoids by asking `ModelCapabilityCache.fillsInMiddle` first.
+   */
+  async fillInMiddle(request: FillInMiddleRequest, options: CallOptions): Promise<FillInMiddleReply> {
+    return this.guarded(request.model, request.maxTokens, options, `fill in the middle, ${request.prefix.length}+${request.suffix.length} characters around the cursor`, (provider, guards) => {
+      if (provider.fillInMiddle === undefined) throw new EfritError('badRequest', `${request.model} cannot fill in the middle: its provider has no completion endpoint with a suffix.`);
+      return provider.fillInMiddle({ ...guards, request });
+    });
+  }
+
+  /**
+   * What the provider's server says the model can do; undefined when the
+   * provider has no discovery or the server does not say. A look-up is small:
+   * it is held to the bounds of a short answer.
+   */
+  async describe(model: string, options: CallOptions): Promise<ModelCapabilities | undefined> {
+    const provider = providers[modelChoiceOf(model).provider];
+    if (provider.describe === undefined) return undefined;
+    const describe = provider.describe.bind(provider);
+    return this.guarded(model, describeTokens, options, 'capabilities', (_provider, guards) => describe(guards));
+  }
+
+  /**
+   * Runs one provider call behind the guards every call shares: the key, the
+   * stall watchdog, the byte and content bounds, cancellation, error mapping.
+   */
+  private async guarded<T>(model: string, maxTokens: number, options: CallOptions, what: string, run: (provider: ModelProvider, guards: Guards) => Promise<T>): Promise<T> {
+    const choice = modelChoiceOf(model);
     const provider = providers[choice.provider];
-    const { apiKey, baseURL, keySource = provider.keyVariable } = this.endpoints(request.model);
+    const { apiKey, baseURL, keySource = provider.keyVariable } = this.endpoints(model);
     if (apiKey === undefined || apiKey === '') {
       throw new EfritError(
         'noApiKey',
         choice.provider === 'anthropic' && keySource === provider.keyVariable
           ? 'No API key: set ANTHROPIC_API_KEY in the environment that starts the server, or the efrit.apiKey setting.'
-          : `No API key for ${request.model}: set ${keySource} in the environment that starts the server.`,
+          : `No API key for ${model}: set ${keySource} in the environment that starts the server.`,
       );
     }
     options.signal.throwIfAborted();
@@ -203,22 +243,21 @@ export class ModelClient {
       halt(new EfritError('stalled', `The model stream went quiet for ${Math.round(options.stallMs / 1000)} s and was stopped. Try again.`)),
     );
     const signal = AbortSignal.any([options.signal, halted.signal]);
-    const bounds = replyBounds(request.maxTokens);
+    const bounds = replyBounds(maxTokens);
     // Everything generated counts, kept or not: what the model may produce is bounded by max_tokens as a whole.
     let contentChars = 0;
     const countContent = (text: string): void => {
       contentChars += text.length;
       if (contentChars > bounds.maxContentChars) {
-        const error = answerTooLarge(choice.provider, request.maxTokens, `more than ${bounds.maxContentChars.toLocaleString('en-US')} characters`);
+        const error = answerTooLarge(choice.provider, maxTokens, `more than ${bounds.maxContentChars.toLocaleString('en-US')} characters`);
         halt(error);
         throw error;
       }
     };
     try {
-      this.logger.debug(`model call: ${request.model}, ${request.messages.length} messages, ${request.tools?.length ?? 0} tools`);
-      return await provider.stream({
+      this.logger.debug(`model call: ${model}, ${what}`);
+      return await run(provider, {
         model: choice.model,
-        request,
         apiKey,
         baseURL: baseURL === '' ? undefined : baseURL,
         fetch: watchedFetch({
@@ -229,7 +268,7 @@ export class ModelClient {
           },
           onResponse: () => options.observer?.onResponseStarted?.(),
           bounds,
-          maxTokens: request.maxTokens,
+          maxTokens,
           provider: choice.provider,
           halt,
         }),

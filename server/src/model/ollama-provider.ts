@@ -14,15 +14,23 @@
  * line with `done: true`, its `done_reason` and the token counts
  * (`prompt_eval_count`, `eval_count`). Ollama has no prompt cache to report.
  *
+ * Fill in the middle (inline completion with a code model) is `/api/generate`
+ * with `prompt` (the text before the cursor) and `suffix` (after it): the
+ * model's template puts them in its FIM tokens, so nothing here knows them.
+ * It streams NDJSON lines with a piece of `response` each and the same last
+ * line. A model whose template has no suffix answers 400 "… does not support
+ * insert"; `/api/show` says beforehand, in `capabilities` (`insert`, `tools`),
+ * on an Ollama recent enough to report them.
+ *
  * The library opens its own AbortController per stream and takes no signal,
  * so the `fetch` it is given joins the call's signal to the library's: a
  * cancel, a stall or an oversized answer aborts the HTTP request itself.
  */
-import type { ChatRequest, ChatResponse, Message, Ollama, Tool as OllamaTool } from 'ollama';
+import type { ChatRequest, ChatResponse, GenerateRequest, GenerateResponse, Message, Ollama, Tool as OllamaTool } from 'ollama';
 import type { ContentBlockParam, MessageParam, TextBlockParam, Tool, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import { EfritError } from '../common/errors.js';
 import { incompleteAnswer } from './anthropic-provider.js';
-import type { ModelProvider, ModelReply, ProviderCall, ToolCall } from './provider.js';
+import type { FillInMiddleReply, ModelCapabilities, ModelProvider, ModelReply, ProviderCall, ProviderDescribeCall, ProviderFillInMiddleCall, ToolCall } from './provider.js';
 
 type LibraryModule = typeof import('ollama');
 
@@ -51,7 +59,70 @@ export const ollamaProvider: ModelProvider = {
       throw classified(error, call, host);
     }
   },
+  async fillInMiddle(call: ProviderFillInMiddleCall): Promise<FillInMiddleReply> {
+    const library = await loadLibrary();
+    const host = call.baseURL ?? ollamaDefaultBaseURL;
+    const client: Ollama = new library.Ollama({ host, fetch: joinedFetch(call.fetch, call.signal) });
+    try {
+      const stream = await client.generate({ ...generateRequest(call), stream: true });
+      return await collectGenerated(stream, call);
+    } catch (error) {
+      call.signal.throwIfAborted();
+      throw classified(error, call, host);
+    }
+  },
+  async describe(call: ProviderDescribeCall): Promise<ModelCapabilities | undefined> {
+    const library = await loadLibrary();
+    const host = call.baseURL ?? ollamaDefaultBaseURL;
+    const client: Ollama = new library.Ollama({ host, fetch: joinedFetch(call.fetch, call.signal) });
+    try {
+      return capabilitiesOf(await client.show({ model: call.model }));
+    } catch (error) {
+      call.signal.throwIfAborted();
+      throw classified(error, call, host);
+    }
+  },
 };
+
+/** `/api/show`'s `capabilities`, or undefined from an older Ollama that does not report them. */
+export function capabilitiesOf(shown: unknown): ModelCapabilities | undefined {
+  const listed = typeof shown === 'object' && shown !== null ? (shown as { capabilities?: unknown }).capabilities : undefined;
+  if (!Array.isArray(listed)) return undefined;
+  return { fillInMiddle: listed.includes('insert'), tools: listed.includes('tools') };
+}
+
+export function generateRequest(call: Pick<ProviderFillInMiddleCall, 'model' | 'request'>): GenerateRequest {
+  const { request } = call;
+  return {
+    model: call.model,
+    prompt: request.prefix,
+    suffix: request.suffix,
+    // Completion is deterministic: the same spot should suggest the same text, which the cache and typed-ahead reuse rely on.
+    options: { num_predict: request.maxTokens, temperature: 0, ...(request.stop.length > 0 ? { stop: request.stop } : {}) },
+  };
+}
+
+async function collectGenerated(stream: AsyncIterable<GenerateResponse>, call: ProviderFillInMiddleCall): Promise<FillInMiddleReply> {
+  const { usage, observer, countContent } = call;
+  let text = '';
+  let doneReason: string | undefined;
+  for await (const chunk of stream) {
+    if (typeof chunk.thinking === 'string') countContent(chunk.thinking);
+    if (typeof chunk.response === 'string' && chunk.response !== '') {
+      countContent(chunk.response);
+      text += chunk.response;
+      observer?.onText?.(chunk.response);
+    }
+    if (chunk.done) {
+      doneReason = typeof chunk.done_reason === 'string' && chunk.done_reason !== '' ? chunk.done_reason : 'stop';
+      if (typeof chunk.prompt_eval_count === 'number') usage.inputTokens = chunk.prompt_eval_count;
+      if (typeof chunk.eval_count === 'number') usage.outputTokens = chunk.eval_count;
+    }
+  }
+  call.signal.throwIfAborted();
+  if (doneReason === undefined) throw incompleteAnswer();
+  return { text, stopReason: stopReasons[doneReason] ?? doneReason, usage };
+}
 
 function joinedFetch(fetchThrough: typeof fetch, signal: AbortSignal): typeof fetch {
   return (input, init) => fetchThrough(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
@@ -71,11 +142,17 @@ function causeCode(error: unknown): string | undefined {
  * which `mapModelError` does not read; a refused connection means the server
  * is not running, which deserves its own words.
  */
-function classified(error: unknown, call: ProviderCall, host: string): unknown {
+function classified(error: unknown, call: Pick<ProviderCall, 'model'>, host: string): unknown {
   if (error instanceof EfritError) return error;
   const shape = (typeof error === 'object' && error !== null ? error : {}) as { status_code?: unknown; error?: unknown; name?: unknown };
   if (shape.name === 'ResponseError' && typeof shape.status_code === 'number') {
     const said = typeof shape.error === 'string' ? shape.error.slice(0, 300) : '';
+    if (shape.status_code === 400 && /does not support insert/i.test(said)) {
+      return new EfritError(
+        'badRequest',
+        `Ollama's model "${call.model}" cannot fill in the middle (its template has no suffix), so it cannot complete with the text after the cursor: remove it from efrit.fillInMiddleModels, or use a code model that can (e.g. qwen2.5-coder). Ollama said: ${said}`,
+      );
+    }
     if (shape.status_code === 404) {
       return new EfritError('badRequest', `Ollama at ${host} does not have the model "${call.model}": run \`ollama pull ${call.model}\`, or check efrit.model.${said === '' ? '' : ` Ollama said: ${said}`}`);
     }

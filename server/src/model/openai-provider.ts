@@ -17,6 +17,13 @@
  * `data: [DONE]`. OpenAI's `prompt_tokens` include the cached ones; here they
  * are split as Anthropic reports them (uncached input and cache reads), so
  * usage and spend read the same for both.
+ *
+ * Fill in the middle (inline completion with a code model) is the legacy
+ * Completions API, `/v1/completions` with `prompt` (the text before the
+ * cursor) and `suffix` (after it), which llama.cpp's server and vLLM offer:
+ * it streams `text_completion` chunks with `choices[0].text`, a
+ * `finish_reason`, and the same usage chunk and `[DONE]`. There is no
+ * discovery: the user names such models in `fillInMiddleModels`.
  */
 import type OpenAI from 'openai';
 import type {
@@ -30,7 +37,8 @@ import type {
 import type { ContentBlockParam, MessageParam, TextBlockParam, Tool, ToolChoice, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import { EfritError } from '../common/errors.js';
 import { incompleteAnswer, parseToolArguments } from './anthropic-provider.js';
-import type { ModelProvider, ModelReply, ProviderCall, ToolCall } from './provider.js';
+import type { Completion, CompletionCreateParamsStreaming } from 'openai/resources/completions.js';
+import type { FillInMiddleReply, ModelProvider, ModelReply, ProviderCall, ProviderFillInMiddleCall, ToolCall } from './provider.js';
 import type { CallUsage } from './usage-meter.js';
 
 type SdkModule = typeof import('openai');
@@ -50,18 +58,7 @@ export const openaiProvider: ModelProvider = {
   async stream(call: ProviderCall): Promise<ModelReply> {
     const sdk = await loadSdk();
     const baseURL = call.baseURL ?? openaiDefaultBaseURL;
-    const client: OpenAI = new sdk.default({
-      apiKey: call.apiKey,
-      baseURL,
-      // Admin keys are for the organization's administration endpoints, never for a completion.
-      adminAPIKey: null,
-      // The job queue owns the one shared backoff: two layers of retries would multiply.
-      maxRetries: 0,
-      timeout: call.timeoutMs,
-      logLevel: sdkLogLevel,
-      logger: call.sdkLogger,
-      fetch: call.fetch,
-    });
+    const client = clientFor(sdk, call, baseURL);
     const params = chatCompletionParams(call, baseURL);
     try {
       const stream = await client.chat.completions.create(params, { signal: call.signal });
@@ -70,7 +67,68 @@ export const openaiProvider: ModelProvider = {
       throw classified(error, sdk);
     }
   },
+  async fillInMiddle(call: ProviderFillInMiddleCall): Promise<FillInMiddleReply> {
+    const sdk = await loadSdk();
+    const client = clientFor(sdk, call, call.baseURL ?? openaiDefaultBaseURL);
+    try {
+      const stream = await client.completions.create(completionParams(call), { signal: call.signal });
+      return await collectCompletion(stream, call);
+    } catch (error) {
+      throw classified(error, sdk);
+    }
+  },
 };
+
+function clientFor(sdk: SdkModule, call: Omit<ProviderCall, 'request'>, baseURL: string): OpenAI {
+  return new sdk.default({
+    apiKey: call.apiKey,
+    baseURL,
+    // Admin keys are for the organization's administration endpoints, never for a completion.
+    adminAPIKey: null,
+    // The job queue owns the one shared backoff: two layers of retries would multiply.
+    maxRetries: 0,
+    timeout: call.timeoutMs,
+    logLevel: sdkLogLevel,
+    logger: call.sdkLogger,
+    fetch: call.fetch,
+  });
+}
+
+export function completionParams(call: Pick<ProviderFillInMiddleCall, 'model' | 'request'>): CompletionCreateParamsStreaming {
+  const { request } = call;
+  return {
+    model: call.model,
+    prompt: request.prefix,
+    suffix: request.suffix,
+    max_tokens: request.maxTokens,
+    // Completion is deterministic: the same spot should suggest the same text, which the cache and typed-ahead reuse rely on.
+    temperature: 0,
+    ...(request.stop.length > 0 ? { stop: request.stop } : {}),
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+}
+
+async function collectCompletion(stream: AsyncIterable<Completion>, call: ProviderFillInMiddleCall): Promise<FillInMiddleReply> {
+  const { usage, observer, signal, countContent } = call;
+  let text = '';
+  let finishReason: string | null = null;
+  for await (const chunk of stream) {
+    if (chunk.usage !== null && chunk.usage !== undefined) readUsage(usage, chunk.usage);
+    const choice = chunk.choices?.find((candidate) => candidate.index === 0);
+    if (choice === undefined) continue;
+    if (typeof choice.text === 'string' && choice.text !== '') {
+      countContent(choice.text);
+      text += choice.text;
+      observer?.onText?.(choice.text);
+    }
+    if (choice.finish_reason !== null && choice.finish_reason !== undefined) finishReason = choice.finish_reason;
+  }
+  // The SDK ends iteration quietly when our signal aborts it.
+  signal.throwIfAborted();
+  if (finishReason === null) throw incompleteAnswer();
+  return { text, stopReason: stopReasons[finishReason] ?? finishReason, usage };
+}
 
 /**
  * Errors only this SDK's classes tell apart (its bundle is minified, so names

@@ -23,6 +23,16 @@
  * A provider only speaks its SDK: it streams the answer, reports text and
  * tool starts to the observer, counts generated characters against the
  * content bound, and fills in the token usage.
+ *
+ * Two optional parts, for what only some providers have, go through
+ * `ModelClient` the same way (guards, error mapping, usage):
+ * - `fillInMiddle`: a raw completion of the text between a prefix and a
+ *   suffix, for code models trained to fill in the middle (Ollama's
+ *   `/api/generate` with `suffix`, the legacy `/v1/completions` with `suffix`
+ *   of llama.cpp's server or vLLM). Inline completion asks for it when the
+ *   model can (model-capabilities.ts), and otherwise uses the chat call.
+ * - `describe`: what the server says a model can do (Ollama's `/api/show`
+ *   `capabilities`); providers without such discovery leave it out.
  */
 import type { MessageParam, TextBlockParam, Tool, ToolChoice } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import type { ProviderName } from './model-choice.js';
@@ -105,6 +115,42 @@ export interface ProviderCall {
   sdkLogger: SdkLogger;
 }
 
+/** A fill-in-the-middle request: the model writes what goes between `prefix` and `suffix`. */
+export interface FillInMiddleRequest {
+  /** A role's setting as written, e.g. `ollama:qwen2.5-coder:7b`. */
+  model: string;
+  maxTokens: number;
+  /** The text before the cursor. */
+  prefix: string;
+  /** The text after the cursor; empty at the end of the text. */
+  suffix: string;
+  /** Where generation stops, the stop text itself left out. At most 4 (OpenAI's limit). */
+  stop: string[];
+}
+
+export interface FillInMiddleReply {
+  text: string;
+  /** In Anthropic's words, as `ModelReply.stopReason`. */
+  stopReason: string | null;
+  usage: CallUsage;
+}
+
+/** A fill-in-the-middle call as `ModelClient` hands it to a provider, its guards in place. */
+export interface ProviderFillInMiddleCall extends Omit<ProviderCall, 'request'> {
+  request: FillInMiddleRequest;
+}
+
+/** What a model can do, as the server reports it. */
+export interface ModelCapabilities {
+  /** Fills in the middle from a prefix and a suffix (Ollama: `insert`). */
+  fillInMiddle: boolean;
+  /** Calls tools (Ollama: `tools`). */
+  tools: boolean;
+}
+
+/** A look-up of a model's capabilities as `ModelClient` hands it to a provider. */
+export type ProviderDescribeCall = Omit<ProviderCall, 'request' | 'observer' | 'countContent'>;
+
 export interface ModelProvider {
   readonly name: ProviderName;
   /** The variable a key conventionally comes from, named when it is missing or refused. */
@@ -114,4 +160,11 @@ export interface ModelProvider {
    * maps them), or `EfritError('incomplete')` for an answer that ended early.
    */
   stream(call: ProviderCall): Promise<ModelReply>;
+  /** Streams a fill-in-the-middle completion; absent where the provider has no such endpoint. */
+  fillInMiddle?(call: ProviderFillInMiddleCall): Promise<FillInMiddleReply>;
+  /**
+   * What the server says the model can do; undefined when it does not say
+   * (an older server). Absent where the provider has no discovery.
+   */
+  describe?(call: ProviderDescribeCall): Promise<ModelCapabilities | undefined>;
 }

@@ -71,7 +71,13 @@ export const settingsSchema = {
     type: 'modelList',
     default: [],
     description:
-      'Models that cannot call tools (many local models), named as for model: they get no tools and write edits as SEARCH/REPLACE blocks, read strictly; efrit/do then takes one step and reads nothing beyond the excerpt.',
+      'Models that cannot call tools (many local models), named as for model: they get no tools and write edits as SEARCH/REPLACE blocks, read strictly; efrit/do then takes one step and reads nothing beyond the excerpt. An Ollama that reports its models\' capabilities (tools) is believed for ollama: models not listed here.',
+  } as SettingSpec<string[]>,
+  fillInMiddleModels: {
+    type: 'modelList',
+    default: [],
+    description:
+      'Code models that fill in the middle, named as for model: inline completion with such a fastModel sends the text before and after the cursor as prompt and suffix instead of a chat prompt. For openai: models on a server with /v1/completions and suffix (llama.cpp\'s server, vLLM). An Ollama that reports its models\' capabilities (insert) decides for ollama: models itself.',
   } as SettingSpec<string[]>,
   'openai.baseURL': {
     type: 'url',

@@ -42,9 +42,10 @@ import { DocumentStore } from '../../../server/src/documents/document-store.js';
 import type { TrackedDocument } from '../../../server/src/documents/tracked-document.js';
 import { Methods, type DocumentTextResult, type StatusResult } from '../../../server/src/protocol.js';
 import { startFakeAnthropic, type FakeReply, type RecordedRequest, type RecordedUsage } from '../../support/fake-anthropic/server.js';
+import { startFakeOllama } from '../../support/fake-ollama/server.js';
 import { startHarness } from '../../support/harness.js';
-import { serverEntry } from '../../support/lsp-client.js';
-import { fixed, sleep, summarize, verdict, type GoalCheck, type Scenario, type ScenarioContext, type Summary, type Table } from '../scenario.js';
+import { serverEntry, TestClient } from '../../support/lsp-client.js';
+import { fixed, sleep, summarize, verdict, type GoalCheck, type Scenario, type ScenarioContext, type ScenarioResult, type Summary, type Table } from '../scenario.js';
 import { generateSource, seededRandom } from '../source-text.js';
 
 const seed = 0xc0de8;
@@ -156,11 +157,18 @@ function promptPrefix(request: RecordedRequest): string | undefined {
  * plausible but wrong line of the same file.
  */
 function continuation(replay: Replay, random: () => number, latency: (request: RecordedRequest) => number | undefined) {
-  const wrongLines = replay.target.split('\n').filter((l) => l.trim().length > 8);
+  const answer = continuationText(replay, random);
   return (request: RecordedRequest): FakeReply => {
     const latencyMs = latency(request);
-    const prefix = promptPrefix(request);
-    if (prefix === undefined || !prefix.startsWith(replay.head)) return { text: '', ...(latencyMs === undefined ? {} : { latencyMs }) };
+    return { text: answer(promptPrefix(request)), ...(latencyMs === undefined ? {} : { latencyMs }) };
+  };
+}
+
+/** The responder's text for the text before the cursor (see `continuation`); the same for a chat prompt and a FIM prompt. */
+function continuationText(replay: Replay, random: () => number): (prefix: string | undefined) => string {
+  const wrongLines = replay.target.split('\n').filter((l) => l.trim().length > 8);
+  return (prefix) => {
+    if (prefix === undefined || !prefix.startsWith(replay.head)) return '';
     const typed = prefix.slice(replay.head.length);
     const wrong = random() < wrongShare;
     let text: string;
@@ -183,7 +191,7 @@ function continuation(replay: Replay, random: () => number, latency: (request: R
         text = word > 0 && cut.length < full.length ? cut.slice(0, word + 1) : cut;
       }
     }
-    return { text, ...(latencyMs === undefined ? {} : { latencyMs }) };
+    return text;
   };
 }
 
@@ -509,5 +517,149 @@ export const completionScenario: Scenario = {
     context.progress('the naive policy: the same keystrokes\' prompts through a fresh fake');
     const naive = await runNaive(replay);
     return report(plan, replay, policy, naive);
+  },
+};
+
+// ---------------------------------------------------------------- the FIM variant
+
+const fimModel = 'ollama:qwen2.5-coder:7b';
+
+interface FimArm {
+  keys: { items: number; sentAt: number; answeredAt: number }[];
+  status: StatusResult;
+  generateCalls: number;
+  abortedByClient: number;
+  chatCalls: number;
+  lookUps: number;
+  textMatched: boolean;
+}
+
+/**
+ * The same replay with `fastModel` on an Ollama code model that fills in the
+ * middle: the real `ollama` library against the fake Ollama, whose
+ * `/api/show` reports `insert`, so every model call is an `/api/generate`
+ * with `prompt` and `suffix`. The fake answers with the same responder (the
+ * text before the cursor is the `prompt`), after the same seeded latency.
+ */
+async function runFimPolicy(replay: Replay, context: ScenarioContext): Promise<FimArm> {
+  const latencyRandom = seededRandom(seed + 10);
+  const fake = await startFakeOllama();
+  const answer = continuationText(replay, seededRandom(seed + 11));
+  fake.respondWith((request) => ({ text: answer(request.body.prompt), hold: { until: sleep(Math.round(between(latencyRandom, modelLatencyMs))), afterLines: 0 } }));
+  const client = await TestClient.start({
+    initializationOptions: { model: fimModel, fastModel: fimModel, completion: { maxCallsPerMinute: benchCap }, ollama: { baseURL: fake.baseURL } },
+    env: { ANTHROPIC_API_KEY: undefined, OLLAMA_HOST: undefined },
+  });
+  try {
+    const uri = await client.open(relativePath, replay.openText);
+    await client.request(Methods.status, {});
+    const keys: FimArm['keys'] = [];
+    const answers: Promise<void>[] = [];
+    const start = performance.now();
+    for (const [i, key] of replay.keys.entries()) {
+      const wait = start + key.at - performance.now();
+      if (wait > 0) await sleep(wait);
+      if (i % 50 === 0) context.progress(`FIM: keystroke ${i}/${replay.keys.length}`);
+      void client.change(uri, key.range, key.char);
+      const figures = { items: 0, sentAt: performance.now(), answeredAt: Number.NaN };
+      keys.push(figures);
+      answers.push(
+        client
+          .request<InlineCompletionList>('textDocument/inlineCompletion', { textDocument: { uri }, position: key.cursor, context: { triggerKind: 2 } })
+          .then((list) => {
+            figures.answeredAt = performance.now();
+            figures.items = list.items.filter((item) => (typeof item.insertText === 'string' ? item.insertText : item.insertText.value) !== '').length;
+          }),
+      );
+    }
+    await Promise.all(answers);
+    await sleep(modelLatencyMs[1] + 100);
+    const status = await client.request<StatusResult>(Methods.status, {});
+    const expected = replay.head + replay.target.slice(0, replay.keys.length) + replay.tail;
+    const generate = fake.requests.filter((r) => r.path === '/api/generate');
+    return {
+      keys,
+      status,
+      generateCalls: generate.length,
+      abortedByClient: generate.filter((r) => r.outcome === 'aborted-by-client').length,
+      chatCalls: fake.requests.filter((r) => r.path === '/api/chat').length,
+      lookUps: fake.shown.length,
+      textMatched: client.text(uri) === expected,
+    };
+  } finally {
+    await client.stop();
+    await fake.close();
+  }
+}
+
+function reportFim(plan: Plan, replay: Replay, arm: FimArm): ScenarioResult {
+  const n = replay.keys.length;
+  const calls = Math.max(arm.status.completion.modelCalls, arm.generateCalls + arm.chatCalls);
+  const callsPerKey = calls / n;
+  const shown = arm.keys.filter((k) => k.items > 0).length;
+  const burstLatency: number[] = [];
+  for (const [i, key] of replay.keys.entries()) {
+    const figures = arm.keys[i];
+    if (key.lastOfBurst && figures !== undefined && figures.items > 0) burstLatency.push(figures.answeredAt - figures.sentAt);
+  }
+  const burst = summarize(burstLatency);
+  const status = arm.status.completion;
+  const goals: GoalCheck[] = [
+    { name: 'FIM model calls per keystroke', goal: `≤ ${fixed(goalCallsPerKeystroke, 2)}`, actual: fixed(callsPerKey, 3), met: callsPerKey <= goalCallsPerKeystroke && arm.chatCalls === 0 },
+  ];
+  const tables: Table[] = [
+    {
+      title: `completion-fim — ${n} keystrokes in ${replay.bursts} bursts (${plan.mode} mode), fastModel ${fimModel} filling in the middle on the fake Ollama, latency ${modelLatencyMs[0]}–${modelLatencyMs[1]} ms`,
+      columns: [
+        { header: '/api/generate calls' },
+        { header: '/api/chat calls' },
+        { header: 'calls/key' },
+        { header: 'goal', align: 'left' },
+        { header: 'met?', align: 'left' },
+        { header: 'shown' },
+        { header: 'burst→ghost p50 ms' },
+        { header: 'p90 ms' },
+        { header: 'aborted by the client' },
+        { header: '/api/show look-ups' },
+      ],
+      rows: [
+        [
+          String(arm.generateCalls),
+          String(arm.chatCalls),
+          fixed(callsPerKey, 3),
+          `≤ ${fixed(goalCallsPerKeystroke, 2)}`,
+          verdict(goals[0]?.met ?? false),
+          String(shown),
+          fixed(burst.p50, 0),
+          fixed(burst.p90, 0),
+          String(arm.abortedByClient),
+          String(arm.lookUps),
+        ],
+      ],
+      notes: [
+        `The same seeded replay and responder as the completion scenario, the model on Ollama's /api/generate with prompt and suffix through the real ollama library. Engine: ${status.requests} requests, ${status.modelCalls} model calls, ${status.typedAhead} typed-ahead, ${status.joined} joined, ${status.cacheHits} cache hits, ${status.cancelled} cancelled, ${status.skipped} skipped, ${status.stale} stale, ${status.errors} errors.`,
+        'aborted by the client: generate requests whose HTTP request the server hung up on (the user typed away, or a newer call superseded it). /api/show: the capability look-ups, cached per model.',
+      ],
+    },
+  ];
+  return {
+    tables,
+    summary: { keystrokes: n, modelCalls: calls, callsPerKeystroke: callsPerKey, generateCalls: arm.generateCalls, chatCalls: arm.chatCalls, suggestionsShown: shown, burstToSuggestionMs: { p50: burst.p50, p90: burst.p90, n: burst.n }, lookUps: arm.lookUps },
+    raw: { status: arm.status, keys: arm.keys, burstLatency },
+    goals,
+  };
+}
+
+export const completionFimScenario: Scenario = {
+  name: 'completion-fim',
+  description: 'ghost text while typing, fastModel an Ollama code model filling in the middle (/api/generate with suffix, fake 300–800 ms): model calls per keystroke',
+  async run(context: ScenarioContext) {
+    if (!existsSync(serverEntry)) throw new Error(`${serverEntry} is missing: build first (npm run build)`);
+    const plan = context.quick ? quickPlan : fullPlan;
+    const replay = planReplay(plan.keystrokes);
+    context.progress(`${plan.keystrokes} keystrokes in ${replay.bursts} bursts through the server, filling in the middle`);
+    const arm = await runFimPolicy(replay, context);
+    if (!arm.textMatched) throw new Error("the server's replay went wrong: the client's text after the keystrokes is not the planned text");
+    return reportFim(plan, replay, arm);
   },
 };

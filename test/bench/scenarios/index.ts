@@ -6,7 +6,7 @@
 import type { Scenario } from '../scenario.js';
 import { captureScenario } from './capture.js';
 import { checkScenario } from './check.js';
-import { completionScenario } from './completion.js';
+import { completionFimScenario, completionScenario } from './completion.js';
 import { instructionsScenario } from './instructions.js';
 import { compressionScenario } from './compression.js';
 import { largeDocumentScenario } from './large-document.js';
@@ -24,4 +24,4 @@ import { soakScenario } from './soak.js';
 import { startupScenario } from './startup.js';
 import { syncScenario } from './sync.js';
 
-export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, openaiPayloadScenario, instructionsScenario, completionScenario, repliesScenario, latencyScenario, multiFileScenario, searchScenario, largeDocumentScenario, soakScenario, proxyScenario, shadowScenario, checkScenario];
+export const scenarios: readonly Scenario[] = [startupScenario, captureScenario, syncScenario, queueScenario, prefetchScenario, compressionScenario, payloadScenario, openaiPayloadScenario, instructionsScenario, completionScenario, completionFimScenario, repliesScenario, latencyScenario, multiFileScenario, searchScenario, largeDocumentScenario, soakScenario, proxyScenario, shadowScenario, checkScenario];

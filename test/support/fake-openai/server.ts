@@ -21,6 +21,14 @@
  *   a stream that ends without a finish reason) and holds on a gate.
  * Every request is logged without its credentials, with what became of it
  * (`aborted-by-client` when the client hung up first).
+ *
+ * The legacy Completions API (`POST /v1/completions`) too, as llama.cpp's
+ * server and vLLM offer it for fill-in-the-middle: `prompt` and `suffix`
+ * (the responder reads both), `stop` honoured (the text is cut before the
+ * first stop sequence and finishes with `stop`), streamed as `data:` lines of
+ * `text_completion` objects with `choices[0].text`, a last choice with the
+ * `finish_reason`, the usage chunk when `stream_options.include_usage` is
+ * set, and `data: [DONE]`; the same errors and faults as chat.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -132,6 +140,11 @@ export interface FakeOpenAI {
 }
 
 const chatPath = '/v1/chat/completions';
+const completionsPath = '/v1/completions';
+const knownCompletionParameters = new Set([
+  'model', 'prompt', 'suffix', 'max_tokens', 'temperature', 'top_p', 'n', 'stream', 'stream_options', 'logprobs', 'echo', 'stop', 'presence_penalty',
+  'frequency_penalty', 'best_of', 'logit_bias', 'user', 'seed',
+]);
 const maxRequestBytes = 32 * 1024 * 1024;
 const knownParameters = new Set([
   'model', 'messages', 'tools', 'tool_choice', 'parallel_tool_calls', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'n',
@@ -201,6 +214,25 @@ function invalidRequest(body: ChatBody): { message: string; param: string | null
     return { message: `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${unanswered.join(', ')}`, param: 'messages' };
   }
   return undefined;
+}
+
+/** The first reason the Completions API would refuse this body, if any. */
+function invalidCompletionRequest(body: ChatBody): { message: string; param: string | null } | undefined {
+  for (const key of Object.keys(body)) if (!knownCompletionParameters.has(key)) return { message: `Unrecognized request argument supplied: ${key}`, param: null };
+  if (typeof body.model !== 'string' || body.model === '') return { message: 'you must provide a model parameter', param: null };
+  if (typeof body['prompt'] !== 'string') return { message: "Invalid type for 'prompt': expected a string.", param: 'prompt' };
+  if (body['suffix'] !== undefined && body['suffix'] !== null && typeof body['suffix'] !== 'string') return { message: "Invalid type for 'suffix': expected a string.", param: 'suffix' };
+  if (body.stream_options !== undefined && body.stream !== true) return { message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param: 'stream_options' };
+  const stop = body['stop'];
+  if (Array.isArray(stop) && stop.length > 4) return { message: "Invalid 'stop': array too long. Expected an array with maximum length 4.", param: 'stop' };
+  return undefined;
+}
+
+/** The text cut before the first stop sequence, as the server stops generating there. */
+function cutAtStop(text: string, stop: unknown): { text: string; stopped: boolean } {
+  const sequences = typeof stop === 'string' ? [stop] : Array.isArray(stop) ? stop.filter((item): item is string => typeof item === 'string' && item !== '') : [];
+  const at = Math.min(...sequences.map((sequence) => text.indexOf(sequence)).filter((index) => index >= 0));
+  return Number.isFinite(at) ? { text: text.slice(0, at), stopped: true } : { text, stopped: false };
 }
 
 function waitOrAbort(until: Promise<unknown>, signal: AbortSignal): Promise<boolean> {
@@ -319,7 +351,8 @@ class FakeOpenAIServer implements FakeOpenAI {
     this.requests.push(entry);
     if (this.requests.length > (this.options.maxLoggedRequests ?? 1000)) this.requests.shift();
 
-    if (request.method !== 'POST' || url.pathname !== chatPath) {
+    const completions = url.pathname === completionsPath;
+    if (request.method !== 'POST' || (url.pathname !== chatPath && !completions)) {
       this.sendError(entry, response, 404, { message: `Invalid URL (${request.method ?? 'GET'} ${url.pathname})`, type: 'invalid_request_error', param: null, code: null });
       return;
     }
@@ -337,7 +370,7 @@ class FakeOpenAIServer implements FakeOpenAI {
       this.sendError(entry, response, 400, { message: unreadable ?? 'Request too large.', type: 'invalid_request_error', param: null, code: null });
       return;
     }
-    const invalid = invalidRequest(body);
+    const invalid = completions ? invalidCompletionRequest(body) : invalidRequest(body);
     if (invalid !== undefined) {
       this.sendError(entry, response, 400, { message: invalid.message, type: 'invalid_request_error', param: invalid.param, code: null });
       return;
@@ -361,12 +394,60 @@ class FakeOpenAIServer implements FakeOpenAI {
       );
       return;
     }
+    if (completions) {
+      await this.streamCompletion(entry, response, reply, exchange.signal);
+      return;
+    }
     const usage = this.account(entry, reply);
     if (body.stream !== true) {
       this.sendCompletion(entry, response, reply, usage);
       return;
     }
     await this.stream(entry, response, reply, usage, exchange.signal);
+  }
+
+  /** A legacy Completions answer, streamed (the SDK's `completions.create` with `stream: true`); only `text`, `finishReason`, `hold` and `fault` apply. */
+  private async streamCompletion(entry: RecordedChatRequest, response: ServerResponse, reply: FakeChatReply, signal: AbortSignal): Promise<void> {
+    const body = entry.body;
+    const pieces = [reply.text ?? []].flat();
+    const { text, stopped } = cutAtStop(pieces.join(''), body['stop']);
+    // The pieces as sent, each cut to what is left before the stop.
+    const sent: string[] = [];
+    let left = text.length;
+    for (const piece of pieces) {
+      if (left <= 0) break;
+      sent.push(piece.slice(0, left));
+      left -= piece.length;
+    }
+    const prompt = `${String(body['prompt'] ?? '')}${String(body['suffix'] ?? '')}`;
+    const usage: RecordedUsage = { prompt_tokens: Math.max(1, Math.ceil(Buffer.byteLength(prompt) / 4)), completion_tokens: Math.ceil(Buffer.byteLength(text) / 4), cached_tokens: 0 };
+    entry.usage = usage;
+    const fields = { id: `cmpl-${randomTail(29)}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: body.model, system_fingerprint: 'fp_efrit0fake' };
+    const includeUsage = body.stream_options?.include_usage === true;
+    const chunk = (piece: string, finishReason: string | null): string =>
+      `data: ${JSON.stringify({ ...fields, choices: [{ text: piece, index: 0, logprobs: null, finish_reason: finishReason }], ...(includeUsage ? { usage: null } : {}) })}\n\n`;
+    const events = sent.filter((piece) => piece !== '').map((piece) => chunk(piece, null));
+    const { fault, hold } = reply;
+    if (fault?.kind !== 'noFinish') events.push(chunk('', stopped ? 'stop' : (reply.finishReason ?? 'stop')));
+    if (includeUsage) {
+      const { prompt_tokens, completion_tokens } = usage;
+      events.push(`data: ${JSON.stringify({ ...fields, choices: [], usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens } })}\n\n`);
+    }
+    events.push('data: [DONE]\n\n');
+    entry.status = 200;
+    response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': `req_${randomTail(24)}` });
+    const cutoff = fault !== undefined && 'afterChunks' in fault ? fault.afterChunks : events.length;
+    for (const [index, event] of events.entries()) {
+      if (hold?.afterChunks === index && !(await waitOrAbort(hold.until, signal))) return;
+      if (index === cutoff) break;
+      if (!(await write(response, event, signal))) return;
+    }
+    if (fault?.kind === 'stall') {
+      await waitOrAbort(new Promise(() => undefined), signal);
+      return;
+    }
+    entry.outcome = fault === undefined ? 'completed' : 'fault';
+    response.end();
   }
 
   private account(entry: RecordedChatRequest, reply: FakeChatReply): RecordedUsage {
