@@ -25,6 +25,7 @@ export default {
     'server/src/model/prices.ts',
     // providers
     'server/src/model/model-choice.ts',
+    'server/src/model/bedrock-errors.ts',
     'server/src/completion/clean-suggestion.ts',
     'server/src/completion/completion-engine.ts',
     'server/src/assistant/prefetch-policy.ts',

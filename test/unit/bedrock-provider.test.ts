@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EfritError } from '../../server/src/common/errors.js';
-import { awsCredentialVariables, bedrockFailure } from '../../server/src/model/bedrock-provider.js';
+import { bedrockFailure } from '../../server/src/model/bedrock-errors.js';
+import { awsCredentialVariables } from '../../server/src/model/bedrock-provider.js';
 import { mapModelError } from '../../server/src/model/map-error.js';
 import { parseModelChoice } from '../../server/src/model/model-choice.js';
 import { claudeIdOfBedrockModel, priceForSetting } from '../../server/src/model/prices.js';
@@ -29,10 +30,17 @@ describe('bedrock: models', () => {
     expect(claudeIdOfBedrockModel('arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3')).toBeUndefined();
     expect(claudeIdOfBedrockModel('meta.llama3-70b-instruct-v1:0')).toBeUndefined();
     expect(claudeIdOfBedrockModel('anthropic.claude-sonnet-4-5')).toBeUndefined();
+    // Later revisions of an id are still that model.
+    expect(claudeIdOfBedrockModel('anthropic.claude-haiku-4-5-20251001-v12:10')).toBe('claude-haiku-4-5');
+    // A context-window variant (provisioned throughput) or a gateway's path is not clearly the on-demand model.
+    expect(claudeIdOfBedrockModel('anthropic.claude-sonnet-4-5-20250929-v1:0:200k')).toBeUndefined();
+    expect(claudeIdOfBedrockModel('my-gateway/anthropic.claude-sonnet-4-5-20250929-v1:0')).toBeUndefined();
 
     expect(priceForSetting('bedrock:anthropic.claude-sonnet-4-5-20250929-v1:0', {})).toEqual({ input: 3, output: 15, cacheWrite: 3.75, cacheRead: 0.3 });
     expect(priceForSetting('bedrock:us.anthropic.claude-haiku-4-5-20251001-v1:0', {})).toMatchObject({ input: 1, output: 5 });
     expect(priceForSetting('bedrock:meta.llama3-70b-instruct-v1:0', {})).toBeUndefined();
+    // The same id on another provider is that provider's to price.
+    expect(priceForSetting('openai:anthropic.claude-sonnet-4-5-20250929-v1:0', {})).toBeUndefined();
     const negotiated = { input: 2.5, output: 12, cacheWrite: 3, cacheRead: 0.25 };
     expect(priceForSetting('bedrock:anthropic.claude-sonnet-4-5-20250929-v1:0', { 'anthropic.claude-sonnet-4-5-20250929-v1:0': negotiated })).toBe(negotiated);
   });
@@ -53,7 +61,7 @@ describe('bedrock: failures in words a person can act on', () => {
   const credentials = awsCredentialVariables;
 
   it('names the AWS variables when AWS refuses the credentials, without echoing anything', () => {
-    for (const type of ['UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException']) {
+    for (const type of ['UnrecognizedClientException', 'InvalidSignatureException', 'IncompleteSignatureException', 'ExpiredTokenException', 'MissingAuthenticationTokenException']) {
       const mapped = bedrockFailure(awsError(403, type, 'The security token included in the request is invalid.'), credentials);
       expect(mapped).toBeInstanceOf(EfritError);
       expect(mapped).toMatchObject({ reason: 'unauthorized', message: `AWS refused the credentials (403 ${type}). Check ${credentials}.` });
@@ -67,15 +75,30 @@ describe('bedrock: failures in words a person can act on', () => {
     expect(mapped?.message).toContain('AWS_PROFILE');
   });
 
+  it('reads a 403 that names no error type as a denied call, and quotes AWS only when it said something, at most 300 characters of it', () => {
+    const untyped = { status: 403, headers: new Headers(), error: {}, name: 'APIError' };
+    expect(bedrockFailure(untyped, credentials)).toMatchObject({ reason: 'forbidden', message: expect.stringMatching(/^AWS denied this call \(403 AccessDeniedException\): .*in this region\.$/) });
+    const exactly = 'x'.repeat(300);
+    expect(bedrockFailure(awsError(403, 'AccessDeniedException', exactly), credentials)?.message).toMatch(new RegExp(` AWS said: ${exactly}$`));
+    expect(bedrockFailure(awsError(403, 'AccessDeniedException', `${exactly}y`), credentials)?.message).toMatch(new RegExp(` AWS said: ${exactly}…$`));
+  });
+
   it('names the variables when the credential chain finds nothing', () => {
     const chainFailure = Object.assign(new Error('Failed to resolve AWS credentials from the credential provider chain.'), { name: 'APIConnectionError', cause: Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }) });
     expect(bedrockFailure(chainFailure, credentials)).toMatchObject({ reason: 'noApiKey', message: expect.stringContaining(`set ${credentials} in the environment`) });
+    // Either sign is enough: the SDK's wording, or the credential provider's error as its cause.
+    expect(bedrockFailure(new Error('Failed to resolve AWS credentials from the credential provider chain.'), credentials)).toMatchObject({ reason: 'noApiKey' });
+    expect(bedrockFailure(Object.assign(new Error('Connection error.'), { cause: Object.assign(new Error('Could not load credentials'), { name: 'CredentialsProviderError' }) }), credentials)).toMatchObject({ reason: 'noApiKey' });
+    expect(bedrockFailure(Object.assign(new Error('Connection error.'), { cause: new TypeError('fetch failed') }), credentials)).toBeUndefined();
   });
 
   it('turns a throttling or unavailable exception frame into the shared backoff reasons', () => {
-    expect(bedrockFailure(streamException('throttlingException'), credentials)).toMatchObject({ reason: 'rateLimited' });
-    expect(bedrockFailure(streamException('serviceUnavailableException'), credentials)).toMatchObject({ reason: 'overloaded' });
+    expect(bedrockFailure(streamException('throttlingException'), credentials)).toMatchObject({ reason: 'rateLimited', message: 'Bedrock is throttling requests (ThrottlingException while answering). Try again shortly.' });
+    expect(bedrockFailure(streamException('serviceUnavailableException'), credentials)).toMatchObject({ reason: 'overloaded', message: 'Bedrock is unavailable (ServiceUnavailableException while answering). Try again shortly.' });
     expect(bedrockFailure(streamException('modelStreamErrorException'), credentials)).toBeUndefined();
+    // The same names on a response with a status are the shared mapping's to read.
+    expect(bedrockFailure({ ...(streamException('throttlingException') as object), status: 500 }, credentials)).toBeUndefined();
+    expect(bedrockFailure({ ...(streamException('serviceUnavailableException') as object), status: 503 }, credentials)).toBeUndefined();
   });
 
   it('leaves to the shared mapping what it already names: a 429 with its retry-after, a 400', () => {
@@ -87,5 +110,7 @@ describe('bedrock: failures in words a person can act on', () => {
     expect(bedrockFailure(invalid, credentials)).toBeUndefined();
     expect(mapModelError(invalid, (text) => text, { provider: 'bedrock', keySource: credentials })).toMatchObject({ reason: 'badRequest', message: expect.stringContaining('The provided model identifier is invalid.') });
     expect(bedrockFailure(new EfritError('stalled', 'quiet'), credentials)).toBeUndefined();
+    expect(bedrockFailure(null, credentials)).toBeUndefined();
+    expect(bedrockFailure('socket hang up', credentials)).toBeUndefined();
   });
 });

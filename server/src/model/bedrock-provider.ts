@@ -15,12 +15,12 @@
  * carries `signWithAwsCredentials` in its place.
  *
  * AWS answers failures in its own words (`x-amzn-ErrorType`, in-stream
- * exception frames); those that mean something to the user are put in terms
- * of the variables to check here, the rest go to the shared mapping.
+ * exception frames); bedrock-errors.ts puts those that mean something to the
+ * user in terms of the variables to check, the rest go to the shared mapping.
  */
 import type { AnthropicBedrock } from '@anthropic-ai/bedrock-sdk';
-import { EfritError } from '../common/errors.js';
 import { sdkClientOptions, streamMessages } from './anthropic-provider.js';
+import { bedrockFailure } from './bedrock-errors.js';
 import type { ModelProvider, ModelReply, ProviderCall } from './provider.js';
 
 type SdkModule = typeof import('@anthropic-ai/bedrock-sdk');
@@ -63,56 +63,3 @@ export const bedrockProvider: ModelProvider = {
     }
   },
 };
-
-interface ErrorShape {
-  status?: unknown;
-  headers?: unknown;
-  /** The Anthropic SDK's `type`: for an in-stream exception frame, its `:exception-type`. */
-  type?: unknown;
-  message?: unknown;
-  name?: unknown;
-  cause?: unknown;
-  /** The response body: AWS's `{ "message": … }`. */
-  error?: unknown;
-}
-
-/** Errors AWS names for credentials it does not accept, as opposed to a policy that denies the call. */
-const refusedCredentials = new Set(['UnrecognizedClientException', 'InvalidSignatureException', 'IncompleteSignatureException', 'ExpiredTokenException', 'MissingAuthenticationTokenException']);
-
-function awsErrorType(headers: unknown): string | undefined {
-  if (headers === null || typeof headers !== 'object' || !('get' in headers)) return undefined;
-  const raw = (headers as { get(name: string): string | null }).get('x-amzn-errortype');
-  // `UnrecognizedClientException:http://internal.amazon.com/coral/…`: the name is before the colon.
-  return raw === null ? undefined : raw.split(':')[0];
-}
-
-function awsMessage(error: ErrorShape): string {
-  const body = typeof error.error === 'object' && error.error !== null ? (error.error as { message?: unknown; Message?: unknown }) : {};
-  const text = typeof body.message === 'string' ? body.message : typeof body.Message === 'string' ? body.Message : '';
-  return text === '' ? '' : ` AWS said: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`;
-}
-
-function isCredentialChainFailure(error: ErrorShape): boolean {
-  const cause = typeof error.cause === 'object' && error.cause !== null ? (error.cause as { name?: unknown }) : {};
-  return cause.name === 'CredentialsProviderError' || (typeof error.message === 'string' && error.message.startsWith('Failed to resolve AWS credentials'));
-}
-
-/** The failures only Bedrock has, put in words a person can act on; undefined for those the shared mapping already names. */
-export function bedrockFailure(error: unknown, credentials: string): EfritError | undefined {
-  if (typeof error !== 'object' || error === null || error instanceof EfritError) return undefined;
-  const shape = error as ErrorShape;
-  if (isCredentialChainFailure(shape)) {
-    return new EfritError('noApiKey', `No AWS credentials for Bedrock: set ${credentials} in the environment that starts the server (AWS_PROFILE reads ~/.aws/credentials and ~/.aws/config).`);
-  }
-  if (shape.status === 403) {
-    const type = awsErrorType(shape.headers) ?? 'AccessDeniedException';
-    if (refusedCredentials.has(type)) return new EfritError('unauthorized', `AWS refused the credentials (403 ${type}). Check ${credentials}.`);
-    return new EfritError('forbidden', `AWS denied this call (403 ${type}): the identity ${credentials} selects needs bedrock:InvokeModelWithResponseStream on this model, and the model access granted in this region.${awsMessage(shape)}`);
-  }
-  if (shape.status === undefined && shape.name === 'APIError') {
-    // An exception frame in the middle of the stream: no HTTP status, only its `:exception-type`.
-    if (shape.type === 'throttlingException') return new EfritError('rateLimited', 'Bedrock is throttling requests (ThrottlingException while answering). Try again shortly.');
-    if (shape.type === 'serviceUnavailableException') return new EfritError('overloaded', 'Bedrock is unavailable (ServiceUnavailableException while answering). Try again shortly.');
-  }
-  return undefined;
-}
