@@ -122,6 +122,25 @@ describe('cancellation, backoff and errors', () => {
     expect((await status(harness)).queue.retries).toBe(1);
   });
 
+  it('stops a stream that goes quiet with the stall watchdog, and hangs up', async () => {
+    harness = await startBedrockHarness({ settings: { queue: { stallMs: 500 } } });
+    const { client, fake } = harness;
+    fake.queueReplies({ text: ['Thinking', ' about it'], fault: { kind: 'stall', afterEvents: 3 } });
+
+    await expect(client.request('efrit/chat', { message: 'Hi' })).rejects.toMatchObject({ data: { reason: 'stalled' } });
+    await client.waitFor(() => fake.requests[0]?.outcome === 'aborted-by-client', 'the fake to see the client hang up');
+  });
+
+  it('names a connection dropped mid-answer, pointing at the Bedrock settings, and the next call works', async () => {
+    harness = await startBedrockHarness();
+    const { client, fake } = harness;
+    fake.queueReplies({ text: 'Cut short', fault: { kind: 'drop', afterEvents: 3 } });
+
+    await expect(client.request('efrit/chat', { message: 'Hi' })).rejects.toMatchObject({ data: { reason: 'network' }, message: expect.stringContaining('efrit.bedrock.region') });
+    fake.queueReplies({ text: 'Whole.' });
+    expect((await client.request<ChatResult>('efrit/chat', { message: 'Again?' })).reply).toBe('Whole.');
+  });
+
   it('refuses unknown credentials with an auth error naming the AWS variables, leaking no secret', async () => {
     const wrong = { accessKeyId: 'AKIAI44QH8DHBEXAMPLE', secretAccessKey: 'je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY', sessionToken: 'FwoGZXIvYXdzEXAMPLEwrongSessionTokenzyxwvutsrqponmlkjihgfedcba9876543210' };
     harness = await startBedrockHarness({ credentials: wrong });
