@@ -207,6 +207,31 @@ describe('credentials from an AWS profile', () => {
   });
 });
 
+describe('a Bedrock API key', () => {
+  it('sends AWS_BEARER_TOKEN_BEDROCK as the bearer token instead of signing, and never shows it', async () => {
+    const apiKey = 'ABSKQmVkcm9ja0FQSUtleS1leGFtcGxlLWZvci10ZXN0cy0wMTIzNDU2Nzg5YWJjZGVm';
+    harness = await startBedrockHarness({ credentials: null, fake: { bearerToken: apiKey }, env: { AWS_BEARER_TOKEN_BEDROCK: apiKey } });
+    const { client, fake } = harness;
+    fake.queueReplies({ text: 'Hello through an API key.' });
+
+    const result = await client.request<ChatResult>('efrit/chat', { message: 'Hi' });
+
+    expect(result.reply).toBe('Hello through an API key.');
+    expect(fake.requests[0]).toMatchObject({ signatureValid: true, headers: { authorization: '[present]' } });
+    expect(fake.requests[0]?.headers).not.toHaveProperty('x-amz-date');
+    expect(everythingSent(harness)).not.toContain(apiKey);
+  });
+
+  it('names AWS_BEARER_TOKEN_BEDROCK when Bedrock refuses the key', async () => {
+    harness = await startBedrockHarness({ credentials: null, fake: { bearerToken: 'ABSK-the-right-one' }, env: { AWS_BEARER_TOKEN_BEDROCK: 'ABSK-a-revoked-key-0123456789abcdefghijklmnop' } });
+
+    const refused = harness.client.request('efrit/chat', { message: 'Hi' });
+
+    await expect(refused).rejects.toMatchObject({ data: { reason: 'unauthorized' }, message: 'AWS refused the credentials (403 UnrecognizedClientException). Check AWS_BEARER_TOKEN_BEDROCK.' });
+    expect(everythingSent(harness)).not.toContain('ABSK-a-revoked-key-0123456789abcdefghijklmnop');
+  });
+});
+
 describe('usage and spend', () => {
   it('counts cache reads and writes in efrit/status under the bedrock provider, priced as the Claude model the id names', async () => {
     harness = await startBedrockHarness();

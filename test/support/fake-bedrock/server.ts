@@ -31,7 +31,7 @@ import { planReply, renderMessage, renderStreamEvents, type ScriptedEvent } from
 import { validateMessageRequest } from '../fake-anthropic/request-validation.js';
 import type { FakeReply, RecordedUsage, RequestOutcome } from '../fake-anthropic/types.js';
 import { chunkEvent, exceptionEvent } from './event-stream.js';
-import { checkSignature, type AwsTestCredentials } from './sigv4.js';
+import { checkSignature, type AwsTestCredentials, type SignatureCheck } from './sigv4.js';
 
 export type BedrockFault =
   /** An error response as AWS sends one: `errorType` goes in `x-amzn-ErrorType`. */
@@ -60,7 +60,7 @@ export interface RecordedBedrockRequest {
   modelId: string;
   /** Lower-cased; `authorization` and `x-amz-security-token` replaced by '[present]'. */
   headers: Record<string, string>;
-  /** True when the SigV4 signature was recomputed and matched. */
+  /** True when the SigV4 signature was recomputed and matched, or the Bedrock API key was the one it accepts. */
   signatureValid: boolean;
   /** The credential scope's region, when there was a signature to read. */
   signedRegion?: string;
@@ -75,6 +75,8 @@ export interface RecordedBedrockRequest {
 export interface FakeBedrockOptions {
   /** The only credentials it accepts. */
   credentials: AwsTestCredentials;
+  /** A Bedrock API key it also accepts, as `Authorization: Bearer <key>` instead of a signature. */
+  bearerToken?: string;
   /** The region requests must be signed for. @default 'us-east-1' */
   region?: string;
   respond?: (request: RecordedBedrockRequest) => FakeBedrockReply;
@@ -184,7 +186,13 @@ class FakeBedrockServer implements FakeBedrock {
       if (value !== undefined) headers[name] = name === 'authorization' || name === 'x-amz-security-token' ? '[present]' : Array.isArray(value) ? value.join(', ') : value;
     }
     const region = this.options.region ?? 'us-east-1';
-    const signature = checkSignature({ method: request.method ?? 'GET', rawUrl, headers: request.headers, body: raw }, this.options.credentials, { region, service: 'bedrock' });
+    const bearer = request.headers.authorization?.startsWith('Bearer ') === true ? request.headers.authorization.slice('Bearer '.length) : undefined;
+    const signature: SignatureCheck =
+      bearer === undefined
+        ? checkSignature({ method: request.method ?? 'GET', rawUrl, headers: request.headers, body: raw }, this.options.credentials, { region, service: 'bedrock' })
+        : bearer === this.options.bearerToken
+          ? { ok: true, accessKeyId: '', region, service: 'bedrock' }
+          : { ok: false, errorType: 'UnrecognizedClientException', message: 'Invalid API Key format: Must start with pre-defined prefix' };
     let body: Record<string, unknown> = {};
     let unreadable = false;
     try {
