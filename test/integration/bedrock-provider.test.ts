@@ -19,13 +19,17 @@ import { bedrockModel, bedrockModelId, startBedrockHarness, testAwsCredentials, 
 import { bedrockAnthropicVersion } from '../support/fake-bedrock/server.js';
 import { never } from '../support/gate.js';
 import { eglotCapabilities, rangeOf } from '../support/lsp-client.js';
+import { startTestProxy, type TestProxy } from '../support/test-proxy.js';
 
 const requestCancelled = -32800;
 
 let harness: BedrockHarness | undefined;
+let proxy: TestProxy | undefined;
 afterEach(async () => {
   await harness?.stop();
   harness = undefined;
+  await proxy?.close();
+  proxy = undefined;
 });
 
 const status = (h: BedrockHarness): Promise<StatusResult> => h.client.request<StatusResult>('efrit/status', {});
@@ -204,6 +208,20 @@ describe('credentials from an AWS profile', () => {
     expect(result.reply).toBe('Signed by the profile.');
     expect(fake.requests[0]?.signatureValid).toBe(true);
     expect(everythingSent(harness)).not.toContain(testAwsCredentials.secretAccessKey);
+  });
+});
+
+describe('behind a corporate proxy', () => {
+  it('sends the signed call through the proxy in http_proxy, and the signature still holds on the other side', async () => {
+    proxy = await startTestProxy();
+    harness = await startBedrockHarness({ env: { http_proxy: proxy.url } });
+    harness.fake.queueReplies({ text: 'Through the proxy.' });
+
+    const result = await harness.client.request<ChatResult>('efrit/chat', { message: 'Hi' });
+
+    expect(result.reply).toBe('Through the proxy.');
+    expect(proxy.forwarded).toBe(1);
+    expect(harness.fake.requests[0]?.signatureValid).toBe(true);
   });
 });
 
