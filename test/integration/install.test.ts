@@ -136,10 +136,10 @@ describe('the packed package', () => {
         'dist/efrit-lsp-server.cjs',
         'dist/anthropic-sdk.cjs',
         'dist/openai-sdk.cjs',
-        // With the AWS credential chain and signer: loaded on the first call to a bedrock: model only.
-        'dist/bedrock-sdk.cjs',
         // Loaded on the first call through a proxy or with tls.caFile (server/src/model/network.ts).
         'dist/undici.cjs',
+        // With the AWS credential chain and signer: loaded on the first call to a bedrock: model only.
+        'dist/bedrock-sdk.cjs',
         'clients/emacs/efrit-lsp.el',
         'clients/neovim/lua/efrit/init.lua',
       ]),
