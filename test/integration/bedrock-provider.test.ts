@@ -110,6 +110,8 @@ describe('cancellation, backoff and errors', () => {
       [429, 'ThrottlingException'],
       [200, undefined],
     ]);
+    // Not before the retry-after (a lower bound, so a slow machine cannot break it).
+    expect((fake.requests[1]?.receivedAt ?? 0) - (fake.requests[0]?.receivedAt ?? 0)).toBeGreaterThanOrEqual(1000);
     const after = await status(harness);
     expect(after.queue.retries).toBe(1);
   });

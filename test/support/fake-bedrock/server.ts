@@ -65,6 +65,8 @@ export interface RecordedBedrockRequest {
   /** The credential scope's region, when there was a signature to read. */
   signedRegion?: string;
   body: Record<string, unknown>;
+  /** Wall-clock ms when it arrived: only for lower bounds ("not before the retry-after"), never for timing. */
+  receivedAt: number;
   outcome: RequestOutcome;
   status?: number;
   /** `x-amzn-ErrorType` of an error response, or the `:exception-type` of an exception frame. */
@@ -211,6 +213,7 @@ class FakeBedrockServer implements FakeBedrock {
       signatureValid: signature.ok,
       ...(signature.ok ? { signedRegion: signature.region } : {}),
       body,
+      receivedAt: Date.now(),
       outcome: 'pending',
     };
     this.requests.push(entry);
