@@ -26,6 +26,7 @@ export default {
     // providers
     'server/src/model/model-choice.ts',
     'server/src/model/model-capabilities.ts',
+    'server/src/model/bedrock-errors.ts',
     'server/src/completion/clean-suggestion.ts',
     'server/src/completion/completion-engine.ts',
     'server/src/assistant/prefetch-policy.ts',

@@ -48,6 +48,8 @@ const sdkBundles = [
   { module: '@anthropic-ai/sdk', file: 'anthropic-sdk.cjs', filter: /^@anthropic-ai\/sdk$/ },
   { module: 'openai', file: 'openai-sdk.cjs', filter: /^openai$/ },
   { module: 'ollama', file: 'ollama.cjs', filter: /^ollama$/ },
+  // With the AWS credential chain and SigV4 signer it brings: by far the largest, and only for bedrock: models.
+  { module: '@anthropic-ai/bedrock-sdk', file: 'bedrock-sdk.cjs', filter: /^@anthropic-ai\/bedrock-sdk$/ },
   // Not an SDK, but loaded the same way: on the first request through a proxy or with a CA file (server/src/model/network.ts).
   { module: 'undici', file: 'undici.cjs', filter: /^undici$/ },
 ] as const;

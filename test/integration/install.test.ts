@@ -141,6 +141,8 @@ describe('the packed package', () => {
         'dist/ollama.cjs',
         // Loaded on the first call through a proxy or with tls.caFile (server/src/model/network.ts).
         'dist/undici.cjs',
+        // With the AWS credential chain and signer: loaded on the first call to a bedrock: model only.
+        'dist/bedrock-sdk.cjs',
         'clients/emacs/efrit-lsp.el',
         'clients/neovim/lua/efrit/init.lua',
       ]),

@@ -18,7 +18,7 @@ describe('a role setting names a provider and a model', () => {
   });
 
   it('names what is wrong with a setting that names no model', () => {
-    expect(parseModelChoice('opneai:gpt-4.1')).toEqual({ problem: '"opneai" is not a provider; expected one of "anthropic:<model>", "openai:<model>", "ollama:<model>", or a Claude model id without a prefix' });
+    expect(parseModelChoice('opneai:gpt-4.1')).toEqual({ problem: '"opneai" is not a provider; expected one of "anthropic:<model>", "openai:<model>", "ollama:<model>", "bedrock:<model>", or a Claude model id without a prefix' });
     expect(parseModelChoice(':gpt-4.1')).toEqual({ problem: expect.stringContaining('"" is not a provider') });
     expect(parseModelChoice('llama3:8b')).toEqual({ problem: expect.stringContaining('"openai:<model>"') });
     expect(parseModelChoice('openai:')).toEqual({ problem: 'expected a model id after "openai:"' });

@@ -25,6 +25,7 @@ import { Lifecycle } from '../features/lifecycle.js';
 import { SettingsPulls } from '../features/settings-pulls.js';
 import { WorkspaceFolders } from '../features/workspace-folders.js';
 import type { ServerLogger } from '../common/logger.js';
+import { awsCredentialVariables, awsSecretVariables, signWithAwsCredentials } from '../model/bedrock-provider.js';
 import { modelChoiceOf } from '../model/model-choice.js';
 import { ModelCapabilityCache } from '../model/model-capabilities.js';
 import { ModelClient, type EndpointResolver } from '../model/model-client.js';
@@ -85,6 +86,7 @@ export function buildServices({ connection, logger, version, env = process.env, 
   redactor.add(env['ANTHROPIC_API_KEY']);
   redactor.add(offline?.apiKey);
   redactor.add(env['OPENAI_API_KEY']);
+  for (const secret of awsSecretVariables) redactor.add(env[secret]);
   const endpoints: EndpointResolver = (model) => {
     if (offline !== undefined) return offline;
     const provider = modelChoiceOf(model).provider;
@@ -93,6 +95,15 @@ export function buildServices({ connection, logger, version, env = process.env, 
       const host = settings['ollama.baseURL'] !== '' ? settings['ollama.baseURL'] : env['OLLAMA_HOST'];
       // No key: a placeholder so the call is attempted; the Ollama library never sends it.
       return { apiKey: 'efrit-no-key', baseURL: host };
+    }
+    if (provider === 'bedrock') {
+      const bearerToken = env['AWS_BEARER_TOKEN_BEDROCK'];
+      return {
+        apiKey: bearerToken !== undefined && bearerToken !== '' ? bearerToken : signWithAwsCredentials,
+        baseURL: settings['bedrock.baseURL'] !== '' ? settings['bedrock.baseURL'] : env['ANTHROPIC_BEDROCK_BASE_URL'],
+        region: [settings['bedrock.region'], env['AWS_REGION'], env['AWS_DEFAULT_REGION']].find((region) => region !== undefined && region !== ''),
+        keySource: bearerToken !== undefined && bearerToken !== '' ? 'AWS_BEARER_TOKEN_BEDROCK' : awsCredentialVariables,
+      };
     }
     if (provider === 'openai') {
       const keySource = settings['openai.apiKeyEnv'];

@@ -27,31 +27,52 @@ export const anthropicProvider: ModelProvider = {
   name: 'anthropic',
   keyVariable: 'ANTHROPIC_API_KEY',
   async stream(call: ProviderCall): Promise<ModelReply> {
-    const { request } = call;
     const { default: AnthropicClient } = await loadSdk();
     const client: Anthropic = new AnthropicClient({
+      ...sdkClientOptions(call),
       apiKey: call.apiKey,
       baseURL: call.baseURL === undefined || call.baseURL === '' ? null : call.baseURL,
-      // The job queue owns the one shared backoff: two layers of retries would multiply.
-      maxRetries: 0,
-      timeout: call.timeoutMs,
-      logLevel: sdkLogLevel,
-      logger: call.sdkLogger,
-      fetch: call.fetch,
     });
-    const params: MessageCreateParamsStreaming = {
-      model: call.model,
-      max_tokens: request.maxTokens,
-      system: request.system,
-      messages: request.messages,
-      stream: true,
-      ...(request.tools !== undefined && request.tools.length > 0 ? { tools: request.tools } : {}),
-      ...(request.toolChoice !== undefined ? { tool_choice: request.toolChoice } : {}),
-    };
-    const stream = await client.messages.create(params, { signal: call.signal });
-    return collect(stream, call);
+    return streamMessages(client, call);
   },
 };
+
+/** What every client of the Messages API is given, Anthropic's own or a cloud's subclass of it (Bedrock): our fetch, our logger, no retries of its own. */
+export function sdkClientOptions(call: ProviderCall): { maxRetries: number; timeout: number; logLevel: typeof sdkLogLevel; logger: ProviderCall['sdkLogger']; fetch: typeof fetch } {
+  return {
+    // The job queue owns the one shared backoff: two layers of retries would multiply.
+    maxRetries: 0,
+    timeout: call.timeoutMs,
+    logLevel: sdkLogLevel,
+    logger: call.sdkLogger,
+    fetch: call.fetch,
+  };
+}
+
+/** The part of a Messages API client one call needs. */
+export interface MessagesClient {
+  messages: Pick<Anthropic['messages'], 'create'>;
+}
+
+/**
+ * One streamed Messages call, the request as it is (cache breakpoints
+ * included), collected into a `ModelReply`. `headers` are the call's own,
+ * over the client's.
+ */
+export async function streamMessages(client: MessagesClient, call: ProviderCall, headers: Record<string, string> = {}): Promise<ModelReply> {
+  const { request } = call;
+  const params: MessageCreateParamsStreaming = {
+    model: call.model,
+    max_tokens: request.maxTokens,
+    system: request.system,
+    messages: request.messages,
+    stream: true,
+    ...(request.tools !== undefined && request.tools.length > 0 ? { tools: request.tools } : {}),
+    ...(request.toolChoice !== undefined ? { tool_choice: request.toolChoice } : {}),
+  };
+  const stream = await client.messages.create(params, { signal: call.signal, headers });
+  return collect(stream, call);
+}
 
 async function collect(stream: AsyncIterable<Anthropic.Messages.RawMessageStreamEvent>, call: ProviderCall): Promise<ModelReply> {
   const { usage, observer, signal, countContent } = call;

@@ -20,6 +20,7 @@ import { EfritError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { SecretRedactor } from '../common/redaction.js';
 import { anthropicProvider } from './anthropic-provider.js';
+import { bedrockProvider } from './bedrock-provider.js';
 import { mapModelError } from './map-error.js';
 import { modelChoiceOf, type ProviderName } from './model-choice.js';
 import { ollamaProvider } from './ollama-provider.js';
@@ -38,7 +39,7 @@ const describeTokens = 1024;
 /** Where calls for a role's setting go: `model` is the setting as written (`openai:gpt-4.1`). */
 export type EndpointResolver = (model: string) => Endpoint;
 
-const providers: Record<ProviderName, ModelProvider> = { anthropic: anthropicProvider, openai: openaiProvider, ollama: ollamaProvider };
+const providers: Record<ProviderName, ModelProvider> = { anthropic: anthropicProvider, openai: openaiProvider, ollama: ollamaProvider, bedrock: bedrockProvider };
 
 /**
  * Characters of content (text, thinking, tool-input JSON) one output token may
@@ -86,6 +87,7 @@ const checkEndpoint: Record<ProviderName, string> = {
   anthropic: 'Check that efrit.baseURL (or ANTHROPIC_BASE_URL) is a Messages API that honours max_tokens.',
   openai: 'Check that efrit.openai.baseURL (or OPENAI_BASE_URL) is a Chat Completions API that honours max_tokens.',
   ollama: 'Check that efrit.ollama.baseURL (or OLLAMA_HOST) is an Ollama server that honours num_predict.',
+  bedrock: 'Check that efrit.bedrock.baseURL, if set, is a Bedrock runtime endpoint that honours max_tokens.',
 };
 
 function answerTooLarge(provider: ProviderName, maxTokens: number, what: string): EfritError {
@@ -224,7 +226,7 @@ export class ModelClient {
   private async guarded<T>(model: string, maxTokens: number, options: CallOptions, what: string, run: (provider: ModelProvider, guards: Guards) => Promise<T>): Promise<T> {
     const choice = modelChoiceOf(model);
     const provider = providers[choice.provider];
-    const { apiKey, baseURL, keySource = provider.keyVariable } = this.endpoints(model);
+    const { apiKey, baseURL, keySource = provider.keyVariable, region } = this.endpoints(model);
     if (apiKey === undefined || apiKey === '') {
       throw new EfritError(
         'noApiKey',
@@ -260,6 +262,7 @@ export class ModelClient {
         model: choice.model,
         apiKey,
         baseURL: baseURL === '' ? undefined : baseURL,
+        region,
         fetch: watchedFetch({
           fetch: this.network,
           watchdog,

@@ -73,17 +73,28 @@ export function priceFor(model: string, overrides: Readonly<Record<string, Model
 }
 
 /**
+ * A Bedrock model id that clearly is a Claude model (`anthropic.claude-sonnet-4-5-20250929-v1:0`,
+ * or a cross-region inference profile such as `us.anthropic.…` or `global.anthropic.…`),
+ * as the Claude model id; undefined for anything else (an ARN, another vendor's model).
+ */
+export function claudeIdOfBedrockModel(model: string): string | undefined {
+  return /^(?:[a-z]{2,6}\.)?anthropic\.(claude-[a-z0-9-]+?)(?:-\d{8})?-v\d+(?::\d+)?$/.exec(model)?.[1];
+}
+
+/**
  * The price of a role's setting (`claude-sonnet-5-5`, `openai:gpt-4.1`). The
- * built-in table is Anthropic's prices for Claude on Anthropic's API; a model
- * on another provider is priced only by the `prices` setting, under the
- * setting as written or its bare model id: a gateway's price for a model of
- * the same name need not be Anthropic's.
+ * built-in table is Anthropic's prices for Claude on Anthropic's API, which
+ * Bedrock bills Claude at too, so a Bedrock id that clearly names a Claude
+ * model is priced as it; any other model on another provider is priced only
+ * by the `prices` setting, under the setting as written or its bare model id:
+ * a gateway's price for a model of the same name need not be Anthropic's.
  */
 export function priceForSetting(setting: string, overrides: Readonly<Record<string, ModelPrice>>): ModelPrice | undefined {
   const choice = modelChoiceOf(setting);
   if (choice.provider === 'anthropic') return priceFor(choice.model, overrides);
   for (const id of [setting, choice.model]) if (Object.hasOwn(overrides, id)) return overrides[id];
-  return undefined;
+  const claude = choice.provider === 'bedrock' ? claudeIdOfBedrockModel(choice.model) : undefined;
+  return claude === undefined ? undefined : priceFor(claude, overrides);
 }
 
 /** What one call cost, in USD. */

@@ -84,6 +84,8 @@ export interface Endpoint {
   baseURL: string | undefined;
   /** What a missing or refused key names, e.g. `OPENAI_API_KEY`. @default the provider's conventional variable */
   keySource?: string;
+  /** For a provider whose endpoint is per region (Bedrock): the region; undefined for the provider's default. */
+  region?: string | undefined;
 }
 
 /** A logger for an SDK: never stdout, which is the LSP channel. */
@@ -101,6 +103,8 @@ export interface ProviderCall {
   request: ModelRequest;
   apiKey: string;
   baseURL: string | undefined;
+  /** The endpoint's region, where the provider has regions (Bedrock). */
+  region: string | undefined;
   /** The HTTP client the provider's SDK must use: it feeds the stall watchdog, counts request bytes and holds the response to its byte bounds. */
   fetch: typeof fetch;
   /** Aborts the HTTP request: the caller's cancellation, a stall, a reply grown too large. */

@@ -9,7 +9,7 @@ import { isRecord } from '../common/json-shape.js';
 import { parseModelChoice } from '../model/model-choice.js';
 import type { ModelPrice } from '../model/prices.js';
 
-export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'commands' | 'logLevel' | 'prices' | 'model' | 'url' | 'envVariable' | 'modelList';
+export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'commands' | 'logLevel' | 'prices' | 'model' | 'url' | 'envVariable' | 'modelList' | 'awsRegion';
 
 interface SettingSpec<T> {
   type: SettingType;
@@ -60,7 +60,7 @@ export const settingsSchema = {
   model: {
     type: 'model',
     default: 'claude-sonnet-5-5',
-    description: 'Model for actions, chat and do: a Claude model id, `openai:<model>` for an OpenAI-compatible Chat Completions endpoint (see openai.baseURL), or `ollama:<model>` for a model Ollama serves (see ollama.baseURL).',
+    description: 'Model for actions, chat and do: a Claude model id, `openai:<model>` for an OpenAI-compatible Chat Completions endpoint (see openai.baseURL), `ollama:<model>` for a model Ollama serves (see ollama.baseURL), or `bedrock:<model id>` for Claude on Amazon Bedrock (see bedrock.region).',
   } as SettingSpec<string>,
   fastModel: {
     type: 'model',
@@ -95,6 +95,16 @@ export const settingsSchema = {
     type: 'url',
     default: '',
     description: 'Where the ollama: models are served (Ollama\'s native API); overrides OLLAMA_HOST (empty: http://127.0.0.1:11434). Ollama takes no key.',
+  } as SettingSpec<string>,
+  'bedrock.region': {
+    type: 'awsRegion',
+    default: '',
+    description: 'AWS region of the bedrock: models (e.g. us-east-1, eu-central-1); overrides AWS_REGION and AWS_DEFAULT_REGION (empty: those, else us-east-1). Credentials come from AWS\'s usual chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws, or AWS_BEARER_TOKEN_BEDROCK.',
+  } as SettingSpec<string>,
+  'bedrock.baseURL': {
+    type: 'url',
+    default: '',
+    description: 'Endpoint of the bedrock: models instead of https://bedrock-runtime.<region>.amazonaws.com, e.g. a VPC endpoint; overrides ANTHROPIC_BEDROCK_BASE_URL. Requests are still signed for bedrock.region.',
   } as SettingSpec<string>,
   maxTokens: { type: 'integer', default: 4096, min: 1, max: 128_000, description: 'Output cap per model call.' } as SettingSpec<number>,
   'queue.concurrency': {
@@ -426,8 +436,14 @@ function checkValue(spec: SettingSpec<unknown>, value: unknown): string | undefi
       return checkCommands(value);
     case 'modelList':
       return checkModelList(value);
+    case 'awsRegion':
+      // The region becomes part of the endpoint's host name: anything but a region's shape could send signed requests elsewhere.
+      return typeof value === 'string' && (value === '' || awsRegionPattern.test(value)) ? undefined : 'expected an AWS region such as "us-east-1" or "eu-central-1"';
   }
 }
+
+/** `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-5`. */
+export const awsRegionPattern = /^[a-z]{2}(-[a-z]{2,12}){1,2}-\d{1,2}$/;
 
 function checkModelList(value: unknown): string | undefined {
   if (!Array.isArray(value) || value.length > 100) return 'expected a list of at most 100 model ids, e.g. ["openai:llama3.1"]';
