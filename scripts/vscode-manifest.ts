@@ -38,7 +38,7 @@ export interface ContributedConfiguration {
  * too: it could name the variable of another key. (The schema has no notion of
  * scope yet; a test checks that these keys still exist in it.)
  */
-export const userOnlySettings: readonly string[] = ['apiKey', 'baseURL', 'openai.baseURL', 'openai.apiKeyEnv', 'agent.allowSecretFiles', 'tls.caFile'];
+export const userOnlySettings: readonly string[] = ['apiKey', 'baseURL', 'openai.baseURL', 'openai.apiKeyEnv', 'agent.allowSecretFiles', 'tls.caFile', 'vertex.baseURL'];
 
 /** The values `logLevel` accepts (mirrors the check in server/src/settings/config.ts). */
 export const logLevels = ['error', 'warn', 'info', 'debug'];

@@ -73,6 +73,8 @@ function effectiveSettings(configured: Settings, offline: boolean): Settings {
   return offline ? { ...configured, model: offlineModelName, fastModel: offlineModelName } : configured;
 }
 
+const nonEmpty = (text: string | undefined): string | undefined => (text === undefined || text.trim() === '' ? undefined : text.trim());
+
 export function buildServices({ connection, logger, version, env = process.env, offline, intelligence }: ServerOptions): Services {
   // What the user configured, and what is in force (the same, except the model while offline).
   let configured: Settings = defaultSettings();
@@ -92,6 +94,16 @@ export function buildServices({ connection, logger, version, env = process.env, 
       const host = settings['ollama.baseURL'] !== '' ? settings['ollama.baseURL'] : env['OLLAMA_HOST'];
       // No key: a placeholder so the call is attempted; the Ollama library never sends it.
       return { apiKey: 'efrit-no-key', baseURL: host };
+    }
+    if (provider === 'vertex') {
+      // Google's Application Default Credentials, not a key: a placeholder so the call is attempted; the provider finds the credentials.
+      return {
+        apiKey: 'efrit-no-key',
+        baseURL: settings['vertex.baseURL'],
+        keySource: 'GOOGLE_APPLICATION_CREDENTIALS',
+        region: nonEmpty(settings['vertex.region']) ?? nonEmpty(env['CLOUD_ML_REGION']),
+        projectId: nonEmpty(settings['vertex.projectId']) ?? nonEmpty(env['ANTHROPIC_VERTEX_PROJECT_ID']) ?? nonEmpty(env['GOOGLE_CLOUD_PROJECT']),
+      };
     }
     if (provider === 'openai') {
       const keySource = settings['openai.apiKeyEnv'];

@@ -27,31 +27,47 @@ export const anthropicProvider: ModelProvider = {
   name: 'anthropic',
   keyVariable: 'ANTHROPIC_API_KEY',
   async stream(call: ProviderCall): Promise<ModelReply> {
-    const { request } = call;
     const { default: AnthropicClient } = await loadSdk();
     const client: Anthropic = new AnthropicClient({
+      ...messagesClientOptions(call),
       apiKey: call.apiKey,
       baseURL: call.baseURL === undefined || call.baseURL === '' ? null : call.baseURL,
-      // The job queue owns the one shared backoff: two layers of retries would multiply.
-      maxRetries: 0,
-      timeout: call.timeoutMs,
-      logLevel: sdkLogLevel,
-      logger: call.sdkLogger,
-      fetch: call.fetch,
     });
-    const params: MessageCreateParamsStreaming = {
-      model: call.model,
-      max_tokens: request.maxTokens,
-      system: request.system,
-      messages: request.messages,
-      stream: true,
-      ...(request.tools !== undefined && request.tools.length > 0 ? { tools: request.tools } : {}),
-      ...(request.toolChoice !== undefined ? { tool_choice: request.toolChoice } : {}),
-    };
-    const stream = await client.messages.create(params, { signal: call.signal });
-    return collect(stream, call);
+    return streamMessages(client, call);
   },
 };
+
+/**
+ * What every Messages client takes, whichever cloud it reaches (Anthropic's
+ * API, or Vertex AI through the Anthropic client subclass): credentials and
+ * endpoint are left to the caller.
+ */
+export function messagesClientOptions(call: ProviderCall) {
+  return {
+    // The job queue owns the one shared backoff: two layers of retries would multiply.
+    maxRetries: 0,
+    timeout: call.timeoutMs,
+    logLevel: sdkLogLevel,
+    logger: call.sdkLogger,
+    fetch: call.fetch,
+  };
+}
+
+/** The Messages API's one way to be asked: the request as it is, cache breakpoints included, streamed and collected. */
+export async function streamMessages(client: { messages: Pick<Anthropic['messages'], 'create'> }, call: ProviderCall): Promise<ModelReply> {
+  const { request } = call;
+  const params: MessageCreateParamsStreaming = {
+    model: call.model,
+    max_tokens: request.maxTokens,
+    system: request.system,
+    messages: request.messages,
+    stream: true,
+    ...(request.tools !== undefined && request.tools.length > 0 ? { tools: request.tools } : {}),
+    ...(request.toolChoice !== undefined ? { tool_choice: request.toolChoice } : {}),
+  };
+  const stream = await client.messages.create(params, { signal: call.signal });
+  return collect(stream, call);
+}
 
 async function collect(stream: AsyncIterable<Anthropic.Messages.RawMessageStreamEvent>, call: ProviderCall): Promise<ModelReply> {
   const { usage, observer, signal, countContent } = call;

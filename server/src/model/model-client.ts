@@ -24,6 +24,7 @@ import { mapModelError } from './map-error.js';
 import { modelChoiceOf, type ProviderName } from './model-choice.js';
 import { ollamaProvider } from './ollama-provider.js';
 import { openaiProvider } from './openai-provider.js';
+import { vertexProvider } from './vertex-provider.js';
 import type { CallOptions, Endpoint, ModelProvider, ModelReply, ModelRequest } from './provider.js';
 import { emptyCallUsage } from './usage-meter.js';
 
@@ -32,7 +33,7 @@ export type { CallOptions, Endpoint, ModelReply, ModelRequest, StreamObserver, T
 /** Where calls for a role's setting go: `model` is the setting as written (`openai:gpt-4.1`). */
 export type EndpointResolver = (model: string) => Endpoint;
 
-const providers: Record<ProviderName, ModelProvider> = { anthropic: anthropicProvider, openai: openaiProvider, ollama: ollamaProvider };
+const providers: Record<ProviderName, ModelProvider> = { anthropic: anthropicProvider, openai: openaiProvider, ollama: ollamaProvider, vertex: vertexProvider };
 
 /**
  * Characters of content (text, thinking, tool-input JSON) one output token may
@@ -80,6 +81,7 @@ const checkEndpoint: Record<ProviderName, string> = {
   anthropic: 'Check that efrit.baseURL (or ANTHROPIC_BASE_URL) is a Messages API that honours max_tokens.',
   openai: 'Check that efrit.openai.baseURL (or OPENAI_BASE_URL) is a Chat Completions API that honours max_tokens.',
   ollama: 'Check that efrit.ollama.baseURL (or OLLAMA_HOST) is an Ollama server that honours num_predict.',
+  vertex: 'Check that efrit.vertex.baseURL, if set, is a Vertex AI endpoint that honours max_tokens.',
 };
 
 function answerTooLarge(provider: ProviderName, maxTokens: number, what: string): EfritError {
@@ -184,7 +186,7 @@ export class ModelClient {
   async call(request: ModelRequest, options: CallOptions): Promise<ModelReply> {
     const choice = modelChoiceOf(request.model);
     const provider = providers[choice.provider];
-    const { apiKey, baseURL, keySource = provider.keyVariable } = this.endpoints(request.model);
+    const { apiKey, baseURL, keySource = provider.keyVariable, region, projectId } = this.endpoints(request.model);
     if (apiKey === undefined || apiKey === '') {
       throw new EfritError(
         'noApiKey',
@@ -221,6 +223,9 @@ export class ModelClient {
         request,
         apiKey,
         baseURL: baseURL === '' ? undefined : baseURL,
+        region,
+        projectId,
+        network: this.network,
         fetch: watchedFetch({
           fetch: this.network,
           watchdog,

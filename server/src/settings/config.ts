@@ -60,7 +60,8 @@ export const settingsSchema = {
   model: {
     type: 'model',
     default: 'claude-sonnet-5-5',
-    description: 'Model for actions, chat and do: a Claude model id, `openai:<model>` for an OpenAI-compatible Chat Completions endpoint (see openai.baseURL), or `ollama:<model>` for a model Ollama serves (see ollama.baseURL).',
+    description:
+      'Model for actions, chat and do: a Claude model id, `openai:<model>` for an OpenAI-compatible Chat Completions endpoint (see openai.baseURL), `ollama:<model>` for a model Ollama serves (see ollama.baseURL), or `vertex:<model>` for Claude on Google Vertex AI (see vertex.region).',
   } as SettingSpec<string>,
   fastModel: {
     type: 'model',
@@ -89,6 +90,21 @@ export const settingsSchema = {
     type: 'url',
     default: '',
     description: 'Where the ollama: models are served (Ollama\'s native API); overrides OLLAMA_HOST (empty: http://127.0.0.1:11434). Ollama takes no key.',
+  } as SettingSpec<string>,
+  'vertex.projectId': {
+    type: 'string',
+    default: '',
+    description: 'Google Cloud project of the vertex: models (Claude on Vertex AI); overrides ANTHROPIC_VERTEX_PROJECT_ID and GOOGLE_CLOUD_PROJECT (empty: those, else the project of the credentials).',
+  } as SettingSpec<string>,
+  'vertex.region': {
+    type: 'string',
+    default: '',
+    description: 'Vertex AI region that serves the vertex: models, e.g. us-east5, europe-west1 or global; overrides CLOUD_ML_REGION. Required by Vertex.',
+  } as SettingSpec<string>,
+  'vertex.baseURL': {
+    type: 'url',
+    default: '',
+    description: 'Endpoint of the vertex: models, for a private or regional Vertex AI endpoint (empty: https://REGION-aiplatform.googleapis.com/v1). Credentials are Google\'s Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`.',
   } as SettingSpec<string>,
   maxTokens: { type: 'integer', default: 4096, min: 1, max: 128_000, description: 'Output cap per model call.' } as SettingSpec<number>,
   'queue.concurrency': {
