@@ -213,6 +213,28 @@ describe('credentials', () => {
   });
 });
 
+describe('the token exchange on a corporate network', () => {
+  it('goes through the proxy in HTTPS_PROXY: one that cannot be reached is named, with its variable', async () => {
+    harness = await startVertexHarness({ env: { HTTPS_PROXY: 'http://127.0.0.1:9' } });
+
+    const refused = harness.client.request('efrit/chat', { message: 'Hi' });
+
+    await expect(refused).rejects.toMatchObject({ data: { reason: 'proxy' }, message: expect.stringContaining('HTTPS_PROXY') });
+    expect(harness.oauth.tokenRequests).toEqual([]);
+    expect(harness.fake.requests).toEqual([]);
+  });
+
+  it('trusts the CA in tls.caFile: without it the TLS error names tls.caFile', async () => {
+    harness = await startVertexHarness({ settings: { tls: { caFile: null } } });
+
+    const refused = harness.client.request('efrit/chat', { message: 'Hi' });
+
+    await expect(refused).rejects.toMatchObject({ data: { reason: 'network' }, message: expect.stringContaining('efrit.tls.caFile') });
+    await expect(refused).rejects.toMatchObject({ message: expect.stringContaining('oauth2.googleapis.com:443') });
+    expect(harness.oauth.tokenRequests).toEqual([]);
+  });
+});
+
 describe('usage and prompt caching', () => {
   it('keeps the cache breakpoints, so a repeated prefix is read from the cache, and counts cache tokens in efrit/status under vertex', async () => {
     harness = await startVertexHarness();

@@ -153,6 +153,7 @@ export const vertexProvider: ModelProvider = {
 
 interface ErrorShape {
   status?: unknown;
+  config?: unknown;
   error?: unknown;
   message?: unknown;
   cause?: unknown;
@@ -221,7 +222,8 @@ function credentialError(error: unknown): EfritError {
   if (/abort|timeout/i.test(`${String(shape.name)} ${message}`)) {
     return new EfritError('timeout', `Google's token endpoint did not answer within ${tokenTimeoutMs / 1000} s. Check the network (and HTTPS_PROXY).`);
   }
-  if (shape.name === 'GaxiosError' || /fetch failed/i.test(message)) {
+  // A request of google-auth-library's that got no answer carries its `config`.
+  if ('config' in shape || /fetch failed/i.test(message)) {
     return new EfritError('network', "Could not reach Google's token endpoint for a Vertex AI token. Check the network (and HTTPS_PROXY), then try again.");
   }
   return new EfritError('noApiKey', `The Google credentials found cannot be used for Vertex AI (not a service account or authorized_user key file that Google's auth library reads): ${credentialAdvice}.`);
