@@ -26,8 +26,7 @@ import type { AuthClient, GoogleAuth } from 'google-auth-library';
 import { EfritError, isEfritError } from '../common/errors.js';
 import { SecretRedactor } from '../common/redaction.js';
 import { messagesClientOptions, streamMessages } from './anthropic-provider.js';
-import { mapModelError } from './map-error.js';
-import { networkFailureIn } from './network.js';
+import { credentialError, credentialVariable, vertexCallError } from './vertex-errors.js';
 import type { ModelProvider, ModelReply, ProviderCall, SdkLogger } from './provider.js';
 
 type VertexSdk = typeof import('./vertex-sdk.js');
@@ -40,8 +39,6 @@ function loadSdk(): Promise<VertexSdk> {
 
 /** The `anthropic_version` Vertex AI's documentation gives for Claude. */
 export const vertexApiVersion = 'vertex-2023-10-16';
-const credentialVariable = 'GOOGLE_APPLICATION_CREDENTIALS';
-const credentialAdvice = `set ${credentialVariable} to a service account key file (JSON), or run \`gcloud auth application-default login\`, in the environment that starts the server`;
 const cloudPlatformScope = 'https://www.googleapis.com/auth/cloud-platform';
 /** A token exchange is one small request; past this its endpoint is not answering (the wait for a file or the metadata server included). */
 export const tokenTimeoutMs = 30_000;
@@ -113,7 +110,7 @@ function authorize(credentials: GoogleCredentials, call: ProviderCall): Promise<
     timer.unref();
     signal.addEventListener('abort', onAbort, { once: true });
     work
-      .then(resolve, (error: unknown) => reject(credentialError(error)))
+      .then(resolve, (error: unknown) => reject(credentialError(error, tokenTimeoutMs)))
       .finally(() => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
@@ -146,85 +143,12 @@ export const vertexProvider: ModelProvider = {
     try {
       return await streamMessages(client, call);
     } catch (error) {
-      throw vertexError(error, call, credentials, { region, projectId });
+      if (isEfritError(error) || call.signal.aborted) throw error;
+      const mapped = vertexCallError(error, { model: call.model, region, projectId, redact: (text) => credentials.tokens.redact(text) });
+      // The next call starts from the credentials again rather than reusing a token Google no longer takes.
+      if (mapped.reason === 'unauthorized' && current === credentials) current = undefined;
+      throw mapped;
     }
   },
 };
 
-interface ErrorShape {
-  status?: unknown;
-  config?: unknown;
-  error?: unknown;
-  message?: unknown;
-  cause?: unknown;
-  code?: unknown;
-  name?: unknown;
-  response?: { status?: unknown; data?: unknown };
-}
-
-/** Google's error body: `{"error": {"code": 429, "message": "…", "status": "RESOURCE_EXHAUSTED"}}`. */
-function googleStatus(body: unknown): { status: string; message: string } {
-  const error = typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined;
-  const fields = typeof error === 'object' && error !== null ? (error as { status?: unknown; message?: unknown }) : {};
-  return {
-    status: typeof fields.status === 'string' && /^[A-Z_]{1,40}$/.test(fields.status) ? fields.status : '',
-    message: typeof fields.message === 'string' ? fields.message : '',
-  };
-}
-
-function vertexError(error: unknown, call: ProviderCall, credentials: GoogleCredentials, where: { region: string; projectId: string }): unknown {
-  if (isEfritError(error) || call.signal.aborted) return error;
-  const shape = (typeof error === 'object' && error !== null ? error : {}) as ErrorShape;
-  const redact = (text: string): string => credentials.tokens.redact(text);
-  const status = typeof shape.status === 'number' ? shape.status : undefined;
-  const google = googleStatus(shape.error);
-  const said = google.status === '' ? '' : ` ${google.status}`;
-  const detail = google.message === '' ? '' : ` Google said: ${((text) => (text.length > 300 ? `${text.slice(0, 300)}…` : text))(redact(google.message))}`;
-  switch (status) {
-    case 401:
-      // The next call starts from the credentials again rather than reusing a token Google no longer takes.
-      if (current === credentials) current = undefined;
-      return new EfritError('unauthorized', `Vertex AI refused the Google access token (401${said}). Check ${credentialVariable}, or run \`gcloud auth application-default login\` again.`);
-    case 403:
-      return new EfritError(
-        'forbidden',
-        `Vertex AI refused this request (403${said}) in project ${where.projectId}: the account of ${credentialVariable} (or of \`gcloud auth application-default login\`) needs the Vertex AI User role there, and the model must be enabled in Model Garden.${detail}`,
-      );
-    case 404:
-      return new EfritError(
-        'badRequest',
-        `Vertex AI does not serve ${call.model} in project ${where.projectId}, region ${where.region} (404); check efrit.model (e.g. "vertex:claude-sonnet-4-5@20250929"), efrit.vertex.region and efrit.vertex.projectId.${detail}`,
-      );
-    default:
-      break;
-  }
-  return mapModelError(error, redact, { provider: 'vertex', keySource: credentialVariable });
-}
-
-/** Why no token could be had, in words a person can act on; never the library's text, which may quote a key file. */
-function credentialError(error: unknown): EfritError {
-  if (isEfritError(error)) return error;
-  const network = networkFailureIn(error);
-  if (network !== undefined) return network;
-  const shape = (typeof error === 'object' && error !== null ? error : {}) as ErrorShape;
-  const message = typeof shape.message === 'string' ? shape.message : '';
-  if (message.startsWith('Could not load the default credentials')) return new EfritError('noApiKey', `No Google credentials for Vertex AI: ${credentialAdvice}.`);
-  if (typeof shape.code === 'string' && ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes(shape.code)) {
-    return new EfritError('noApiKey', `${credentialVariable} names a file that cannot be read (${shape.code}): ${credentialAdvice}.`);
-  }
-  const refused = shape.response?.status;
-  if (typeof refused === 'number') {
-    const data = shape.response?.data;
-    const oauthError = typeof data === 'object' && data !== null ? (data as { error?: unknown }).error : undefined;
-    const named = typeof oauthError === 'string' && /^[a-z_]{1,64}$/.test(oauthError) ? ` ${oauthError}` : '';
-    return new EfritError('unauthorized', `Google refused the credentials for a Vertex AI token (${refused}${named}). Check ${credentialVariable}, or run \`gcloud auth application-default login\` again.`);
-  }
-  if (/abort|timeout/i.test(`${String(shape.name)} ${message}`)) {
-    return new EfritError('timeout', `Google's token endpoint did not answer within ${tokenTimeoutMs / 1000} s. Check the network (and HTTPS_PROXY).`);
-  }
-  // A request of google-auth-library's that got no answer carries its `config`.
-  if ('config' in shape || /fetch failed/i.test(message)) {
-    return new EfritError('network', "Could not reach Google's token endpoint for a Vertex AI token. Check the network (and HTTPS_PROXY), then try again.");
-  }
-  return new EfritError('noApiKey', `The Google credentials found cannot be used for Vertex AI (not a service account or authorized_user key file that Google's auth library reads): ${credentialAdvice}.`);
-}
