@@ -45,6 +45,8 @@ export default {
     'server/src/agent/check-output.ts',
     'server/src/agent/check-commands.ts',
     'server/src/agent/proposed-state.ts',
+    // Claude on Vertex AI
+    'server/src/model/vertex-errors.ts',
     // corporate networks
     'server/src/model/proxy-environment.ts',
     'server/src/model/network.ts',

@@ -11,7 +11,7 @@
  * file starts in about half the time and memory. Why CommonJS: `vm.Script`,
  * which takes a code cache, runs scripts, not ES modules; and a CommonJS bin
  * starts about 8 ms sooner than an ES module one, whose loader Node sets up
- * first. The model SDKs (Anthropic's, OpenAI's) are each loaded on the first
+ * first. The model SDKs (Anthropic's, OpenAI's, Vertex's) are each loaded on the first
  * call to their provider only, from node_modules or from a bundle of their own.
  */
 import { spawn } from 'node:child_process';
@@ -54,11 +54,24 @@ const sdkBundles = [
   { module: 'undici', file: 'undici.cjs', filter: /^undici$/ },
 ] as const;
 
+/**
+ * Claude on Vertex: its SDK and Google's auth library in one file, entered
+ * through a module of ours (server/src/model/vertex-sdk.ts) that the provider
+ * imports, since it needs both.
+ */
+const vertexBundle = {
+  entry: join(root, 'server', 'src', 'model', 'vertex-sdk.ts'),
+  file: 'vertex-sdk.cjs',
+  filter: /^\.\/vertex-sdk\.js$/,
+  modules: ['@anthropic-ai/vertex-sdk', 'google-auth-library'],
+} as const;
+
 /** Resolves each SDK to its own bundle beside the server's, loaded with require() on the first call to its provider. */
 const sdkBeside: Plugin = {
   name: 'sdk-beside',
   setup(pluginBuild) {
     for (const sdk of sdkBundles) pluginBuild.onResolve({ filter: sdk.filter }, () => ({ path: `./${sdk.file}`, external: true }));
+    pluginBuild.onResolve({ filter: vertexBundle.filter }, () => ({ path: `./${vertexBundle.file}`, external: true }));
   },
 };
 
@@ -71,7 +84,7 @@ export async function bundleServer(options: ServerBundleOptions): Promise<{ laun
     outfile: bundle,
     ...nodeCommonJs,
     sourcemap: options.sourcemap,
-    external: options.sdk === 'external' ? sdkBundles.map((sdk) => sdk.module) : [],
+    external: options.sdk === 'external' ? [...sdkBundles.map((sdk) => sdk.module), ...vertexBundle.modules] : [],
     plugins: options.sdk === 'bundled' ? [sdkBeside] : [],
     // import('@anthropic-ai/sdk') (and 'openai') becomes a require() (or a lazy init of the bundled copy): a script run by vm.Script has no module loader of its own.
     supported: { 'dynamic-import': false },
@@ -91,6 +104,7 @@ export async function bundleServer(options: ServerBundleOptions): Promise<{ laun
         minify: true,
       });
     }
+    await build({ entryPoints: [vertexBundle.entry], outfile: join(options.outDir, vertexBundle.file), ...nodeCommonJs, minify: true });
   }
 
   const buildId = createHash('sha256').update(readFileSync(bundle)).digest('hex').slice(0, 16);

@@ -38,7 +38,7 @@ export interface ContributedConfiguration {
  * too: it could name the variable of another key. (The schema has no notion of
  * scope yet; a test checks that these keys still exist in it.)
  */
-export const userOnlySettings: readonly string[] = ['apiKey', 'baseURL', 'openai.baseURL', 'openai.apiKeyEnv', 'agent.allowSecretFiles', 'tls.caFile', 'bedrock.baseURL'];
+export const userOnlySettings: readonly string[] = ['apiKey', 'baseURL', 'openai.baseURL', 'openai.apiKeyEnv', 'agent.allowSecretFiles', 'tls.caFile', 'bedrock.baseURL', 'vertex.baseURL'];
 
 /** The values `logLevel` accepts (mirrors the check in server/src/settings/config.ts). */
 export const logLevels = ['error', 'warn', 'info', 'debug'];
@@ -78,6 +78,7 @@ function jsonSchemaOf(type: SettingType): Pick<ContributedSetting, 'type' | 'enu
     case 'url':
     case 'envVariable':
     case 'awsRegion':
+    case 'gcpRegion':
       return { type: 'string' };
     case 'integer':
       return { type: 'integer' };

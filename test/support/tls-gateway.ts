@@ -24,14 +24,14 @@ export interface TestCertificates {
   remove(): Promise<void>;
 }
 
-/** A CA, and a server certificate for 127.0.0.1 and localhost that it signed (valid for two days). */
-export async function makeTestCertificates(): Promise<TestCertificates> {
+/** A CA, and a server certificate for 127.0.0.1 and localhost (or the names given, as subjectAltName entries) that it signed (valid for two days). */
+export async function makeTestCertificates(subjectAltNames = 'IP:127.0.0.1,DNS:localhost'): Promise<TestCertificates> {
   const dir = await mkdtemp(join(tmpdir(), 'efrit-tls-'));
   const at = (name: string): string => join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await run('openssl', ['req', '-x509', ...ec, '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '2', '-subj', '/CN=Efrit Test Corporate CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
   await run('openssl', ['req', ...ec, '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=127.0.0.1']);
-  await writeFile(at('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  await writeFile(at('server.ext'), `subjectAltName=${subjectAltNames}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
   await run('openssl', ['x509', '-req', '-in', at('server.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('server.pem'), '-days', '2', '-extfile', at('server.ext')]);
   return {
     dir,

@@ -15,10 +15,11 @@ describe('a role setting names a provider and a model', () => {
     expect(parseModelChoice('openai: gpt-4.1-mini ')).toEqual({ provider: 'openai', model: 'gpt-4.1-mini' });
     expect(parseModelChoice('ollama:qwen2.5-coder:7b')).toEqual({ provider: 'ollama', model: 'qwen2.5-coder:7b' });
     expect(parseModelChoice('anthropic:claude-opus-5-5')).toEqual({ provider: 'anthropic', model: 'claude-opus-5-5' });
+    expect(parseModelChoice('vertex:claude-sonnet-4-5@20250929')).toEqual({ provider: 'vertex', model: 'claude-sonnet-4-5@20250929' });
   });
 
   it('names what is wrong with a setting that names no model', () => {
-    expect(parseModelChoice('opneai:gpt-4.1')).toEqual({ problem: '"opneai" is not a provider; expected one of "anthropic:<model>", "openai:<model>", "ollama:<model>", "bedrock:<model>", or a Claude model id without a prefix' });
+    expect(parseModelChoice('opneai:gpt-4.1')).toEqual({ problem: '"opneai" is not a provider; expected one of "anthropic:<model>", "openai:<model>", "ollama:<model>", "bedrock:<model>", "vertex:<model>", or a Claude model id without a prefix' });
     expect(parseModelChoice(':gpt-4.1')).toEqual({ problem: expect.stringContaining('"" is not a provider') });
     expect(parseModelChoice('llama3:8b')).toEqual({ problem: expect.stringContaining('"openai:<model>"') });
     expect(parseModelChoice('openai:')).toEqual({ problem: 'expected a model id after "openai:"' });

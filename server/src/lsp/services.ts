@@ -75,6 +75,8 @@ function effectiveSettings(configured: Settings, offline: boolean): Settings {
   return offline ? { ...configured, model: offlineModelName, fastModel: offlineModelName } : configured;
 }
 
+const nonEmpty = (text: string | undefined): string | undefined => (text === undefined || text.trim() === '' ? undefined : text.trim());
+
 export function buildServices({ connection, logger, version, env = process.env, offline, intelligence }: ServerOptions): Services {
   // What the user configured, and what is in force (the same, except the model while offline).
   let configured: Settings = defaultSettings();
@@ -103,6 +105,16 @@ export function buildServices({ connection, logger, version, env = process.env, 
         baseURL: settings['bedrock.baseURL'] !== '' ? settings['bedrock.baseURL'] : env['ANTHROPIC_BEDROCK_BASE_URL'],
         region: [settings['bedrock.region'], env['AWS_REGION'], env['AWS_DEFAULT_REGION']].find((region) => region !== undefined && region !== ''),
         keySource: bearerToken !== undefined && bearerToken !== '' ? 'AWS_BEARER_TOKEN_BEDROCK' : awsCredentialVariables,
+      };
+    }
+    if (provider === 'vertex') {
+      // Google's Application Default Credentials, not a key: a placeholder so the call is attempted; the provider finds the credentials.
+      return {
+        apiKey: 'efrit-no-key',
+        baseURL: settings['vertex.baseURL'],
+        keySource: 'GOOGLE_APPLICATION_CREDENTIALS',
+        region: nonEmpty(settings['vertex.region']) ?? nonEmpty(env['CLOUD_ML_REGION']),
+        projectId: nonEmpty(settings['vertex.projectId']) ?? nonEmpty(env['ANTHROPIC_VERTEX_PROJECT_ID']) ?? nonEmpty(env['GOOGLE_CLOUD_PROJECT']),
       };
     }
     if (provider === 'openai') {

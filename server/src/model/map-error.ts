@@ -52,7 +52,7 @@ function keyAdvice({ provider, keySource }: ErrorContext): string {
   return provider === 'anthropic' && keySource === anthropicContext.keySource ? 'Check ANTHROPIC_API_KEY or the efrit.apiKey setting.' : `Check ${keySource}.`;
 }
 
-const endpointSetting: Record<ProviderName, string> = { anthropic: 'efrit.baseURL', openai: 'efrit.openai.baseURL', ollama: 'efrit.ollama.baseURL', bedrock: 'efrit.bedrock.region (or efrit.bedrock.baseURL)' };
+const endpointSetting: Record<ProviderName, string> = { anthropic: 'efrit.baseURL', openai: 'efrit.openai.baseURL', ollama: 'efrit.ollama.baseURL', bedrock: 'efrit.bedrock.region (or efrit.bedrock.baseURL)', vertex: 'efrit.vertex.baseURL' };
 
 /** `redact` hides secrets (the key the request carried) in what the API echoed back. */
 export function mapModelError(error: unknown, redact: (text: string) => string = (text) => text, context: ErrorContext = anthropicContext): EfritError {

@@ -5,14 +5,15 @@
  *
  * Only the part before the first `:` can be a provider (`openai:gpt-4.1`);
  * the rest is the model id as the provider spells it, colons included
- * (`ollama:qwen2.5-coder:7b`, `bedrock:anthropic.claude-sonnet-4-5-20250929-v1:0`). Claude ids never hold a
+ * (`ollama:qwen2.5-coder:7b`, `bedrock:anthropic.claude-sonnet-4-5-20250929-v1:0`,
+ * `vertex:claude-sonnet-4-5@20250929`). Claude ids never hold a
  * colon, so a colon after something that is not a provider is a mistake
  * (`opneai:gpt-4.1`, `llama3:8b` without a provider), named in a warning
  * rather than sent to Anthropic as a model it cannot have.
  */
 
 /** The providers this server can call. */
-export const providerNames = ['anthropic', 'openai', 'ollama', 'bedrock'] as const;
+export const providerNames = ['anthropic', 'openai', 'ollama', 'bedrock', 'vertex'] as const;
 export type ProviderName = (typeof providerNames)[number];
 
 export interface ModelChoice {

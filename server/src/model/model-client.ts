@@ -25,6 +25,7 @@ import { mapModelError } from './map-error.js';
 import { modelChoiceOf, type ProviderName } from './model-choice.js';
 import { ollamaProvider } from './ollama-provider.js';
 import { openaiProvider } from './openai-provider.js';
+import { vertexProvider } from './vertex-provider.js';
 import type { CallOptions, Endpoint, FillInMiddleReply, FillInMiddleRequest, ModelCapabilities, ModelProvider, ModelReply, ModelRequest, ProviderCall } from './provider.js';
 import { emptyCallUsage } from './usage-meter.js';
 
@@ -39,7 +40,7 @@ const describeTokens = 1024;
 /** Where calls for a role's setting go: `model` is the setting as written (`openai:gpt-4.1`). */
 export type EndpointResolver = (model: string) => Endpoint;
 
-const providers: Record<ProviderName, ModelProvider> = { anthropic: anthropicProvider, openai: openaiProvider, ollama: ollamaProvider, bedrock: bedrockProvider };
+const providers: Record<ProviderName, ModelProvider> = { anthropic: anthropicProvider, openai: openaiProvider, ollama: ollamaProvider, bedrock: bedrockProvider, vertex: vertexProvider };
 
 /**
  * Characters of content (text, thinking, tool-input JSON) one output token may
@@ -88,6 +89,7 @@ const checkEndpoint: Record<ProviderName, string> = {
   openai: 'Check that efrit.openai.baseURL (or OPENAI_BASE_URL) is a Chat Completions API that honours max_tokens.',
   ollama: 'Check that efrit.ollama.baseURL (or OLLAMA_HOST) is an Ollama server that honours num_predict.',
   bedrock: 'Check that efrit.bedrock.baseURL, if set, is a Bedrock runtime endpoint that honours max_tokens.',
+  vertex: 'Check that efrit.vertex.baseURL, if set, is a Vertex AI endpoint that honours max_tokens.',
 };
 
 function answerTooLarge(provider: ProviderName, maxTokens: number, what: string): EfritError {
@@ -226,7 +228,7 @@ export class ModelClient {
   private async guarded<T>(model: string, maxTokens: number, options: CallOptions, what: string, run: (provider: ModelProvider, guards: Guards) => Promise<T>): Promise<T> {
     const choice = modelChoiceOf(model);
     const provider = providers[choice.provider];
-    const { apiKey, baseURL, keySource = provider.keyVariable, region } = this.endpoints(model);
+    const { apiKey, baseURL, keySource = provider.keyVariable, region, projectId } = this.endpoints(model);
     if (apiKey === undefined || apiKey === '') {
       throw new EfritError(
         'noApiKey',
@@ -263,6 +265,8 @@ export class ModelClient {
         apiKey,
         baseURL: baseURL === '' ? undefined : baseURL,
         region,
+        projectId,
+        network: this.network,
         fetch: watchedFetch({
           fetch: this.network,
           watchdog,

@@ -84,8 +84,10 @@ export interface Endpoint {
   baseURL: string | undefined;
   /** What a missing or refused key names, e.g. `OPENAI_API_KEY`. @default the provider's conventional variable */
   keySource?: string;
-  /** For a provider whose endpoint is per region (Bedrock): the region; undefined for the provider's default. */
+  /** For a cloud provider that serves models per region (Bedrock: `us-east-1`; Vertex AI: `us-east5`, `global`); undefined for the provider's default. */
   region?: string | undefined;
+  /** For a cloud provider that bills a project (Vertex AI's Google Cloud project id). */
+  projectId?: string | undefined;
 }
 
 /** A logger for an SDK: never stdout, which is the LSP channel. */
@@ -103,8 +105,16 @@ export interface ProviderCall {
   request: ModelRequest;
   apiKey: string;
   baseURL: string | undefined;
-  /** The endpoint's region, where the provider has regions (Bedrock). */
-  region: string | undefined;
+  /** The endpoint's region, where the provider has regions (Bedrock, Vertex AI). */
+  region?: string | undefined;
+  /** For a cloud provider that bills a project (Vertex AI's Google Cloud project id). */
+  projectId?: string | undefined;
+  /**
+   * The network without this call's guards (proxies and `tls.caFile` only):
+   * for a credential exchange that outlives the call and is shared by calls,
+   * such as an OAuth token, which one call's cancellation must not break.
+   */
+  network?: typeof fetch;
   /** The HTTP client the provider's SDK must use: it feeds the stall watchdog, counts request bytes and holds the response to its byte bounds. */
   fetch: typeof fetch;
   /** Aborts the HTTP request: the caller's cancellation, a stall, a reply grown too large. */

@@ -9,7 +9,7 @@ import { isRecord } from '../common/json-shape.js';
 import { parseModelChoice } from '../model/model-choice.js';
 import type { ModelPrice } from '../model/prices.js';
 
-export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'commands' | 'logLevel' | 'prices' | 'model' | 'url' | 'envVariable' | 'modelList' | 'awsRegion';
+export type SettingType = 'string' | 'integer' | 'boolean' | 'actions' | 'commands' | 'logLevel' | 'prices' | 'model' | 'url' | 'envVariable' | 'modelList' | 'awsRegion' | 'gcpRegion';
 
 interface SettingSpec<T> {
   type: SettingType;
@@ -60,7 +60,8 @@ export const settingsSchema = {
   model: {
     type: 'model',
     default: 'claude-sonnet-5-5',
-    description: 'Model for actions, chat and do: a Claude model id, `openai:<model>` for an OpenAI-compatible Chat Completions endpoint (see openai.baseURL), `ollama:<model>` for a model Ollama serves (see ollama.baseURL), or `bedrock:<model id>` for Claude on Amazon Bedrock (see bedrock.region).',
+    description:
+      'Model for actions, chat and do: a Claude model id, `openai:<model>` for an OpenAI-compatible Chat Completions endpoint (see openai.baseURL), `ollama:<model>` for a model Ollama serves (see ollama.baseURL), `bedrock:<model id>` for Claude on Amazon Bedrock (see bedrock.region), or `vertex:<model>` for Claude on Google Vertex AI (see vertex.region).',
   } as SettingSpec<string>,
   fastModel: {
     type: 'model',
@@ -105,6 +106,21 @@ export const settingsSchema = {
     type: 'url',
     default: '',
     description: 'Endpoint of the bedrock: models instead of https://bedrock-runtime.<region>.amazonaws.com, e.g. a VPC endpoint; overrides ANTHROPIC_BEDROCK_BASE_URL. Requests are still signed for bedrock.region.',
+  } as SettingSpec<string>,
+  'vertex.projectId': {
+    type: 'string',
+    default: '',
+    description: 'Google Cloud project of the vertex: models (Claude on Vertex AI); overrides ANTHROPIC_VERTEX_PROJECT_ID and GOOGLE_CLOUD_PROJECT (empty: those, else the project of the credentials).',
+  } as SettingSpec<string>,
+  'vertex.region': {
+    type: 'gcpRegion',
+    default: '',
+    description: 'Vertex AI region that serves the vertex: models, e.g. us-east5, europe-west1 or global; overrides CLOUD_ML_REGION. Required by Vertex.',
+  } as SettingSpec<string>,
+  'vertex.baseURL': {
+    type: 'url',
+    default: '',
+    description: 'Endpoint of the vertex: models, for a private or regional Vertex AI endpoint (empty: https://REGION-aiplatform.googleapis.com/v1). Credentials are Google\'s Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`.',
   } as SettingSpec<string>,
   maxTokens: { type: 'integer', default: 4096, min: 1, max: 128_000, description: 'Output cap per model call.' } as SettingSpec<number>,
   'queue.concurrency': {
@@ -439,11 +455,17 @@ function checkValue(spec: SettingSpec<unknown>, value: unknown): string | undefi
     case 'awsRegion':
       // The region becomes part of the endpoint's host name: anything but a region's shape could send signed requests elsewhere.
       return typeof value === 'string' && (value === '' || awsRegionPattern.test(value)) ? undefined : 'expected an AWS region such as "us-east-1" or "eu-central-1"';
+    case 'gcpRegion':
+      // As for AWS: the region becomes part of the host the Google token is sent to.
+      return typeof value === 'string' && (value === '' || gcpRegionPattern.test(value)) ? undefined : 'expected a Vertex AI region such as "us-east5", "europe-west1" or "global"';
   }
 }
 
 /** `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-5`. */
 export const awsRegionPattern = /^[a-z]{2}(-[a-z]{2,12}){1,2}-\d{1,2}$/;
+
+/** `us-east5`, `europe-west1`, `asia-southeast1`, `global`. */
+export const gcpRegionPattern = /^(global|[a-z]{2,12}(-[a-z]{2,12}){1,2}\d{1,2})$/;
 
 function checkModelList(value: unknown): string | undefined {
   if (!Array.isArray(value) || value.length > 100) return 'expected a list of at most 100 model ids, e.g. ["openai:llama3.1"]';
