@@ -537,7 +537,7 @@ export class Assistant {
   /** A refusal naming the change's new errors, when the language server finds any; the stream shows each file's outcome. */
   private async checkProposal(plan: PlannedChange, jobId: string, signal: AbortSignal): Promise<string | undefined> {
     const checker = this.deps.proposalChecker;
-    if (checker?.available() !== true) return undefined;
+    if (checker?.available() !== true || !this.deps.settings()['agent.checkProposals']) return undefined;
     const verdict = await checker.check(plan, signal);
     for (const note of verdict.notes) this.deps.reporter.note(jobId, 'tool', note);
     return verdict.refusal;

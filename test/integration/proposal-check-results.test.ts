@@ -1,0 +1,91 @@
+/**
+ * The language-server check of efrit/do's proposals as the user controls and
+ * sees it, around pylsp (Debian's python3-pylsp) behind a recorder that logs
+ * what efrit-lsp sends it: `agent.checkProposals` off lets a proposal straight
+ * through without a shadow document; the outcome of every check is in the
+ * result's `checks`; and a model without tools (modelsWithoutTools), which
+ * takes one step, has its proposal checked too, with a failure reported, not
+ * skipped.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PublishDiagnosticsParams } from 'vscode-languageserver-protocol';
+import type { DoResult } from '../../server/src/protocol.js';
+import { shouldRunEditorTests } from '../clients/editors.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { repoRoot } from '../support/lsp-client.js';
+
+const pylspAvailable = shouldRunEditorTests('pylsp');
+const recorder = join(repoRoot, 'test', 'fixtures', 'proxy', 'recording-server.mjs');
+
+const greeterPy = `import sys
+
+
+def greet(name):
+    return "Hello, " + name
+`;
+const greeting = '    return "Hello, " + name';
+const misspelt = '    return "Hello, " + nmae.upper()';
+const shouting = '    return "Hello, " + name.upper()';
+const propose = (newText: string) => ({ toolUses: [{ name: 'propose_edits', input: { summary: 'Shout the name.', edits: [{ old_text: greeting, new_text: newText }] } }] });
+
+let harness: Harness | undefined;
+/** The project, and beside it the log of what pylsp was sent. */
+let scratch: string | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+  if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+});
+
+/** efrit-lsp around pylsp, greeter.py open and checked once by pylsp; `sent()` is everything efrit-lsp wrote to pylsp so far. */
+async function start(initializationOptions: object = {}) {
+  scratch = await mkdtemp(join(tmpdir(), 'efrit-check-results-'));
+  const workspace = join(scratch, 'project');
+  await mkdir(workspace);
+  await writeFile(join(workspace, 'greeter.py'), greeterPy);
+  const log = join(scratch, 'sent-to-pylsp.log');
+  await writeFile(log, '');
+  harness = await startHarness({ serverArgs: ['--wrap', '--', process.execPath, recorder, log, 'pylsp'], workspaceFolder: workspace, initializationOptions });
+  const published: PublishDiagnosticsParams[] = [];
+  harness.client.connection.onNotification('textDocument/publishDiagnostics', (params: PublishDiagnosticsParams) => {
+    published.push(params);
+  });
+  const greeter = await harness.client.open('greeter.py', greeterPy, 'python');
+  await harness.client.waitFor(() => published.some((p) => p.uri === greeter && p.diagnostics.length > 0), "pyflakes' unused import warning", 30_000);
+  const sent = async () => {
+    const text = await readFile(log, 'utf8');
+    return { text, didOpens: text.split('"method":"textDocument/didOpen"').length - 1 };
+  };
+  return { harness, greeter, sent };
+}
+
+describe.skipIf(!pylspAvailable)('agent.checkProposals', () => {
+  it('off: a proposal with an undefined name reaches the editor on step 1, no shadow document is opened, and the language-server tools stay', async () => {
+    const { harness, greeter, sent } = await start({ agent: { checkProposals: false } });
+    harness.fake.queueReplies(propose(misspelt));
+
+    const result = await harness.client.request<DoResult>('efrit/do', { instruction: 'shout the name', textDocument: { uri: greeter } });
+
+    expect(result).toMatchObject({ applied: true, steps: 1 });
+    await harness.client.waitFor(() => harness.client.text(greeter).includes('nmae.upper()'), 'the unchecked change applied');
+    const { text, didOpens } = await sent();
+    expect(text).not.toContain('.efrit-check-');
+    // Only the editor's own didOpen of greeter.py reached pylsp.
+    expect(didOpens).toBe(1);
+    const tools = (harness.fake.requests[0]?.body.tools as { name: string }[]).map((tool) => tool.name);
+    expect(tools).toEqual(expect.arrayContaining(['definition', 'references', 'diagnostics']));
+  }, 60_000);
+
+  it('on (the default): the same proposal is checked at shadow documents and held back', async () => {
+    const { harness, greeter, sent } = await start();
+    harness.fake.queueReplies(propose(misspelt), propose(shouting));
+
+    const result = await harness.client.request<DoResult>('efrit/do', { instruction: 'shout the name', textDocument: { uri: greeter } });
+
+    expect(result).toMatchObject({ applied: true, steps: 2 });
+    expect((await sent()).text).toContain('greeter.efrit-check-');
+  }, 60_000);
+});
