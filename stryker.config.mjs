@@ -43,6 +43,8 @@ export default {
     'server/src/agent/check-output.ts',
     'server/src/agent/check-commands.ts',
     'server/src/agent/proposed-state.ts',
+    // #16's finish: the checks in do's result, remembered consent
+    'server/src/agent/check-runs.ts',
     // corporate networks
     'server/src/model/proxy-environment.ts',
     'server/src/model/network.ts',

@@ -101,6 +101,11 @@ describe('run_check: the project’s own checks on the proposed change', () => {
     expect(client.appliedEdits).toHaveLength(1);
     await client.waitFor(() => client.text(uri).includes('sum + price, 0)'), 'the fix in the editor');
     expect(result.summary).toBe('Start the total at 0, not 1.\n\nChecks of the proposed change:\n- test: passed');
+    // The result lists both runs: the failure that was fixed, then the pass of the change handed over.
+    expect(result.checks).toEqual([
+      { kind: 'command', name: 'test', step: 1, on: 'proposal', outcome: 'failed', passed: false, latest: false, ofFinalChange: false, exitCode: 1, output: expect.stringContaining('FAIL cartTotal([1,2]) = 4, expected 3') },
+      { kind: 'command', name: 'test', step: 2, on: 'proposal', outcome: 'passed', passed: true, latest: true, ofFinalChange: true, exitCode: 0, output: expect.any(String) },
+    ]);
     // The user's file on disk was never touched by the checks.
     expect(await readFile(join(workspace, 'src', 'cart.js'), 'utf8')).toBe(cartJs);
     const notes = client.streams.filter((note) => note.jobId === result.jobId && note.kind === 'tool').map((note) => note.text);
@@ -162,6 +167,22 @@ describe('run_check: the project’s own checks on the proposed change', () => {
     const result = await client.request<DoResult>('efrit/do', { instruction: 'make the sum explicit', textDocument: { uri } });
     expect(result).toMatchObject({ applied: true, steps: 1 });
     expect(result.summary).toBe('Make the total explicit.\n\nChecks of the proposed change:\n- test: FAILED (exit code 1): FAIL cartTotal([1,2]) = 4, expected 3');
+    // What still fails is in the result too, on the very change handed over.
+    expect(result.checks).toEqual([
+      {
+        kind: 'command',
+        name: 'test',
+        step: 1,
+        on: 'proposal',
+        outcome: 'failed',
+        passed: false,
+        latest: true,
+        ofFinalChange: true,
+        exitCode: 1,
+        output: expect.stringMatching(/^Lines that look like failures \(4\):\nFAIL cartTotal\(\[1,2\]\) = 4, expected 3\n/),
+      },
+    ]);
+    expect(result.checks[0]?.output?.length).toBeLessThanOrEqual(1_500);
   });
 
   it('says so when the change handed over is not the one the check ran on', async () => {
@@ -198,6 +219,9 @@ describe('consent before a check runs', () => {
     expect(answersIn(1)['run_check']).toBe('The check "test" was not run: the user denied it. Do not ask for it again in this task.');
     expect(result).toMatchObject({ applied: true });
     expect(result.summary).toBe('Start the total at 0, not 1.\n\nChecks of the proposed change:\n- test: not run (the user denied it)');
+    expect(result.checks).toEqual([
+      { kind: 'command', name: 'test', step: 1, on: 'proposal', outcome: 'notRun', passed: false, latest: true, ofFinalChange: true, reason: 'the user denied it' },
+    ]);
   });
 
   it('Always for this workspace: the user is not asked again there', async () => {
@@ -212,14 +236,54 @@ describe('consent before a check runs', () => {
     expect(await readFile(join(outside, 'ran'), 'utf8')).toBe('ran\nran\n');
   });
 
+  it('without isolation (no unshare on the PATH): the command is not run, the user is not asked, and the result says why', async () => {
+    const emptyPath = await mkdtemp(join(tmpdir(), 'efrit-no-tools-'));
+    try {
+      harness = await startHarness({
+        workspaceFolder: workspace,
+        env: { PATH: emptyPath },
+        initializationOptions: { agent: { commands: { test: marking() } } },
+        onShowMessageRequest: alwaysAllow,
+      });
+      const { client, fake } = harness;
+      fake.queueReplies({ toolUses: [fix, runCheck('test')] }, { toolUses: [fix] });
+      const uri = await client.open('src/cart.js', cartJs, 'javascript');
+
+      const result = await client.request<DoResult>('efrit/do', { instruction: 'fix cartTotal', textDocument: { uri } });
+
+      expect(client.messageRequests).toEqual([]);
+      expect(await readdir(outside)).toEqual([]);
+      expect(result).toMatchObject({ applied: true, steps: 2 });
+      expect(result.summary).toMatch(/^Start the total at 0, not 1\.\n\nChecks of the proposed change:\n- test: not run \(it can only run isolated from the user's files, and an overlay in a private user namespace \(unshare\)/);
+      expect(result.checks).toEqual([
+        {
+          kind: 'command',
+          name: 'test',
+          step: 1,
+          on: 'proposal',
+          outcome: 'notRun',
+          passed: false,
+          latest: true,
+          ofFinalChange: true,
+          reason: expect.stringMatching(/^it can only run isolated from the user's files, and an overlay in a private user namespace \(unshare\)/),
+        },
+      ]);
+    } finally {
+      await rm(emptyPath, { recursive: true, force: true });
+    }
+  });
+
   it('a client without window/showMessageRequest: the command is not run and the model is told why', async () => {
     const { client, fake } = await start({ test: marking() }, { capabilities: eglotCapabilities });
     fake.queueReplies({ toolUses: [fix, runCheck('test')] }, { text: 'The check could not run here; the fix is ready.' });
     const uri = await client.open('src/cart.js', cartJs, 'javascript');
-    await client.request<DoResult>('efrit/do', { instruction: 'fix cartTotal', textDocument: { uri } });
+    const result = await client.request<DoResult>('efrit/do', { instruction: 'fix cartTotal', textDocument: { uri } });
 
     expect(client.messageRequests).toEqual([]);
     expect(await readdir(outside)).toEqual([]);
+    const why = 'this editor cannot ask the user for consent (it does not support window/showMessageRequest), and checks never run without it';
+    expect(result.summary).toBe(`The check could not run here; the fix is ready.\n\nChecks:\n- test: not run (${why})`);
+    expect(result.checks).toEqual([{ kind: 'command', name: 'test', step: 1, on: 'proposal', outcome: 'notRun', passed: false, latest: true, ofFinalChange: false, reason: why }]);
     expect(answersIn(1)['run_check']).toBe(
       'The check "test" was not run: this editor cannot ask the user for consent (it does not support window/showMessageRequest), and checks never run without it. Do not ask for it again in this task.',
     );

@@ -69,7 +69,7 @@ describe.skipIf(!pylspAvailable)('agent.checkProposals', () => {
 
     const result = await harness.client.request<DoResult>('efrit/do', { instruction: 'shout the name', textDocument: { uri: greeter } });
 
-    expect(result).toMatchObject({ applied: true, steps: 1 });
+    expect(result).toMatchObject({ applied: true, steps: 1, checks: [] });
     await harness.client.waitFor(() => harness.client.text(greeter).includes('nmae.upper()'), 'the unchecked change applied');
     const { text, didOpens } = await sent();
     expect(text).not.toContain('.efrit-check-');
@@ -79,13 +79,43 @@ describe.skipIf(!pylspAvailable)('agent.checkProposals', () => {
     expect(tools).toEqual(expect.arrayContaining(['definition', 'references', 'diagnostics']));
   }, 60_000);
 
-  it('on (the default): the same proposal is checked at shadow documents and held back', async () => {
+  it('on (the default): the same proposal is checked at shadow documents, held back, and the result lists the failed check and the passing one', async () => {
     const { harness, greeter, sent } = await start();
     harness.fake.queueReplies(propose(misspelt), propose(shouting));
 
     const result = await harness.client.request<DoResult>('efrit/do', { instruction: 'shout the name', textDocument: { uri: greeter } });
 
-    expect(result).toMatchObject({ applied: true, steps: 2 });
+    expect(result).toMatchObject({ applied: true, steps: 2, summary: 'Shout the name.' });
     expect((await sent()).text).toContain('greeter.efrit-check-');
+    expect(result.checks).toEqual([
+      {
+        kind: 'languageServer',
+        step: 1,
+        on: 'proposal',
+        outcome: 'failed',
+        passed: false,
+        latest: false,
+        ofFinalChange: false,
+        files: ['greeter.py'],
+        newErrors: [{ path: 'greeter.py', line: 5, message: "undefined name 'nmae'", source: 'pyflakes' }],
+        newErrorCount: 1,
+        fixedErrors: 0,
+      },
+      { kind: 'languageServer', step: 2, on: 'proposal', outcome: 'passed', passed: true, latest: true, ofFinalChange: true, files: ['greeter.py'], newErrors: [], newErrorCount: 0, fixedErrors: 0 },
+    ]);
+  }, 60_000);
+});
+
+describe.skipIf(!pylspAvailable)('what still fails after the last check', () => {
+  it('at the last step, a change the language server finds new errors in is handed over, and the summary and the result say what fails', async () => {
+    const { harness, greeter } = await start({ agent: { maxSteps: 1 } });
+    harness.fake.queueReplies(propose(misspelt));
+
+    const result = await harness.client.request<DoResult>('efrit/do', { instruction: 'shout the name', textDocument: { uri: greeter } });
+
+    expect(result).toMatchObject({ applied: true, steps: 1 });
+    expect(result.summary).toBe("Shout the name.\n\nChecks of the proposed change:\n- language server: 1 new error: greeter.py:5: undefined name 'nmae'");
+    expect(result.checks).toMatchObject([{ kind: 'languageServer', step: 1, outcome: 'failed', passed: false, latest: true, ofFinalChange: true, newErrorCount: 1 }]);
+    await harness.client.waitFor(() => harness.client.text(greeter).includes('nmae.upper()'), 'the change applied as it is');
   }, 60_000);
 });
