@@ -3,7 +3,7 @@
  * proposal: the real server, the real SDK talking to the fake API scripted to
  * call run_check, the fixture project's own check script, real namespaces.
  */
-import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -271,6 +271,57 @@ describe('consent before a check runs', () => {
     } finally {
       await rm(emptyPath, { recursive: true, force: true });
     }
+  });
+
+  describe('"Always" across restarts, in the user\'s state file', () => {
+    let state: string;
+    beforeEach(async () => {
+      state = await mkdtemp(join(tmpdir(), 'efrit-checks-state-'));
+    });
+    afterEach(async () => {
+      await rm(state, { recursive: true, force: true });
+    });
+
+    /** One server's life: a do whose proposal runs the check `test` with `argv`, answering the question with `answer`. */
+    async function oneServer(argv: string[], answer: string): Promise<{ asked: number; result: DoResult }> {
+      harness = await startHarness({
+        workspaceFolder: workspace,
+        env: { EFRIT_STATE_DIR: state },
+        initializationOptions: { agent: { commands: { test: argv } } },
+        onShowMessageRequest: () => answer,
+      });
+      const { client, fake } = harness;
+      fake.queueReplies({ toolUses: [fix, runCheck('test')] });
+      const uri = await client.open('src/cart.js', cartJs, 'javascript');
+      const result = await client.request<DoResult>('efrit/do', { instruction: 'fix cartTotal', textDocument: { uri } });
+      const asked = client.messageRequests.length;
+      await harness.stop();
+      harness = undefined;
+      return { asked, result };
+    }
+
+    it('Always, then a restart: not asked again; the file is the user\'s alone (0600); a changed argv is asked about again', async () => {
+      expect((await oneServer(marking(), 'Always for this workspace')).asked).toBe(1);
+      expect((await stat(join(state, 'check-consent.json'))).mode & 0o777).toBe(0o600);
+
+      // Asked again, the user would deny: the check running shows it was not asked.
+      const again = await oneServer(marking(), 'Deny');
+      expect(again.asked).toBe(0);
+      expect(again.result.checks).toMatchObject([{ name: 'test', outcome: 'passed' }]);
+      expect(await readFile(join(outside, 'ran'), 'utf8')).toBe('ran\nran\n');
+
+      const changed = await oneServer([...marking(), '--changed'], 'Deny');
+      expect(changed.asked).toBe(1);
+      expect(changed.result.checks).toMatchObject([{ name: 'test', outcome: 'notRun', reason: 'the user denied it' }]);
+    });
+
+    it('a corrupt state file: asked again, the server keeps working, and the new answer replaces the file', async () => {
+      await writeFile(join(state, 'check-consent.json'), '{"version": 1, "entries": [', { mode: 0o600 });
+      const first = await oneServer(marking(), 'Always for this workspace');
+      expect(first.asked).toBe(1);
+      expect(first.result.checks).toMatchObject([{ name: 'test', outcome: 'passed' }]);
+      expect((await oneServer(marking(), 'Deny')).asked).toBe(0);
+    });
   });
 
   it('a client without window/showMessageRequest: the command is not run and the model is told why', async () => {
