@@ -119,3 +119,44 @@ describe.skipIf(!pylspAvailable)('what still fails after the last check', () => 
     await harness.client.waitFor(() => harness.client.text(greeter).includes('nmae.upper()'), 'the change applied as it is');
   }, 60_000);
 });
+
+describe.skipIf(!pylspAvailable)('a model without tools (modelsWithoutTools)', () => {
+  it('has its one-step proposal checked by the language server, and a new error is reported in the summary and the result, not skipped', async () => {
+    const { harness, greeter, sent } = await start({ modelsWithoutTools: ['claude-sonnet-5-5'], agent: { commands: { test: ['true'] } } });
+    harness.fake.queueReplies({ text: ['Summary: Shout the name.', '<<<<<<< SEARCH', greeting, '=======', misspelt, '>>>>>>> REPLACE', ''].join('\n') });
+
+    const result = await harness.client.request<DoResult>('efrit/do', { instruction: 'shout the name', textDocument: { uri: greeter } });
+
+    expect(result).toMatchObject({ applied: true, steps: 1 });
+    expect(result.summary).toBe("Shout the name.\n\nChecks of the proposed change:\n- language server: 1 new error: greeter.py:5: undefined name 'nmae'");
+    expect(result.checks).toEqual([
+      {
+        kind: 'languageServer',
+        step: 1,
+        on: 'proposal',
+        outcome: 'failed',
+        passed: false,
+        latest: true,
+        ofFinalChange: true,
+        files: ['greeter.py'],
+        newErrors: [{ path: 'greeter.py', line: 5, message: "undefined name 'nmae'", source: 'pyflakes' }],
+        newErrorCount: 1,
+        fixedErrors: 0,
+      },
+    ]);
+    expect((await sent()).text).toContain('greeter.efrit-check-');
+    // Offered no tools, it could not ask for the command check, and none ran.
+    expect(harness.fake.requests[0]?.body.tools ?? []).toEqual([]);
+    expect(harness.client.messageRequests).toEqual([]);
+  }, 60_000);
+
+  it('a clean one-step proposal goes through with its passing check in the result and nothing added to the summary', async () => {
+    const { harness, greeter } = await start({ modelsWithoutTools: ['claude-sonnet-5-5'] });
+    harness.fake.queueReplies({ text: ['Summary: Shout the name.', '<<<<<<< SEARCH', greeting, '=======', shouting, '>>>>>>> REPLACE', ''].join('\n') });
+
+    const result = await harness.client.request<DoResult>('efrit/do', { instruction: 'shout the name', textDocument: { uri: greeter } });
+
+    expect(result).toMatchObject({ applied: true, steps: 1, summary: 'Shout the name.' });
+    expect(result.checks).toMatchObject([{ kind: 'languageServer', outcome: 'passed', latest: true, ofFinalChange: true }]);
+  }, 60_000);
+});

@@ -510,8 +510,20 @@ export class Assistant {
     this.commit(session, [turn.userMessage, reply.assistantMessage], turn.turn);
     // A reply may carry a tool call anyway (a gateway, a setting changed meanwhile): the API requires every call answered.
     session.pendingToolResults.push(...reply.toolCalls.map((call) => notRunResult(call.id, 'Not run: this model is offered no tools.')));
-    const plan = looksLikeTextEdits(reply.text) ? await planChange(this.textProposal(reply), this.planEnvironment(turn.planTarget, undefined)) : null;
-    return { sessionId: session.id, summary: plan !== null && plan.summary !== '' ? plan.summary : reply.text.trim(), steps: 1, plan, checks: [], settle: () => undefined };
+    const runs = new CheckRunLog();
+    let plan: PlannedChange | null = null;
+    let proposal: string | undefined;
+    if (looksLikeTextEdits(reply.text)) {
+      const input = this.textProposal(reply);
+      plan = await planChange(input, this.planEnvironment(turn.planTarget, undefined));
+      proposal = JSON.stringify(input);
+      // One step: nothing can go back to the model, so the language server's findings are reported, not refused (no command check: the model cannot ask for one).
+      await this.checkProposal(plan, jobId, signal, { runs, proposal });
+    }
+    const answered = plan !== null && plan.summary !== '' ? plan.summary : reply.text.trim();
+    const line = runs.languageServerLine(proposal);
+    const summary = line === undefined ? answered : `${answered}\n\n${checksSummary(true, [line])}`;
+    return { sessionId: session.id, summary, steps: 1, plan, checks: runs.results(proposal), settle: () => undefined };
   }
 
   /** The checks of one do job, when the user configured some (agent.commands). */
