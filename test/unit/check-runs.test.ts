@@ -110,6 +110,48 @@ describe('CheckRunLog: the checks of one do job for its result', () => {
   });
 });
 
+describe('CheckRunLog: what a language server or a command may send', () => {
+  it('keeps a diagnostic’s message on one line, trimmed, whole up to 500 characters; a message that is not text becomes empty', () => {
+    const log = new CheckRunLog();
+    const exactly = 'y'.repeat(500);
+    const notText = { kind: 'markdown', value: '**bad**' } as unknown as string;
+    log.recordLanguageServer({ checked: [{ displayPath: 'a.ts', introduced: [error(0, '  spaced\n  out  '), error(1, exactly), error(2, notText)], removed: 0 }] }, 'p');
+    expect(log.results('p')[0]?.newErrors?.map((e) => e.message)).toEqual(['spaced out', exactly, '']);
+  });
+
+  it('names source and code only when the server gave them (an empty source is none)', () => {
+    const log = new CheckRunLog();
+    log.recordLanguageServer({ checked: [{ displayPath: 'a.py', introduced: [error(0, 'one'), error(1, 'two', { source: '', code: 'E1' }), error(2, 'three', { source: 'pyflakes', code: 0 })], removed: 0 }] }, 'p');
+    expect(log.results('p')[0]?.newErrors).toStrictEqual([
+      { path: 'a.py', line: 1, message: 'one' },
+      { path: 'a.py', line: 2, message: 'two', code: 'E1' },
+      { path: 'a.py', line: 3, message: 'three', source: 'pyflakes', code: 0 },
+    ]);
+  });
+
+  it('carries a command’s output when it printed some', () => {
+    const log = new CheckRunLog();
+    log.recordCommand(failedTest('FAIL total\n1 failed'), 'p');
+    expect(log.results('p')).toStrictEqual([
+      { kind: 'command', name: 'test', step: 1, on: 'proposal', outcome: 'failed', passed: false, latest: true, ofFinalChange: true, exitCode: 1, output: 'FAIL total\n1 failed' },
+    ]);
+  });
+
+  it('has no language-server line without a language-server run, and finds its run among later command runs', () => {
+    const log = new CheckRunLog();
+    expect(log.languageServerLine('p')).toBeUndefined();
+    log.recordLanguageServer({ checked: [{ displayPath: 'a.py', introduced: [error(0, 'undefined name')], removed: 0 }] }, 'p');
+    log.recordCommand(passedTest, 'p');
+    expect(log.languageServerLine('p')).toBe('- language server: 1 new error: a.py:1: undefined name');
+  });
+
+  it('with more different checks than it may hold, drops the oldest', () => {
+    const log = new CheckRunLog(2);
+    for (const command of ['test', 'lint', 'typecheck']) log.recordCommand({ ...passedTest, command }, 'p');
+    expect(log.results('p').map((run) => run.name)).toEqual(['lint', 'typecheck']);
+  });
+});
+
 describe('checksSummary', () => {
   it('heads the lines by whether a change was handed over, and is empty without any', () => {
     expect(checksSummary(true, ['- test: passed'])).toBe('Checks of the proposed change:\n- test: passed');
