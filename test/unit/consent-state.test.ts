@@ -1,14 +1,15 @@
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../server/src/common/logger.js';
 import { ConsentInMemory, ConsentStateFile, consentStatePath, maxConsentEntries, type ConsentKey } from '../../server/src/agent/consent-state.js';
 
+/** Lines as the log shows them: the message, then an error's own words in brackets. */
 function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const push = (message: string): void => {
-    lines.push(message);
+  const push = (message: string, detail?: unknown): void => {
+    lines.push(detail instanceof Error ? `${message} [${detail.message}]` : message);
   };
   return { lines, error: push, warn: push, info: push, debug: push };
 }
@@ -150,23 +151,152 @@ describe('ConsentStateFile', () => {
     expect(await store.has(testKey())).toBe(true);
     expect(logger.lines).toEqual([
       expect.stringMatching(new RegExp(`^${broken} is ignored, so checks are asked about again: it could not be read \\(ENOTDIR`)),
-      `check "test": could not write ${broken}; "Always" is remembered until the server stops`,
+      expect.stringMatching(new RegExp(`^check "test": could not write ${broken}; "Always" is remembered until the server stops \\[EEXIST`)),
     ]);
   });
 
-  it('without a home folder, remembers in memory only', async () => {
-    const store = new ConsentStateFile({ path: undefined, logger: recordingLogger() });
+  it('without a home folder, remembers in memory only, and says so', async () => {
+    const logger = recordingLogger();
+    const store = new ConsentStateFile({ path: undefined, logger });
     expect(await store.has(testKey())).toBe(false);
+    expect(logger.lines).toEqual([]);
     await store.remember(testKey());
     expect(await store.has(testKey())).toBe(true);
+    expect(logger.lines).toEqual(['check "test": "Always" is remembered until the server stops (no home folder to keep it in)']);
+  });
+
+  it('keeps the answers for other folders and other argvs of the same check', async () => {
+    const store = new ConsentStateFile({ path, logger: recordingLogger() });
+    await store.remember(testKey());
+    await store.remember({ ...testKey(), folder: scratch });
+    await store.remember({ ...testKey(), argv: ['npm', 'test'] });
+    for (const key of [testKey(), { ...testKey(), folder: scratch }, { ...testKey(), argv: ['npm', 'test'] }]) expect(await store.has(key)).toBe(true);
+  });
+
+  it('remembers a folder that cannot be resolved by its path as given', async () => {
+    const store = new ConsentStateFile({ path, logger: recordingLogger() });
+    const gone = { ...testKey(), folder: join(scratch, 'gone') };
+    await store.remember(gone);
+    expect(await new ConsentStateFile({ path, logger: recordingLogger() }).has(gone)).toBe(true);
+  });
+
+  it('takes a file of exactly maxBytes, and refuses one byte more', async () => {
+    await new ConsentStateFile({ path, logger: recordingLogger() }).remember(testKey());
+    const size = (await stat(path)).size;
+    expect(await new ConsentStateFile({ path, logger: recordingLogger(), maxBytes: size }).has(testKey())).toBe(true);
+    const logger = recordingLogger();
+    expect(await new ConsentStateFile({ path, logger, maxBytes: size - 1 }).has(testKey())).toBe(false);
+    expect(logger.lines).toEqual([`${path} is ignored, so checks are asked about again: it is larger than ${size - 1} bytes`]);
+  });
+
+  it('writes two answers that fill maxBytes exactly, and keeps one answer too large for any file in memory only', async () => {
+    const measure = join(scratch, 'measure.json');
+    const wide = new ConsentStateFile({ path: measure, logger: recordingLogger(), now: at('2026-12-06T19:00:00Z') });
+    await wide.remember(testKey());
+    await wide.remember({ ...testKey(), command: 'lint' });
+    const size = (await stat(measure)).size;
+    const exact = new ConsentStateFile({ path, logger: recordingLogger(), maxBytes: size, now: at('2026-12-06T19:00:00Z') });
+    await exact.remember(testKey());
+    await exact.remember({ ...testKey(), command: 'lint' });
+    expect((await stat(path)).size).toBe(size);
+    expect(await exact.has(testKey())).toBe(true);
+
+    const logger = recordingLogger();
+    const tiny = join(scratch, 'tiny.json');
+    const store = new ConsentStateFile({ path: tiny, logger, maxBytes: 100 });
+    await store.remember(testKey());
+    expect(await store.has(testKey())).toBe(true);
+    await expect(stat(tiny)).rejects.toThrow(/ENOENT/);
+    expect(logger.lines).toEqual([`check "test": could not write ${tiny}; "Always" is remembered until the server stops [one answer is larger than 100 bytes (a very long folder path)]`]);
+  });
+
+  it('closes the file after every read and write', async () => {
+    const store = new ConsentStateFile({ path, logger: recordingLogger() });
+    await store.remember(testKey());
+    const before = (await readdir('/proc/self/fd')).length;
+    for (let n = 0; n < 20; n++) {
+      await store.has(testKey());
+      await store.remember(testKey());
+    }
+    expect((await readdir('/proc/self/fd')).length).toBeLessThanOrEqual(before);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('ignores a file that belongs to another user', async () => {
+    await new ConsentStateFile({ path, logger: recordingLogger() }).remember(testKey());
+    await chown(path, 4242, 4242);
+    const logger = recordingLogger();
+    expect(await new ConsentStateFile({ path, logger }).has(testKey())).toBe(false);
+    expect(logger.lines).toEqual([`${path} is ignored, so checks are asked about again: it belongs to another user`]);
+  });
+
+  describe('a file with any part malformed is ignored whole', () => {
+    const sha = 'a'.repeat(64);
+    const good = () => ({ folder: project, check: 'test', argvSha256: sha, allowedAt: '2026-12-06T19:00:00.000Z' });
+    const cases: [string, (entry: Record<string, unknown>) => unknown][] = [
+      ['not an object', () => ['entries']],
+      ['another version', (entry) => ({ version: 2, entries: [entry] })],
+      ['entries not a list', (entry) => ({ version: 1, entries: { 0: entry } })],
+      ['an entry not an object', (entry) => ({ version: 1, entries: [entry, 'test'] })],
+      ['an entry that is null', (entry) => ({ version: 1, entries: [entry, null] })],
+      ['a folder not text', (entry) => ({ version: 1, entries: [entry, { ...entry, folder: 42 }] })],
+      ['a relative folder', (entry) => ({ version: 1, entries: [entry, { ...entry, folder: 'project' }] })],
+      ['a folder too long', (entry) => ({ version: 1, entries: [entry, { ...entry, folder: `/${'a'.repeat(4_096)}` }] })],
+      ['a check name in a list', (entry) => ({ version: 1, entries: [entry, { ...entry, check: ['test'] }] })],
+      ['a check name that is not one', (entry) => ({ version: 1, entries: [entry, { ...entry, check: '1 rm -rf' }] })],
+      ['a hash in a list', (entry) => ({ version: 1, entries: [entry, { ...entry, argvSha256: [sha] }] })],
+      ['a hash with more after it', (entry) => ({ version: 1, entries: [entry, { ...entry, argvSha256: `${sha}0` }] })],
+      ['a hash with more before it', (entry) => ({ version: 1, entries: [entry, { ...entry, argvSha256: `0${sha}` }] })],
+      ['a time that is a number', (entry) => ({ version: 1, entries: [entry, { ...entry, allowedAt: 12345 }] })],
+      ['a time that is not one', (entry) => ({ version: 1, entries: [entry, { ...entry, allowedAt: 'yesterday' }] })],
+    ];
+    it.each(cases)('%s', async (_, shape) => {
+      await mkdir(join(scratch, 'state', 'efrit-lsp'), { recursive: true });
+      await writeFile(path, JSON.stringify(shape(good())), { mode: 0o600 });
+      const logger = recordingLogger();
+      // The good entry's own answer, which a partial reading would trust.
+      const key = { ...testKey(), argv: ['x'] };
+      expect(await new ConsentStateFile({ path, logger }).has(key)).toBe(false);
+      expect(logger.lines).toEqual([`${path} is ignored, so checks are asked about again: it is not a version 1 list of at most ${maxConsentEntries} answers`]);
+    });
+
+    it('too many entries, while the same at the bound is read', async () => {
+      await mkdir(join(scratch, 'state', 'efrit-lsp'), { recursive: true });
+      await writeFile(path, JSON.stringify({ version: 1, entries: [good(), good(), good()] }), { mode: 0o600 });
+      const tooMany = recordingLogger();
+      expect(await new ConsentStateFile({ path, logger: tooMany, maxEntries: 2 }).has(testKey())).toBe(false);
+      expect(tooMany.lines).toEqual([`${path} is ignored, so checks are asked about again: it is not a version 1 list of at most 2 answers`]);
+      await writeFile(path, JSON.stringify({ version: 1, entries: [good(), { ...good(), folder: `/${'a'.repeat(4_095)}` }] }), { mode: 0o600 });
+      const logger = recordingLogger();
+      // Well formed, though no entry is for this key.
+      expect(await new ConsentStateFile({ path, logger, maxEntries: 2 }).has(testKey())).toBe(false);
+      expect(logger.lines).toEqual([]);
+    });
   });
 });
 
 describe('ConsentInMemory', () => {
+  it('keeps one copy of an answer given twice, so it does not push another out early', async () => {
+    const memory = new ConsentInMemory();
+    for (const command of ['b', 'a', 'a']) await memory.remember({ ...testKey(), command });
+    for (let n = 0; n < maxConsentEntries - 2; n++) await memory.remember({ ...testKey(), command: `c${n}` });
+    expect(await memory.has({ ...testKey(), command: 'b' })).toBe(true);
+  });
+
+  it('makes an answer given again the newest', async () => {
+    const memory = new ConsentInMemory();
+    await memory.remember({ ...testKey(), command: 'a' });
+    await memory.remember({ ...testKey(), command: 'b' });
+    await memory.remember({ ...testKey(), command: 'a' });
+    for (let n = 0; n < maxConsentEntries - 1; n++) await memory.remember({ ...testKey(), command: `c${n}` });
+    expect(await memory.has({ ...testKey(), command: 'b' })).toBe(false);
+    expect(await memory.has({ ...testKey(), command: 'a' })).toBe(true);
+  });
+
   it(`keeps at most ${maxConsentEntries} answers, the oldest dropped`, async () => {
     const memory = new ConsentInMemory();
     for (let n = 0; n <= maxConsentEntries; n++) await memory.remember({ ...testKey(), command: `c${n}` });
     expect(await memory.has({ ...testKey(), command: 'c0' })).toBe(false);
+    expect(await memory.has({ ...testKey(), command: 'c1' })).toBe(true);
     expect(await memory.has({ ...testKey(), command: `c${maxConsentEntries}` })).toBe(true);
   });
 });
