@@ -116,6 +116,8 @@ describe.skipIf(!pylspAvailable)('what still fails after the last check', () => 
     expect(result).toMatchObject({ applied: true, steps: 1 });
     expect(result.summary).toBe("Shout the name.\n\nChecks of the proposed change:\n- language server: 1 new error: greeter.py:5: undefined name 'nmae'");
     expect(result.checks).toMatchObject([{ kind: 'languageServer', step: 1, outcome: 'failed', passed: false, latest: true, ofFinalChange: true, newErrorCount: 1 }]);
+    const notes = harness.client.streams.filter((note) => note.jobId === result.jobId && note.kind === 'tool').map((note) => note.text);
+    expect(notes).toContain('no step left to fix the new errors: the change goes to you with them (see the summary)');
     await harness.client.waitFor(() => harness.client.text(greeter).includes('nmae.upper()'), 'the change applied as it is');
   }, 60_000);
 });
@@ -145,6 +147,8 @@ describe.skipIf(!pylspAvailable)('a model without tools (modelsWithoutTools)', (
       },
     ]);
     expect((await sent()).text).toContain('greeter.efrit-check-');
+    const notes = harness.client.streams.filter((note) => note.jobId === result.jobId && note.kind === 'tool').map((note) => note.text);
+    expect(notes).toContain('this model takes one step: the change goes to you with the new errors (see the summary)');
     // Offered no tools, it could not ask for the command check, and none ran.
     expect(harness.fake.requests[0]?.body.tools ?? []).toEqual([]);
     expect(harness.client.messageRequests).toEqual([]);

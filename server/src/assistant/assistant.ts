@@ -293,6 +293,7 @@ export class Assistant {
           const lastStep = currentStep >= settings['agent.maxSteps'];
           const refusal = await this.checkProposal(planned, jobId, signal, { runs, proposal: JSON.stringify(call.input) });
           if (refusal !== undefined && !lastStep) return refusal;
+          if (refusal !== undefined) this.deps.reporter.note(jobId, 'tool', 'no step left to fix the new errors: the change goes to you with them (see the summary)');
           const heldBack = await checks?.judge(planned, call, lastStep);
           if (heldBack === undefined) plan = planned;
           return heldBack;
@@ -518,7 +519,8 @@ export class Assistant {
       plan = await planChange(input, this.planEnvironment(turn.planTarget, undefined));
       proposal = JSON.stringify(input);
       // One step: nothing can go back to the model, so the language server's findings are reported, not refused (no command check: the model cannot ask for one).
-      await this.checkProposal(plan, jobId, signal, { runs, proposal });
+      const refusal = await this.checkProposal(plan, jobId, signal, { runs, proposal });
+      if (refusal !== undefined) this.deps.reporter.note(jobId, 'tool', 'this model takes one step: the change goes to you with the new errors (see the summary)');
     }
     const answered = plan !== null && plan.summary !== '' ? plan.summary : reply.text.trim();
     const line = runs.languageServerLine(proposal);
