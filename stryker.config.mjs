@@ -47,6 +47,9 @@ export default {
     'server/src/agent/proposed-state.ts',
     // Claude on Vertex AI
     'server/src/model/vertex-errors.ts',
+    // #16's finish: the checks in do's result, remembered consent
+    'server/src/agent/check-runs.ts',
+    'server/src/agent/consent-state.ts',
     // corporate networks
     'server/src/model/proxy-environment.ts',
     'server/src/model/network.ts',

@@ -214,6 +214,63 @@ export interface DoResult {
   applied: boolean;
   /** The files the change touches, in the order they are applied (an addition: empty when there is no edit). */
   files: FileChange[];
+  /**
+   * The checks run on the agent's proposals, in the order they ran (an addition: empty when none ran).
+   * At most `maxDoChecks`; when there were more, the earliest runs that a later run of the same check
+   * superseded are left out, never the last run of a check.
+   */
+  checks: DoCheck[];
+}
+
+/** Most entries in `DoResult.checks`. */
+export const maxDoChecks = 20;
+/** Most new errors listed in one `DoCheck` (`newErrorCount` counts them all). */
+export const maxDoCheckErrors = 10;
+
+/**
+ * One check of an efrit/do job. `kind` 'languageServer': the wrapped language server's view of the
+ * changed files (proxy mode, `agent.checkProposals`); 'command': one of `agent.commands`.
+ */
+export interface DoCheck {
+  kind: 'languageServer' | 'command';
+  /** The command check's name in `agent.commands`; absent for the language server. */
+  name?: string;
+  /** The agent's step (1-based) whose proposal, or workspace, it checked. */
+  step: number;
+  /** 'proposal': the workspace as that step's proposal would leave it; 'workspace': as it was (a command asked for with no proposal). */
+  on: 'proposal' | 'workspace';
+  /** 'failed' for the language server: the change brings new errors; 'notRun': see `reason`. */
+  outcome: 'passed' | 'failed' | 'timedOut' | 'notRun';
+  /** `outcome` is 'passed'. */
+  passed: boolean;
+  /** The last run of this check in the job: what it says now. A latest run that did not pass is what still fails. */
+  latest: boolean;
+  /** It checked exactly the change in `edit` (false when no change was handed over, or it changed after this check). */
+  ofFinalChange: boolean;
+  /** Language server: the files checked, relative to the workspace folder. */
+  files?: string[];
+  /** Language server: the errors the change brings, at most `maxDoCheckErrors` of them. */
+  newErrors?: DoCheckError[];
+  /** Language server: how many new errors there are in all. */
+  newErrorCount?: number;
+  /** Language server: how many errors the change removes. */
+  fixedErrors?: number;
+  /** Command: its exit code; null when it was killed (timed out, or by a signal). */
+  exitCode?: number | null;
+  /** Command: its output, lines that look like failures first, at most 1,500 characters, secrets removed. */
+  output?: string;
+  /** Why the check did not run (outcome 'notRun'), for people. */
+  reason?: string;
+}
+
+export interface DoCheckError {
+  /** Relative to the workspace folder. */
+  path: string;
+  /** 1-based, in the text as the change would leave it. */
+  line: number;
+  message: string;
+  source?: string;
+  code?: string | number;
 }
 
 export interface CancelParams {

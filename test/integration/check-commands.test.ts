@@ -3,7 +3,7 @@
  * proposal: the real server, the real SDK talking to the fake API scripted to
  * call run_check, the fixture project's own check script, real namespaces.
  */
-import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -101,6 +101,11 @@ describe('run_check: the project’s own checks on the proposed change', () => {
     expect(client.appliedEdits).toHaveLength(1);
     await client.waitFor(() => client.text(uri).includes('sum + price, 0)'), 'the fix in the editor');
     expect(result.summary).toBe('Start the total at 0, not 1.\n\nChecks of the proposed change:\n- test: passed');
+    // The result lists both runs: the failure that was fixed, then the pass of the change handed over.
+    expect(result.checks).toEqual([
+      { kind: 'command', name: 'test', step: 1, on: 'proposal', outcome: 'failed', passed: false, latest: false, ofFinalChange: false, exitCode: 1, output: expect.stringContaining('FAIL cartTotal([1,2]) = 4, expected 3') },
+      { kind: 'command', name: 'test', step: 2, on: 'proposal', outcome: 'passed', passed: true, latest: true, ofFinalChange: true, exitCode: 0, output: expect.any(String) },
+    ]);
     // The user's file on disk was never touched by the checks.
     expect(await readFile(join(workspace, 'src', 'cart.js'), 'utf8')).toBe(cartJs);
     const notes = client.streams.filter((note) => note.jobId === result.jobId && note.kind === 'tool').map((note) => note.text);
@@ -162,6 +167,22 @@ describe('run_check: the project’s own checks on the proposed change', () => {
     const result = await client.request<DoResult>('efrit/do', { instruction: 'make the sum explicit', textDocument: { uri } });
     expect(result).toMatchObject({ applied: true, steps: 1 });
     expect(result.summary).toBe('Make the total explicit.\n\nChecks of the proposed change:\n- test: FAILED (exit code 1): FAIL cartTotal([1,2]) = 4, expected 3');
+    // What still fails is in the result too, on the very change handed over.
+    expect(result.checks).toEqual([
+      {
+        kind: 'command',
+        name: 'test',
+        step: 1,
+        on: 'proposal',
+        outcome: 'failed',
+        passed: false,
+        latest: true,
+        ofFinalChange: true,
+        exitCode: 1,
+        output: expect.stringMatching(/^Lines that look like failures \(4\):\nFAIL cartTotal\(\[1,2\]\) = 4, expected 3\n/),
+      },
+    ]);
+    expect(result.checks[0]?.output?.length).toBeLessThanOrEqual(1_500);
   });
 
   it('says so when the change handed over is not the one the check ran on', async () => {
@@ -198,6 +219,9 @@ describe('consent before a check runs', () => {
     expect(answersIn(1)['run_check']).toBe('The check "test" was not run: the user denied it. Do not ask for it again in this task.');
     expect(result).toMatchObject({ applied: true });
     expect(result.summary).toBe('Start the total at 0, not 1.\n\nChecks of the proposed change:\n- test: not run (the user denied it)');
+    expect(result.checks).toEqual([
+      { kind: 'command', name: 'test', step: 1, on: 'proposal', outcome: 'notRun', passed: false, latest: true, ofFinalChange: true, reason: 'the user denied it' },
+    ]);
   });
 
   it('Always for this workspace: the user is not asked again there', async () => {
@@ -212,14 +236,105 @@ describe('consent before a check runs', () => {
     expect(await readFile(join(outside, 'ran'), 'utf8')).toBe('ran\nran\n');
   });
 
+  it('without isolation (no unshare on the PATH): the command is not run, the user is not asked, and the result says why', async () => {
+    const emptyPath = await mkdtemp(join(tmpdir(), 'efrit-no-tools-'));
+    try {
+      harness = await startHarness({
+        workspaceFolder: workspace,
+        env: { PATH: emptyPath },
+        initializationOptions: { agent: { commands: { test: marking() } } },
+        onShowMessageRequest: alwaysAllow,
+      });
+      const { client, fake } = harness;
+      fake.queueReplies({ toolUses: [fix, runCheck('test')] }, { toolUses: [fix] });
+      const uri = await client.open('src/cart.js', cartJs, 'javascript');
+
+      const result = await client.request<DoResult>('efrit/do', { instruction: 'fix cartTotal', textDocument: { uri } });
+
+      expect(client.messageRequests).toEqual([]);
+      expect(await readdir(outside)).toEqual([]);
+      expect(result).toMatchObject({ applied: true, steps: 2 });
+      expect(result.summary).toMatch(/^Start the total at 0, not 1\.\n\nChecks of the proposed change:\n- test: not run \(it can only run isolated from the user's files, and an overlay in a private user namespace \(unshare\)/);
+      expect(result.checks).toEqual([
+        {
+          kind: 'command',
+          name: 'test',
+          step: 1,
+          on: 'proposal',
+          outcome: 'notRun',
+          passed: false,
+          latest: true,
+          ofFinalChange: true,
+          reason: expect.stringMatching(/^it can only run isolated from the user's files, and an overlay in a private user namespace \(unshare\)/),
+        },
+      ]);
+    } finally {
+      await rm(emptyPath, { recursive: true, force: true });
+    }
+  });
+
+  describe('"Always" across restarts, in the user\'s state file', () => {
+    let state: string;
+    beforeEach(async () => {
+      state = await mkdtemp(join(tmpdir(), 'efrit-checks-state-'));
+    });
+    afterEach(async () => {
+      await rm(state, { recursive: true, force: true });
+    });
+
+    /** One server's life: a do whose proposal runs the check `test` with `argv`, answering the question with `answer`. */
+    async function oneServer(argv: string[], answer: string): Promise<{ asked: number; result: DoResult }> {
+      harness = await startHarness({
+        workspaceFolder: workspace,
+        env: { EFRIT_STATE_DIR: state },
+        initializationOptions: { agent: { commands: { test: argv } } },
+        onShowMessageRequest: () => answer,
+      });
+      const { client, fake } = harness;
+      fake.queueReplies({ toolUses: [fix, runCheck('test')] });
+      const uri = await client.open('src/cart.js', cartJs, 'javascript');
+      const result = await client.request<DoResult>('efrit/do', { instruction: 'fix cartTotal', textDocument: { uri } });
+      const asked = client.messageRequests.length;
+      await harness.stop();
+      harness = undefined;
+      return { asked, result };
+    }
+
+    it('Always, then a restart: not asked again; the file is the user\'s alone (0600); a changed argv is asked about again', async () => {
+      expect((await oneServer(marking(), 'Always for this workspace')).asked).toBe(1);
+      expect((await stat(join(state, 'check-consent.json'))).mode & 0o777).toBe(0o600);
+
+      // Asked again, the user would deny: the check running shows it was not asked.
+      const again = await oneServer(marking(), 'Deny');
+      expect(again.asked).toBe(0);
+      expect(again.result.checks).toMatchObject([{ name: 'test', outcome: 'passed' }]);
+      expect(await readFile(join(outside, 'ran'), 'utf8')).toBe('ran\nran\n');
+
+      const changed = await oneServer([...marking(), '--changed'], 'Deny');
+      expect(changed.asked).toBe(1);
+      expect(changed.result.checks).toMatchObject([{ name: 'test', outcome: 'notRun', reason: 'the user denied it' }]);
+    });
+
+    it('a corrupt state file: asked again, the server keeps working, and the new answer replaces the file', async () => {
+      await writeFile(join(state, 'check-consent.json'), '{"version": 1, "entries": [', { mode: 0o600 });
+      const first = await oneServer(marking(), 'Always for this workspace');
+      expect(first.asked).toBe(1);
+      expect(first.result.checks).toMatchObject([{ name: 'test', outcome: 'passed' }]);
+      expect((await oneServer(marking(), 'Deny')).asked).toBe(0);
+    });
+  });
+
   it('a client without window/showMessageRequest: the command is not run and the model is told why', async () => {
     const { client, fake } = await start({ test: marking() }, { capabilities: eglotCapabilities });
     fake.queueReplies({ toolUses: [fix, runCheck('test')] }, { text: 'The check could not run here; the fix is ready.' });
     const uri = await client.open('src/cart.js', cartJs, 'javascript');
-    await client.request<DoResult>('efrit/do', { instruction: 'fix cartTotal', textDocument: { uri } });
+    const result = await client.request<DoResult>('efrit/do', { instruction: 'fix cartTotal', textDocument: { uri } });
 
     expect(client.messageRequests).toEqual([]);
     expect(await readdir(outside)).toEqual([]);
+    const why = 'this editor cannot ask the user for consent (it does not support window/showMessageRequest), and checks never run without it';
+    expect(result.summary).toBe(`The check could not run here; the fix is ready.\n\nChecks:\n- test: not run (${why})`);
+    expect(result.checks).toEqual([{ kind: 'command', name: 'test', step: 1, on: 'proposal', outcome: 'notRun', passed: false, latest: true, ofFinalChange: false, reason: why }]);
     expect(answersIn(1)['run_check']).toBe(
       'The check "test" was not run: this editor cannot ask the user for consent (it does not support window/showMessageRequest), and checks never run without it. Do not ask for it again in this task.',
     );

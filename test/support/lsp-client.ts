@@ -8,7 +8,8 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
@@ -89,7 +90,10 @@ export interface TestClientOptions {
   initializationOptions?: unknown;
   /** What `workspace/configuration` answers for the `efrit` section. */
   settings?: unknown;
-  /** Extra environment for the server; ANTHROPIC_* and the proxy variables are cleared unless given here. */
+  /**
+   * Extra environment for the server; ANTHROPIC_* and the proxy variables are cleared unless given here.
+   * EFRIT_STATE_DIR (remembered consent) is a scratch folder of this client's unless given.
+   */
   env?: Record<string, string | undefined>;
   workspaceFolder?: string;
   /** How the user answers `window/showMessageRequest` (the title of the action picked, or null to close it); default: closes it. */
@@ -127,6 +131,8 @@ export function rangeOf(text: string, needle: string, occurrence = 1): Range {
   return { start, end };
 }
 
+let startedClients = 0;
+
 export class TestClient {
   readonly streams: StreamParams[] = [];
   readonly progress: ProgressEvent[] = [];
@@ -141,6 +147,7 @@ export class TestClient {
   stderr = '';
   initializeResult!: InitializeResult;
   exitCode: number | null | undefined;
+  private scratchState: string | undefined;
   private readonly exited: Promise<number | null>;
 
   private constructor(
@@ -155,7 +162,17 @@ export class TestClient {
   }
 
   static async start(options: TestClientOptions = {}): Promise<TestClient> {
-    const env: NodeJS.ProcessEnv = { ...process.env, ANTHROPIC_API_KEY: undefined, ANTHROPIC_BASE_URL: undefined, ANTHROPIC_AUTH_TOKEN: undefined, ...noProxyEnvironment, ...options.env };
+    // A test never reads or writes the state of the user running it; the folder is created only if the server writes there.
+    const scratchState = options.env?.['EFRIT_STATE_DIR'] === undefined ? join(tmpdir(), `efrit-test-state-${process.pid}-${++startedClients}`) : undefined;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ANTHROPIC_API_KEY: undefined,
+      ANTHROPIC_BASE_URL: undefined,
+      ANTHROPIC_AUTH_TOKEN: undefined,
+      ...noProxyEnvironment,
+      EFRIT_STATE_DIR: scratchState,
+      ...options.env,
+    };
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
     const child = spawn(process.execPath, [options.entry ?? serverEntry, '--stdio', ...(options.serverArgs ?? [])], { env, stdio: 'pipe' });
     child.stdout.on('data', (chunk: Buffer) => recordRaw(chunk.toString()));
@@ -164,6 +181,7 @@ export class TestClient {
     const connection = createProtocolConnection(reader, writer);
     const workspaceFolder = options.workspaceFolder ?? join(repoRoot, 'test', 'fixtures', 'workspace');
     const client = new TestClient(connection, child, workspaceFolder);
+    client.scratchState = scratchState;
     function recordRaw(text: string): void {
       client.rawTraffic.push(text);
     }
@@ -377,6 +395,7 @@ export class TestClient {
     const code = await this.exited;
     clearTimeout(timer);
     this.connection.dispose();
+    if (this.scratchState !== undefined) await rm(this.scratchState, { recursive: true, force: true });
     return code;
   }
 

@@ -109,7 +109,7 @@ describe('checking a proposed change', () => {
     const documents = openStore();
     const server = new ScriptedChecks((text) => (text.includes('string') ? [error(3, 'old one, moved')] : [error(0, 'old one, moved'), error(1, 'fixed by it', 2304)]));
     const verdict = await checker(server, documents).check(retype(documents), never);
-    expect(verdict).toEqual({ refusal: undefined, notes: ['checked src/total.ts: no new errors, 1 fixed'] });
+    expect(verdict).toEqual({ refusal: undefined, notes: ['checked src/total.ts: no new errors, 1 fixed'], checked: [{ displayPath: 'src/total.ts', introduced: [], removed: 1 }] });
   });
 
   it('checks a created file whole, and an edited file on disk against its text as read', async () => {
@@ -148,7 +148,7 @@ describe('checking a proposed change', () => {
       files: [{ kind: 'editDisk', uri: 'file:///w/a.ts', displayPath: 'a.ts', guard: { kind: 'disk', realPath: '/w/a.ts', lexicalPath: '/w/a.ts', sha256: sha256Of('as read') }, edits: [] }],
     };
     const verdict = await checker(server, new DocumentStore(), { '/w/a.ts': 'changed since' }).check(plan, never);
-    expect(verdict).toEqual({ refusal: undefined, notes: ['not checked: a.ts changed on disk'] });
+    expect(verdict).toEqual({ refusal: undefined, notes: ['not checked: a.ts changed on disk'], checked: [] });
     expect(server.checks).toEqual([]);
   });
 
@@ -156,7 +156,12 @@ describe('checking a proposed change', () => {
     const documents = openStore();
     const server = new ScriptedChecks(() => new Error('scripted-ls published no diagnostics for the checked text within 15 s.'));
     const verdict = await checker(server, documents).check(retype(documents), never);
-    expect(verdict).toEqual({ refusal: undefined, notes: ['could not check the change with the language server: scripted-ls published no diagnostics for the checked text within 15 s.'] });
+    expect(verdict).toEqual({
+      refusal: undefined,
+      notes: ['could not check the change with the language server: scripted-ls published no diagnostics for the checked text within 15 s.'],
+      checked: [],
+      failure: 'scripted-ls published no diagnostics for the checked text within 15 s.',
+    });
   });
 
   it('checks at most maxFiles files and lists at most maxErrorsListed errors, saying so', async () => {
@@ -220,7 +225,7 @@ describe('checking a proposed change', () => {
       ],
     };
     const verdict = await checker(server, new DocumentStore(), {}).check(plan, never);
-    expect(verdict).toEqual({ refusal: undefined, notes: ['not checked: a.ts changed on disk'] });
+    expect(verdict).toEqual({ refusal: undefined, notes: ['not checked: a.ts changed on disk'], checked: [] });
     expect(server.checks).toEqual([]);
   });
 

@@ -7,8 +7,9 @@
  * - Before the first run of a command in a workspace folder, the user is
  *   asked (Allow once / Always for this workspace / Deny) through the
  *   `CommandConsent` port, which the feature layer implements with
- *   `window/showMessageRequest`. "Always" is remembered for the server's life,
- *   for that folder, name and argv: a changed argv is asked about again.
+ *   `window/showMessageRequest`. "Always" is remembered for that folder, name
+ *   and argv (consent-state.ts: in the user's state file, across restarts):
+ *   a changed argv is asked about again.
  * - The command runs in a shadow of the workspace (shadow-workspace.ts): no
  *   standard input, a timeout (`agent.commandTimeoutMs`), its output kept
  *   within a bound and trimmed for the model with the failures first, and it
@@ -21,6 +22,7 @@ import type { Tool } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import type { CheckCommands } from '../settings/config.js';
 import type { Logger } from '../common/logger.js';
 import { isolation as probeIsolation, prepareShadow, runInShadow, type Isolation, type ShadowOutcome, type ShadowSpec } from './shadow-workspace.js';
+import { ConsentInMemory, type RememberedConsent } from './consent-state.js';
 
 export const runCheckToolName = 'run_check';
 
@@ -28,8 +30,6 @@ export const runCheckToolName = 'run_check';
 export const maxCheckOutputChars = 6_000;
 /** What the user's stream shows of it. */
 export const maxStreamOutputChars = 1_500;
-/** "Always" answers kept: a few per folder, far fewer than this in any real session. */
-const maxRemembered = 256;
 
 /**
  * `run_check`, offered only when `agent.commands` names some: its `command`
@@ -104,15 +104,19 @@ export interface CheckRunnerOptions {
   env?: NodeJS.ProcessEnv;
   /** @default the real probe (shadow-workspace.ts) */
   isolation?: () => Promise<Isolation>;
+  /** Where "Always" answers are kept. @default for this runner's life only */
+  remembered?: RememberedConsent;
 }
 
 export class CheckRunner {
-  private readonly always: string[] = [];
+  private readonly remembered: RememberedConsent;
   private readonly asking = new Map<string, Promise<ConsentAnswer>>();
   /** One check at a time: each may start a whole test suite, and the machine also runs the editor. */
   private readonly running = new PQueue({ concurrency: 1 });
 
-  constructor(private readonly options: CheckRunnerOptions) {}
+  constructor(private readonly options: CheckRunnerOptions) {
+    this.remembered = options.remembered ?? new ConsentInMemory();
+  }
 
   definitions(): Tool[] {
     return checkToolDefinitions(this.options.commands());
@@ -159,7 +163,7 @@ export class CheckRunner {
   /** Undefined when the command may run; else why not, for the model. */
   private async consent(question: ConsentQuestion, request: CheckRequest): Promise<string | undefined> {
     const key = JSON.stringify([question.folder, question.command, question.argv]);
-    if (this.always.includes(key)) return undefined;
+    if (await this.remembered.has(question)) return undefined;
     let pending = this.asking.get(key);
     if (pending === undefined) {
       request.note(`check ${question.command}: asking you to allow \`${shown(question.argv)}\``);
@@ -169,8 +173,7 @@ export class CheckRunner {
     const answer = await abortable(pending, request.signal);
     switch (answer) {
       case 'always':
-        if (!this.always.includes(key)) this.always.push(key);
-        if (this.always.length > maxRemembered) this.always.shift();
+        await this.remembered.remember(question);
         return undefined;
       case 'once':
         return undefined;

@@ -24,6 +24,7 @@ import { checkResultText, runCheckToolName, type CheckResult, type CheckRunner }
 import { proposedState } from './proposed-state.js';
 import type { ShadowSpec } from './shadow-workspace.js';
 import { notRunResults } from './do-agent.js';
+import type { CheckRunLog } from './check-runs.js';
 import type { ToolOutcome } from './workspace-tools.js';
 
 /** Checks run for one proposal: more would be one proposal's whole job timeout. */
@@ -39,6 +40,8 @@ export interface ProposalChecksDeps {
   near: string;
   note(text: string): void;
   signal: AbortSignal;
+  /** Where each run is recorded for the job's result. */
+  runs: CheckRunLog;
 }
 
 interface LastRun {
@@ -127,12 +130,11 @@ export class ProposalChecks {
 
   /**
    * What the user reads at the end about the checks: the last run of each,
-   * and on what it ran. Empty when no check ran in this job.
+   * and on what it ran, a line each (see checksSummary in check-runs.ts).
    * `handedOver`: the job ends with a change (the last proposal judged).
    */
-  report(handedOver: boolean): string {
-    if (this.lastRuns.size === 0) return '';
-    const lines = [...this.lastRuns.entries()].map(([name, run]) => {
+  reportLines(handedOver: boolean): string[] {
+    return [...this.lastRuns.entries()].map(([name, run]) => {
       const { result } = run;
       const on =
         run.proposal === undefined
@@ -147,7 +149,6 @@ export class ProposalChecks {
       const how = result.kind === 'timedOut' ? 'timed out' : `FAILED (${result.exitCode === null ? 'killed' : `exit code ${result.exitCode}`})`;
       return `- ${name}: ${how}${on}${result.firstFailure === undefined ? '' : `: ${result.firstFailure}`}`;
     });
-    return `Checks${handedOver ? ' of the proposed change' : ''}:\n${lines.join('\n')}`;
   }
 
   private async runCheck(name: string, plan: PlannedChange | undefined, proposal: string | undefined): Promise<CheckResult> {
@@ -165,7 +166,10 @@ export class ProposalChecks {
       },
     });
     // A check named wrongly says nothing about the workspace: it is not "the last run" of anything.
-    if (!(result.kind === 'notRun' && !result.final && !Object.hasOwn(this.deps.runner.commands(), name))) this.lastRuns.set(name, { result, proposal });
+    if (!(result.kind === 'notRun' && !result.final && !Object.hasOwn(this.deps.runner.commands(), name))) {
+      this.lastRuns.set(name, { result, proposal });
+      this.deps.runs.recordCommand(result, proposal);
+    }
     return result;
   }
 }

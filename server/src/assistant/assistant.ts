@@ -19,7 +19,7 @@ import type { Logger } from '../common/logger.js';
 import type { ModelClient, ModelReply, ModelRequest, ToolCall } from '../model/model-client.js';
 import { excerptText, proposeEditsTool, systemBlocks, systemPrompt, textEditsSystemPrompt, withCacheBreakpoints } from '../model/prompts.js';
 import type { CallUsage, UsageMeter } from '../model/usage-meter.js';
-import { BuiltinActions, type Priority, type StreamIdentity } from '../protocol.js';
+import { BuiltinActions, type DoCheck, type Priority, type StreamIdentity } from '../protocol.js';
 import type { Job, JobQueue } from '../queue/job-queue.js';
 import type { Session, SessionStore } from '../sessions/session-store.js';
 import { actionCatalog, actionTitle, findAction, type ActionDefinition } from './action-catalog.js';
@@ -37,6 +37,7 @@ import { attachMentions } from '../agent/mentions.js';
 import { PrefetchPolicy, type PrefetchStats } from './prefetch-policy.js';
 import type { CheckRunner } from '../agent/check-commands.js';
 import { ProposalChecks } from '../agent/proposal-checks.js';
+import { CheckRunLog, checksSummary } from '../agent/check-runs.js';
 import type { LimiterClock } from '../common/sliding-window-limiter.js';
 
 /** How the domain tells the user what a job is doing; the feature layer maps it to LSP. */
@@ -77,6 +78,8 @@ export interface DoOutcome {
   /** Model steps the agent took. */
   steps: number;
   plan: PlannedChange | null;
+  /** The checks run on the proposals, for the result (`DoResult.checks`). */
+  checks: DoCheck[];
   /**
    * Tells the model, at the head of the session's next turn, what became of
    * the change (applied, rejected in review, refused by the editor). Only
@@ -268,7 +271,8 @@ export class Assistant {
       const ledger = new ReadLedger();
       for (const file of mentions.files) ledger.record(file.displayPath, file.text, file.origin, file.shownLines.start, file.shownLines.end);
       let plan: PlannedChange | undefined;
-      const checks = this.proposalChecks(jobId, signal, doc.uri);
+      const runs = new CheckRunLog();
+      const checks = this.proposalChecks(jobId, signal, doc.uri, runs);
       let currentStep = 0;
       const result = await runAgentLoop({
         prefix: [...session.messages, userMessage],
@@ -288,9 +292,12 @@ export class Assistant {
             throw error;
           }
           // The language server's check first (new errors go back to the model), then the project's own checks.
-          const refusal = await this.checkProposal(planned, jobId, signal);
-          if (refusal !== undefined) return refusal;
-          const heldBack = await checks?.judge(planned, call, currentStep >= settings['agent.maxSteps']);
+          // At the last step there is no next one to fix it in: the change goes over, and the summary and the result say what failed.
+          const lastStep = currentStep >= settings['agent.maxSteps'];
+          const refusal = await this.checkProposal(planned, jobId, signal, { runs, proposal: JSON.stringify(call.input) });
+          if (refusal !== undefined && !lastStep) return refusal;
+          if (refusal !== undefined) this.deps.reporter.note(jobId, 'tool', 'no step left to fix the new errors: the change goes to you with them (see the summary)');
+          const heldBack = await checks?.judge(planned, call, lastStep);
           if (heldBack === undefined) plan = planned;
           return heldBack;
         },
@@ -300,6 +307,7 @@ export class Assistant {
         },
         onStep: (step) => {
           currentStep = step;
+          runs.step = step;
           if (step > 1) this.deps.reporter.note(jobId, 'status', `step ${step}`);
         },
         limits: {
@@ -317,7 +325,10 @@ export class Assistant {
       const answer: ToolResultBlockParam | undefined = call === undefined ? undefined : { type: 'tool_result', tool_use_id: call.id, content: 'The change was handed to the editor.' };
       if (answer !== undefined) session.pendingToolResults.push(answer);
       session.pendingToolResults.push(...(checks?.pendingAnswers(result.unansweredCalls) ?? notRunResults(result.unansweredCalls)));
-      const checkReport = checks?.report(call !== undefined && plan !== undefined) ?? '';
+      const handedOver = call !== undefined && plan !== undefined;
+      const finalProposal = handedOver ? JSON.stringify(call.input) : undefined;
+      const lines = [runs.languageServerLine(finalProposal), ...(checks?.reportLines(handedOver) ?? [])].filter((line) => line !== undefined);
+      const checkReport = checksSummary(handedOver, lines);
       const answered = plan !== undefined && plan.summary !== '' ? plan.summary : reply.text.trim();
       const summary = checkReport === '' ? answered : `${answered}\n\n${checkReport}`;
       return {
@@ -325,6 +336,7 @@ export class Assistant {
         summary,
         steps: result.steps,
         plan: call === undefined ? null : (plan ?? null),
+        checks: runs.results(finalProposal),
         settle: (what) => {
           if (answer !== undefined && session.pendingToolResults.includes(answer)) answer.content = what;
         },
@@ -502,12 +514,25 @@ export class Assistant {
     this.commit(session, [turn.userMessage, reply.assistantMessage], turn.turn);
     // A reply may carry a tool call anyway (a gateway, a setting changed meanwhile): the API requires every call answered.
     session.pendingToolResults.push(...reply.toolCalls.map((call) => notRunResult(call.id, 'Not run: this model is offered no tools.')));
-    const plan = looksLikeTextEdits(reply.text) ? await planChange(this.textProposal(reply), this.planEnvironment(turn.planTarget, undefined)) : null;
-    return { sessionId: session.id, summary: plan !== null && plan.summary !== '' ? plan.summary : reply.text.trim(), steps: 1, plan, settle: () => undefined };
+    const runs = new CheckRunLog();
+    let plan: PlannedChange | null = null;
+    let proposal: string | undefined;
+    if (looksLikeTextEdits(reply.text)) {
+      const input = this.textProposal(reply);
+      plan = await planChange(input, this.planEnvironment(turn.planTarget, undefined));
+      proposal = JSON.stringify(input);
+      // One step: nothing can go back to the model, so the language server's findings are reported, not refused (no command check: the model cannot ask for one).
+      const refusal = await this.checkProposal(plan, jobId, signal, { runs, proposal });
+      if (refusal !== undefined) this.deps.reporter.note(jobId, 'tool', 'this model takes one step: the change goes to you with the new errors (see the summary)');
+    }
+    const answered = plan !== null && plan.summary !== '' ? plan.summary : reply.text.trim();
+    const line = runs.languageServerLine(proposal);
+    const summary = line === undefined ? answered : `${answered}\n\n${checksSummary(true, [line])}`;
+    return { sessionId: session.id, summary, steps: 1, plan, checks: runs.results(proposal), settle: () => undefined };
   }
 
   /** The checks of one do job, when the user configured some (agent.commands). */
-  private proposalChecks(jobId: string, signal: AbortSignal, near: string): ProposalChecks | undefined {
+  private proposalChecks(jobId: string, signal: AbortSignal, near: string, runs: CheckRunLog): ProposalChecks | undefined {
     const runner = this.deps.checks;
     if (runner === undefined || Object.keys(runner.commands()).length === 0) return undefined;
     const { documents } = this.deps;
@@ -521,6 +546,7 @@ export class Assistant {
       roots: () => this.deps.workspaceRoots(),
       openDocuments: () => documents.uris().flatMap((uri) => documents.get(uri) ?? []),
       note: (text) => this.deps.reporter.note(jobId, 'tool', text),
+      runs,
     });
   }
 
@@ -537,12 +563,13 @@ export class Assistant {
     };
   }
 
-  /** A refusal naming the change's new errors, when the language server finds any; the stream shows each file's outcome. */
-  private async checkProposal(plan: PlannedChange, jobId: string, signal: AbortSignal): Promise<string | undefined> {
+  /** A refusal naming the change's new errors, when the language server finds any; the stream shows each file's outcome, `record.runs` keeps it. */
+  private async checkProposal(plan: PlannedChange, jobId: string, signal: AbortSignal, record: { runs: CheckRunLog; proposal: string }): Promise<string | undefined> {
     const checker = this.deps.proposalChecker;
-    if (checker?.available() !== true) return undefined;
+    if (checker?.available() !== true || !this.deps.settings()['agent.checkProposals']) return undefined;
     const verdict = await checker.check(plan, signal);
     for (const note of verdict.notes) this.deps.reporter.note(jobId, 'tool', note);
+    record.runs.recordLanguageServer(verdict, record.proposal);
     return verdict.refusal;
   }
 

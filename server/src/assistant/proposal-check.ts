@@ -45,6 +45,10 @@ export interface CheckVerdict {
   refusal: string | undefined;
   /** One line per file checked, for the user's stream. */
   notes: string[];
+  /** What each file checked brings and removes, for the job's result. */
+  checked: { displayPath: string; introduced: Diagnostic[]; removed: number }[];
+  /** Why the language server could not check the change, when it could not. */
+  failure?: string;
 }
 
 interface FileTexts {
@@ -94,11 +98,12 @@ export class ProposalChecker {
     } catch (error) {
       signal.throwIfAborted();
       const detail = error instanceof Error ? error.message : String(error);
-      return { refusal: undefined, notes: [...notes, `could not check the change with the language server: ${detail}`] };
+      return { refusal: undefined, notes: [...notes, `could not check the change with the language server: ${detail}`], checked: [], failure: detail };
     }
     for (const { file, introduced, removed } of findings) notes.push(noteFor(file.displayPath, introduced.length, removed));
     const failing = findings.filter((found) => found.introduced.length > 0);
-    return { refusal: failing.length === 0 ? undefined : this.refusal(failing), notes };
+    const checked = findings.map(({ file, introduced, removed }) => ({ displayPath: file.displayPath, introduced, removed }));
+    return { refusal: failing.length === 0 ? undefined : this.refusal(failing), notes, checked };
   }
 
   private async findings(file: FileTexts, signal: AbortSignal): Promise<FileFindings> {

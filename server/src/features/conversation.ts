@@ -53,7 +53,7 @@ export async function doInstruction(context: FeatureContext, raw: unknown, token
     stream: streamIdentity(params, what, commandToken),
   });
   const outcome = await awaitJob(job, context.queue, token);
-  const answer = { sessionId: outcome.sessionId, jobId: job.id, summary: outcome.summary, steps: outcome.steps };
+  const answer = { sessionId: outcome.sessionId, jobId: job.id, summary: outcome.summary, steps: outcome.steps, checks: outcome.checks };
   if (outcome.plan === null) return { ...answer, edit: null, applied: false, files: [] };
   const files = summarizeFiles(outcome.plan);
   if (!apply) {

@@ -4,6 +4,7 @@
  * features/. Nothing here registers a handler (lsp/handlers.ts does), so what
  * the server is made of reads apart from what it answers.
  */
+import { homedir } from 'node:os';
 import type { ClientCapabilities, Connection, InitializeParams } from 'vscode-languageserver/node';
 import { defaultMaxFileBytes, searchDeadlineFor, WorkspaceTools } from '../agent/workspace-tools.js';
 import type { LanguageIntelligence } from '../agent/language-intelligence.js';
@@ -12,6 +13,7 @@ import { readTextFile } from '../agent/workspace-paths.js';
 import { ProposalChecker } from '../assistant/proposal-check.js';
 import { Assistant } from '../assistant/assistant.js';
 import { CheckRunner } from '../agent/check-commands.js';
+import { ConsentStateFile, consentStatePath } from '../agent/consent-state.js';
 import { LspCommandConsent } from '../features/check-consent.js';
 import { defaultInlineCompletionOptions, InlineCompletionEngine, systemClock } from '../completion/completion-engine.js';
 import { queuedCompletionModel } from '../completion/queued-completion-model.js';
@@ -159,6 +161,7 @@ export function buildServices({ connection, logger, version, env = process.env, 
     redact: (text) => redactor.redact(text),
     logger,
     env,
+    remembered: new ConsentStateFile({ path: consentStatePath(env, homedir()), logger }),
   });
   const semanticTools =
     intelligence === undefined

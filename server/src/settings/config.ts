@@ -264,6 +264,12 @@ export const settingsSchema = {
     description:
       "Send the workspace's AGENTS.md, CLAUDE.md and .efrit/instructions.md (at each folder's root, in that order; 16 KiB each, 32 KiB in all) to the model with the system prompt, cached; a changed file is read again for the next job.",
   } as SettingSpec<boolean>,
+  'agent.checkProposals': {
+    type: 'boolean',
+    default: true,
+    description:
+      "In proxy mode, check each change the agent proposes with the wrapped language server before the editor gets it (new errors go back to the agent to fix). Off: proposals go straight to the editor; the agent's language-server tools stay.",
+  } as SettingSpec<boolean>,
   'agent.commands': {
     type: 'commands',
     default: {},
