@@ -11,6 +11,8 @@ import { gaxios } from 'google-auth-library';
 import { describe, expect, it } from 'vitest';
 import { EfritError } from '../../server/src/common/errors.js';
 import { credentialError, vertexCallError } from '../../server/src/model/vertex-errors.js';
+import { claudeIdOfVertexModel, priceForSetting } from '../../server/src/model/prices.js';
+import { applySettings, defaultSettings } from '../../server/src/settings/config.js';
 
 const token = 'ya29.a0AfB_byC3tokenThatMustNeverBeShown0123456789';
 const context = { model: 'claude-sonnet-4-5@20250929', region: 'us-east5', projectId: 'acme-ml', redact: (text: string) => text.replaceAll(token, '[redacted]') };
@@ -148,5 +150,33 @@ describe('no access token', () => {
     expect(unreadableKey).toMatchObject({ code: 'ERR_OSSL_UNSUPPORTED' });
     expectError(credentialError(unreadableKey, 30_000), 'noApiKey', 'cannot be used for Vertex AI');
     expectError(credentialError({ message: 42, code: 7 }, 30_000), 'noApiKey');
+  });
+});
+
+describe('vertex: models and settings', () => {
+  it('prices a Vertex id as the Claude model it clearly names, and nothing else', () => {
+    expect(claudeIdOfVertexModel('claude-sonnet-4-5@20250929')).toBe('claude-sonnet-4-5');
+    expect(claudeIdOfVertexModel('claude-opus-4-6')).toBe('claude-opus-4-6');
+    expect(claudeIdOfVertexModel('claude-3-5-haiku@20241022')).toBe('claude-3-5-haiku');
+    expect(claudeIdOfVertexModel('gemini-2.5-pro')).toBeUndefined();
+    expect(claudeIdOfVertexModel('claude-sonnet-4-5@latest')).toBeUndefined();
+    expect(claudeIdOfVertexModel('publishers/anthropic/models/claude-sonnet-4-5')).toBeUndefined();
+
+    expect(priceForSetting('vertex:claude-sonnet-4-5@20250929', {})).toEqual({ input: 3, output: 15, cacheWrite: 3.75, cacheRead: 0.3 });
+    expect(priceForSetting('vertex:claude-haiku-4-5@20251001', {})).toMatchObject({ input: 1, output: 5 });
+    expect(priceForSetting('vertex:gemini-2.5-pro', {})).toBeUndefined();
+    const negotiated = { input: 2.5, output: 12, cacheWrite: 3, cacheRead: 0.25 };
+    expect(priceForSetting('vertex:claude-sonnet-4-5@20250929', { 'claude-sonnet-4-5@20250929': negotiated })).toBe(negotiated);
+  });
+
+  it("takes a region only in a region's shape: it becomes part of the host the Google token is sent to", () => {
+    for (const region of ['us-east5', 'europe-west1', 'asia-southeast1', 'global', 'northamerica-northeast1']) {
+      expect(applySettings(defaultSettings(), { vertex: { region } }).warnings).toEqual([]);
+    }
+    for (const region of ['evil.example/#', 'us-east5.attacker.example', 'US-EAST5', 'us-east', 'global/x']) {
+      const applied = applySettings(defaultSettings(), { vertex: { region } });
+      expect(applied.warnings).toEqual([expect.stringContaining('expected a Vertex AI region such as "us-east5"')]);
+      expect(applied.settings['vertex.region']).toBe('');
+    }
   });
 });

@@ -82,10 +82,18 @@ export function claudeIdOfBedrockModel(model: string): string | undefined {
 }
 
 /**
+ * A Vertex AI model id that clearly is a Claude model (`claude-sonnet-4-5@20250929`,
+ * `claude-opus-4-6`), as the Claude model id; undefined for anything else.
+ */
+export function claudeIdOfVertexModel(model: string): string | undefined {
+  return /^(claude-[a-z0-9-]+?)(?:-\d{8})?(?:@\d{8})?$/.exec(model)?.[1];
+}
+
+/**
  * The price of a role's setting (`claude-sonnet-5-5`, `openai:gpt-4.1`). The
  * built-in table is Anthropic's prices for Claude on Anthropic's API, which
- * Bedrock bills Claude at too, so a Bedrock id that clearly names a Claude
- * model is priced as it; any other model on another provider is priced only
+ * Bedrock and Vertex AI bill Claude at too, so a Bedrock or Vertex id that
+ * clearly names a Claude model is priced as it; any other model on another provider is priced only
  * by the `prices` setting, under the setting as written or its bare model id:
  * a gateway's price for a model of the same name need not be Anthropic's.
  */
@@ -93,7 +101,7 @@ export function priceForSetting(setting: string, overrides: Readonly<Record<stri
   const choice = modelChoiceOf(setting);
   if (choice.provider === 'anthropic') return priceFor(choice.model, overrides);
   for (const id of [setting, choice.model]) if (Object.hasOwn(overrides, id)) return overrides[id];
-  const claude = choice.provider === 'bedrock' ? claudeIdOfBedrockModel(choice.model) : undefined;
+  const claude = choice.provider === 'bedrock' ? claudeIdOfBedrockModel(choice.model) : choice.provider === 'vertex' ? claudeIdOfVertexModel(choice.model) : undefined;
   return claude === undefined ? undefined : priceFor(claude, overrides);
 }
 
