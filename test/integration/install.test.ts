@@ -136,6 +136,7 @@ describe('the packed package', () => {
         'dist/efrit-lsp-server.cjs',
         'dist/anthropic-sdk.cjs',
         'dist/openai-sdk.cjs',
+        'dist/ollama.cjs',
         // Loaded on the first call through a proxy or with tls.caFile (server/src/model/network.ts).
         'dist/undici.cjs',
         'clients/emacs/efrit-lsp.el',
