@@ -193,6 +193,24 @@ describe('the network', () => {
     );
   });
 
+  it('reads the proxy variables at its first request, not when the server builds it, so start-up does not wait for NO_PROXY to be parsed', async () => {
+    const read: string[] = [];
+    const env = new Proxy<NodeJS.ProcessEnv>(
+      { NO_PROXY: 'localhost,10.0.0.0/8,[::1]' },
+      {
+        get: (variables, name) => {
+          if (typeof name === 'string') read.push(name);
+          return Reflect.get(variables, name);
+        },
+      },
+    );
+    const network = new Network({ env, logger: recordingLogger() });
+    network.useCaFile('');
+    expect(read).toEqual([]);
+    await expect(network.fetch(refusedUrl)).rejects.toThrow(TypeError);
+    expect(read).toContain('NO_PROXY');
+  });
+
   it('warns, naming tls.caFile, about a file that is missing, relative, not PEM, or far too big, and goes on with the default authorities', async () => {
     expect(await warningsFor(join(dir, 'missing.pem'))).toEqual([`efrit.tls.caFile (${join(dir, 'missing.pem')}) cannot be read (ENOENT); TLS trusts Node's default certificate authorities (and NODE_EXTRA_CA_CERTS) only.`]);
     expect(await warningsFor('certs/corp.pem')).toEqual([`efrit.tls.caFile is "certs/corp.pem", not an absolute path; TLS trusts Node's default certificate authorities (and NODE_EXTRA_CA_CERTS) only.`]);

@@ -23,7 +23,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { EfritError, isEfritError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -215,7 +215,12 @@ interface DispatchStack {
  * instance per server, so connections to a proxy are pooled across calls.
  */
 export class Network {
-  private readonly proxies: ProxyEnvironment;
+  /**
+   * Read on the first request rather than at start-up: parsing NO_PROXY
+   * compiles node:net's IPv6 pattern, several milliseconds an editor would
+   * otherwise wait for `initialize`.
+   */
+  private proxyEnvironment: ProxyEnvironment | undefined;
   // Stryker disable next-line StringLiteral: equivalent, any first value but '' is replaced by the first useCaFile
   private caFile = '';
   private trust: Promise<Trust | undefined> = Promise.resolve(undefined);
@@ -223,8 +228,11 @@ export class Network {
   /** Proxies already named in the log, so it says once which one calls go through. */
   private readonly announced = new Set<string>();
 
-  constructor(private readonly options: NetworkOptions) {
-    this.proxies = readProxyEnvironment(options.env);
+  constructor(private readonly options: NetworkOptions) {}
+
+  private get proxies(): ProxyEnvironment {
+    this.proxyEnvironment ??= readProxyEnvironment(this.options.env);
+    return this.proxyEnvironment;
   }
 
   /** Takes the `tls.caFile` setting; the file is read once per value. */
@@ -309,6 +317,8 @@ export class Network {
       logger.warn(`efrit.tls.caFile (${caFile}): ${blocks.length - readable.length} of its ${blocks.length} certificates cannot be read; the others are trusted.`);
     }
     const extra = await this.extraCaCerts(env['NODE_EXTRA_CA_CERTS']);
+    // node:tls only where a CA file is in use: start-up need not load it.
+    const { createSecureContext, rootCertificates } = await import('node:tls');
     const context = createSecureContext({ ca: [...rootCertificates, ...extra, ...readable] });
     logger.info(`network: TLS trusts the ${readable.length === 1 ? 'certificate authority' : `${readable.length} certificate authorities`} in ${caFile} besides the default ones`);
     return { context, caFile };
