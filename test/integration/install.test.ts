@@ -143,6 +143,8 @@ describe('the packed package', () => {
         'dist/undici.cjs',
         // With the AWS credential chain and signer: loaded on the first call to a bedrock: model only.
         'dist/bedrock-sdk.cjs',
+        // With google-auth-library: loaded on the first call to a vertex: model only.
+        'dist/vertex-sdk.cjs',
         'clients/emacs/efrit-lsp.el',
         'clients/neovim/lua/efrit/init.lua',
       ]),
@@ -155,7 +157,7 @@ describe('the packed package', () => {
     const server = readFileSync(join(installedDist, 'efrit-lsp-server.cjs'), 'utf8');
     // esbuild writes each lazily loaded bundle as a require() of a file beside the server (scripts/server-bundle.ts).
     const loaded = [...new Set([...server.matchAll(/require\("\.\/([\w.-]+\.cjs)"\)/g)].map((match) => `dist/${match[1] as string}`))].sort();
-    expect(loaded).toEqual(expect.arrayContaining(['dist/anthropic-sdk.cjs', 'dist/ollama.cjs', 'dist/openai-sdk.cjs', 'dist/undici.cjs']));
+    expect(loaded).toEqual(expect.arrayContaining(['dist/anthropic-sdk.cjs', 'dist/bedrock-sdk.cjs', 'dist/ollama.cjs', 'dist/openai-sdk.cjs', 'dist/undici.cjs', 'dist/vertex-sdk.cjs']));
     expect(loaded.filter((path) => !packedFiles.includes(path))).toEqual([]);
     expect(loaded.filter((path) => !existsSync(join(installedDist, path.slice('dist/'.length))))).toEqual([]);
   });
