@@ -328,6 +328,7 @@ export class Assistant {
       };
     });
     this.doJobs.add(job);
+    this.deps.proposalChecker?.keepWarmDuring(target.uri, job.result);
     return job;
   }
 
