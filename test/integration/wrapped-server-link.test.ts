@@ -41,14 +41,15 @@ const publish = (uri: string, diagnostics: unknown[]): NotificationMessage => ({
 const diagnostic = (line: number, message: string) => ({ range: { start: { line, character: 0 }, end: { line, character: 1 } }, message, severity: 1 });
 
 /** A router with a link, initialized: the wrapped server declared `capabilities`. */
-async function setup(capabilities: object = { definitionProvider: true, referencesProvider: true, hoverProvider: true }, options: { maxWarmShadows?: number } = {}) {
+async function setup(capabilities: object = { definitionProvider: true, referencesProvider: true, hoverProvider: true }, options: { maxWarmShadows?: number; serverName?: string } = {}) {
   const documents = new DocumentStore();
   const [editorOuter, editorInner] = memoryLink();
   const [efritOuter, efritInner] = memoryLink();
   const [childOuter, childInner] = memoryLink();
   let exitChild: (reason: string) => void = () => undefined;
   const clock = new ManualClock();
-  const link = new WrappedServerLink({ timers: clock, requestTimeoutMs: 5_000, quietMs: 300, firstPublishTimeoutMs: 10_000, shadowIdleCloseMs: 60_000, ...options });
+  const { serverName, ...linkOptions } = options;
+  const link = new WrappedServerLink({ timers: clock, requestTimeoutMs: 5_000, quietMs: 300, firstPublishTimeoutMs: 10_000, shadowIdleCloseMs: 60_000, ...linkOptions });
   new ProxyRouter({
     editor: editorInner,
     efrit: efritInner,
@@ -63,7 +64,7 @@ async function setup(capabilities: object = { definitionProvider: true, referenc
   editor.send(request(1, 'initialize', { capabilities: {} }));
   await child.next((m) => m['id'] === 1);
   await efrit.next((m) => m['id'] === 1);
-  child.send(result(1, { capabilities }));
+  child.send(result(1, { capabilities, ...(serverName === undefined ? {} : { serverInfo: { name: serverName, version: '1.7.1' } }) }));
   efrit.send(result(1, { capabilities: {} }));
   await editor.next((m) => m['id'] === 1);
   return { link, editor, efrit, child, clock, documents, exitChild: (reason: string) => exitChild(reason) };
@@ -442,6 +443,22 @@ describe("efrit-lsp's own line to the wrapped server", () => {
     await child.next((m) => m['id'] === 9);
     child.send(result(9, { contents: `see ${inShadow.uri}` }));
     expect((await editor.next((m) => m['id'] === 9))['result']).toEqual({ contents: `see ${inShadow.uri}` });
+  });
+
+  it("takes pylsp's first publish for a fresh shadow, which holds all its linters' findings, without a quiet wait", async () => {
+    const { link, editor, child } = await setup({ definitionProvider: true }, { serverName: 'pylsp' });
+    expect(link.diagnosticsCompletion).toBe('firstPublish');
+    const checked = link.diagnosticsOfTexts({ uri: 'file:///w/greeter.py', languageId: 'python', texts: ['import sys\n'] }, new AbortController().signal);
+    await child.next((m) => m['method'] === 'textDocument/didOpen');
+    child.send(publish('file:///w/greeter.efrit-check-0.py', [diagnostic(0, "'sys' imported but unused")]));
+    // No clock moved: the first publish settles it.
+    await expect(checked).resolves.toEqual([[diagnostic(0, "'sys' imported but unused")]]);
+    expect(await child.next()).toMatchObject({ method: 'textDocument/didClose', params: { textDocument: { uri: 'file:///w/greeter.efrit-check-0.py' } } });
+    // A server that only pushes gets a fresh shadow per text: none is kept, none is warmed.
+    link.warmShadows({ uri: 'file:///w/greeter.py', languageId: 'python', texts: ['x = 1\n'] });
+    await tick();
+    expect(child.methods()).toEqual([]);
+    expect(editor.methods()).toEqual([]);
   });
 
   it('gives up on a shadow the server publishes nothing for, and closes it', async () => {

@@ -317,7 +317,7 @@ export class ProxyRouter {
       childResult = child.result as InitializeResult;
       this.childSync = childSyncKind(childResult.capabilities);
     }
-    this.options.link?.childInitialized(childResult?.capabilities);
+    this.options.link?.childInitialized(childResult?.capabilities, childResult?.serverInfo?.name);
     const efritResult = efrit.result as InitializeResult;
     this.answeredByEfrit = methodsEfritAnswers(childResult?.capabilities, efritResult.capabilities);
     this.reply(request, { jsonrpc: '2.0', id: request.id, result: mergeInitializeResults(childResult, efritResult) });

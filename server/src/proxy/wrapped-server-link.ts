@@ -26,7 +26,10 @@
  * shadow for each text, whose number is new, so a late publish about an
  * earlier text can never be taken for a later one's; its diagnostics are
  * taken once the server has published at least once and then stayed quiet
- * for `quietMs`, within `firstPublishTimeoutMs`.
+ * for `quietMs`, within `firstPublishTimeoutMs`; except for pylsp, whose
+ * first publish for a document is complete: it lints a document it has just
+ * opened once, all its linters in one `pylsp_lint` hook, and publishes their
+ * findings together (python_lsp.py `lint`), so there is nothing to wait for.
  */
 import type { Diagnostic, NotificationMessage, RequestMessage, ResponseMessage, ServerCapabilities } from 'vscode-languageserver/node';
 import type { LanguageIntelligence, SemanticFeature, ShadowCheck } from '../agent/language-intelligence.js';
@@ -73,12 +76,16 @@ export interface WrappedServerLinkOptions {
 }
 
 /** How a shadow's diagnostics are known to be complete: see the top of this file. */
-export type DiagnosticsCompletion = 'pull' | 'tsserverRequest' | 'quiet';
+export type DiagnosticsCompletion = 'pull' | 'tsserverRequest' | 'firstPublish' | 'quiet';
+
+/** Servers whose first publish for a document just opened holds all its diagnostics (see the top of this file). */
+const publishingAllAtOnce = new Set(['pylsp']);
 
 /** The completion signal the wrapped server's capabilities offer. */
-export function completionOf(capabilities: ServerCapabilities | undefined): DiagnosticsCompletion {
+export function completionOf(capabilities: ServerCapabilities | undefined, serverName?: string): DiagnosticsCompletion {
   if (capabilities?.diagnosticProvider !== undefined) return 'pull';
   if (offersTsserverRequests(capabilities?.executeCommandProvider)) return 'tsserverRequest';
+  if (serverName !== undefined && publishingAllAtOnce.has(serverName)) return 'firstPublish';
   return 'quiet';
 }
 
@@ -129,6 +136,10 @@ class ShadowWatch {
 
   published(diagnostics: Diagnostic[]): void {
     if (this.settle === undefined) return;
+    if (this.quietMs === 0) {
+      this.settle(diagnostics);
+      return;
+    }
     this.latest = diagnostics;
     this.timer?.cancel();
     this.timer = this.timers.setTimer(() => this.settle?.(this.latest ?? []), this.quietMs);
@@ -189,11 +200,11 @@ export class WrappedServerLink implements LanguageIntelligence {
   }
 
   /** The wrapped server answered the editor's `initialize`: its features are decided now, once (a restarted server does not change them). */
-  childInitialized(capabilities: ServerCapabilities | undefined): void {
+  childInitialized(capabilities: ServerCapabilities | undefined, serverName?: string): void {
     if (this.hasDecided) return;
     this.hasDecided = true;
     this.decided = featuresOf(capabilities);
-    this.completion = completionOf(capabilities);
+    this.completion = completionOf(capabilities, serverName);
   }
 
   /** A response from the wrapped server: true when it answers one of efrit-lsp's own requests (and so is not the editor's). */
@@ -269,7 +280,7 @@ export class WrappedServerLink implements LanguageIntelligence {
   /** The texts are checked at once, each at a shadow of its own: one wait for the server, not one per text. */
   diagnosticsOfTexts(check: ShadowCheck, signal: AbortSignal): Promise<Diagnostic[][]> {
     signal.throwIfAborted();
-    const checked = Promise.all(check.texts.map((text) => (this.completion === 'quiet' ? this.diagnosticsOfText(check, text, signal) : this.askedDiagnostics(check, text, signal))));
+    const checked = Promise.all(check.texts.map((text) => (this.keepsShadows() ? this.askedDiagnostics(check, text, signal) : this.diagnosticsOfText(check, text, signal))));
     return checked.finally(() => this.handBackFront());
   }
 
@@ -296,7 +307,7 @@ export class WrappedServerLink implements LanguageIntelligence {
    * follows is one change and one answer. Only where shadows are kept open.
    */
   warmShadows(check: ShadowCheck): void {
-    if (this.completion === 'quiet') return;
+    if (!this.keepsShadows()) return;
     for (const text of check.texts) this.warm.lease(check.uri, check.languageId, text)?.release(true);
     this.handBackFront();
   }
@@ -304,6 +315,11 @@ export class WrappedServerLink implements LanguageIntelligence {
   /** Closes the shadows kept open (the agent's work that needed them is over). */
   closeShadows(): void {
     this.warm.closeAll();
+  }
+
+  /** Whether shadows are kept open between checks: only where diagnostics are asked for, so an answer is tied to the text just sent. */
+  private keepsShadows(): boolean {
+    return this.completion === 'pull' || this.completion === 'tsserverRequest';
   }
 
   /** A shadow kept open, changed to `text`, and its diagnostics asked for. */
@@ -336,7 +352,7 @@ export class WrappedServerLink implements LanguageIntelligence {
 
   private async diagnosticsOfText(check: ShadowCheck, text: string, signal: AbortSignal): Promise<Diagnostic[]> {
     const uri = shadowUriFor(check.uri, this.nextShadow++);
-    const watch = new ShadowWatch(this.timers, this.quietMs);
+    const watch = new ShadowWatch(this.timers, this.completion === 'firstPublish' ? 0 : this.quietMs);
     this.watches.set(uri, watch);
     const onAbort = () => watch.fail(new Error(`The check with ${this.label} was cancelled.`));
     signal.addEventListener('abort', onAbort, { once: true });
