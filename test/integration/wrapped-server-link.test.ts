@@ -336,6 +336,16 @@ describe("efrit-lsp's own line to the wrapped server", () => {
     expect(link.openShadows).toBe(0);
   });
 
+  it("says what tsserver's error is in one line, not its stack trace, and closes that shadow", async () => {
+    const { link, child } = await setup({ executeCommandProvider: { commands: ['typescript.tsserverRequest'] } });
+    const checked = link.diagnosticsOfTexts({ uri: 'file:///w/README.md', languageId: 'markdown', texts: ['# Title'] }, new AbortController().signal);
+    await child.next((m) => m['method'] === 'textDocument/didOpen');
+    const asked = await child.next();
+    child.send({ jsonrpc: '2.0', id: asked['id'] as string, error: { code: 1, message: '<semantic> TypeScript Server Error (5.9.3)\nNo Project.\nError: No Project.\n    at Object.ThrowNoProject (typescript.js:186170:11)' } });
+    await expect(checked).rejects.toThrow(new Error('fake-ls answered workspace/executeCommand with an error: <semantic> TypeScript Server Error (5.9.3)'));
+    expect(await child.next((m) => m['method'] === 'textDocument/didClose')).toMatchObject({ params: { textDocument: { uri: 'file:///w/README.efrit-check-0.md' } } });
+  });
+
   it('closes a shadow left unused for a minute, all of them when told, and forgets them when the server dies', async () => {
     const { link, child, clock, exitChild } = await setup({ diagnosticProvider: {} });
     const check = async (uri: string) => {

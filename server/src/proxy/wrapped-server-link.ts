@@ -338,9 +338,16 @@ export class WrappedServerLink implements LanguageIntelligence {
 
   /** The three stages tsserver's `geterr` reports, asked for at once (tsserver answers them in turn). */
   private async tsserverDiagnostics(uri: string, signal: AbortSignal): Promise<Diagnostic[]> {
-    const answers = await Promise.all(
-      tsserverDiagnosticsCommands.map((command) => this.request('workspace/executeCommand', { command: tsserverRequestCommand, arguments: [command, { file: uri }] }, signal)),
-    );
+    let answers: unknown[];
+    try {
+      answers = await Promise.all(
+        tsserverDiagnosticsCommands.map((command) => this.request('workspace/executeCommand', { command: tsserverRequestCommand, arguments: [command, { file: uri }] }, signal)),
+      );
+    } catch (error) {
+      // tsserver's errors carry its stack trace (a file it has no project for, a language it does not handle): the first line says what went wrong.
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(message.split('\n', 1)[0] ?? message);
+    }
     const found: Diagnostic[] = [];
     for (const [index, answer] of answers.entries()) {
       const diagnostics = diagnosticsOfTsserverAnswer(answer);
