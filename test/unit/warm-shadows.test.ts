@@ -9,7 +9,7 @@ import type { NotificationMessage } from 'vscode-languageserver/node';
 import { WarmShadows } from '../../server/src/proxy/warm-shadows.js';
 import { ManualClock } from '../support/manual-clock.js';
 
-function pool(options: { maxOpen?: number; running?: () => boolean } = {}) {
+function pool(options: { maxOpen?: number; running?: () => boolean; idleCloseMs?: number } = {}) {
   const sent: NotificationMessage[] = [];
   const clock = new ManualClock();
   let next = 0;
@@ -21,7 +21,7 @@ function pool(options: { maxOpen?: number; running?: () => boolean } = {}) {
     },
     newShadowUri: (uri) => uri.replace(/\.ts$/, `.efrit-check-${next++}.ts`),
     timers: clock,
-    idleCloseMs: 60_000,
+    ...(options.idleCloseMs === undefined ? {} : { idleCloseMs: options.idleCloseMs }),
     ...(options.maxOpen === undefined ? {} : { maxOpen: options.maxOpen }),
   });
   const said = () => sent.splice(0).map((m) => `${m.method.replace('textDocument/', '')} ${(m.params as { textDocument: { uri: string } }).textDocument.uri.replace('file:///w/', '')}`);
@@ -42,10 +42,17 @@ describe('shadows kept open between checks', () => {
     const same = shadows.lease(a, 'typescript', 'two');
     expect(same?.uri).toBe('file:///w/a.efrit-check-0.ts');
     expect(said()).toEqual([]);
+    const other = shadows.lease(a, 'typescript', 'three');
     same?.release(true);
+    other?.release(true);
+    said();
+    // The shadow holding the text is taken, not the one used longer ago.
+    expect(shadows.lease(a, 'typescript', 'three')?.uri).toBe('file:///w/a.efrit-check-1.ts');
+    expect(shadows.lease(a, 'typescript', 'two')?.uri).toBe('file:///w/a.efrit-check-0.ts');
+    expect(said()).toEqual([]);
     // Another language is another document, even at the same path.
     shadows.lease(a, 'javascript', 'two')?.release(true);
-    expect(said()).toEqual(['didOpen a.efrit-check-1.ts']);
+    expect(said()).toEqual(['didOpen a.efrit-check-2.ts']);
   });
 
   it('gives a leased shadow to no other check until it is released, once', () => {
@@ -60,7 +67,7 @@ describe('shadows kept open between checks', () => {
     expect(shadows.lease(a, 'typescript', 'text')?.uri).toBe(first?.uri);
   });
 
-  it('closes a shadow whose check failed, one unused for the idle time, and every one when told (a leased one when released)', async () => {
+  it('closes a shadow whose check failed, one unused for the idle time (a minute unless told), and every one when told (a leased one when released)', async () => {
     const { shadows, said, clock } = pool();
     shadows.lease(a, 'typescript', 'failed')?.release(false);
     expect(said()).toEqual(['didOpen a.efrit-check-0.ts', 'didClose a.efrit-check-0.ts']);
@@ -118,6 +125,7 @@ describe('shadows kept open between checks', () => {
     const held = shadows.lease(a, 'typescript', 'three');
     shadows.forget();
     held?.release(true);
+    expect(clock.pendingTimers()).toBe(0);
     await clock.advance(60_000);
     // Only the open of the shadow leased before the server died (the failed open used up a number): no close, no idle timer left.
     expect(said()).toEqual(['didOpen a.efrit-check-2.ts']);
