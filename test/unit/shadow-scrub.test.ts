@@ -27,6 +27,7 @@ describe('answers without shadow documents', () => {
           { textDocument: { uri: shadow, version: 3 }, edits: [{ range, newText: 'total' }] },
           { textDocument: { uri: real, version: 9 }, edits: [{ range, newText: 'total' }] },
           { kind: 'rename', oldUri: shadow, newUri: 'file:///w/src/other.ts' },
+          { kind: 'rename', oldUri: real, newUri: shadow },
         ],
       }),
     ).toEqual({ documentChanges: [{ textDocument: { uri: real, version: 9 }, edits: [{ range, newText: 'total' }] }] });
@@ -39,6 +40,22 @@ describe('answers without shadow documents', () => {
     expect(withoutShadows([{ to: item(shadow), fromRanges: [range] }])).toEqual([]);
   });
 
+  it('cleans lists within lists, and leaves entries with no document alone', () => {
+    expect(withoutShadows([[{ uri: shadow, range }, { uri: real, range }]])).toEqual([[{ uri: real, range }]]);
+    expect(withoutShadows([{ name: 'orphan', location: null }])).toEqual([{ name: 'orphan', location: null }]);
+  });
+
+  it('goes 64 levels deep and no deeper, however an answer is nested', () => {
+    const nested = (levels: number): unknown => {
+      let value: unknown = [{ uri: shadow, range }];
+      for (let level = 1; level < levels; level++) value = [value];
+      return value;
+    };
+    expect(JSON.stringify(withoutShadows(nested(65)))).not.toContain(shadow);
+    const tooDeep = nested(66);
+    expect(withoutShadows(tooDeep)).toBe(tooDeep);
+  });
+
   it('keeps an answer with no shadow in it as it is, the same object', () => {
     const answer = { contents: { kind: 'markdown', value: 'x' }, items: [{ uri: real, range }], nothing: null };
     expect(withoutShadows(answer)).toBe(answer);
@@ -47,7 +64,10 @@ describe('answers without shadow documents', () => {
   });
 
   it('is applied to the answers that can name other documents, not to every answer', () => {
-    for (const method of ['textDocument/references', 'textDocument/definition', 'workspace/symbol', 'textDocument/rename', 'workspace/applyEdit', 'textDocument/codeAction', 'callHierarchy/incomingCalls']) {
+    const naming = ['definition', 'declaration', 'typeDefinition', 'implementation', 'references', 'rename', 'prepareCallHierarchy', 'prepareTypeHierarchy', 'codeAction'].map((name) => `textDocument/${name}`);
+    const others = ['callHierarchy/incomingCalls', 'callHierarchy/outgoingCalls', 'typeHierarchy/supertypes', 'typeHierarchy/subtypes', 'codeAction/resolve'];
+    const workspace = ['symbol', 'executeCommand', 'willRenameFiles', 'willCreateFiles', 'willDeleteFiles', 'applyEdit'].map((name) => `workspace/${name}`);
+    for (const method of [...naming, ...others, ...workspace]) {
       expect(mayNameShadows(method)).toBe(true);
     }
     for (const method of ['textDocument/hover', 'textDocument/completion', 'textDocument/formatting']) expect(mayNameShadows(method)).toBe(false);
