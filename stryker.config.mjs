@@ -41,6 +41,10 @@ export default {
     'server/src/agent/semantic-tools.ts',
     'server/src/proxy/routing-rules.ts',
     'server/src/proxy/capabilities.ts',
+    // the proposal check's shadows (issue #16, speed)
+    'server/src/proxy/warm-shadows.ts',
+    'server/src/proxy/shadow-scrub.ts',
+    'server/src/proxy/tsserver-diagnostics.ts',
     // the agent's checks (agent.commands)
     'server/src/agent/check-output.ts',
     'server/src/agent/check-commands.ts',

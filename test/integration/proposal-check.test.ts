@@ -89,6 +89,8 @@ function expectUndisturbed(recorded: Recorded, from: number, uri: string): void 
     expect(params.uri).toBe(uri);
     expect(params.diagnostics).toEqual(baseline);
   }
+  // Nor after: shadows stay open in the server between checks, and their diagnostics still go nowhere.
+  expect(recorded.published.filter((params) => params.uri.includes('.efrit-check-'))).toEqual([]);
 }
 
 const cartTs = `export function cartTotal(prices: number[]): number {

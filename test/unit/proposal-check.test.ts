@@ -40,6 +40,15 @@ class ScriptedChecks implements LanguageIntelligence {
   publishedDiagnostics(): undefined {
     return undefined;
   }
+  /** What was put at shadows ahead of checks, and how often the shadows were closed. */
+  readonly warmed: ShadowCheck[] = [];
+  closed = 0;
+  warmShadows(check: ShadowCheck): void {
+    this.warmed.push(check);
+  }
+  closeShadows(): void {
+    this.closed += 1;
+  }
   diagnosticsOfTexts(check: ShadowCheck): Promise<Diagnostic[][]> {
     this.checks.push(check);
     const results = check.texts.map((text) => this.diagnose(text));
@@ -232,6 +241,64 @@ describe('checking a proposed change', () => {
   it('is not available without a language server that initialized', () => {
     expect(checker(new ScriptedChecks(() => [], []), new DocumentStore()).available()).toBe(false);
     expect(checker(new ScriptedChecks(() => []), new DocumentStore()).available()).toBe(true);
+  });
+});
+
+describe('keeping shadows warm for the jobs on a document', () => {
+  /** A job's end, settled by the test. */
+  const gate = () => {
+    let open!: () => void;
+    let fail!: () => void;
+    const finished = new Promise<void>((resolve, reject) => {
+      open = resolve;
+      fail = () => reject(new Error('cancelled'));
+    });
+    return { finished, open, fail };
+  };
+  const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("puts the document's text at a shadow when a job starts, and closes the shadows when the last job underway ends, however it ends", async () => {
+    const server = new ScriptedChecks(() => []);
+    const documents = openStore();
+    const check = checker(server, documents);
+    const first = gate();
+    const second = gate();
+    check.keepWarmDuring(uri, first.finished);
+    documents.change(uri, 2, [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '// typed\n' }]);
+    check.keepWarmDuring(uri, second.finished);
+    expect(server.warmed).toEqual([
+      { uri, languageId: 'typescript', texts: [source] },
+      { uri, languageId: 'typescript', texts: [`// typed\n${source}`] },
+    ]);
+    first.fail();
+    await settled();
+    // Another job still checks: its shadows stay.
+    expect(server.closed).toBe(0);
+    second.open();
+    await settled();
+    expect(server.closed).toBe(1);
+  });
+
+  it('warms nothing for a document that is not open, but keeps the job counted', async () => {
+    const server = new ScriptedChecks(() => []);
+    const check = checker(server, new DocumentStore());
+    const job = gate();
+    check.keepWarmDuring(uri, job.finished);
+    expect(server.warmed).toEqual([]);
+    job.open();
+    await settled();
+    expect(server.closed).toBe(1);
+  });
+
+  it('does nothing without a language server to check with', async () => {
+    const server = new ScriptedChecks(() => [], []);
+    const check = checker(server, openStore());
+    const job = gate();
+    check.keepWarmDuring(uri, job.finished);
+    job.open();
+    await settled();
+    expect(server.warmed).toEqual([]);
+    expect(server.closed).toBe(0);
   });
 });
 

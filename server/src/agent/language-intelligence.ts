@@ -46,10 +46,20 @@ export interface LanguageIntelligence {
   /** What the wrapped server last published for a document open in the editor. */
   publishedDiagnostics(uri: string): readonly Diagnostic[] | undefined;
   /**
-   * The server's diagnostics for texts that are not the user's: each is opened
-   * at a shadow document of its own next to `uri`, its diagnostics collected,
-   * and closed again. The editor sees none of it, and the server's view of the
-   * user's documents is untouched.
+   * The server's diagnostics for texts that are not the user's: each is put
+   * at a shadow document of its own next to `uri` and its diagnostics
+   * collected. The editor sees none of it, and the server's view of the
+   * user's documents is untouched. A shadow may stay open after, for the next
+   * check to change instead of opening one afresh (bounded in count and idle
+   * time; see proxy/warm-shadows.ts).
    */
   diagnosticsOfTexts(check: ShadowCheck, signal: AbortSignal): Promise<Diagnostic[][]>;
+  /**
+   * Puts the texts at shadows ahead of a check, without waiting, so the server
+   * prepares them while the model is still writing. Absent, or doing nothing,
+   * where shadows are not kept open.
+   */
+  warmShadows?(check: ShadowCheck): void;
+  /** Closes the shadows kept open, now. */
+  closeShadows?(): void;
 }

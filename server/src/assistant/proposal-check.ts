@@ -69,6 +69,8 @@ interface FileFindings {
 export class ProposalChecker {
   private readonly maxFiles: number;
   private readonly maxErrorsListed: number;
+  /** Jobs between `keepWarmDuring` and their end: the shadows stay open while there is one. */
+  private jobsUnderway = 0;
 
   constructor(private readonly options: ProposalCheckerOptions) {
     this.maxFiles = options.maxFiles ?? 5;
@@ -78,6 +80,26 @@ export class ProposalChecker {
   /** Whether there is a language server to check with (proxy mode, initialized). */
   available(): boolean {
     return this.options.intelligence.features().has('diagnostics');
+  }
+
+  /**
+   * For an agent's job on a document, until `finished` settles: the
+   * document's text goes to a shadow now, so the language server prepares it
+   * (tsserver sets up a project for it) while the model reads and writes, and
+   * the first check of a change to it is one change of that shadow, not a
+   * cold start. The shadows kept open are closed when the last such job ends.
+   */
+  keepWarmDuring(uri: string, finished: Promise<unknown>): void {
+    if (!this.available()) return;
+    const { intelligence } = this.options;
+    const doc = this.options.document(uri);
+    if (doc !== undefined) intelligence.warmShadows?.({ uri: doc.uri, languageId: doc.languageId, texts: [doc.text] });
+    this.jobsUnderway += 1;
+    const ended = () => {
+      this.jobsUnderway -= 1;
+      if (this.jobsUnderway === 0) intelligence.closeShadows?.();
+    };
+    finished.then(ended, ended);
   }
 
   async check(plan: PlannedChange, signal: AbortSignal): Promise<CheckVerdict> {

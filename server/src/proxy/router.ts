@@ -57,6 +57,7 @@ import type { DocumentSync, SyncMethod } from '../features/document-sync.js';
 import { childSyncKind, mergeInitializeResults, methodsEfritAnswers } from './capabilities.js';
 import type { Endpoint } from './memory-transport.js';
 import type { WrappedServerLink } from './wrapped-server-link.js';
+import { mayNameShadows, withoutShadows } from './shadow-scrub.js';
 import {
   childGoneMessage,
   clampActionArguments,
@@ -142,6 +143,8 @@ export class ProxyRouter {
   private readonly borrowed = new Map<string, number>();
   /** Borrowed documents closed again, until the server's last word on them (the empty diagnostics of the close) has been held back. */
   private readonly released = new Set<string>();
+  /** The document the editor last sent something about. */
+  private lastUsed: string | undefined;
   /** The wrapped server's latest diagnostics per document, for code actions asked without them. */
   readonly diagnostics = new Map<string, Diagnostic[]>();
   private readonly log: (message: string) => void;
@@ -164,6 +167,7 @@ export class ProxyRouter {
         return true;
       },
       published: (uri) => this.diagnostics.get(uri),
+      latestDocument: () => this.latestDocument(),
       borrow: (uri, languageId, text) => this.borrow(uri, languageId, text),
       release: (uri) => this.release(uri),
     });
@@ -192,6 +196,8 @@ export class ProxyRouter {
   }
 
   private editorRequest(request: RequestMessage): void {
+    const about = (request.params as { textDocument?: { uri?: unknown } } | undefined)?.textDocument?.uri;
+    if (typeof about === 'string') this.lastUsed = about;
     switch (request.method) {
       case 'initialize':
         void this.initialize(request);
@@ -270,6 +276,7 @@ export class ProxyRouter {
     const uri = typeof params?.textDocument?.uri === 'string' ? params.textDocument.uri : undefined;
     const wasOpen = uri !== undefined && this.options.documents.documents.get(uri) !== undefined;
     const problems = this.options.documents.sync.apply(method, notification.params);
+    if (uri !== undefined && method !== 'textDocument/didClose') this.lastUsed = uri;
     const doc = uri === undefined ? undefined : this.options.documents.documents.get(uri);
     if (method === 'textDocument/didClose') {
       if (uri !== undefined) this.diagnostics.delete(uri);
@@ -310,7 +317,7 @@ export class ProxyRouter {
       childResult = child.result as InitializeResult;
       this.childSync = childSyncKind(childResult.capabilities);
     }
-    this.options.link?.childInitialized(childResult?.capabilities);
+    this.options.link?.childInitialized(childResult?.capabilities, childResult?.serverInfo?.name);
     const efritResult = efrit.result as InitializeResult;
     this.answeredByEfrit = methodsEfritAnswers(childResult?.capabilities, efritResult.capabilities);
     this.reply(request, { jsonrpc: '2.0', id: request.id, result: mergeInitializeResults(childResult, efritResult) });
@@ -330,7 +337,8 @@ export class ProxyRouter {
     const uri = (request.params as { textDocument?: { uri?: unknown } } | undefined)?.textDocument?.uri;
     const kept = typeof uri === 'string' ? this.diagnostics.get(uri) : undefined;
     const efritRequest = codeActionRequestForEfrit(request, kept, this.documentAt);
-    const [child, efrit] = await Promise.all([this.ask('child', request), this.ask('efrit', efritRequest)]);
+    const [childAnswer, efrit] = await Promise.all([this.ask('child', request), this.ask('efrit', efritRequest)]);
+    const child = this.withoutShadows(request.method, childAnswer);
     const bothFailed = child.error !== undefined && efrit.error !== undefined;
     if (!bothFailed && child.error !== undefined && this.childRunning) this.log(`proxy: ${this.child.label} failed textDocument/codeAction: ${child.error.message}`);
     if (!bothFailed && efrit.error !== undefined) this.log(`proxy: efrit-lsp failed textDocument/codeAction: ${efrit.error.message}`);
@@ -344,7 +352,8 @@ export class ProxyRouter {
       if (this.options.link?.takeResponse(message) === true) return;
       this.settle('child', message);
     } else if (Message.isRequest(message)) {
-      this.send('editor', message);
+      // An edit the server asks the editor to apply (a refactoring's) must not reach into a shadow.
+      this.send('editor', mayNameShadows(message.method) ? { ...message, params: withoutShadows(message.params) as RequestMessage['params'] } : message);
     } else if (Message.isNotification(message)) {
       const published = message.method === 'textDocument/publishDiagnostics' ? publishedDiagnostics(message.params) : undefined;
       // A shadow document's diagnostics are efrit-lsp's alone: the editor never hears of the document.
@@ -420,6 +429,13 @@ export class ProxyRouter {
   }
 
   // ── efrit-lsp's own documents in the wrapped server ─────────────────
+
+  /** The open document the editor used last (an open one, should that one be closed). */
+  private latestDocument(): string | undefined {
+    const { documents } = this.options.documents;
+    if (this.lastUsed !== undefined && documents.get(this.lastUsed) !== undefined) return this.lastUsed;
+    return documents.uris().at(-1);
+  }
 
   /**
    * Opens a file the editor has not opened in the wrapped server, for
@@ -498,7 +514,13 @@ export class ProxyRouter {
   }
 
   private forward(side: Side, request: RequestMessage, original = request): void {
-    void this.ask(side, request).then((response) => this.reply(original, response));
+    void this.ask(side, request).then((response) => this.reply(original, side === 'child' ? this.withoutShadows(request.method, response) : response));
+  }
+
+  /** The wrapped server's answer without the shadow documents it counts as files of the project (see shadow-scrub.ts). */
+  private withoutShadows(method: string, response: ResponseMessage): ResponseMessage {
+    if (response.result === undefined || !mayNameShadows(method)) return response;
+    return { ...response, result: withoutShadows(response.result) as NonNullable<ResponseMessage['result']> | null };
   }
 
   private settle(side: Side, response: ResponseMessage): void {

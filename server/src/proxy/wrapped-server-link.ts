@@ -10,20 +10,36 @@
  * touched in the server, so there is nothing to restore and no typing to
  * hold back while a check runs. A shadow sits next to the document it copies
  * (`src/a.efrit-check-7.ts` for `src/a.ts`), so relative imports resolve as
- * they do from the original. Its name carries a fresh number each time, so a
- * late message about an earlier shadow can never be taken for a later one's.
+ * they do from the original.
  *
- * Waiting for diagnostics: a server that offers pull diagnostics (LSP 3.17
- * `textDocument/diagnostic`) is asked for the shadow's, and answers when they
- * are complete. For pushed diagnostics LSP has no "done" signal, and servers
- * publish in stages (typescript-language-server sends syntax, then semantic,
- * then suggestion diagnostics as tsserver reports them), so a shadow's
- * diagnostics are taken once the server has published at least once and then
- * stayed quiet for `quietMs`.
+ * Knowing when a shadow's diagnostics are complete. LSP has no "done" for
+ * pushed diagnostics, and servers publish in stages, so where the server
+ * lets efrit-lsp ask, it asks, and the answer is complete:
+ * - a server that offers pull diagnostics (LSP 3.17 `textDocument/diagnostic`)
+ *   is asked for the shadow's;
+ * - typescript-language-server is asked through the tsserver pass-through
+ *   command it declares (tsserver-diagnostics.ts).
+ * An answer follows the shadow's didOpen/didChange on the same connection, so
+ * it is about the text just sent; such shadows are kept open between checks
+ * and changed to the next text (warm-shadows.ts), which spares the server
+ * setting up a project for each. A server that only pushes is given a fresh
+ * shadow for each text, whose number is new, so a late publish about an
+ * earlier text can never be taken for a later one's; its diagnostics are
+ * taken once the server has published at least once and then stayed quiet
+ * for `quietMs`, within `firstPublishTimeoutMs`; except for pylsp, whose
+ * first publish for a document is complete: it lints a document it has just
+ * opened once, all its linters in one `pylsp_lint` hook, and publishes their
+ * findings together (python_lsp.py `lint`), so there is nothing to wait for.
  */
 import type { Diagnostic, NotificationMessage, RequestMessage, ResponseMessage, ServerCapabilities } from 'vscode-languageserver/node';
 import type { LanguageIntelligence, SemanticFeature, ShadowCheck } from '../agent/language-intelligence.js';
 import { realClock, type QueueClock } from '../queue/queue-clock.js';
+import { diagnosticsOfTsserverAnswer, offersTsserverRequests, tsserverDiagnosticsCommands, tsserverRequestCommand } from './tsserver-diagnostics.js';
+import { WarmShadows } from './warm-shadows.js';
+import { shadowUriFor, isShadowUri } from './shadow-names.js';
+import { mayNameShadows, withoutShadows } from './shadow-scrub.js';
+
+export { shadowUriFor, isShadowUri } from './shadow-names.js';
 
 /** Ids of efrit-lsp's own requests to the wrapped server: strings no editor uses, so they never collide with its ids on that connection. */
 export const ownIdPrefix = 'efrit-own:';
@@ -34,6 +50,8 @@ export interface ChildPort {
   /** Writes to the wrapped server while it runs; false (nothing written) when it does not. */
   send(message: RequestMessage | NotificationMessage): boolean;
   published(uri: string): readonly Diagnostic[] | undefined;
+  /** The open document the editor used last, if any. */
+  latestDocument(): string | undefined;
   /** Opens a document the editor has not opened, for efrit-lsp's own requests; false when it need not or cannot. */
   borrow(uri: string, languageId: string, text: string): boolean;
   release(uri: string): void;
@@ -49,8 +67,26 @@ export interface WrappedServerLinkOptions {
   quietMs?: number;
   /** How long to wait for a shadow's first diagnostics. @default 15000 */
   firstPublishTimeoutMs?: number;
+  /** Shadows kept open between checks at most, for a server that is asked for diagnostics. @default 8 */
+  maxWarmShadows?: number;
+  /** How long a shadow kept open may go unused before it is closed. @default 60000 */
+  shadowIdleCloseMs?: number;
   /** Injectable for tests. @default the global timers */
   timers?: LinkTimers;
+}
+
+/** How a shadow's diagnostics are known to be complete: see the top of this file. */
+export type DiagnosticsCompletion = 'pull' | 'tsserverRequest' | 'firstPublish' | 'quiet';
+
+/** Servers whose first publish for a document just opened holds all its diagnostics (see the top of this file). */
+const publishingAllAtOnce = new Set(['pylsp']);
+
+/** The completion signal the wrapped server's capabilities offer. */
+export function completionOf(capabilities: ServerCapabilities | undefined, serverName?: string): DiagnosticsCompletion {
+  if (capabilities?.diagnosticProvider !== undefined) return 'pull';
+  if (offersTsserverRequests(capabilities?.executeCommandProvider)) return 'tsserverRequest';
+  if (serverName !== undefined && publishingAllAtOnce.has(serverName)) return 'firstPublish';
+  return 'quiet';
 }
 
 /** The features the wrapped server's capabilities offer; diagnostics whenever it initialized at all (pushed diagnostics have no capability). */
@@ -65,24 +101,6 @@ export function featuresOf(capabilities: ServerCapabilities | undefined): Set<Se
   if (offered(capabilities.workspaceSymbolProvider)) features.add('workspaceSymbols');
   features.add('diagnostics');
   return features;
-}
-
-const shadowMark = /\.efrit-check-\d+(?=\.[^/.]*$|$)/;
-
-/** The shadow of `uri` numbered `n`: the same folder and extension, the name marked (`a.ts` → `a.efrit-check-7.ts`). */
-export function shadowUriFor(uri: string, n: number): string {
-  const slash = uri.lastIndexOf('/');
-  const name = uri.slice(slash + 1);
-  const dot = name.lastIndexOf('.');
-  const stem = dot > 0 ? name.slice(0, dot) : name;
-  const extension = dot > 0 ? name.slice(dot) : '';
-  return `${uri.slice(0, slash + 1)}${stem}.efrit-check-${n}${extension}`;
-}
-
-/** Whether a document is one of efrit-lsp's shadows: the router forwards nothing about it to the editor. */
-export function isShadowUri(uri: string): boolean {
-  const name = uri.slice(uri.lastIndexOf('/') + 1);
-  return shadowMark.test(name);
 }
 
 type Settle = (outcome: ResponseMessage | Error) => void;
@@ -118,6 +136,10 @@ class ShadowWatch {
 
   published(diagnostics: Diagnostic[]): void {
     if (this.settle === undefined) return;
+    if (this.quietMs === 0) {
+      this.settle(diagnostics);
+      return;
+    }
     this.latest = diagnostics;
     this.timer?.cancel();
     this.timer = this.timers.setTimer(() => this.settle?.(this.latest ?? []), this.quietMs);
@@ -132,8 +154,7 @@ export class WrappedServerLink implements LanguageIntelligence {
   private port: ChildPort | undefined;
   private decided: ReadonlySet<SemanticFeature> = new Set();
   private hasDecided = false;
-  /** The server answers `textDocument/diagnostic` (pull diagnostics). */
-  private pulls = false;
+  private completion: DiagnosticsCompletion = 'quiet';
   private readonly pending = new Map<string, Settle>();
   private readonly watches = new Map<string, ShadowWatch>();
   private nextId = 0;
@@ -142,12 +163,30 @@ export class WrappedServerLink implements LanguageIntelligence {
   private readonly requestTimeoutMs: number;
   private readonly quietMs: number;
   private readonly firstPublishTimeoutMs: number;
+  private readonly warm: WarmShadows;
 
   constructor(options: WrappedServerLinkOptions = {}) {
     this.timers = options.timers ?? realClock;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 20_000;
     this.quietMs = options.quietMs ?? 750;
     this.firstPublishTimeoutMs = options.firstPublishTimeoutMs ?? 15_000;
+    this.warm = new WarmShadows({
+      send: (message) => this.send(message),
+      newShadowUri: (uri) => shadowUriFor(uri, this.nextShadow++),
+      timers: this.timers,
+      ...(options.maxWarmShadows === undefined ? {} : { maxOpen: options.maxWarmShadows }),
+      ...(options.shadowIdleCloseMs === undefined ? {} : { idleCloseMs: options.shadowIdleCloseMs }),
+    });
+  }
+
+  /** How this server's shadow diagnostics are known to be complete (decided at initialize). */
+  get diagnosticsCompletion(): DiagnosticsCompletion {
+    return this.completion;
+  }
+
+  /** Shadows open in the wrapped server now, between checks. */
+  get openShadows(): number {
+    return this.warm.size;
   }
 
   get label(): string {
@@ -161,11 +200,11 @@ export class WrappedServerLink implements LanguageIntelligence {
   }
 
   /** The wrapped server answered the editor's `initialize`: its features are decided now, once (a restarted server does not change them). */
-  childInitialized(capabilities: ServerCapabilities | undefined): void {
+  childInitialized(capabilities: ServerCapabilities | undefined, serverName?: string): void {
     if (this.hasDecided) return;
     this.hasDecided = true;
     this.decided = featuresOf(capabilities);
-    this.pulls = capabilities?.diagnosticProvider !== undefined;
+    this.completion = completionOf(capabilities, serverName);
   }
 
   /** A response from the wrapped server: true when it answers one of efrit-lsp's own requests (and so is not the editor's). */
@@ -187,6 +226,7 @@ export class WrappedServerLink implements LanguageIntelligence {
     const gone = new Error(`${this.label} stopped running.`);
     for (const settle of [...this.pending.values()]) settle(gone);
     for (const watch of this.watches.values()) watch.fail(gone);
+    this.warm.forget();
   }
 
   // ── the domain's side ───────────────────────────────────────────────
@@ -218,7 +258,8 @@ export class WrappedServerLink implements LanguageIntelligence {
         this.pending.delete(id);
         if (outcome instanceof Error) reject(outcome);
         else if (outcome.error !== undefined) reject(new Error(`${this.label} answered ${method} with an error: ${outcome.error.message}`));
-        else resolve(outcome.result ?? null);
+        // The shadows kept open are files of the project to the server: a reference in one is not the agent's to see.
+        else resolve(mayNameShadows(method) ? withoutShadows(outcome.result ?? null) : (outcome.result ?? null));
       };
       this.pending.set(id, settle);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -239,12 +280,86 @@ export class WrappedServerLink implements LanguageIntelligence {
   /** The texts are checked at once, each at a shadow of its own: one wait for the server, not one per text. */
   diagnosticsOfTexts(check: ShadowCheck, signal: AbortSignal): Promise<Diagnostic[][]> {
     signal.throwIfAborted();
-    return Promise.all(check.texts.map((text) => this.diagnosticsOfText(check, text, signal)));
+    const checked = Promise.all(check.texts.map((text) => (this.keepsShadows() ? this.askedDiagnostics(check, text, signal) : this.diagnosticsOfText(check, text, signal))));
+    return checked.finally(() => this.handBackFront());
+  }
+
+  /**
+   * typescript-language-server answers a workspace/symbol from the projects
+   * of the document used last (any request about a document counts), and a
+   * shadow just opened, changed or asked about is that document: the
+   * editor's (and the agent's) symbol search would look in the shadow's
+   * project instead of the user's. So the document the editor used last is
+   * made the last used again, by a cheap question about it (its syntax
+   * errors, from the parse tsserver already has); the answer is not needed.
+   */
+  private handBackFront(): void {
+    if (this.completion !== 'tsserverRequest') return;
+    const uri = this.port?.latestDocument();
+    if (uri === undefined) return;
+    const params = { command: tsserverRequestCommand, arguments: ['syntacticDiagnosticsSync', { file: uri }] };
+    this.request('workspace/executeCommand', params, new AbortController().signal).catch(() => undefined);
+  }
+
+  /**
+   * Opens (or changes) shadows to hold the texts, without waiting for
+   * anything: the server sets up their project meanwhile, so a check that
+   * follows is one change and one answer. Only where shadows are kept open.
+   */
+  warmShadows(check: ShadowCheck): void {
+    if (!this.keepsShadows()) return;
+    for (const text of check.texts) this.warm.lease(check.uri, check.languageId, text)?.release(true);
+    this.handBackFront();
+  }
+
+  /** Closes the shadows kept open (the agent's work that needed them is over). */
+  closeShadows(): void {
+    this.warm.closeAll();
+  }
+
+  /** Whether shadows are kept open between checks: only where diagnostics are asked for, so an answer is tied to the text just sent. */
+  private keepsShadows(): boolean {
+    return this.completion === 'pull' || this.completion === 'tsserverRequest';
+  }
+
+  /** A shadow kept open, changed to `text`, and its diagnostics asked for. */
+  private async askedDiagnostics(check: ShadowCheck, text: string, signal: AbortSignal): Promise<Diagnostic[]> {
+    const lease = this.warm.lease(check.uri, check.languageId, text);
+    if (lease === undefined) throw new Error(`${this.label} is not running.`);
+    let answered = false;
+    try {
+      const found = this.completion === 'pull' ? pulledItems(await this.request('textDocument/diagnostic', { textDocument: { uri: lease.uri } }, signal)) : await this.tsserverDiagnostics(lease.uri, signal);
+      answered = true;
+      return found;
+    } finally {
+      lease.release(answered);
+    }
+  }
+
+  /** The three stages tsserver's `geterr` reports, asked for at once (tsserver answers them in turn). */
+  private async tsserverDiagnostics(uri: string, signal: AbortSignal): Promise<Diagnostic[]> {
+    let answers: unknown[];
+    try {
+      answers = await Promise.all(
+        tsserverDiagnosticsCommands.map((command) => this.request('workspace/executeCommand', { command: tsserverRequestCommand, arguments: [command, { file: uri }] }, signal)),
+      );
+    } catch (error) {
+      // tsserver's errors carry its stack trace (a file it has no project for, a language it does not handle): the first line says what went wrong.
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(message.split('\n', 1)[0] ?? message);
+    }
+    const found: Diagnostic[] = [];
+    for (const [index, answer] of answers.entries()) {
+      const diagnostics = diagnosticsOfTsserverAnswer(answer);
+      if (diagnostics instanceof Error) throw new Error(`${this.label} answered ${tsserverDiagnosticsCommands[index] ?? 'a diagnostics request'} for the checked text oddly: ${diagnostics.message}`);
+      found.push(...diagnostics);
+    }
+    return found;
   }
 
   private async diagnosticsOfText(check: ShadowCheck, text: string, signal: AbortSignal): Promise<Diagnostic[]> {
     const uri = shadowUriFor(check.uri, this.nextShadow++);
-    const watch = new ShadowWatch(this.timers, this.quietMs);
+    const watch = new ShadowWatch(this.timers, this.completion === 'firstPublish' ? 0 : this.quietMs);
     this.watches.set(uri, watch);
     const onAbort = () => watch.fail(new Error(`The check with ${this.label} was cancelled.`));
     signal.addEventListener('abort', onAbort, { once: true });
@@ -254,15 +369,8 @@ export class WrappedServerLink implements LanguageIntelligence {
       const waited = watch.wait(this.firstPublishTimeoutMs, `${this.label} published no diagnostics for the checked text within ${seconds} s.`);
       opened = this.send({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: check.languageId, version: 1, text } } });
       if (!opened) watch.fail(new Error(`${this.label} is not running.`));
-      if (opened && this.pulls) {
-        // Asked for, the diagnostics come complete in the answer; the pushed ones (if the server also pushes) are not waited for.
-        waited.catch(() => undefined);
-        return pulledItems(await this.request('textDocument/diagnostic', { textDocument: { uri } }, signal));
-      }
       return await waited;
     } finally {
-      // Settled already, unless the answer was pulled: then this ends the wait for pushed ones, and its timer.
-      watch.fail(new Error('The shadow is closed.'));
       signal.removeEventListener('abort', onAbort);
       this.watches.delete(uri);
       if (opened) this.send({ jsonrpc: '2.0', method: 'textDocument/didClose', params: { textDocument: { uri } } });
