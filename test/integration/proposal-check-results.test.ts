@@ -7,6 +7,7 @@
  * takes one step, has its proposal checked too, with a failure reported, not
  * skipped.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ import { repoRoot } from '../support/lsp-client.js';
 
 const pylspAvailable = shouldRunEditorTests('pylsp');
 const recorder = join(repoRoot, 'test', 'fixtures', 'proxy', 'recording-server.mjs');
+const typescriptCli = join(repoRoot, 'node_modules', 'typescript-language-server', 'lib', 'cli.mjs');
+const tsserver = join(repoRoot, 'node_modules', 'typescript', 'lib', 'tsserver.js');
 
 const greeterPy = `import sys
 
@@ -163,4 +166,50 @@ describe.skipIf(!pylspAvailable)('a model without tools (modelsWithoutTools)', (
     expect(result).toMatchObject({ applied: true, steps: 1, summary: 'Shout the name.' });
     expect(result.checks).toMatchObject([{ kind: 'languageServer', outcome: 'passed', latest: true, ofFinalChange: true }]);
   }, 60_000);
+});
+
+describe.skipIf(!existsSync(typescriptCli))('agent.checkProposals around typescript-language-server, whose shadows are kept warm during a job', () => {
+  const cartTs = `export function cartTotal(prices: number[]): number {
+  return prices.reduce((sum, price) => sum + price, 0);
+}
+`;
+  const body = '  return prices.reduce((sum, price) => sum + price, 0);';
+  const broken = '  const total: string = prices.reduce((sum, price) => sum + price, 0);\n  return total;';
+
+  async function startTypescript(agent: object) {
+    scratch = await mkdtemp(join(tmpdir(), 'efrit-check-results-ts-'));
+    const workspace = join(scratch, 'project');
+    await mkdir(workspace);
+    await writeFile(join(workspace, 'cart.ts'), cartTs);
+    const log = join(scratch, 'sent-to-tsls.log');
+    await writeFile(log, '');
+    harness = await startHarness({
+      serverArgs: ['--wrap', '--', process.execPath, recorder, log, process.execPath, typescriptCli, '--stdio'],
+      workspaceFolder: workspace,
+      initializationOptions: { agent, tsserver: { path: tsserver } },
+    });
+    const cart = await harness.client.open('cart.ts', cartTs, 'typescript');
+    return { harness, cart, sent: () => readFile(log, 'utf8') };
+  }
+
+  it('off: no shadow is opened, not even to warm the project up while the model writes, and the change goes straight on', async () => {
+    const { harness, cart, sent } = await startTypescript({ checkProposals: false });
+    harness.fake.queueReplies({ toolUses: [{ name: 'propose_edits', input: { summary: 'Type the total.', edits: [{ old_text: body, new_text: broken }] } }] });
+
+    const result = await harness.client.request<DoResult>('efrit/do', { instruction: 'type the total', textDocument: { uri: cart } });
+
+    expect(result).toMatchObject({ applied: true, steps: 1, checks: [] });
+    await harness.client.waitFor(() => harness.client.text(cart).includes('const total: string'), 'the unchecked change applied');
+    expect(await sent()).not.toContain('.efrit-check-');
+  }, 90_000);
+
+  it('on: the job opens a shadow of the document it works on, and the type error is held back', async () => {
+    const { harness, cart, sent } = await startTypescript({ maxSteps: 1 });
+    harness.fake.queueReplies({ toolUses: [{ name: 'propose_edits', input: { summary: 'Type the total.', edits: [{ old_text: body, new_text: broken }] } }] });
+
+    const result = await harness.client.request<DoResult>('efrit/do', { instruction: 'type the total', textDocument: { uri: cart } });
+
+    expect(await sent()).toContain('cart.efrit-check-');
+    expect(result.checks).toEqual([expect.objectContaining({ kind: 'languageServer', outcome: 'failed', latest: true, files: ['cart.ts'] })]);
+  }, 90_000);
 });

@@ -343,7 +343,7 @@ export class Assistant {
       };
     });
     this.doJobs.add(job);
-    this.deps.proposalChecker?.keepWarmDuring(target.uri, job.result);
+    if (this.deps.settings()['agent.checkProposals']) this.deps.proposalChecker?.keepWarmDuring(target.uri, job.result);
     return job;
   }
 
