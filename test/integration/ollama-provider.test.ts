@@ -115,6 +115,20 @@ describe('cancellation and errors', () => {
     expect((await client.request<ChatResult>('efrit/chat', { message: 'Are you there?' })).reply).toBe('Still here.');
   });
 
+  it.each([
+    { refused: 'its queue full (503 "server busy")', refuse: { status: 503, error: 'server busy, please try again.  maximum pending requests exceeded' } },
+    { refused: 'a gateway in front of it rate limiting (429)', refuse: { status: 429, error: 'too many requests' } },
+  ])('backs off through the shared queue backoff when Ollama is refused with $refused, then succeeds', async ({ refuse }) => {
+    const { client, fake } = await startOllamaHarness();
+    fake.queueReplies({ refuse }, { text: 'answered' });
+
+    const result = await client.request<ChatResult>('efrit/chat', { message: 'question' });
+
+    expect(result.reply).toBe('answered');
+    expect(fake.requests.map((r) => r.status)).toEqual([refuse.status, 200]);
+    expect((await status({ client, fake })).queue.retries).toBe(1);
+  });
+
   it('names the model and `ollama pull` when Ollama does not have the model', async () => {
     const { client, fake } = await startOllamaHarness({ settings: { model: 'ollama:llama3.3:70b' } });
 

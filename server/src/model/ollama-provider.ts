@@ -156,6 +156,10 @@ function classified(error: unknown, call: Pick<ProviderCall, 'model'>, host: str
     if (shape.status_code === 404) {
       return new EfritError('badRequest', `Ollama at ${host} does not have the model "${call.model}": run \`ollama pull ${call.model}\`, or check efrit.model.${said === '' ? '' : ` Ollama said: ${said}`}`);
     }
+    if (shape.status_code === 503 && /server busy|maximum pending requests/i.test(said)) {
+      // Ollama's own "queue full" (OLLAMA_MAX_QUEUE): it is overloaded, so the one shared backoff waits and tries again.
+      return new EfritError('overloaded', `Ollama at ${host} is busy (503: ${said}). Efrit waits and tries again.`);
+    }
     return { status: shape.status_code, error: { message: said } };
   }
   if (causeCode(error) === 'ECONNREFUSED') {

@@ -42,6 +42,8 @@ export interface FakeOllamaReply {
   doneReason?: string;
   /** After this many lines, wait for `until` (or the client hanging up) before going on. */
   hold?: { until: Promise<unknown>; afterLines: number };
+  /** Answer with this HTTP status and `{"error": error}` instead, as Ollama does (503 "server busy…" when its queue is full). */
+  refuse?: { status: number; error: string };
 }
 
 export interface OllamaChatBody {
@@ -181,6 +183,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     }
 
     const reply = scripted.shift() ?? options.respond?.(entry) ?? responder(entry);
+    if (reply.refuse !== undefined) return fail(reply.refuse.status, reply.refuse.error);
     if (generate) return streamGenerated(entry, reply, response);
     const pieces = reply.text === undefined ? [] : Array.isArray(reply.text) ? reply.text : [reply.text];
     const createdAt = '2026-12-06T18:00:00.000000Z';
