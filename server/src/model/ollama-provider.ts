@@ -47,42 +47,24 @@ export const ollamaProvider: ModelProvider = {
   name: 'ollama',
   // Ollama takes no key; the endpoint resolver hands a placeholder that is never sent.
   keyVariable: 'OLLAMA_HOST',
-  async stream(call: ProviderCall): Promise<ModelReply> {
-    const library = await loadLibrary();
-    const host = call.baseURL ?? ollamaDefaultBaseURL;
-    const client: Ollama = new library.Ollama({ host, fetch: joinedFetch(call.fetch, call.signal) });
-    try {
-      const stream = await client.chat({ ...chatRequest(call), stream: true });
-      return await collect(stream, call);
-    } catch (error) {
-      call.signal.throwIfAborted();
-      throw classified(error, call, host);
-    }
-  },
-  async fillInMiddle(call: ProviderFillInMiddleCall): Promise<FillInMiddleReply> {
-    const library = await loadLibrary();
-    const host = call.baseURL ?? ollamaDefaultBaseURL;
-    const client: Ollama = new library.Ollama({ host, fetch: joinedFetch(call.fetch, call.signal) });
-    try {
-      const stream = await client.generate({ ...generateRequest(call), stream: true });
-      return await collectGenerated(stream, call);
-    } catch (error) {
-      call.signal.throwIfAborted();
-      throw classified(error, call, host);
-    }
-  },
-  async describe(call: ProviderDescribeCall): Promise<ModelCapabilities | undefined> {
-    const library = await loadLibrary();
-    const host = call.baseURL ?? ollamaDefaultBaseURL;
-    const client: Ollama = new library.Ollama({ host, fetch: joinedFetch(call.fetch, call.signal) });
-    try {
-      return capabilitiesOf(await client.show({ model: call.model }));
-    } catch (error) {
-      call.signal.throwIfAborted();
-      throw classified(error, call, host);
-    }
-  },
+  stream: (call: ProviderCall): Promise<ModelReply> => withOllama(call, async (client) => collect(await client.chat({ ...chatRequest(call), stream: true }), call)),
+  fillInMiddle: (call: ProviderFillInMiddleCall): Promise<FillInMiddleReply> =>
+    withOllama(call, async (client) => collectGenerated(await client.generate({ ...generateRequest(call), stream: true }), call)),
+  describe: (call: ProviderDescribeCall): Promise<ModelCapabilities | undefined> => withOllama(call, async (client) => capabilitiesOf(await client.show({ model: call.model }))),
 };
+
+/** One exchange with Ollama on the call's fetch and signal, its failures put in words (`classified`). */
+async function withOllama<T>(call: Pick<ProviderCall, 'model' | 'baseURL' | 'fetch' | 'signal'>, run: (client: Ollama) => Promise<T>): Promise<T> {
+  const library = await loadLibrary();
+  const host = call.baseURL ?? ollamaDefaultBaseURL;
+  const client: Ollama = new library.Ollama({ host, fetch: joinedFetch(call.fetch, call.signal) });
+  try {
+    return await run(client);
+  } catch (error) {
+    call.signal.throwIfAborted();
+    throw classified(error, call, host);
+  }
+}
 
 /** `/api/show`'s `capabilities`, or undefined from an older Ollama that does not report them. */
 export function capabilitiesOf(shown: unknown): ModelCapabilities | undefined {

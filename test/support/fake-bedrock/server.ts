@@ -32,6 +32,7 @@ import { validateMessageRequest } from '../fake-anthropic/request-validation.js'
 import type { FakeReply, RecordedUsage, RequestOutcome } from '../fake-anthropic/types.js';
 import { chunkEvent, exceptionEvent } from './event-stream.js';
 import { checkSignature, type AwsTestCredentials, type SignatureCheck } from './sigv4.js';
+import { waitOrAbort, writeChunk } from '../fake-http.js';
 
 export type BedrockFault =
   /** An error response as AWS sends one: `errorType` goes in `x-amzn-ErrorType`. */
@@ -102,24 +103,6 @@ const modelPath = /^\/model\/([^/]+)\/(invoke|invoke-with-response-stream)$/;
 const maxRequestBytes = 20 * 1024 * 1024;
 /** Bedrock-only body fields; the rest is the Messages body. */
 const bedrockFields = new Set(['anthropic_version', 'anthropic_beta']);
-
-function waitOrAbort(until: Promise<unknown>, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = (): void => resolve(false);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const settle = (): void => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(!signal.aborted);
-    };
-    until.then(settle, settle);
-  });
-}
-
-function write(response: ServerResponse, bytes: Buffer, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted || response.destroyed) return Promise.resolve(false);
-  return new Promise((resolve) => response.write(bytes, (error) => resolve(error === undefined || error === null)));
-}
 
 class FakeBedrockServer implements FakeBedrock {
   url = '';
@@ -271,7 +254,7 @@ class FakeBedrockServer implements FakeBedrock {
     for (let index = 0; index < cutoff; index += 1) {
       if (hold?.afterEvents === index && !(await waitOrAbort(hold.until, signal))) return;
       // The padding's length varies from event to event, as AWS's does.
-      if (!(await write(response, chunkEvent(events[index], 'abcdefghijklmnopqrstuvwxyz'.slice(0, 1 + (index % 26))), signal))) return;
+      if (!(await writeChunk(response, chunkEvent(events[index], 'abcdefghijklmnopqrstuvwxyz'.slice(0, 1 + (index % 26))), signal))) return;
     }
     switch (fault?.kind) {
       case 'stall':
@@ -284,7 +267,7 @@ class FakeBedrockServer implements FakeBedrock {
       case 'exception':
         entry.outcome = 'fault';
         entry.errorType = fault.exceptionType;
-        await write(response, exceptionEvent(fault.exceptionType, fault.message ?? defaultMessage(fault.exceptionType)), signal);
+        await writeChunk(response, exceptionEvent(fault.exceptionType, fault.message ?? defaultMessage(fault.exceptionType)), signal);
         response.end();
         return;
       default:

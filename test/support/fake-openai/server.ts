@@ -34,6 +34,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { PrefixCache, renderPrompt } from './prefix-cache.js';
+import { waitOrAbort, writeChunk } from '../fake-http.js';
 
 export interface FakeToolCall {
   name: string;
@@ -235,24 +236,6 @@ function cutAtStop(text: string, stop: unknown): { text: string; stopped: boolea
   return Number.isFinite(at) ? { text: text.slice(0, at), stopped: true } : { text, stopped: false };
 }
 
-function waitOrAbort(until: Promise<unknown>, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = (): void => resolve(false);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const settle = (): void => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(!signal.aborted);
-    };
-    until.then(settle, settle);
-  });
-}
-
-function write(response: ServerResponse, text: string, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted || response.destroyed) return Promise.resolve(false);
-  return new Promise((resolve) => response.write(text, (error) => resolve(error === undefined || error === null)));
-}
-
 class FakeOpenAIServer implements FakeOpenAI {
   baseURL = '';
   readonly requests: RecordedChatRequest[] = [];
@@ -440,7 +423,7 @@ class FakeOpenAIServer implements FakeOpenAI {
     for (const [index, event] of events.entries()) {
       if (hold?.afterChunks === index && !(await waitOrAbort(hold.until, signal))) return;
       if (index === cutoff) break;
-      if (!(await write(response, event, signal))) return;
+      if (!(await writeChunk(response, event, signal))) return;
     }
     if (fault?.kind === 'stall') {
       await waitOrAbort(new Promise(() => undefined), signal);
@@ -511,7 +494,7 @@ class FakeOpenAIServer implements FakeOpenAI {
     for (const [index, event] of events.entries()) {
       if (hold?.afterChunks === index && !(await waitOrAbort(hold.until, signal))) return;
       if (index === cutoff) break;
-      if (!(await write(response, event, signal))) return;
+      if (!(await writeChunk(response, event, signal))) return;
     }
     if (fault?.kind === 'stall') {
       entry.outcome = 'pending';
@@ -525,7 +508,7 @@ class FakeOpenAIServer implements FakeOpenAI {
     }
     if (fault?.kind === 'streamError') {
       entry.outcome = 'fault';
-      await write(response, `data: ${JSON.stringify({ error: { message: fault.message ?? 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } })}\n\n`, signal);
+      await writeChunk(response, `data: ${JSON.stringify({ error: { message: fault.message ?? 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } })}\n\n`, signal);
       response.end();
       return;
     }
