@@ -19,8 +19,15 @@ export function waitOrAbort(until: Promise<unknown>, signal: AbortSignal): Promi
   });
 }
 
-/** Writes one chunk; false when the client is gone or the write failed. */
+/** Resolves true once `chunk` is handed to the OS, false if the exchange ended first or the write failed. */
 export function writeChunk(response: ServerResponse, chunk: string | Buffer, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted || response.destroyed) return Promise.resolve(false);
-  return new Promise((resolve) => response.write(chunk, (error) => resolve(error === undefined || error === null)));
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    response.write(chunk, (error) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(error === undefined || error === null);
+    });
+  });
 }

@@ -26,6 +26,7 @@ import type {
   RecordedRequest,
   Responder,
 } from './types.js';
+import { waitOrAbort, writeChunk } from '../fake-http.js';
 
 export { defaultResponder, minimalValueForSchema } from './default-responder.js';
 export type {
@@ -127,33 +128,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
       resolve(true);
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Resolves true once `until` settles, false if the exchange ended first. */
-function waitFor(until: Promise<unknown>, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = (): void => resolve(false);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const settle = (): void => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(!signal.aborted);
-    };
-    until.then(settle, settle);
-  });
-}
-
-/** Resolves true once `text` is handed to the OS, false if the exchange ended first. */
-function writeChunk(response: ServerResponse, text: string, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted || response.destroyed) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = (): void => resolve(false);
-    signal.addEventListener('abort', onAbort, { once: true });
-    response.write(text, (error) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(error === undefined || error === null);
-    });
   });
 }
 
@@ -480,7 +454,7 @@ class FakeAnthropicServer implements FakeAnthropic {
 
     const latency = reply.latencyMs ?? this.serverLatency();
     if (!(await sleep(latency, signal))) return;
-    if (reply.hold !== undefined && reply.hold.afterEvents === undefined && !(await waitFor(reply.hold.until, signal))) return;
+    if (reply.hold !== undefined && reply.hold.afterEvents === undefined && !(await waitOrAbort(reply.hold.until, signal))) return;
 
     if (fault?.kind === 'status') {
       const type = fault.errorType ?? errorTypeForStatus(fault.status);
