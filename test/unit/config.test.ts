@@ -82,6 +82,22 @@ describe('settings', () => {
     ]);
   });
 
+  it('names the settings of every provider that no role uses, and none once a role uses it', () => {
+    const cloud = applySettings(defaultSettings(), { ollama: { baseURL: 'http://gpu-box:11434' }, bedrock: { region: 'eu-central-1' }, vertex: { projectId: 'shop', region: 'us-east5', baseURL: 'https://vertex.corp.example/v1' } });
+    expect(cloud.warnings).toEqual([
+      'efrit settings: "efrit.ollama.baseURL" apply to ollama: models, but neither efrit.model nor efrit.fastModel names one (e.g. "ollama:qwen2.5-coder:7b"); they have no effect.',
+      'efrit settings: "efrit.bedrock.region" apply to bedrock: models, but neither efrit.model nor efrit.fastModel names one (e.g. "bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0"); they have no effect.',
+      'efrit settings: "efrit.vertex.projectId", "efrit.vertex.region" and "efrit.vertex.baseURL" apply to vertex: models, but neither efrit.model nor efrit.fastModel names one (e.g. "vertex:claude-sonnet-4-5@20250929"); they have no effect.',
+    ]);
+
+    const used = applySettings(cloud.settings, { model: 'vertex:claude-sonnet-4-5@20250929', fastModel: 'ollama:qwen2.5-coder:7b' });
+    expect(used.warnings).toEqual([
+      'efrit settings: "efrit.bedrock.region" apply to bedrock: models, but neither efrit.model nor efrit.fastModel names one (e.g. "bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0"); they have no effect.',
+    ]);
+    // Only a change that involves a provider's settings or the roles brings its warning back.
+    expect(applySettings(used.settings, { maxTokens: 2048 }).warnings).toEqual([]);
+  });
+
   it('takes agent.commands as named argv lists, nested as the wire sends them', () => {
     const update = applySettings(defaultSettings(), { agent: { commands: { test: ['npm', 'test', '--', '--run'], typecheck: ['npx', 'tsc', '--noEmit'] } } });
     expect(update.warnings).toEqual([]);

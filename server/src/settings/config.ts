@@ -564,12 +564,25 @@ export function applySettings(current: Settings, raw: unknown): SettingsUpdate {
   return { settings: settings as Settings, warnings, changed };
 }
 
+/** Each provider's own settings, and a model id to name in the warning when no role uses that provider. */
+const providerSettings: readonly { prefix: string; keys: readonly SettingKey[]; example: string }[] = [
+  { prefix: 'openai', keys: ['openai.baseURL', 'openai.apiKeyEnv'], example: 'openai:gpt-4.1' },
+  { prefix: 'ollama', keys: ['ollama.baseURL'], example: 'ollama:qwen2.5-coder:7b' },
+  { prefix: 'bedrock', keys: ['bedrock.region', 'bedrock.baseURL'], example: 'bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0' },
+  { prefix: 'vertex', keys: ['vertex.projectId', 'vertex.region', 'vertex.baseURL'], example: 'vertex:claude-sonnet-4-5@20250929' },
+];
+
 /** Settings that are each fine but do nothing together, named when one of them changes. */
 function combinationWarnings(settings: Settings, changed: readonly SettingKey[]): string[] {
-  const involved: readonly SettingKey[] = ['model', 'fastModel', 'openai.baseURL', 'openai.apiKeyEnv'];
-  if (!changed.some((key) => involved.includes(key))) return [];
-  const usesOpenai = [settings.model, settings.fastModel].some((model) => model.trim().startsWith('openai:'));
-  const openaiSet = (['openai.baseURL', 'openai.apiKeyEnv'] as const).filter((key) => settings[key] !== settingsSchema[key].default);
-  if (usesOpenai || openaiSet.length === 0) return [];
-  return [`efrit settings: ${openaiSet.map((key) => `"efrit.${key}"`).join(' and ')} apply to openai: models, but neither efrit.model nor efrit.fastModel names one (e.g. "openai:gpt-4.1"); they have no effect.`];
+  const warnings: string[] = [];
+  for (const { prefix, keys, example } of providerSettings) {
+    if (!changed.some((key) => key === 'model' || key === 'fastModel' || keys.includes(key))) continue;
+    const used = [settings.model, settings.fastModel].some((model) => model.trim().startsWith(`${prefix}:`));
+    const set = keys.filter((key) => settings[key] !== settingsSchema[key].default);
+    if (used || set.length === 0) continue;
+    const named = set.map((key) => `"efrit.${key}"`);
+    const list = named.length === 1 ? named[0] : `${named.slice(0, -1).join(', ')} and ${named.at(-1)}`;
+    warnings.push(`efrit settings: ${list} apply to ${prefix}: models, but neither efrit.model nor efrit.fastModel names one (e.g. "${example}"); they have no effect.`);
+  }
+  return warnings;
 }
