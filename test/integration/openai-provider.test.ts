@@ -76,6 +76,28 @@ describe('edits through function calls', () => {
     expect(body?.tools?.find((tool) => tool.function?.name === 'propose_edits')?.function?.parameters).toMatchObject({ type: 'object', required: expect.arrayContaining(['edits']) });
   });
 
+  it('lands a fix from a model without tool calls (modelsWithoutTools) written as a SEARCH/REPLACE block, sent no tools', async () => {
+    harness = await startOpenAIHarness({ capabilities: eglotCapabilities, settings: { modelsWithoutTools: [openaiModel] } });
+    const { client, fake } = harness;
+    fake.queueReplies({
+      text: [
+        'Summary: Use the parameter `threshold`.\n<<<<<<< SEARCH\n',
+        '  return items.filter((item) => item.stock < treshold);\n=======\n',
+        '  return items.filter((item) => item.stock < threshold);\n>>>>>>> REPLACE\n',
+      ],
+    });
+    const uri = await client.open('src/inventory.ts', inventoryTs);
+    const [fix] = (await client.codeActions(uri, typoDiagnostic.range, [typoDiagnostic])) as CodeAction[];
+
+    await client.executeCommand(fix?.command?.command ?? '', ...(fix?.command?.arguments ?? []));
+
+    await client.waitFor(() => client.text(uri).includes('item.stock < threshold'), 'the fix in the buffer');
+    const body = fake.requests[0]?.body;
+    expect(body?.tools).toBeUndefined();
+    expect(body?.tool_choice).toBeUndefined();
+    expect(JSON.stringify(body?.messages?.[0])).toContain('<<<<<<< SEARCH');
+  });
+
   it('reads tool calls from a server that streams them without an index, one call after another', async () => {
     harness = await startOpenAIHarness();
     const { client, fake } = harness;
