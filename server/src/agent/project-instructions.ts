@@ -24,7 +24,7 @@ import { LRUCache } from 'lru-cache';
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { formatBytes, locate, readTextFile, resolveRoots } from './workspace-paths.js';
-import type { WorkspaceRoot } from './workspace-paths.js';
+import type { Located } from './workspace-paths.js';
 
 /** In the order they are sent, per workspace folder. */
 export const instructionFileNames: readonly string[] = ['AGENTS.md', 'CLAUDE.md', '.efrit/instructions.md'];
@@ -108,11 +108,15 @@ export class ProjectInstructions {
     const state: LoadState = { files: new Map(), sent: new Set(), skipped: new Map() };
     try {
       const roots = await resolveRoots(this.options.roots());
-      for (const root of roots) {
-        for (const name of instructionFileNames) {
-          const file = await this.readOne(root, roots, name, state);
-          if (file !== undefined) found.push(file);
-        }
+      // Every folder's every name is looked up at once: this runs before each job's first model call, and most of
+      // these files do not exist, so one round of lookups instead of one per name keeps it off the request's path.
+      const requested = roots.flatMap((root) => instructionFileNames.map((name) => join(root.path, name)));
+      const allowSecretFiles = this.options.allowSecretFiles();
+      const located = await Promise.all(requested.map((path) => locate(path, roots, { allowSecretFiles })));
+      // Read in order, so the same file through two folders is sent once, under the first.
+      for (const [index, path] of requested.entries()) {
+        const file = await this.readOne(path, located[index] as Located, state);
+        if (file !== undefined) found.push(file);
       }
     } catch (error) {
       // The folders' callback failed, or something unforeseen: the files read so far are still sent.
@@ -122,10 +126,8 @@ export class ProjectInstructions {
     return this.render(found);
   }
 
-  private async readOne(root: WorkspaceRoot, roots: readonly WorkspaceRoot[], name: string, state: LoadState): Promise<FoundFile | undefined> {
-    const requested = join(root.path, name);
-    // Absolute, so only this folder's own file is found, never a folder's of the same name elsewhere.
-    const located = await locate(requested, roots, { allowSecretFiles: this.options.allowSecretFiles() });
+  /** `requested` is absolute, so only this folder's own file is found, never a folder's of the same name elsewhere. */
+  private async readOne(requested: string, located: Located, state: LoadState): Promise<FoundFile | undefined> {
     if (located.kind === 'refused') return this.skip(requested, located.reason, state);
     if (located.realPath === undefined) return undefined;
     // The same file through two folders (nested folders, a symlink between them) is sent once.

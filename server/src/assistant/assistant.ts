@@ -230,6 +230,8 @@ export class Assistant {
     const session = this.session(params.sessionId);
     return this.submitInSession<ChatOutcome>(session, 'Efrit: Chat', params.stream, async (signal, jobId) => {
       // Built when the turn runs, after the session's previous turn: the delta is against what the model saw last.
+      // The project instructions load while the mentions are read: both are file system round trips before the model call.
+      void this.instructions.forJob(jobId);
       const turn = target === undefined ? undefined : this.documentTurn(session, target.uri, target.range);
       const mentions = await attachMentions(params.message, this.deps.tools);
       for (const note of mentions.notes) this.deps.reporter.note(jobId, 'tool', note);
@@ -600,8 +602,10 @@ export class Assistant {
     const settings = this.deps.settings();
     const { reporter } = this.deps;
     // A model that cannot call tools is offered none, and told to write its edits as text (text-edits.ts).
+    // Loaded once per job (forJob never rejects), while the capabilities are asked.
+    const instructions = this.instructions.forJob(jobId);
     const withoutTools = !(await this.callsTools(settings, signal));
-    const system: TextBlockParam[] = systemBlocks(settings.promptCaching, await this.instructions.forJob(jobId), withoutTools ? textEditsSystemPrompt : systemPrompt);
+    const system: TextBlockParam[] = systemBlocks(settings.promptCaching, await instructions, withoutTools ? textEditsSystemPrompt : systemPrompt);
     reporter.note(jobId, 'status', `asking ${settings.model}`);
     const toolsNoted = new Set<string>();
     const reply = await this.deps.model.call(
