@@ -47,7 +47,7 @@ describe('bedrock: models', () => {
 
   it('takes a region only in a region\'s shape: it becomes part of the host the signed request goes to', () => {
     for (const region of ['us-east-1', 'eu-central-2', 'us-gov-west-1', 'ap-southeast-5']) {
-      expect(applySettings(defaultSettings(), { bedrock: { region } }).warnings).toEqual([]);
+      expect(applySettings(defaultSettings(), { model: 'bedrock:anthropic.claude-sonnet-4-5-20250929-v1:0', bedrock: { region } }).warnings).toEqual([]);
     }
     for (const region of ['evil.example/#', 'us-east-1.attacker.example', 'US-EAST-1', 'us-east']) {
       const applied = applySettings(defaultSettings(), { bedrock: { region } });

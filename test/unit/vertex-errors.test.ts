@@ -171,7 +171,7 @@ describe('vertex: models and settings', () => {
 
   it("takes a region only in a region's shape: it becomes part of the host the Google token is sent to", () => {
     for (const region of ['us-east5', 'europe-west1', 'asia-southeast1', 'global', 'northamerica-northeast1']) {
-      expect(applySettings(defaultSettings(), { vertex: { region } }).warnings).toEqual([]);
+      expect(applySettings(defaultSettings(), { model: 'vertex:claude-sonnet-4-5@20250929', vertex: { region } }).warnings).toEqual([]);
     }
     for (const region of ['evil.example/#', 'us-east5.attacker.example', 'US-EAST5', 'us-east', 'global/x']) {
       const applied = applySettings(defaultSettings(), { vertex: { region } });
