@@ -31,14 +31,17 @@ export interface ReadSnapshot {
 /** Enough for the files one task reads (20 files of 1 MiB is far past a normal task), small against the server's heap. */
 export const defaultReadLedgerBytes = 24 * 1024 * 1024;
 
+/** The SHA-256 of the text's UTF-8 bytes (Node's encoding of a string), what a file on disk is compared by. */
 export function sha256Of(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return createHash('sha256').update(text).digest('hex');
 }
 
-function sameText(a: ReadOrigin, b: ReadOrigin): boolean {
-  if (a.kind === 'editor' && b.kind === 'editor') return a.uri === b.uri && a.version === b.version && a.openId === b.openId && a.epoch === b.epoch;
-  if (a.kind === 'disk' && b.kind === 'disk') return a.realPath === b.realPath && a.sha256 === b.sha256;
-  return false;
+/**
+ * What names the exact text an origin read: equal for two reads of the same
+ * text. An editor's and a disk's never meet (four fields against two).
+ */
+function identityOf(origin: ReadOrigin): string {
+  return origin.kind === 'editor' ? JSON.stringify([origin.uri, origin.version, origin.openId, origin.epoch]) : JSON.stringify([origin.realPath, origin.sha256]);
 }
 
 /** Adds `[first, last]` to sorted, disjoint ranges, merging what touches. */
@@ -72,7 +75,7 @@ export class ReadLedger {
    */
   record(displayPath: string, text: string, origin: ReadOrigin, first: number, last: number): void {
     const known = this.snapshots.get(displayPath);
-    const shownLines = known !== undefined && sameText(known.origin, origin) ? mergeLineRange(known.shownLines, first, last) : [[first, last] as [number, number]];
+    const shownLines = known !== undefined && identityOf(known.origin) === identityOf(origin) ? mergeLineRange(known.shownLines, first, last) : [[first, last] as [number, number]];
     this.snapshots.set(displayPath, { displayPath, text, origin, shownLines });
   }
 
