@@ -261,3 +261,76 @@ describe('building the WorkspaceEdit to send', () => {
     expect(await refusal(buildWorkspaceEdit(renaming, buildEnvironment()))).toMatchObject({ reason: 'editConflict', message: expect.stringContaining('src/tax.ts was removed') });
   });
 });
+
+describe('file operations and the fields around them', () => {
+  const readTax = () => tools.run('read_file', { path: 'src/tax.ts' }, undefined, ledger);
+  const taxPath = () => join(workspace, 'src', 'tax.ts');
+
+  it('carries the summary, and makes one of any other type empty', async () => {
+    const edit = { old_text: 'lines: number[];', new_text: 'lines: readonly number[];' };
+    await expect(planChange({ summary: 'Freeze the lines.', edits: [edit] }, environment())).resolves.toMatchObject({ summary: 'Freeze the lines.' });
+    await expect(planChange({ summary: 42, edits: [edit] }, environment())).resolves.toMatchObject({ summary: '' });
+  });
+
+  it.each([
+    ['null', null],
+    ['blank', '  '],
+  ])('takes an edit whose path is %s as an edit of the request\'s own document', async (_what, path) => {
+    const plan = await planChange({ summary: 's', edits: [{ path, old_text: 'lines: number[];', new_text: 'lines: readonly number[];' }] }, environment());
+    expect(plan.files).toEqual([expect.objectContaining({ kind: 'editOpen', uri: invoiceUri })]);
+  });
+
+  it.each([
+    [{ action: '', path: 'src/a.ts' }, 'file operation 1 has action ""; it must be "create", "rename" or "delete"'],
+    [{ action: 'create', text: 'x' }, 'file operation 1 lacks "path"'],
+    [{ action: 'rename', path: 'src/tax.ts', new_path: '  ' }, 'file operation 1 (rename src/tax.ts) lacks "new_path"'],
+  ])('refuses the file operation %j, saying what it lacks', async (operation, message) => {
+    const error = await refusal(planChange({ summary: 's', edits: [], files: [operation] }, environment()));
+    expect(error).toMatchObject({ reason: 'invalidEdit', message: expect.stringContaining(message) });
+  });
+
+  it('deletes a file it read, guarded by what it read, and refuses to delete one it did not read', async () => {
+    const unread = await refusal(planChange({ summary: 's', edits: [], files: [{ action: 'delete', path: 'src/tax.ts' }] }, environment()));
+    expect(unread).toMatchObject({ reason: 'invalidEdit', message: expect.stringContaining('src/tax.ts') });
+    expect(unread.message).toContain('read');
+
+    await readTax();
+    const plan = await planChange({ summary: 's', edits: [], files: [{ action: 'delete', path: 'src/tax.ts' }] }, environment());
+    expect(plan.files).toEqual([
+      { kind: 'delete', uri: pathToFileURL(taxPath()).href, displayPath: 'src/tax.ts', lexicalPath: taxPath(), guard: ledger.get('src/tax.ts')?.origin },
+    ]);
+  });
+
+  it('refuses to edit and delete the same file, and to create and edit one', async () => {
+    await readTax();
+    const editAndDelete = await refusal(
+      planChange({ summary: 's', edits: [{ path: 'src/tax.ts', old_text: 'export function taxOnly(', new_text: 'export function taxAlone(' }], files: [{ action: 'delete', path: 'src/tax.ts' }] }, environment()),
+    );
+    expect(editAndDelete.message).toContain('it both edits and deletes src/tax.ts');
+    const createAndEdit = await refusal(
+      planChange({ summary: 's', edits: [{ path: 'src/tax.ts', old_text: 'export function taxOnly(', new_text: 'export function taxAlone(' }], files: [{ action: 'create', path: 'src/tax.ts', text: 'x' }] }, environment()),
+    );
+    expect(createAndEdit.message).toContain('it both creates and edits src/tax.ts; put the whole text in the create');
+  });
+
+  it('refuses to create a file that exists, to rename one that does not, or onto one that exists', async () => {
+    const create = await refusal(planChange({ summary: 's', edits: [], files: [{ action: 'create', path: 'src/tax.ts', text: 'x' }] }, environment()));
+    expect(create).toMatchObject({ reason: 'invalidEdit', message: "The model's change creates src/tax.ts, which already exists; it should edit it instead. Nothing was changed." });
+
+    const missing = await refusal(planChange({ summary: 's', edits: [], files: [{ action: 'rename', path: 'src/gone.ts', new_path: 'src/here.ts' }] }, environment()));
+    expect(missing).toMatchObject({ reason: 'invalidEdit', message: "The model's change renames src/gone.ts, which does not exist. Nothing was changed." });
+
+    const onto = await refusal(planChange({ summary: 's', edits: [], files: [{ action: 'rename', path: 'src/tax.ts', new_path: 'src/invoice.ts' }] }, environment()));
+    expect(onto).toMatchObject({ reason: 'invalidEdit', message: "The model's change renames src/tax.ts to src/invoice.ts, which already exists. Nothing was changed." });
+
+    const ontoCreated = await refusal(
+      planChange({ summary: 's', edits: [], files: [{ action: 'create', path: 'src/taxes.ts', text: 'x' }, { action: 'rename', path: 'src/tax.ts', new_path: 'src/taxes.ts' }] }, environment()),
+    );
+    expect(ontoCreated.message).toContain('it renames src/tax.ts onto src/taxes.ts, which it also changes');
+  });
+
+  it('creates a file with exactly the text given, an empty one included', async () => {
+    const plan = await planChange({ summary: 's', edits: [], files: [{ action: 'create', path: 'src/empty.ts', text: '' }] }, environment());
+    expect(plan.files).toEqual([expect.objectContaining({ kind: 'create', displayPath: 'src/empty.ts', text: '' })]);
+  });
+});
