@@ -3,7 +3,7 @@
  * the agent read, and the WorkspaceEdit built from it just before sending.
  * A real workspace on disk and a real DocumentStore; no editor.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -332,5 +332,33 @@ describe('file operations and the fields around them', () => {
   it('creates a file with exactly the text given, an empty one included', async () => {
     const plan = await planChange({ summary: 's', edits: [], files: [{ action: 'create', path: 'src/empty.ts', text: '' }] }, environment());
     expect(plan.files).toEqual([expect.objectContaining({ kind: 'create', displayPath: 'src/empty.ts', text: '' })]);
+  });
+});
+
+describe('where a change may go', () => {
+  it('refuses a file operation outside the workspace, naming the path and why', async () => {
+    const error = await refusal(planChange({ summary: 's', edits: [], files: [{ action: 'create', path: '../outside.ts', text: 'x' }] }, environment()));
+    expect(error).toMatchObject({ reason: 'invalidEdit', message: expect.stringMatching(/^The model's change names \.\.\/outside\.ts, which Efrit may not change: .+ Nothing was changed\.$/) });
+  });
+
+  it('refuses to create a file in a folder that is a link out of the workspace', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'efrit-plan-outside-'));
+    try {
+      await symlink(outside, join(workspace, 'src', 'linked'));
+      const error = await refusal(planChange({ summary: 's', edits: [], files: [{ action: 'create', path: 'src/linked/new.ts', text: 'x' }] }, environment()));
+      expect(error.message).toContain('its folder leads outside the workspace.');
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a change of more files than edits.maxFiles, saying how many', async () => {
+    const input = { summary: 's', edits: [{ old_text: 'lines: number[];', new_text: 'lines: readonly number[];' }], files: [{ action: 'create', path: 'src/notes.md', text: 'x' }] };
+    await expect(planChange(input, environment({ maxFiles: 2, maxBytes: 1 << 20 }))).resolves.toMatchObject({ files: [{ kind: 'editOpen' }, { kind: 'create' }] });
+    const error = await refusal(planChange(input, environment({ maxFiles: 1, maxBytes: 1 << 20 })));
+    expect(error).toMatchObject({
+      reason: 'invalidEdit',
+      message: "The model's change touches 2 files, more than efrit.edits.maxFiles (1); nothing was changed. Ask for a smaller change.",
+    });
   });
 });
