@@ -227,6 +227,41 @@ function tokensOf(usage: RecordedUsage | undefined): number {
   return usage === undefined ? 0 : usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens + usage.output_tokens;
 }
 
+/**
+ * Types the replay into the open document at its recorded pace (a benchmark of
+ * a typist, so the real clock sets the pace), asking for a suggestion after
+ * each key as an editor does; resolves once every request is answered and a
+ * last model call, if any, has had time to finish.
+ */
+async function typeReplay(client: TestClient, uri: string, replay: Replay, progress: (done: number) => void): Promise<KeyFigures[]> {
+  const keys: KeyFigures[] = [];
+  const answers: Promise<void>[] = [];
+  const start = performance.now();
+  let previousSent: number | undefined;
+  for (const [i, key] of replay.keys.entries()) {
+    const wait = start + key.at - performance.now();
+    if (wait > 0) await sleep(wait);
+    if (i % 50 === 0) progress(i);
+    void client.change(uri, key.range, key.char);
+    const sentAt = performance.now();
+    const figures: KeyFigures = { sentAt, answeredAt: Number.NaN, items: 0, gapMs: previousSent === undefined ? undefined : sentAt - previousSent, modelCall: undefined, joinedCall: false };
+    previousSent = sentAt;
+    keys.push(figures);
+    answers.push(
+      client
+        .request<InlineCompletionList>('textDocument/inlineCompletion', { textDocument: { uri }, position: key.cursor, context: { triggerKind: 2 } })
+        .then((list) => {
+          figures.answeredAt = performance.now();
+          figures.items = list.items.filter((item) => (typeof item.insertText === 'string' ? item.insertText : item.insertText.value) !== '').length;
+        }),
+    );
+  }
+  await Promise.all(answers);
+  // Let a last call (if any) finish before the fake's log is read.
+  await sleep(modelLatencyMs[1] + 100);
+  return keys;
+}
+
 async function runPolicy(replay: Replay, context: ScenarioContext, plan: Plan): Promise<PolicyArm> {
   const latencyRandom = seededRandom(seed + 10);
   const latencies = new Map<number, number>();
@@ -247,31 +282,7 @@ async function runPolicy(replay: Replay, context: ScenarioContext, plan: Plan): 
     // Warm-up: a round trip, so the first keystroke does not pay for the server's first request.
     await client.request(Methods.status, {});
 
-    const keys: KeyFigures[] = [];
-    const answers: Promise<void>[] = [];
-    const start = performance.now();
-    let previousSent: number | undefined;
-    for (const [i, key] of replay.keys.entries()) {
-      const wait = start + key.at - performance.now();
-      if (wait > 0) await sleep(wait);
-      if (i % 50 === 0) context.progress(`keystroke ${i}/${replay.keys.length}`);
-      void client.change(uri, key.range, key.char);
-      const sentAt = performance.now();
-      const figures: KeyFigures = { sentAt, answeredAt: Number.NaN, items: 0, gapMs: previousSent === undefined ? undefined : sentAt - previousSent, modelCall: undefined, joinedCall: false };
-      previousSent = sentAt;
-      keys.push(figures);
-      answers.push(
-        client
-          .request<InlineCompletionList>('textDocument/inlineCompletion', { textDocument: { uri }, position: key.cursor, context: { triggerKind: 2 } })
-          .then((list) => {
-            figures.answeredAt = performance.now();
-            figures.items = list.items.filter((item) => (typeof item.insertText === 'string' ? item.insertText : item.insertText.value) !== '').length;
-          }),
-      );
-    }
-    await Promise.all(answers);
-    // Let a last call (if any) finish before reading the fake's log.
-    await sleep(modelLatencyMs[1] + 100);
+    const keys = await typeReplay(client, uri, replay, (done) => context.progress(`keystroke ${done}/${replay.keys.length}`));
     const status = await client.request<StatusResult>(Methods.status, {});
     const fakeRequests = fake.requests
       .filter((r) => r.path.endsWith('/messages'))
@@ -553,27 +564,7 @@ async function runFimPolicy(replay: Replay, context: ScenarioContext): Promise<F
   try {
     const uri = await client.open(relativePath, replay.openText);
     await client.request(Methods.status, {});
-    const keys: FimArm['keys'] = [];
-    const answers: Promise<void>[] = [];
-    const start = performance.now();
-    for (const [i, key] of replay.keys.entries()) {
-      const wait = start + key.at - performance.now();
-      if (wait > 0) await sleep(wait);
-      if (i % 50 === 0) context.progress(`FIM: keystroke ${i}/${replay.keys.length}`);
-      void client.change(uri, key.range, key.char);
-      const figures = { items: 0, sentAt: performance.now(), answeredAt: Number.NaN };
-      keys.push(figures);
-      answers.push(
-        client
-          .request<InlineCompletionList>('textDocument/inlineCompletion', { textDocument: { uri }, position: key.cursor, context: { triggerKind: 2 } })
-          .then((list) => {
-            figures.answeredAt = performance.now();
-            figures.items = list.items.filter((item) => (typeof item.insertText === 'string' ? item.insertText : item.insertText.value) !== '').length;
-          }),
-      );
-    }
-    await Promise.all(answers);
-    await sleep(modelLatencyMs[1] + 100);
+    const keys = await typeReplay(client, uri, replay, (done) => context.progress(`FIM: keystroke ${done}/${replay.keys.length}`));
     const status = await client.request<StatusResult>(Methods.status, {});
     const expected = replay.head + replay.target.slice(0, replay.keys.length) + replay.tail;
     const generate = fake.requests.filter((r) => r.path === '/api/generate');
