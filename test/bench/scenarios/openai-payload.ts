@@ -17,12 +17,12 @@
  * the share the cache earns read apart.
  */
 import { existsSync } from 'node:fs';
-import { Methods, type ChatResult, type DocumentTextResult } from '../../../server/src/protocol.js';
+import { Methods, type DocumentTextResult } from '../../../server/src/protocol.js';
 import type { RecordedChatRequest } from '../../support/fake-openai/server.js';
 import { startOpenAIHarness } from '../../support/openai-harness.js';
 import { serverEntry } from '../../support/lsp-client.js';
 import { fixed, type Scenario, type ScenarioContext, type Table } from '../scenario.js';
-import { planSession, type Session } from './payload.js';
+import { planSession, playSession, type Session } from './payload.js';
 
 const goalBilledShare = 0.25;
 /** gpt-4.1: cached input $0.50 per million against $2.00 uncached. */
@@ -91,20 +91,7 @@ async function runArm(name: Arm['name'], deltas: boolean, session: Session): Pro
   try {
     const { client, fake } = harness;
     const uri = await client.open('src/bench-payload.ts', session.openText);
-    const turns: TurnFigures[] = [];
-    let sessionId: string | undefined;
-    for (const planned of session.turns) {
-      if (planned.edit !== undefined) await client.change(uri, planned.edit.range, planned.edit.text);
-      const before = fake.requests.length;
-      const result = await client.request<ChatResult>(Methods.chat, {
-        message: planned.question,
-        textDocument: { uri },
-        range: planned.selection,
-        ...(sessionId === undefined ? {} : { sessionId }),
-      });
-      sessionId = result.sessionId;
-      if (result.reply !== reply) throw new Error(`turn ${planned.turn}: the reply was ${JSON.stringify(result.reply)}`);
-      if (fake.requests.length !== before + 1) throw new Error(`turn ${planned.turn}: the fake received ${fake.requests.length - before} requests, expected 1`);
+    const turns = await playSession(client, uri, session, reply, () => fake.requests.length, (planned, result): TurnFigures => {
       const request = fake.requests.at(-1) as RecordedChatRequest;
       const usage = request.usage;
       if (request.outcome !== 'completed' || usage === undefined) throw new Error(`turn ${planned.turn}: the request ended ${request.outcome} (${request.errorMessage ?? ''})`);
@@ -112,7 +99,7 @@ async function runArm(name: Arm['name'], deltas: boolean, session: Session): Pro
       if (result.usage.inputTokens !== uncached || result.usage.cacheReadTokens !== usage.cached_tokens) {
         throw new Error(`turn ${planned.turn}: the server counted ${result.usage.inputTokens} + ${result.usage.cacheReadTokens} cached, the fake billed ${uncached} + ${usage.cached_tokens}`);
       }
-      turns.push({
+      return {
         turn: planned.turn,
         rawBytes: request.rawBytes,
         promptTokens: usage.prompt_tokens,
@@ -120,8 +107,8 @@ async function runArm(name: Arm['name'], deltas: boolean, session: Session): Pro
         billed: Math.round((uncached + usage.cached_tokens * cachedPrice) * 100) / 100,
         serverInput: result.usage.inputTokens,
         serverCacheRead: result.usage.cacheReadTokens,
-      });
-    }
+      };
+    });
     const synced = await client.request<DocumentTextResult>(Methods.documentText, { textDocument: { uri } });
     if (synced.text !== session.finalText) throw new Error(`the ${name} arm's server text is not the planned final text`);
     return { name, turns };

@@ -27,7 +27,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { Methods, type ChatResult, type DocumentTextResult, type StatusResult, type UsageSummary } from '../../../server/src/protocol.js';
 import type { RecordedRequest, RecordedUsage } from '../../support/fake-anthropic/server.js';
 import { startHarness } from '../../support/harness.js';
-import { serverEntry } from '../../support/lsp-client.js';
+import { serverEntry, type TestClient } from '../../support/lsp-client.js';
 import { seededRandom } from '../source-text.js';
 import { fixed, median, verdict, type GoalCheck, type Scenario, type ScenarioContext, type Table } from '../scenario.js';
 import { generateSource } from '../source-text.js';
@@ -252,6 +252,38 @@ function planEdit(lines: readonly string[], selectionStart: number, turn: number
 
 // ---------------------------------------------------------------- one arm
 
+/**
+ * Plays the session's turns as chats about the open document, each turn's edit
+ * first, checking that each was answered `reply` from exactly one model
+ * request; `figures` reads that turn's request.
+ */
+export async function playSession<T>(
+  client: TestClient,
+  uri: string,
+  session: Session,
+  reply: string,
+  requestCount: () => number,
+  figures: (planned: PlannedTurn, result: ChatResult) => T,
+): Promise<T[]> {
+  const turns: T[] = [];
+  let sessionId: string | undefined;
+  for (const planned of session.turns) {
+    if (planned.edit !== undefined) await client.change(uri, planned.edit.range, planned.edit.text);
+    const before = requestCount();
+    const result = await client.request<ChatResult>(Methods.chat, {
+      message: planned.question,
+      textDocument: { uri },
+      range: planned.selection,
+      ...(sessionId === undefined ? {} : { sessionId }),
+    });
+    sessionId = result.sessionId;
+    if (result.reply !== reply) throw new Error(`turn ${planned.turn}: the reply was ${JSON.stringify(result.reply)}, expected ${JSON.stringify(reply)}`);
+    if (requestCount() !== before + 1) throw new Error(`turn ${planned.turn}: the fake received ${requestCount() - before} requests, expected 1`);
+    turns.push(figures(planned, result));
+  }
+  return turns;
+}
+
 async function runArm(name: Arm['name'], settings: Arm['settings'], session: Session): Promise<Arm> {
   const harness = await startHarness({
     initializationOptions: { logLevel: 'warn', ...settings },
@@ -260,22 +292,9 @@ async function runArm(name: Arm['name'], settings: Arm['settings'], session: Ses
   try {
     const { client, fake } = harness;
     const uri = await client.open('src/bench-payload.ts', session.openText);
-    const turns: TurnFigures[] = [];
-    let sessionId: string | undefined;
-    for (const planned of session.turns) {
-      if (planned.edit !== undefined) await client.change(uri, planned.edit.range, planned.edit.text);
-      const before = fake.requests.length;
-      const result = await client.request<ChatResult>(Methods.chat, {
-        message: planned.question,
-        textDocument: { uri },
-        range: planned.selection,
-        ...(sessionId === undefined ? {} : { sessionId }),
-      });
-      sessionId = result.sessionId;
-      if (result.reply !== reply) throw new Error(`turn ${planned.turn}: the reply was ${JSON.stringify(result.reply)}, expected ${JSON.stringify(reply)}`);
-      if (fake.requests.length !== before + 1) throw new Error(`turn ${planned.turn}: the fake received ${fake.requests.length - before} requests, expected 1`);
-      turns.push(figuresOf(planned.turn, fake.requests[fake.requests.length - 1] as RecordedRequest, result.usage));
-    }
+    const turns = await playSession(client, uri, session, reply, () => fake.requests.length, (planned, result) =>
+      figuresOf(planned.turn, fake.requests[fake.requests.length - 1] as RecordedRequest, result.usage),
+    );
     const status = await client.request<StatusResult>(Methods.status, {});
     const synced = await client.request<DocumentTextResult>(Methods.documentText, { textDocument: { uri } });
     if (synced.text !== session.finalText || client.text(uri) !== session.finalText) {
