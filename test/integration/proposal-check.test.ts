@@ -106,20 +106,26 @@ export function checkout(prices: number[]): string {
 export const unused: string = 'kept';
 `;
 
+/** efrit-lsp around typescript-language-server on a strict project of cart.ts and checkout.ts, checkout.ts open and checked once. */
+async function startCheckoutProject() {
+  const { harness, recorded } = await start(
+    {
+      'tsconfig.json': JSON.stringify({ compilerOptions: { strict: true, target: 'es2022', module: 'nodenext', noEmit: true }, include: ['src'] }),
+      'src/cart.ts': cartTs,
+      'src/checkout.ts': checkoutTs,
+    },
+    ['--wrap', '--', process.execPath, cli, '--stdio'],
+    { initializationOptions: { tsserver: { path: tsserver } } },
+  );
+  const checkout = await harness.client.open('src/checkout.ts', checkoutTs);
+  await harness.client.waitFor(() => recorded.published.some((p) => p.uri === checkout), 'tsserver checking the open document', 60_000);
+  return { harness, recorded, checkout };
+}
+
 describe.skipIf(!typescriptAvailable)('checking a proposal with typescript-language-server', () => {
   it('refuses a change with a type error back to the model, and only the fixed change reaches the editor', async () => {
-    const { harness, recorded } = await start(
-      {
-        'tsconfig.json': JSON.stringify({ compilerOptions: { strict: true, target: 'es2022', module: 'nodenext', noEmit: true }, include: ['src'] }),
-        'src/cart.ts': cartTs,
-        'src/checkout.ts': checkoutTs,
-      },
-      ['--wrap', '--', process.execPath, cli, '--stdio'],
-      { initializationOptions: { tsserver: { path: tsserver } } },
-    );
+    const { harness, recorded, checkout } = await startCheckoutProject();
     const { client, fake } = harness;
-    const checkout = await client.open('src/checkout.ts', checkoutTs);
-    await client.waitFor(() => recorded.published.some((p) => p.uri === checkout), 'tsserver checking the open document', 60_000);
     const broken = 'return cartTotal(prices);';
     const fixed = 'return `Total: ${cartTotal(prices).toFixed(2)}`;';
     fake.queueReplies(
@@ -143,18 +149,8 @@ describe.skipIf(!typescriptAvailable)('checking a proposal with typescript-langu
   }, 120_000);
 
   it('checks a file the change creates, and lets a clean change through on the first step', async () => {
-    const { harness, recorded } = await start(
-      {
-        'tsconfig.json': JSON.stringify({ compilerOptions: { strict: true, target: 'es2022', module: 'nodenext', noEmit: true }, include: ['src'] }),
-        'src/cart.ts': cartTs,
-        'src/checkout.ts': checkoutTs,
-      },
-      ['--wrap', '--', process.execPath, cli, '--stdio'],
-      { initializationOptions: { tsserver: { path: tsserver } } },
-    );
+    const { harness, recorded, checkout } = await startCheckoutProject();
     const { client, fake } = harness;
-    const checkout = await client.open('src/checkout.ts', checkoutTs);
-    await client.waitFor(() => recorded.published.some((p) => p.uri === checkout), 'tsserver checking the open document', 60_000);
     const helper = "import { cartTotal } from './cart.js';\n\nexport const twice = (prices: number[]): number => 2 * cartTotal(prices);\n";
     fake.queueReplies({
       toolUses: [{ name: 'propose_edits', input: { summary: 'Add a helper.', edits: [], files: [{ action: 'create', path: 'src/twice.ts', text: helper }] } }],
