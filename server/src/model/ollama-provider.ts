@@ -31,6 +31,7 @@ import type { ContentBlockParam, MessageParam, TextBlockParam, Tool, ToolResultB
 import { EfritError } from '../common/errors.js';
 import { incompleteAnswer } from './anthropic-provider.js';
 import type { FillInMiddleReply, ModelCapabilities, ModelProvider, ModelReply, ProviderCall, ProviderDescribeCall, ProviderFillInMiddleCall, ToolCall } from './provider.js';
+import type { CallUsage } from './usage-meter.js';
 
 type LibraryModule = typeof import('ollama');
 
@@ -66,6 +67,13 @@ async function withOllama<T>(call: Pick<ProviderCall, 'model' | 'baseURL' | 'fet
   }
 }
 
+/** The last line of a stream (`done: true`): its token counts into `usage`, and why it stopped, `stop` when it does not say. */
+function readDoneLine(chunk: { done_reason?: unknown; prompt_eval_count?: unknown; eval_count?: unknown }, usage: CallUsage): string {
+  if (typeof chunk.prompt_eval_count === 'number') usage.inputTokens = chunk.prompt_eval_count;
+  if (typeof chunk.eval_count === 'number') usage.outputTokens = chunk.eval_count;
+  return typeof chunk.done_reason === 'string' && chunk.done_reason !== '' ? chunk.done_reason : 'stop';
+}
+
 /** `/api/show`'s `capabilities`, or undefined from an older Ollama that does not report them. */
 export function capabilitiesOf(shown: unknown): ModelCapabilities | undefined {
   const listed = typeof shown === 'object' && shown !== null ? (shown as { capabilities?: unknown }).capabilities : undefined;
@@ -95,11 +103,7 @@ async function collectGenerated(stream: AsyncIterable<GenerateResponse>, call: P
       text += chunk.response;
       observer?.onText?.(chunk.response);
     }
-    if (chunk.done) {
-      doneReason = typeof chunk.done_reason === 'string' && chunk.done_reason !== '' ? chunk.done_reason : 'stop';
-      if (typeof chunk.prompt_eval_count === 'number') usage.inputTokens = chunk.prompt_eval_count;
-      if (typeof chunk.eval_count === 'number') usage.outputTokens = chunk.eval_count;
-    }
+    if (chunk.done) doneReason = readDoneLine(chunk, usage);
   }
   call.signal.throwIfAborted();
   if (doneReason === undefined) throw incompleteAnswer();
@@ -239,11 +243,7 @@ async function collect(stream: AsyncIterable<ChatResponse>, call: ProviderCall):
       // Ollama gives calls no ids; the conversation needs one to pair each result with its call.
       toolCalls.push({ id: `call_efrit_${toolCalls.length}`, name, input });
     }
-    if (chunk.done) {
-      doneReason = typeof chunk.done_reason === 'string' && chunk.done_reason !== '' ? chunk.done_reason : 'stop';
-      if (typeof chunk.prompt_eval_count === 'number') usage.inputTokens = chunk.prompt_eval_count;
-      if (typeof chunk.eval_count === 'number') usage.outputTokens = chunk.eval_count;
-    }
+    if (chunk.done) doneReason = readDoneLine(chunk, usage);
   }
   call.signal.throwIfAborted();
   if (doneReason === undefined) throw incompleteAnswer();
