@@ -431,6 +431,17 @@ describe("efrit-lsp's own line to the wrapped server", () => {
     const real = { uri: 'file:///w/src/checkout.ts', range };
     const inShadow = { uri: 'file:///w/src/checkout.efrit-check-0.ts', range };
 
+    // Until efrit-lsp opens a shadow, no answer can name one, and answers are not looked through.
+    expect(link.shadowsUsed).toBe(false);
+    editor.send(request(6, 'textDocument/references', { textDocument: { uri: 'file:///w/src/cart.ts' }, position: range.start, context: { includeDeclaration: true } }));
+    await child.next((m) => m['id'] === 6);
+    child.send(result(6, [real]));
+    expect(await editor.next((m) => m['id'] === 6)).toMatchObject({ result: [real] });
+    const checking = new AbortController();
+    const check = link.diagnosticsOfTexts({ uri: real.uri, languageId: 'typescript', texts: ['export {};\n'] }, checking.signal).catch(() => undefined);
+    await child.next((m) => m['method'] === 'textDocument/didOpen');
+    expect(link.shadowsUsed).toBe(true);
+
     editor.send(request(7, 'textDocument/references', { textDocument: { uri: 'file:///w/src/cart.ts' }, position: range.start, context: { includeDeclaration: true } }));
     await child.next((m) => m['id'] === 7);
     child.send(result(7, [real, inShadow]));
@@ -453,6 +464,8 @@ describe("efrit-lsp's own line to the wrapped server", () => {
     await child.next((m) => m['id'] === 9);
     child.send(result(9, { contents: `see ${inShadow.uri}` }));
     expect((await editor.next((m) => m['id'] === 9))['result']).toEqual({ contents: `see ${inShadow.uri}` });
+    checking.abort();
+    await check;
   });
 
   it("takes pylsp's first publish for a fresh shadow, which holds all its linters' findings, without a quiet wait", async () => {

@@ -353,7 +353,7 @@ export class ProxyRouter {
       this.settle('child', message);
     } else if (Message.isRequest(message)) {
       // An edit the server asks the editor to apply (a refactoring's) must not reach into a shadow.
-      this.send('editor', mayNameShadows(message.method) ? { ...message, params: withoutShadows(message.params) as RequestMessage['params'] } : message);
+      this.send('editor', this.scrubs(message.method) ? { ...message, params: withoutShadows(message.params) as RequestMessage['params'] } : message);
     } else if (Message.isNotification(message)) {
       const published = message.method === 'textDocument/publishDiagnostics' ? publishedDiagnostics(message.params) : undefined;
       // A shadow document's diagnostics are efrit-lsp's alone: the editor never hears of the document.
@@ -517,9 +517,14 @@ export class ProxyRouter {
     void this.ask(side, request).then((response) => this.reply(original, side === 'child' ? this.withoutShadows(request.method, response) : response));
   }
 
+  /** Whether a message of `method` from the wrapped server may name a shadow document: only once efrit-lsp has opened one. */
+  private scrubs(method: string): boolean {
+    return this.options.link?.shadowsUsed === true && mayNameShadows(method);
+  }
+
   /** The wrapped server's answer without the shadow documents it counts as files of the project (see shadow-scrub.ts). */
   private withoutShadows(method: string, response: ResponseMessage): ResponseMessage {
-    if (response.result === undefined || !mayNameShadows(method)) return response;
+    if (response.result === undefined || !this.scrubs(method)) return response;
     return { ...response, result: withoutShadows(response.result) as NonNullable<ResponseMessage['result']> | null };
   }
 

@@ -184,6 +184,16 @@ export class WrappedServerLink implements LanguageIntelligence {
     return this.completion;
   }
 
+  /**
+   * Whether any shadow was ever opened in this server: until then no answer
+   * can name one, so the router need not look through answers for them. Once
+   * one was, answers are looked through for good, since an answer computed
+   * while a shadow was open may arrive after it closed.
+   */
+  get shadowsUsed(): boolean {
+    return this.nextShadow > 0;
+  }
+
   /** Shadows open in the wrapped server now, between checks. */
   get openShadows(): number {
     return this.warm.size;
