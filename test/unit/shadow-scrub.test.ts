@@ -19,6 +19,19 @@ describe('answers without shadow documents', () => {
     ]);
   });
 
+  it('leaves out every shadow of an answer holding several, keeping what lies between them, and returns an answer without any as it is', () => {
+    const cart = 'file:///w/src/cart.ts';
+    const second = 'file:///w/src/cart.efrit-check-5.ts';
+    const edit = [{ range, newText: 'total' }];
+    expect(withoutShadows({ changes: { [real]: edit, [shadow]: edit, [cart]: edit, [second]: edit } })).toEqual({ changes: { [real]: edit, [cart]: edit } });
+    expect(withoutShadows([{ uri: real, range }, { uri: shadow, range }, { uri: cart, range }, { uri: second, range }])).toEqual([
+      { uri: real, range },
+      { uri: cart, range },
+    ]);
+    const clean = [{ uri: real, range }, { uri: cart, range }];
+    expect(withoutShadows(clean)).toBe(clean);
+  });
+
   it("leaves a shadow out of a rename's edit, in either form, and out of an edit the server asks the editor to apply", () => {
     expect(withoutShadows({ changes: { [real]: [{ range, newText: 'total' }], [shadow]: [{ range, newText: 'total' }] } })).toEqual({ changes: { [real]: [{ range, newText: 'total' }] } });
     expect(

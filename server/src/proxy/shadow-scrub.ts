@@ -53,34 +53,30 @@ export function withoutShadows(value: unknown): unknown {
 }
 
 function scrub(value: unknown, depth: number): unknown {
+  // Stryker disable next-line ConditionalExpression: equivalent, a string or number has no entry about a shadow and comes back as it is
   if (typeof value !== 'object' || value === null || depth > maxDepth) return value;
+  // A copy is made only from the first entry that changes: an answer without shadows (the usual one) allocates nothing.
   if (Array.isArray(value)) {
-    let changed = false;
-    const kept: unknown[] = [];
-    for (const item of value) {
-      if (aboutShadow(item)) {
-        changed = true;
-        continue;
-      }
-      const cleaned = scrub(item, depth + 1);
-      if (cleaned !== item) changed = true;
-      kept.push(cleaned);
+    let kept: unknown[] | undefined;
+    for (const [index, item] of value.entries()) {
+      const dropped = aboutShadow(item);
+      const cleaned = dropped ? undefined : scrub(item, depth + 1);
+      if (kept === undefined && (dropped || cleaned !== item)) kept = value.slice(0, index);
+      if (kept !== undefined && !dropped) kept.push(cleaned);
     }
-    return changed ? kept : value;
+    return kept ?? value;
   }
-  let changed = false;
-  const kept: Record<string, unknown> = {};
-  for (const [key, member] of Object.entries(value)) {
+  const entries = Object.entries(value);
+  let kept: Record<string, unknown> | undefined;
+  for (const [index, [key, member]] of entries.entries()) {
     // A workspace edit's `changes` are keyed by URI.
-    if (isShadowUri(key) || aboutShadow(member)) {
-      changed = true;
-      continue;
-    }
-    const cleaned = scrub(member, depth + 1);
-    if (cleaned !== member) changed = true;
-    kept[key] = cleaned;
+    const dropped = isShadowUri(key) || aboutShadow(member);
+    // Stryker disable next-line ArithmeticOperator: equivalent for what arrives, parsed JSON, which is finite: the bound only caps the work
+    const cleaned = dropped ? undefined : scrub(member, depth + 1);
+    if (kept === undefined && (dropped || cleaned !== member)) kept = Object.fromEntries(entries.slice(0, index));
+    if (kept !== undefined && !dropped) kept[key] = cleaned;
   }
-  return changed ? kept : value;
+  return kept ?? value;
 }
 
 /** A location, symbol, document edit, file operation or call hierarchy entry whose document is a shadow. */
